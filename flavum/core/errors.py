@@ -93,3 +93,48 @@ class NotFound(FlavumError):
 
 class ConfigError(FlavumError):
     code = "config_error"
+
+
+# --- Models, data and proofs (flavum/ml, flavum/zk) ---
+
+
+class ModelRejected(FlavumError):
+    """An ONNX model that cannot be deployed; nothing is created."""
+
+    code = "model_rejected"
+
+
+class UnsupportedOperator(ModelRejected):
+    """The graph holds an operator Flavum can neither prove nor rewrite."""
+
+    code = "unsupported_operator"
+
+
+class CircuitTooLarge(ModelRejected):
+    """The circuit would need more rows than the configured logrows limit."""
+
+    code = "circuit_too_large"
+
+
+class AccuracyTooLow(ModelRejected):
+    """The circuit's fixed-point outputs disagree too often with the float model."""
+
+    code = "accuracy_too_low"
+
+
+class InvalidInput(FlavumError):
+    """A data point that does not fit the model: wrong shape, NaN or infinite values."""
+
+    code = "invalid_input"
+
+
+class ProvingFailed(FlavumError):
+    """A proof job failed (after its retries) or timed out."""
+
+    code = "proving_failed"
+
+
+class SrsError(FlavumError):
+    """A structured reference string that is missing, unreadable or too small."""
+
+    code = "srs_error"
