@@ -6,9 +6,10 @@ tag followed by the fields, so that a contract recomputes the same value with
 bytes32 values `abi.encode` is their plain concatenation, which the Merkle code uses directly.
 """
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak as _keccak
 
 from flavum.core.types import Hash32
@@ -48,3 +49,13 @@ def compute_smt_node_hash(left: Hash32, right: Hash32) -> Hash32:
 def compute_tree_node_hash(left: Hash32, right: Hash32) -> Hash32:
     """Hash of an inner node of a binary (tx / trace / withdrawal) Merkle tree."""
     return keccak256(TREE_NODE_TAG + left + right)
+
+
+def encode_address(address: bytes) -> bytes:
+    """abi.encode(address): the 20 bytes left-padded to a 32-byte word."""
+    return b"\x00" * 12 + address
+
+
+def encode_uint(value: int) -> bytes:
+    """abi.encode(uint256): a 32-byte big-endian word."""
+    return value.to_bytes(32, "big")

@@ -17,6 +17,7 @@ Signature = NewType("Signature", bytes)  # 65 bytes: r || s || v (v in {0, 1})
 
 ZERO_HASH = Hash32(b"\x00" * 32)
 ZERO_ADDRESS = Address(b"\x00" * 20)
+NO_OBJECT = ObjectId(ZERO_HASH)  # "no object": a balance withdrawal, a non-RESULT lineage
 MAX_UINT256 = 2**256 - 1
 
 

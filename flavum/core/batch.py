@@ -1,0 +1,115 @@
+"""Batches: the header posted to ledgers, and the leaves of its tx, trace and withdrawal roots.
+
+A trace entry records one inference: which model ran on which committed input and what it
+output. Its leaf is what the ZK proof's public values must match. A withdrawal leaf is what a
+ledger's bridge pays out against, with a Merkle proof to the batch's withdrawal root.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eth_abi.abi import encode as abi_encode
+
+from flavum.core.encoding import compute_tag, hash_tagged, keccak256
+from flavum.core.merkle import compute_tree_root
+from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+
+TRACE_TAG = compute_tag("batch.trace")
+WITHDRAWAL_TAG = compute_tag("batch.withdrawal")
+OUTPUTS_TAG = compute_tag("batch.outputs")
+HEADER_TAG = compute_tag("batch.header")
+
+
+def compute_outputs_hash(outputs: Sequence[int]) -> Hash32:
+    """Commitment to an inference's fixed-point outputs: keccak256(abi.encode(TAG, int256[]))."""
+    return keccak256(abi_encode(["bytes32", "int256[]"], [OUTPUTS_TAG, list(outputs)]))
+
+
+@dataclass(frozen=True)
+class TraceEntry:
+    """One inference: `model_id` ran on the input committed by `input_commitment`."""
+
+    tx_hash: Hash32
+    model_id: ObjectId
+    data_id: ObjectId
+    input_commitment: Hash32
+    outputs: tuple[int, ...]  # fixed-point, at the circuit's output scale
+    result_id: ObjectId
+
+
+def compute_trace_leaf(entry: TraceEntry) -> Hash32:
+    return hash_tagged(
+        TRACE_TAG,
+        ("bytes32", "bytes32", "bytes32", "bytes32", "bytes32"),
+        (entry.tx_hash, entry.model_id, entry.input_commitment,
+         compute_outputs_hash(entry.outputs), entry.result_id),
+    )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A claim payable on `ledger`: an amount of `asset`, or an object (kind and commitment)."""
+
+    withdrawal_id: Hash32  # the Withdraw transaction's hash: makes every leaf unique
+    ledger: Hash32
+    recipient: Address
+    asset: AssetId
+    amount: Amount
+    object_id: ObjectId
+    object_kind: int  # 0 for a balance withdrawal, else an ObjectKind
+    commitment: Hash32
+    model_id: ObjectId
+
+
+def compute_withdrawal_leaf(w: Withdrawal) -> Hash32:
+    return hash_tagged(
+        WITHDRAWAL_TAG,
+        ("bytes32", "bytes32", "address", "bytes32", "uint256", "bytes32", "uint8", "bytes32",
+         "bytes32"),
+        (w.withdrawal_id, w.ledger, "0x" + w.recipient.hex(), w.asset, w.amount, w.object_id,
+         w.object_kind, w.commitment, w.model_id),
+    )
+
+
+@dataclass(frozen=True)
+class BatchHeader:
+    """What a ledger records of a batch."""
+
+    number: int
+    prev_state_root: Hash32
+    state_root: Hash32
+    tx_root: Hash32
+    trace_root: Hash32
+    withdrawal_root: Hash32
+    data_pointer: Hash32  # content id of the published batch data
+
+
+def compute_batch_hash(h: BatchHeader) -> Hash32:
+    return hash_tagged(
+        HEADER_TAG,
+        ("uint64", "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "bytes32"),
+        (h.number, h.prev_state_root, h.state_root, h.tx_root, h.trace_root, h.withdrawal_root,
+         h.data_pointer),
+    )
+
+
+def compute_batch_header(
+    number: int,
+    prev_state_root: Hash32,
+    state_root: Hash32,
+    tx_hashes: Sequence[Hash32],
+    traces: Sequence[TraceEntry],
+    withdrawals: Sequence[Withdrawal],
+    data_pointer: Hash32,
+) -> BatchHeader:
+    return BatchHeader(
+        number=number,
+        prev_state_root=prev_state_root,
+        state_root=state_root,
+        tx_root=compute_tree_root(tx_hashes),
+        trace_root=compute_tree_root([compute_trace_leaf(t) for t in traces]),
+        withdrawal_root=compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals]),
+        data_pointer=data_pointer,
+    )
+
+

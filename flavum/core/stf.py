@@ -1,0 +1,362 @@
+"""The state transition function: how each transaction changes the state.
+
+`process_transaction` checks everything (domain, signature, nonce, balances, ownership, access,
+fees) and applies the transaction, or raises a typed `InvalidTransaction` and leaves the state
+exactly as it was. `state_transition` applies a block and checks the claimed state root.
+
+ML execution is not re-run here: an Infer transaction is applied together with its `Execution`
+(the input commitment and outputs that the circuit's witness generation produced). The ZK proof
+of the trace entry is what shows that those outputs are right; this module checks that the
+execution fits the transaction (the input commitment is the DATA object's).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from flavum.core.batch import TraceEntry, Withdrawal, compute_outputs_hash
+from flavum.core.encoding import compute_tag, encode_address, encode_uint, keccak256
+from flavum.core.errors import (
+    BadSignature,
+    DepositAlreadyApplied,
+    FeeTooLow,
+    InferenceMismatch,
+    MalformedTransaction,
+    NoAccess,
+    NonceMismatch,
+    NotOwner,
+    StateRootMismatch,
+    UnknownObject,
+    WrongDomain,
+    WrongObjectKind,
+)
+from flavum.core.state import (
+    Domain,
+    Object,
+    State,
+    compute_state_root,
+    decrease_balance,
+    delete_object,
+    get_nonce,
+    get_object,
+    increase_balance,
+    is_allowed,
+    is_deposit_applied,
+    set_deposit_applied,
+    set_grant,
+    set_nonce,
+    set_object,
+)
+from flavum.core.transactions import (
+    DeployModel,
+    Deposit,
+    GrantAccess,
+    Infer,
+    SubmitData,
+    Transaction,
+    Transfer,
+    TransferObject,
+    Withdraw,
+    compute_tx_hash,
+    recover_signer,
+    validate_transaction,
+)
+from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_HASH,
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    ObjectKind,
+)
+
+OBJECT_ID_TAG = compute_tag("object.id")
+DEPOSIT_OBJECT_ID_TAG = compute_tag("object.deposit_id")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The canonical execution of an Infer: what the circuit's witness generation produced."""
+
+    input_commitment: Hash32
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a transaction did, besides changing the state."""
+
+    tx_hash: Hash32
+    object_id: ObjectId | None = None  # the object it created, if any
+    trace: TraceEntry | None = None
+    withdrawal: Withdrawal | None = None
+
+
+def compute_object_id(creator: Address, nonce: Nonce) -> ObjectId:
+    """Id of the object created by `creator`'s transaction with `nonce`."""
+    return ObjectId(keccak256(OBJECT_ID_TAG + encode_address(creator) + encode_uint(nonce)))
+
+
+def compute_deposit_object_id(event_id: Hash32) -> ObjectId:
+    """Id of the DATA object minted by the deposit mirroring ledger event `event_id`."""
+    return ObjectId(keccak256(DEPOSIT_OBJECT_ID_TAG + event_id))
+
+
+def process_transaction(
+    state: State, tx: Transaction, execution: Execution | None = None
+) -> Outcome:
+    """Check and apply `tx`; on any error the state is unchanged and the error propagates."""
+    validate_transaction(tx)
+    check_domain(state, tx)
+    if not tx.is_system:
+        check_signature(tx)
+        check_nonce(state, tx)
+    tx_hash = compute_tx_hash(tx)
+    state.begin()
+    try:
+        outcome = process_body(state, tx, tx_hash, execution)
+    except BaseException:
+        state.rollback()
+        raise
+    state.commit()
+    return outcome
+
+
+def check_domain(state: State, tx: Transaction) -> None:
+    if tx.chain_id != state.domain.chain_id:
+        raise WrongDomain(f"signed for chain {tx.chain_id}, this is {state.domain.chain_id}")
+    if tx.rollup_id != state.domain.rollup_id:
+        raise WrongDomain(
+            f"signed for rollup 0x{tx.rollup_id.hex()}, this is 0x{state.domain.rollup_id.hex()}"
+        )
+
+
+def check_signature(tx: Transaction) -> None:
+    signer = recover_signer(tx)
+    if signer != tx.sender:
+        raise BadSignature(f"signed by 0x{signer.hex()}, not by the sender 0x{tx.sender.hex()}")
+
+
+def check_nonce(state: State, tx: Transaction) -> None:
+    expected = get_nonce(state, tx.sender)
+    if tx.nonce != expected:
+        raise NonceMismatch(f"nonce {tx.nonce} but the account's next nonce is {expected}")
+
+
+def process_body(
+    state: State, tx: Transaction, tx_hash: Hash32, execution: Execution | None
+) -> Outcome:
+    body = tx.body
+    if isinstance(body, Deposit):
+        return process_deposit(state, body, tx_hash)
+    set_nonce(state, tx.sender, Nonce(tx.nonce + 1))
+    if isinstance(body, Transfer):
+        return process_transfer(state, tx.sender, body, tx_hash)
+    if isinstance(body, TransferObject):
+        return process_transfer_object(state, tx.sender, body, tx_hash)
+    if isinstance(body, GrantAccess):
+        return process_grant_access(state, tx.sender, body, tx_hash)
+    if isinstance(body, DeployModel):
+        return process_deploy_model(state, tx, body, tx_hash)
+    if isinstance(body, SubmitData):
+        return process_submit_data(state, tx, body, tx_hash)
+    if isinstance(body, Infer):
+        return process_infer(state, tx, body, tx_hash, execution)
+    return process_withdraw(state, tx.sender, body, tx_hash)
+
+
+def process_transfer(state: State, sender: Address, body: Transfer, tx_hash: Hash32) -> Outcome:
+    decrease_balance(state, sender, body.asset, body.amount)
+    increase_balance(state, body.to, body.asset, body.amount)
+    return Outcome(tx_hash)
+
+
+def process_transfer_object(
+    state: State, sender: Address, body: TransferObject, tx_hash: Hash32
+) -> Outcome:
+    obj = get_owned_object(state, body.object_id, sender)
+    # Grants are keyed by the owner who made them, so they lapse with the transfer.
+    set_object(state, replace(obj, owner=body.to))
+    return Outcome(tx_hash, object_id=obj.object_id)
+
+
+def process_grant_access(
+    state: State, sender: Address, body: GrantAccess, tx_hash: Hash32
+) -> Outcome:
+    obj = get_owned_object(state, body.object_id, sender)
+    set_grant(state, obj.object_id, sender, body.grantee, body.allowed)
+    return Outcome(tx_hash, object_id=obj.object_id)
+
+
+def process_deploy_model(
+    state: State, tx: Transaction, body: DeployModel, tx_hash: Hash32
+) -> Outcome:
+    object_id = compute_object_id(tx.sender, tx.nonce)
+    model = Object(
+        object_id=object_id,
+        kind=ObjectKind.MODEL,
+        owner=tx.sender,
+        access=body.access,
+        commitment=body.model_hash,
+        metadata_hash=body.metadata_hash,
+        vk_hash=body.vk_hash,
+        fee_asset=body.fee_asset,
+        fee=body.fee,
+    )
+    set_object(state, model)
+    return Outcome(tx_hash, object_id=object_id)
+
+
+def process_submit_data(
+    state: State, tx: Transaction, body: SubmitData, tx_hash: Hash32
+) -> Outcome:
+    object_id = compute_object_id(tx.sender, tx.nonce)
+    data = Object(
+        object_id=object_id,
+        kind=ObjectKind.DATA,
+        owner=tx.sender,
+        access=body.access,
+        commitment=body.commitment,
+        metadata_hash=body.metadata_hash,
+    )
+    set_object(state, data)
+    return Outcome(tx_hash, object_id=object_id)
+
+
+def process_infer(
+    state: State, tx: Transaction, body: Infer, tx_hash: Hash32, execution: Execution | None
+) -> Outcome:
+    sender = tx.sender
+    model = get_usable_object(state, body.model_id, ObjectKind.MODEL, sender)
+    data = get_usable_object(state, body.data_id, ObjectKind.DATA, sender)
+    if model.fee > body.max_fee:
+        raise FeeTooLow(f"the model's fee is {model.fee}, the transaction allows {body.max_fee}")
+    if execution is None:
+        raise InferenceMismatch("an inference needs its execution output")
+    # The proof binds the output to this commitment; it must be the DATA object's.
+    if execution.input_commitment != data.commitment:
+        raise InferenceMismatch("the execution's input commitment is not the data object's")
+    if model.fee:
+        decrease_balance(state, sender, model.fee_asset, model.fee)
+        increase_balance(state, model.owner, model.fee_asset, model.fee)
+    result_id = compute_object_id(sender, tx.nonce)
+    result = Object(
+        object_id=result_id,
+        kind=ObjectKind.RESULT,
+        owner=sender,
+        access=Access.OWNED,
+        commitment=compute_outputs_hash(execution.outputs),
+        metadata_hash=ZERO_HASH,
+        model_id=model.object_id,
+        data_id=data.object_id,
+    )
+    set_object(state, result)
+    trace = TraceEntry(
+        tx_hash=tx_hash,
+        model_id=model.object_id,
+        data_id=data.object_id,
+        input_commitment=data.commitment,
+        outputs=execution.outputs,
+        result_id=result_id,
+    )
+    return Outcome(tx_hash, object_id=result_id, trace=trace)
+
+
+def process_withdraw(state: State, sender: Address, body: Withdraw, tx_hash: Hash32) -> Outcome:
+    if body.object_id == NO_OBJECT:
+        decrease_balance(state, sender, body.asset, body.amount)
+        withdrawal = Withdrawal(
+            withdrawal_id=tx_hash, ledger=body.ledger, recipient=body.recipient,
+            asset=body.asset, amount=body.amount, object_id=body.object_id, object_kind=0,
+            commitment=ZERO_HASH, model_id=ObjectId(ZERO_HASH),
+        )
+        return Outcome(tx_hash, withdrawal=withdrawal)
+    obj = get_owned_object(state, body.object_id, sender)
+    delete_object(state, obj.object_id)  # burnt here, minted as a token on the ledger
+    withdrawal = Withdrawal(
+        withdrawal_id=tx_hash, ledger=body.ledger, recipient=body.recipient, asset=body.asset,
+        amount=Amount(0), object_id=obj.object_id, object_kind=int(obj.kind),
+        commitment=obj.commitment, model_id=obj.model_id,
+    )
+    return Outcome(tx_hash, object_id=obj.object_id, withdrawal=withdrawal)
+
+
+def process_deposit(state: State, body: Deposit, tx_hash: Hash32) -> Outcome:
+    if is_deposit_applied(state, body.event_id):
+        raise DepositAlreadyApplied(f"ledger event 0x{body.event_id.hex()} was already applied")
+    if body.amount == 0 and body.data_commitment == ZERO_HASH:
+        raise MalformedTransaction("a deposit carries an amount, data, or both")
+    set_deposit_applied(state, body.event_id)
+    if body.amount:
+        increase_balance(state, body.recipient, body.asset, body.amount)
+    if body.data_commitment == ZERO_HASH:
+        return Outcome(tx_hash)
+    object_id = compute_deposit_object_id(body.event_id)
+    data = Object(
+        object_id=object_id,
+        kind=ObjectKind.DATA,
+        owner=body.recipient,
+        access=Access.OWNED,
+        commitment=body.data_commitment,
+        metadata_hash=body.metadata_hash,
+    )
+    set_object(state, data)
+    return Outcome(tx_hash, object_id=object_id)
+
+
+def get_owned_object(state: State, object_id: ObjectId, sender: Address) -> Object:
+    obj = get_object(state, object_id)
+    if obj is None:
+        raise UnknownObject(f"no object 0x{object_id.hex()}")
+    if obj.owner != sender:
+        raise NotOwner(f"object 0x{object_id.hex()} belongs to 0x{obj.owner.hex()}")
+    return obj
+
+
+def get_usable_object(
+    state: State, object_id: ObjectId, kind: ObjectKind, user: Address
+) -> Object:
+    obj = get_object(state, object_id)
+    if obj is None:
+        raise UnknownObject(f"no {kind.name} object 0x{object_id.hex()}")
+    if obj.kind != kind:
+        raise WrongObjectKind(f"object 0x{object_id.hex()} is a {obj.kind.name}, not a {kind.name}")
+    if not is_allowed(state, obj, user):
+        raise NoAccess(f"0x{user.hex()} may not use {kind.name} 0x{object_id.hex()}")
+    return obj
+
+
+def apply_block(
+    state: State,
+    txs: Sequence[Transaction],
+    executions: Sequence[Execution | None],
+) -> list[Outcome]:
+    """Apply transactions in order (a refused one aborts: a block holds only valid ones)."""
+    return [process_transaction(state, tx, ex) for tx, ex in zip(txs, executions, strict=True)]
+
+
+def state_transition(
+    state: State,
+    txs: Sequence[Transaction],
+    executions: Sequence[Execution | None],
+    claimed_root: Hash32,
+) -> list[Outcome]:
+    """Apply a block, then check that the resulting state root is the claimed one."""
+    outcomes = apply_block(state, txs, executions)
+    root = compute_state_root(state)
+    if root != claimed_root:
+        raise StateRootMismatch(f"state root is 0x{root.hex()}, claimed 0x{claimed_root.hex()}")
+    return outcomes
+
+
+def create_genesis(
+    domain: Domain, allocations: Sequence[tuple[Address, AssetId, Amount]]
+) -> State:
+    """A fresh state with dev allocations (funded accounts before any bridge exists)."""
+    state = State(domain)
+    for address, asset, amount in allocations:
+        increase_balance(state, address, asset, amount)
+    return state

@@ -1,0 +1,320 @@
+"""Transactions: what they carry, how they are encoded, signed and checked without state.
+
+A transaction is an envelope (type, domain, sender, nonce) around a typed body. The sender signs
+`compute_signing_hash(tx)`, which binds the chain id and the rollup id, so a transaction signed
+for one rollup or chain is refused by every other (`WrongDomain`). The wire format is
+`abi.encode(uint8 type, uint256 chain_id, bytes32 rollup_id, address sender, uint64 nonce,
+bytes body, bytes signature)` with `body = abi.encode(<the body's fields>)`.
+
+Deposit is a system transaction: it comes from a ledger watcher, carries the ledger event it
+mirrors, has no signature and is applied at most once per event.
+"""
+
+from dataclasses import dataclass, fields, replace
+from enum import IntEnum
+from typing import Any, ClassVar
+
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_keys.constants import SECPK1_N
+from eth_keys.datatypes import PrivateKey
+from eth_keys.datatypes import Signature as EcdsaSignature
+
+from flavum.core.encoding import compute_tag, hash_tagged, keccak256
+from flavum.core.errors import BadSignature, MalformedTransaction
+from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_ADDRESS,
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    ChainId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    Signature,
+)
+
+TX_SIGN_TAG = compute_tag("tx.sign")
+TX_HASH_TAG = compute_tag("tx.hash")
+MAX_NONCE = 2**64 - 1
+EMPTY_SIGNATURE = Signature(b"")
+
+
+class TxType(IntEnum):
+    TRANSFER = 1
+    TRANSFER_OBJECT = 2
+    GRANT_ACCESS = 3
+    DEPLOY_MODEL = 4
+    SUBMIT_DATA = 5
+    INFER = 6
+    WITHDRAW = 7
+    DEPOSIT = 8  # system transaction
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Move `amount` of `asset` to `to`."""
+
+    TYPE: ClassVar[TxType] = TxType.TRANSFER
+    ABI: ClassVar[tuple[str, ...]] = ("address", "bytes32", "uint256")
+    to: Address
+    asset: AssetId
+    amount: Amount
+
+
+@dataclass(frozen=True)
+class TransferObject:
+    """Give an object to `to`; grants made by the previous owner stop applying."""
+
+    TYPE: ClassVar[TxType] = TxType.TRANSFER_OBJECT
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "address")
+    object_id: ObjectId
+    to: Address
+
+
+@dataclass(frozen=True)
+class GrantAccess:
+    """Let `grantee` use an owned object (`allowed=False` revokes)."""
+
+    TYPE: ClassVar[TxType] = TxType.GRANT_ACCESS
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "address", "bool")
+    object_id: ObjectId
+    grantee: Address
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class DeployModel:
+    """Create a MODEL object: ONNX content hash, the circuit's vk hash, a fee per inference."""
+
+    TYPE: ClassVar[TxType] = TxType.DEPLOY_MODEL
+    ABI: ClassVar[tuple[str, ...]] = (
+        "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "uint256"
+    )
+    model_hash: Hash32
+    vk_hash: Hash32
+    metadata_hash: Hash32
+    access: Access
+    fee_asset: AssetId
+    fee: Amount
+
+
+@dataclass(frozen=True)
+class SubmitData:
+    """Create a DATA object whose commitment is the circuit's Poseidon hash of the input."""
+
+    TYPE: ClassVar[TxType] = TxType.SUBMIT_DATA
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "bytes32", "uint8")
+    commitment: Hash32
+    metadata_hash: Hash32
+    access: Access
+
+
+@dataclass(frozen=True)
+class Infer:
+    """Run `model_id` on `data_id`, paying at most `max_fee` to the model's owner."""
+
+    TYPE: ClassVar[TxType] = TxType.INFER
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "bytes32", "uint256")
+    model_id: ObjectId
+    data_id: ObjectId
+    max_fee: Amount
+
+
+@dataclass(frozen=True)
+class Withdraw:
+    """Burn a balance (`object_id` zero) or an object, payable on `ledger` to `recipient`."""
+
+    TYPE: ClassVar[TxType] = TxType.WITHDRAW
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "address", "bytes32", "uint256", "bytes32")
+    ledger: Hash32
+    recipient: Address
+    asset: AssetId
+    amount: Amount
+    object_id: ObjectId
+
+
+@dataclass(frozen=True)
+class Deposit:
+    """Credit a balance and/or mint a DATA object, mirroring one ledger event (`event_id`)."""
+
+    TYPE: ClassVar[TxType] = TxType.DEPOSIT
+    ABI: ClassVar[tuple[str, ...]] = (
+        "bytes32", "address", "bytes32", "uint256", "bytes32", "bytes32"
+    )
+    event_id: Hash32
+    recipient: Address
+    asset: AssetId
+    amount: Amount
+    data_commitment: Hash32  # zero: no data object
+    metadata_hash: Hash32
+
+
+Body = (
+    Transfer | TransferObject | GrantAccess | DeployModel | SubmitData | Infer | Withdraw | Deposit
+)
+BODY_CLASSES: dict[TxType, type[Any]] = {
+    cls.TYPE: cls
+    for cls in (
+        Transfer, TransferObject, GrantAccess, DeployModel, SubmitData, Infer, Withdraw, Deposit
+    )
+}
+ENVELOPE_ABI = ("uint8", "uint256", "bytes32", "address", "uint64", "bytes", "bytes")
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A transaction envelope; `signature` is empty until signed (and always for Deposit)."""
+
+    chain_id: ChainId
+    rollup_id: Hash32
+    sender: Address
+    nonce: Nonce
+    body: Body
+    signature: Signature = EMPTY_SIGNATURE
+
+    @property
+    def type(self) -> TxType:
+        return self.body.TYPE
+
+    @property
+    def is_system(self) -> bool:
+        return self.body.TYPE == TxType.DEPOSIT
+
+
+def encode_body(body: Body) -> bytes:
+    """abi.encode of the body's fields, in declaration order."""
+    pairs = zip(fields(body), body.ABI, strict=True)
+    values = [_to_abi(abi_type, getattr(body, f.name)) for f, abi_type in pairs]
+    return abi_encode(list(body.ABI), values)
+
+
+def decode_body(tx_type: TxType, data: bytes) -> Body:
+    cls = BODY_CLASSES[tx_type]
+    try:
+        values = abi_decode(list(cls.ABI), data, strict=True)
+    except Exception as exc:  # eth_abi raises several unrelated types
+        raise MalformedTransaction(f"cannot decode {tx_type.name} body: {exc}") from exc
+    kwargs = {}
+    for f, abi_type, value in zip(fields(cls), cls.ABI, values, strict=False):
+        kwargs[f.name] = _from_abi(abi_type, f.name, value)
+    return cls(**kwargs)  # type: ignore[no-any-return]
+
+
+def encode_transaction(tx: Transaction) -> bytes:
+    """The canonical wire encoding (see the module docstring)."""
+    return abi_encode(
+        list(ENVELOPE_ABI),
+        [
+            int(tx.type), tx.chain_id, tx.rollup_id, _address_hex(tx.sender), tx.nonce,
+            encode_body(tx.body), tx.signature,
+        ],
+    )
+
+
+def decode_transaction(data: bytes) -> Transaction:
+    """Inverse of `encode_transaction`; raises MalformedTransaction on anything else."""
+    try:
+        tx_type, chain_id, rollup_id, sender, nonce, body, signature = abi_decode(
+            list(ENVELOPE_ABI), data, strict=True
+        )
+    except Exception as exc:
+        raise MalformedTransaction(f"cannot decode transaction: {exc}") from exc
+    if tx_type not in BODY_CLASSES:
+        raise MalformedTransaction(f"unknown transaction type {tx_type}")
+    tx = Transaction(
+        chain_id=ChainId(chain_id),
+        rollup_id=Hash32(rollup_id),
+        sender=Address(bytes.fromhex(sender[2:])),
+        nonce=Nonce(nonce),
+        body=decode_body(TxType(tx_type), body),
+        signature=Signature(signature),
+    )
+    # Only the canonical encoding is accepted, so a transaction has exactly one hash.
+    if encode_transaction(tx) != data:
+        raise MalformedTransaction("transaction encoding is not canonical")
+    return tx
+
+
+def compute_signing_hash(tx: Transaction) -> Hash32:
+    """What the sender signs: the domain, the envelope and the body."""
+    return hash_tagged(
+        TX_SIGN_TAG,
+        ("uint256", "bytes32", "uint8", "address", "uint64", "bytes32"),
+        (tx.chain_id, tx.rollup_id, int(tx.type), _address_hex(tx.sender), tx.nonce,
+         keccak256(encode_body(tx.body))),
+    )
+
+
+def compute_tx_hash(tx: Transaction) -> Hash32:
+    """The transaction's id and its leaf in a batch's tx root; it covers the signature."""
+    return hash_tagged(TX_HASH_TAG, ("bytes32", "bytes"), (compute_signing_hash(tx), tx.signature))
+
+
+def sign_transaction(tx: Transaction, private_key: bytes) -> Transaction:
+    """Return `tx` signed with `private_key`; the sender must be that key's address."""
+    key = PrivateKey(private_key)
+    if key.public_key.to_canonical_address() != tx.sender:
+        raise BadSignature("the signing key is not the sender's")
+    signature = key.sign_msg_hash(compute_signing_hash(tx)).to_bytes()
+    return replace(tx, signature=Signature(signature))
+
+
+def recover_signer(tx: Transaction) -> Address:
+    """The address that signed `tx`; raises BadSignature if the signature is malformed."""
+    if len(tx.signature) != 65:
+        raise BadSignature(f"signature must be 65 bytes, got {len(tx.signature)}")
+    s = int.from_bytes(tx.signature[32:64], "big")
+    # Low-s only: otherwise the same transaction would have two valid signatures and two hashes.
+    if s > SECPK1_N // 2:
+        raise BadSignature("signature s value is not canonical (high s)")
+    try:
+        signature = EcdsaSignature(tx.signature)
+        public_key = signature.recover_public_key_from_msg_hash(compute_signing_hash(tx))
+    except Exception as exc:
+        raise BadSignature(f"signature does not recover a key: {exc}") from exc
+    return Address(public_key.to_canonical_address())
+
+
+def address_of(private_key: bytes) -> Address:
+    """The 20-byte Ethereum-style address of a secp256k1 private key."""
+    return Address(PrivateKey(private_key).public_key.to_canonical_address())
+
+
+def validate_transaction(tx: Transaction) -> None:
+    """Stateless checks: field ranges, and for a system transaction no sender or signature."""
+    if not 0 <= tx.nonce <= MAX_NONCE:
+        raise MalformedTransaction("nonce out of range")
+    if tx.is_system:
+        if tx.sender != ZERO_ADDRESS or tx.signature or tx.nonce != 0:
+            raise MalformedTransaction("a deposit has no sender, nonce or signature")
+        return
+    body = tx.body
+    if isinstance(body, DeployModel | SubmitData) and body.access not in tuple(Access):
+        raise MalformedTransaction(f"unknown access mode {body.access}")
+    if isinstance(body, Withdraw) and (body.object_id == NO_OBJECT) == (body.amount == 0):
+        raise MalformedTransaction("a withdrawal moves either an amount or an object, not both")
+
+
+def _to_abi(abi_type: str, value: Any) -> Any:
+    if abi_type == "address":
+        return _address_hex(Address(value))
+    if isinstance(value, IntEnum):
+        return int(value)
+    return value
+
+
+def _from_abi(abi_type: str, name: str, value: Any) -> Any:
+    if abi_type == "address":
+        return Address(bytes.fromhex(value[2:]))
+    if abi_type == "uint8" and name == "access":
+        if value not in (Access.OWNED, Access.COMMON):
+            raise MalformedTransaction(f"unknown access mode {value}")
+        return Access(value)
+    return value
+
+
+def _address_hex(address: Address) -> str:
+    return "0x" + address.hex()

@@ -1,0 +1,163 @@
+"""Canonical encodings round-trip, refuse garbage, and are pinned by JSON test vectors."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flavum.core.batch import (
+    TraceEntry,
+    Withdrawal,
+    compute_batch_hash,
+    compute_batch_header,
+    compute_outputs_hash,
+    compute_trace_leaf,
+    compute_withdrawal_leaf,
+)
+from flavum.core.encoding import SMT_LEAF_TAG, SMT_NODE_TAG, TREE_NODE_TAG
+from flavum.core.errors import MalformedTransaction
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import (
+    compute_account_key,
+    compute_balance_key,
+    compute_object_hash,
+    compute_object_key,
+    compute_state_root,
+    get_leaf_value,
+    get_object,
+    get_state_proof,
+)
+from flavum.core.stf import Execution, process_transaction
+from flavum.core.transactions import (
+    DeployModel,
+    Deposit,
+    GrantAccess,
+    Infer,
+    SubmitData,
+    Transaction,
+    Transfer,
+    TransferObject,
+    Withdraw,
+    compute_signing_hash,
+    compute_tx_hash,
+    decode_transaction,
+    encode_transaction,
+)
+from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Access, Amount, Hash32, Nonce, ObjectId
+from tests.vectors_util import check_vectors
+
+from .conftest import ALICE, BOB, DOMAIN, ETH, sign
+
+H = [Hash32(bytes([i]) * 32) for i in range(8)]
+
+BODIES = [
+    Transfer(BOB.address, ETH, Amount(123)),
+    TransferObject(ObjectId(H[1]), BOB.address),
+    GrantAccess(ObjectId(H[2]), BOB.address, True),
+    DeployModel(H[3], H[4], H[5], Access.COMMON, ETH, Amount(10)),
+    SubmitData(H[6], ZERO_HASH, Access.OWNED),
+    Infer(ObjectId(H[1]), ObjectId(H[2]), Amount(10)),
+    Withdraw(H[7], ALICE.address, ETH, Amount(5), ZERO_HASH),
+]
+DEPOSIT = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0),
+                      Deposit(H[1], BOB.address, ETH, Amount(9), H[2], ZERO_HASH))
+
+
+def hx(b: bytes) -> str:
+    return "0x" + b.hex()
+
+
+@pytest.mark.parametrize("body", BODIES, ids=lambda b: type(b).__name__)
+def test_round_trip(body):
+    tx = sign(ALICE, 3, body)
+    assert decode_transaction(encode_transaction(tx)) == tx
+
+
+def test_deposit_round_trip():
+    assert decode_transaction(encode_transaction(DEPOSIT)) == DEPOSIT
+
+
+@given(st.binary(max_size=600))
+def test_garbage_is_refused_with_a_typed_error(data):
+    try:
+        tx = decode_transaction(data)
+    except MalformedTransaction:
+        return
+    assert encode_transaction(tx) == data  # only a canonical encoding may decode
+
+
+def test_truncated_and_unknown_type_refused():
+    data = encode_transaction(sign(ALICE, 0, BODIES[0]))
+    with pytest.raises(MalformedTransaction):
+        decode_transaction(data[:-1])
+    with pytest.raises(MalformedTransaction):
+        decode_transaction(data[:31] + b"\x63" + data[32:])  # type 99
+
+
+def test_signature_covers_the_domain():
+    tx = sign(ALICE, 0, BODIES[0])
+    from dataclasses import replace
+
+    assert compute_signing_hash(tx) != compute_signing_hash(replace(tx, chain_id=1))
+    assert compute_signing_hash(tx) != compute_signing_hash(replace(tx, rollup_id=H[7]))
+
+
+def test_vectors(state):
+    """Encodings, hashes, leaves, roots and proofs, for the Solidity tests of the EVM ledger."""
+    txs = [sign(ALICE, n, body) for n, body in enumerate(BODIES)] + [DEPOSIT]
+    tx_vectors = [
+        {"type": tx.type.name, "encoded": hx(encode_transaction(tx)),
+         "signing_hash": hx(compute_signing_hash(tx)), "tx_hash": hx(compute_tx_hash(tx)),
+         "sender": hx(tx.sender)}
+        for tx in txs
+    ]
+    # A small history, to pin state leaves, a root and proofs.
+    process_transaction(state, sign(ALICE, 0, Transfer(BOB.address, ETH, Amount(100))))
+    data_id = process_transaction(
+        state, sign(ALICE, 1, SubmitData(H[6], ZERO_HASH, Access.OWNED))).object_id
+    root = compute_state_root(state)
+    leaves = {
+        "alice_account": compute_account_key(ALICE.address),
+        "alice_eth_balance": compute_balance_key(ALICE.address, ETH),
+        "data_object": compute_object_key(data_id),
+    }
+    state_vectors = {
+        "root": hx(root),
+        "leaves": {
+            name: {
+                "key": hx(key),
+                "value_hash": hx(get_leaf_value(state, key)),
+                "siblings": [hx(s) for s in get_state_proof(state, key).siblings],
+            }
+            for name, key in leaves.items()
+        },
+        "object": {"encoded_hash": hx(compute_object_hash(get_object(state, data_id)))},
+    }
+    trace = TraceEntry(H[1], ObjectId(H[2]), ObjectId(H[3]), H[4], (5, -2, 0), ObjectId(H[5]))
+    withdrawal = Withdrawal(H[1], H[2], BOB.address, ETH, Amount(7), ObjectId(H[3]), 3, H[4],
+                            ObjectId(H[5]))
+    header = compute_batch_header(1, H[1], root, [compute_tx_hash(t) for t in txs], [trace],
+                                  [withdrawal, withdrawal], H[6])
+    w_leaf = compute_withdrawal_leaf(withdrawal)
+    batch_vectors = {
+        "outputs": [5, -2, 0],
+        "outputs_hash": hx(compute_outputs_hash((5, -2, 0))),
+        "trace_leaf": hx(compute_trace_leaf(trace)),
+        "withdrawal_leaf": hx(w_leaf),
+        "withdrawal_proof_index1": [hx(s) for s in compute_tree_proof([w_leaf, w_leaf], 1)],
+        "header": {k: (hx(v) if isinstance(v, bytes) else v) for k, v in vars(header).items()},
+        "batch_hash": hx(compute_batch_hash(header)),
+    }
+    check_vectors("core/transactions.json", {
+        "domain": {"chain_id": DOMAIN.chain_id, "rollup_id": hx(DOMAIN.rollup_id)},
+        "tags": {"smt_leaf": hx(SMT_LEAF_TAG), "smt_node": hx(SMT_NODE_TAG),
+                 "tree_node": hx(TREE_NODE_TAG)},
+        "transactions": tx_vectors,
+    })
+    check_vectors("core/state.json", state_vectors)
+    check_vectors("core/batch.json", batch_vectors)
+
+
+def test_execution_outputs_change_the_result_commitment(state):
+    assert compute_outputs_hash((1, 2)) != compute_outputs_hash((2, 1))
+    assert compute_outputs_hash((1,)) != compute_outputs_hash((1, 0))
+    assert Execution(H[1], (1,)) != Execution(H[1], (2,))
