@@ -1,0 +1,451 @@
+"""Merkle trees: a compact sparse Merkle tree for the state, a binary tree for batch roots.
+
+Sparse Merkle tree (state)
+==========================
+A map from 256-bit keys to 32-byte value hashes, committed by one 32-byte root. It is the
+sparse Merkle tree of depth 256 with every subtree that holds at most one leaf collapsed
+(the Diem / Jellyfish layout):
+
+- an empty subtree hashes to ZERO_HASH (32 zero bytes);
+- a subtree holding exactly one leaf IS that leaf, wherever it sits:
+  its hash is `compute_smt_leaf_hash(key, value_hash)`; no inner nodes sit above a lone leaf;
+- any other subtree is an inner node: `compute_smt_node_hash(left, right)`.
+
+The path of a key: at depth d (the root is depth 0) bit d of the key, counted from the most
+significant bit of byte 0 (bit 0 = key[0] >> 7), chooses the child: 0 = left, 1 = right.
+With `k = uint256(key)` that is `(k >> (255 - d)) & 1`. A leaf therefore sits one level below
+the longest prefix it shares with any other key: about log2(n) for n random keys.
+
+A proof for `key` lists the hashes of the siblings met on the key's path, depth 0 first,
+down to where the path ends: at the key's own leaf (inclusion), at an empty subtree
+(non-inclusion, `other_key` is None) or at the lone leaf of another key (non-inclusion,
+`other_key` / `other_value_hash` give that leaf).
+
+Verifying, as `verify_smt_proof` does (a Solidity contract implements the same loop)::
+
+    n = len(siblings); reject if n > 256
+    if value_hash is given:                        # claim: key -> value_hash
+        reject if other_key is given
+        h = keccak256(abi.encode(SMT_LEAF_TAG, key, value_hash))
+    else if other_key is not given:                # claim: key absent, path ends empty
+        h = bytes32(0)
+    else:                                          # claim: key absent, another leaf there
+        reject if other_key == key
+        reject if (uint256(key) ^ uint256(other_key)) >> (256 - n) != 0   # same first n bits
+        h = keccak256(abi.encode(SMT_LEAF_TAG, other_key, other_value_hash))
+    for d = n - 1 down to 0:                       # bottom-up
+        if (uint256(key) >> (255 - d)) & 1 == 1:
+            h = keccak256(abi.encode(SMT_NODE_TAG, siblings[d], h))
+        else:
+            h = keccak256(abi.encode(SMT_NODE_TAG, h, siblings[d]))
+    accept iff h == root
+
+(A shift by 256 yields 0 both in Python and in Solidity, so n = 0 needs no special case.)
+The domain tags keep a leaf from being passed off as an inner node and back.
+
+Binary Merkle tree (transactions, traces, withdrawals of a batch)
+===============================================================
+An ordered list of 32-byte leaves. Empty list: ZERO_HASH; one leaf: that leaf. Otherwise each
+level pairs neighbours (0,1), (2,3), ... with `compute_tree_node_hash(left, right)`; an odd
+last node gets ZERO_HASH as its right sibling. A proof lists the siblings bottom-up.
+
+Verifying, as `verify_tree_proof` does::
+
+    n = len(proof)
+    reject if leaf == bytes32(0)          # the padding value: it would "verify" at a padding
+                                          # position past the last leaf
+    reject if index >> n != 0             # index must fit in n bits (index < 2**n)
+    h = leaf
+    for i = 0 .. n - 1:                   # bottom-up; bit i of index: 1 = h is the right child
+        if (index >> i) & 1 == 1:
+            h = keccak256(abi.encode(TREE_NODE_TAG, proof[i], h))
+        else:
+            h = keccak256(abi.encode(TREE_NODE_TAG, h, proof[i]))
+    accept iff h == root
+
+The proof length is not bound to the tree size, so leaves must be domain-tagged hashes of their
+content (a withdrawal, a transaction): then no inner node can pose as a leaf of a shorter proof.
+
+Both trees are pure computations: no I/O, no clock, no randomness.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from flavum.core.encoding import (
+    compute_smt_leaf_hash,
+    compute_smt_node_hash,
+    compute_tree_node_hash,
+)
+from flavum.core.errors import NotFound
+from flavum.core.types import ZERO_HASH, Hash32
+
+SMT_DEPTH = 256  # bits in a key: the deepest possible leaf sits at depth 256
+
+
+# --- Sparse Merkle tree ---------------------------------------------------------------------
+
+
+class _Leaf:
+    """A lone leaf; `hash` is None until computed and after the value changes."""
+
+    __slots__ = ("hash", "key", "value_hash")
+
+    def __init__(self, key: Hash32, value_hash: Hash32) -> None:
+        self.key = key
+        self.value_hash = value_hash
+        self.hash: Hash32 | None = None
+
+
+class _Inner:
+    """An inner node holding at least two leaves; `hash` is None while dirty."""
+
+    __slots__ = ("hash", "left", "right")
+
+    def __init__(self, left: "_Node", right: "_Node") -> None:
+        self.left = left
+        self.right = right
+        self.hash: Hash32 | None = None
+
+
+_Node = _Leaf | _Inner | None  # None is an empty subtree
+
+
+def _key_bit(key_int: int, depth: int) -> int:
+    """Bit `depth` of a key (as an integer), counted from the most significant bit."""
+    return (key_int >> (255 - depth)) & 1
+
+
+def _check_hash32(value: object, name: str) -> None:
+    """Refuse anything but 32 bytes: a short key would silently land on a wrong path."""
+    if not isinstance(value, bytes) or len(value) != 32:
+        raise ValueError(f"{name} must be 32 bytes")
+
+
+def _compute_node_hash(node: _Node) -> Hash32:
+    """Hash of a subtree, recomputing only the dirty nodes and caching the results."""
+    if node is None:
+        return ZERO_HASH
+    if node.hash is not None:
+        return node.hash
+    if isinstance(node, _Leaf):
+        node.hash = compute_smt_leaf_hash(node.key, node.value_hash)
+    else:
+        node.hash = compute_smt_node_hash(
+            _compute_node_hash(node.left), _compute_node_hash(node.right)
+        )
+    return node.hash
+
+
+def _holds_two_leaves(a: _Node, b: _Node) -> bool:
+    """Do two sibling subtrees hold at least two leaves together?"""
+    if isinstance(a, _Inner) or isinstance(b, _Inner):
+        return True
+    return a is not None and b is not None
+
+
+def _copy_node(node: _Node) -> _Node:
+    """Deep copy of a subtree, cached hashes included."""
+    if node is None:
+        return None
+    if isinstance(node, _Leaf):
+        leaf = _Leaf(node.key, node.value_hash)
+        leaf.hash = node.hash
+        return leaf
+    inner = _Inner(_copy_node(node.left), _copy_node(node.right))
+    inner.hash = node.hash
+    return inner
+
+
+def _split(existing: _Leaf, new: _Leaf, new_key_int: int, depth: int) -> _Inner:
+    """The subtree at `depth` holding two leaves whose keys agree on their first `depth` bits.
+
+    The inner node with both leaves sits at the first bit where the keys differ; above it, up
+    to `depth`, a chain of inner nodes whose other child is empty.
+    """
+    differing = new_key_int ^ int.from_bytes(existing.key, "big")
+    split_depth = SMT_DEPTH - differing.bit_length()  # index of the first differing bit
+    if _key_bit(new_key_int, split_depth):
+        node = _Inner(existing, new)
+    else:
+        node = _Inner(new, existing)
+    for d in range(split_depth - 1, depth - 1, -1):
+        if _key_bit(new_key_int, d):
+            node = _Inner(None, node)
+        else:
+            node = _Inner(node, None)
+    return node
+
+
+@dataclass(frozen=True)
+class SmtProof:
+    """Siblings on a key's path (depth 0 first), and the other leaf where the path ends there.
+
+    For an inclusion proof and for a non-inclusion proof whose path ends at an empty subtree,
+    `other_key` and `other_value_hash` are None.
+    """
+
+    siblings: tuple[Hash32, ...]
+    other_key: Hash32 | None = None
+    other_value_hash: Hash32 | None = None
+
+
+class SparseMerkleTree:
+    """Compact sparse Merkle tree, mutable, with cached hashes.
+
+    `set` and `delete` only mark the nodes on the key's path dirty; `root` rehashes each dirty
+    node once, so a batch of updates shares the work on the upper levels.
+    """
+
+    __slots__ = ("_root", "_size")
+
+    def __init__(self) -> None:
+        self._root: _Node = None
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, bytes) and len(key) == 32 and self.get(Hash32(key)) is not None
+
+    def get(self, key: Hash32) -> Hash32 | None:
+        """The value hash stored under `key`, or None."""
+        _check_hash32(key, "key")
+        key_int = int.from_bytes(key, "big")
+        node = self._root
+        depth = 0
+        while isinstance(node, _Inner):
+            node = node.right if _key_bit(key_int, depth) else node.left
+            depth += 1
+        if node is not None and node.key == key:
+            return node.value_hash
+        return None
+
+    def set(self, key: Hash32, value_hash: Hash32) -> None:
+        """Store `value_hash` under `key` (insert or overwrite)."""
+        _check_hash32(key, "key")
+        _check_hash32(value_hash, "value_hash")
+        key_int = int.from_bytes(key, "big")
+        parent: _Inner | None = None
+        parent_bit = 0
+        node = self._root
+        depth = 0
+        while isinstance(node, _Inner):
+            node.hash = None  # this node's subtree changes
+            parent = node
+            parent_bit = _key_bit(key_int, depth)
+            node = node.right if parent_bit else node.left
+            depth += 1
+        replacement: _Node
+        if node is None:
+            replacement = _Leaf(key, value_hash)
+        elif node.key == key:
+            node.value_hash = value_hash
+            node.hash = None
+            return
+        else:
+            # Another key's lone leaf sits on the path: both go down to where the keys part.
+            replacement = _split(node, _Leaf(key, value_hash), key_int, depth)
+        self._size += 1
+        if parent is None:
+            self._root = replacement
+        elif parent_bit:
+            parent.right = replacement
+        else:
+            parent.left = replacement
+
+    def delete(self, key: Hash32) -> None:
+        """Remove `key`; the root becomes what it would be had the key never been set.
+
+        Deleting a key that is absent does nothing.
+        """
+        _check_hash32(key, "key")
+        key_int = int.from_bytes(key, "big")
+        path: list[tuple[_Inner, int]] = []
+        node = self._root
+        depth = 0
+        while isinstance(node, _Inner):
+            bit = _key_bit(key_int, depth)
+            path.append((node, bit))
+            node = node.right if bit else node.left
+            depth += 1
+        if node is None or node.key != key:
+            return
+        self._size -= 1
+        for inner, _ in path:  # every node on the path changes
+            inner.hash = None
+        # Going up: a node left with at most one leaf collapses into that leaf (or into
+        # nothing); the first node that keeps two or more leaves takes the result as its child.
+        replacement: _Node = None
+        for inner, bit in reversed(path):
+            sibling = inner.left if bit else inner.right
+            if _holds_two_leaves(sibling, replacement):
+                if bit:
+                    inner.right = replacement
+                else:
+                    inner.left = replacement
+                return
+            replacement = replacement if replacement is not None else sibling
+        self._root = replacement
+
+    def root(self) -> Hash32:
+        """The root hash, rehashing the nodes that changed since the last call."""
+        return _compute_node_hash(self._root)
+
+    def prove(self, key: Hash32) -> SmtProof:
+        """Inclusion proof if `key` is set, else a non-inclusion proof."""
+        _check_hash32(key, "key")
+        self.root()  # every cached hash is fresh from here on
+        key_int = int.from_bytes(key, "big")
+        siblings: list[Hash32] = []
+        node = self._root
+        depth = 0
+        while isinstance(node, _Inner):
+            if _key_bit(key_int, depth):
+                siblings.append(_compute_node_hash(node.left))
+                node = node.right
+            else:
+                siblings.append(_compute_node_hash(node.right))
+                node = node.left
+            depth += 1
+        if node is None or node.key == key:
+            return SmtProof(siblings=tuple(siblings))
+        return SmtProof(
+            siblings=tuple(siblings), other_key=node.key, other_value_hash=node.value_hash
+        )
+
+    def items(self) -> Iterator[tuple[Hash32, Hash32]]:
+        """(key, value_hash) pairs in ascending key order."""
+        stack: list[_Node] = [self._root]
+        while stack:
+            node = stack.pop()
+            if node is None:
+                continue
+            if isinstance(node, _Leaf):
+                yield node.key, node.value_hash
+            else:
+                stack.append(node.right)  # pushed first, popped after the left subtree
+                stack.append(node.left)
+
+    def copy(self) -> "SparseMerkleTree":
+        """An independent deep copy (linear in the size: for snapshots, not per transaction)."""
+        self.root()  # copy fresh hashes, so neither tree rehashes them
+        other = SparseMerkleTree()
+        other._root = _copy_node(self._root)
+        other._size = self._size
+        return other
+
+
+def _is_hash32(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == 32
+
+
+def verify_smt_proof(root: Hash32, key: Hash32, value_hash: Hash32 | None, proof: SmtProof) -> bool:
+    """Does `proof` show that `key` maps to `value_hash` (None: that `key` is absent) under
+    `root`? Returns False, never raises, on malformed input. See the module docstring."""
+    if not (_is_hash32(root) and _is_hash32(key) and isinstance(proof, SmtProof)):
+        return False
+    siblings = proof.siblings
+    if not isinstance(siblings, tuple) or len(siblings) > SMT_DEPTH:
+        return False
+    if not all(_is_hash32(sibling) for sibling in siblings):
+        return False
+    other_key = proof.other_key
+    other_value_hash = proof.other_value_hash
+    key_int = int.from_bytes(key, "big")
+    depth = len(siblings)
+    current: Hash32
+    if value_hash is not None:
+        # Inclusion: the path ends at the key's own leaf.
+        if not _is_hash32(value_hash):
+            return False
+        if other_key is not None or other_value_hash is not None:
+            return False
+        current = compute_smt_leaf_hash(key, value_hash)
+    elif other_key is None:
+        # Non-inclusion: the path ends at an empty subtree.
+        if other_value_hash is not None:
+            return False
+        current = ZERO_HASH
+    else:
+        # Non-inclusion: the path ends at another key's lone leaf.
+        if other_value_hash is None:
+            return False
+        if not (_is_hash32(other_key) and _is_hash32(other_value_hash)):
+            return False
+        if other_key == key:
+            return False
+        # The other leaf must sit on the key's path: the first `depth` bits agree.
+        if (key_int ^ int.from_bytes(other_key, "big")) >> (SMT_DEPTH - depth) != 0:
+            return False
+        current = compute_smt_leaf_hash(other_key, other_value_hash)
+    for d in range(depth - 1, -1, -1):
+        if _key_bit(key_int, d):
+            current = compute_smt_node_hash(siblings[d], current)
+        else:
+            current = compute_smt_node_hash(current, siblings[d])
+    return current == root
+
+
+# --- Binary Merkle tree ---------------------------------------------------------------------
+
+
+def _compute_parent_level(level: Sequence[Hash32]) -> list[Hash32]:
+    """Hash neighbours pairwise; an odd last node is paired with ZERO_HASH."""
+    parents = []
+    for i in range(0, len(level), 2):
+        right = level[i + 1] if i + 1 < len(level) else ZERO_HASH
+        parents.append(compute_tree_node_hash(level[i], right))
+    return parents
+
+
+def compute_tree_root(leaves: Sequence[Hash32]) -> Hash32:
+    """Root of the binary Merkle tree over `leaves` (ZERO_HASH when empty)."""
+    if len(leaves) == 0:
+        return ZERO_HASH
+    level = list(leaves)
+    while len(level) > 1:
+        level = _compute_parent_level(level)
+    return level[0]
+
+
+def compute_tree_proof(leaves: Sequence[Hash32], index: int) -> tuple[Hash32, ...]:
+    """Siblings, bottom-up, of the leaf at `index`; raises NotFound if there is no such leaf."""
+    if not 0 <= index < len(leaves):
+        raise NotFound(f"no leaf at index {index} in a tree of {len(leaves)} leaves")
+    proof: list[Hash32] = []
+    level = list(leaves)
+    position = index
+    while len(level) > 1:
+        sibling_position = position ^ 1
+        proof.append(level[sibling_position] if sibling_position < len(level) else ZERO_HASH)
+        level = _compute_parent_level(level)
+        position >>= 1
+    return tuple(proof)
+
+
+def verify_tree_proof(root: Hash32, leaf: Hash32, index: int, proof: Sequence[Hash32]) -> bool:
+    """Is `leaf` at `index` of the binary tree with `root`? False, never raises, on garbage."""
+    if not (_is_hash32(root) and _is_hash32(leaf)):
+        return False
+    # ZERO_HASH is the padding value: it would "verify" at padding positions past the end.
+    if leaf == ZERO_HASH:
+        return False
+    if not isinstance(proof, (tuple, list)) or len(proof) > SMT_DEPTH:
+        return False
+    if not all(_is_hash32(sibling) for sibling in proof):
+        return False
+    # bool is an int subclass; True as an index is a caller's mistake, not index 1.
+    if not isinstance(index, int) or isinstance(index, bool):
+        return False
+    # The index must fit in len(proof) bits (a shift by >= 256 gives 0 in Solidity too).
+    if index < 0 or index >> len(proof) != 0:
+        return False
+    current = leaf
+    for level, sibling in enumerate(proof):
+        if (index >> level) & 1:
+            current = compute_tree_node_hash(sibling, current)
+        else:
+            current = compute_tree_node_hash(current, sibling)
+    return current == root
