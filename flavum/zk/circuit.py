@@ -1,0 +1,447 @@
+"""Compiling a model into a circuit: settings, calibration, compiled circuit and keys.
+
+`build_circuit` turns a normalized ONNX model and calibration inputs into `CircuitArtifacts`
+with ezkl: gen_settings -> calibrate_settings -> compile_circuit -> SRS -> setup. The artifacts
+live in a content-addressed directory named by the sha256 of (model bytes, config, calibration),
+so deploying the same model twice reuses them. The verifying key's keccak256 (`vk_hash`) is the
+identity of the circuit: fixed params put the weights into the key.
+
+Inputs: a model has one input tensor. The calibration array has one row per sample, each row the
+flattened input of one inference of an unbatched model; a model of batch N takes N rows per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import onnx
+
+from flavum.core.encoding import keccak256
+from flavum.core.errors import CircuitTooLarge, ConfigError, InvalidInput, ModelRejected
+from flavum.core.types import Hash32
+from flavum.zk.srs import Progress, SrsStore, compute_file_sha256
+
+# Bumped when the artifact layout or meta.json changes, so old cache entries are not reused.
+ARTIFACT_FORMAT = 1
+META_FILE = "meta.json"
+
+INPUT_VISIBILITIES = ("hashed", "public", "private")
+OUTPUT_VISIBILITIES = ("public",)  # the rollup reads outputs from the proof's public values
+PARAM_VISIBILITIES = ("fixed", "private")
+CALIBRATION_TARGETS = ("resources", "accuracy")
+
+
+@dataclass(frozen=True)
+class CircuitConfig:
+    """How a model becomes a circuit. Every field is part of the artifacts' cache key.
+
+    input_visibility "hashed" exposes the Poseidon hash of the input (the DATA commitment);
+    params "fixed" bind the weights into the verifying key. decomp_base/decomp_legs size the
+    range-check tables: 128**4 covers the same 2**28 range as ezkl's default 16384**2 with much
+    smaller tables (logrows 15 -> 12 and ~6x faster proofs on a 64-32-10 MLP).
+    """
+
+    input_visibility: str = "hashed"
+    output_visibility: str = "public"
+    param_visibility: str = "fixed"
+    max_logrows: int = 18
+    calibration_target: str = "resources"
+    lookup_safety_margin: float = 2.0
+    scale_rebase_multiplier: int = 1
+    scales: tuple[int, ...] | None = None  # None: let calibration choose
+    decomp_base: int = 128
+    decomp_legs: int = 4
+
+    def __post_init__(self) -> None:
+        _check_choice("input_visibility", self.input_visibility, INPUT_VISIBILITIES)
+        _check_choice("output_visibility", self.output_visibility, OUTPUT_VISIBILITIES)
+        _check_choice("param_visibility", self.param_visibility, PARAM_VISIBILITIES)
+        _check_choice("calibration_target", self.calibration_target, CALIBRATION_TARGETS)
+        if not 1 <= self.max_logrows <= 26:
+            raise ConfigError(f"max_logrows {self.max_logrows} is outside 1..26")
+        if not self.lookup_safety_margin >= 1.0:
+            raise ConfigError("lookup_safety_margin must be at least 1.0")
+        if self.scale_rebase_multiplier < 1:
+            raise ConfigError("scale_rebase_multiplier must be at least 1")
+        if self.decomp_base < 2 or self.decomp_legs < 1:
+            raise ConfigError("decomp_base must be >= 2 and decomp_legs >= 1")
+        if self.scales is not None and not all(0 <= s <= 30 for s in self.scales):
+            raise ConfigError("scales must lie in 0..30")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["scales"] = list(self.scales) if self.scales is not None else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CircuitConfig:
+        data = dict(data)
+        if data.get("scales") is not None:
+            data["scales"] = tuple(data["scales"])
+        return cls(**data)
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class CircuitArtifacts:
+    """A compiled circuit and its keys on disk, with the facts needed to run and read it."""
+
+    directory: Path
+    key: str  # hex sha256 of (model, config, calibration): the directory's name
+    config: CircuitConfig
+    logrows: int
+    srs_path: Path
+    srs_sha256: str
+    vk_hash: Hash32  # keccak256 of the vk file: the identity of the circuit
+    input_shape: tuple[int, ...]
+    input_scale: int
+    output_shapes: tuple[tuple[int, ...], ...]
+    output_scales: tuple[int, ...]
+    num_input_instances: int  # leading public values that belong to the input
+    model_sha256: str
+
+    @property
+    def model_path(self) -> Path:
+        return self.directory / "model.onnx"
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / "settings.json"
+
+    @property
+    def compiled_path(self) -> Path:
+        return self.directory / "model.compiled"
+
+    @property
+    def vk_path(self) -> Path:
+        return self.directory / "vk"
+
+    @property
+    def pk_path(self) -> Path:
+        return self.directory / "pk"
+
+    @property
+    def input_size(self) -> int:
+        return math.prod(self.input_shape)
+
+    @property
+    def batch_size(self) -> int:
+        """Inferences per call: the leading dimension of a model input of rank >= 2."""
+        return self.input_shape[0] if len(self.input_shape) >= 2 else 1
+
+    @property
+    def row_size(self) -> int:
+        return self.input_size // self.batch_size
+
+    @property
+    def num_output_instances(self) -> int:
+        return sum(math.prod(shape) for shape in self.output_shapes)
+
+    @property
+    def num_instances(self) -> int:
+        return self.num_input_instances + self.num_output_instances
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": ARTIFACT_FORMAT,
+            "key": self.key,
+            "config": self.config.to_json(),
+            "logrows": self.logrows,
+            "srs_sha256": self.srs_sha256,
+            "vk_hash": "0x" + self.vk_hash.hex(),
+            "input_shape": list(self.input_shape),
+            "input_scale": self.input_scale,
+            "output_shapes": [list(s) for s in self.output_shapes],
+            "output_scales": list(self.output_scales),
+            "num_input_instances": self.num_input_instances,
+            "model_sha256": self.model_sha256,
+        }
+
+    @classmethod
+    def load(cls, directory: Path | str, srs_path: Path | str) -> CircuitArtifacts:
+        """Artifacts written by `build_circuit`, with the SRS to prove and verify against."""
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / META_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelRejected(f"no circuit artifacts in {directory}: {exc}") from exc
+        if meta.get("format") != ARTIFACT_FORMAT:
+            raise ModelRejected(f"circuit artifacts in {directory} have an unknown format")
+        return cls(
+            directory=directory,
+            key=meta["key"],
+            config=CircuitConfig.from_json(meta["config"]),
+            logrows=meta["logrows"],
+            srs_path=Path(srs_path),
+            srs_sha256=meta["srs_sha256"],
+            vk_hash=Hash32(bytes.fromhex(meta["vk_hash"][2:])),
+            input_shape=tuple(meta["input_shape"]),
+            input_scale=meta["input_scale"],
+            output_shapes=tuple(tuple(s) for s in meta["output_shapes"]),
+            output_scales=tuple(meta["output_scales"]),
+            num_input_instances=meta["num_input_instances"],
+            model_sha256=meta["model_sha256"],
+        )
+
+
+def compute_circuit_key(model_bytes: bytes, calibration: np.ndarray, config: CircuitConfig) -> str:
+    """The content address of a build: sha256 over the model, the config and the calibration."""
+    digest = hashlib.sha256()
+    digest.update(b"flavum.circuit.v%d\x00" % ARTIFACT_FORMAT)
+    digest.update(hashlib.sha256(model_bytes).digest())
+    digest.update(json.dumps(config.to_json(), sort_keys=True).encode())
+    cal = np.ascontiguousarray(calibration, dtype=np.float32)
+    digest.update(json.dumps(list(cal.shape)).encode())
+    digest.update(cal.tobytes())
+    return digest.hexdigest()
+
+
+def compute_vk_hash(vk_path: Path) -> Hash32:
+    return keccak256(vk_path.read_bytes())
+
+
+def read_model_input_shape(model_bytes: bytes) -> tuple[int, ...]:
+    """The shape of the model's single input, symbolic dims taken as ezkl does (batch 1)."""
+    try:
+        model = onnx.load_from_string(model_bytes)
+    except Exception as exc:  # onnx raises DecodeError and others for garbage
+        raise ModelRejected(f"not an ONNX model: {exc}") from exc
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise ModelRejected(f"the model has {len(inputs)} inputs; Flavum proves one-input models")
+    dims = inputs[0].type.tensor_type.shape.dim
+    shape = []
+    for dim in dims:
+        if dim.HasField("dim_value") and dim.dim_value > 0:
+            shape.append(dim.dim_value)
+        else:
+            shape.append(1)  # ezkl's default variable batch_size=1 fills symbolic dims
+    if not shape:
+        raise ModelRejected("the model input has no shape")
+    return tuple(shape)
+
+
+def check_calibration(calibration: np.ndarray, row_size: int, batch_size: int) -> np.ndarray:
+    """Calibration rows as float32 (rows, row_size), whole batches only; InvalidInput if not."""
+    cal = np.asarray(calibration)
+    if cal.dtype.kind not in "fiu":
+        raise InvalidInput(f"calibration must be numeric, not {cal.dtype}")
+    if cal.ndim == 1:
+        cal = cal.reshape(1, -1)
+    if cal.ndim != 2:
+        raise InvalidInput(f"calibration must be 2-D (rows, features), not {cal.ndim}-D")
+    if cal.shape[1] != row_size:
+        raise InvalidInput(
+            f"calibration rows have {cal.shape[1]} values; the model takes {row_size}"
+        )
+    cal = cal.astype(np.float32)
+    if not np.all(np.isfinite(cal)):
+        raise InvalidInput("calibration holds NaN or infinite values")
+    usable = (cal.shape[0] // batch_size) * batch_size
+    if usable == 0:
+        raise InvalidInput(f"calibration needs at least {batch_size} rows (one batch)")
+    return cal[:usable]
+
+
+T = TypeVar("T")
+
+
+def call_ezkl(what: str, error: type[Exception], fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """Call ezkl, turning its failures (including Rust panics) into a Flavum error.
+
+    A Rust panic surfaces as pyo3's PanicException, a BaseException that `except Exception`
+    does not catch.
+    """
+    try:
+        return fn(*args, **kw)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        raise error(f"{what} failed: {exc}") from exc
+
+
+def build_circuit(
+    model_bytes: bytes,
+    calibration: np.ndarray,
+    config: CircuitConfig,
+    store: SrsStore,
+    progress: Progress | None = None,
+    *,
+    cache_dir: Path | str | None = None,
+) -> CircuitArtifacts:
+    """Compile `model_bytes` into a circuit with keys, or reuse an earlier identical build.
+
+    Artifacts go to `cache_dir/<key>` (default: `<store.directory>/circuits`). Raises
+    ModelRejected for a model ezkl cannot compile, CircuitTooLarge when calibration says the
+    circuit needs more than `config.max_logrows`, InvalidInput for bad calibration data.
+    """
+    root = Path(cache_dir) if cache_dir is not None else store.directory / "circuits"
+    input_shape = read_model_input_shape(model_bytes)
+    batch = input_shape[0] if len(input_shape) >= 2 else 1
+    cal = check_calibration(calibration, math.prod(input_shape) // batch, batch)
+    key = compute_circuit_key(model_bytes, cal, config)
+    final_dir = root / key
+    if (final_dir / META_FILE).is_file():
+        return _reuse(final_dir, store, progress)
+
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".build-{key[:16]}-", dir=root))
+    try:
+        artifacts = _build_into(work, key, model_bytes, cal, input_shape, config, store, progress)
+        try:
+            os.rename(work, final_dir)
+        except OSError:
+            # Another process finished the same build first: its artifacts are as good as ours.
+            if not (final_dir / META_FILE).is_file():
+                raise
+            return _reuse(final_dir, store, progress)
+        return CircuitArtifacts.load(final_dir, artifacts.srs_path)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _build_into(
+    work: Path,
+    key: str,
+    model_bytes: bytes,
+    cal: np.ndarray,
+    input_shape: tuple[int, ...],
+    config: CircuitConfig,
+    store: SrsStore,
+    progress: Progress | None,
+) -> CircuitArtifacts:
+    import ezkl
+
+    def report(stage: str, fraction: float | None) -> None:
+        if progress is not None:
+            progress(stage, fraction)
+
+    model_path = work / "model.onnx"
+    settings_path = work / "settings.json"
+    compiled_path = work / "model.compiled"
+    calibration_path = work / "calibration.json"
+    model_path.write_bytes(model_bytes)
+    calibration_path.write_text(json.dumps({"input_data": [cal.reshape(-1).tolist()]}))
+
+    run_args = ezkl.PyRunArgs()
+    run_args.input_visibility = config.input_visibility
+    run_args.output_visibility = config.output_visibility
+    run_args.param_visibility = config.param_visibility
+    run_args.decomp_base = config.decomp_base
+    run_args.decomp_legs = config.decomp_legs
+
+    report("calibrate", None)
+    call_ezkl(
+        "gen_settings", ModelRejected, ezkl.gen_settings,
+        str(model_path), str(settings_path), py_run_args=run_args,
+    )
+    calibrate_kw: dict[str, Any] = {}
+    if config.scales is not None:
+        calibrate_kw["scales"] = list(config.scales)
+    call_ezkl(
+        "calibration", ModelRejected, ezkl.calibrate_settings,
+        str(calibration_path), str(model_path), str(settings_path), config.calibration_target,
+        lookup_safety_margin=config.lookup_safety_margin,
+        scale_rebase_multiplier=[config.scale_rebase_multiplier],
+        **calibrate_kw,
+    )
+    settings = json.loads(settings_path.read_text())
+    logrows = int(settings["run_args"]["logrows"])
+    report("calibrate", 1.0)
+    # Refuse before compile and setup: setup's time and memory grow with 2**logrows.
+    if logrows > config.max_logrows:
+        raise CircuitTooLarge(
+            f"the circuit needs logrows {logrows} ({settings.get('num_rows')} rows used), "
+            f"above the limit of {config.max_logrows}"
+        )
+
+    report("compile", None)
+    call_ezkl(
+        "compile_circuit", ModelRejected, ezkl.compile_circuit,
+        str(model_path), str(compiled_path), str(settings_path),
+    )
+    report("compile", 1.0)
+
+    srs_path = store.path_for(logrows, progress)
+    srs_sha256 = compute_file_sha256(srs_path)
+    _setup_keys(work, srs_path, progress)
+
+    output_scales = tuple(int(s) for s in settings["model_output_scales"])
+    instance_shapes = [tuple(int(d) for d in s) for s in settings["model_instance_shapes"]]
+    output_shapes = tuple(instance_shapes[len(instance_shapes) - len(output_scales):])
+    input_scale = int(settings["model_input_scales"][0])
+    artifacts = CircuitArtifacts(
+        directory=work,
+        key=key,
+        config=config,
+        logrows=logrows,
+        srs_path=srs_path,
+        srs_sha256=srs_sha256,
+        vk_hash=compute_vk_hash(work / "vk"),
+        input_shape=input_shape,
+        input_scale=input_scale,
+        output_shapes=output_shapes,
+        output_scales=output_scales,
+        num_input_instances=_count_input_instances(config, input_shape),
+        model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+    )
+    calibration_path.unlink()
+    (work / META_FILE).write_text(json.dumps(artifacts.to_json(), indent=1))
+    return artifacts
+
+
+def _count_input_instances(config: CircuitConfig, input_shape: tuple[int, ...]) -> int:
+    if config.input_visibility == "hashed":
+        return 1  # one Poseidon hash of the whole input tensor
+    if config.input_visibility == "public":
+        return math.prod(input_shape)
+    return 0
+
+
+def _setup_keys(directory: Path, srs_path: Path, progress: Progress | None) -> None:
+    """Make vk and pk for the compiled circuit in `directory` (temp names, then rename)."""
+    import ezkl
+
+    if progress is not None:
+        progress("setup", None)
+    vk_tmp, pk_tmp = directory / "vk.tmp", directory / "pk.tmp"
+    call_ezkl(
+        "setup", ModelRejected, ezkl.setup,
+        str(directory / "model.compiled"), str(vk_tmp), str(pk_tmp), srs_path=str(srs_path),
+    )
+    os.replace(vk_tmp, directory / "vk")
+    os.replace(pk_tmp, directory / "pk")
+    if progress is not None:
+        progress("setup", 1.0)
+
+
+def _reuse(directory: Path, store: SrsStore, progress: Progress | None) -> CircuitArtifacts:
+    """Load a finished build; redo only the keys if the SRS it was set up with has changed."""
+    meta = json.loads((directory / META_FILE).read_text())
+    srs_path = store.path_for(int(meta["logrows"]), progress)
+    artifacts = CircuitArtifacts.load(directory, srs_path)
+    if compute_file_sha256(srs_path) == artifacts.srs_sha256:
+        return artifacts
+    # Keys belong to one SRS: a regenerated or user-supplied SRS needs new keys (a new vk_hash).
+    _setup_keys(directory, srs_path, progress)
+    meta["srs_sha256"] = compute_file_sha256(srs_path)
+    meta["vk_hash"] = "0x" + compute_vk_hash(directory / "vk").hex()
+    tmp = directory / (META_FILE + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp, directory / META_FILE)
+    return CircuitArtifacts.load(directory, srs_path)
