@@ -1,0 +1,201 @@
+"""Proving and verifying canonical executions, and reading a proof's public values.
+
+A proof's public values are, in order: the input part (one Poseidon commitment for a hashed
+input, the quantized values for a public one, nothing for a private one), then every output as
+a field element. `public_values` reads them as the rollup needs them: a caller checks the input
+commitment against the DATA object and the outputs against the RESULT (`check_public_values`).
+
+Proving is described by a `ProofJob`: plain paths and numbers, no live objects, so the same job
+runs in this process (`prove`), in a worker process, or on another machine of a Ray cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flavum.core.errors import InvalidProof, ProvingFailed
+from flavum.zk.circuit import CircuitArtifacts, call_ezkl
+from flavum.zk.execution import Execution, FieldElement, felt_to_signed, signed_to_felt
+
+
+@dataclass(frozen=True)
+class ProofJob:
+    """Everything a prover needs, as paths: no shared memory with whoever submitted it."""
+
+    compiled_path: str
+    pk_path: str
+    srs_path: str
+    witness_path: str
+    proof_path: str  # where the proof is written
+    input_visibility: str  # how to read the proof's public values
+    num_input_instances: int
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A proof with its public values (field elements in circuit order)."""
+
+    proof_bytes: bytes
+    instances: tuple[int, ...]
+    input_visibility: str
+    num_input_instances: int
+    extra: tuple[tuple[str, Any], ...] = ()  # ezkl's other proof.json fields (version, ...)
+
+    def to_json(self) -> bytes:
+        """proof.json as ezkl reads it, built from exactly the fields this object holds."""
+        data = dict(self.extra)
+        data["instances"] = [[FieldElement(v).to_le_hex() for v in self.instances]]
+        data["proof"] = list(self.proof_bytes)
+        data["hex_proof"] = "0x" + self.proof_bytes.hex()
+        return json.dumps(data).encode()
+
+
+@dataclass(frozen=True)
+class PublicValues:
+    input_commitments: tuple[FieldElement, ...]  # hashed input
+    inputs: tuple[int, ...]  # public input, signed fixed point
+    outputs: tuple[int, ...]  # signed fixed point, all output tensors flattened
+
+
+def make_proof_job(
+    artifacts: CircuitArtifacts, execution: Execution, proof_path: Path | str | None = None
+) -> ProofJob:
+    if proof_path is None:
+        proof_path = execution.witness_path.with_name("proof.json")
+    return ProofJob(
+        compiled_path=str(artifacts.compiled_path),
+        pk_path=str(artifacts.pk_path),
+        srs_path=str(artifacts.srs_path),
+        witness_path=str(execution.witness_path),
+        proof_path=str(proof_path),
+        input_visibility=artifacts.config.input_visibility,
+        num_input_instances=artifacts.num_input_instances,
+    )
+
+
+def run_proof_job(job: ProofJob) -> None:
+    """Prove `job` in this process, writing its proof file (temp name, then rename)."""
+    import ezkl
+
+    for name in ("compiled_path", "pk_path", "srs_path", "witness_path"):
+        if not Path(getattr(job, name)).is_file():
+            raise ProvingFailed(f"{name} {getattr(job, name)} does not exist")
+    target = Path(job.proof_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        call_ezkl(
+            "prove", ProvingFailed, ezkl.prove,
+            job.witness_path, job.compiled_path, job.pk_path, str(tmp), srs_path=job.srs_path,
+        )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_job_proof(job: ProofJob) -> Proof:
+    """The proof a finished job wrote."""
+    return parse_proof(
+        Path(job.proof_path).read_bytes(), job.input_visibility, job.num_input_instances
+    )
+
+
+def prove(
+    artifacts: CircuitArtifacts, execution: Execution, *, proof_path: Path | str | None = None
+) -> Proof:
+    """Prove a canonical execution in this process (see pool.py for worker processes)."""
+    job = make_proof_job(artifacts, execution, proof_path)
+    run_proof_job(job)
+    return read_job_proof(job)
+
+
+def load_proof(artifacts: CircuitArtifacts, data: bytes) -> Proof:
+    """A proof.json received from elsewhere, read with `artifacts`' public-value layout."""
+    return parse_proof(data, artifacts.config.input_visibility, artifacts.num_input_instances)
+
+
+def parse_proof(data: bytes, input_visibility: str, num_input_instances: int) -> Proof:
+    try:
+        parsed = json.loads(data)
+        columns = parsed["instances"]
+        if len(columns) != 1:
+            raise ValueError(f"{len(columns)} instance columns, expected 1")
+        instances = tuple(FieldElement.from_le_hex(h).value for h in columns[0])
+        proof_bytes = bytes(parsed["proof"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidProof(f"malformed proof: {exc}") from exc
+    # pretty_public_inputs is ezkl's unverified rendering of the instances: not kept, so that
+    # nothing can read public values from anywhere but the verified instances.
+    dropped = ("instances", "proof", "hex_proof", "pretty_public_inputs")
+    extra = tuple((k, v) for k, v in parsed.items() if k not in dropped)
+    return Proof(
+        proof_bytes=proof_bytes,
+        instances=instances,
+        input_visibility=input_visibility,
+        num_input_instances=num_input_instances,
+        extra=extra,
+    )
+
+
+def verify(artifacts: CircuitArtifacts, proof: Proof) -> None:
+    """Check `proof` against the circuit's verifying key; InvalidProof with a reason if not."""
+    import ezkl
+
+    if len(proof.instances) != artifacts.num_instances:
+        raise InvalidProof(
+            f"proof has {len(proof.instances)} public values; the circuit has "
+            f"{artifacts.num_instances}"
+        )
+    if (proof.input_visibility, proof.num_input_instances) != (
+        artifacts.config.input_visibility,
+        artifacts.num_input_instances,
+    ):
+        raise InvalidProof("proof was read with another circuit's public-value layout")
+    with tempfile.TemporaryDirectory(prefix="flavum-verify-") as tmp:
+        path = Path(tmp) / "proof.json"
+        path.write_bytes(proof.to_json())
+        ok = call_ezkl(
+            "proof verification", InvalidProof, ezkl.verify,
+            str(path), str(artifacts.settings_path), str(artifacts.vk_path),
+            srs_path=str(artifacts.srs_path), reduced_srs=False,
+        )
+    if ok is not True:
+        raise InvalidProof("proof does not verify against the circuit's verifying key")
+
+
+def public_values(proof: Proof) -> PublicValues:
+    """The proof's public values: input commitment(s) or inputs, then outputs (signed ints)."""
+    head = proof.instances[: proof.num_input_instances]
+    outputs = tuple(felt_to_signed(v) for v in proof.instances[proof.num_input_instances :])
+    if proof.input_visibility == "hashed":
+        return PublicValues(tuple(FieldElement(v) for v in head), (), outputs)
+    return PublicValues((), tuple(felt_to_signed(v) for v in head), outputs)
+
+
+def check_public_values(
+    proof: Proof,
+    *,
+    input_commitment: FieldElement | None = None,
+    outputs: Sequence[int] | None = None,
+) -> None:
+    """InvalidProof unless the proof commits to `input_commitment` and exposes `outputs`.
+
+    This binds a (verified) proof to rollup objects: the DATA commitment and the RESULT.
+    """
+    values = public_values(proof)
+    if input_commitment is not None and values.input_commitments != (input_commitment,):
+        raise InvalidProof(
+            "proof's input commitment "
+            f"{[c.hex for c in values.input_commitments]} is not {input_commitment.hex}"
+        )
+    if outputs is not None:
+        expected = tuple(signed_to_felt(int(o)) for o in outputs)
+        actual = tuple(signed_to_felt(o) for o in values.outputs)
+        if expected != actual:
+            raise InvalidProof(f"proof's outputs {values.outputs} are not {tuple(outputs)}")
