@@ -138,3 +138,20 @@ class SrsError(FlavumError):
     """A structured reference string that is missing, unreadable or too small."""
 
     code = "srs_error"
+
+
+class NodeUnreachable(FlavumError):
+    """The CLI or client could not reach the node's API."""
+
+    code = "node_unreachable"
+
+
+def error_for_code(code: str) -> type[FlavumError]:
+    """The error class with this `code` (FlavumError itself for an unknown one)."""
+    stack: list[type[FlavumError]] = [FlavumError]
+    while stack:
+        cls = stack.pop()
+        if cls.code == code:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return FlavumError

@@ -127,6 +127,8 @@ class State:
         # leaf key -> a function giving the leaf's current value hash (None: no leaf)
         self._dirty: dict[Hash32, Callable[[], Hash32 | None]] = {}
         self._journal: list[tuple[dict[Any, Any], Any, Any]] | None = None
+        # (table name, key) of every entry written since the owner last drained it
+        self.changed: set[tuple[str, Any]] = set()
 
     # --- transactions: snapshot / commit / rollback ---
 
@@ -148,14 +150,16 @@ class State:
 
     def _write(
         self,
-        table: dict[Any, Any],
+        table_name: str,
         key: Any,
         value: Any,
         leaf_key: Hash32,
         leaf_value: Callable[[], Hash32 | None],
     ) -> None:
+        table: dict[Any, Any] = getattr(self, table_name)
         if self._journal is not None:
             self._journal.append((table, key, table.get(key, _MISSING)))
+        self.changed.add((table_name, key))
         if value is None:
             table.pop(key, None)
         else:
@@ -222,7 +226,7 @@ def set_nonce(state: State, address: Address, nonce: Nonce) -> None:
         value = state.nonces.get(address, 0)
         return keccak256(NONCE_TAG + encode_uint(value)) if value else None
 
-    state._write(state.nonces, address, nonce or None, compute_account_key(address), leaf)
+    state._write("nonces", address, nonce or None, compute_account_key(address), leaf)
 
 
 def set_balance(state: State, address: Address, asset: AssetId, amount: Amount) -> None:
@@ -231,7 +235,7 @@ def set_balance(state: State, address: Address, asset: AssetId, amount: Amount) 
         return keccak256(AMOUNT_TAG + encode_uint(value)) if value else None
 
     key = (address, asset)
-    state._write(state.balances, key, amount or None, compute_balance_key(address, asset), leaf)
+    state._write("balances", key, amount or None, compute_balance_key(address, asset), leaf)
 
 
 def increase_balance(state: State, address: Address, asset: AssetId, amount: Amount) -> None:
@@ -258,7 +262,7 @@ def set_object(state: State, obj: Object) -> None:
         current = state.objects.get(object_id)
         return compute_object_hash(current) if current is not None else None
 
-    state._write(state.objects, object_id, obj, compute_object_key(object_id), leaf)
+    state._write("objects", object_id, obj, compute_object_key(object_id), leaf)
 
 
 def delete_object(state: State, object_id: ObjectId) -> None:
@@ -266,7 +270,7 @@ def delete_object(state: State, object_id: ObjectId) -> None:
         current = state.objects.get(object_id)
         return compute_object_hash(current) if current is not None else None
 
-    state._write(state.objects, object_id, None, compute_object_key(object_id), leaf)
+    state._write("objects", object_id, None, compute_object_key(object_id), leaf)
 
 
 def set_grant(
@@ -278,14 +282,14 @@ def set_grant(
         return PRESENT if key in state.grants else None
 
     leaf_key = compute_grant_key(object_id, owner, grantee)
-    state._write(state.grants, key, True if allowed else None, leaf_key, leaf)
+    state._write("grants", key, True if allowed else None, leaf_key, leaf)
 
 
 def set_deposit_applied(state: State, event_id: Hash32) -> None:
     def leaf() -> Hash32 | None:
         return PRESENT if event_id in state.deposits else None
 
-    state._write(state.deposits, event_id, True, compute_deposit_key(event_id), leaf)
+    state._write("deposits", event_id, True, compute_deposit_key(event_id), leaf)
 
 
 # --- commitment ---

@@ -242,7 +242,8 @@ def test_wrong_domain(state):
 
 
 def test_insufficient_balance(state):
-    refused(state, sign(ALICE, 0, Transfer(BOB.address, ETH, Amount(1001))), errors.InsufficientBalance)
+    refused(state, sign(ALICE, 0, Transfer(BOB.address, ETH, Amount(1001))),
+            errors.InsufficientBalance)
     other_asset = AssetId(b"\x05" * 32)
     refused(state, sign(ALICE, 0, Transfer(BOB.address, other_asset, Amount(1))),
             errors.InsufficientBalance)

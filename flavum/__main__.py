@@ -1,0 +1,5 @@
+"""`python -m flavum` runs the CLI."""
+
+from flavum.cli import main
+
+main()

@@ -1,0 +1,181 @@
+"""The node's HTTP API (FastAPI): submit signed transactions, read state, blocks and batches.
+
+One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": <text>}` where
+`code` is the `code` of the FlavumError raised; bad input never gives a 500.
+"""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from flavum.core import errors
+from flavum.core.types import Address, ObjectId
+from flavum.node.config import native_asset
+from flavum.node.sequencer import Receipt, Sequencer
+from flavum.node.store import (
+    BatchRecord,
+    header_to_json,
+    hx,
+    object_to_json,
+    trace_to_json,
+    unhex,
+    withdrawal_to_json,
+)
+
+STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
+    errors.NotFound: 404,
+    errors.DuplicateTransaction: 409,
+    errors.InvalidTransaction: 422,
+    errors.InvalidInput: 422,
+    errors.ModelRejected: 422,
+}
+
+
+class SubmitRequest(BaseModel):
+    raw: str  # hex of the transaction's wire encoding
+
+
+def create_app(sequencer: Sequencer) -> FastAPI:
+    app = FastAPI(
+        title="Flavum node",
+        version="0.1.0",
+        description="A machine-learning L2 rollup: signed transactions, ZK-proven inference.",
+    )
+    store = sequencer.store
+
+    @app.exception_handler(errors.FlavumError)
+    async def flavum_error(_: Request, exc: errors.FlavumError) -> JSONResponse:
+        status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
+        return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}"
+        return JSONResponse({"error": "bad_request", "message": message}, status_code=400)
+
+    @app.post("/v1/transactions")
+    def submit(body: SubmitRequest) -> dict[str, Any]:
+        return receipt_to_json(sequencer.submit(parse_hex(body.raw, "raw")))
+
+    @app.get("/v1/transactions/{tx_hash}")
+    def transaction(tx_hash: str) -> dict[str, Any]:
+        stored = store.get_tx(parse_hash(tx_hash, "tx_hash"))
+        if stored is None:
+            raise errors.NotFound(f"no transaction {tx_hash}")
+        return {"tx_hash": hx(stored.hash), "seq": stored.seq, "block": stored.block,
+                "raw": hx(stored.raw)}
+
+    @app.get("/v1/accounts/{address}")
+    def account(address: str) -> dict[str, Any]:
+        who = parse_address(address)
+        nonce, balances = sequencer.account(who)
+        return {"address": hx(who), "nonce": nonce,
+                "balances": {hx(asset): str(amount) for asset, amount in balances.items()},
+                "native_asset": hx(native_asset())}
+
+    @app.get("/v1/objects/{object_id}")
+    def object_(object_id: str) -> dict[str, Any]:
+        obj = sequencer.object(ObjectId(parse_hash(object_id, "object_id")))
+        if obj is None:
+            raise errors.NotFound(f"no object {object_id}")
+        return object_to_json(obj)
+
+    @app.get("/v1/status")
+    def status() -> dict[str, Any]:
+        root = sequencer.state_root()
+        last_block = store.last_block()
+        batches = store.batches()
+        return {
+            "chain_id": sequencer.config.chain_id,
+            "rollup_id": hx(sequencer.config.rollup_id),
+            "state_root": hx(root),
+            "genesis_root": hx(sequencer.genesis_root),
+            "native_asset": hx(native_asset()),
+            "transactions": store.count_txs(),
+            "pending": sequencer.pending,
+            "blocks": 0 if last_block is None else last_block.number + 1,
+            "batches": len(batches),
+            "last_batch": batch_to_json(batches[-1]) if batches else None,
+        }
+
+    @app.get("/v1/batches")
+    def batches() -> list[dict[str, Any]]:
+        return [batch_to_json(b) for b in store.batches()]
+
+    @app.get("/v1/batches/{number}")
+    def batch(number: int) -> dict[str, Any]:
+        record = store.get_batch(number)
+        if record is None:
+            raise errors.NotFound(f"no batch {number}")
+        first_seq = store.blocks(record.first_block, record.first_block)[0].first_seq
+        last_seq = store.blocks(record.last_block, record.last_block)[0].last_seq
+        return {
+            **batch_to_json(record),
+            "tx_hashes": [hx(h) for h in store.tx_hashes(first_seq, last_seq)],
+            "traces": [trace_to_json(t) for t in store.traces_in(first_seq, last_seq)],
+            "withdrawals": [withdrawal_to_json(w)
+                            for w in store.withdrawals_in(first_seq, last_seq)],
+        }
+
+    @app.post("/v1/batches/seal")
+    def seal() -> dict[str, Any]:
+        record = sequencer.seal_batch()
+        return {"sealed": record is not None,
+                "batch": batch_to_json(record) if record is not None else None}
+
+    return app
+
+
+def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
+    outcome = receipt.outcome
+    return {
+        "tx_hash": hx(receipt.tx_hash),
+        "seq": receipt.seq,
+        "status": "accepted",
+        "object_id": hx(outcome.object_id) if outcome.object_id else None,
+        "trace": trace_to_json(outcome.trace) if outcome.trace else None,
+        "withdrawal": withdrawal_to_json(outcome.withdrawal) if outcome.withdrawal else None,
+    }
+
+
+def batch_to_json(record: BatchRecord) -> dict[str, Any]:
+    return {
+        **header_to_json(record.header),
+        "batch_hash": hx(record.batch_hash),
+        "first_block": record.first_block,
+        "last_block": record.last_block,
+        "tx_count": record.tx_count,
+        "sealed_at": record.sealed_at,
+    }
+
+
+def parse_hex(text: str, name: str) -> bytes:
+    try:
+        return unhex(text)
+    except ValueError as exc:
+        raise errors.MalformedTransaction(f"{name} is not hex") from exc
+
+
+def parse_hash(text: str, name: str) -> bytes:
+    try:
+        value = unhex(text)
+    except ValueError as exc:
+        raise errors.InvalidInput(f"{name} is not hex: {text!r}") from exc
+    if len(value) != 32:
+        raise errors.InvalidInput(f"{name} must be 32 bytes, got {len(value)}")
+    return value
+
+
+def parse_address(text: str) -> Address:
+    try:
+        value = unhex(text)
+    except ValueError as exc:
+        raise errors.InvalidInput(f"not a hex address: {text!r}") from exc
+    if len(value) != 20:
+        raise errors.InvalidInput(f"an address is 20 bytes, got {len(value)}")
+    return Address(value)

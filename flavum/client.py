@@ -1,0 +1,71 @@
+"""Python client of a Flavum node's HTTP API; the CLI uses it.
+
+Refusals come back as the same typed errors the node raised (by their `code`), so a script
+catches `NonceMismatch` from a remote node exactly as from a local one.
+"""
+
+from typing import Any
+
+import httpx
+
+from flavum.core.errors import NodeUnreachable, error_for_code
+from flavum.core.transactions import Body, Transaction, encode_transaction, sign_transaction
+from flavum.core.types import Address, ChainId, Hash32, Nonce
+
+
+class Client:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                code, message = body["error"], body["message"]
+            except (ValueError, KeyError, TypeError):
+                code, message = "flavum_error", f"HTTP {response.status_code}: {response.text}"
+            raise error_for_code(code)(message)
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        return self._call("GET", "/v1/status")  # type: ignore[no-any-return]
+
+    def account(self, address: Address) -> dict[str, Any]:
+        return self._call("GET", f"/v1/accounts/0x{address.hex()}")  # type: ignore[no-any-return]
+
+    def object(self, object_id: bytes) -> dict[str, Any]:
+        return self._call("GET", f"/v1/objects/0x{object_id.hex()}")  # type: ignore[no-any-return]
+
+    def batches(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/batches")  # type: ignore[no-any-return]
+
+    def batch(self, number: int) -> dict[str, Any]:
+        return self._call("GET", f"/v1/batches/{number}")  # type: ignore[no-any-return]
+
+    def seal_batch(self) -> dict[str, Any]:
+        return self._call("POST", "/v1/batches/seal")  # type: ignore[no-any-return]
+
+    def submit(self, tx: Transaction) -> dict[str, Any]:
+        raw = "0x" + encode_transaction(tx).hex()
+        return self._call("POST", "/v1/transactions", json={"raw": raw})  # type: ignore[no-any-return]
+
+    def send(self, private_key: bytes, sender: Address, body: Body) -> dict[str, Any]:
+        """Sign `body` with the sender's next nonce and the node's domain, and submit it."""
+        status = self.status()
+        nonce = self.account(sender)["nonce"]
+        tx = Transaction(
+            chain_id=ChainId(status["chain_id"]),
+            rollup_id=Hash32(bytes.fromhex(status["rollup_id"][2:])),
+            sender=sender,
+            nonce=Nonce(nonce),
+            body=body,
+        )
+        return self.submit(sign_transaction(tx, private_key))

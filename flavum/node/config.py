@@ -1,0 +1,177 @@
+"""Node configuration: a TOML file in the node's home directory, plus the dev keys beside it.
+
+Layout of a home directory (`flavum init` creates it):
+    config.toml      domain, genesis allocations, batching, API address
+    keys/<name>.key  secp256k1 private keys, hex; development keys, kept unencrypted
+    node.db          the node's SQLite store
+"""
+
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flavum.core.assets import compute_asset_id, compute_ledger_id
+from flavum.core.encoding import compute_tag
+from flavum.core.errors import ConfigError
+from flavum.core.state import Domain
+from flavum.core.transactions import address_of
+from flavum.core.types import Address, Amount, AssetId, ChainId, Hash32
+
+DEFAULT_HOME = Path.home() / ".flavum"
+DEFAULT_LEDGER = "evm"
+DEFAULT_CHAIN_ID = 31337  # anvil's and eth-tester's default chain id
+DEFAULT_PORT = 8787
+DEV_FUNDING = 10**21  # 1,000 ETH in wei
+
+
+def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
+    """The native coin of a ledger, as an asset of the rollup."""
+    return compute_asset_id(compute_ledger_id(ledger))
+
+
+@dataclass(frozen=True)
+class Allocation:
+    address: Address
+    amount: Amount
+    asset: AssetId = field(default_factory=native_asset)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    home: Path
+    chain_id: int = DEFAULT_CHAIN_ID
+    rollup_name: str = "flavum-dev"
+    genesis: tuple[Allocation, ...] = ()
+    block_max_txs: int = 500
+    block_interval_s: float = 1.0
+    batch_max_txs: int = 2000
+    batch_interval_s: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(ChainId(self.chain_id), self.rollup_id)
+
+    @property
+    def rollup_id(self) -> Hash32:
+        return compute_tag("rollup." + self.rollup_name)
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "node.db"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def load_config(home: Path) -> NodeConfig:
+    """Read `home/config.toml`; a missing or invalid file is a ConfigError naming the problem."""
+    path = home / "config.toml"
+    if not path.exists():
+        raise ConfigError(f"no config at {path}: run `flavum init` first")
+    try:
+        raw = tomllib.loads(path.read_text())
+        genesis = tuple(
+            Allocation(
+                address=parse_address(a["address"]),
+                amount=Amount(int(a["amount"])),
+                asset=AssetId(bytes.fromhex(a["asset"][2:])) if "asset" in a else native_asset(),
+            )
+            for a in raw.get("genesis", [])
+        )
+        node = raw.get("node", {})
+        batching = raw.get("batching", {})
+        return NodeConfig(
+            home=home,
+            chain_id=int(raw["chain_id"]),
+            rollup_name=str(raw["rollup_name"]),
+            genesis=genesis,
+            block_max_txs=int(batching.get("block_max_txs", 500)),
+            block_interval_s=float(batching.get("block_interval_s", 1.0)),
+            batch_max_txs=int(batching.get("batch_max_txs", 2000)),
+            batch_interval_s=float(batching.get("batch_interval_s", 10.0)),
+            host=str(node.get("host", "127.0.0.1")),
+            port=int(node.get("port", DEFAULT_PORT)),
+        )
+    except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"invalid config {path}: {exc}") from exc
+
+
+def write_config(config: NodeConfig) -> Path:
+    path = config.home / "config.toml"
+    lines = [
+        f"chain_id = {config.chain_id}",
+        f'rollup_name = "{config.rollup_name}"',
+        "",
+        "[node]",
+        f'host = "{config.host}"',
+        f"port = {config.port}",
+        "",
+        "[batching]",
+        f"block_max_txs = {config.block_max_txs}",
+        f"block_interval_s = {config.block_interval_s}",
+        f"batch_max_txs = {config.batch_max_txs}",
+        f"batch_interval_s = {config.batch_interval_s}",
+    ]
+    for a in config.genesis:
+        lines += [
+            "",
+            "[[genesis]]",
+            f'address = "0x{a.address.hex()}"',
+            f'amount = "{a.amount}"',
+            f'asset = "0x{a.asset.hex()}"',
+        ]
+    config.home.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def parse_address(text: str) -> Address:
+    value = text.removeprefix("0x")
+    if len(value) != 40:
+        raise ConfigError(f"not a 20-byte hex address: {text!r}")
+    try:
+        return Address(bytes.fromhex(value))
+    except ValueError as exc:
+        raise ConfigError(f"not a hex address: {text!r}") from exc
+
+
+def key_path(home: Path, name: str) -> Path:
+    return home / "keys" / f"{name}.key"
+
+
+def new_key(home: Path, name: str) -> Address:
+    """Create a key named `name` (refusing to overwrite one) and return its address."""
+    path = key_path(home, name)
+    if path.exists():
+        raise ConfigError(f"a key named {name!r} already exists")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private_key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("0x" + private_key.hex() + "\n")
+    return address_of(private_key)
+
+
+def load_key(home: Path, name: str) -> bytes:
+    path = key_path(home, name)
+    if not path.exists():
+        raise ConfigError(f"no key named {name!r} (create one with `flavum account new`)")
+    try:
+        private_key = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
+    except ValueError as exc:
+        raise ConfigError(f"key file for {name!r} is not hex") from exc
+    if len(private_key) != 32:
+        raise ConfigError(f"key file for {name!r} does not hold a 32-byte key")
+    return private_key
+
+
+def list_keys(home: Path) -> dict[str, Address]:
+    folder = home / "keys"
+    if not folder.exists():
+        return {}
+    return {p.stem: address_of(load_key(home, p.stem)) for p in sorted(folder.glob("*.key"))}

@@ -1,0 +1,265 @@
+"""The sequencer: orders transactions, applies them at once, produces blocks and seals batches.
+
+A submitted transaction is checked and applied to the live state immediately; if it is valid
+it is written to the store before the receipt is returned (a soft confirmation), otherwise the
+caller gets the typed error and nothing changes. Accepted transactions wait in the mempool
+(accepted, not yet in a block) until a block is produced, by count or by time; blocks are
+sealed into batches, by count or by time, each with its header of roots.
+
+On start the sequencer rebuilds the state by replaying the stored log from genesis and checks
+every stored block root on the way, so a node killed at any point resumes where it was.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from flavum.core.batch import compute_batch_hash, compute_batch_header
+from flavum.core.encoding import compute_tag, keccak256
+from flavum.core.errors import (
+    ConfigError,
+    DuplicateTransaction,
+    MalformedTransaction,
+    StateRootMismatch,
+)
+from flavum.core.state import (
+    Object,
+    State,
+    compute_state_root,
+    get_balance,
+    get_nonce,
+    get_object,
+)
+from flavum.core.stf import Execution, Outcome, create_genesis, process_transaction
+from flavum.core.transactions import (
+    Infer,
+    Transaction,
+    compute_tx_hash,
+    decode_transaction,
+    encode_transaction,
+)
+from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.node.config import NodeConfig
+from flavum.node.store import BatchRecord, BlockRecord, Store, hx
+
+DATA_POINTER_TAG = compute_tag("batch.data")
+
+
+class InferenceExecutor(Protocol):
+    """Runs a model on a data point the canonical way (the circuit's witness generation)."""
+
+    def execute(self, model: Object, data: Object) -> Execution: ...
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The soft confirmation of an accepted transaction."""
+
+    tx_hash: Hash32
+    seq: int
+    outcome: Outcome
+    execution: Execution | None
+
+
+class Sequencer:
+    def __init__(
+        self,
+        config: NodeConfig,
+        store: Store,
+        executor: InferenceExecutor | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.executor = executor
+        self.clock = clock
+        self._lock = threading.RLock()
+        self.state = create_genesis(
+            config.domain, [(a.address, a.asset, a.amount) for a in config.genesis]
+        )
+        self.genesis_root = compute_state_root(self.state)
+        self.assets: set[AssetId] = {a.asset for a in config.genesis}  # every asset ever moved
+        self._check_genesis()
+        self._pending = 0  # accepted transactions not yet in a block
+        self._replay()
+        now = clock()
+        self._last_block_at = now
+        self._last_batch_at = now
+
+    # --- start-up ---
+
+    def _check_genesis(self) -> None:
+        domain = self.config.domain
+        identity = f"{domain.chain_id}:{hx(domain.rollup_id)}:{hx(self.genesis_root)}"
+        stored = self.store.get_meta("genesis")
+        if stored is None:
+            self.store.set_meta("genesis", identity)
+        elif stored != identity:
+            raise ConfigError("the store was made with another genesis or domain than the config")
+
+    def _replay(self) -> None:
+        block_roots = {}
+        last = self.store.last_block()
+        if last is not None:
+            block_roots = {b.last_seq: b for b in self.store.blocks(0, last.number)}
+        for stored in self.store.iter_txs():
+            tx = decode_transaction(stored.raw)
+            process_transaction(self.state, tx, stored.execution)
+            self._note_asset(tx)
+            block = block_roots.get(stored.seq)
+            if block is not None and compute_state_root(self.state) != block.state_root:
+                raise StateRootMismatch(f"replay diverges from stored block {block.number}")
+            if stored.block is None:
+                self._pending += 1
+
+    # --- transactions ---
+
+    def submit(self, raw: bytes) -> Receipt:
+        """Accept a signed transaction in its wire encoding, or raise its typed error."""
+        tx = decode_transaction(raw)
+        if tx.is_system:
+            raise MalformedTransaction("deposits come from a ledger watcher, not from users")
+        return self._accept(tx, raw)
+
+    def submit_system(self, tx: Transaction) -> Receipt:
+        """Accept a system transaction (a deposit seen by a ledger watcher)."""
+        return self._accept(tx, encode_transaction(tx))
+
+    def _accept(self, tx: Transaction, raw: bytes) -> Receipt:
+        execution = self._execute(tx)
+        with self._lock:
+            outcome = self._apply(tx, execution)
+            seq = self.store.add_tx(
+                outcome.tx_hash, raw, tx.sender, tx.type.name, execution, outcome.object_id,
+                outcome.trace, outcome.withdrawal, self.clock(),
+            )
+            self._pending += 1
+            self._note_asset(tx)
+            if self._pending >= self.config.block_max_txs:
+                self.produce_block()
+        return Receipt(outcome.tx_hash, seq, outcome, execution)
+
+    def _apply(self, tx: Transaction, execution: Execution | None) -> Outcome:
+        # A replayed deposit is refused by the state itself (DepositAlreadyApplied).
+        if not tx.is_system and self.store.has_tx(compute_tx_hash(tx)):
+            raise DuplicateTransaction("this transaction was already accepted")
+        return process_transaction(self.state, tx, execution)
+
+    def _execute(self, tx: Transaction) -> Execution | None:
+        """Run an inference outside the lock; the state transition re-checks everything."""
+        body = tx.body
+        if not isinstance(body, Infer) or self.executor is None:
+            return None
+        with self._lock:
+            model = get_object(self.state, body.model_id)
+            data = get_object(self.state, body.data_id)
+        if model is None or data is None or model.kind != ObjectKind.MODEL:
+            return None  # process_transaction raises the precise error
+        if data.kind != ObjectKind.DATA:
+            return None
+        return self.executor.execute(model, data)
+
+    # --- blocks and batches ---
+
+    def produce_block(self) -> BlockRecord | None:
+        """Put every pending transaction in a new block; None when there are none."""
+        with self._lock:
+            span = self.store.unblocked_seqs()
+            if span is None:
+                return None
+            last = self.store.last_block()
+            block = BlockRecord(
+                number=0 if last is None else last.number + 1,
+                first_seq=span[0],
+                last_seq=span[1],
+                state_root=compute_state_root(self.state),
+                batch=None,
+                created_at=self.clock(),
+            )
+            self.store.add_block(block, self.state)
+            self._pending = 0
+            self._last_block_at = block.created_at
+            return block
+
+    def seal_batch(self) -> BatchRecord | None:
+        """Seal every block not yet in a batch into the next batch; None when there are none."""
+        with self._lock:
+            self.produce_block()
+            blocks = self.store.unbatched_blocks()
+            if not blocks:
+                return None
+            batches = self.store.batches()
+            prev_root = batches[-1].header.state_root if batches else self.genesis_root
+            first_seq, last_seq = blocks[0].first_seq, blocks[-1].last_seq
+            tx_hashes = self.store.tx_hashes(first_seq, last_seq)
+            header = compute_batch_header(
+                number=len(batches),
+                prev_state_root=prev_root,
+                state_root=blocks[-1].state_root,
+                tx_hashes=tx_hashes,
+                traces=self.store.traces_in(first_seq, last_seq),
+                withdrawals=self.store.withdrawals_in(first_seq, last_seq),
+                data_pointer=compute_data_pointer(tx_hashes),
+            )
+            record = BatchRecord(
+                header=header,
+                batch_hash=compute_batch_hash(header),
+                first_block=blocks[0].number,
+                last_block=blocks[-1].number,
+                tx_count=len(tx_hashes),
+                sealed_at=self.clock(),
+            )
+            self.store.add_batch(record)
+            self._last_batch_at = record.sealed_at
+            return record
+
+    def tick(self) -> None:
+        """Produce a block and seal a batch when their time or size has come."""
+        now = self.clock()
+        with self._lock:
+            if self._pending and now - self._last_block_at >= self.config.block_interval_s:
+                self.produce_block()
+            unbatched = self.store.unbatched_blocks()
+            if not unbatched:
+                return
+            count = unbatched[-1].last_seq - unbatched[0].first_seq + 1
+            due = now - self._last_batch_at >= self.config.batch_interval_s
+            if due or count >= self.config.batch_max_txs:
+                self.seal_batch()
+
+    def _note_asset(self, tx: Transaction) -> None:
+        asset = getattr(tx.body, "asset", None) or getattr(tx.body, "fee_asset", None)
+        if asset:
+            self.assets.add(asset)
+
+    # --- reads of the live (soft-confirmed) state ---
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def account(self, address: Address) -> tuple[Nonce, dict[AssetId, Amount]]:
+        with self._lock:
+            balances = {a: get_balance(self.state, address, a) for a in self.assets}
+            return get_nonce(self.state, address), {a: v for a, v in balances.items() if v}
+
+    def object(self, object_id: ObjectId) -> Object | None:
+        with self._lock:
+            return get_object(self.state, object_id)
+
+    def state_root(self) -> Hash32:
+        with self._lock:
+            return compute_state_root(self.state)
+
+    def snapshot(self) -> State:
+        with self._lock:
+            return self.state.copy()
+
+
+def compute_data_pointer(tx_hashes: list[Hash32]) -> Hash32:
+    """Content id of a batch's data. Until the trace-storage backends land, it commits to the
+    ordered transaction hashes, whose transactions the node stores."""
+    return keccak256(DATA_POINTER_TAG + b"".join(tx_hashes))
+

@@ -1,0 +1,490 @@
+"""The node's SQLite store (WAL mode): the durable record the node restarts from.
+
+The log of accepted transactions (with the execution of each inference) is the source of truth:
+a restarted node replays it to rebuild the state, and checks every stored block root on the way.
+Blocks, batches, traces and withdrawals are recorded as they are produced; accounts, balances
+and objects are kept as readable tables, refreshed at every block.
+"""
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
+from flavum.core.state import Object, State
+from flavum.core.stf import Execution
+from flavum.core.types import (
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    ObjectId,
+    ObjectKind,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS txs (
+    seq INTEGER PRIMARY KEY,
+    hash BLOB UNIQUE NOT NULL,
+    raw BLOB NOT NULL,
+    execution TEXT,
+    sender BLOB NOT NULL,
+    type TEXT NOT NULL,
+    object_id BLOB,
+    block INTEGER,
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_sender ON txs(sender);
+CREATE TABLE IF NOT EXISTS blocks (
+    number INTEGER PRIMARY KEY,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    state_root BLOB NOT NULL,
+    batch INTEGER,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS batches (
+    number INTEGER PRIMARY KEY,
+    batch_hash BLOB NOT NULL,
+    header TEXT NOT NULL,
+    first_block INTEGER NOT NULL,
+    last_block INTEGER NOT NULL,
+    tx_count INTEGER NOT NULL,
+    sealed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS traces (
+    tx_hash BLOB PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    batch INTEGER,
+    proof_status TEXT NOT NULL DEFAULT 'queued',
+    proof BLOB,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS withdrawals (
+    withdrawal_id BLOB PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    entry TEXT NOT NULL,
+    batch INTEGER
+);
+CREATE TABLE IF NOT EXISTS accounts (
+    address BLOB PRIMARY KEY,
+    nonce INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS balances (
+    address BLOB NOT NULL,
+    asset BLOB NOT NULL,
+    amount TEXT NOT NULL,
+    PRIMARY KEY (address, asset)
+);
+CREATE TABLE IF NOT EXISTS objects (
+    object_id BLOB PRIMARY KEY,
+    kind INTEGER NOT NULL,
+    owner BLOB NOT NULL,
+    entry TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class StoredTx:
+    seq: int
+    hash: Hash32
+    raw: bytes
+    execution: Execution | None
+    block: int | None
+
+
+@dataclass(frozen=True)
+class BlockRecord:
+    number: int
+    first_seq: int
+    last_seq: int
+    state_root: Hash32
+    batch: int | None
+    created_at: float
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    header: BatchHeader
+    batch_hash: Hash32
+    first_block: int
+    last_block: int
+    tx_count: int
+    sealed_at: float
+
+
+class Store:
+    """All SQL lives here. Thread-safe: one connection guarded by a lock."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a crash of the process loses nothing committed.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- meta ---
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._exec("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # --- transactions ---
+
+    def has_tx(self, tx_hash: Hash32) -> bool:
+        return self._one("SELECT 1 FROM txs WHERE hash = ?", (tx_hash,)) is not None
+
+    def add_tx(
+        self,
+        tx_hash: Hash32,
+        raw: bytes,
+        sender: Address,
+        tx_type: str,
+        execution: Execution | None,
+        object_id: ObjectId | None,
+        trace: TraceEntry | None,
+        withdrawal: Withdrawal | None,
+        received_at: float,
+    ) -> int:
+        """Record an accepted transaction with what it produced, atomically; return its seq."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                cur = self._conn.execute(
+                    "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
+                     received_at),
+                )
+                seq = int(cur.lastrowid or 0)
+                if trace is not None:
+                    self._conn.execute(
+                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
+                        (tx_hash, seq, json.dumps(trace_to_json(trace))),
+                    )
+                if withdrawal is not None:
+                    self._conn.execute(
+                        "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
+                        (withdrawal.withdrawal_id, seq, json.dumps(withdrawal_to_json(withdrawal))),
+                    )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            return seq
+
+    def iter_txs(self) -> Iterator[StoredTx]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, hash, raw, execution, block FROM txs ORDER BY seq"
+            ).fetchall()
+        for seq, tx_hash, raw, execution, block in rows:
+            yield StoredTx(seq, Hash32(tx_hash), raw, _load_execution(execution), block)
+
+    def get_tx(self, tx_hash: Hash32) -> StoredTx | None:
+        row = self._one("SELECT seq, hash, raw, execution, block FROM txs WHERE hash = ?",
+                        (tx_hash,))
+        if row is None:
+            return None
+        return StoredTx(row[0], Hash32(row[1]), row[2], _load_execution(row[3]), row[4])
+
+    def tx_hashes(self, first_seq: int, last_seq: int) -> list[Hash32]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT hash FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)
+            ).fetchall()
+        return [Hash32(r[0]) for r in rows]
+
+    def unblocked_seqs(self) -> tuple[int, int] | None:
+        row = self._one("SELECT MIN(seq), MAX(seq) FROM txs WHERE block IS NULL", ())
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def count_txs(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM txs", ())
+        return int(row[0]) if row else 0
+
+    # --- blocks ---
+
+    def add_block(self, block: BlockRecord, state: State) -> None:
+        """Record a block, mark its transactions, and refresh the readable state tables."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "INSERT INTO blocks(number, first_seq, last_seq, state_root, created_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (block.number, block.first_seq, block.last_seq, block.state_root,
+                     block.created_at),
+                )
+                self._conn.execute(
+                    "UPDATE txs SET block = ? WHERE seq BETWEEN ? AND ?",
+                    (block.number, block.first_seq, block.last_seq),
+                )
+                self._write_state_changes(state)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _write_state_changes(self, state: State) -> None:
+        changed, state.changed = state.changed, set()
+        for table, key in changed:
+            if table == "nonces":
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
+                    (key, state.nonces.get(key, 0)),
+                )
+            elif table == "balances":
+                amount = state.balances.get(key)
+                if amount is None:
+                    self._conn.execute(
+                        "DELETE FROM balances WHERE address = ? AND asset = ?", key
+                    )
+                else:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
+                        (key[0], key[1], str(amount)),
+                    )
+            elif table == "objects":
+                obj = state.objects.get(key)
+                if obj is None:
+                    self._conn.execute("DELETE FROM objects WHERE object_id = ?", (key,))
+                else:
+                    self._conn.execute(
+                        "INSERT OR REPLACE INTO objects(object_id, kind, owner, entry)"
+                        " VALUES (?, ?, ?, ?)",
+                        (key, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))),
+                    )
+            # grants and applied deposits are only in the state tree and the tx log
+
+    def last_block(self) -> BlockRecord | None:
+        row = self._one(
+            "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
+            " ORDER BY number DESC LIMIT 1", ())
+        return None if row is None else _block(row)
+
+    def blocks(self, first: int, last: int) -> list[BlockRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
+                " WHERE number BETWEEN ? AND ? ORDER BY number", (first, last)
+            ).fetchall()
+        return [_block(r) for r in rows]
+
+    def unbatched_blocks(self) -> list[BlockRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
+                " WHERE batch IS NULL ORDER BY number"
+            ).fetchall()
+        return [_block(r) for r in rows]
+
+    # --- batches ---
+
+    def add_batch(self, batch: BatchRecord) -> None:
+        first_seq = self.blocks(batch.first_block, batch.first_block)[0].first_seq
+        last_seq = self.blocks(batch.last_block, batch.last_block)[0].last_seq
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute(
+                    "INSERT INTO batches(number, batch_hash, header, first_block, last_block,"
+                    " tx_count, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (batch.header.number, batch.batch_hash,
+                     json.dumps(header_to_json(batch.header)), batch.first_block,
+                     batch.last_block, batch.tx_count, batch.sealed_at),
+                )
+                number = batch.header.number
+                span = (batch.first_block, batch.last_block)
+                self._conn.execute("UPDATE blocks SET batch = ? WHERE number BETWEEN ? AND ?",
+                                   (number, *span))
+                for table in ("traces", "withdrawals"):
+                    self._conn.execute(f"UPDATE {table} SET batch = ? WHERE seq BETWEEN ? AND ?",
+                                       (number, first_seq, last_seq))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def batches(self) -> list[BatchRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at"
+                " FROM batches ORDER BY number"
+            ).fetchall()
+        return [_batch(r) for r in rows]
+
+    def get_batch(self, number: int) -> BatchRecord | None:
+        row = self._one(
+            "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at FROM batches"
+            " WHERE number = ?", (number,))
+        return None if row is None else _batch(row)
+
+    def traces_in(self, first_seq: int, last_seq: int) -> list[TraceEntry]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry FROM traces WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first_seq, last_seq)).fetchall()
+        return [trace_from_json(json.loads(r[0])) for r in rows]
+
+    def withdrawals_in(self, first_seq: int, last_seq: int) -> list[Withdrawal]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry FROM withdrawals WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first_seq, last_seq)).fetchall()
+        return [withdrawal_from_json(json.loads(r[0])) for r in rows]
+
+    # --- readable state ---
+
+    def account(self, address: Address) -> tuple[int, dict[AssetId, Amount]]:
+        row = self._one("SELECT nonce FROM accounts WHERE address = ?", (address,))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT asset, amount FROM balances WHERE address = ?", (address,)).fetchall()
+        return (int(row[0]) if row else 0), {AssetId(a): Amount(int(v)) for a, v in rows}
+
+    def objects(self, owner: Address | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if owner is None:
+                rows = self._conn.execute("SELECT entry FROM objects").fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT entry FROM objects WHERE owner = ?", (owner,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # --- helpers ---
+
+    def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return None if row is None else tuple(row)
+
+    def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
+        with self._lock:
+            self._conn.execute(sql, params)
+
+
+# --- JSON forms (shared by the store, the API and the CLI) ---
+
+
+def hx(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def unhex(text: str) -> bytes:
+    return bytes.fromhex(text.removeprefix("0x"))
+
+
+def object_to_json(obj: Object) -> dict[str, Any]:
+    return {
+        "object_id": hx(obj.object_id), "kind": obj.kind.name, "owner": hx(obj.owner),
+        "access": obj.access.name, "commitment": hx(obj.commitment),
+        "metadata_hash": hx(obj.metadata_hash), "vk_hash": hx(obj.vk_hash),
+        "fee_asset": hx(obj.fee_asset), "fee": str(obj.fee), "model_id": hx(obj.model_id),
+        "data_id": hx(obj.data_id),
+    }
+
+
+def object_from_json(d: dict[str, Any]) -> Object:
+    return Object(
+        object_id=ObjectId(unhex(d["object_id"])), kind=ObjectKind[d["kind"]],
+        owner=Address(unhex(d["owner"])), access=Access[d["access"]],
+        commitment=Hash32(unhex(d["commitment"])), metadata_hash=Hash32(unhex(d["metadata_hash"])),
+        vk_hash=Hash32(unhex(d["vk_hash"])), fee_asset=AssetId(unhex(d["fee_asset"])),
+        fee=Amount(int(d["fee"])), model_id=ObjectId(unhex(d["model_id"])),
+        data_id=ObjectId(unhex(d["data_id"])),
+    )
+
+
+def trace_to_json(t: TraceEntry) -> dict[str, Any]:
+    return {
+        "tx_hash": hx(t.tx_hash), "model_id": hx(t.model_id), "data_id": hx(t.data_id),
+        "input_commitment": hx(t.input_commitment), "outputs": list(t.outputs),
+        "result_id": hx(t.result_id),
+    }
+
+
+def trace_from_json(d: dict[str, Any]) -> TraceEntry:
+    return TraceEntry(
+        tx_hash=Hash32(unhex(d["tx_hash"])), model_id=ObjectId(unhex(d["model_id"])),
+        data_id=ObjectId(unhex(d["data_id"])),
+        input_commitment=Hash32(unhex(d["input_commitment"])),
+        outputs=tuple(int(x) for x in d["outputs"]), result_id=ObjectId(unhex(d["result_id"])),
+    )
+
+
+def withdrawal_to_json(w: Withdrawal) -> dict[str, Any]:
+    return {
+        "withdrawal_id": hx(w.withdrawal_id), "ledger": hx(w.ledger), "recipient": hx(w.recipient),
+        "asset": hx(w.asset), "amount": str(w.amount), "object_id": hx(w.object_id),
+        "object_kind": w.object_kind, "commitment": hx(w.commitment), "model_id": hx(w.model_id),
+    }
+
+
+def withdrawal_from_json(d: dict[str, Any]) -> Withdrawal:
+    return Withdrawal(
+        withdrawal_id=Hash32(unhex(d["withdrawal_id"])), ledger=Hash32(unhex(d["ledger"])),
+        recipient=Address(unhex(d["recipient"])), asset=AssetId(unhex(d["asset"])),
+        amount=Amount(int(d["amount"])), object_id=ObjectId(unhex(d["object_id"])),
+        object_kind=int(d["object_kind"]), commitment=Hash32(unhex(d["commitment"])),
+        model_id=ObjectId(unhex(d["model_id"])),
+    )
+
+
+def header_to_json(h: BatchHeader) -> dict[str, Any]:
+    return {
+        "number": h.number, "prev_state_root": hx(h.prev_state_root),
+        "state_root": hx(h.state_root), "tx_root": hx(h.tx_root), "trace_root": hx(h.trace_root),
+        "withdrawal_root": hx(h.withdrawal_root), "data_pointer": hx(h.data_pointer),
+    }
+
+
+def header_from_json(d: dict[str, Any]) -> BatchHeader:
+    return BatchHeader(
+        number=int(d["number"]),
+        **{k: Hash32(unhex(v)) for k, v in d.items() if k != "number"},
+    )
+
+
+def _dump_execution(execution: Execution | None) -> str | None:
+    if execution is None:
+        return None
+    return json.dumps({"input_commitment": hx(execution.input_commitment),
+                       "outputs": list(execution.outputs)})
+
+
+def _load_execution(text: str | None) -> Execution | None:
+    if text is None:
+        return None
+    d = json.loads(text)
+    return Execution(Hash32(unhex(d["input_commitment"])), tuple(int(x) for x in d["outputs"]))
+
+
+def _block(row: Any) -> BlockRecord:
+    return BlockRecord(int(row[0]), int(row[1]), int(row[2]), Hash32(row[3]), row[4],
+                       float(row[5]))
+
+
+def _batch(row: Any) -> BatchRecord:
+    return BatchRecord(header_from_json(json.loads(row[0])), Hash32(row[1]), int(row[2]),
+                       int(row[3]), int(row[4]), float(row[5]))

@@ -1,0 +1,86 @@
+"""The HTTP API: every endpoint, and every bad input a typed 4xx (never a 500)."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from flavum.api.app import create_app
+from flavum.core.transactions import Transaction, Transfer, encode_transaction, sign_transaction
+from flavum.core.types import Amount, Nonce
+from flavum.node.config import native_asset
+from flavum.node.sequencer import Sequencer
+from flavum.node.store import Store
+from tests.node.conftest import ALICE, ALICE_KEY, BOB, make_config
+
+
+@pytest.fixture
+def api(tmp_path):
+    config = make_config(tmp_path / "home")
+    sequencer = Sequencer(config, Store(config.db_path))
+    with TestClient(create_app(sequencer), raise_server_exceptions=False) as client:
+        yield config, client
+    sequencer.store.close()
+
+
+def raw_transfer(config, nonce, amount=1):
+    tx = Transaction(config.domain.chain_id, config.rollup_id, ALICE, Nonce(nonce),
+                     Transfer(BOB, native_asset(), Amount(amount)))
+    return "0x" + encode_transaction(sign_transaction(tx, ALICE_KEY)).hex()
+
+
+def test_submit_read_seal(api):
+    config, client = api
+    r = client.post("/v1/transactions", json={"raw": raw_transfer(config, 0, 5)})
+    assert r.status_code == 200 and r.json()["status"] == "accepted"
+    tx_hash = r.json()["tx_hash"]
+    assert client.get(f"/v1/transactions/{tx_hash}").json()["seq"] == 1
+    account = client.get(f"/v1/accounts/0x{BOB.hex()}").json()
+    assert account["balances"]["0x" + native_asset().hex()] == str(10**21 + 5)
+    assert client.get(f"/v1/accounts/0x{ALICE.hex()}").json()["nonce"] == 1
+    sealed = client.post("/v1/batches/seal").json()
+    assert sealed["sealed"] and sealed["batch"]["number"] == 0
+    assert client.get("/v1/batches").json()[0]["tx_count"] == 1
+    batch = client.get("/v1/batches/0").json()
+    assert batch["tx_hashes"] == [tx_hash]
+    status = client.get("/v1/status").json()
+    assert status["batches"] == 1 and status["state_root"] == batch["state_root"]
+    assert "/v1/transactions" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("body,status,code", [
+    ({"raw": "0xzz"}, 422, "malformed_transaction"),
+    ({"raw": "0x00"}, 422, "malformed_transaction"),
+    ({}, 400, "bad_request"),
+    ({"raw": 5}, 400, "bad_request"),
+])
+def test_bad_submissions(api, body, status, code):
+    _, client = api
+    r = client.post("/v1/transactions", json=body)
+    assert (r.status_code, r.json()["error"]) == (status, code)
+
+
+def test_refused_transactions_keep_their_error_code(api):
+    config, client = api
+    r = client.post("/v1/transactions", json={"raw": raw_transfer(config, 3)})
+    assert (r.status_code, r.json()["error"]) == (422, "nonce_mismatch")
+    raw = raw_transfer(config, 0)
+    client.post("/v1/transactions", json={"raw": raw})
+    r = client.post("/v1/transactions", json={"raw": raw})
+    assert (r.status_code, r.json()["error"]) == (409, "duplicate_transaction")
+    r = client.post("/v1/transactions", content="not json",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400
+
+
+@pytest.mark.parametrize("path,status,code", [
+    ("/v1/accounts/0x1234", 422, "invalid_input"),
+    ("/v1/accounts/nothex", 422, "invalid_input"),
+    ("/v1/objects/0x" + "ab" * 32, 404, "not_found"),
+    ("/v1/objects/0x12", 422, "invalid_input"),
+    ("/v1/transactions/0x" + "00" * 32, 404, "not_found"),
+    ("/v1/batches/7", 404, "not_found"),
+    ("/v1/batches/x", 400, "bad_request"),
+])
+def test_bad_reads(api, path, status, code):
+    _, client = api
+    r = client.get(path)
+    assert (r.status_code, r.json()["error"]) == (status, code)

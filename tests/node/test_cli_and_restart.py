@@ -1,0 +1,84 @@
+"""The CLI against a real node process; an abrupt kill loses no accepted transaction."""
+
+import json
+import subprocess
+import sys
+
+from flavum.core.transactions import Transaction, Transfer, sign_transaction
+from flavum.core.types import Amount, Hash32, Nonce
+from flavum.node.config import native_asset
+
+from .conftest import ALICE, ALICE_KEY, BOB
+
+
+def flavum(*args: str, home=None) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "flavum", *args]
+    if home is not None:
+        cmd += ["--home", str(home)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+
+def test_init_and_accounts(tmp_path):
+    home = tmp_path / "h"
+    out = flavum("init", "--json", home=home)
+    assert out.returncode == 0, out.stderr
+    address = json.loads(out.stdout)["address"]
+    again = flavum("init", home=home)
+    assert again.returncode == 1 and again.stderr.startswith("error: ")
+    assert "Traceback" not in again.stderr
+    new = json.loads(flavum("account", "new", "--name", "bob", "--json", home=home).stdout)
+    keys = json.loads(flavum("account", "list", "--json", home=home).stdout)
+    assert keys == {"bob": new["address"], "default": address}
+
+
+def test_errors_are_one_line_and_non_zero(tmp_path):
+    missing = flavum("status", home=tmp_path / "nowhere")
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+    assert "flavum init" in missing.stderr
+    as_json = flavum("status", "--json", home=tmp_path / "nowhere")
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["error"] == "config_error"
+
+
+def test_cli_against_a_running_node(node):
+    node.start()
+    home = node.config.home
+    sent = flavum("transfer", "bob", "1.5eth", "--from", "alice", "--json", home=home)
+    assert sent.returncode == 0, sent.stderr
+    bob = json.loads(flavum("account", "show", "bob", "--json", home=home).stdout)
+    assert bob["balances"]["0x" + native_asset().hex()] == str(10**21 + 15 * 10**17)
+    broke = flavum("transfer", "alice", "10000eth", "--from", "bob", home=home)
+    assert broke.returncode == 1 and "holds" in broke.stderr and "Traceback" not in broke.stderr
+    bad = flavum("transfer", "alice", "1.5", "--from", "bob", home=home)
+    assert bad.returncode == 1 and "whole" in bad.stderr
+    sealed = json.loads(flavum("batch", "seal", "--json", home=home).stdout)
+    assert sealed["batch"]["number"] == 0
+    listed = json.loads(flavum("batch", "list", "--json", home=home).stdout)
+    shown = json.loads(flavum("batch", "show", "0", "--json", home=home).stdout)
+    assert listed[0]["state_root"] == shown["state_root"] and shown["tx_hashes"] == [
+        json.loads(sent.stdout)["tx_hash"]]
+    status = json.loads(flavum("status", "--json", home=home).stdout)
+    assert status["batches"] == 1 and status["transactions"] == 1
+    missing = flavum("batch", "show", "9", home=home)
+    assert missing.returncode == 1 and "no batch 9" in missing.stderr
+
+
+def test_kill_restart_keeps_every_accepted_transaction(node):
+    client = node.start()
+    status = client.status()
+    domain = (status["chain_id"], Hash32(bytes.fromhex(status["rollup_id"][2:])))
+    accepted = []
+    for n in range(40):
+        tx = Transaction(domain[0], domain[1], ALICE, Nonce(n),
+                         Transfer(BOB, native_asset(), Amount(n + 1)))
+        accepted.append(client.submit(sign_transaction(tx, ALICE_KEY))["tx_hash"])
+        if n == 25:
+            client.seal_batch()
+    before = client.status()
+    node.kill()  # SIGKILL, mid-flight: 14 transactions not even in a block yet
+    client = node.start()
+    after = client.status()
+    assert after["state_root"] == before["state_root"]
+    assert after["transactions"] == 40 and after["batches"] == 1
+    for tx_hash in accepted:
+        assert client._call("GET", f"/v1/transactions/{tx_hash}")["tx_hash"] == tx_hash
+    assert client.account(ALICE)["nonce"] == 40
