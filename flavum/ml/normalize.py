@@ -223,7 +223,7 @@ def _select_score_output(model: onnx.ModelProto, rewrites: list[str]) -> str:
         if node is not None and node.op_type == "ZipMap":
             rewrites.append(f"dropped ZipMap on '{node.input[0]}'")
             candidates.append(node.input[0])
-        elif output.type.tensor_type.elem_type in (TensorProto.FLOAT, TensorProto.DOUBLE):
+        elif output.type.tensor_type.elem_type == TensorProto.FLOAT:
             candidates.append(output.name)
         else:
             rewrites.append(f"dropped output '{output.name}' (labels)")
