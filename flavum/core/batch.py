@@ -8,9 +8,7 @@ ledger's bridge pays out against, with a Merkle proof to the batch's withdrawal 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eth_abi.abi import encode as abi_encode
-
-from flavum.core.encoding import compute_tag, hash_tagged, keccak256
+from flavum.core.encoding import compute_tag, encode_abi, hash_tagged, keccak256
 from flavum.core.merkle import compute_tree_root
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
 
@@ -22,7 +20,7 @@ HEADER_TAG = compute_tag("batch.header")
 
 def compute_outputs_hash(outputs: Sequence[int]) -> Hash32:
     """Commitment to an inference's fixed-point outputs: keccak256(abi.encode(TAG, int256[]))."""
-    return keccak256(abi_encode(["bytes32", "int256[]"], [OUTPUTS_TAG, list(outputs)]))
+    return keccak256(encode_abi(("bytes32", "int256[]"), (OUTPUTS_TAG, list(outputs))))
 
 
 @dataclass(frozen=True)
@@ -66,7 +64,7 @@ def compute_withdrawal_leaf(w: Withdrawal) -> Hash32:
         WITHDRAWAL_TAG,
         ("bytes32", "bytes32", "address", "bytes32", "uint256", "bytes32", "uint8", "bytes32",
          "bytes32"),
-        (w.withdrawal_id, w.ledger, "0x" + w.recipient.hex(), w.asset, w.amount, w.object_id,
+        (w.withdrawal_id, w.ledger, w.recipient, w.asset, w.amount, w.object_id,
          w.object_kind, w.commitment, w.model_id),
     )
 

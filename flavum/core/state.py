@@ -84,7 +84,7 @@ def compute_object_hash(obj: Object) -> Hash32:
         OBJECT_TAG,
         OBJECT_ABI,
         (
-            obj.object_id, int(obj.kind), "0x" + obj.owner.hex(), int(obj.access), obj.commitment,
+            obj.object_id, int(obj.kind), obj.owner, int(obj.access), obj.commitment,
             obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee, obj.model_id, obj.data_id,
         ),
     )

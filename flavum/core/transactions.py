@@ -14,13 +14,11 @@ from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from typing import Any, ClassVar
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
 from eth_keys.constants import SECPK1_N
 from eth_keys.datatypes import PrivateKey
 from eth_keys.datatypes import Signature as EcdsaSignature
 
-from flavum.core.encoding import compute_tag, hash_tagged, keccak256
+from flavum.core.encoding import compute_tag, decode_abi, encode_abi, hash_tagged, keccak256
 from flavum.core.errors import BadSignature, MalformedTransaction
 from flavum.core.types import (
     NO_OBJECT,
@@ -186,29 +184,27 @@ class Transaction:
 
 def encode_body(body: Body) -> bytes:
     """abi.encode of the body's fields, in declaration order."""
-    pairs = zip(fields(body), body.ABI, strict=True)
-    values = [_to_abi(abi_type, getattr(body, f.name)) for f, abi_type in pairs]
-    return abi_encode(list(body.ABI), values)
+    return encode_abi(body.ABI, [getattr(body, f.name) for f in fields(body)])
 
 
 def decode_body(tx_type: TxType, data: bytes) -> Body:
     cls = BODY_CLASSES[tx_type]
     try:
-        values = abi_decode(list(cls.ABI), data, strict=True)
-    except Exception as exc:  # eth_abi raises several unrelated types
+        values = decode_abi(cls.ABI, data)
+    except ValueError as exc:
         raise MalformedTransaction(f"cannot decode {tx_type.name} body: {exc}") from exc
     kwargs = {}
-    for f, abi_type, value in zip(fields(cls), cls.ABI, values, strict=False):
+    for f, abi_type, value in zip(fields(cls), cls.ABI, values, strict=True):
         kwargs[f.name] = _from_abi(abi_type, f.name, value)
     return cls(**kwargs)  # type: ignore[no-any-return]
 
 
 def encode_transaction(tx: Transaction) -> bytes:
     """The canonical wire encoding (see the module docstring)."""
-    return abi_encode(
-        list(ENVELOPE_ABI),
+    return encode_abi(
+        ENVELOPE_ABI,
         [
-            int(tx.type), tx.chain_id, tx.rollup_id, _address_hex(tx.sender), tx.nonce,
+            int(tx.type), tx.chain_id, tx.rollup_id, tx.sender, tx.nonce,
             encode_body(tx.body), tx.signature,
         ],
     )
@@ -217,25 +213,20 @@ def encode_transaction(tx: Transaction) -> bytes:
 def decode_transaction(data: bytes) -> Transaction:
     """Inverse of `encode_transaction`; raises MalformedTransaction on anything else."""
     try:
-        tx_type, chain_id, rollup_id, sender, nonce, body, signature = abi_decode(
-            list(ENVELOPE_ABI), data, strict=True
-        )
-    except Exception as exc:
+        values = decode_abi(ENVELOPE_ABI, data)
+    except ValueError as exc:
         raise MalformedTransaction(f"cannot decode transaction: {exc}") from exc
+    tx_type, chain_id, rollup_id, sender, nonce, body, signature = values
     if tx_type not in BODY_CLASSES:
         raise MalformedTransaction(f"unknown transaction type {tx_type}")
-    tx = Transaction(
+    return Transaction(
         chain_id=ChainId(chain_id),
         rollup_id=Hash32(rollup_id),
-        sender=Address(bytes.fromhex(sender[2:])),
+        sender=Address(sender),
         nonce=Nonce(nonce),
         body=decode_body(TxType(tx_type), body),
         signature=Signature(signature),
     )
-    # Only the canonical encoding is accepted, so a transaction has exactly one hash.
-    if encode_transaction(tx) != data:
-        raise MalformedTransaction("transaction encoding is not canonical")
-    return tx
 
 
 def compute_signing_hash(tx: Transaction) -> Hash32:
@@ -243,7 +234,7 @@ def compute_signing_hash(tx: Transaction) -> Hash32:
     return hash_tagged(
         TX_SIGN_TAG,
         ("uint256", "bytes32", "uint8", "address", "uint64", "bytes32"),
-        (tx.chain_id, tx.rollup_id, int(tx.type), _address_hex(tx.sender), tx.nonce,
+        (tx.chain_id, tx.rollup_id, int(tx.type), tx.sender, tx.nonce,
          keccak256(encode_body(tx.body))),
     )
 
@@ -298,23 +289,9 @@ def validate_transaction(tx: Transaction) -> None:
         raise MalformedTransaction("a withdrawal moves either an amount or an object, not both")
 
 
-def _to_abi(abi_type: str, value: Any) -> Any:
-    if abi_type == "address":
-        return _address_hex(Address(value))
-    if isinstance(value, IntEnum):
-        return int(value)
-    return value
-
-
 def _from_abi(abi_type: str, name: str, value: Any) -> Any:
-    if abi_type == "address":
-        return Address(bytes.fromhex(value[2:]))
     if abi_type == "uint8" and name == "access":
         if value not in (Access.OWNED, Access.COMMON):
             raise MalformedTransaction(f"unknown access mode {value}")
         return Access(value)
     return value
-
-
-def _address_hex(address: Address) -> str:
-    return "0x" + address.hex()

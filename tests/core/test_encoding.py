@@ -161,3 +161,61 @@ def test_execution_outputs_change_the_result_commitment(state):
     assert compute_outputs_hash((1, 2)) != compute_outputs_hash((2, 1))
     assert compute_outputs_hash((1,)) != compute_outputs_hash((1, 0))
     assert Execution(H[1], (1,)) != Execution(H[1], (2,))
+
+
+# --- the ABI codec matches eth-abi byte for byte (style rule 7) ---
+
+WORD_VALUES = {
+    "bytes32": st.binary(min_size=32, max_size=32),
+    "address": st.binary(min_size=20, max_size=20),
+    "bool": st.booleans(),
+    "uint8": st.integers(0, 2**8 - 1),
+    "uint64": st.integers(0, 2**64 - 1),
+    "uint256": st.integers(0, 2**256 - 1),
+    "int256": st.integers(-(2**255), 2**255 - 1),
+    "bytes": st.binary(max_size=100),
+    "int256[]": st.lists(st.integers(-(2**255), 2**255 - 1), max_size=5),
+}
+
+
+@st.composite
+def typed_values(draw):
+    types = draw(st.lists(st.sampled_from(sorted(WORD_VALUES)), min_size=1, max_size=6))
+    return types, [draw(WORD_VALUES[t]) for t in types]
+
+
+@given(typed_values())
+def test_abi_codec_matches_eth_abi(case):
+    from eth_abi import encode as reference_encode
+
+    from flavum.core.encoding import decode_abi, encode_abi
+
+    types, values = case
+    pairs = zip(types, values, strict=True)
+    as_eth_abi = ["0x" + v.hex() if t == "address" else v for t, v in pairs]
+    encoded = encode_abi(types, values)
+    assert encoded == reference_encode(types, as_eth_abi)
+    assert decode_abi(types, encoded) == values
+
+
+@pytest.mark.parametrize("types,values", [
+    (["uint8"], [256]), (["uint64"], [-1]), (["address"], [b"\x01" * 19]),
+    (["bytes32"], [b"\x01" * 31]), (["int256"], [2**255]),
+])
+def test_abi_codec_refuses_out_of_range(types, values):
+    from flavum.core.encoding import encode_abi
+
+    with pytest.raises(ValueError):
+        encode_abi(types, values)
+
+
+def test_abi_decoder_refuses_non_canonical():
+    from flavum.core.encoding import decode_abi, encode_abi
+
+    data = encode_abi(["uint8", "bytes"], [1, b"abc"])
+    with pytest.raises(ValueError):
+        decode_abi(["uint8", "bytes"], data + b"\x00" * 32)  # trailing garbage
+    with pytest.raises(ValueError):
+        decode_abi(["uint8", "bytes"], data[:-1] + b"\x01")  # non-zero padding
+    with pytest.raises(ValueError):
+        decode_abi(["address"], b"\x01" * 32)  # dirty address padding
