@@ -1,0 +1,58 @@
+"""Proving layer: models compiled into ezkl circuits, canonical execution, proofs, prover pools.
+
+Importing this package does not load ezkl; each function loads it when it first needs it.
+"""
+
+from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
+from flavum.zk.execution import (
+    Execution,
+    FieldElement,
+    compute_input_commitment,
+    run_witness,
+)
+from flavum.zk.pool import (
+    InlineProverPool,
+    JobState,
+    JobStatus,
+    LocalProverPool,
+    ProverPool,
+    RayProverPool,
+)
+from flavum.zk.proof import (
+    Proof,
+    ProofJob,
+    PublicValues,
+    check_public_values,
+    load_proof,
+    make_proof_job,
+    prove,
+    public_values,
+    verify,
+)
+from flavum.zk.srs import SrsStore
+
+__all__ = [
+    "CircuitArtifacts",
+    "CircuitConfig",
+    "Execution",
+    "FieldElement",
+    "InlineProverPool",
+    "JobState",
+    "JobStatus",
+    "LocalProverPool",
+    "Proof",
+    "ProofJob",
+    "ProverPool",
+    "PublicValues",
+    "RayProverPool",
+    "SrsStore",
+    "build_circuit",
+    "check_public_values",
+    "compute_input_commitment",
+    "load_proof",
+    "make_proof_job",
+    "prove",
+    "public_values",
+    "run_witness",
+    "verify",
+]
