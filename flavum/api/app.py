@@ -4,6 +4,9 @@ One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": 
 `code` is the `code` of the FlavumError raised; bad input never gives a 500.
 """
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,9 +15,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from flavum.core import errors
-from flavum.core.types import Address, ObjectId
+from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
 from flavum.node.config import native_asset
-from flavum.node.sequencer import Receipt, Sequencer
+from flavum.node.models import CompileJob, DeployOptions, interpret_outputs
+from flavum.node.node import Node
+from flavum.node.sequencer import Receipt
 from flavum.node.store import (
     BatchRecord,
     header_to_json,
@@ -38,13 +43,36 @@ class SubmitRequest(BaseModel):
     raw: str  # hex of the transaction's wire encoding
 
 
-def create_app(sequencer: Sequencer) -> FastAPI:
+class CompileRequest(BaseModel):
+    onnx: str  # base64 of the ONNX file
+    calibration: list[list[float]]  # sample inputs, one flattened row per inference
+    proven_output: str | None = None  # logits (default for classifiers) or probabilities
+    min_agreement: float | None = None
+
+
+class DataRequest(BaseModel):
+    model_id: str
+    values: list[float] | list[list[float]]
+
+
+def create_app(node: Node) -> FastAPI:
     app = FastAPI(
         title="Flavum node",
         version="0.1.0",
         description="A machine-learning L2 rollup: signed transactions, ZK-proven inference.",
     )
-    store = sequencer.store
+    sequencer = node.sequencer
+    store = node.store
+    models = node.models
+
+    def receipt_json(receipt: Receipt) -> dict[str, Any]:
+        data = receipt_to_json(receipt)
+        trace = receipt.outcome.trace
+        if trace is not None:
+            model = sequencer.object(trace.model_id)
+            if model is not None:
+                data["result"] = interpret_outputs(models.record(model.vk_hash), trace.outputs)
+        return data
 
     @app.exception_handler(errors.FlavumError)
     async def flavum_error(_: Request, exc: errors.FlavumError) -> JSONResponse:
@@ -60,7 +88,7 @@ def create_app(sequencer: Sequencer) -> FastAPI:
 
     @app.post("/v1/transactions")
     def submit(body: SubmitRequest) -> dict[str, Any]:
-        return receipt_to_json(sequencer.submit(parse_hex(body.raw, "raw")))
+        return receipt_json(sequencer.submit(parse_hex(body.raw, "raw")))
 
     @app.get("/v1/transactions/{tx_hash}")
     def transaction(tx_hash: str) -> dict[str, Any]:
@@ -122,6 +150,69 @@ def create_app(sequencer: Sequencer) -> FastAPI:
                             for w in store.withdrawals_in(first_seq, last_seq)],
         }
 
+    @app.post("/v1/models/compile")
+    def compile_model(body: CompileRequest) -> dict[str, Any]:
+        try:
+            onnx_bytes = base64.b64decode(body.onnx, validate=True)
+        except binascii.Error as exc:
+            raise errors.ModelRejected("onnx must be base64") from exc
+        if body.proven_output not in (None, "logits", "probabilities"):
+            raise errors.InvalidInput("proven_output is logits or probabilities")
+        options = DeployOptions(
+            proven_output=body.proven_output,
+            min_agreement=models.options.min_agreement if body.min_agreement is None
+            else body.min_agreement,
+            circuit=models.options.circuit,
+        )
+        return job_to_json(models.start_compile(onnx_bytes, body.calibration, options))
+
+    @app.get("/v1/models/compile/{job_id}")
+    def compile_status(job_id: str) -> dict[str, Any]:
+        return job_to_json(models.job(job_id))
+
+    @app.get("/v1/models/{object_id}")
+    def model(object_id: str) -> dict[str, Any]:
+        obj = sequencer.object(ObjectId(parse_hash(object_id, "object_id")))
+        if obj is None or obj.kind != ObjectKind.MODEL:
+            raise errors.NotFound(f"no model {object_id}")
+        return {**object_to_json(obj), "record": models.record(obj.vk_hash).to_json()}
+
+    @app.post("/v1/data/commit")
+    def commit_data(body: DataRequest) -> dict[str, Any]:
+        obj = sequencer.object(ObjectId(parse_hash(body.model_id, "model_id")))
+        if obj is None or obj.kind != ObjectKind.MODEL:
+            raise errors.NotFound(f"no model {body.model_id}")
+        commitment = models.commit_data(obj.vk_hash, body.values)
+        return {"commitment": hx(commitment), "model_id": body.model_id}
+
+    @app.get("/v1/traces/{tx_hash}")
+    def trace(tx_hash: str) -> dict[str, Any]:
+        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        if record is None:
+            raise errors.NotFound(f"no trace entry for transaction {tx_hash}")
+        return {**trace_to_json(record.entry), "batch": record.batch,
+                "proof_status": record.proof_status, "reason": record.reason}
+
+    @app.get("/v1/traces/{tx_hash}/proof")
+    def proof(tx_hash: str) -> dict[str, Any]:
+        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        if record is None or record.proof is None:
+            raise errors.NotFound(f"no proof (yet) for transaction {tx_hash}")
+        return {"tx_hash": tx_hash, "proof": json.loads(record.proof)}
+
+    @app.post("/v1/traces/{tx_hash}/verify")
+    def verify_trace(tx_hash: str) -> dict[str, Any]:
+        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        if record is None or record.proof is None:
+            raise errors.NotFound(f"no proof (yet) for transaction {tx_hash}")
+        model = sequencer.object(record.entry.model_id)
+        if model is None:
+            raise errors.NotFound("the trace's model no longer exists on this rollup")
+        models.verify_trace(record.entry, model.vk_hash, record.proof)
+        return {"tx_hash": tx_hash, "verified": True,
+                "input_commitment": hx(record.entry.input_commitment),
+                "outputs": list(record.entry.outputs)}
+
     @app.post("/v1/batches/seal")
     def seal() -> dict[str, Any]:
         record = sequencer.seal_batch()
@@ -140,6 +231,15 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
         "object_id": hx(outcome.object_id) if outcome.object_id else None,
         "trace": trace_to_json(outcome.trace) if outcome.trace else None,
         "withdrawal": withdrawal_to_json(outcome.withdrawal) if outcome.withdrawal else None,
+    }
+
+
+def job_to_json(job: CompileJob) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id, "stage": job.stage, "fraction": job.fraction, "done": job.done,
+        "record": job.record.to_json() if job.record else None,
+        "metadata_hash": hx(job.record.metadata_hash) if job.record else None,
+        "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
     }
 
 

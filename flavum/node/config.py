@@ -50,6 +50,15 @@ class NodeConfig:
     batch_interval_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    prover: str = "local"  # local | inline | ray
+    prover_workers: int = 1
+    prover_threads: int | None = None  # RAYON_NUM_THREADS per worker (None: all cores)
+    prover_retries: int = 2
+    prover_timeout_s: float = 900.0
+    ray_address: str = ""
+    max_logrows: int = 18
+    srs_file: str = ""  # a ceremony SRS; empty: generate a local (dev-only) SRS per logrows
+    min_agreement: float = 0.9
 
     @property
     def domain(self) -> Domain:
@@ -85,6 +94,8 @@ def load_config(home: Path) -> NodeConfig:
         )
         node = raw.get("node", {})
         batching = raw.get("batching", {})
+        prover = raw.get("prover", {})
+        models = raw.get("models", {})
         return NodeConfig(
             home=home,
             chain_id=int(raw["chain_id"]),
@@ -96,6 +107,16 @@ def load_config(home: Path) -> NodeConfig:
             batch_interval_s=float(batching.get("batch_interval_s", 10.0)),
             host=str(node.get("host", "127.0.0.1")),
             port=int(node.get("port", DEFAULT_PORT)),
+            prover=str(prover.get("backend", "local")),
+            prover_workers=int(prover.get("workers", 1)),
+            prover_threads=int(prover["threads_per_worker"]) if "threads_per_worker" in prover
+            else None,
+            prover_retries=int(prover.get("max_retries", 2)),
+            prover_timeout_s=float(prover.get("timeout_s", 900.0)),
+            ray_address=str(prover.get("ray_address", "")),
+            max_logrows=int(models.get("max_logrows", 18)),
+            srs_file=str(models.get("srs_file", "")),
+            min_agreement=float(models.get("min_agreement", 0.9)),
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"invalid config {path}: {exc}") from exc
@@ -116,6 +137,19 @@ def write_config(config: NodeConfig) -> Path:
         f"block_interval_s = {config.block_interval_s}",
         f"batch_max_txs = {config.batch_max_txs}",
         f"batch_interval_s = {config.batch_interval_s}",
+        "",
+        "[prover]",
+        f'backend = "{config.prover}"  # local | inline | ray',
+        f"workers = {config.prover_workers}",
+        *([f"threads_per_worker = {config.prover_threads}"] if config.prover_threads else []),
+        f"max_retries = {config.prover_retries}",
+        f"timeout_s = {config.prover_timeout_s}",
+        f'ray_address = "{config.ray_address}"',
+        "",
+        "[models]",
+        f"max_logrows = {config.max_logrows}",
+        f'srs_file = "{config.srs_file}"  # a ceremony SRS; empty: local dev-only SRS',
+        f"min_agreement = {config.min_agreement}",
     ]
     for a in config.genesis:
         lines += [

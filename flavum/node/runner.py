@@ -1,4 +1,4 @@
-"""Run a node: the sequencer, a ticker producing blocks and batches on time, the HTTP API."""
+"""Run a node: a ticker producing blocks, batches and proofs on time, and the HTTP API."""
 
 import threading
 
@@ -6,29 +6,27 @@ import uvicorn
 
 from flavum.api.app import create_app
 from flavum.node.config import NodeConfig
-from flavum.node.sequencer import Sequencer
-from flavum.node.store import Store
+from flavum.node.node import Node
 
 TICK_S = 0.2
 
 
 def run_node(config: NodeConfig, host: str | None = None, port: int | None = None) -> None:
     """Serve until interrupted. Accepted transactions are durable: a restart resumes them."""
-    store = Store(config.db_path)
-    sequencer = Sequencer(config, store)
+    node = Node.open(config)
     stop = threading.Event()
 
     def tick() -> None:
         while not stop.wait(TICK_S):
-            sequencer.tick()
+            node.tick()
 
     ticker = threading.Thread(target=tick, name="flavum-ticker", daemon=True)
     ticker.start()
     try:
-        uvicorn.run(create_app(sequencer), host=host or config.host, port=port or config.port,
+        uvicorn.run(create_app(node), host=host or config.host, port=port or config.port,
                     log_level="warning")
     finally:
         stop.set()
         ticker.join()
-        sequencer.produce_block()
-        store.close()
+        node.sequencer.produce_block()
+        node.close()

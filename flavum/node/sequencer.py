@@ -34,7 +34,9 @@ from flavum.core.state import (
 )
 from flavum.core.stf import Execution, Outcome, create_genesis, process_transaction
 from flavum.core.transactions import (
+    DeployModel,
     Infer,
+    SubmitData,
     Transaction,
     compute_tx_hash,
     decode_transaction,
@@ -48,7 +50,12 @@ DATA_POINTER_TAG = compute_tag("batch.data")
 
 
 class InferenceExecutor(Protocol):
-    """Runs a model on a data point the canonical way (the circuit's witness generation)."""
+    """The node's ML side: runs a model on a data point the canonical way (the circuit's
+    witness generation), and checks that it can, before a model or data object is created."""
+
+    def check_deploy(self, body: DeployModel) -> None: ...
+
+    def check_data(self, body: SubmitData) -> None: ...
 
     def execute(self, model: Object, data: Object) -> Execution: ...
 
@@ -72,6 +79,7 @@ class Sequencer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config
+        self.listeners: list[Callable[[Receipt], None]] = []  # told of every accepted tx
         self.store = store
         self.executor = executor
         self.clock = clock
@@ -139,7 +147,10 @@ class Sequencer:
             self._note_asset(tx)
             if self._pending >= self.config.block_max_txs:
                 self.produce_block()
-        return Receipt(outcome.tx_hash, seq, outcome, execution)
+        receipt = Receipt(outcome.tx_hash, seq, outcome, execution)
+        for listener in self.listeners:
+            listener(receipt)
+        return receipt
 
     def _apply(self, tx: Transaction, execution: Execution | None) -> Outcome:
         # A replayed deposit is refused by the state itself (DepositAlreadyApplied).
@@ -148,9 +159,17 @@ class Sequencer:
         return process_transaction(self.state, tx, execution)
 
     def _execute(self, tx: Transaction) -> Execution | None:
-        """Run an inference outside the lock; the state transition re-checks everything."""
+        """Run an inference outside the lock; the state transition re-checks everything.
+
+        A model or data object is only created if this node can later execute it."""
         body = tx.body
-        if not isinstance(body, Infer) or self.executor is None:
+        if self.executor is None:
+            return None
+        if isinstance(body, DeployModel):
+            self.executor.check_deploy(body)
+        if isinstance(body, SubmitData):
+            self.executor.check_data(body)
+        if not isinstance(body, Infer):
             return None
         with self._lock:
             model = get_object(self.state, body.model_id)

@@ -88,6 +88,15 @@ CREATE TABLE IF NOT EXISTS objects (
     owner BLOB NOT NULL,
     entry TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS models (
+    vk_hash BLOB PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS data_inputs (
+    commitment BLOB PRIMARY KEY,
+    vk_hash BLOB NOT NULL,
+    input_values TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -112,6 +121,15 @@ class BlockRecord:
     state_root: Hash32
     batch: int | None
     created_at: float
+
+
+@dataclass(frozen=True)
+class TraceRecord:
+    entry: TraceEntry
+    batch: int | None
+    proof_status: str  # queued, proving, proven, failed
+    proof: bytes | None  # ezkl proof.json
+    reason: str | None  # why proving failed
 
 
 @dataclass(frozen=True)
@@ -354,6 +372,48 @@ class Store:
                 (first_seq, last_seq)).fetchall()
         return [withdrawal_from_json(json.loads(r[0])) for r in rows]
 
+    # --- proofs of trace entries ---
+
+    def get_trace(self, tx_hash: Hash32) -> TraceRecord | None:
+        row = self._one("SELECT entry, batch, proof_status, proof, reason FROM traces"
+                        " WHERE tx_hash = ?", (tx_hash,))
+        return None if row is None else _trace(row)
+
+    def traces_with_status(self, *statuses: str) -> list[TraceRecord]:
+        marks = ", ".join("?" for _ in statuses)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                f" WHERE proof_status IN ({marks}) ORDER BY seq", statuses).fetchall()
+        return [_trace(r) for r in rows]
+
+    def set_proof_status(self, tx_hash: Hash32, status: str, reason: str | None = None) -> None:
+        self._exec("UPDATE traces SET proof_status = ?, reason = ? WHERE tx_hash = ?",
+                   (status, reason, tx_hash))
+
+    def set_proof(self, tx_hash: Hash32, proof: bytes) -> None:
+        self._exec("UPDATE traces SET proof_status = 'proven', proof = ?, reason = NULL"
+                   " WHERE tx_hash = ?", (proof, tx_hash))
+
+    # --- compiled models and raw data inputs (node-local, never on a ledger) ---
+
+    def put_model_record(self, vk_hash: Hash32, record: str) -> None:
+        self._exec("INSERT OR REPLACE INTO models(vk_hash, record) VALUES (?, ?)",
+                   (vk_hash, record))
+
+    def get_model_record(self, vk_hash: Hash32) -> str | None:
+        row = self._one("SELECT record FROM models WHERE vk_hash = ?", (vk_hash,))
+        return None if row is None else str(row[0])
+
+    def put_data_input(self, commitment: Hash32, vk_hash: Hash32, values: str) -> None:
+        self._exec("INSERT OR REPLACE INTO data_inputs(commitment, vk_hash, input_values)"
+                   " VALUES (?, ?, ?)", (commitment, vk_hash, values))
+
+    def get_data_input(self, commitment: Hash32) -> tuple[Hash32, str] | None:
+        row = self._one("SELECT vk_hash, input_values FROM data_inputs WHERE commitment = ?",
+                        (commitment,))
+        return None if row is None else (Hash32(row[0]), str(row[1]))
+
     # --- readable state ---
 
     def account(self, address: Address) -> tuple[int, dict[AssetId, Amount]]:
@@ -483,6 +543,10 @@ def _load_execution(text: str | None) -> Execution | None:
 def _block(row: Any) -> BlockRecord:
     return BlockRecord(int(row[0]), int(row[1]), int(row[2]), Hash32(row[3]), row[4],
                        float(row[5]))
+
+
+def _trace(row: Any) -> TraceRecord:
+    return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4])
 
 
 def _batch(row: Any) -> BatchRecord:

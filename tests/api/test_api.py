@@ -7,18 +7,18 @@ from flavum.api.app import create_app
 from flavum.core.transactions import Transaction, Transfer, encode_transaction, sign_transaction
 from flavum.core.types import Amount, Nonce
 from flavum.node.config import native_asset
-from flavum.node.sequencer import Sequencer
-from flavum.node.store import Store
+from flavum.node.node import Node
+from flavum.zk.pool import InlineProverPool
 from tests.node.conftest import ALICE, ALICE_KEY, BOB, make_config
 
 
 @pytest.fixture
 def api(tmp_path):
     config = make_config(tmp_path / "home")
-    sequencer = Sequencer(config, Store(config.db_path))
-    with TestClient(create_app(sequencer), raise_server_exceptions=False) as client:
+    node = Node.open(config, pool=InlineProverPool())
+    with TestClient(create_app(node), raise_server_exceptions=False) as client:
         yield config, client
-    sequencer.store.close()
+    node.close()
 
 
 def raw_transfer(config, nonce, amount=1):

@@ -1,0 +1,302 @@
+"""Models and data on the node: compile ONNX into circuits, keep raw inputs, run inferences.
+
+Deploying a model is two steps. The node compiles the ONNX file (normalize the graph, calibrate,
+compile, SRS, keys, accuracy report) into a `ModelRecord`, stored under its verifying key hash;
+the user then signs a DeployModel transaction naming the ONNX hash, the vk hash and the record's
+hash (`metadata_hash`), and the sequencer accepts it only if this node holds that record.
+
+Submitting data is alike: the node quantizes the values exactly as the model's circuit does and
+returns their Poseidon commitment (keeping the raw values, which are never needed on a ledger);
+the user signs SubmitData with that commitment.
+
+`execute` is the canonical execution of an Infer: the circuit's own witness generation.
+"""
+
+import json
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flavum.core.batch import TraceEntry, compute_outputs_hash
+from flavum.core.encoding import keccak256
+from flavum.core.errors import AccuracyTooLow, InvalidInput, InvalidProof, ModelRejected, NotFound
+from flavum.core.state import Object
+from flavum.core.stf import Execution
+from flavum.core.transactions import DeployModel, SubmitData
+from flavum.core.types import Hash32
+from flavum.ml.normalize import normalize
+from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
+from flavum.node.store import Store, hx
+from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
+from flavum.zk.execution import Execution as CircuitExecution
+from flavum.zk.execution import FieldElement, compute_input_commitment, run_witness
+from flavum.zk.proof import Proof, check_public_values, load_proof, verify
+from flavum.zk.srs import Progress, SrsStore
+
+MAX_ACCURACY_SAMPLES = 32
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    proven_output: str | None = None  # None: logits for classifiers
+    min_agreement: float = 0.9  # top-1 agreement with the float model, 0..1
+    circuit: CircuitConfig = field(default_factory=CircuitConfig)
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """What the node knows of a compiled model; its JSON hash is the MODEL's metadata hash."""
+
+    model_hash: str  # keccak256 of the ONNX file as handed in
+    vk_hash: str
+    circuit_key: str
+    logrows: int
+    input_shape: list[int]  # of one inference (no batch dimension)
+    batch_size: int
+    input_scale: int
+    output_shapes: list[list[int]]
+    output_scales: list[int]
+    proven_output: str
+    postprocess: str
+    rewrites: list[str]
+    accuracy: dict[str, Any]
+    visibility: dict[str, str]
+    srs_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def metadata_hash(self) -> Hash32:
+        return keccak256(json.dumps(self.to_json(), sort_keys=True).encode())
+
+
+@dataclass
+class CompileJob:
+    """A model compilation running in the background (the API's view of it)."""
+
+    job_id: str
+    stage: str = "queued"
+    fraction: float | None = None
+    record: ModelRecord | None = None
+    error: tuple[str, str] | None = None  # (code, message)
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None or self.error is not None
+
+
+class ModelService:
+    def __init__(self, home: Path, store: Store, srs: SrsStore, options: DeployOptions) -> None:
+        self.home = home
+        self.store = store
+        self.srs = srs
+        self.options = options
+        self.circuits_dir = home / "circuits"
+        self._artifacts: dict[str, CircuitArtifacts] = {}
+        self._jobs: dict[str, CompileJob] = {}
+        self._lock = threading.Lock()
+
+    # --- deploy ---
+
+    def compile(
+        self,
+        onnx_bytes: bytes,
+        calibration: Any,
+        options: DeployOptions | None = None,
+        progress: Progress | None = None,
+    ) -> ModelRecord:
+        """Normalize, compile and check a model; refuse it (typed) before anything is kept."""
+        options = options or self.options
+        samples = _as_rows(calibration)
+        normalized = normalize(onnx_bytes, samples, options.proven_output)
+        artifacts = build_circuit(normalized.model_bytes, samples, options.circuit, self.srs,
+                                  progress, cache_dir=self.circuits_dir)
+        if progress is not None:
+            progress("accuracy", None)
+        accuracy = self._accuracy(normalized.model_bytes, artifacts, samples,
+                                  normalized.postprocess, normalized.proven_output)
+        if progress is not None:
+            progress("accuracy", 1.0)
+        agreement = accuracy["top1_agreement"]
+        if agreement is not None and agreement < options.min_agreement:
+            raise AccuracyTooLow(
+                f"the circuit agrees with the float model on {agreement:.0%} of samples, "
+                f"below the required {options.min_agreement:.0%}"
+            )
+        record = ModelRecord(
+            model_hash=hx(keccak256(onnx_bytes)),
+            vk_hash=hx(artifacts.vk_hash),
+            circuit_key=artifacts.key,
+            logrows=artifacts.logrows,
+            input_shape=list(normalized.input_shape),
+            batch_size=artifacts.batch_size,
+            input_scale=artifacts.input_scale,
+            output_shapes=[list(s) for s in artifacts.output_shapes],
+            output_scales=list(artifacts.output_scales),
+            proven_output=normalized.proven_output,
+            postprocess=normalized.postprocess,
+            rewrites=normalized.rewrites,
+            accuracy=accuracy,
+            visibility={"input": artifacts.config.input_visibility,
+                        "output": artifacts.config.output_visibility,
+                        "params": artifacts.config.param_visibility},
+            srs_sha256=artifacts.srs_sha256,
+        )
+        self.store.put_model_record(Hash32(artifacts.vk_hash), json.dumps(record.to_json()))
+        with self._lock:
+            self._artifacts[record.vk_hash] = artifacts
+        return record
+
+    def start_compile(self, onnx_bytes: bytes, calibration: Any,
+                      options: DeployOptions | None = None) -> CompileJob:
+        """Compile in a background thread; poll `job(job_id)` for stage and result."""
+        job = CompileJob(job_id=uuid.uuid4().hex)
+        with self._lock:
+            self._jobs[job.job_id] = job
+
+        def progress(stage: str, fraction: float | None) -> None:
+            job.stage, job.fraction = stage, fraction
+
+        def run() -> None:
+            try:
+                job.record = self.compile(onnx_bytes, calibration, options, progress)
+                job.stage, job.fraction = "done", 1.0
+            except Exception as exc:  # reported to the client through the job
+                job.error = (getattr(exc, "code", "model_rejected"), str(exc))
+                job.stage = "failed"
+
+        threading.Thread(target=run, name=f"compile-{job.job_id[:8]}", daemon=True).start()
+        return job
+
+    def job(self, job_id: str) -> CompileJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no compile job {job_id}")
+        return job
+
+    def record(self, vk_hash: Hash32) -> ModelRecord:
+        text = self.store.get_model_record(vk_hash)
+        if text is None:
+            raise ModelRejected(f"this node has no compiled circuit with vk hash {hx(vk_hash)}")
+        return ModelRecord(**json.loads(text))
+
+    def artifacts(self, vk_hash: Hash32) -> CircuitArtifacts:
+        key = hx(vk_hash)
+        with self._lock:
+            cached = self._artifacts.get(key)
+        if cached is not None:
+            return cached
+        record = self.record(vk_hash)
+        artifacts = CircuitArtifacts.load(self.circuits_dir / record.circuit_key,
+                                          self.srs.path_for(record.logrows))
+        with self._lock:
+            self._artifacts[key] = artifacts
+        return artifacts
+
+    # --- data ---
+
+    def commit_data(self, vk_hash: Hash32, values: Any) -> Hash32:
+        """Keep `values` for the model's circuit and return their commitment."""
+        artifacts = self.artifacts(vk_hash)
+        commitment = compute_input_commitment(artifacts, values).be_bytes
+        flat = np.asarray(values, dtype=np.float32).reshape(-1).tolist()
+        self.store.put_data_input(commitment, vk_hash, json.dumps(flat))
+        return commitment
+
+    def data_values(self, commitment: Hash32) -> tuple[Hash32, list[float]]:
+        row = self.store.get_data_input(commitment)
+        if row is None:
+            raise InvalidInput(f"this node holds no values for data commitment {hx(commitment)}")
+        return row[0], json.loads(row[1])
+
+    # --- the sequencer's hooks (InferenceExecutor) ---
+
+    def check_deploy(self, body: DeployModel) -> None:
+        record = self.record(body.vk_hash)
+        if body.metadata_hash != record.metadata_hash:
+            raise ModelRejected("the metadata hash is not the one of this model's record")
+        if hx(body.model_hash) != record.model_hash:
+            raise ModelRejected("the model hash is not the one this circuit was compiled from")
+
+    def check_data(self, body: SubmitData) -> None:
+        self.data_values(body.commitment)
+
+    def execute(self, model: Object, data: Object) -> Execution:
+        run = self.run(model, data)
+        return Execution(run.input_commitment.be_bytes, run.outputs)
+
+    def run(self, model: Object, data: Object) -> CircuitExecution:
+        """The circuit's witness for `model` on `data`'s values (files kept for proving)."""
+        artifacts = self.artifacts(model.vk_hash)
+        _, values = self.data_values(data.commitment)
+        if len(values) != artifacts.input_size:
+            raise InvalidInput(
+                f"the data point has {len(values)} values; this model takes "
+                f"{artifacts.input_size}: it was submitted for another model's input"
+            )
+        return run_witness(artifacts, values)
+
+    # --- verification ---
+
+    def verify_trace(self, trace: TraceEntry, vk_hash: Hash32, proof_json: bytes) -> Proof:
+        """Verify a trace entry's proof and bind it to the trace: InvalidProof with a reason."""
+        artifacts = self.artifacts(vk_hash)
+        proof = load_proof(artifacts, proof_json)
+        verify(artifacts, proof)
+        check_public_values(
+            proof,
+            input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
+            outputs=trace.outputs,
+        )
+        return proof
+
+    def _accuracy(self, model_bytes: bytes, artifacts: CircuitArtifacts, samples: np.ndarray,
+                  postprocess: str, proven_output: str) -> dict[str, Any]:
+        batch = artifacts.batch_size
+        count = min(len(samples), MAX_ACCURACY_SAMPLES) // batch * batch
+        rows = samples[:count]
+        reference = run_float(model_bytes, rows)
+        circuit = []
+        for start in range(0, count, batch):
+            execution = run_witness(artifacts, rows[start:start + batch])
+            circuit.append(np.asarray(execution.rescaled_outputs).reshape(batch, -1))
+        report = accuracy_report(reference.reshape(count, -1), np.concatenate(circuit),
+                                 postprocess, proven_output=proven_output)
+        return report
+
+
+def check_result(trace: TraceEntry, result: Object | None) -> None:
+    """The RESULT object, while it exists on L2, holds the trace's outputs."""
+    if result is not None and result.commitment != compute_outputs_hash(trace.outputs):
+        raise InvalidProof("the RESULT object's commitment does not match the trace's outputs")
+
+
+def _as_rows(values: Any) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"calibration data is not numeric: {exc}") from exc
+    if array.ndim == 1:
+        array = array.reshape(1, -1)
+    return array.reshape(len(array), -1)
+
+
+def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str, Any]:
+    """A trace's fixed-point outputs as numbers, probabilities and predicted class.
+
+    Only the fixed-point outputs are proven; the rest is derived from them outside the circuit.
+    """
+    scale = record.output_scales[0] if record.output_scales else 0
+    values = np.asarray(outputs, dtype=np.float64) / 2.0**scale
+    rows = values.reshape(record.batch_size, -1)
+    result: dict[str, Any] = {"values": rows.tolist(), "proven_output": record.proven_output}
+    if rows.shape[1] > 1:
+        result["probabilities"] = apply_postprocess(rows, record.postprocess).tolist()
+        result["prediction"] = [int(i) for i in rows.argmax(axis=1)]
+    return result
