@@ -109,8 +109,11 @@ class HeliaNode:
 
 def start_helia(repo: Path, log_dir: Path) -> HeliaNode:
     """Start the Helia node on a free port (the OS picks it) and wait for its READY line."""
-    if not (NODE_BIN.exists() and (IPFS_DIR / "node_modules" / "helia").is_dir()):
+    if not (IPFS_DIR / "node_modules").is_dir():
         pytest.skip("ipfs/node_modules is absent: install it with `npm ci --prefix ipfs`")
+    # Present but incomplete is a broken install: fail, do not skip.
+    if not NODE_BIN.exists():
+        raise RuntimeError(f"{NODE_BIN} is missing: reinstall with `npm ci --prefix ipfs`")
     out_path = log_dir / f"helia-{uuid.uuid4().hex[:8]}.out"
     err_path = out_path.with_suffix(".err")
     with out_path.open("wb") as out, err_path.open("wb") as err:
