@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {FlavumHashes} from "./FlavumHashes.sol";
+import {FlavumObjects} from "./FlavumObjects.sol";
+
+interface IRollupRoots {
+    function withdrawalRoot(uint256 number) external view returns (bytes32);
+}
+
+interface IERC20Like {
+    function balanceOf(address owner) external view returns (uint256);
+}
+
+/// @title FlavumBridge: deposits into the rollup and withdrawals out of it, for one ledger.
+/// @notice Deposits of ETH, ERC-20 tokens and data (a 32-byte commitment and an optional
+/// payload) emit `Deposited`; the node's ledger watcher turns each into one Deposit transaction.
+/// A withdrawal leaf of an accepted batch is paid once: ETH or an ERC-20 for a balance, an
+/// ERC-721 (FlavumObjects) for a DATA or RESULT object.
+contract FlavumBridge {
+    uint8 internal constant KIND_DATA = 2; // flavum.core.types.ObjectKind
+    uint8 internal constant KIND_RESULT = 3;
+
+    IRollupRoots public immutable rollup;
+    FlavumObjects public immutable objects;
+    bytes32 public immutable ledgerId;
+    bytes32 public immutable nativeAsset;
+
+    mapping(bytes32 => address) public tokenOfAsset; // learnt at the first deposit of a token
+    mapping(bytes32 => bool) public finalized; // withdrawal leaf -> paid
+    uint256 public depositCount;
+    bool private locked;
+
+    event Deposited(
+        uint256 indexed depositIndex,
+        address indexed depositor,
+        address indexed recipient,
+        bytes32 asset,
+        address token,
+        uint256 amount,
+        bytes32 dataCommitment,
+        bytes32 metadataHash,
+        bytes payload
+    );
+    event WithdrawalFinalized(
+        bytes32 indexed leaf, uint256 indexed batchNumber, address indexed recipient, bytes32 asset, uint256 amount,
+        bytes32 objectId, uint8 objectKind
+    );
+
+    /// `ledgerId_` is flavum.core.assets.compute_ledger_id(name), e.g. keccak256("flavum.ledger.evm").
+    constructor(IRollupRoots rollup_, bytes32 ledgerId_) {
+        rollup = rollup_;
+        ledgerId = ledgerId_;
+        nativeAsset = FlavumHashes.assetId(ledgerId_, address(0));
+        tokenOfAsset[nativeAsset] = address(0);
+        objects = new FlavumObjects();
+    }
+
+    modifier nonReentrant() {
+        require(!locked, "reentrant call");
+        locked = true;
+        _;
+        locked = false;
+    }
+
+    // --- deposits ---------------------------------------------------------------------------
+
+    function depositETH(address recipient) external payable {
+        require(msg.value > 0, "nothing deposited");
+        _emitDeposit(recipient, nativeAsset, address(0), msg.value, bytes32(0), "");
+    }
+
+    /// The amount credited is what the bridge received (a fee-on-transfer token gives less).
+    function depositERC20(address token, uint256 amount, address recipient) external nonReentrant {
+        require(token != address(0) && token.code.length > 0, "not a token");
+        bytes32 asset = FlavumHashes.assetId(ledgerId, token);
+        tokenOfAsset[asset] = token;
+        uint256 before = IERC20Like(token).balanceOf(address(this));
+        _callToken(token, abi.encodeWithSignature("transferFrom(address,address,uint256)", msg.sender, address(this), amount));
+        uint256 received = IERC20Like(token).balanceOf(address(this)) - before;
+        require(received > 0, "nothing deposited");
+        _emitDeposit(recipient, asset, token, received, bytes32(0), "");
+    }
+
+    /// Deposit a data point (its commitment; the payload, if any, is published in the event) and
+    /// optionally ETH with it. The rollup mints a DATA object owned by `recipient`.
+    function depositData(address recipient, bytes32 commitment, bytes calldata payload) external payable {
+        require(commitment != bytes32(0), "a data deposit needs a commitment");
+        bytes32 metadataHash = payload.length > 0 ? keccak256(payload) : bytes32(0);
+        _emitDeposit(recipient, nativeAsset, address(0), msg.value, commitment, metadataHash, payload);
+    }
+
+    function _emitDeposit(address recipient, bytes32 asset, address token, uint256 amount, bytes32 commitment, bytes memory payload) private {
+        _emitDeposit(recipient, asset, token, amount, commitment, bytes32(0), payload);
+    }
+
+    function _emitDeposit(
+        address recipient, bytes32 asset, address token, uint256 amount, bytes32 commitment, bytes32 metadataHash,
+        bytes memory payload
+    ) private {
+        require(recipient != address(0), "recipient zero");
+        emit Deposited(depositCount++, msg.sender, recipient, asset, token, amount, commitment, metadataHash, payload);
+    }
+
+    // --- withdrawals ------------------------------------------------------------------------
+
+    function finalizeWithdrawal(
+        uint256 batchNumber,
+        FlavumHashes.Withdrawal calldata w,
+        uint256 index,
+        bytes32[] calldata proof
+    ) external nonReentrant {
+        require(w.ledger == ledgerId, "withdrawal is for another ledger");
+        bytes32 leaf = FlavumHashes.withdrawalLeaf(w);
+        require(!finalized[leaf], "withdrawal already finalized");
+        bytes32 root = rollup.withdrawalRoot(batchNumber);
+        require(FlavumHashes.verifyTreeProof(root, leaf, index, proof), "bad withdrawal proof");
+        // Marked before paying: a reentrant or repeated call finds it finalized.
+        finalized[leaf] = true;
+        if (w.objectKind == 0) {
+            _pay(w.recipient, w.asset, w.amount);
+        } else {
+            require(w.objectKind == KIND_DATA || w.objectKind == KIND_RESULT, "this object kind is not withdrawable");
+            objects.mint(w.recipient, uint256(w.objectId), w.objectKind, w.commitment, w.modelId);
+        }
+        emit WithdrawalFinalized(leaf, batchNumber, w.recipient, w.asset, w.amount, w.objectId, w.objectKind);
+    }
+
+    function _pay(address recipient, bytes32 asset, uint256 amount) private {
+        if (asset == nativeAsset) {
+            (bool ok,) = recipient.call{value: amount}("");
+            require(ok, "ETH transfer failed");
+            return;
+        }
+        address token = tokenOfAsset[asset];
+        require(token != address(0), "unknown asset on this ledger");
+        _callToken(token, abi.encodeWithSignature("transfer(address,uint256)", recipient, amount));
+    }
+
+    /// Call an ERC-20; accept tokens that return nothing as well as those that return true.
+    function _callToken(address token, bytes memory data) private {
+        (bool ok, bytes memory ret) = token.call(data);
+        require(ok && (ret.length == 0 || abi.decode(ret, (bool))), "token transfer failed");
+    }
+}

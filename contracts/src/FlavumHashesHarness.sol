@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {FlavumHashes} from "./FlavumHashes.sol";
+
+/// @title FlavumHashesHarness: FlavumHashes as external calls, for the byte-for-byte tests.
+contract FlavumHashesHarness {
+    function tags() external pure returns (bytes32[8] memory) {
+        return [
+            FlavumHashes.TREE_NODE_TAG, FlavumHashes.TRACE_TAG, FlavumHashes.WITHDRAWAL_TAG,
+            FlavumHashes.OUTPUTS_TAG, FlavumHashes.HEADER_TAG, FlavumHashes.ASSET_TAG,
+            FlavumHashes.TX_SIGN_TAG, FlavumHashes.TX_HASH_TAG
+        ];
+    }
+
+    function computeTreeRoot(bytes32[] memory leaves) external pure returns (bytes32) {
+        return FlavumHashes.computeTreeRoot(leaves);
+    }
+
+    function verifyTreeProof(bytes32 root, bytes32 leaf, uint256 index, bytes32[] calldata proof)
+        external
+        pure
+        returns (bool)
+    {
+        return FlavumHashes.verifyTreeProof(root, leaf, index, proof);
+    }
+
+    function outputsHash(int256[] memory outputs) external pure returns (bytes32) {
+        return FlavumHashes.outputsHash(outputs);
+    }
+
+    function traceLeaf(bytes32 txHash, bytes32 modelId, bytes32 inputCommitment, int256[] memory outputs, bytes32 resultId)
+        external
+        pure
+        returns (bytes32)
+    {
+        return FlavumHashes.traceLeaf(txHash, modelId, inputCommitment, FlavumHashes.outputsHash(outputs), resultId);
+    }
+
+    function withdrawalLeaf(FlavumHashes.Withdrawal calldata w) external pure returns (bytes32) {
+        return FlavumHashes.withdrawalLeaf(w);
+    }
+
+    function batchHash(FlavumHashes.Header calldata h) external pure returns (bytes32) {
+        return FlavumHashes.batchHash(h);
+    }
+
+    function assetId(bytes32 ledger, address token) external pure returns (bytes32) {
+        return FlavumHashes.assetId(ledger, token);
+    }
+
+    function feltToSigned(uint256 felt) external pure returns (int256) {
+        return FlavumHashes.feltToSigned(felt);
+    }
+
+    function txHashOf(bytes calldata raw) external pure returns (bytes32 txHash, uint8 txType) {
+        return FlavumHashes.txHashOf(raw);
+    }
+}

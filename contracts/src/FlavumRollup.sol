@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.37;
+
+import {FlavumHashes} from "./FlavumHashes.sol";
+import {ModelRegistry} from "./ModelRegistry.sol";
+
+/// @title FlavumRollup: accepts batch headers in order, each only with valid inference proofs.
+/// @notice For every proof in a batch the model's verifier is called; the trace leaves are then
+/// rebuilt from the public values the verifier just accepted (input commitment, outputs) and
+/// the (tx hash, result id) rows the poster names, and must hash to the header's trace root.
+/// Users may queue signed rollup transactions here (forced inclusion): a batch must process
+/// every queued request that is older than `forcedWindow` blocks.
+contract FlavumRollup {
+    /// One verifier call. Public values: [input commitment, outputs...]. The outputs are split
+    /// into txHashes.length equal slices, one trace leaf each, all with the one input commitment.
+    struct Inference {
+        bytes32 modelId;
+        bytes proof;
+        uint256[] instances;
+        bytes32[] vka; // empty for a model with its own verifier
+        bytes32[] txHashes;
+        bytes32[] resultIds;
+    }
+
+    /// How a batch processes forced request `requestId`: included (its tx hash is at `txIndex`
+    /// of the batch's tx tree) or refused (the rollup found the transaction invalid).
+    struct ForcedInclusion {
+        uint256 requestId;
+        bool included;
+        uint256 txIndex;
+        bytes32[] txProof;
+    }
+
+    struct ForcedRequest {
+        bytes32 txHash;
+        address requester;
+        uint64 queuedAtBlock;
+    }
+
+    struct Batch {
+        bytes32 batchHash;
+        bytes32 withdrawalRoot;
+    }
+
+    address public immutable sequencer;
+    ModelRegistry public immutable registry;
+    uint256 public immutable forcedWindow; // blocks
+    uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
+
+    uint64 public nextBatchNumber;
+    bytes32 public lastStateRoot;
+    mapping(uint256 => Batch) public batches;
+    ForcedRequest[] private forcedQueue;
+    uint256 public forcedHead; // requests before it are processed
+
+    event BatchAccepted(
+        uint64 indexed number, bytes32 batchHash, bytes32 stateRoot, bytes32 withdrawalRoot, uint256 inferences
+    );
+    event ForcedRequestQueued(uint256 indexed requestId, bytes32 indexed txHash, address requester, bytes rawTx);
+    event ForcedRequestProcessed(uint256 indexed requestId, uint64 indexed batchNumber, bool included);
+
+    constructor(address sequencer_, ModelRegistry registry_, bytes32 genesisStateRoot, uint256 forcedWindow_) {
+        sequencer = sequencer_;
+        registry = registry_;
+        lastStateRoot = genesisStateRoot;
+        forcedWindow = forcedWindow_;
+    }
+
+    // --- forced inclusion -----------------------------------------------------------------
+
+    /// Queue a signed rollup Withdraw transaction (its wire encoding) for forced inclusion.
+    function queueForcedTransaction(bytes calldata rawTx) external returns (uint256 requestId) {
+        (bytes32 txHash, uint8 txType) = FlavumHashes.txHashOf(rawTx);
+        require(txType == WITHDRAW_TX_TYPE, "only Withdraw transactions can be forced");
+        requestId = forcedQueue.length;
+        forcedQueue.push(ForcedRequest(txHash, msg.sender, uint64(block.number)));
+        emit ForcedRequestQueued(requestId, txHash, msg.sender, rawTx);
+    }
+
+    function forcedRequestCount() external view returns (uint256) {
+        return forcedQueue.length;
+    }
+
+    function forcedRequest(uint256 requestId) external view returns (ForcedRequest memory) {
+        return forcedQueue[requestId];
+    }
+
+    // --- batches ----------------------------------------------------------------------------
+
+    function submitBatch(
+        FlavumHashes.Header calldata header,
+        Inference[] calldata inferences,
+        ForcedInclusion[] calldata forced
+    ) external {
+        require(msg.sender == sequencer, "only the sequencer posts batches");
+        require(header.number == nextBatchNumber, "batch number out of order");
+        require(header.prevStateRoot == lastStateRoot, "previous state root mismatch");
+
+        _processForced(header, forced);
+        require(_computeTraceRoot(inferences) == header.traceRoot, "trace root mismatch");
+
+        bytes32 batchHash = FlavumHashes.batchHash(header);
+        batches[header.number] = Batch(batchHash, header.withdrawalRoot);
+        lastStateRoot = header.stateRoot;
+        nextBatchNumber = header.number + 1;
+        emit BatchAccepted(header.number, batchHash, header.stateRoot, header.withdrawalRoot, inferences.length);
+    }
+
+    /// The withdrawal root of an accepted batch; reverts for a batch not (yet) accepted.
+    function withdrawalRoot(uint256 number) external view returns (bytes32) {
+        require(number < nextBatchNumber, "batch not accepted");
+        return batches[number].withdrawalRoot;
+    }
+
+    function _processForced(FlavumHashes.Header calldata header, ForcedInclusion[] calldata forced) private {
+        uint256 head = forcedHead;
+        for (uint256 i = 0; i < forced.length; i++) {
+            ForcedInclusion calldata f = forced[i];
+            // In queue order, none skipped: the oldest request is always dealt with first.
+            require(f.requestId == head, "forced requests out of order");
+            if (f.included) {
+                bytes32 txHash = forcedQueue[head].txHash;
+                require(
+                    FlavumHashes.verifyTreeProof(header.txRoot, txHash, f.txIndex, f.txProof),
+                    "forced transaction not in the tx root"
+                );
+            }
+            emit ForcedRequestProcessed(head, header.number, f.included);
+            head++;
+        }
+        forcedHead = head;
+        // The oldest request left must still be within its window.
+        require(
+            head == forcedQueue.length || block.number < uint256(forcedQueue[head].queuedAtBlock) + forcedWindow,
+            "batch skips an overdue forced request"
+        );
+    }
+
+    /// Verify every proof and return the root of the trace leaves rebuilt from their public values.
+    function _computeTraceRoot(Inference[] calldata inferences) private returns (bytes32) {
+        uint256 total = 0;
+        for (uint256 i = 0; i < inferences.length; i++) {
+            total += inferences[i].txHashes.length;
+        }
+        bytes32[] memory leaves = new bytes32[](total);
+        uint256 next = 0;
+        for (uint256 i = 0; i < inferences.length; i++) {
+            Inference calldata inf = inferences[i];
+            _verifyProof(inf);
+            next = _appendLeaves(inf, leaves, next);
+        }
+        return FlavumHashes.computeTreeRoot(leaves);
+    }
+
+    function _verifyProof(Inference calldata inf) private {
+        ModelRegistry.Model memory model = registry.getModel(inf.modelId);
+        require(model.verifier != address(0), "model not registered");
+        bool ok;
+        bytes memory ret;
+        if (model.reusable) {
+            require(
+                registry.vkaAllowed(inf.modelId, keccak256(abi.encodePacked(inf.vka))),
+                "VKA not allowed for this model"
+            );
+            (ok, ret) = model.verifier.call(
+                abi.encodeWithSignature("verifyProof(bytes,uint256[],bytes32[])", inf.proof, inf.instances, inf.vka)
+            );
+        } else {
+            (ok, ret) = model.verifier.call(
+                abi.encodeWithSignature("verifyProof(bytes,uint256[])", inf.proof, inf.instances)
+            );
+        }
+        // ezkl verifiers revert on most bad proofs, but may return false (e.g. out of gas).
+        require(ok && ret.length >= 32 && abi.decode(ret, (uint256)) == 1, "proof rejected by the verifier");
+    }
+
+    function _appendLeaves(Inference calldata inf, bytes32[] memory leaves, uint256 next) private pure returns (uint256) {
+        uint256 rows = inf.txHashes.length;
+        require(rows > 0 && inf.resultIds.length == rows, "an inference names one result per row");
+        // instances[0] is the input commitment (hashed input); the rest are outputs.
+        require(inf.instances.length > 1, "proof exposes no outputs");
+        uint256 perRow = (inf.instances.length - 1) / rows;
+        require(perRow * rows == inf.instances.length - 1, "outputs do not split into the rows");
+        bytes32 inputCommitment = bytes32(inf.instances[0]);
+        for (uint256 r = 0; r < rows; r++) {
+            int256[] memory outputs = new int256[](perRow);
+            for (uint256 j = 0; j < perRow; j++) {
+                outputs[j] = FlavumHashes.feltToSigned(inf.instances[1 + r * perRow + j]);
+            }
+            leaves[next++] = FlavumHashes.traceLeaf(
+                inf.txHashes[r], inf.modelId, inputCommitment, FlavumHashes.outputsHash(outputs), inf.resultIds[r]
+            );
+        }
+        return next;
+    }
+}

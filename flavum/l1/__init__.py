@@ -1,0 +1,1 @@
+"""Ledgers (L1s): interface, EVM adapter, in-memory fake, ezkl verifier deployment."""

@@ -1,0 +1,622 @@
+"""The EVM ledger: Rollup, ModelRegistry and Bridge contracts, reached through web3.py.
+
+Two backends, one class: the embedded in-process EVM (eth-tester on py-evm: no server, the
+default for development and tests) and any JSON-RPC URL (anvil, a testnet, a mainnet node).
+The compiled contracts come from contracts/build/ (committed); only a model's own ezkl verifier
+is compiled at run time (verifiers.py).
+
+Every transaction is signed locally and sent with an explicit gas limit: `eth_estimateGas`
+under-estimates ezkl verifiers (they return false instead of reverting when short of gas).
+eth-tester's `TransactionFailed`, web3's `ContractLogicError`, a failed receipt and connection
+errors all become one `LedgerError` carrying the revert reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+
+from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.encoding import compute_tag, hash_tagged
+from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.l1.interface import (
+    BatchStatus,
+    Capabilities,
+    DepositEvent,
+    ForcedInclusion,
+    ForcedRequest,
+    Ledger,
+    LedgerError,
+    LedgerUnreachable,
+    ProvenInference,
+    RegisteredModel,
+)
+from flavum.l1.solc import CONTRACTS_DIR
+from flavum.l1.verifiers import EIP170_LIMIT, REUSABLE_CONTRACT, VerifierBuild
+
+BUILD_DIR = CONTRACTS_DIR / "build"
+DEPOSIT_EVENT_TAG = compute_tag("l1.deposit_event")
+EMBEDDED_BALANCE = 10**24  # wei given to each funded key of the embedded EVM
+
+
+def compute_deposit_event_id(ledger_id: Hash32, block_hash: Hash32, log_index: int) -> Hash32:
+    """Id of a bridge deposit event: keccak256(abi.encode(TAG, ledger, block hash, log index)).
+
+    A deposit moved to another block by a reorg is another event; confirmations keep the
+    watcher from crediting one before its block is settled."""
+    return hash_tagged(DEPOSIT_EVENT_TAG, ("bytes32", "bytes32", "uint256"),
+                       (ledger_id, block_hash, log_index))
+
+
+def load_artifact(name: str) -> dict[str, Any]:
+    path = BUILD_DIR / f"{name}.json"
+    if not path.is_file():
+        raise LedgerError(f"missing contract artifact {name}.json (run contracts/build.py)")
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class GasPolicy:
+    """Explicit gas limits. A limit only caps: the sender pays for the gas used."""
+
+    batch_base: int = 400_000
+    per_own_verify: int = 1_500_000  # measured 0.5-1.1M
+    per_reusable_verify: int = 2_500_000  # measured 0.7-1.5M
+    per_trace_row: int = 40_000
+    per_forced: int = 60_000
+    deploy_verifier: int = 6_000_000  # measured 2.7-3.4M
+    default: int = 1_000_000
+    block_cap: int = 29_000_000  # stay under the usual 30M block gas limit
+
+    def batch_limit(self, inferences: Sequence[ProvenInference], reusable: Sequence[bool],
+                    forced: int, calldata: int) -> int:
+        gas = self.batch_base + self.per_forced * forced + 16 * calldata
+        for inference, is_reusable in zip(inferences, reusable, strict=True):
+            gas += self.per_reusable_verify if is_reusable else self.per_own_verify
+            gas += self.per_trace_row * len(inference.rows)
+        return min(gas, self.block_cap)
+
+
+@dataclass(frozen=True)
+class EvmDeployment:
+    """Where the contracts of one rollup live on one chain."""
+
+    chain_id: int
+    rollup: str
+    registry: str
+    bridge: str
+    objects: str
+    reusable_verifier: str | None
+    deployed_at_block: int
+    ledger_name: str = "evm"
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EvmDeployment:
+        return cls(**data)
+
+
+# --- web3 backends ---------------------------------------------------------------------------
+
+
+def embedded_web3(funded_keys: Sequence[bytes] = (), balance: int = EMBEDDED_BALANCE) -> Any:
+    """An in-process EVM (eth-tester / py-evm, Prague rules, chain id 131277322940537),
+    with eth-tester's ten default accounts and `funded_keys` each holding `balance` wei."""
+    from eth_keys import keys
+    from eth_tester import EthereumTester, PyEVMBackend
+    from eth_tester.backends.pyevm.main import (
+        generate_genesis_state_for_keys,
+        get_default_account_keys,
+    )
+    from web3 import EthereumTesterProvider, Web3
+
+    account_keys = list(get_default_account_keys()) + [keys.PrivateKey(k) for k in funded_keys]
+    state = generate_genesis_state_for_keys(account_keys, overrides={"balance": balance})
+    tester = EthereumTester(PyEVMBackend(genesis_state=state))
+    return Web3(EthereumTesterProvider(tester))
+
+
+def rpc_web3(url: str, timeout_s: float = 60.0) -> Any:
+    """A JSON-RPC node (HTTP), e.g. anvil at http://127.0.0.1:8545."""
+    from web3 import HTTPProvider, Web3
+
+    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
+    try:
+        _ = w3.eth.chain_id
+    except Exception as exc:
+        raise LedgerUnreachable(f"no EVM node answers at {url}: {exc}") from exc
+    return w3
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _revert_reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc)
+    for prefix in ("execution reverted: ", "execution reverted:", "execution reverted"):
+        if prefix in text:
+            return text.split(prefix, 1)[1].strip() or "reverted"
+    return text
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import requests
+    from web3.exceptions import ProviderConnectionError, TimeExhausted
+
+    return isinstance(exc, (OSError, requests.RequestException, ProviderConnectionError,
+                            TimeExhausted))
+
+
+def call_mapped(what: str, fn: Callable[[], Any]) -> Any:
+    """Run a web3 call; raise LedgerError (reverts) or LedgerUnreachable (connection)."""
+    from eth_tester.exceptions import TransactionFailed
+    from web3.exceptions import ContractLogicError, Web3RPCError
+
+    try:
+        return fn()
+    except (TransactionFailed, ContractLogicError) as exc:
+        reason = _revert_reason(exc)
+        raise LedgerError(f"{what} reverted: {reason}", reason=reason) from exc
+    except Web3RPCError as exc:
+        reason = _revert_reason(exc)
+        raise LedgerError(f"{what} failed: {reason}", reason=reason) from exc
+    except LedgerError:
+        raise
+    except Exception as exc:
+        if _is_connection_error(exc):
+            raise LedgerUnreachable(f"{what}: the EVM node is unreachable: {exc}") from exc
+        raise
+
+
+def send_transaction(w3: Any, chain_id: int, key: bytes, tx: dict[str, Any], what: str,
+                     timeout_s: float = 120.0) -> Any:
+    """Sign `tx` ('to', 'data', 'value', 'gas') with `key`, send it, wait for its receipt.
+    A revert becomes LedgerError with the reason (an RPC node mines a reverting transaction:
+    it is replayed with eth_call for the reason)."""
+    sender = Account.from_key(key).address
+
+    def send() -> Any:
+        full = dict(tx)
+        full.setdefault("value", 0)
+        full["from"] = sender
+        full["chainId"] = chain_id
+        full["nonce"] = w3.eth.get_transaction_count(sender, "pending")
+        full["gasPrice"] = w3.eth.gas_price
+        signed = Account.sign_transaction(full, key)
+        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s)
+        if receipt["status"] != 1:
+            replay = {k: full[k] for k in ("from", "to", "data", "value", "gas") if k in full}
+            try:
+                w3.eth.call(replay, block_identifier=receipt["blockNumber"] - 1)
+            except Exception as exc:
+                reason = _revert_reason(exc)
+                raise LedgerError(f"{what} reverted: {reason}", reason=reason) from exc
+            raise LedgerError(f"{what} failed (out of gas at {full['gas']}?)", reason="out of gas")
+        return receipt
+
+    return call_mapped(what, send)
+
+
+def _constructor_data(w3: Any, abi: list[Any], bytecode: bytes, args: Sequence[Any]) -> str:
+    """Creation code: the bytecode followed by the ABI-encoded constructor arguments."""
+    from eth_abi import encode
+
+    inputs = next((item["inputs"] for item in abi if item["type"] == "constructor"), [])
+    types = [i["type"] for i in inputs]
+    values = [w3.to_checksum_address(v) if t == "address" else v
+              for t, v in zip(types, args, strict=True)]
+    return "0x" + (bytecode + encode(types, values)).hex()
+
+
+# --- the ledger -------------------------------------------------------------------------------
+
+
+class EvmLedger(Ledger):
+    """The rollup's contracts on one EVM chain. `sequencer_key` signs batches and registrations."""
+
+    capabilities = Capabilities(
+        verifies_proofs=True, anchors_only=False, bridges_assets=True, bridges_objects=True,
+        forced_inclusion=True,
+    )
+
+    def __init__(
+        self, w3: Any, deployment: EvmDeployment, sequencer_key: bytes | None = None,
+        gas: GasPolicy = GasPolicy(), receipt_timeout_s: float = 120.0,
+    ) -> None:
+        from flavum.core.assets import compute_ledger_id
+
+        self.w3 = w3
+        self.deployment = deployment
+        self.sequencer_key = sequencer_key
+        self.gas = gas
+        self.receipt_timeout_s = receipt_timeout_s
+        self.name = deployment.ledger_name
+        self.ledger_id = compute_ledger_id(deployment.ledger_name)
+        self.chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
+        if self.chain_id != deployment.chain_id:
+            raise LedgerError(
+                f"deployment is for chain {deployment.chain_id}, the node is chain {self.chain_id}")
+        self.rollup = self._contract("FlavumRollup", deployment.rollup)
+        self.registry = self._contract("ModelRegistry", deployment.registry)
+        self.bridge = self._contract("FlavumBridge", deployment.bridge)
+        self.objects = self._contract("FlavumObjects", deployment.objects)
+        self.reusable_verifier = (
+            self._contract(REUSABLE_CONTRACT, deployment.reusable_verifier)
+            if deployment.reusable_verifier else None
+        )
+        self.last_receipt: Any = None  # of the last transaction sent (gas measurements)
+
+    def _contract(self, name: str, address: str) -> Any:
+        return self.w3.eth.contract(address=self.w3.to_checksum_address(address),
+                                    abi=load_artifact(name)["abi"])
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _send(self, what: str, key: bytes, tx: dict[str, Any]) -> Any:
+        receipt = send_transaction(self.w3, self.chain_id, key, tx, what, self.receipt_timeout_s)
+        self.last_receipt = receipt
+        return receipt
+
+    def _transact(self, what: str, key: bytes, fn: Any, gas: int | None = None,
+                  value: int = 0) -> Any:
+        data = fn._encode_transaction_data()
+        return self._send(what, key, {"to": fn.address, "data": data, "value": value,
+                                      "gas": gas or self.gas.default})
+
+    def _deploy(self, what: str, key: bytes, abi: list[Any], bytecode: bytes, args: Sequence[Any],
+                gas: int) -> Any:
+        data = _constructor_data(self.w3, abi, bytecode, args)
+        return self._send(what, key, {"data": data, "gas": gas})
+
+    def _require_sequencer(self) -> bytes:
+        if self.sequencer_key is None:
+            raise LedgerError("this ledger handle has no sequencer key")
+        return self.sequencer_key
+
+    # --- chain reads -------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return int(call_mapped("block number", lambda: self.w3.eth.block_number))
+
+    def block_hash(self, number: int) -> Hash32 | None:
+        from web3.exceptions import BlockNotFound
+
+        def get() -> Hash32 | None:
+            try:
+                block = self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+            return Hash32(bytes(block["hash"]))
+
+        return call_mapped("block", get)  # type: ignore[no-any-return]
+
+    def eth_balance(self, address: Address) -> int:
+        checksum = self.w3.to_checksum_address(address)
+        return int(call_mapped("balance", lambda: self.w3.eth.get_balance(checksum)))
+
+    # --- models ------------------------------------------------------------------------------
+
+    def model(self, model_id: ObjectId) -> RegisteredModel | None:
+        verifier, reusable, owner, vk_hash = call_mapped(
+            "getModel", self.registry.functions.getModel(model_id).call)
+        if int(verifier, 16) == 0:
+            return None
+        return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
+                               Address(bytes.fromhex(owner[2:])), reusable)
+
+    def register_model(
+        self, model_id: ObjectId, build: VerifierBuild, vk_hash: Hash32, owner: Address,
+        *, use_reusable: bool | None = None,
+    ) -> RegisteredModel:
+        """Bind `model_id` to a verifier: its own (deployed now) when it fits the size limit and
+        `use_reusable` is not True, else its VKA on the shared reusable verifier. Idempotent:
+        an already registered model is returned as it is."""
+        existing = self.model(model_id)
+        if existing is not None:
+            return existing
+        key = self._require_sequencer()
+        reusable = (not build.fits) if use_reusable is None else use_reusable
+        if not reusable:
+            if build.contract is None or build.contract.deployed_size > EIP170_LIMIT:
+                raise LedgerError("the model's verifier exceeds the contract size limit")
+            receipt = self._deploy("verifier deployment", key, build.contract.abi,
+                                   build.contract.bytecode, (), self.gas.deploy_verifier)
+            verifier = receipt["contractAddress"]
+            self._transact("registerModel", key, self.registry.functions.registerModel(
+                model_id, verifier, vk_hash, self.w3.to_checksum_address(owner)))
+        else:
+            if self.reusable_verifier is None:
+                raise LedgerError("no reusable verifier in this deployment")
+            gas = 400_000 + 2_000 * len(build.vka)
+            self._transact("registerModelVka", key, self.registry.functions.registerModelVka(
+                model_id, self.reusable_verifier.address, vk_hash,
+                self.w3.to_checksum_address(owner), list(build.vka)), gas=gas)
+        registered = self.model(model_id)
+        if registered is None:
+            raise LedgerError("model registration left no record")
+        return registered
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def next_batch_number(self) -> int:
+        return int(call_mapped("nextBatchNumber", self.rollup.functions.nextBatchNumber().call))
+
+    def batch_status(self, number: int) -> BatchStatus:
+        if number >= self.next_batch_number():
+            return BatchStatus(number, accepted=False)
+        batch_hash, withdrawal_root = call_mapped(
+            "batches", self.rollup.functions.batches(number).call)
+        return BatchStatus(number, True, Hash32(batch_hash), Hash32(withdrawal_root),
+                           self._posting_tx(number))
+
+    def _posting_tx(self, number: int) -> Hash32 | None:
+        event = self.rollup.events.BatchAccepted
+        logs = call_mapped("BatchAccepted logs", lambda: event.get_logs(
+            from_block=self.deployment.deployed_at_block, argument_filters={"number": number}))
+        return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
+
+    def post_batch(
+        self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
+        forced: Sequence[ForcedInclusion] = (),
+    ) -> Hash32 | None:
+        key = self._require_sequencer()
+        status = self._check_posted(header)
+        if status is not None:
+            return status.tx_hash
+        reusable: list[bool] = []
+        vkas: dict[bytes, list[bytes]] = {}
+        for inference in inferences:
+            model = self.model(inference.model_id)
+            if model is None:
+                raise LedgerError(f"model 0x{inference.model_id.hex()} is not registered",
+                                  reason="model not registered")
+            reusable.append(model.reusable)
+            if model.reusable and inference.model_id not in vkas:
+                vkas[inference.model_id] = self._vka_of(inference.model_id)
+        args = (
+            _header_tuple(header),
+            [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
+              [r[0] for r in i.rows], [r[1] for r in i.rows]) for i in inferences],
+            [(f.request_id, f.included, f.tx_index, list(f.tx_proof)) for f in forced],
+        )
+        fn = self.rollup.functions.submitBatch(*args)
+        data = fn._encode_transaction_data()
+        gas = self.gas.batch_limit(inferences, reusable, len(forced), len(data) // 2)
+        try:
+            receipt = self._send(f"batch {header.number}", key,
+                                 {"to": fn.address, "data": data, "gas": gas})
+        except LedgerError:
+            # A post sent before a restart may have landed meanwhile: then this is done.
+            status = self._check_posted(header)
+            if status is not None:
+                return status.tx_hash
+            raise
+        return Hash32(bytes(receipt["transactionHash"]))
+
+    def _check_posted(self, header: BatchHeader) -> BatchStatus | None:
+        """The status of an already accepted batch with this header; LedgerError when the
+        ledger holds another batch under this number or misses the ones before it."""
+        next_number = self.next_batch_number()
+        if header.number > next_number:
+            raise LedgerError(f"batch {next_number} must be posted before batch {header.number}",
+                              reason="batch number out of order")
+        if header.number == next_number:
+            return None
+        status = self.batch_status(header.number)
+        if status.batch_hash != compute_batch_hash(header):
+            raise LedgerError(f"the ledger holds another batch {header.number}",
+                              reason="batch hash mismatch")
+        return status
+
+    def _vka_of(self, model_id: ObjectId) -> list[bytes]:
+        """The VKA words registered for a model (read back from the registration call)."""
+        cached = getattr(self, "_vka_cache", {})
+        if model_id in cached:
+            return cached[model_id]  # type: ignore[no-any-return]
+        logs = call_mapped("ModelRegistered logs", lambda: self.registry.events.ModelRegistered
+                           .get_logs(from_block=self.deployment.deployed_at_block,
+                                     argument_filters={"modelId": model_id}))
+        if not logs:
+            raise LedgerError("model has no registration event")
+        tx = call_mapped("transaction", lambda: self.w3.eth.get_transaction(
+            logs[-1]["transactionHash"]))
+        _, params = self.registry.decode_function_input(tx["input"])
+        words = [bytes(w) for w in params["vka"]]
+        cached[model_id] = words
+        self._vka_cache = cached
+        return words
+
+    # --- forced inclusion --------------------------------------------------------------------
+
+    def queue_forced_transaction(self, raw_tx: bytes, sender_key: bytes) -> int:
+        receipt = self._transact("queueForcedTransaction", sender_key,
+                                 self.rollup.functions.queueForcedTransaction(raw_tx),
+                                 gas=200_000 + 40 * len(raw_tx))
+        events = self.rollup.events.ForcedRequestQueued().process_receipt(receipt)
+        return int(events[0]["args"]["requestId"])
+
+    def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]:
+        head = int(call_mapped("forcedHead", self.rollup.functions.forcedHead().call))
+        logs = call_mapped("ForcedRequestQueued logs", lambda: self.rollup.events
+                           .ForcedRequestQueued.get_logs(from_block=self.deployment.deployed_at_block))
+        requests = []
+        for log in logs:
+            args = log["args"]
+            request_id = int(args["requestId"])
+            if only_pending and request_id < head:
+                continue
+            requests.append(ForcedRequest(
+                request_id=request_id, tx_hash=Hash32(bytes(args["txHash"])),
+                raw_tx=bytes(args["rawTx"]), requester=_address(args["requester"]),
+                queued_at_block=int(log["blockNumber"]), processed=request_id < head,
+            ))
+        return requests
+
+    def forced_window(self) -> int:
+        return int(call_mapped("forcedWindow", self.rollup.functions.forcedWindow().call))
+
+    # --- deposits ----------------------------------------------------------------------------
+
+    def deposit_eth(self, key: bytes, recipient: Address, amount: int) -> Any:
+        return self._transact("depositETH", key, self.bridge.functions.depositETH(
+            self.w3.to_checksum_address(recipient)), gas=150_000, value=amount)
+
+    def deposit_erc20(self, key: bytes, token: str, amount: int, recipient: Address) -> Any:
+        erc20 = self._contract("TestToken", token)
+        self._transact("approve", key, erc20.functions.approve(self.bridge.address, amount),
+                       gas=100_000)
+        return self._transact("depositERC20", key, self.bridge.functions.depositERC20(
+            erc20.address, amount, self.w3.to_checksum_address(recipient)), gas=250_000)
+
+    def deposit_data(self, key: bytes, recipient: Address, commitment: Hash32,
+                     payload: bytes = b"", value: int = 0) -> Any:
+        return self._transact("depositData", key, self.bridge.functions.depositData(
+            self.w3.to_checksum_address(recipient), commitment, payload),
+            gas=200_000 + 700 * len(payload), value=value)
+
+    def deposits(self, from_block: int, to_block: int) -> list[DepositEvent]:
+        if to_block < from_block:
+            return []
+        logs = call_mapped("Deposited logs", lambda: self.bridge.events.Deposited.get_logs(
+            from_block=from_block, to_block=to_block))
+        events = []
+        for log in sorted(logs, key=lambda g: (g["blockNumber"], g["logIndex"])):
+            args = log["args"]
+            block_hash = Hash32(bytes(log["blockHash"]))
+            events.append(DepositEvent(
+                event_id=compute_deposit_event_id(self.ledger_id, block_hash, int(log["logIndex"])),
+                block_number=int(log["blockNumber"]), block_hash=block_hash,
+                log_index=int(log["logIndex"]), depositor=_address(args["depositor"]),
+                recipient=_address(args["recipient"]), asset=AssetId(bytes(args["asset"])),
+                token=_address(args["token"]), amount=Amount(int(args["amount"])),
+                data_commitment=Hash32(bytes(args["dataCommitment"])),
+                metadata_hash=Hash32(bytes(args["metadataHash"])), payload=bytes(args["payload"]),
+            ))
+        return events
+
+    # --- withdrawals -------------------------------------------------------------------------
+
+    def finalize_withdrawal(
+        self, withdrawal: Withdrawal, batch_number: int, index: int, proof: Sequence[Hash32],
+        sender_key: bytes,
+    ) -> Hash32:
+        fn = self.bridge.functions.finalizeWithdrawal(
+            batch_number, _withdrawal_tuple(withdrawal, self.w3), index, list(proof))
+        receipt = self._transact("finalizeWithdrawal", sender_key, fn,
+                                 gas=300_000 + 3_000 * len(proof))
+        return Hash32(bytes(receipt["transactionHash"]))
+
+    def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
+        leaf = compute_withdrawal_leaf(withdrawal)
+        return bool(call_mapped("finalized", self.bridge.functions.finalized(leaf).call))
+
+    def object_owner(self, object_id: ObjectId) -> Address | None:
+        """Owner of the ERC-721 of a withdrawn object; None when it was not minted."""
+        try:
+            owner = call_mapped("ownerOf", self.objects.functions.ownerOf(
+                int.from_bytes(object_id, "big")).call)
+        except LedgerError:
+            return None
+        return _address(owner)
+
+    def object_info(self, object_id: ObjectId) -> tuple[int, Hash32, ObjectId]:
+        """(kind, commitment, model id) stored on a withdrawn object's token."""
+        kind, commitment, model_id = call_mapped("objectInfo", self.objects.functions.objectInfo(
+            int.from_bytes(object_id, "big")).call)
+        return int(kind), Hash32(bytes(commitment)), ObjectId(bytes(model_id))
+
+    # --- test token --------------------------------------------------------------------------
+
+    def deploy_test_token(self, key: bytes, name: str = "Test", symbol: str = "TST") -> str:
+        artifact = load_artifact("TestToken")
+        receipt = self._deploy("TestToken deployment", key, artifact["abi"],
+                               bytes.fromhex(artifact["bytecode"][2:]), (name, symbol), 1_500_000)
+        return str(receipt["contractAddress"])
+
+    def mint_test_token(self, key: bytes, token: str, to: Address, amount: int) -> None:
+        erc20 = self._contract("TestToken", token)
+        self._transact("mint", key, erc20.functions.mint(self.w3.to_checksum_address(to), amount),
+                       gas=100_000)
+
+    def erc20_balance(self, token: str, owner: Address) -> int:
+        erc20 = self._contract("TestToken", token)
+        return int(call_mapped("balanceOf", erc20.functions.balanceOf(
+            self.w3.to_checksum_address(owner)).call))
+
+
+# --- deployment ----------------------------------------------------------------------------------
+
+
+def deploy_contracts(
+    w3: Any, deployer_key: bytes, *, sequencer: Address, genesis_state_root: Hash32,
+    forced_window_blocks: int = 100, ledger_name: str = "evm", with_reusable_verifier: bool = True,
+    sequencer_key: bytes | None = None, gas: GasPolicy = GasPolicy(),
+) -> EvmLedger:
+    """Deploy registry, rollup, bridge (which deploys the ERC-721 of objects) and the shared
+    reusable ezkl verifier; return the ledger handle (signing with `sequencer_key`)."""
+    from flavum.core.assets import compute_ledger_id
+
+    chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
+    start = int(call_mapped("block number", lambda: w3.eth.block_number))
+
+    def deploy(name: str, args: Sequence[Any], gas_limit: int) -> str:
+        artifact = load_artifact(name)
+        data = _constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
+                                 args)
+        receipt = send_transaction(w3, chain_id, deployer_key, {"data": data, "gas": gas_limit},
+                                   f"{name} deployment")
+        return str(receipt["contractAddress"])
+
+    seq = w3.to_checksum_address(sequencer)
+    registry = deploy("ModelRegistry", (seq,), 1_500_000)
+    rollup = deploy("FlavumRollup", (seq, registry, genesis_state_root, forced_window_blocks),
+                    3_500_000)
+    bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
+    reusable = deploy(REUSABLE_CONTRACT, (), 5_000_000) if with_reusable_verifier else None
+    bridge_contract = w3.eth.contract(address=bridge, abi=load_artifact("FlavumBridge")["abi"])
+    objects = call_mapped("objects", bridge_contract.functions.objects().call)
+    deployment = EvmDeployment(chain_id, rollup, registry, bridge, str(objects), reusable, start,
+                               ledger_name)
+    return EvmLedger(w3, deployment, sequencer_key, gas)
+
+
+# --- encoding helpers ----------------------------------------------------------------------------
+
+
+def _address(value: Any) -> Address:
+    if isinstance(value, str):
+        return Address(bytes.fromhex(value[2:]))
+    return Address(bytes(value))
+
+
+def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:
+    return (h.number, h.prev_state_root, h.state_root, h.tx_root, h.trace_root,
+            h.withdrawal_root, h.data_pointer)
+
+
+def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
+    return (w.withdrawal_id, w.ledger, w3.to_checksum_address(w.recipient), w.asset, w.amount,
+            w.object_id, w.object_kind, w.commitment, w.model_id)
+
+
+def proven_inference(model_id: ObjectId, proof: Any,
+                     rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
+    """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them)."""
+    return ProvenInference(model_id, bytes(proof.proof_bytes), tuple(proof.instances),
+                           tuple((Hash32(t), ObjectId(r)) for t, r in rows))
+
+
+def write_deployment(path: Path, deployment: EvmDeployment) -> None:
+    path.write_text(json.dumps(deployment.to_json(), indent=1) + "\n")
+
+
+def read_deployment(path: Path) -> EvmDeployment:
+    return EvmDeployment.from_json(json.loads(path.read_text()))

@@ -1,0 +1,175 @@
+"""Ledgers: where batches are anchored, deposits come from, and withdrawals are paid.
+
+A `Ledger` is one narrow interface with capability flags, so the node treats an EVM chain that
+verifies every proof and a ledger that only anchors headers (Litecoin) the same way:
+`Capabilities.verifies_proofs` tells whether acceptance of a batch on that ledger implies its
+inference proofs were checked there. `FakeLedger` (fake.py) implements it in memory for tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from flavum.core.batch import BatchHeader, Withdrawal
+from flavum.core.errors import FlavumError
+from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+
+
+class LedgerError(FlavumError):
+    """A ledger refused a call (a revert, with its reason) or could not be reached."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # the contract's revert reason, when there is one
+
+
+class LedgerUnreachable(LedgerError):
+    """The ledger's node did not answer (connection refused, timeout)."""
+
+    code = "ledger_unreachable"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a ledger does with what it is given."""
+
+    verifies_proofs: bool  # batch acceptance implies every inference proof verified on it
+    anchors_only: bool  # records headers without checking them (verification is off-ledger)
+    bridges_assets: bool  # deposits / withdrawals of coins and tokens
+    bridges_objects: bool  # withdrawals of DATA / RESULT objects (as NFTs)
+    forced_inclusion: bool  # users can queue transactions the sequencer must include
+
+
+@dataclass(frozen=True)
+class ProvenInference:
+    """One verifier call: a proof and its public values, and the trace rows it covers.
+
+    The proof's public values are the input commitment (one Poseidon hash) followed by the
+    outputs. `rows` lists (tx_hash, result_id) of the trace entries it proves, in trace order:
+    the outputs are split into len(rows) equal slices, row i taking slice i, and every row
+    carries the one input commitment. A model with a batch dimension, proven once for N
+    inputs, therefore yields N trace leaves (or one, when one Infer covers all N rows).
+    """
+
+    model_id: ObjectId
+    proof: bytes
+    instances: tuple[int, ...]
+    rows: tuple[tuple[Hash32, ObjectId], ...]
+
+
+@dataclass(frozen=True)
+class ForcedRequest:
+    """A transaction a user queued on the ledger, that batches must include in time."""
+
+    request_id: int
+    tx_hash: Hash32
+    raw_tx: bytes
+    requester: Address
+    queued_at_block: int
+    processed: bool
+
+
+@dataclass(frozen=True)
+class ForcedInclusion:
+    """How a batch processes a forced request: included at `tx_index` of its tx tree (with
+    `tx_proof`), or refused (the transaction was invalid; recorded on the ledger for all to
+    check)."""
+
+    request_id: int
+    included: bool
+    tx_index: int = 0
+    tx_proof: tuple[Hash32, ...] = ()
+
+
+@dataclass(frozen=True)
+class DepositEvent:
+    """A bridge deposit as the ledger recorded it; `event_id` names it once and for all."""
+
+    event_id: Hash32
+    block_number: int
+    block_hash: Hash32
+    log_index: int
+    depositor: Address
+    recipient: Address
+    asset: AssetId
+    token: Address
+    amount: Amount
+    data_commitment: Hash32
+    metadata_hash: Hash32
+    payload: bytes = b""
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    number: int
+    accepted: bool
+    batch_hash: Hash32 | None = None
+    withdrawal_root: Hash32 | None = None
+    tx_hash: Hash32 | None = None  # the ledger transaction that posted it, when known
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    model_id: ObjectId
+    verifier: Address
+    vk_hash: Hash32
+    owner: Address
+    reusable: bool
+    vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
+
+
+class Ledger(ABC):
+    """One ledger the rollup posts to. Implementations: evm.py (EvmLedger), fake.py."""
+
+    name: str
+    ledger_id: Hash32
+    capabilities: Capabilities
+
+    @abstractmethod
+    def head(self) -> int:
+        """The ledger's current block number."""
+
+    @abstractmethod
+    def post_batch(
+        self,
+        header: BatchHeader,
+        inferences: Sequence[ProvenInference] = (),
+        forced: Sequence[ForcedInclusion] = (),
+    ) -> Hash32 | None:
+        """Post a batch; idempotent by number: a batch already accepted with this very header
+        returns the hash of the transaction that posted it (None if unknown) without posting."""
+
+    @abstractmethod
+    def batch_status(self, number: int) -> BatchStatus: ...
+
+    @abstractmethod
+    def next_batch_number(self) -> int: ...
+
+    @abstractmethod
+    def deposits(self, from_block: int, to_block: int) -> list[DepositEvent]:
+        """Deposit events in blocks from_block..to_block (inclusive), in ledger order."""
+
+    @abstractmethod
+    def block_hash(self, number: int) -> Hash32 | None:
+        """The hash of block `number` on the current chain; None beyond the head."""
+
+    @abstractmethod
+    def finalize_withdrawal(
+        self, withdrawal: Withdrawal, batch_number: int, index: int, proof: Sequence[Hash32],
+        sender_key: bytes,
+    ) -> Hash32:
+        """Pay (or mint) `withdrawal`, proven at `index` of the batch's withdrawal tree."""
+
+    @abstractmethod
+    def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool: ...
+
+    @abstractmethod
+    def queue_forced_transaction(self, raw_tx: bytes, sender_key: bytes) -> int:
+        """Queue a signed rollup transaction on the ledger; returns its request id."""
+
+    @abstractmethod
+    def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]: ...
