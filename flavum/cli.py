@@ -2,8 +2,10 @@
 
 import functools
 import json
+import math
 import os
 import sys
+import time
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -12,9 +14,15 @@ from typing import Any, TypeVar
 import typer
 
 from flavum.client import Client
-from flavum.core.errors import ConfigError, FlavumError, InvalidInput
-from flavum.core.transactions import Transfer, address_of
-from flavum.core.types import Address, Amount, AssetId
+from flavum.core.errors import (
+    ConfigError,
+    FlavumError,
+    InvalidInput,
+    ProvingFailed,
+    error_for_code,
+)
+from flavum.core.transactions import DeployModel, Infer, SubmitData, Transfer, address_of
+from flavum.core.types import Access, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.node.config import (
     DEFAULT_HOME,
     DEV_FUNDING,
@@ -37,6 +45,12 @@ node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
 app.add_typer(account_app, name="account")
 app.add_typer(batch_app, name="batch")
 app.add_typer(node_app, name="node")
+model_app = typer.Typer(help="Deploy and inspect ONNX models.", no_args_is_help=True)
+data_app = typer.Typer(help="Data points.", no_args_is_help=True)
+proof_app = typer.Typer(help="Proofs of inference trace entries.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(data_app, name="data")
+app.add_typer(proof_app, name="proof")
 
 HomeOption = typer.Option(Path(os.environ.get("FLAVUM_HOME", DEFAULT_HOME)), "--home",
                           help="Node home directory (env FLAVUM_HOME).")
@@ -59,6 +73,10 @@ def command(fn: F) -> F:
             fail(exc.code, str(exc), as_json)
         except OSError as exc:
             fail("os_error", str(exc), as_json)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # a bug: still one line, never a traceback
+            fail("internal_error", f"{type(exc).__name__}: {exc}", as_json)
 
     return wrapper  # type: ignore[return-value]
 
@@ -227,6 +245,189 @@ def batch_seal(home: Path = HomeOption, node: str | None = NodeOption,
     data = client_for(home, node).seal_batch()
     batch = data["batch"]
     emit(data, as_json, f"sealed batch #{batch['number']}" if batch else "nothing to seal")
+
+
+# --- models, data, inference, proofs ---
+
+
+def read_rows(path: Path) -> list[list[float]]:
+    """Input rows from JSON: a list of rows, one flat row, or ezkl's {"input_data": [...]}."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"{path.name} is not JSON: {exc}") from exc
+    if isinstance(data, dict):
+        data = data.get("input_data", data.get("values"))
+    if not isinstance(data, list) or not data:
+        raise InvalidInput(f"{path.name} holds no input rows")
+    if not isinstance(data[0], list):
+        data = [data]
+    try:
+        rows = [[float(x) for x in _flatten(row)] for row in data]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{path.name} holds non-numeric values") from exc
+    if not all(math.isfinite(x) for row in rows for x in row):
+        raise InvalidInput(f"{path.name} holds NaN or infinite values")
+    return rows
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return [x for item in value for x in _flatten(item)]
+    return [value]
+
+
+def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[float]],
+                          proven_output: str | None, min_agreement: float | None,
+                          show: bool) -> dict[str, Any]:
+    """Start a compile job on the node and draw a progress bar per stage until it ends."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    job = client.compile_model(onnx_bytes, rows, proven_output, min_agreement)
+    stages = ("calibrate", "compile", "srs", "setup", "accuracy")
+    with Progress(SpinnerColumn(), TextColumn("{task.description:10}"), BarColumn(),
+                  TimeElapsedColumn(), disable=not show, transient=False) as bars:
+        tasks: dict[str, Any] = {}
+        while not job["done"]:
+            stage = job["stage"]
+            if stage in stages:
+                for earlier in stages[: stages.index(stage)]:
+                    if earlier in tasks:
+                        bars.update(tasks[earlier], completed=1.0)
+                if stage not in tasks:
+                    tasks[stage] = bars.add_task(stage, total=1.0)
+                if job["fraction"] is not None:
+                    bars.update(tasks[stage], completed=job["fraction"])
+            time.sleep(0.2)
+            job = client.compile_status(job["job_id"])
+        for task in tasks.values():
+            bars.update(task, completed=1.0)
+    if job["error"]:
+        raise error_for_code(job["error"]["error"])(job["error"]["message"])
+    return job  # type: ignore[no-any-return]
+
+
+@model_app.command("deploy")
+@command
+def model_deploy(
+    onnx_file: Path = typer.Argument(..., help="The ONNX file, as exported by your library."),
+    calibration: Path = typer.Option(..., "--calibration", help="JSON rows of sample inputs."),
+    fee: str = typer.Option("0", help="Fee per inference paid to you (wei, or e.g. 0.01eth)."),
+    common: bool = typer.Option(False, "--common", help="Anyone may use it (default: owned)."),
+    proven_output: str | None = typer.Option(None, help="logits (default) or probabilities."),
+    min_agreement: float | None = typer.Option(None, help="Refuse below this top-1 agreement."),
+    sender: str = typer.Option("default", "--from", help="Key name of the owner."),
+    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
+) -> None:
+    """Compile a model into a circuit on the node (progress bars), then deploy it."""
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    job = compile_with_progress(client, onnx_file.read_bytes(), read_rows(calibration),
+                                proven_output, min_agreement, show=not as_json)
+    record = job["record"]
+    body = DeployModel(Hash32(unhex(record["model_hash"])), Hash32(unhex(record["vk_hash"])),
+                       Hash32(unhex(job["metadata_hash"])),
+                       Access.COMMON if common else Access.OWNED,
+                       AssetId(unhex(client.status()["native_asset"])), parse_amount(fee))
+    receipt = client.send(key, address_of(key), body)
+    accuracy = record["accuracy"]
+    emit({"model_id": receipt["object_id"], "tx_hash": receipt["tx_hash"], "record": record},
+         as_json,
+         f"model {receipt['object_id']}\n  circuit logrows {record['logrows']}, proves "
+         f"{record['proven_output']}\n  top-1 agreement {accuracy['top1_agreement']}, "
+         f"max abs error {accuracy['max_abs_error']:.2e}")
+
+
+@model_app.command("show")
+@command
+def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
+               as_json: bool = JsonOption) -> None:
+    """A model: owner, fee, circuit and accuracy report."""
+    data = client_for(home, node).model(model_id)
+    record = data["record"]
+    emit(data, as_json, "\n".join([
+        f"model      {data['object_id']}", f"owner      {data['owner']}",
+        f"access     {data['access']}", f"fee        {data['fee']}",
+        f"vk_hash    {record['vk_hash']}", f"logrows    {record['logrows']}",
+        f"proves     {record['proven_output']} (then {record['postprocess']} outside)",
+        f"accuracy   {json.dumps(record['accuracy'])}",
+    ]))
+
+
+@data_app.command("submit")
+@command
+def data_submit(
+    values_file: Path = typer.Argument(..., help="JSON: the input values of one inference."),
+    model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
+    common: bool = typer.Option(False, "--common", help="Anyone may use it (default: owned)."),
+    sender: str = typer.Option("default", "--from", help="Key name of the owner."),
+    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
+) -> None:
+    """Register a data point: the node keeps the values, the rollup their commitment."""
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    values = [x for row in read_rows(values_file) for x in row]
+    commitment = client.commit_data(model_id, values)["commitment"]
+    body = SubmitData(Hash32(unhex(commitment)), Hash32(b"\x00" * 32),
+                      Access.COMMON if common else Access.OWNED)
+    receipt = client.send(key, address_of(key), body)
+    emit({"data_id": receipt["object_id"], "commitment": commitment,
+          "tx_hash": receipt["tx_hash"]}, as_json,
+         f"data {receipt['object_id']}\n  commitment {commitment}")
+
+
+@app.command()
+@command
+def infer(
+    model_id: str, data_id: str,
+    max_fee: str = typer.Option("0", help="The most you pay (wei, or e.g. 0.01eth)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait until the proof is made."),
+    timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
+    sender: str = typer.Option("default", "--from", help="Key name of the caller."),
+    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
+) -> None:
+    """Run a model on a data point: the output at once, the proof follows (--wait for it)."""
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    body = Infer(ObjectId(unhex(model_id)), ObjectId(unhex(data_id)), parse_amount(max_fee))
+    receipt = client.send(key, address_of(key), body)
+    out: dict[str, Any] = {"trace_id": receipt["tx_hash"], "result_id": receipt["object_id"],
+                           "outputs": receipt["trace"]["outputs"],
+                           "result": receipt.get("result")}
+    if wait:
+        deadline = time.monotonic() + timeout
+        trace = client.trace(receipt["tx_hash"])
+        while trace["proof_status"] not in ("proven", "failed"):
+            if time.monotonic() > deadline:
+                status = trace["proof_status"]
+                raise ProvingFailed(f"no proof after {timeout:.0f} s (status {status})")
+            time.sleep(0.5)
+            trace = client.trace(receipt["tx_hash"])
+        out["proof_status"] = trace["proof_status"]
+        if trace["proof_status"] == "failed":
+            raise ProvingFailed(f"proving failed: {trace['reason']}")
+    prediction = (receipt.get("result") or {}).get("prediction")
+    emit(out, as_json, f"trace {receipt['tx_hash']}\n  result {receipt['object_id']}\n"
+         f"  prediction {prediction}  outputs {receipt['trace']['outputs']}"
+         + (f"\n  proof {out['proof_status']}" if wait else ""))
+
+
+@proof_app.command("show")
+@command
+def proof_show(trace_id: str, home: Path = HomeOption, node: str | None = NodeOption,
+               as_json: bool = JsonOption) -> None:
+    """A trace entry and the status of its proof."""
+    data = client_for(home, node).trace(trace_id)
+    emit(data, as_json, "\n".join(f"{k:17} {v}" for k, v in data.items()))
+
+
+@proof_app.command("verify")
+@command
+def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = NodeOption,
+                 as_json: bool = JsonOption) -> None:
+    """Verify a trace entry's proof with the model's verifying key and its public values."""
+    data = client_for(home, node).verify_trace(trace_id)
+    emit(data, as_json, f"proof of {trace_id} verified: input commitment and outputs match")
 
 
 @app.command()

@@ -4,6 +4,7 @@ Refusals come back as the same typed errors the node raised (by their `code`), s
 catches `NonceMismatch` from a remote node exactly as from a local one.
 """
 
+import base64
 from typing import Any
 
 import httpx
@@ -69,3 +70,31 @@ class Client:
             body=body,
         )
         return self.submit(sign_transaction(tx, private_key))
+
+    # --- models, data, traces ---
+
+    def compile_model(self, onnx_bytes: bytes, calibration: list[list[float]],
+                      proven_output: str | None = None,
+                      min_agreement: float | None = None) -> dict[str, Any]:
+        body = {"onnx": base64.b64encode(onnx_bytes).decode(), "calibration": calibration,
+                "proven_output": proven_output, "min_agreement": min_agreement}
+        return self._call("POST", "/v1/models/compile", json=body)  # type: ignore[no-any-return]
+
+    def compile_status(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/models/compile/{job_id}")  # type: ignore[no-any-return]
+
+    def model(self, model_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/models/{model_id}")  # type: ignore[no-any-return]
+
+    def commit_data(self, model_id: str, values: list[float]) -> dict[str, Any]:
+        body = {"model_id": model_id, "values": values}
+        return self._call("POST", "/v1/data/commit", json=body)  # type: ignore[no-any-return]
+
+    def trace(self, tx_hash: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/traces/{tx_hash}")  # type: ignore[no-any-return]
+
+    def proof(self, tx_hash: str) -> dict[str, Any]:
+        return self._call("GET", f"/v1/traces/{tx_hash}/proof")  # type: ignore[no-any-return]
+
+    def verify_trace(self, tx_hash: str) -> dict[str, Any]:
+        return self._call("POST", f"/v1/traces/{tx_hash}/verify")  # type: ignore[no-any-return]

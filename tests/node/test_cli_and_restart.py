@@ -82,3 +82,49 @@ def test_kill_restart_keeps_every_accepted_transaction(node):
     for tx_hash in accepted:
         assert client._call("GET", f"/v1/transactions/{tx_hash}")["tx_hash"] == tx_hash
     assert client.account(ALICE)["nonce"] == 40
+
+
+def test_model_data_infer_proof_through_the_cli(node, tmp_path):
+    from flavum.ml import examples
+
+    node.start()
+    home = node.config.home
+    example = examples.train_sklearn_logreg("iris")
+    (tmp_path / "model.onnx").write_bytes(example.onnx_bytes)
+    (tmp_path / "cal.json").write_text(json.dumps({"input_data": example.samples.tolist()}))
+    (tmp_path / "x.json").write_text(json.dumps(example.test_inputs[0].tolist()))
+    (tmp_path / "nan.json").write_text("[1.0, NaN, 2.0, 3.0]")
+    (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage")
+
+    deployed = flavum("model", "deploy", str(tmp_path / "model.onnx"), "--calibration",
+                      str(tmp_path / "cal.json"), "--common", "--fee", "7", "--from", "alice",
+                      "--json", home=home)
+    assert deployed.returncode == 0, deployed.stderr
+    model_id = json.loads(deployed.stdout)["model_id"]
+    shown = json.loads(flavum("model", "show", model_id, "--json", home=home).stdout)
+    assert shown["fee"] == "7" and shown["record"]["accuracy"]["top1_agreement"] >= 0.9
+
+    data = flavum("data", "submit", str(tmp_path / "x.json"), "--model", model_id, "--from",
+                  "bob", "--json", home=home)
+    assert data.returncode == 0, data.stderr
+    data_id = json.loads(data.stdout)["data_id"]
+    inferred = flavum("infer", model_id, data_id, "--max-fee", "7", "--wait", "--from", "bob",
+                      "--json", home=home)
+    assert inferred.returncode == 0, inferred.stderr
+    result = json.loads(inferred.stdout)
+    assert result["proof_status"] == "proven" and len(result["result"]["prediction"]) == 1
+    trace = json.loads(flavum("proof", "show", result["trace_id"], "--json", home=home).stdout)
+    assert trace["proof_status"] == "proven" and trace["outputs"] == result["outputs"]
+    verified = json.loads(flavum("proof", "verify", result["trace_id"], "--json",
+                                 home=home).stdout)
+    assert verified["verified"] is True
+
+    bad = flavum("model", "deploy", str(tmp_path / "bad.onnx"), "--calibration",
+                 str(tmp_path / "cal.json"), "--from", "alice", home=home)
+    assert bad.returncode == 1 and bad.stderr.startswith("error: ")
+    assert "Traceback" not in bad.stderr
+    nan = flavum("data", "submit", str(tmp_path / "nan.json"), "--model", model_id, "--from",
+                 "bob", home=home)
+    assert nan.returncode == 1 and "NaN" in nan.stderr
+    unpaid = flavum("infer", model_id, data_id, "--from", "bob", home=home)
+    assert unpaid.returncode == 1 and "fee" in unpaid.stderr
