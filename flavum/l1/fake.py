@@ -1,0 +1,187 @@
+"""An in-memory ledger for fast node tests: the EVM contracts' rules, without an EVM.
+
+It keeps blocks (with hashes), accepts batches in order from the sequencer only, records
+deposits and forced requests, and pays withdrawals against accepted withdrawal roots, once.
+It does not verify ZK proofs (capabilities.verifies_proofs is False): it anchors headers.
+`mine`, `reorg` and `deposit` let a test drive it like a chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from flavum.core.assets import compute_asset_id, compute_ledger_id
+from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.encoding import encode_uint, keccak256
+from flavum.core.merkle import verify_tree_proof
+from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
+from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32, ObjectId
+from flavum.l1.evm import compute_deposit_event_id
+from flavum.l1.interface import (
+    BatchStatus,
+    Capabilities,
+    DepositEvent,
+    ForcedInclusion,
+    ForcedRequest,
+    Ledger,
+    LedgerError,
+    ProvenInference,
+)
+
+
+@dataclass
+class _Block:
+    number: int
+    hash: Hash32
+    deposits: list[DepositEvent] = field(default_factory=list)
+
+
+class FakeLedger(Ledger):
+    capabilities = Capabilities(
+        verifies_proofs=False, anchors_only=True, bridges_assets=True, bridges_objects=True,
+        forced_inclusion=True,
+    )
+
+    def __init__(self, sequencer: Address, genesis_state_root: Hash32, name: str = "evm",
+                 forced_window: int = 100) -> None:
+        self.name = name
+        self.ledger_id = compute_ledger_id(name)
+        self.sequencer = sequencer
+        self.forced_window = forced_window
+        self.last_state_root = genesis_state_root
+        self.batches: list[tuple[Hash32, Hash32, Hash32]] = []  # batch hash, w-root, "tx hash"
+        self.forced: list[ForcedRequest] = []
+        self.forced_head = 0
+        self.finalized: set[Hash32] = set()
+        self.paid: list[Withdrawal] = []
+        self._salt = 0  # makes blocks re-mined after a reorg get new hashes
+        self.blocks: list[_Block] = [_Block(0, self._new_hash(0))]
+
+    def _new_hash(self, number: int) -> Hash32:
+        self._salt += 1
+        return keccak256(b"fake-block" + encode_uint(number) + encode_uint(self._salt))
+
+    # --- driving the chain -----------------------------------------------------------------
+
+    def mine(self, count: int = 1) -> None:
+        for _ in range(count):
+            number = len(self.blocks)
+            self.blocks.append(_Block(number, self._new_hash(number)))
+
+    def reorg(self, depth: int) -> None:
+        """Drop the last `depth` blocks (and their deposits); mine as many empty ones."""
+        del self.blocks[len(self.blocks) - depth:]
+        self.mine(depth)
+
+    def deposit(self, depositor: Address, recipient: Address, amount: int,
+                data_commitment: Hash32 = ZERO_HASH, metadata_hash: Hash32 = ZERO_HASH,
+                token: Address = ZERO_ADDRESS) -> DepositEvent:
+        """Record a deposit in a new block."""
+        self.mine()
+        block = self.blocks[-1]
+        log_index = len(block.deposits)
+        event = DepositEvent(
+            event_id=compute_deposit_event_id(self.ledger_id, block.hash, log_index),
+            block_number=block.number, block_hash=block.hash, log_index=log_index,
+            depositor=depositor, recipient=recipient,
+            asset=compute_asset_id(self.ledger_id, token), token=token, amount=Amount(amount),
+            data_commitment=data_commitment, metadata_hash=metadata_hash,
+        )
+        block.deposits.append(event)
+        return event
+
+    # --- Ledger ----------------------------------------------------------------------------
+
+    def head(self) -> int:
+        return len(self.blocks) - 1
+
+    def block_hash(self, number: int) -> Hash32 | None:
+        return self.blocks[number].hash if 0 <= number < len(self.blocks) else None
+
+    def next_batch_number(self) -> int:
+        return len(self.batches)
+
+    def batch_status(self, number: int) -> BatchStatus:
+        if number >= len(self.batches):
+            return BatchStatus(number, accepted=False)
+        batch_hash, withdrawal_root, tx_hash = self.batches[number]
+        return BatchStatus(number, True, batch_hash, withdrawal_root, tx_hash)
+
+    def post_batch(self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
+                   forced: Sequence[ForcedInclusion] = (), sender: Address | None = None) -> Hash32:
+        if sender is not None and sender != self.sequencer:
+            raise LedgerError("only the sequencer posts batches", reason="unauthorised")
+        batch_hash = compute_batch_hash(header)
+        if header.number < len(self.batches):
+            if self.batches[header.number][0] != batch_hash:
+                raise LedgerError(f"the ledger holds another batch {header.number}",
+                                  reason="batch hash mismatch")
+            return self.batches[header.number][2]
+        if header.number != len(self.batches):
+            raise LedgerError("batch number out of order", reason="batch number out of order")
+        if header.prev_state_root != self.last_state_root:
+            raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
+        head = self.forced_head
+        for f in forced:
+            if f.request_id != head:
+                raise LedgerError("forced requests out of order", reason="forced out of order")
+            if f.included and not verify_tree_proof(header.tx_root, self.forced[head].tx_hash,
+                                                    f.tx_index, f.tx_proof):
+                raise LedgerError("forced transaction not in the tx root",
+                                  reason="forced transaction not in the tx root")
+            head += 1
+        if head < len(self.forced) and self.head() + 1 >= (
+                self.forced[head].queued_at_block + self.forced_window):
+            raise LedgerError("batch skips an overdue forced request",
+                              reason="batch skips an overdue forced request")
+        for i in range(self.forced_head, head):
+            self.forced[i] = _processed(self.forced[i])
+        self.forced_head = head
+        self.mine()
+        tx_hash = keccak256(b"fake-post" + batch_hash)
+        self.batches.append((batch_hash, header.withdrawal_root, tx_hash))
+        self.last_state_root = header.state_root
+        return tx_hash
+
+    def deposits(self, from_block: int, to_block: int) -> list[DepositEvent]:
+        last = min(to_block, self.head())
+        return [e for b in self.blocks[max(from_block, 0): last + 1] for e in b.deposits]
+
+    def finalize_withdrawal(self, withdrawal: Withdrawal, batch_number: int, index: int,
+                            proof: Sequence[Hash32], sender_key: bytes) -> Hash32:
+        if withdrawal.ledger != self.ledger_id:
+            raise LedgerError("withdrawal is for another ledger", reason="wrong ledger")
+        if batch_number >= len(self.batches):
+            raise LedgerError("batch not accepted", reason="batch not accepted")
+        leaf = compute_withdrawal_leaf(withdrawal)
+        if leaf in self.finalized:
+            raise LedgerError("withdrawal already finalized", reason="withdrawal already finalized")
+        if not verify_tree_proof(self.batches[batch_number][1], leaf, index, proof):
+            raise LedgerError("bad withdrawal proof", reason="bad withdrawal proof")
+        self.finalized.add(leaf)
+        self.paid.append(withdrawal)
+        self.mine()
+        return keccak256(b"fake-finalize" + leaf + address_of(sender_key))
+
+    def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
+        return compute_withdrawal_leaf(withdrawal) in self.finalized
+
+    def queue_forced_transaction(self, raw_tx: bytes, sender_key: bytes) -> int:
+        tx = decode_transaction(raw_tx)
+        self.mine()
+        request = ForcedRequest(len(self.forced), compute_tx_hash(tx), raw_tx,
+                                address_of(sender_key), self.head(), False)
+        self.forced.append(request)
+        return request.request_id
+
+    def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]:
+        return [r for r in self.forced if not (only_pending and r.processed)]
+
+    def object_ids_paid(self) -> list[ObjectId]:
+        return [w.object_id for w in self.paid if w.object_kind]
+
+
+def _processed(request: ForcedRequest) -> ForcedRequest:
+    return ForcedRequest(request.request_id, request.tx_hash, request.raw_tx, request.requester,
+                         request.queued_at_block, True)

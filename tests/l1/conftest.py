@@ -1,0 +1,135 @@
+"""Fixtures for the ledger tests: an embedded EVM with the contracts, anvil on a free port,
+and one tiny ezkl model (Gemm 4-8-3, hashed input) with a real proof and its verifier."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flavum.core.transactions import address_of
+from flavum.core.types import Address, Hash32
+from flavum.l1.evm import EvmLedger, deploy_contracts, embedded_web3, rpc_web3
+from flavum.l1.solc import REPO_ROOT
+from flavum.l1.verifiers import VerifierBuild, build_model_verifier
+from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
+from flavum.zk.execution import Execution, run_witness
+from flavum.zk.proof import Proof, prove
+from flavum.zk.srs import SrsStore
+from tests.zk.conftest import make_calibration, make_mlp_model
+
+DEPLOYER_KEY = b"\x31" * 32
+SEQUENCER_KEY = b"\x32" * 32
+ALICE_KEY = b"\x33" * 32
+BOB_KEY = b"\x34" * 32
+SEQUENCER = address_of(SEQUENCER_KEY)
+ALICE = address_of(ALICE_KEY)
+BOB = address_of(BOB_KEY)
+GENESIS_ROOT = Hash32(b"\x01" * 32)
+ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+FUNDED = (DEPLOYER_KEY, SEQUENCER_KEY, ALICE_KEY, BOB_KEY)
+
+
+def deploy(w3: object, forced_window: int = 5, genesis_root: Hash32 = GENESIS_ROOT) -> EvmLedger:
+    return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER,
+                            genesis_state_root=genesis_root, forced_window_blocks=forced_window,
+                            sequencer_key=SEQUENCER_KEY)
+
+
+@pytest.fixture
+def ledger() -> EvmLedger:
+    """Fresh embedded EVM with the contracts deployed (about 0.1 s)."""
+    return deploy(embedded_web3(FUNDED))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Anvil:
+    """anvil on 127.0.0.1 and a free port, started by the test and stopped after."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                self.w3 = rpc_web3(self.url)
+                break
+            except Exception:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+        for key in FUNDED:
+            self.rpc("anvil_setBalance", [address_of(key).hex(), hex(10**24)])
+
+    def rpc(self, method: str, params: list[object]) -> object:
+        reply = self.w3.provider.make_request(method, params)
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def anvil() -> Iterator[Anvil]:
+    if not ANVIL.is_file() or shutil.which("node") is None:
+        pytest.skip("anvil is not installed (npm ci)")
+    node = Anvil()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@dataclass(frozen=True)
+class ProvenModel:
+    artifacts: CircuitArtifacts
+    verifier: VerifierBuild
+    execution: Execution
+    proof: Proof
+    inputs: np.ndarray
+
+
+def make_proven_model(root: Path, batch: int) -> ProvenModel:
+    store = SrsStore(root / "srs")
+    artifacts = build_circuit(make_mlp_model((4, 8, 3), batch=batch), make_calibration(4),
+                              CircuitConfig(), store, cache_dir=root / "circuits")
+    inputs = make_calibration(4, rows=batch, seed=7)
+    execution = run_witness(artifacts, inputs)
+    proof = prove(artifacts, execution)
+    verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
+                                    artifacts.srs_path, root / f"verifier-{batch}")
+    return ProvenModel(artifacts, verifier, execution, proof, inputs)
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> ProvenModel:
+    """Gemm 4-8-3, one row, hashed input: a real proof (0.3 s) and its verifier (~5 s)."""
+    return make_proven_model(tmp_path_factory.mktemp("l1zk"), batch=1)
+
+
+def address(value: Address) -> str:
+    return "0x" + value.hex()
