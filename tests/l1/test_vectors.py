@@ -4,6 +4,7 @@ agree byte for byte on tags, tree roots and proofs, leaves, header hashes and tx
 import json
 
 import pytest
+from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -86,7 +87,7 @@ def test_batch_vectors(harness):
     assert harness.traceLeaf(h[1], h[2], h[4], outputs, h[5]).call() == b(data["trace_leaf"])
     # Withdrawal(H[1], H[2], BOB, ETH, 7, H[3], RESULT, H[4], H[5]) with BOB's key 0x02..02.
     eth = compute_asset_id(compute_ledger_id("evm"))
-    w = (h[1], h[2], "0x" + address_of(b"\x02" * 32).hex(), eth, 7, h[3], 3, h[4], h[5])
+    w = (h[1], h[2], to_checksum_address(address_of(b"\x02" * 32)), eth, 7, h[3], 3, h[4], h[5])
     assert harness.withdrawalLeaf(w).call() == b(data["withdrawal_leaf"])
     header = data["header"]
     header_tuple = (header["number"], b(header["prev_state_root"]), b(header["state_root"]),
@@ -104,7 +105,7 @@ def test_withdrawal_leaf_and_asset_id(harness):
     w = Withdrawal(Hash32(b"\x01" * 32), ledger, bytes.fromhex("11" * 20),
                    compute_asset_id(ledger, token), Amount(7), ObjectId(b"\x03" * 32), 3,
                    Hash32(b"\x04" * 32), ObjectId(b"\x05" * 32))
-    as_tuple = (w.withdrawal_id, w.ledger, "0x" + w.recipient.hex(), w.asset, w.amount,
+    as_tuple = (w.withdrawal_id, w.ledger, to_checksum_address(w.recipient), w.asset, w.amount,
                 w.object_id, w.object_kind, w.commitment, w.model_id)
     assert harness.withdrawalLeaf(as_tuple).call() == compute_withdrawal_leaf(w)
     assert harness.assetId(ledger, "0x" + token.hex()).call() == compute_asset_id(ledger, token)
