@@ -1,0 +1,171 @@
+"""Bridge rules: deposits of ETH, ERC-20 and data; withdrawals paid once against accepted roots;
+forced inclusion of queued transactions."""
+
+from dataclasses import replace
+
+import pytest
+
+from flavum.core.assets import compute_asset_id
+from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import Domain
+from flavum.core.transactions import (
+    Transaction,
+    Transfer,
+    Withdraw,
+    compute_tx_hash,
+    encode_transaction,
+    sign_transaction,
+)
+from flavum.core.types import ZERO_HASH, Amount, ChainId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.l1.interface import ForcedInclusion, LedgerError
+
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
+from .helpers import h, make_batch, mine
+
+ETH = 10**18
+
+
+def test_deposits_emit_one_event_each(ledger):
+    token = ledger.deploy_test_token(ALICE_KEY)
+    ledger.mint_test_token(ALICE_KEY, token, ALICE, 1_000)
+    ledger.deposit_eth(ALICE_KEY, BOB, 2 * ETH)
+    ledger.deposit_erc20(ALICE_KEY, token, 300, BOB)
+    ledger.deposit_data(ALICE_KEY, BOB, h("commitment"), b"payload bytes")
+    events = ledger.deposits(0, ledger.head())
+    assert [e.amount for e in events] == [2 * ETH, 300, 0]
+    assert events[0].asset == compute_asset_id(ledger.ledger_id)
+    assert events[1].asset == compute_asset_id(ledger.ledger_id, bytes.fromhex(token[2:]))
+    assert events[2].data_commitment == h("commitment")
+    assert events[2].payload == b"payload bytes" and events[2].metadata_hash != ZERO_HASH
+    assert all(e.recipient == BOB and e.depositor == ALICE for e in events)
+    assert len({e.event_id for e in events}) == 3
+    assert ledger.erc20_balance(token, bytes.fromhex(ledger.deployment.bridge[2:])) == 300
+    with pytest.raises(LedgerError) as err:
+        ledger.deposit_data(ALICE_KEY, BOB, ZERO_HASH)
+    assert err.value.reason == "a data deposit needs a commitment"
+
+
+def _withdrawals(ledger, token: str) -> list[Withdrawal]:
+    eth = compute_asset_id(ledger.ledger_id)
+    tok = compute_asset_id(ledger.ledger_id, bytes.fromhex(token[2:]))
+    none = ObjectId(ZERO_HASH)
+    return [
+        Withdrawal(h("w0"), ledger.ledger_id, BOB, eth, Amount(ETH), none, 0, ZERO_HASH, none),
+        Withdrawal(h("w1"), ledger.ledger_id, BOB, tok, Amount(120), none, 0, ZERO_HASH, none),
+        Withdrawal(h("w2"), ledger.ledger_id, BOB, eth, Amount(0), ObjectId(h("result")),
+                   int(ObjectKind.RESULT), h("outputs hash"), ObjectId(h("model"))),
+        Withdrawal(h("w3"), ledger.ledger_id, BOB, eth, Amount(0), ObjectId(h("model obj")),
+                   int(ObjectKind.MODEL), h("onnx"), ObjectId(ZERO_HASH)),
+    ]
+
+
+@pytest.fixture
+def funded(ledger):
+    token = ledger.deploy_test_token(ALICE_KEY)
+    ledger.mint_test_token(ALICE_KEY, token, ALICE, 1_000)
+    ledger.deposit_eth(ALICE_KEY, ALICE, 3 * ETH)
+    ledger.deposit_erc20(ALICE_KEY, token, 500, ALICE)
+    withdrawals = _withdrawals(ledger, token)
+    header = make_batch(0, withdrawals=withdrawals)
+    ledger.post_batch(header)
+    return ledger, token, withdrawals
+
+
+def _proof(withdrawals, index):
+    return compute_tree_proof([compute_withdrawal_leaf(w) for w in withdrawals], index)
+
+
+def test_finalize_pays_eth_tokens_and_mints_objects(funded):
+    ledger, token, ws = funded
+    before = ledger.eth_balance(BOB)
+    ledger.finalize_withdrawal(ws[0], 0, 0, _proof(ws, 0), ALICE_KEY)  # anyone may relay
+    assert ledger.eth_balance(BOB) == before + ETH
+    ledger.finalize_withdrawal(ws[1], 0, 1, _proof(ws, 1), BOB_KEY)
+    assert ledger.erc20_balance(token, BOB) == 120
+    ledger.finalize_withdrawal(ws[2], 0, 2, _proof(ws, 2), BOB_KEY)
+    assert ledger.object_owner(ws[2].object_id) == BOB
+    assert ledger.object_info(ws[2].object_id) == (3, h("outputs hash"), h("model"))
+    assert all(ledger.is_withdrawal_finalized(w) for w in ws[:3])
+
+
+def test_double_finalize_is_refused(funded):
+    ledger, _, ws = funded
+    ledger.finalize_withdrawal(ws[0], 0, 0, _proof(ws, 0), BOB_KEY)
+    with pytest.raises(LedgerError) as err:
+        ledger.finalize_withdrawal(ws[0], 0, 0, _proof(ws, 0), BOB_KEY)
+    assert err.value.reason == "withdrawal already finalized"
+
+
+def test_bad_withdrawal_merkle_path(funded):
+    ledger, _, ws = funded
+    proof = list(_proof(ws, 0))
+    proof[1] = h("wrong sibling")
+    for bad in [(ws[0], 0, proof), (ws[0], 1, _proof(ws, 0)),
+                (replace(ws[0], amount=Amount(2 * ETH)), 0, _proof(ws, 0))]:
+        with pytest.raises(LedgerError) as err:
+            ledger.finalize_withdrawal(bad[0], 0, bad[1], bad[2], BOB_KEY)
+        assert err.value.reason == "bad withdrawal proof"
+
+
+def test_finalize_refusals(funded):
+    ledger, _, ws = funded
+    with pytest.raises(LedgerError) as err:
+        ledger.finalize_withdrawal(ws[0], 1, 0, _proof(ws, 0), BOB_KEY)
+    assert err.value.reason == "batch not accepted"
+    with pytest.raises(LedgerError) as err:
+        ledger.finalize_withdrawal(replace(ws[0], ledger=h("ledger.other")), 0, 0, _proof(ws, 0),
+                                   BOB_KEY)
+    assert err.value.reason == "withdrawal is for another ledger"
+    with pytest.raises(LedgerError) as err:
+        ledger.finalize_withdrawal(ws[3], 0, 3, _proof(ws, 3), BOB_KEY)
+    assert err.value.reason == "this object kind is not withdrawable"
+
+
+# --- forced inclusion ---------------------------------------------------------------------
+
+DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+
+
+def _signed(body, nonce: int = 0) -> Transaction:
+    tx = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ALICE, Nonce(nonce), body)
+    return sign_transaction(tx, ALICE_KEY)
+
+
+def test_forced_request_must_be_processed_within_the_window(ledger):
+    eth = compute_asset_id(ledger.ledger_id)
+    tx = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(5), ObjectId(ZERO_HASH)))
+    with pytest.raises(LedgerError) as err:
+        ledger.queue_forced_transaction(encode_transaction(_signed(Transfer(BOB, eth, Amount(1)))),
+                                        ALICE_KEY)
+    assert err.value.reason == "only Withdraw transactions can be forced"
+    request_id = ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
+    [request] = ledger.forced_requests()
+    assert (request.request_id, request.tx_hash) == (request_id, compute_tx_hash(tx))
+    # Within the window a batch may leave it for later.
+    b0 = make_batch(0)
+    ledger.post_batch(b0)
+    mine(ledger, 6)  # the window is 5 blocks
+    b1 = make_batch(1, prev_root=b0.state_root, tx_hashes=[h("other"), compute_tx_hash(tx)])
+    with pytest.raises(LedgerError) as err:
+        ledger.post_batch(b1)
+    assert err.value.reason == "batch skips an overdue forced request"
+    wrong = ForcedInclusion(request_id, True, 0, tuple(compute_tree_proof(
+        [h("other"), compute_tx_hash(tx)], 1)))
+    with pytest.raises(LedgerError) as err:
+        ledger.post_batch(b1, forced=[wrong])
+    assert err.value.reason == "forced transaction not in the tx root"
+    right = replace(wrong, tx_index=1)
+    ledger.post_batch(b1, forced=[right])
+    assert ledger.forced_requests() == []
+    assert ledger.forced_requests(only_pending=False)[0].processed
+
+
+def test_forced_request_can_be_refused_publicly(ledger):
+    eth = compute_asset_id(ledger.ledger_id)
+    tx = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(10**30), ObjectId(ZERO_HASH)))
+    request_id = ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
+    mine(ledger, 6)
+    ledger.post_batch(make_batch(0), forced=[ForcedInclusion(request_id, included=False)])
+    events = ledger.rollup.events.ForcedRequestProcessed.get_logs(from_block=0)
+    assert [(e["args"]["requestId"], e["args"]["included"]) for e in events] == [(0, False)]
