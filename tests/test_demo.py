@@ -1,0 +1,18 @@
+"""`flavum demo --json`, as `make demo` runs it: every step reports success."""
+
+import json
+import subprocess
+import sys
+
+
+def test_demo_json():
+    out = subprocess.run([sys.executable, "-m", "flavum", "demo", "--json"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["proof_verified_in_python"] is True
+    assert summary["proof_status"] == "proven"
+    assert summary["balance_proof_ok"] is True
+    assert summary["restart_same_root"] is True
+    assert summary["top1_agreement"] >= 0.9
+    assert summary["prediction"] in range(10)
