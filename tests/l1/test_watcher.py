@@ -1,0 +1,127 @@
+"""The ledger watcher: each bridge event becomes one Deposit, after its confirmations, across
+restarts and reorgs (the fake ledger, and anvil with snapshot/revert)."""
+
+import pytest
+
+from flavum.core.assets import compute_asset_id
+from flavum.core.encoding import keccak256
+from flavum.core.state import Domain, get_balance, get_object
+from flavum.core.stf import compute_deposit_object_id, create_genesis, process_transaction
+from flavum.core.types import ChainId, Hash32
+from flavum.l1.fake import FakeLedger
+from flavum.node.watcher import LedgerWatcher
+
+from .conftest import ALICE, ALICE_KEY, BOB, SEQUENCER, deploy
+from .helpers import mine
+
+DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+
+
+class Rollup:
+    """The core state as the watcher's target: it refuses a replayed deposit by itself."""
+
+    def __init__(self):
+        self.state = create_genesis(DOMAIN, [])
+        self.applied = []
+
+    def submit(self, tx):
+        outcome = process_transaction(self.state, tx)
+        self.applied.append(tx.body.event_id)
+        return outcome
+
+
+def test_deposit_waits_for_confirmations_then_applies_once(tmp_path):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=3)
+    event = ledger.deposit(ALICE, BOB, 50, data_commitment=keccak256(b"input"))
+    assert watcher.poll().submitted == 0
+    ledger.mine(2)
+    assert watcher.poll().submitted == 0  # 2 blocks on top, 3 needed
+    ledger.mine(1)
+    assert watcher.poll().submitted == 1
+    assert watcher.poll().submitted == 0
+    asset = compute_asset_id(ledger.ledger_id)
+    assert get_balance(rollup.state, BOB, asset) == 50
+    data = get_object(rollup.state, compute_deposit_object_id(event.event_id))
+    assert data.owner == BOB and data.commitment == keccak256(b"input")
+
+
+def test_restart_does_not_apply_twice(tmp_path):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    first = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    ledger.deposit(ALICE, BOB, 5)
+    ledger.mine()
+    assert first.poll().submitted == 1
+    first.close()
+    ledger.deposit(ALICE, BOB, 7)
+    ledger.mine()
+    again = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    assert again.poll().submitted == 1
+    assert len(rollup.applied) == 2
+    # A watcher that lost its cursor rescans, and the state refuses the replays.
+    fresh = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "other.db", confirmations=1)
+    result = fresh.poll()
+    assert (result.submitted, result.skipped) == (0, 2)
+    assert len(rollup.applied) == 2
+
+
+def test_shallow_reorg_drops_an_unconfirmed_deposit(tmp_path):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=3)
+    ledger.deposit(ALICE, BOB, 5)
+    ledger.mine(1)
+    watcher.poll()
+    ledger.reorg(2)  # the deposit's block is gone
+    ledger.mine(5)
+    assert watcher.poll().submitted == 0
+    assert rollup.applied == []
+
+
+def test_deep_reorg_moves_the_cursor_back(tmp_path):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    ledger.mine(5)
+    watcher.poll()
+    ledger.reorg(3)
+    ledger.deposit(ALICE, BOB, 9)
+    ledger.mine()
+    assert watcher.poll().submitted == 1
+    assert watcher.deep_reorgs == 1
+
+
+def test_anvil_reorg_and_restart(anvil, tmp_path):
+    ledger = deploy(anvil.w3)
+    rollup = Rollup()
+    path = tmp_path / "w.db"
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, path, confirmations=2,
+                            start_block=ledger.deployment.deployed_at_block)
+    snapshot = anvil.rpc("evm_snapshot", [])
+    ledger.deposit_eth(ALICE_KEY, BOB, 11)
+    mine(ledger, 1)
+    assert watcher.poll().submitted == 0  # one confirmation of two
+    anvil.rpc("evm_revert", [snapshot])  # the deposit vanishes in a reorg
+    mine(ledger, 4)
+    assert watcher.poll().submitted == 0
+    ledger.deposit_eth(ALICE_KEY, BOB, 22)
+    ledger.deposit_data(ALICE_KEY, BOB, keccak256(b"x"), b"meta")
+    mine(ledger, 2)
+    assert watcher.poll().submitted == 2
+    watcher.close()
+    restarted = LedgerWatcher(ledger, rollup.submit, DOMAIN, path, confirmations=2)
+    mine(ledger, 3)
+    assert restarted.poll().submitted == 0
+    asset = compute_asset_id(ledger.ledger_id)
+    assert get_balance(rollup.state, BOB, asset) == 22
+    assert len(rollup.applied) == 2
+
+
+@pytest.mark.parametrize("confirmations", [-1])
+def test_confirmations_must_be_non_negative(tmp_path, confirmations):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    with pytest.raises(ValueError):
+        LedgerWatcher(ledger, lambda tx: None, DOMAIN, tmp_path / "w.db",
+                      confirmations=confirmations)
