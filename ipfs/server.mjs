@@ -15,6 +15,7 @@
 //   GET  /health                                 -> 200 {"ok": true, "blocks": "fs"|"memory"}
 //
 // Usage: node server.mjs [--host 127.0.0.1] [--port 0] [--repo DIR] [--max-bytes N]
+//                        [--exit-on-stdin-close]
 // With --port 0 the OS picks a free port. Once serving, one line goes to stdout:
 //   FLAVUM-IPFS READY http://127.0.0.1:<port>
 // --repo keeps blocks on disk (blockstore-fs) instead of in memory. Stops on SIGTERM/SIGINT.
@@ -33,6 +34,8 @@ const { values: args } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     repo: { type: 'string' },
+    // Exit when stdin closes: a test runner that dies cannot leave the node running.
+    'exit-on-stdin-close': { type: 'boolean', default: false },
     // A batch blob is a few MB; refuse bodies past this so one request cannot exhaust memory.
     'max-bytes': { type: 'string', default: String(256 * 1024 * 1024) }
   }
@@ -149,10 +152,20 @@ server.listen(Number(args.port), args.host, () => {
   console.log(`FLAVUM-IPFS READY http://${address}:${port}`)
 })
 
+let stopping = false
 async function shutdown () {
+  if (stopping) {
+    return
+  }
+  stopping = true
   server.close()
   await helia.stop()
   process.exit(0)
 }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
+if (args['exit-on-stdin-close']) {
+  process.stdin.on('end', shutdown)
+  process.stdin.on('close', shutdown)
+  process.stdin.resume()
+}

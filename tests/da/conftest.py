@@ -45,6 +45,8 @@ def free_port() -> int:
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -118,8 +120,9 @@ def start_helia(repo: Path, log_dir: Path) -> HeliaNode:
     err_path = out_path.with_suffix(".err")
     with out_path.open("wb") as out, err_path.open("wb") as err:
         proc = subprocess.Popen(
-            [str(NODE_BIN), str(IPFS_DIR / "server.mjs"), "--port", "0", "--repo", str(repo)],
-            stdout=out, stderr=err, cwd=IPFS_DIR,
+            [str(NODE_BIN), str(IPFS_DIR / "server.mjs"), "--port", "0", "--repo", str(repo),
+             "--exit-on-stdin-close"],
+            stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=IPFS_DIR,
         )
     deadline = time.monotonic() + 30
     while True:
