@@ -222,3 +222,37 @@ def test_proving_resumes_after_restart(node, iris, tmp_path):
         assert wait_proven(again, receipt.tx_hash).proof_status == "proven"
     finally:
         again.close()
+
+
+def test_accuracy_below_the_threshold_is_refused(node):
+    from flavum.node.models import DeployOptions
+
+    example = examples.train_sklearn_logreg("iris")
+    strict = DeployOptions(min_agreement=1.01)
+    with pytest.raises(errors.AccuracyTooLow, match="agrees"):
+        node.models.compile(example.onnx_bytes, example.samples, strict)
+
+
+def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_path, shared_srs):
+    attempts = []
+
+    def flaky(job):
+        attempts.append(job)
+        raise errors.ProvingFailed("prover crashed")
+
+    config = make_config(tmp_path / "home", prover="inline")
+    (config.home / "srs").symlink_to(shared_srs)
+    node = Node.open(config, pool=InlineProverPool(max_retries=2, runner=flaky))
+    try:
+        example = examples.train_sklearn_logreg("iris")
+        _, model_id = deploy(node, example)
+        data_id = submit_data(node, model_id, example.test_inputs[0])
+        receipt = send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+        record = wait_proven(node, receipt.tx_hash)
+        assert record.proof_status == "failed" and "prover crashed" in record.reason
+        assert len(attempts) == 3  # one try and two retries, then it gives up
+        # The node goes on: more transactions, and a batch seals.
+        send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+        assert node.sequencer.seal_batch() is not None
+    finally:
+        node.close()
