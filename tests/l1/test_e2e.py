@@ -1,0 +1,126 @@
+"""Ledger-level end to end, on the embedded EVM and on anvil: deposit ETH and data -> the
+watcher credits them -> a batch with a real ezkl proof is accepted on L1 -> ETH and the RESULT
+(as an ERC-721) are withdrawn -> balances and token ownership are right."""
+
+import pytest
+
+from flavum.core.assets import compute_asset_id
+from flavum.core.batch import (
+    compute_batch_header,
+    compute_outputs_hash,
+    compute_withdrawal_leaf,
+)
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import Domain, compute_state_root, get_balance, get_object
+from flavum.core.stf import (
+    Execution,
+    compute_deposit_object_id,
+    create_genesis,
+    process_transaction,
+)
+from flavum.core.transactions import (
+    DeployModel,
+    Infer,
+    Transaction,
+    Withdraw,
+    compute_tx_hash,
+    sign_transaction,
+)
+from flavum.core.types import ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce, ObjectId
+from flavum.l1.evm import embedded_web3, proven_inference
+from flavum.node.watcher import LedgerWatcher
+
+from .conftest import ALICE, ALICE_KEY, BOB, FUNDED, deploy
+from .helpers import h, mine
+
+ETH = 10**18
+BOB_KEY_FOR_GAS = FUNDED[3]  # a third party relays the finalizations and pays their gas
+
+
+def _signed(domain, nonce, body):
+    tx = Transaction(domain.chain_id, domain.rollup_id, ALICE, Nonce(nonce), body)
+    return sign_transaction(tx, ALICE_KEY)
+
+
+def run_e2e(w3, tiny, tmp_path):
+    domain = Domain(ChainId(7), Hash32(b"\x22" * 32))
+    state = create_genesis(domain, [])
+    genesis_root = compute_state_root(state)
+    ledger = deploy(w3, genesis_root=genesis_root)
+    eth = compute_asset_id(ledger.ledger_id)
+
+    # 1. Deposits on L1, seen by the watcher after 2 confirmations.
+    commitment = tiny.execution.input_commitment.be_bytes
+    ledger.deposit_eth(ALICE_KEY, ALICE, 2 * ETH)
+    ledger.deposit_data(ALICE_KEY, ALICE, commitment, b"digits sample 7")
+    mine(ledger, 2)
+    applied = []
+
+    def submit(tx):
+        outcome = process_transaction(state, tx)
+        applied.append((tx, outcome))
+        return outcome
+
+    watcher = LedgerWatcher(ledger, submit, domain, tmp_path / "watcher.db", confirmations=2)
+    assert watcher.poll().submitted == 2
+    assert get_balance(state, ALICE, eth) == 2 * ETH
+    data_event = applied[1][0].body.event_id
+    data_id = compute_deposit_object_id(data_event)
+    assert get_object(state, data_id).commitment == commitment
+
+    # 2. L2: deploy the model, infer, withdraw 1 ETH to ALICE and the RESULT to BOB.
+    txs = [tx for tx, _ in applied]
+    deploy_tx = _signed(domain, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
+                                               Access.COMMON, eth, Amount(0)))
+    model_id = process_transaction(state, deploy_tx).object_id
+    infer_tx = _signed(domain, 1, Infer(model_id, data_id, Amount(0)))
+    infer = process_transaction(state, infer_tx, Execution(commitment, tiny.execution.outputs))
+    result_id = infer.object_id
+    withdraw_eth = _signed(domain, 2, Withdraw(ledger.ledger_id, ALICE, eth, Amount(ETH),
+                                               ObjectId(ZERO_HASH)))
+    withdraw_obj = _signed(domain, 3, Withdraw(ledger.ledger_id, BOB, eth, Amount(0), result_id))
+    w_eth = process_transaction(state, withdraw_eth).withdrawal
+    w_obj = process_transaction(state, withdraw_obj).withdrawal
+    txs += [deploy_tx, infer_tx, withdraw_eth, withdraw_obj]
+
+    # 3. The batch: its DeployModel registers the model's verifier on L1, then it is posted.
+    ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+    header = compute_batch_header(0, genesis_root, compute_state_root(state),
+                                  [compute_tx_hash(tx) for tx in txs], [infer.trace],
+                                  [w_eth, w_obj], h("data"))
+    inference = proven_inference(model_id, tiny.proof, [(infer.trace.tx_hash, result_id)])
+    ledger.post_batch(header, [inference])
+    assert ledger.batch_status(0).accepted
+
+    # 4. Withdrawals against the accepted root.
+    leaves = [compute_withdrawal_leaf(w) for w in (w_eth, w_obj)]
+    before = ledger.eth_balance(ALICE)
+    ledger.finalize_withdrawal(w_eth, 0, 0, compute_tree_proof(leaves, 0), BOB_KEY_FOR_GAS)
+    assert ledger.eth_balance(ALICE) == before + ETH
+    ledger.finalize_withdrawal(w_obj, 0, 1, compute_tree_proof(leaves, 1), BOB_KEY_FOR_GAS)
+    assert ledger.object_owner(result_id) == BOB
+    kind, outputs_hash, model = ledger.object_info(result_id)
+    assert (kind, outputs_hash, model) == (3, compute_outputs_hash(tiny.execution.outputs),
+                                           model_id)
+    assert get_object(state, result_id) is None  # burnt on L2 when withdrawn
+    assert ledger.eth_balance(bytes.fromhex(ledger.deployment.bridge[2:])) == ETH
+    return ledger
+
+
+
+
+def test_e2e_embedded(tiny, tmp_path):
+    run_e2e(embedded_web3(FUNDED), tiny, tmp_path)
+
+
+def test_e2e_anvil(anvil, tiny, tmp_path):
+    ledger = run_e2e(anvil.w3, tiny, tmp_path)
+    assert ledger.chain_id == 31337
+
+
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_chain_id_is_reported(backend):
+    from .conftest import deploy as deploy_ledger
+
+    ledger = deploy_ledger(embedded_web3(FUNDED))
+    assert ledger.chain_id == ledger.deployment.chain_id == 131277322940537
