@@ -7,11 +7,13 @@ The CID scheme: CIDv1, multicodec `raw` (0x55), multihash sha2-256 over the WHOL
 written in multibase base32 (lower case, prefix "b", so it starts with "bafkrei"). This is
   - what PyPI `ipfs-cid` computes (`cid_sha256_hash`), and
   - the CID of a raw IPFS block: Helia's `blockstore.put(CID.createV1(raw.code, sha256(b)), b)`,
-    the CID `ipfs block put --cid-codec raw` prints, and the CID of a single-block file added
-    with `raw-leaves` (up to the chunk size).
+    and the CID `ipfs block put --cid-codec raw` prints;
+  - for blobs up to one chunk, also the CID `@helia/unixfs` `addBytes` gives (checked with
+    @helia/unixfs 8.0.5: equal up to 1,048,576 bytes, its default chunk; above that it builds a
+    `dag-pb` DAG whose root CID, "bafybei...", differs).
 The blob is stored as ONE raw block, whatever its size, and not as a UnixFS DAG: a UnixFS
-CID depends on the chunker and DAG layout (and is `dag-pb` for files of more than one chunk),
-so it could not be recomputed from the 32 bytes alone. With the raw scheme:
+CID depends on the chunker and DAG layout, so it could not be recomputed from the 32 bytes
+alone. With the raw scheme:
   - `data_pointer = sha256(blob)`: anyone rebuilds the CID from the 32 bytes on a ledger
     (`cid_from_digest`) and fetches the blob from any store; anyone checks it with a plain
     sha256, and so can a contract (the EVM has a sha256 precompile).
