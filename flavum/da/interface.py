@@ -17,11 +17,12 @@ alone. With the raw scheme:
   - `data_pointer = sha256(blob)`: anyone rebuilds the CID from the 32 bytes on a ledger
     (`cid_from_digest`) and fetches the blob from any store; anyone checks it with a plain
     sha256, and so can a contract (the EVM has a sha256 precompile).
-  - Caveat, measured in Helia 7: a local Helia blockstore takes blocks of any size (40 MB
-    tested), but bitswap refuses to SEND a block over 4,193,648 bytes to another peer (kubo's
-    limit is lower, 1-2 MiB). Flavum's IPFS store reads blocks over its node's HTTP API, so this
-    does not bite here; replicating multi-MB blobs across IPFS peers by bitswap would need a
-    chunked layout, and its pointer would then name a manifest instead of the blob.
+  - Caveat: a local Helia 7 blockstore takes blocks of any size (40 MB tested), but Helia's
+    bitswap (read in its source, not measured) refuses to SEND a block over 4,193,648 bytes to
+    another peer, and kubo's limit is lower (1-2 MiB, not measured here). Flavum's IPFS store
+    reads blocks over its node's HTTP API, so this does not bite here; replicating multi-MB
+    blobs across IPFS peers by bitswap would need a chunked layout, and its pointer would then
+    name a manifest instead of the blob.
 
 Every store checks, on EVERY `get`, that the bytes hash to the CID asked for, before returning
 them (`ContentMismatch` otherwise, `DataUnavailable` when the store has nothing under it).
