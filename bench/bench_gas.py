@@ -1,0 +1,174 @@
+"""Benchmark: L1 gas of the EVM ledger (receipt gasUsed: execution + calldata + base 21k).
+
+Measured on the embedded EVM (py-evm, Prague rules; anvil gives the same gas) with real ezkl
+proofs of a Gemm 4-8-3 MLP with hashed input:
+
+- contract deployments, and a model's verifier: its own contract or its VKA on the shared one;
+- a batch without inferences; a batch of 1 and of 16 single-inference proofs (own verifier);
+- a batch of 16 inferences proven by ONE proof of the same model with a batch dimension of 16,
+  on the reusable verifier (its own verifier is over the 24,576-byte limit): one verifier call
+  whose public values hold 16 rows of outputs, one trace leaf per row;
+- deposits (ETH, ERC-20, data) and withdrawal finalizations (ETH, ERC-20, RESULT as ERC-721).
+
+Goal: <= 150k gas per proven inference, amortized in a batch of 16.
+
+    python bench/bench_gas.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flavum.core.assets import compute_asset_id  # noqa: E402
+from flavum.core.batch import (  # noqa: E402
+    TraceEntry,
+    Withdrawal,
+    compute_batch_header,
+    compute_withdrawal_leaf,
+)
+from flavum.core.encoding import keccak256  # noqa: E402
+from flavum.core.merkle import compute_tree_proof  # noqa: E402
+from flavum.core.transactions import address_of  # noqa: E402
+from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
+from flavum.l1.evm import deploy_contracts, embedded_web3, proven_inference  # noqa: E402
+from tests.l1.conftest import make_proven_model  # noqa: E402
+
+DEPLOYER, SEQUENCER, USER = b"\x41" * 32, b"\x42" * 32, b"\x43" * 32
+GOAL = 150_000
+
+
+def h(label: str) -> Hash32:
+    return keccak256(label.encode())
+
+
+def main() -> None:
+    rows: list[tuple[str, int, str]] = []
+    with tempfile.TemporaryDirectory(prefix="flavum-bench-gas-") as tmp:
+        single = make_proven_model(Path(tmp), batch=1)
+        batched = make_proven_model(Path(tmp), batch=16)
+    w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
+    genesis = h("genesis")
+    ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
+                              genesis_state_root=genesis, sequencer_key=SEQUENCER)
+    start = ledger.deployment.deployed_at_block
+    deploy_gas = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
+                  for n in range(start + 1, w3.eth.block_number + 1)]
+    for name, gas in zip(("ModelRegistry", "FlavumRollup", "FlavumBridge (+ FlavumObjects)",
+                          "ezkl reusable verifier (once per chain)"), deploy_gas, strict=False):
+        rows.append((f"deploy {name}", gas, ""))
+
+    # Model verifiers.
+    own_model, vka_model, batch_model = ObjectId(h("own")), ObjectId(h("vka")), ObjectId(h("b16"))
+    before = w3.eth.block_number
+    ledger.register_model(own_model, single.verifier, single.artifacts.vk_hash, address_of(USER))
+    receipts = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])
+                for n in range(before + 1, w3.eth.block_number + 1)]
+    size = single.verifier.contract.deployed_size
+    rows.append(("deploy a model's own ezkl verifier (Gemm 4-8-3)", receipts[0]["gasUsed"],
+                 f"{size:,} bytes of code"))
+    rows.append(("register it in the ModelRegistry", receipts[1]["gasUsed"], ""))
+    ledger.register_model(vka_model, single.verifier, single.artifacts.vk_hash, address_of(USER),
+                          use_reusable=True)
+    rows.append(("register a model's VKA on the reusable verifier (+ allow-list)",
+                 ledger.last_receipt["gasUsed"], f"{len(single.verifier.vka)} words"))
+    assert not batched.verifier.fits
+    ledger.register_model(batch_model, batched.verifier, batched.artifacts.vk_hash,
+                          address_of(USER))
+    rows.append(("register the batch-16 model's VKA (own verifier too big)",
+                 ledger.last_receipt["gasUsed"], f"{len(batched.verifier.vka)} words"))
+
+    number, prev = 0, genesis
+
+    def post(traces, inferences, withdrawals=()):
+        nonlocal number, prev
+        header = compute_batch_header(number, prev, h(f"state{number}"),
+                                      [t.tx_hash for t in traces] or [h(f"tx{number}")],
+                                      traces, list(withdrawals), h(f"data{number}"))
+        ledger.post_batch(header, inferences)
+        number, prev = number + 1, header.state_root
+        return ledger.last_receipt["gasUsed"]
+
+    def single_inferences(model_id, count):
+        traces, inferences = [], []
+        for i in range(count):
+            tx, result = h(f"{number}-{i}"), ObjectId(h(f"r{number}-{i}"))
+            traces.append(TraceEntry(tx, model_id, ObjectId(h("d")),
+                                     single.execution.input_commitment.be_bytes,
+                                     single.execution.outputs, result))
+            inferences.append(proven_inference(model_id, single.proof, [(tx, result)]))
+        return traces, inferences
+
+    empty = post([], [])
+    rows.append(("batch without inferences", empty, ""))
+    for model_id, label in ((own_model, "own verifier"), (vka_model, "reusable verifier")):
+        gas = post(*single_inferences(model_id, 1))
+        rows.append((f"batch of 1 proven inference, {label}", gas, ""))
+    gas16 = post(*single_inferences(own_model, 16))
+    rows.append(("batch of 16 proofs of 1 inference, own verifier", gas16,
+                 f"{gas16 // 16:,} per inference"))
+
+    # One proof for 16 rows: split into 16 trace leaves.
+    outputs = batched.execution.outputs
+    per_row = len(outputs) // 16
+    traces, proof_rows = [], []
+    for r in range(16):
+        tx, result = h(f"b-{r}"), ObjectId(h(f"br-{r}"))
+        traces.append(TraceEntry(tx, batch_model, ObjectId(h("d")),
+                                 batched.execution.input_commitment.be_bytes,
+                                 outputs[r * per_row:(r + 1) * per_row], result))
+        proof_rows.append((tx, result))
+    gas_b = post(traces, [proven_inference(batch_model, batched.proof, proof_rows)])
+    per_inference = gas_b // 16
+    verdict = "goal met" if per_inference <= GOAL else "goal missed"
+    rows.append(("**batch of 16 inferences in ONE proof (batch-16 model), reusable verifier**",
+                 gas_b, f"**{per_inference:,} per inference** ({verdict}: <= {GOAL:,})"))
+    marginal = (gas_b - empty) // 16
+    rows.append(("  the same, marginal over an empty batch", gas_b - empty,
+                 f"{marginal:,} per inference"))
+
+    # Deposits and withdrawals.
+    token = ledger.deploy_test_token(USER)
+    ledger.mint_test_token(USER, token, address_of(USER), 10**6)
+    ledger.deposit_eth(USER, address_of(USER), 10**18)
+    rows.append(("deposit ETH", ledger.last_receipt["gasUsed"], ""))
+    ledger.deposit_erc20(USER, token, 1_000, address_of(USER))
+    rows.append(("deposit ERC-20 (after approve)", ledger.last_receipt["gasUsed"], "first deposit"))
+    ledger.deposit_erc20(USER, token, 1_000, address_of(USER))
+    rows.append(("deposit ERC-20, again", ledger.last_receipt["gasUsed"], ""))
+    ledger.deposit_data(USER, address_of(USER), h("commitment"), b"")
+    rows.append(("deposit data (commitment only)", ledger.last_receipt["gasUsed"], ""))
+    ledger.deposit_data(USER, address_of(USER), h("commitment"), bytes(256))
+    rows.append(("deposit data (+ 256-byte payload)", ledger.last_receipt["gasUsed"], ""))
+
+    eth = compute_asset_id(ledger.ledger_id)
+    tok = compute_asset_id(ledger.ledger_id, bytes.fromhex(token[2:]))
+    none = ObjectId(ZERO_HASH)
+    withdrawals = [
+        Withdrawal(h(f"w{i}"), ledger.ledger_id, address_of(USER), eth, Amount(1000), none, 0,
+                   ZERO_HASH, none) for i in range(14)
+    ] + [
+        Withdrawal(h("wt"), ledger.ledger_id, address_of(USER), tok, Amount(10), none, 0,
+                   ZERO_HASH, none),
+        Withdrawal(h("wr"), ledger.ledger_id, address_of(USER), eth, Amount(0),
+                   ObjectId(h("result")), 3, h("outputs"), ObjectId(h("model"))),
+    ]
+    post([], [], withdrawals)
+    leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
+    for index, label in ((0, "ETH"), (14, "ERC-20"), (15, "RESULT as ERC-721")):
+        ledger.finalize_withdrawal(withdrawals[index], number - 1, index,
+                                   compute_tree_proof(leaves, index), USER)
+        rows.append((f"finalize withdrawal: {label} (tree of 16)", ledger.last_receipt["gasUsed"],
+                     ""))
+
+    print("| operation | gas | note |")
+    print("|---|---:|---|")
+    for name, gas, note in rows:
+        print(f"| {name} | {gas:,} | {note} |")
+
+
+if __name__ == "__main__":
+    main()
