@@ -5,11 +5,12 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test test-all bench lint
 
-$(STAMP): pyproject.toml package.json
+$(STAMP): pyproject.toml package.json package-lock.json ipfs/package.json ipfs/package-lock.json
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --prefix ipfs --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -28,3 +29,5 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/bench_sequencer.py
 	$(PY) bench/bench_state_root.py
+	$(PY) bench/bench_inference.py
+	$(PY) bench/bench_prove.py
