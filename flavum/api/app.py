@@ -7,11 +7,12 @@ One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": 
 import base64
 import binascii
 import json
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from flavum.core import errors
@@ -30,6 +31,7 @@ from flavum.node.store import (
     withdrawal_to_json,
 )
 
+EXPLORER_PAGE = Path(__file__).with_name("explorer.html")
 STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     errors.NotFound: 404,
     errors.DuplicateTransaction: 409,
@@ -85,6 +87,10 @@ def create_app(node: Node) -> FastAPI:
         where = ".".join(str(p) for p in first.get("loc", ()))
         message = f"{where}: {first.get('msg', 'invalid request')}"
         return JSONResponse({"error": "bad_request", "message": message}, status_code=400)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def explorer() -> str:
+        return EXPLORER_PAGE.read_text()
 
     @app.post("/v1/transactions")
     def submit(body: SubmitRequest) -> dict[str, Any]:
@@ -184,6 +190,37 @@ def create_app(node: Node) -> FastAPI:
             raise errors.NotFound(f"no model {body.model_id}")
         commitment = models.commit_data(obj.vk_hash, body.values)
         return {"commitment": hx(commitment), "model_id": body.model_id}
+
+    @app.get("/v1/models")
+    def models_list(limit: int = 100) -> list[dict[str, Any]]:
+        out = []
+        for obj in store.objects(ObjectKind.MODEL, limit):
+            vk_hash = Hash32(unhex(obj["vk_hash"]))
+            out.append({**obj, "record": models.record(vk_hash).to_json()})
+        return out
+
+    @app.get("/v1/data")
+    def data_list(limit: int = 100) -> list[dict[str, Any]]:
+        """DATA objects. The node's copy of the values is shown for common data only: owned
+        data shows its commitment, never its values."""
+        out = []
+        for obj in store.objects(ObjectKind.DATA, limit):
+            entry = {**obj, "values": None}
+            if obj["access"] == "COMMON":
+                held = store.get_data_input(Hash32(unhex(obj["commitment"])))
+                entry["values"] = json.loads(held[1]) if held else None
+            out.append(entry)
+        return out
+
+    @app.get("/v1/traces")
+    def traces_list(limit: int = 100) -> list[dict[str, Any]]:
+        return [{**trace_to_json(r.entry), "batch": r.batch, "proof_status": r.proof_status,
+                 "reason": r.reason} for r in store.recent_traces(limit)]
+
+    @app.get("/v1/withdrawals")
+    def withdrawals_list(limit: int = 100) -> list[dict[str, Any]]:
+        return [{**withdrawal_to_json(w), "batch": batch}
+                for w, batch in store.recent_withdrawals(limit)]
 
     @app.get("/v1/traces/{tx_hash}")
     def trace(tx_hash: str) -> dict[str, Any]:

@@ -423,14 +423,27 @@ class Store:
                 "SELECT asset, amount FROM balances WHERE address = ?", (address,)).fetchall()
         return (int(row[0]) if row else 0), {AssetId(a): Amount(int(v)) for a, v in rows}
 
-    def objects(self, owner: Address | None = None) -> list[dict[str, Any]]:
+    def objects(self, kind: ObjectKind, limit: int = 100) -> list[dict[str, Any]]:
+        """Objects of a kind as of the last block, most recent first."""
         with self._lock:
-            if owner is None:
-                rows = self._conn.execute("SELECT entry FROM objects").fetchall()
-            else:
-                rows = self._conn.execute(
-                    "SELECT entry FROM objects WHERE owner = ?", (owner,)).fetchall()
+            rows = self._conn.execute(
+                "SELECT entry FROM objects WHERE kind = ? ORDER BY rowid DESC LIMIT ?",
+                (int(kind), limit)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def recent_traces(self, limit: int = 100) -> list[TraceRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                " ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [_trace(r) for r in rows]
+
+    def recent_withdrawals(self, limit: int = 100) -> list[tuple[Withdrawal, int | None]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, batch FROM withdrawals ORDER BY seq DESC LIMIT ?",
+                (limit,)).fetchall()
+        return [(withdrawal_from_json(json.loads(r[0])), r[1]) for r in rows]
 
     # --- helpers ---
 

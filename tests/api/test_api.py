@@ -84,3 +84,11 @@ def test_bad_reads(api, path, status, code):
     _, client = api
     r = client.get(path)
     assert (r.status_code, r.json()["error"]) == (status, code)
+
+
+def test_lists_start_empty(api):
+    _, client = api
+    for path in ("/v1/models", "/v1/data", "/v1/traces", "/v1/withdrawals"):
+        r = client.get(path)
+        assert (r.status_code, r.json()) == (200, []), path
+    assert "Flavum explorer" in client.get("/").text
