@@ -1,0 +1,1047 @@
+"""State witnesses: re-executing a batch with no node database.
+
+A verifier holds a batch's transactions (with the executions of its inferences), the previous
+state root (from the ledger) and a *state witness*. From them alone it
+
+1. rebuilds the part of the pre-state the batch touches, checked against the previous root
+   (`build_partial_state`),
+2. re-executes the transactions with the real `process_transaction` over that partial state,
+3. computes the new root with the real `compute_state_root` and compares it with the claimed
+   one (`verify_batch_transition`).
+
+What a witness holds
+====================
+- The pre-state *contents* of every entry the batch reads or writes: nonces, balances, objects
+  (all fields), grants and applied deposits. An entry that is absent is listed too, as zero /
+  None / False: re-execution must know that it is absent, and the tree proves it.
+- A multiproof of all their leaf keys: the pre-state tree pruned to the paths of those keys,
+  written in pre-order as a list of nodes
+
+    INNER                 an inner node; its left subtree follows, then its right subtree
+    EMPTY                 an empty subtree (hash ZERO_HASH)
+    OPAQUE(hash)          a subtree the verifier need not see into (never empty)
+    LEAF(key, value_hash) a lone leaf: a witnessed entry's, or another key's that ends a
+                          non-inclusion path, or an opening (below)
+
+  The verifier rebuilds the root from it; every witnessed entry's path must end at a LEAF or
+  EMPTY node, never inside an OPAQUE one.
+- Openings. Deleting a leaf from a compact tree collapses its parent when what remains on the
+  other side is a lone leaf (the leaf moves up) and keeps the parent when it is an inner node.
+  When that other side is OPAQUE the verifier cannot tell, so the witness opens it: as a LEAF,
+  or as an INNER whose children are OPAQUE / EMPTY. Openings are just more expanded nodes in
+  the same list. A verifier that needs one and does not have it raises `WitnessIncomplete`:
+  it never guesses, since a wrong guess would let a node pass off a non-canonical root.
+
+Opaque nodes never move while the batch is applied (a collapse only ever moves a lone leaf up,
+and a lone leaf hidden in an OPAQUE node must have been opened first), so the node finds the
+openings it must provide by applying the batch's leaf updates to the pruned tree and opening
+each OPAQUE node at the position where the update asks for it (`compute_state_witness`).
+
+Node side
+=========
+`compute_batch_access(pre_state, txs, executions)` replays the batch on a recording overlay of
+the pre-batch state (nothing is copied): every entry any get_/set_ touches is recorded, and so
+are the leaf updates in the order in which `compute_state_root` folds them in.
+`compute_state_witness(pre_state, access)` then reads the contents and builds the multiproof
+with its openings from the pre-batch state through its public proofs.
+
+JSON (`to_json` / `from_json`; a dict of JSON values, the caller serializes it)::
+
+    {"version": 1,
+     "nonces":   [["0x<address>", "<nonce, decimal>"], ...],          # "0": absent
+     "balances": [["0x<address>", "0x<asset>", "<amount, decimal>"], ...],  # "0": absent
+     "objects":  [["0x<object id>", null | {"kind": 1, "owner": "0x..", "access": 0,
+                   "commitment": "0x..", "metadata_hash": "0x..", "vk_hash": "0x..",
+                   "fee_asset": "0x..", "fee": "<decimal>", "model_id": "0x..",
+                   "data_id": "0x.."}], ...],
+     "grants":   [["0x<object id>", "0x<owner>", "0x<grantee>", true | false], ...],
+     "deposits": [["0x<event id>", true | false], ...],
+     "tree":     ["i", "e", "h<64 hex: hash>", "l<64 hex: key><64 hex: value hash>", ...]}
+
+Integers are decimal strings (a uint256 does not fit a JSON number everywhere); tree tokens
+carry bare hex to keep the list compact.
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from enum import IntEnum
+from typing import Any, Final, TypeVar, cast, overload
+
+from flavum.core.encoding import compute_smt_leaf_hash, compute_smt_node_hash
+from flavum.core.errors import (
+    FlavumError,
+    InvalidProof,
+    InvalidTransaction,
+    MalformedTransaction,
+    StateRootMismatch,
+)
+from flavum.core.merkle import SMT_DEPTH, SmtProof, SparseMerkleTree
+from flavum.core.state import (
+    Domain,
+    Object,
+    State,
+    compute_account_key,
+    compute_balance_key,
+    compute_deposit_key,
+    compute_grant_key,
+    compute_object_key,
+    compute_state_root,
+    get_leaf_value,
+    get_state_proof,
+    set_balance,
+    set_deposit_applied,
+    set_grant,
+    set_nonce,
+    set_object,
+)
+from flavum.core.stf import Execution, Outcome, process_transaction
+from flavum.core.transactions import MAX_NONCE, Transaction, compute_tx_hash
+from flavum.core.types import (
+    MAX_UINT256,
+    ZERO_HASH,
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    ObjectKind,
+)
+
+WITNESS_VERSION: Final = 1
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class WitnessIncomplete(FlavumError):
+    """Re-execution needs a state entry or a tree node that the witness does not give."""
+
+    code = "witness_incomplete"
+
+
+class InvalidWitness(InvalidProof):
+    """A witness that is malformed or contradicts the previous state root."""
+
+    code = "invalid_witness"
+
+
+# --- the witness ----------------------------------------------------------------------------
+
+
+class NodeKind(IntEnum):
+    """Kinds of the nodes of a witness's pruned tree (see the module docstring)."""
+
+    INNER = 0
+    EMPTY = 1
+    OPAQUE = 2
+    LEAF = 3
+
+
+@dataclass(frozen=True)
+class WitnessNode:
+    """One node of the pruned tree, in pre-order. `hash` is set for OPAQUE only, `key` and
+    `value_hash` for LEAF only."""
+
+    kind: NodeKind
+    hash: Hash32 | None = None
+    key: Hash32 | None = None
+    value_hash: Hash32 | None = None
+
+
+@dataclass(frozen=True)
+class StateWitness:
+    """Pre-state contents of every entry a batch touches, and their multiproof with openings.
+
+    Zero, None and False mean "absent", exactly as in the state (absent == zero).
+    """
+
+    nonces: tuple[tuple[Address, Nonce], ...]
+    balances: tuple[tuple[Address, AssetId, Amount], ...]
+    objects: tuple[tuple[ObjectId, Object | None], ...]
+    grants: tuple[tuple[ObjectId, Address, Address, bool], ...]
+    deposits: tuple[tuple[Hash32, bool], ...]
+    tree: tuple[WitnessNode, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """A dict of JSON values (see the module docstring); `json.dumps` it to send it."""
+        return {
+            "version": WITNESS_VERSION,
+            "nonces": [[_hex(a), str(n)] for a, n in self.nonces],
+            "balances": [[_hex(a), _hex(s), str(v)] for a, s, v in self.balances],
+            "objects": [
+                [_hex(i), None if o is None else _object_to_json(o)] for i, o in self.objects
+            ],
+            "grants": [[_hex(i), _hex(o), _hex(g), bool(v)] for i, o, g, v in self.grants],
+            "deposits": [[_hex(e), bool(v)] for e, v in self.deposits],
+            "tree": [_node_to_token(node) for node in self.tree],
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> "StateWitness":
+        """Inverse of `to_json`; raises InvalidWitness on anything malformed."""
+        top = _as_dict(data, "witness")
+        expected = {"version", "nonces", "balances", "objects", "grants", "deposits", "tree"}
+        if set(top) != expected:
+            raise InvalidWitness(f"malformed witness: fields {sorted(top)}, need {expected}")
+        if top["version"] != WITNESS_VERSION:
+            raise InvalidWitness(f"unknown witness version {top['version']!r}")
+        nonces = tuple(
+            (Address(_bytes(r[0], 20, "address")), Nonce(_uint(r[1], MAX_NONCE, "nonce")))
+            for r in _rows(top["nonces"], 2, "nonces")
+        )
+        balances = tuple(
+            (
+                Address(_bytes(r[0], 20, "address")),
+                AssetId(_bytes(r[1], 32, "asset")),
+                Amount(_uint(r[2], MAX_UINT256, "amount")),
+            )
+            for r in _rows(top["balances"], 3, "balances")
+        )
+        objects = tuple(
+            (
+                ObjectId(_bytes(r[0], 32, "object id")),
+                None if r[1] is None else _object_from_json(ObjectId(_bytes(r[0], 32, "id")), r[1]),
+            )
+            for r in _rows(top["objects"], 2, "objects")
+        )
+        grants = tuple(
+            (
+                ObjectId(_bytes(r[0], 32, "object id")),
+                Address(_bytes(r[1], 20, "owner")),
+                Address(_bytes(r[2], 20, "grantee")),
+                _bool(r[3], "grant"),
+            )
+            for r in _rows(top["grants"], 4, "grants")
+        )
+        deposits = tuple(
+            (Hash32(_bytes(r[0], 32, "event id")), _bool(r[1], "deposit"))
+            for r in _rows(top["deposits"], 2, "deposits")
+        )
+        tokens = top["tree"]
+        if not isinstance(tokens, list):
+            raise InvalidWitness("malformed witness: tree must be a list")
+        tree = tuple(_node_from_token(token) for token in tokens)
+        return cls(nonces, balances, objects, grants, deposits, tree)
+
+
+@dataclass(frozen=True)
+class BatchAccess:
+    """Every entry a batch reads or writes, and the leaf updates it makes, in the order
+    `compute_state_root` folds them in (None: the leaf is deleted)."""
+
+    nonces: frozenset[Address]
+    balances: frozenset[tuple[Address, AssetId]]
+    objects: frozenset[ObjectId]
+    grants: frozenset[tuple[ObjectId, Address, Address]]
+    deposits: frozenset[Hash32]
+    leaf_updates: tuple[tuple[Hash32, Hash32 | None], ...]
+
+
+# --- state tables that know which keys they may answer for ---------------------------------
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+def describe_entry(table: str, key: Any) -> str:
+    """A person's name for a state entry, for error messages."""
+    if table == "nonces":
+        return f"the nonce of 0x{key.hex()}"
+    if table == "balances":
+        return f"the balance of 0x{key[0].hex()} in asset 0x{key[1].hex()}"
+    if table == "objects":
+        return f"object 0x{key.hex()}"
+    if table == "grants":
+        return f"the grant on object 0x{key[0].hex()} by 0x{key[1].hex()} to 0x{key[2].hex()}"
+    return f"deposit event 0x{key.hex()}"
+
+
+class _StrictTable(dict[K, V]):
+    """A state table (dict) that answers only for keys it knows.
+
+    A key is known when it was given (present or absent) or loaded; an unknown key is loaded
+    through `load` (the node side: read the full pre-state and record the key) or, without
+    `load` (the verifier side), raises WitnessIncomplete instead of reading as absent.
+    Only the dict operations the state uses are guarded: get, in, [], []=, del, pop.
+    """
+
+    def __init__(self, name: str, load: Callable[[K], V | None] | None = None) -> None:
+        super().__init__()
+        self.name = name
+        self.known: set[K] = set()
+        self._load = load
+
+    def _know(self, key: K) -> None:
+        if key in self.known:
+            return
+        if self._load is None:
+            raise WitnessIncomplete(f"{describe_entry(self.name, key)} is not in the witness")
+        value = self._load(key)
+        self.known.add(key)
+        if value is not None:
+            dict.__setitem__(self, key, value)
+
+    def add_known(self, key: K, value: V | None) -> None:
+        """Know `key` as present with `value`, or as absent (None)."""
+        self.known.add(key)
+        if value is not None:
+            dict.__setitem__(self, key, value)
+
+    def copy_table(self) -> "_StrictTable[K, V]":
+        other: _StrictTable[K, V] = _StrictTable(self.name, self._load)
+        other.known = set(self.known)
+        dict.update(other, self)
+        return other
+
+    @overload
+    def get(self, key: K, default: None = None, /) -> V | None: ...
+    @overload
+    def get(self, key: K, default: V, /) -> V: ...
+    @overload
+    def get(self, key: K, default: T, /) -> V | T: ...
+    def get(self, key: K, default: Any = None, /) -> Any:
+        self._know(key)
+        return dict.get(self, key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self._know(cast(K, key))
+        return dict.__contains__(self, key)
+
+    def __getitem__(self, key: K) -> V:
+        self._know(key)
+        return dict.__getitem__(self, key)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._know(key)
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self._know(key)
+        dict.__delitem__(self, key)
+
+    @overload
+    def pop(self, key: K, /) -> V: ...
+    @overload
+    def pop(self, key: K, default: V, /) -> V: ...
+    @overload
+    def pop(self, key: K, default: T, /) -> V | T: ...
+    def pop(self, key: K, *default: Any) -> Any:
+        self._know(key)
+        return dict.pop(self, key, *default)
+
+
+# --- a sparse Merkle tree with opaque subtrees ---------------------------------------------
+
+
+class _Opaque:
+    """A non-empty subtree known only by its hash."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, hash: Hash32) -> None:
+        self.hash = hash
+
+
+class _Leaf:
+    __slots__ = ("hash", "key", "value_hash")
+
+    def __init__(self, key: Hash32, value_hash: Hash32) -> None:
+        self.key = key
+        self.value_hash = value_hash
+        self.hash: Hash32 | None = None
+
+
+class _Inner:
+    __slots__ = ("hash", "left", "right")
+
+    def __init__(self, left: "_Node", right: "_Node") -> None:
+        self.left = left
+        self.right = right
+        self.hash: Hash32 | None = None
+
+
+_Node = _Leaf | _Inner | _Opaque | None  # None is an empty subtree
+
+# Given a position (any key whose path goes there, as an integer, and a depth), the node
+# there opened one level: a leaf, None, or an inner node whose children are opaque or empty.
+Opener = Callable[[int, int], _Node]
+
+
+def _key_bit(key_int: int, depth: int) -> int:
+    return (key_int >> (255 - depth)) & 1
+
+
+def _closed(hash: Hash32) -> _Node:
+    """The subtree with this hash, unopened."""
+    return None if hash == ZERO_HASH else _Opaque(hash)
+
+
+def _compute_hash(node: _Node) -> Hash32:
+    if node is None:
+        return ZERO_HASH
+    if node.hash is not None:
+        return node.hash
+    if isinstance(node, _Leaf):
+        node.hash = compute_smt_leaf_hash(node.key, node.value_hash)
+    elif isinstance(node, _Inner):
+        node.hash = compute_smt_node_hash(_compute_hash(node.left), _compute_hash(node.right))
+    return node.hash  # an _Opaque always has its hash
+
+
+def _holds_two_leaves(a: _Node, b: _Node) -> bool:
+    """Do two sibling subtrees hold at least two leaves together? An opaque subtree is never
+    empty, so it answers when its sibling is not empty; otherwise it must be opened first."""
+    if isinstance(a, _Inner) or isinstance(b, _Inner):
+        return True
+    return a is not None and b is not None
+
+
+def _copy(node: _Node) -> _Node:
+    if node is None:
+        return None
+    if isinstance(node, _Opaque):
+        return _Opaque(node.hash)
+    if isinstance(node, _Leaf):
+        leaf = _Leaf(node.key, node.value_hash)
+        leaf.hash = node.hash
+        return leaf
+    inner = _Inner(_copy(node.left), _copy(node.right))
+    inner.hash = node.hash
+    return inner
+
+
+def _split(existing: _Leaf, new: _Leaf, new_key_int: int, depth: int) -> _Inner:
+    """Two leaves agreeing on their first `depth` bits, as the subtree at `depth` (the same
+    layout as the full tree's: the pair where the keys part, a chain of inner nodes above)."""
+    differing = new_key_int ^ int.from_bytes(existing.key, "big")
+    split_depth = SMT_DEPTH - differing.bit_length()
+    node = _Inner(existing, new) if _key_bit(new_key_int, split_depth) else _Inner(new, existing)
+    for d in range(split_depth - 1, depth - 1, -1):
+        node = _Inner(None, node) if _key_bit(new_key_int, d) else _Inner(node, None)
+    return node
+
+
+class PartialSparseMerkleTree(SparseMerkleTree):
+    """A compact sparse Merkle tree of which only some paths are known; the rest are opaque.
+
+    It follows the full tree's rules exactly (same layout, same hashes), so the root after any
+    updates is the root the full tree would have. An operation that needs to see inside an
+    opaque subtree asks `opener` (the node side, which has the full pre-state) and records the
+    position in `openings`, or without an opener (the verifier) raises WitnessIncomplete.
+    """
+
+    __slots__ = ("_top", "_opener", "openings")
+
+    def __init__(self, top: _Node, opener: Opener | None = None) -> None:
+        super().__init__()
+        self._top = top
+        self._opener = opener
+        self.openings: list[tuple[int, int]] = []
+
+    def _open(self, path_int: int, depth: int, why: str) -> _Node:
+        if self._opener is None:
+            raise WitnessIncomplete(why)
+        self.openings.append((path_int, depth))
+        return self._opener(path_int, depth)
+
+    def _descend(self, key: Hash32) -> tuple[list[tuple[_Inner, int]], _Leaf | None]:
+        """The inner nodes on `key`'s path with the bit taken at each, and where it ends."""
+        key_int = int.from_bytes(key, "big")
+        path: list[tuple[_Inner, int]] = []
+        node = self._top
+        while True:
+            if isinstance(node, _Opaque):
+                why = (
+                    f"the path of leaf 0x{key.hex()} enters the unopened subtree "
+                    f"0x{node.hash.hex()} at depth {len(path)}"
+                )
+                node = self._open(key_int, len(path), why)
+                self._replace(path, node)
+                continue
+            if not isinstance(node, _Inner):
+                return path, node
+            bit = _key_bit(key_int, len(path))
+            path.append((node, bit))
+            node = node.right if bit else node.left
+
+    def _replace(self, path: list[tuple[_Inner, int]], node: _Node) -> None:
+        """Put `node` where `path` ends."""
+        if not path:
+            self._top = node
+            return
+        parent, bit = path[-1]
+        if bit:
+            parent.right = node
+        else:
+            parent.left = node
+
+    def __len__(self) -> int:
+        raise WitnessIncomplete("a partial tree does not know how many leaves it holds")
+
+    def get(self, key: Hash32) -> Hash32 | None:
+        _, end = self._descend(key)
+        if end is not None and end.key == key:
+            return end.value_hash
+        return None
+
+    def set(self, key: Hash32, value_hash: Hash32) -> None:
+        path, end = self._descend(key)
+        for inner, _ in path:
+            inner.hash = None
+        if end is not None and end.key == key:
+            end.value_hash = value_hash
+            end.hash = None
+            return
+        new = _Leaf(key, value_hash)
+        if end is None:
+            self._replace(path, new)
+        else:
+            self._replace(path, _split(end, new, int.from_bytes(key, "big"), len(path)))
+
+    def delete(self, key: Hash32) -> None:
+        path, end = self._descend(key)
+        if end is None or end.key != key:
+            return
+        key_int = int.from_bytes(key, "big")
+        for inner, _ in path:
+            inner.hash = None
+        # As in the full tree: going up, a node left with at most one leaf collapses into it.
+        replacement: _Node = None
+        for depth in range(len(path) - 1, -1, -1):
+            inner, bit = path[depth]
+            sibling = inner.left if bit else inner.right
+            if replacement is None and isinstance(sibling, _Opaque):
+                # Lone leaf (it moves up) or inner node (it stays)? Only an opening tells.
+                why = (
+                    f"deleting leaf 0x{key.hex()} needs the opening of subtree "
+                    f"0x{sibling.hash.hex()} at depth {depth + 1}"
+                )
+                sibling = self._open(key_int ^ (1 << (255 - depth)), depth + 1, why)
+                if bit:
+                    inner.left = sibling
+                else:
+                    inner.right = sibling
+            if _holds_two_leaves(sibling, replacement):
+                if bit:
+                    inner.right = replacement
+                else:
+                    inner.left = replacement
+                return
+            replacement = replacement if replacement is not None else sibling
+        self._top = replacement
+
+    def root(self) -> Hash32:
+        return _compute_hash(self._top)
+
+    def prove(self, key: Hash32) -> SmtProof:
+        self.root()
+        path, end = self._descend(key)
+        siblings = tuple(
+            _compute_hash(inner.left if bit else inner.right) for inner, bit in path
+        )
+        if end is None or end.key == key:
+            return SmtProof(siblings=siblings)
+        return SmtProof(siblings=siblings, other_key=end.key, other_value_hash=end.value_hash)
+
+    def items(self) -> Any:
+        raise WitnessIncomplete("a partial tree cannot list its leaves")
+
+    def copy(self) -> "PartialSparseMerkleTree":
+        self.root()
+        other = PartialSparseMerkleTree(_copy(self._top), self._opener)
+        other.openings = list(self.openings)
+        return other
+
+
+def _encode_tree(node: _Node, out: list[WitnessNode]) -> None:
+    """Append `node`'s subtree to `out` in pre-order."""
+    if node is None:
+        out.append(WitnessNode(NodeKind.EMPTY))
+    elif isinstance(node, _Opaque):
+        out.append(WitnessNode(NodeKind.OPAQUE, hash=node.hash))
+    elif isinstance(node, _Leaf):
+        out.append(WitnessNode(NodeKind.LEAF, key=node.key, value_hash=node.value_hash))
+    else:
+        out.append(WitnessNode(NodeKind.INNER))
+        _encode_tree(node.left, out)
+        _encode_tree(node.right, out)
+
+
+def _decode_tree(nodes: Sequence[WitnessNode]) -> _Node:
+    """The pruned tree of a witness; InvalidWitness unless it is a well-formed compact tree."""
+    cursor = 0
+
+    def decode(prefix: int, depth: int) -> _Node:
+        nonlocal cursor
+        if cursor >= len(nodes):
+            raise InvalidWitness("malformed witness tree: it ends early")
+        node = nodes[cursor]
+        cursor += 1
+        if node.kind == NodeKind.EMPTY:
+            return None
+        if node.kind == NodeKind.OPAQUE:
+            if node.hash is None or node.hash == ZERO_HASH:
+                raise InvalidWitness(f"malformed witness tree: opaque node {cursor - 1}")
+            return _Opaque(node.hash)
+        if node.kind == NodeKind.LEAF:
+            if node.key is None or node.value_hash is None:
+                raise InvalidWitness(f"malformed witness tree: leaf node {cursor - 1}")
+            # A leaf sits on its own key's path: the key starts with the position's bits.
+            if (int.from_bytes(node.key, "big") ^ prefix) >> (SMT_DEPTH - depth) != 0:
+                raise InvalidWitness(
+                    f"witness tree: leaf 0x{node.key.hex()} is off its path at depth {depth}"
+                )
+            return _Leaf(node.key, node.value_hash)
+        if depth >= SMT_DEPTH:
+            raise InvalidWitness("malformed witness tree: an inner node below depth 255")
+        left = decode(prefix, depth + 1)
+        right = decode(prefix | (1 << (255 - depth)), depth + 1)
+        # A canonical inner node holds at least two leaves (opaque subtrees are not empty).
+        if not (_holds_two_leaves(left, right) or isinstance(left, _Opaque)
+                or isinstance(right, _Opaque)):
+            raise InvalidWitness(f"witness tree: non-canonical inner node at depth {depth}")
+        return _Inner(left, right)
+
+    top = decode(0, 0)
+    if cursor != len(nodes):
+        raise InvalidWitness(f"malformed witness tree: {len(nodes) - cursor} nodes left over")
+    return top
+
+
+# --- leaf keys and value hashes of entries, through the state's own setters -----------------
+
+
+class _LeafRecorder(SparseMerkleTree):
+    """A stand-in tree that records the leaf updates the state folds in, in order."""
+
+    __slots__ = ("updates",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.updates: list[tuple[Hash32, Hash32 | None]] = []
+
+    def set(self, key: Hash32, value_hash: Hash32) -> None:
+        self.updates.append((key, value_hash))
+
+    def delete(self, key: Hash32) -> None:
+        self.updates.append((key, None))
+
+    def root(self) -> Hash32:
+        return ZERO_HASH  # nothing is hashed: only the updates matter
+
+
+class _RecordingState(State):
+    """A State whose tree records leaf updates instead of hashing them."""
+
+    def __init__(self, domain: Domain) -> None:
+        super().__init__(domain)
+        self.recorder = _LeafRecorder()
+        self._tree = self.recorder
+
+
+def _compute_leaf_values(domain: Domain, witness: StateWitness) -> dict[Hash32, Hash32]:
+    """Leaf key -> value hash of every present witnessed entry, computed by writing the entries
+    with the state's own setters (the one definition of each leaf's value)."""
+    scratch = _RecordingState(domain)
+    for address, nonce in witness.nonces:
+        set_nonce(scratch, address, nonce)
+    for address, asset, amount in witness.balances:
+        set_balance(scratch, address, asset, amount)
+    for _, obj in witness.objects:
+        if obj is not None:
+            set_object(scratch, obj)
+    for object_id, owner, grantee, allowed in witness.grants:
+        set_grant(scratch, object_id, owner, grantee, allowed)
+    for event_id, applied in witness.deposits:
+        if applied:
+            set_deposit_applied(scratch, event_id)
+    compute_state_root(scratch)
+    return {key: value for key, value in scratch.recorder.updates if value is not None}
+
+
+# --- the verifier ---------------------------------------------------------------------------
+
+
+class PartialState(State):
+    """A State holding exactly the witnessed entries over a partial tree.
+
+    The real get_/set_ functions, `process_transaction` and `compute_state_root` run on it
+    unchanged; reading an entry the witness does not give raises WitnessIncomplete.
+    """
+
+    def __init__(self, domain: Domain, tree: PartialSparseMerkleTree) -> None:
+        super().__init__(domain)
+        self.nonces: _StrictTable[Address, Nonce] = _StrictTable("nonces")
+        self.balances: _StrictTable[tuple[Address, AssetId], Amount] = _StrictTable("balances")
+        self.objects: _StrictTable[ObjectId, Object] = _StrictTable("objects")
+        self.grants: _StrictTable[tuple[ObjectId, Address, Address], bool] = _StrictTable(
+            "grants"
+        )
+        self.deposits: _StrictTable[Hash32, bool] = _StrictTable("deposits")
+        self._tree = tree
+
+    def copy(self) -> "PartialState":
+        self._sync_tree()
+        tree = self._tree
+        if not isinstance(tree, PartialSparseMerkleTree):  # pragma: no cover - set in __init__
+            raise TypeError("a partial state's tree is partial")
+        other = PartialState(self.domain, tree.copy())
+        other.nonces = self.nonces.copy_table()
+        other.balances = self.balances.copy_table()
+        other.objects = self.objects.copy_table()
+        other.grants = self.grants.copy_table()
+        other.deposits = self.deposits.copy_table()
+        return other
+
+
+def _check_unique(keys: Sequence[Any], table: str) -> None:
+    seen: set[Any] = set()
+    for key in keys:
+        if key in seen:
+            raise InvalidWitness(f"witness lists {describe_entry(table, key)} twice")
+        seen.add(key)
+
+
+def build_partial_state(domain: Domain, prev_root: Hash32, witness: StateWitness) -> PartialState:
+    """The pre-state restricted to the witnessed entries, each checked against `prev_root`.
+
+    Raises InvalidWitness if the pruned tree does not hash to `prev_root` or an entry's
+    contents disagree with its leaf, WitnessIncomplete if the tree does not reach an entry.
+    """
+    tree = PartialSparseMerkleTree(_decode_tree(witness.tree))
+    root = tree.root()
+    if root != prev_root:
+        raise InvalidWitness(
+            f"the witness tree hashes to 0x{root.hex()}, not to the previous state root "
+            f"0x{prev_root.hex()} (a tampered sibling, leaf or opening)"
+        )
+    _check_unique([a for a, _ in witness.nonces], "nonces")
+    _check_unique([(a, s) for a, s, _ in witness.balances], "balances")
+    _check_unique([i for i, _ in witness.objects], "objects")
+    _check_unique([(i, o, g) for i, o, g, _ in witness.grants], "grants")
+    _check_unique([e for e, _ in witness.deposits], "deposits")
+    for object_id, obj in witness.objects:
+        if obj is not None and obj.object_id != object_id:
+            raise InvalidWitness(
+                f"witness lists object 0x{object_id.hex()} with id 0x{obj.object_id.hex()}"
+            )
+    values = _compute_leaf_values(domain, witness)
+    state = PartialState(domain, tree)
+
+    def check(table: str, key: Any, leaf_key: Hash32, present: bool) -> None:
+        expected = values.get(leaf_key) if present else None
+        try:
+            actual = tree.get(leaf_key)
+        except WitnessIncomplete as exc:
+            raise WitnessIncomplete(
+                f"the witness tree does not prove {describe_entry(table, key)}: {exc}"
+            ) from exc
+        if actual != expected:
+            said = "absent" if expected is None else f"value hash 0x{expected.hex()}"
+            real = "absent" if actual is None else f"value hash 0x{actual.hex()}"
+            raise InvalidWitness(
+                f"bad witness entry: {describe_entry(table, key)} is {said} in the witness "
+                f"but {real} under the previous state root"
+            )
+
+    for address, nonce in witness.nonces:
+        check("nonces", address, compute_account_key(address), nonce != 0)
+        state.nonces.add_known(address, nonce or None)
+    for address, asset, amount in witness.balances:
+        check("balances", (address, asset), compute_balance_key(address, asset), amount != 0)
+        state.balances.add_known((address, asset), amount or None)
+    for object_id, obj in witness.objects:
+        check("objects", object_id, compute_object_key(object_id), obj is not None)
+        state.objects.add_known(object_id, obj)
+    for object_id, owner, grantee, allowed in witness.grants:
+        key = (object_id, owner, grantee)
+        check("grants", key, compute_grant_key(object_id, owner, grantee), allowed)
+        state.grants.add_known(key, True if allowed else None)
+    for event_id, applied in witness.deposits:
+        check("deposits", event_id, compute_deposit_key(event_id), applied)
+        state.deposits.add_known(event_id, True if applied else None)
+    return state
+
+
+def verify_batch_transition(
+    domain: Domain,
+    prev_root: Hash32,
+    witness: StateWitness,
+    txs: Sequence[Transaction],
+    executions: Sequence[Execution | None],
+    claimed_root: Hash32,
+) -> list[Outcome]:
+    """Re-execute a batch over its witness and check the claimed new state root.
+
+    Raises InvalidWitness / WitnessIncomplete (the witness), the transaction's own
+    InvalidTransaction subclass (the batch holds a transaction the rules refuse), or
+    StateRootMismatch (the claimed root is not what the transactions give).
+    """
+    if len(txs) != len(executions):
+        raise MalformedTransaction(f"{len(txs)} transactions but {len(executions)} executions")
+    state = build_partial_state(domain, prev_root, witness)
+    outcomes: list[Outcome] = []
+    for index, (tx, execution) in enumerate(zip(txs, executions, strict=True)):
+        try:
+            outcomes.append(process_transaction(state, tx, execution))
+        except (InvalidTransaction, WitnessIncomplete) as exc:
+            where = f"transaction {index} (0x{compute_tx_hash(tx).hex()})"
+            raise type(exc)(f"{where}: {exc}") from exc
+    try:
+        root = compute_state_root(state)
+    except WitnessIncomplete as exc:
+        raise WitnessIncomplete(f"computing the new state root: {exc}") from exc
+    if root != claimed_root:
+        raise StateRootMismatch(
+            f"re-execution gives state root 0x{root.hex()}, the batch claims "
+            f"0x{claimed_root.hex()}"
+        )
+    return outcomes
+
+
+# --- the node side --------------------------------------------------------------------------
+
+
+def compute_batch_access(
+    pre_state: State, txs: Sequence[Transaction], executions: Sequence[Execution | None]
+) -> BatchAccess:
+    """Replay a batch on a recording overlay of `pre_state` (which is left unchanged) and
+    return every entry it touched and the leaf updates it makes.
+
+    Every transaction must be valid (a batch holds no refused one): its error propagates.
+    """
+    overlay = _RecordingState(pre_state.domain)
+    nonces: _StrictTable[Address, Nonce] = _StrictTable("nonces", pre_state.nonces.get)
+    balances: _StrictTable[tuple[Address, AssetId], Amount] = _StrictTable(
+        "balances", pre_state.balances.get
+    )
+    objects: _StrictTable[ObjectId, Object] = _StrictTable("objects", pre_state.objects.get)
+    grants: _StrictTable[tuple[ObjectId, Address, Address], bool] = _StrictTable(
+        "grants", pre_state.grants.get
+    )
+    deposits: _StrictTable[Hash32, bool] = _StrictTable("deposits", pre_state.deposits.get)
+    overlay.nonces, overlay.balances, overlay.objects = nonces, balances, objects
+    overlay.grants, overlay.deposits = grants, deposits
+    for tx, execution in zip(txs, executions, strict=True):
+        process_transaction(overlay, tx, execution)
+    compute_state_root(overlay)  # folds the writes into the recorder, in the state's order
+    return BatchAccess(
+        nonces=frozenset(nonces.known),
+        balances=frozenset(balances.known),
+        objects=frozenset(objects.known),
+        grants=frozenset(grants.known),
+        deposits=frozenset(deposits.known),
+        leaf_updates=tuple(overlay.recorder.updates),
+    )
+
+
+def _read_node(state: State, path_int: int, depth: int) -> _Node:
+    """The node of `state`'s tree at a position, opened one level, from a public proof."""
+    path_key = Hash32(path_int.to_bytes(32, "big"))
+    proof = get_state_proof(state, path_key)
+    siblings = proof.siblings
+    if len(siblings) < depth:
+        raise ValueError(f"no node at depth {depth} on the path of 0x{path_key.hex()}")
+    end: _Node
+    if proof.other_key is not None and proof.other_value_hash is not None:
+        end = _Leaf(proof.other_key, proof.other_value_hash)
+    else:
+        value_hash = get_leaf_value(state, path_key)
+        end = None if value_hash is None else _Leaf(path_key, value_hash)
+    if len(siblings) == depth:
+        return end
+    below = _compute_hash(end)  # the hash of the child on the path, folded up to depth + 1
+    for d in range(len(siblings) - 1, depth, -1):
+        if _key_bit(path_int, d):
+            below = compute_smt_node_hash(siblings[d], below)
+        else:
+            below = compute_smt_node_hash(below, siblings[d])
+    on_path, off_path = _closed(below), _closed(siblings[depth])
+    if _key_bit(path_int, depth):
+        return _Inner(off_path, on_path)
+    return _Inner(on_path, off_path)
+
+
+def _expand(state: State, targets: Sequence[tuple[int, int]]) -> _Node:
+    """`state`'s tree pruned to the positions on the targets' paths: a target (key, d) opens
+    every node on the key's path down to depth d (SMT_DEPTH: to where the path ends)."""
+
+    def expand(path_int: int, depth: int, here: Sequence[tuple[int, int]]) -> _Node:
+        node = _read_node(state, path_int, depth)
+        if not isinstance(node, _Inner):
+            return node
+        deeper = [t for t in here if t[1] > depth]
+        left = [t for t in deeper if not _key_bit(t[0], depth)]
+        right = [t for t in deeper if _key_bit(t[0], depth)]
+        if left:
+            node.left = expand(left[0][0], depth + 1, left)
+        if right:
+            node.right = expand(right[0][0], depth + 1, right)
+        return node
+
+    if not targets:
+        return _closed(compute_state_root(state))
+    return expand(targets[0][0], 0, targets)
+
+
+def compute_state_witness(pre_state: State, access: BatchAccess) -> StateWitness:
+    """The witness of a batch that makes `access` on `pre_state` (the state before the batch,
+    left unchanged): contents, multiproof, and exactly the openings the verifier will need."""
+    nonces = tuple((a, Nonce(pre_state.nonces.get(a, 0))) for a in sorted(access.nonces))
+    balances = tuple(
+        (a, s, Amount(pre_state.balances.get((a, s), 0))) for a, s in sorted(access.balances)
+    )
+    objects = tuple((i, pre_state.objects.get(i)) for i in sorted(access.objects))
+    grants = tuple((i, o, g, (i, o, g) in pre_state.grants) for i, o, g in sorted(access.grants))
+    deposits = tuple((e, e in pre_state.deposits) for e in sorted(access.deposits))
+    leaf_keys = (
+        [compute_account_key(a) for a, _ in nonces]
+        + [compute_balance_key(a, s) for a, s, _ in balances]
+        + [compute_object_key(i) for i, _ in objects]
+        + [compute_grant_key(i, o, g) for i, o, g, _ in grants]
+        + [compute_deposit_key(e) for e, _ in deposits]
+    )
+    targets = sorted((int.from_bytes(k, "big"), SMT_DEPTH) for k in leaf_keys)
+    # Apply the batch's leaf updates to the pruned tree, opening what the verifier will need
+    # opened (opaque nodes never move, so a position found here is a position in the pre-state).
+    simulated = PartialSparseMerkleTree(
+        _expand(pre_state, targets), lambda path, depth: _read_node(pre_state, path, depth)
+    )
+    for leaf_key, value_hash in access.leaf_updates:
+        if value_hash is None:
+            simulated.delete(leaf_key)
+        else:
+            simulated.set(leaf_key, value_hash)
+    simulated.root()
+    targets = sorted(set(targets) | set(simulated.openings))
+    nodes: list[WitnessNode] = []
+    _encode_tree(_expand(pre_state, targets), nodes)
+    return StateWitness(nonces, balances, objects, grants, deposits, tuple(nodes))
+
+
+def compute_batch_witness(
+    pre_state: State, txs: Sequence[Transaction], executions: Sequence[Execution | None]
+) -> StateWitness:
+    """`compute_state_witness` of the batch's `compute_batch_access`."""
+    return compute_state_witness(pre_state, compute_batch_access(pre_state, txs, executions))
+
+
+# --- JSON helpers ---------------------------------------------------------------------------
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _bytes(value: object, size: int, what: str) -> bytes:
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 2 + 2 * size:
+        raise InvalidWitness(f"malformed witness: {what} must be 0x and {size} bytes of hex")
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise InvalidWitness(f"malformed witness: {what} is not hex") from exc
+
+
+def _uint(value: object, maximum: int, what: str) -> int:
+    # Canonical decimal only: one witness, one JSON text.
+    if not isinstance(value, str) or not value.isdecimal() or not value.isascii():
+        raise InvalidWitness(f"malformed witness: {what} must be a decimal string")
+    if len(value) > 1 and value[0] == "0":
+        raise InvalidWitness(f"malformed witness: {what} has leading zeros")
+    number = int(value)
+    if number > maximum:
+        raise InvalidWitness(f"malformed witness: {what} out of range")
+    return number
+
+
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidWitness(f"malformed witness: {what} must be true or false")
+    return value
+
+
+def _as_dict(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidWitness(f"malformed witness: {what} must be an object")
+    return value
+
+
+def _rows(value: object, width: int, what: str) -> list[list[Any]]:
+    if not isinstance(value, list):
+        raise InvalidWitness(f"malformed witness: {what} must be a list")
+    for row in value:
+        if not isinstance(row, list) or len(row) != width:
+            raise InvalidWitness(f"malformed witness: each of {what} has {width} fields")
+    return value
+
+
+_OBJECT_HASH_FIELDS: Final = (
+    "commitment", "metadata_hash", "vk_hash", "fee_asset", "model_id", "data_id"
+)
+
+
+def _object_to_json(obj: Object) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": int(obj.kind), "owner": _hex(obj.owner), "access": int(obj.access),
+        "fee": str(obj.fee),
+    }
+    for name in _OBJECT_HASH_FIELDS:
+        out[name] = _hex(getattr(obj, name))
+    return out
+
+
+def _object_from_json(object_id: ObjectId, value: object) -> Object:
+    data = _as_dict(value, "object")
+    names = {f.name for f in fields(Object)} - {"object_id"}
+    if set(data) != names:
+        raise InvalidWitness(f"malformed witness: object fields {sorted(data)}")
+    kind, access = data["kind"], data["access"]
+    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in set(ObjectKind):
+        raise InvalidWitness(f"malformed witness: object kind {kind!r}")
+    if not isinstance(access, int) or isinstance(access, bool) or access not in set(Access):
+        raise InvalidWitness(f"malformed witness: object access {access!r}")
+    hashes = {name: Hash32(_bytes(data[name], 32, name)) for name in _OBJECT_HASH_FIELDS}
+    return Object(
+        object_id=object_id,
+        kind=ObjectKind(kind),
+        owner=Address(_bytes(data["owner"], 20, "owner")),
+        access=Access(access),
+        commitment=hashes["commitment"],
+        metadata_hash=hashes["metadata_hash"],
+        vk_hash=hashes["vk_hash"],
+        fee_asset=AssetId(hashes["fee_asset"]),
+        fee=Amount(_uint(data["fee"], MAX_UINT256, "fee")),
+        model_id=ObjectId(hashes["model_id"]),
+        data_id=ObjectId(hashes["data_id"]),
+    )
+
+
+def _node_to_token(node: WitnessNode) -> str:
+    if node.kind == NodeKind.INNER:
+        return "i"
+    if node.kind == NodeKind.EMPTY:
+        return "e"
+    if node.kind == NodeKind.OPAQUE and node.hash is not None:
+        return "h" + node.hash.hex()
+    if node.key is not None and node.value_hash is not None:
+        return "l" + node.key.hex() + node.value_hash.hex()
+    raise InvalidWitness(f"malformed witness node {node!r}")
+
+
+def _node_from_token(token: object) -> WitnessNode:
+    if token == "i":
+        return WitnessNode(NodeKind.INNER)
+    if token == "e":
+        return WitnessNode(NodeKind.EMPTY)
+    if isinstance(token, str) and token[:1] in ("h", "l"):
+        size = 64 if token[0] == "h" else 128
+        if len(token) != 1 + size or not all(c in "0123456789abcdef" for c in token[1:]):
+            raise InvalidWitness(f"malformed witness tree token {token[:80]!r}")
+        raw = bytes.fromhex(token[1:])
+        if token[0] == "h":
+            return WitnessNode(NodeKind.OPAQUE, hash=Hash32(raw))
+        return WitnessNode(NodeKind.LEAF, key=Hash32(raw[:32]), value_hash=Hash32(raw[32:]))
+    raise InvalidWitness(f"malformed witness tree token {str(token)[:80]!r}")
