@@ -6,8 +6,14 @@ live in a content-addressed directory named by the sha256 of (model bytes, confi
 so deploying the same model twice reuses them. The verifying key's keccak256 (`vk_hash`) is the
 identity of the circuit: fixed params put the weights into the key.
 
-Inputs: a model has one input tensor. The calibration array has one row per sample, each row the
-flattened input of one inference of an unbatched model; a model of batch N takes N rows per call.
+Inputs: the calibration array has one row per sample, each row the flattened input of one
+inference. A model takes its rows in one of two ways:
+- one input tensor: an unbatched model takes one row per call, a model whose input has a fixed
+  leading dimension N takes N rows per call (and a hashed input is one hash of all N rows);
+- N input tensors of one row each (`flavum.ml.batching.make_batched`): N rows per call, and a
+  hashed input is one Poseidon hash per row, so each row's hash is that row's DATA commitment.
+  The public values are then [hash of row 0, ..., hash of row N-1, outputs of all rows].
+Calibration groups the rows by call: call k takes rows kN .. kN+N-1.
 """
 
 from __future__ import annotations
@@ -113,6 +119,9 @@ class CircuitArtifacts:
     output_scales: tuple[int, ...]
     num_input_instances: int  # leading public values that belong to the input
     model_sha256: str
+    # Input tensors of the model, each shaped `input_shape`. Above 1, each input is one row
+    # (a batched model from flavum.ml.batching) and `batch_size` is this count.
+    row_inputs: int = 1
 
     @property
     def model_path(self) -> Path:
@@ -136,12 +145,21 @@ class CircuitArtifacts:
 
     @property
     def input_size(self) -> int:
-        return math.prod(self.input_shape)
+        """Values per call, over all input tensors."""
+        return math.prod(self.input_shape) * self.row_inputs
 
     @property
     def batch_size(self) -> int:
-        """Inferences per call: the leading dimension of a model input of rank >= 2."""
+        """Inferences per call: the number of row inputs of a batched model, else the leading
+        dimension of a model input of rank >= 2."""
+        if self.row_inputs > 1:
+            return self.row_inputs
         return self.input_shape[0] if len(self.input_shape) >= 2 else 1
+
+    @property
+    def commits_rows(self) -> bool:
+        """True when a hashed input gives one commitment per row (one hash per inference)."""
+        return self.config.input_visibility == "hashed" and self.batch_size == self.row_inputs
 
     @property
     def row_size(self) -> int:
@@ -169,6 +187,7 @@ class CircuitArtifacts:
             "output_scales": list(self.output_scales),
             "num_input_instances": self.num_input_instances,
             "model_sha256": self.model_sha256,
+            "row_inputs": self.row_inputs,
         }
 
     @classmethod
@@ -195,6 +214,7 @@ class CircuitArtifacts:
             output_scales=tuple(meta["output_scales"]),
             num_input_instances=meta["num_input_instances"],
             model_sha256=meta["model_sha256"],
+            row_inputs=int(meta.get("row_inputs", 1)),  # absent in builds made before batching
         )
 
 
@@ -216,24 +236,50 @@ def compute_vk_hash(vk_path: Path) -> Hash32:
 
 def read_model_input_shape(model_bytes: bytes) -> tuple[int, ...]:
     """The shape of the model's single input, symbolic dims taken as ezkl does (batch 1)."""
+    shapes = read_model_input_shapes(model_bytes)
+    if len(shapes) != 1:
+        raise ModelRejected(f"the model has {len(shapes)} inputs; expected one")
+    return shapes[0]
+
+
+def read_model_input_shapes(model_bytes: bytes) -> tuple[tuple[int, ...], ...]:
+    """The shapes of the model's inputs, symbolic dims taken as ezkl does (batch 1).
+
+    One input of any shape, or several inputs that are each one row: the same shape with a
+    leading dimension of 1 (a batched model from flavum.ml.batching). ModelRejected otherwise.
+    """
     try:
         model = onnx.load_from_string(model_bytes)
     except Exception as exc:  # onnx raises DecodeError and others for garbage
         raise ModelRejected(f"not an ONNX model: {exc}") from exc
     initializers = {init.name for init in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
-    if len(inputs) != 1:
-        raise ModelRejected(f"the model has {len(inputs)} inputs; Flavum proves one-input models")
-    dims = inputs[0].type.tensor_type.shape.dim
-    shape = []
-    for dim in dims:
-        if dim.HasField("dim_value") and dim.dim_value > 0:
-            shape.append(dim.dim_value)
-        else:
-            shape.append(1)  # ezkl's default variable batch_size=1 fills symbolic dims
-    if not shape:
-        raise ModelRejected("the model input has no shape")
-    return tuple(shape)
+    if not inputs:
+        raise ModelRejected("the model has no input")
+    shapes = []
+    for value in inputs:
+        shape = []
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                shape.append(dim.dim_value)
+            else:
+                shape.append(1)  # ezkl's default variable batch_size=1 fills symbolic dims
+        if not shape:
+            raise ModelRejected(f"the model input '{value.name}' has no shape")
+        shapes.append(tuple(shape))
+    if len(shapes) > 1:
+        # Several inputs are proven only as rows of a batch: each its own inference.
+        if any(shape != shapes[0] for shape in shapes):
+            raise ModelRejected(
+                f"the model's {len(shapes)} inputs differ in shape; Flavum proves one-input "
+                "models and batched models whose inputs are one row each"
+            )
+        if len(shapes[0]) < 2 or shapes[0][0] != 1:
+            raise ModelRejected(
+                f"the model's {len(shapes)} inputs have shape {list(shapes[0])}; inputs of a "
+                "batched model are one row each (leading dimension 1)"
+            )
+    return tuple(shapes)
 
 
 def check_calibration(calibration: np.ndarray, row_size: int, batch_size: int) -> np.ndarray:
@@ -291,9 +337,14 @@ def build_circuit(
     circuit needs more than `config.max_logrows`, InvalidInput for bad calibration data.
     """
     root = Path(cache_dir) if cache_dir is not None else store.directory / "circuits"
-    input_shape = read_model_input_shape(model_bytes)
-    batch = input_shape[0] if len(input_shape) >= 2 else 1
-    cal = check_calibration(calibration, math.prod(input_shape) // batch, batch)
+    shapes = read_model_input_shapes(model_bytes)
+    input_shape, row_inputs = shapes[0], len(shapes)
+    if row_inputs > 1:
+        batch, row_size = row_inputs, math.prod(input_shape)
+    else:
+        batch = input_shape[0] if len(input_shape) >= 2 else 1
+        row_size = math.prod(input_shape) // batch
+    cal = check_calibration(calibration, row_size, batch)
     key = compute_circuit_key(model_bytes, cal, config)
     final_dir = root / key
     if (final_dir / META_FILE).is_file():
@@ -302,7 +353,9 @@ def build_circuit(
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:16]}-", dir=root))
     try:
-        artifacts = _build_into(work, key, model_bytes, cal, input_shape, config, store, progress)
+        artifacts = _build_into(
+            work, key, model_bytes, cal, input_shape, row_inputs, config, store, progress
+        )
         try:
             os.rename(work, final_dir)
         except OSError:
@@ -321,6 +374,7 @@ def _build_into(
     model_bytes: bytes,
     cal: np.ndarray,
     input_shape: tuple[int, ...],
+    row_inputs: int,
     config: CircuitConfig,
     store: SrsStore,
     progress: Progress | None,
@@ -336,7 +390,8 @@ def _build_into(
     compiled_path = work / "model.compiled"
     calibration_path = work / "calibration.json"
     model_path.write_bytes(model_bytes)
-    calibration_path.write_text(json.dumps({"input_data": [cal.reshape(-1).tolist()]}))
+    calibration_data = compute_calibration_data(cal, row_inputs)
+    calibration_path.write_text(json.dumps({"input_data": calibration_data}))
 
     run_args = ezkl.PyRunArgs()
     run_args.input_visibility = config.input_visibility
@@ -384,7 +439,11 @@ def _build_into(
     output_scales = tuple(int(s) for s in settings["model_output_scales"])
     instance_shapes = [tuple(int(d) for d in s) for s in settings["model_instance_shapes"]]
     output_shapes = tuple(instance_shapes[len(instance_shapes) - len(output_scales):])
-    input_scale = int(settings["model_input_scales"][0])
+    input_scales = {int(s) for s in settings["model_input_scales"]}
+    if len(input_scales) != 1:
+        # A row's commitment hashes it at the input scale: every row must use the same one.
+        raise ModelRejected(f"calibration gave the inputs different scales {sorted(input_scales)}")
+    input_scale = input_scales.pop()
     artifacts = CircuitArtifacts(
         directory=work,
         key=key,
@@ -397,19 +456,33 @@ def _build_into(
         input_scale=input_scale,
         output_shapes=output_shapes,
         output_scales=output_scales,
-        num_input_instances=_count_input_instances(config, input_shape),
+        num_input_instances=_count_input_instances(config, input_shape, row_inputs),
         model_sha256=hashlib.sha256(model_bytes).hexdigest(),
+        row_inputs=row_inputs,
     )
     calibration_path.unlink()
     (work / META_FILE).write_text(json.dumps(artifacts.to_json(), indent=1))
     return artifacts
 
 
-def _count_input_instances(config: CircuitConfig, input_shape: tuple[int, ...]) -> int:
+def compute_calibration_data(cal: np.ndarray, row_inputs: int) -> list[list[float]]:
+    """ezkl's input_data for calibration rows: one flat list per input tensor.
+
+    ezkl cuts each input's list into calls of the input's size. One input: all rows in order.
+    N row inputs: input i gets rows i, N+i, 2N+i, ... so that call k sees rows kN .. kN+N-1.
+    """
+    if row_inputs == 1:
+        return [cal.reshape(-1).tolist()]
+    return [cal[i::row_inputs].reshape(-1).tolist() for i in range(row_inputs)]
+
+
+def _count_input_instances(
+    config: CircuitConfig, input_shape: tuple[int, ...], row_inputs: int
+) -> int:
     if config.input_visibility == "hashed":
-        return 1  # one Poseidon hash of the whole input tensor
+        return row_inputs  # one Poseidon hash of each input tensor
     if config.input_visibility == "public":
-        return math.prod(input_shape)
+        return math.prod(input_shape) * row_inputs
     return 0
 
 

@@ -5,12 +5,18 @@ circuit's field elements mapped to signed integers (value = integer / 2**scale),
 numbers the proof makes public, so a RESULT can be compared with a proof bit for bit.
 With a hashed input the circuit exposes the Poseidon hash of the quantized input: that is the
 DATA object's commitment, and `compute_input_commitment` computes it without running the model.
+
+A batched model (N row inputs, see flavum.ml.batching) runs N rows per call and exposes one
+commitment per row; `outputs_per_row` splits its outputs by row. Rows do not influence each
+other, so one row's outputs can be had before its batch is full: run it padded with copies of
+itself (`pad_rows`, `run_row`); the full batch later gives that row the same outputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,17 +128,59 @@ def compute_inputs_digest(flat: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(flat, dtype=np.float32).tobytes()).hexdigest()
 
 
+def prepare_row(artifacts: CircuitArtifacts, row: Any) -> np.ndarray:
+    """One row as a flat float32 vector of the model's row size; InvalidInput otherwise."""
+    return _as_flat_floats(row, artifacts.row_size, f"one row of {artifacts.row_size}")
+
+
+def _as_flat_floats(values: Any, size: int, expected: str) -> np.ndarray:
+    try:
+        array = np.asarray(values)
+    except Exception as exc:  # ragged lists and the like
+        raise InvalidInput(f"inputs are not an array: {exc}") from exc
+    if array.dtype.kind not in "fiu":
+        raise InvalidInput(f"inputs must be numeric, not {array.dtype}")
+    if array.size != size:
+        raise InvalidInput(f"inputs have {array.size} values; the model takes {expected}")
+    with np.errstate(over="ignore"):
+        flat = array.astype(np.float32).reshape(-1)
+    if not np.all(np.isfinite(flat)):
+        raise InvalidInput("inputs hold NaN or infinite values")
+    return flat
+
+
 def compute_input_commitment(artifacts: CircuitArtifacts, inputs: Any) -> FieldElement:
     """The Poseidon commitment the circuit exposes for `inputs`, computed outside the circuit.
 
     Each value is quantized at the circuit's input scale (ezkl.float_to_felt, as f32) and the
     field elements are hashed with ezkl's Poseidon, as the circuit's hashed-input module does.
+    For a circuit with one commitment per row (`artifacts.commits_rows`), `inputs` is one row;
+    its commitment equals that of the same row in a batch-1 circuit with the same input scale.
+    Otherwise `inputs` is the whole input of one call.
     """
+    if artifacts.commits_rows:
+        flat = prepare_row(artifacts, inputs)
+    else:
+        flat = prepare_inputs(artifacts, inputs)
+    return _poseidon_commitment(flat, artifacts.input_scale)
+
+
+def compute_input_commitments(
+    artifacts: CircuitArtifacts, rows: Any
+) -> tuple[FieldElement, ...]:
+    """The commitments a hashed-input circuit exposes for one call's inputs, in order."""
+    flat = prepare_inputs(artifacts, rows)
+    if not artifacts.commits_rows:
+        return (_poseidon_commitment(flat, artifacts.input_scale),)
+    per_row = flat.reshape(artifacts.batch_size, artifacts.row_size)
+    return tuple(_poseidon_commitment(row, artifacts.input_scale) for row in per_row)
+
+
+def _poseidon_commitment(flat: np.ndarray, scale: int) -> FieldElement:
     import ezkl
 
-    flat = prepare_inputs(artifacts, inputs)
     felts = [
-        ezkl.float_to_felt(float(x), artifacts.input_scale, ezkl.PyInputType.F32) for x in flat
+        ezkl.float_to_felt(float(x), scale, ezkl.PyInputType.F32) for x in flat
     ]
     hashed = call_ezkl("poseidon_hash", InvalidInput, ezkl.poseidon_hash, felts)
     if len(hashed) != 1:
@@ -163,8 +211,7 @@ def run_witness(
     workdir.mkdir(parents=True, exist_ok=True)
     input_path = workdir / "input.json"
     witness_path = workdir / "witness.json"
-    # float32 -> Python float is exact, so the JSON carries exactly the float32 values.
-    _write_atomic(input_path, json.dumps({"input_data": [flat.tolist()]}).encode())
+    _write_atomic(input_path, json.dumps({"input_data": _input_data(artifacts, flat)}).encode())
     tmp_witness = workdir / f".witness.{os.getpid()}.tmp"
     # With a well-formed input, gen_witness fails when a value leaves the circuit's range
     # (e.g. "too large to be represented by base 128 and n 4"): the input's fault.
@@ -198,6 +245,13 @@ def read_execution(artifacts: CircuitArtifacts, witness_path: Path) -> Execution
         commitments = tuple(
             FieldElement.from_hex(h) for tensor in pretty["processed_inputs"] for h in tensor
         )
+    if artifacts.config.input_visibility == "hashed" and (
+        len(commitments) != artifacts.num_input_instances
+    ):
+        raise ProvingFailed(
+            f"witness has {len(commitments)} input commitments; the circuit has "
+            f"{artifacts.num_input_instances}"
+        )
     if len(outputs) != artifacts.num_output_instances:
         raise ProvingFailed(
             f"witness has {len(outputs)} outputs; the circuit has {artifacts.num_output_instances}"
@@ -210,6 +264,75 @@ def read_execution(artifacts: CircuitArtifacts, witness_path: Path) -> Execution
         rescaled_outputs=rescaled,
         witness_path=Path(witness_path),
     )
+
+
+def _input_data(artifacts: CircuitArtifacts, flat: np.ndarray) -> list[list[float]]:
+    """input.json's input_data: one flat list per input tensor (one per row when batched)."""
+    # float32 -> Python float is exact, so the JSON carries exactly the float32 values.
+    if artifacts.row_inputs == 1:
+        return [flat.tolist()]
+    return [row.tolist() for row in flat.reshape(artifacts.row_inputs, -1)]
+
+
+def pad_rows(artifacts: CircuitArtifacts, rows: Any) -> np.ndarray:
+    """1..N rows as a full call of N rows (float32, shape (N, row_size)): the last row repeated.
+
+    Rows do not influence each other, so each given row gets the outputs it gets in any batch.
+    """
+    try:
+        array = np.asarray(rows)
+    except Exception as exc:
+        raise InvalidInput(f"inputs are not an array: {exc}") from exc
+    if array.ndim <= 1 or array.size == artifacts.row_size:
+        array = array.reshape(1, -1)
+    if array.ndim != 2 or array.shape[1] != artifacts.row_size:
+        raise InvalidInput(
+            f"rows have shape {list(array.shape)}; the model takes rows of {artifacts.row_size}"
+        )
+    count = array.shape[0]
+    if not 1 <= count <= artifacts.batch_size:
+        raise InvalidInput(f"{count} rows; the model takes 1..{artifacts.batch_size} per call")
+    checked = _as_flat_floats(array, array.size, "finite numbers").reshape(count, -1)
+    padding = np.repeat(checked[-1:], artifacts.batch_size - count, axis=0)
+    return np.concatenate([checked, padding])
+
+
+def run_row(
+    artifacts: CircuitArtifacts, row: Any, *, workdir: Path | str | None = None
+) -> tuple[int, ...]:
+    """One row's canonical outputs at once, before its batch is full (the row run padded with
+    copies of itself). They equal the row's outputs in the batch proven later."""
+    execution = run_witness(artifacts, pad_rows(artifacts, row), workdir=workdir)
+    return outputs_per_row(artifacts, execution.outputs)[0]
+
+
+def outputs_per_row(artifacts: CircuitArtifacts, outputs: Any) -> list[tuple[int, ...]]:
+    """A call's outputs (all output tensors flattened, as in Execution and PublicValues) split
+    into one tuple per row: row i gets row i of every output tensor, tensors in order.
+
+    Every output tensor of a model of batch N > 1 must have N as its leading dimension.
+    """
+    values = tuple(outputs)
+    if len(values) != artifacts.num_output_instances:
+        raise InvalidInput(
+            f"{len(values)} outputs; the circuit has {artifacts.num_output_instances}"
+        )
+    batch = artifacts.batch_size
+    rows: list[list[int]] = [[] for _ in range(batch)]
+    start = 0
+    for shape in artifacts.output_shapes:
+        size = math.prod(shape)
+        if batch > 1 and (not shape or shape[0] != batch):
+            raise InvalidInput(
+                f"output shape {list(shape)} does not lead with the batch of {batch}: "
+                "its values cannot be split by row"
+            )
+        per_row = size // batch
+        tensor = values[start : start + size]
+        for i in range(batch):
+            rows[i].extend(tensor[i * per_row : (i + 1) * per_row])
+        start += size
+    return [tuple(row) for row in rows]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

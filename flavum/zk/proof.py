@@ -4,6 +4,8 @@ A proof's public values are, in order: the input part (one Poseidon commitment f
 input, the quantized values for a public one, nothing for a private one), then every output as
 a field element. `public_values` reads them as the rollup needs them: a caller checks the input
 commitment against the DATA object and the outputs against the RESULT (`check_public_values`).
+A batched model's proof covers N inferences: N commitments (one per row), then the outputs of
+all rows; `check_public_row` binds one of them (one trace entry) to its DATA and RESULT.
 
 Proving is described by a `ProofJob`: plain paths and numbers, no live objects, so the same job
 runs in this process (`prove`), in a worker process, or on another machine of a Ray cluster.
@@ -19,9 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.core.errors import InvalidProof, ProvingFailed
+from flavum.core.errors import InvalidInput, InvalidProof, ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
-from flavum.zk.execution import Execution, FieldElement, felt_to_signed, signed_to_felt
+from flavum.zk.execution import (
+    Execution,
+    FieldElement,
+    felt_to_signed,
+    outputs_per_row,
+    signed_to_felt,
+)
 
 
 @dataclass(frozen=True)
@@ -199,3 +207,43 @@ def check_public_values(
         actual = tuple(signed_to_felt(o) for o in values.outputs)
         if expected != actual:
             raise InvalidProof(f"proof's outputs {values.outputs} are not {tuple(outputs)}")
+
+
+def check_public_row(
+    artifacts: CircuitArtifacts,
+    proof: Proof,
+    row: int,
+    *,
+    input_commitment: FieldElement | None = None,
+    outputs: Sequence[int] | None = None,
+) -> None:
+    """InvalidProof unless inference `row` of the proof commits to `input_commitment` (its
+    DATA object) and has the outputs `outputs` (its RESULT).
+
+    For a batched circuit with one commitment per row; row 0 of a batch-1 circuit is the whole
+    proof. Read the proof with `artifacts` (load_proof) and verify it before relying on this.
+    """
+    if (proof.input_visibility, proof.num_input_instances) != (
+        artifacts.config.input_visibility,
+        artifacts.num_input_instances,
+    ):
+        raise InvalidProof("proof was read with another circuit's public-value layout")
+    if not 0 <= row < artifacts.batch_size:
+        raise InvalidProof(f"row {row} is outside the proof's {artifacts.batch_size} rows")
+    values = public_values(proof)
+    if input_commitment is not None:
+        if not artifacts.commits_rows:
+            raise InvalidProof("this circuit does not expose one input commitment per row")
+        actual = values.input_commitments[row]
+        if actual != input_commitment:
+            raise InvalidProof(
+                f"proof's row {row} commits to {actual.hex}, not {input_commitment.hex}"
+            )
+    if outputs is not None:
+        try:
+            rows = outputs_per_row(artifacts, values.outputs)
+        except InvalidInput as exc:  # a count or shape that does not fit this circuit
+            raise InvalidProof(f"proof's outputs do not fit the circuit: {exc}") from exc
+        expected = tuple(signed_to_felt(int(o)) for o in outputs)
+        if expected != tuple(signed_to_felt(o) for o in rows[row]):
+            raise InvalidProof(f"proof's row {row} outputs {rows[row]} are not {tuple(outputs)}")
