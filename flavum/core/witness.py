@@ -32,18 +32,24 @@ What a witness holds
   the same list. A verifier that needs one and does not have it raises `WitnessIncomplete`:
   it never guesses, since a wrong guess would let a node pass off a non-canonical root.
 
-Opaque nodes never move while the batch is applied (a collapse only ever moves a lone leaf up,
-and a lone leaf hidden in an OPAQUE node must have been opened first), so the node finds the
-openings it must provide by applying the batch's leaf updates to the pruned tree and opening
-each OPAQUE node at the position where the update asks for it (`compute_state_witness`).
+Which openings: opaque nodes never move while updates are applied (a collapse only ever moves
+a lone leaf up, and a lone leaf hidden in an OPAQUE node is opened before it can move). A
+verifier needs OPAQUE sibling B of a subtree A opened exactly when A can become empty: A holds
+no OPAQUE node and every leaf in it is deleted by the batch. The witness opens every such B.
+That does not depend on the order in which the verifier applies the batch's net leaf updates
+(this `State` folds them in by first write; a contract or another implementation may sort
+them): each opening is needed when the deletions come first, and no other is ever needed.
+It does assume the verifier applies the *net* updates of the whole batch once; a verifier
+that recomputes a root after every block would also need the openings of entries deleted in
+one block and re-created in a later one.
 
 Node side
 =========
 `compute_batch_access(pre_state, txs, executions)` replays the batch on a recording overlay of
 the pre-batch state (nothing is copied): every entry any get_/set_ touches is recorded, and so
-are the leaf updates in the order in which `compute_state_root` folds them in.
-`compute_state_witness(pre_state, access)` then reads the contents and builds the multiproof
-with its openings from the pre-batch state through its public proofs.
+are the batch's net leaf updates. `compute_state_witness(pre_state, access)` then reads the
+contents and builds the multiproof with its openings from the pre-batch state, through its
+public proofs (`get_state_proof`, `get_leaf_value`).
 
 JSON (`to_json` / `from_json`; a dict of JSON values, the caller serializes it)::
 
@@ -228,8 +234,8 @@ class StateWitness:
 
 @dataclass(frozen=True)
 class BatchAccess:
-    """Every entry a batch reads or writes, and the leaf updates it makes, in the order
-    `compute_state_root` folds them in (None: the leaf is deleted)."""
+    """Every entry a batch reads or writes, and its net leaf updates (leaf key, value hash after
+    the batch; None: no leaf), in the order this `State` folds them in."""
 
     nonces: frozenset[Address]
     balances: frozenset[tuple[Address, AssetId]]
@@ -887,9 +893,36 @@ def _expand(state: State, targets: Sequence[tuple[int, int]]) -> _Node:
     return expand(targets[0][0], 0, targets)
 
 
+def _open_for_deletions(
+    state: State, node: _Node, prefix: int, depth: int, deleted: set[int]
+) -> tuple[bool, bool]:
+    """Open, in the pruned tree `node` (at position prefix / depth), every OPAQUE sibling of a
+    subtree that the deletions can empty. Returns (can this subtree become empty, does it hold
+    a deleted leaf)."""
+    if node is None:
+        return True, False
+    if isinstance(node, _Opaque):
+        return False, False  # it holds leaves the batch does not touch
+    if isinstance(node, _Leaf):
+        gone = int.from_bytes(node.key, "big") in deleted
+        return gone, gone
+    right_prefix = prefix | (1 << (255 - depth))
+    left_empties, left_deletes = _open_for_deletions(state, node.left, prefix, depth + 1, deleted)
+    right_empties, right_deletes = _open_for_deletions(
+        state, node.right, right_prefix, depth + 1, deleted
+    )
+    # An opened node is still not emptiable (what it hides is untouched): results stand.
+    if isinstance(node.right, _Opaque) and left_empties and left_deletes:
+        node.right = _read_node(state, right_prefix, depth + 1)
+    if isinstance(node.left, _Opaque) and right_empties and right_deletes:
+        node.left = _read_node(state, prefix, depth + 1)
+    return left_empties and right_empties, left_deletes or right_deletes
+
+
 def compute_state_witness(pre_state: State, access: BatchAccess) -> StateWitness:
     """The witness of a batch that makes `access` on `pre_state` (the state before the batch,
-    left unchanged): contents, multiproof, and exactly the openings the verifier will need."""
+    left unchanged): contents, multiproof, and the openings its deletions need (see the
+    module docstring)."""
     nonces = tuple((a, Nonce(pre_state.nonces.get(a, 0))) for a in sorted(access.nonces))
     balances = tuple(
         (a, s, Amount(pre_state.balances.get((a, s), 0))) for a, s in sorted(access.balances)
@@ -905,20 +938,11 @@ def compute_state_witness(pre_state: State, access: BatchAccess) -> StateWitness
         + [compute_deposit_key(e) for e, _ in deposits]
     )
     targets = sorted((int.from_bytes(k, "big"), SMT_DEPTH) for k in leaf_keys)
-    # Apply the batch's leaf updates to the pruned tree, opening what the verifier will need
-    # opened (opaque nodes never move, so a position found here is a position in the pre-state).
-    simulated = PartialSparseMerkleTree(
-        _expand(pre_state, targets), lambda path, depth: _read_node(pre_state, path, depth)
-    )
-    for leaf_key, value_hash in access.leaf_updates:
-        if value_hash is None:
-            simulated.delete(leaf_key)
-        else:
-            simulated.set(leaf_key, value_hash)
-    simulated.root()
-    targets = sorted(set(targets) | set(simulated.openings))
+    tree = _expand(pre_state, targets)
+    deleted = {int.from_bytes(k, "big") for k, value in access.leaf_updates if value is None}
+    _open_for_deletions(pre_state, tree, 0, 0, deleted)
     nodes: list[WitnessNode] = []
-    _encode_tree(_expand(pre_state, targets), nodes)
+    _encode_tree(tree, nodes)
     return StateWitness(nonces, balances, objects, grants, deposits, tuple(nodes))
 
 
