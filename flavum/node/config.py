@@ -6,11 +6,13 @@ Layout of a home directory (`flavum init` creates it):
     node.db          the node's SQLite store
 """
 
+import json
 import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.encoding import compute_tag
@@ -39,6 +41,37 @@ class Allocation:
 
 
 @dataclass(frozen=True)
+class LedgerSpec:
+    """One `[[ledger]]` table of config.toml: a ledger every batch is posted to."""
+
+    name: str
+    kind: str  # evm | litecoin
+    url: str = "embedded"  # evm: "embedded" (in-process EVM) or a JSON-RPC URL
+    deployment: str = ""  # evm over RPC: deployment JSON written by `flavum l1 deploy`
+    sequencer_key: str = "sequencer"  # key name (home/keys) that posts batches
+    confirmations: int = 0  # deposits are credited this many blocks deep
+    forced_window: int = 100  # blocks before a forced request must be in a batch
+    options: dict[str, Any] = field(default_factory=dict)  # backend-specific settings
+
+    def to_toml(self) -> list[str]:
+        lines = ["", "[[ledger]]", f'name = "{self.name}"', f'kind = "{self.kind}"',
+                 f'url = "{self.url}"', f'deployment = "{self.deployment}"',
+                 f'sequencer_key = "{self.sequencer_key}"',
+                 f"confirmations = {self.confirmations}", f"forced_window = {self.forced_window}"]
+        return lines + [f"{k} = {json.dumps(v)}" for k, v in self.options.items()]
+
+
+LEDGER_FIELDS = ("name", "kind", "url", "deployment", "sequencer_key", "confirmations",
+                 "forced_window")
+
+
+def parse_ledger(raw: dict[str, Any]) -> LedgerSpec:
+    known = {k: v for k, v in raw.items() if k in LEDGER_FIELDS}
+    options = {k: v for k, v in raw.items() if k not in LEDGER_FIELDS}
+    return LedgerSpec(**known, options=options)
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     home: Path
     chain_id: int = DEFAULT_CHAIN_ID
@@ -59,6 +92,7 @@ class NodeConfig:
     max_logrows: int = 18
     srs_file: str = ""  # a ceremony SRS; empty: generate a local (dev-only) SRS per logrows
     min_agreement: float = 0.9
+    ledgers: tuple[LedgerSpec, ...] = ()
 
     @property
     def domain(self) -> Domain:
@@ -117,6 +151,7 @@ def load_config(home: Path) -> NodeConfig:
             max_logrows=int(models.get("max_logrows", 18)),
             srs_file=str(models.get("srs_file", "")),
             min_agreement=float(models.get("min_agreement", 0.9)),
+            ledgers=tuple(parse_ledger(raw_ledger) for raw_ledger in raw.get("ledger", [])),
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"invalid config {path}: {exc}") from exc
@@ -151,6 +186,8 @@ def write_config(config: NodeConfig) -> Path:
         f'srs_file = "{config.srs_file}"  # a ceremony SRS; empty: local dev-only SRS',
         f"min_agreement = {config.min_agreement}",
     ]
+    for ledger in config.ledgers:
+        lines += ledger.to_toml()
     for a in config.genesis:
         lines += [
             "",

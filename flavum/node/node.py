@@ -1,13 +1,17 @@
 """A whole node: store, sequencer, models, prover pool and proof manager, wired from a config."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flavum.core.errors import ConfigError
-from flavum.node.config import NodeConfig
+from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.errors import ConfigError, NotFound
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.types import Hash32
+from flavum.node.config import LedgerSpec, NodeConfig, list_keys, load_key
+from flavum.node.ledgers import LedgerLink, open_ledger
 from flavum.node.models import DeployOptions, ModelService
 from flavum.node.prover import ProofManager
 from flavum.node.sequencer import Sequencer
-from flavum.node.store import Store
+from flavum.node.store import Store, hx
 from flavum.zk.circuit import CircuitConfig
 from flavum.zk.pool import InlineProverPool, LocalProverPool, ProverPool
 from flavum.zk.srs import SrsStore
@@ -21,6 +25,7 @@ class Node:
     models: ModelService
     prover: ProofManager
     pool: ProverPool
+    ledgers: list[LedgerLink] = field(default_factory=list)
 
     @classmethod
     def open(cls, config: NodeConfig, pool: ProverPool | None = None) -> "Node":
@@ -33,7 +38,51 @@ class Node:
         sequencer = Sequencer(config, store, models)
         pool = pool or make_pool(config)
         prover = ProofManager(store, sequencer, models, pool, config.home / "proofs")
-        return cls(config, store, sequencer, models, prover, pool)
+        node = cls(config, store, sequencer, models, prover, pool)
+        try:
+            node.ledgers = [node._link(spec) for spec in config.ledgers]
+        except BaseException:
+            node.close()
+            raise
+        return node
+
+    def _link(self, spec: LedgerSpec) -> LedgerLink:
+        from flavum.node.watcher import LedgerWatcher
+
+        home = self.config.home
+        funded = [load_key(home, name) for name in list_keys(home)]
+        ledger, start_block, ephemeral = open_ledger(spec, home, self.sequencer.genesis_root,
+                                                     funded)
+        cursor = home / f"watcher-{spec.name}.db"
+        if ephemeral:  # a new in-process chain at every start: its old cursor means nothing
+            cursor.unlink(missing_ok=True)
+        watcher = LedgerWatcher(ledger, self.sequencer.submit_system, self.config.domain,
+                                cursor, confirmations=spec.confirmations,
+                                start_block=start_block)
+        return LedgerLink(spec.name, ledger, watcher, self.store, self.sequencer, self.models,
+                          home)
+
+    def withdrawal_proof(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int, int,
+                                                              tuple[Hash32, ...]]:
+        """A withdrawal with its batch number, index and Merkle proof in the withdrawal root."""
+        found = self.store.find_withdrawal(withdrawal_id)
+        if found is None:
+            raise NotFound(f"no withdrawal {hx(withdrawal_id)}")
+        withdrawal, batch_number = found
+        batch = None if batch_number is None else self.store.get_batch(batch_number)
+        if batch is None:
+            raise NotFound(f"withdrawal {hx(withdrawal_id)} is not in a sealed batch yet")
+        first, last = self.store.batch_seq_span(batch)
+        withdrawals = self.store.withdrawals_in(first, last)
+        index = [w.withdrawal_id for w in withdrawals].index(withdrawal_id)
+        leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
+        return withdrawal, batch.header.number, index, compute_tree_proof(leaves, index)
+
+    def ledger(self, name: str) -> LedgerLink:
+        for link in self.ledgers:
+            if link.name == name:
+                return link
+        raise ConfigError(f"no ledger named {name!r} in this node's config")
 
     def tick(self) -> None:
         """Blocks and batches on time, proofs collected: the ticker calls this."""
@@ -41,6 +90,8 @@ class Node:
         self.prover.poll()
 
     def close(self) -> None:
+        for link in self.ledgers:
+            link.watcher.close()
         self.pool.close()
         self.store.close()
 

@@ -6,6 +6,7 @@ import uvicorn
 
 from flavum.api.app import create_app
 from flavum.node.config import NodeConfig
+from flavum.node.ledgers import LedgerRunner
 from flavum.node.node import Node
 
 TICK_S = 0.2
@@ -22,11 +23,14 @@ def run_node(config: NodeConfig, host: str | None = None, port: int | None = Non
 
     ticker = threading.Thread(target=tick, name="flavum-ticker", daemon=True)
     ticker.start()
+    ledgers = LedgerRunner(node.ledgers)
+    ledgers.start()
     try:
         uvicorn.run(create_app(node), host=host or config.host, port=port or config.port,
                     log_level="warning")
     finally:
         stop.set()
         ticker.join()
+        ledgers.stop()
         node.sequencer.produce_block()
         node.close()

@@ -97,6 +97,23 @@ CREATE TABLE IF NOT EXISTS data_inputs (
     vk_hash BLOB NOT NULL,
     input_values TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS ledger_posts (
+    ledger TEXT NOT NULL,
+    batch INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    tx_hash BLOB,
+    detail TEXT,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (ledger, batch)
+);
+CREATE TABLE IF NOT EXISTS forced_requests (
+    ledger TEXT NOT NULL,
+    request_id INTEGER NOT NULL,
+    tx_hash BLOB,
+    included INTEGER NOT NULL,
+    reason TEXT,
+    PRIMARY KEY (ledger, request_id)
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -394,6 +411,60 @@ class Store:
     def set_proof(self, tx_hash: Hash32, proof: bytes) -> None:
         self._exec("UPDATE traces SET proof_status = 'proven', proof = ?, reason = NULL"
                    " WHERE tx_hash = ?", (proof, tx_hash))
+
+    # --- ledgers ---
+
+    def set_ledger_post(self, ledger: str, batch: int, state: str, tx_hash: bytes | None,
+                        detail: str | None, at: float) -> None:
+        """Record a batch's state on a ledger: pending, blocked, posted, anchored, error."""
+        self._exec("INSERT OR REPLACE INTO ledger_posts(ledger, batch, state, tx_hash, detail,"
+                   " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                   (ledger, batch, state, tx_hash, detail, at))
+
+    def ledger_posts(self, batch: int) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ledger, state, tx_hash, detail, updated_at FROM ledger_posts"
+                " WHERE batch = ? ORDER BY ledger", (batch,)).fetchall()
+        return [{"name": r[0], "state": r[1], "tx_hash": hx(r[2]) if r[2] else None,
+                 "detail": r[3], "updated_at": r[4]} for r in rows]
+
+    def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
+                   reason: str | None) -> None:
+        self._exec("INSERT OR REPLACE INTO forced_requests(ledger, request_id, tx_hash, included,"
+                   " reason) VALUES (?, ?, ?, ?, ?)",
+                   (ledger, request_id, tx_hash, int(included), reason))
+
+    def get_forced(self, ledger: str, request_id: int) -> tuple[Hash32 | None, bool] | None:
+        row = self._one("SELECT tx_hash, included FROM forced_requests WHERE ledger = ? AND"
+                        " request_id = ?", (ledger, request_id))
+        if row is None:
+            return None
+        return (Hash32(row[0]) if row[0] else None), bool(row[1])
+
+    def batch_seq_span(self, batch: BatchRecord) -> tuple[int, int]:
+        first = self.blocks(batch.first_block, batch.first_block)[0].first_seq
+        last = self.blocks(batch.last_block, batch.last_block)[0].last_seq
+        return first, last
+
+    def raw_txs(self, first_seq: int, last_seq: int) -> list[bytes]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT raw FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                (first_seq, last_seq)).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def trace_records_in(self, first_seq: int, last_seq: int) -> list[TraceRecord]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
+        return [_trace(r) for r in rows]
+
+    def find_withdrawal(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int | None] | None:
+        row = self._one("SELECT entry, batch FROM withdrawals WHERE withdrawal_id = ?",
+                        (withdrawal_id,))
+        return None if row is None else (withdrawal_from_json(json.loads(row[0])), row[1])
 
     # --- compiled models and raw data inputs (node-local, never on a ledger) ---
 

@@ -42,6 +42,12 @@ def make_config(home: Path, **overrides: object) -> NodeConfig:
     return config
 
 
+@pytest.fixture(scope="session")
+def shared_srs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SRS directory for the whole run: generating an SRS takes seconds per size."""
+    return tmp_path_factory.mktemp("srs")
+
+
 @pytest.fixture
 def config(tmp_path: Path) -> NodeConfig:
     return make_config(tmp_path / "home")

@@ -36,11 +36,6 @@ from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 ETH = native_asset()
 
 
-@pytest.fixture(scope="session")
-def shared_srs(tmp_path_factory):
-    return tmp_path_factory.mktemp("srs")
-
-
 @pytest.fixture
 def node(tmp_path, shared_srs):
     config = make_config(tmp_path / "home", prover="inline")

@@ -1,0 +1,223 @@
+"""The node's ledgers: every sealed batch is posted to each one; deposits and forced requests
+come back from them.
+
+A `LedgerLink` drives one ledger: its watcher turns bridge deposits into Deposit transactions,
+forced requests queued on the ledger are submitted to the sequencer, and sealed batches are
+posted in order. On a ledger that verifies proofs (an EVM rollup contract) a batch waits until
+every inference in it is proven, and each model is registered with its verifier first (when its
+DeployModel is batched, or at the latest before its first proof is posted). A ledger that only
+anchors gets the header as soon as the batch is sealed. Each link runs on its own, so a ledger
+that is down never holds up the others; its backlog is posted when it returns.
+"""
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from flavum.core.errors import ConfigError, DuplicateTransaction, FlavumError, InvalidTransaction
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import Object
+from flavum.core.stf import compute_object_id
+from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
+from flavum.core.types import Hash32, ObjectId
+from flavum.l1.interface import ForcedInclusion, Ledger, LedgerError, ProvenInference
+from flavum.node.config import LedgerSpec
+from flavum.node.models import ModelService
+from flavum.node.sequencer import Sequencer
+from flavum.node.store import BatchRecord, Store, hx
+from flavum.node.watcher import LedgerWatcher
+
+log = logging.getLogger(__name__)
+
+
+class LedgerLink:
+    def __init__(self, name: str, ledger: Ledger, watcher: LedgerWatcher, store: Store,
+                 sequencer: Sequencer, models: ModelService, workdir: Path) -> None:
+        self.name = name
+        self.ledger = ledger
+        self.watcher = watcher
+        self.store = store
+        self.sequencer = sequencer
+        self.models = models
+        self.workdir = workdir
+        self.last_error: str | None = None
+
+    def tick(self) -> None:
+        """Deposits in, forced requests in, batches out. A ledger error is recorded, not raised:
+        the next tick tries again."""
+        try:
+            self.watcher.poll()
+            if self.ledger.capabilities.forced_inclusion:
+                self.include_forced_requests()
+            self.post_pending()
+            self.last_error = None
+        except LedgerError as exc:
+            self.last_error = str(exc)
+            log.warning("ledger %s: %s", self.name, exc)
+
+    # --- forced inclusion ---
+
+    def include_forced_requests(self) -> None:
+        for request in self.ledger.forced_requests(only_pending=True):
+            if self.store.get_forced(self.name, request.request_id) is not None:
+                continue
+            try:
+                receipt = self.sequencer.submit(request.raw_tx)
+                self.store.set_forced(self.name, request.request_id, receipt.tx_hash, True, None)
+            except DuplicateTransaction:
+                tx_hash = compute_tx_hash(decode_transaction(request.raw_tx))
+                self.store.set_forced(self.name, request.request_id, tx_hash, True, None)
+            except InvalidTransaction as exc:
+                # Refused, and said so on the ledger: independent verifiers can check why.
+                self.store.set_forced(self.name, request.request_id, None, False, str(exc))
+
+    def forced_for(self, tx_hashes: list[Hash32]) -> list[ForcedInclusion]:
+        """How this batch settles the pending forced requests, in queue order."""
+        settled = []
+        for request in self.ledger.forced_requests(only_pending=True):
+            record = self.store.get_forced(self.name, request.request_id)
+            if record is None:
+                break  # not handled yet: later requests wait their turn
+            tx_hash, included = record
+            if not included:
+                settled.append(ForcedInclusion(request.request_id, included=False))
+            elif tx_hash in tx_hashes:
+                index = tx_hashes.index(tx_hash)
+                settled.append(ForcedInclusion(request.request_id, True, index,
+                                               compute_tree_proof(tx_hashes, index)))
+            else:
+                break  # included in a later batch
+        return settled
+
+    # --- batches ---
+
+    def post_pending(self) -> None:
+        batches = self.store.batches()
+        for batch in batches[self.ledger.next_batch_number():]:
+            if not self.post(batch):
+                return
+
+    def post(self, batch: BatchRecord) -> bool:
+        """Post one batch; False when it must wait (its proofs are not all made yet)."""
+        number = batch.header.number
+        first, last = self.store.batch_seq_span(batch)
+        inferences: list[ProvenInference] = []
+        if self.ledger.capabilities.verifies_proofs:
+            records = self.store.trace_records_in(first, last)
+            waiting = [r for r in records if r.proof_status != "proven"]
+            if waiting:
+                failed = [r for r in waiting if r.proof_status == "failed"]
+                state = "blocked" if failed else "waiting for proofs"
+                detail = (f"proof failed for trace {hx(failed[0].entry.tx_hash)}: "
+                          f"{failed[0].reason}" if failed else f"{len(waiting)} proofs to go")
+                self._record(number, state, None, detail)
+                return False
+            self.register_models(first, last, [r.entry.model_id for r in records])
+            inferences = [self._proven(r.entry.model_id, r.entry.tx_hash, r.entry.result_id,
+                                       r.proof or b"") for r in records]
+        tx_hashes = self.store.tx_hashes(first, last)
+        forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
+        tx_hash = self.ledger.post_batch(batch.header, inferences, forced)
+        state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
+        self._record(number, state, tx_hash, None)
+        return True
+
+    def register_models(self, first: int, last: int, used: list[ObjectId]) -> None:
+        """Bind each model deployed in this batch, or used by it, to its on-chain verifier."""
+        deployed = []
+        for raw in self.store.raw_txs(first, last):
+            tx = decode_transaction(raw)
+            if isinstance(tx.body, DeployModel):
+                deployed.append(compute_object_id(tx.sender, tx.nonce))
+        for model_id in dict.fromkeys(deployed + used):
+            model = self.sequencer.object(model_id)
+            if model is not None:
+                self.register_model(model)
+
+    def register_model(self, model: Object) -> None:
+        from flavum.l1.evm import EvmLedger
+        from flavum.l1.verifiers import build_model_verifier
+
+        if not isinstance(self.ledger, EvmLedger) or self.ledger.model(model.object_id):
+            return
+        artifacts = self.models.artifacts(model.vk_hash)
+        workdir = artifacts.directory / "evm"
+        build = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
+                                     artifacts.srs_path, workdir)
+        self.ledger.register_model(model.object_id, build, model.vk_hash, model.owner)
+
+    def _proven(self, model_id: ObjectId, tx_hash: Hash32, result_id: ObjectId,
+                proof_json: bytes) -> ProvenInference:
+        from flavum.l1.evm import proven_inference
+        from flavum.zk.proof import load_proof
+
+        model = self.sequencer.object(model_id)
+        if model is None:
+            raise LedgerError(f"model {hx(model_id)} is gone: cannot read its proof")
+        proof = load_proof(self.models.artifacts(model.vk_hash), proof_json)
+        return proven_inference(model_id, proof, [(tx_hash, result_id)])
+
+    def _record(self, batch: int, state: str, tx_hash: bytes | None, detail: str | None) -> None:
+        self.store.set_ledger_post(self.name, batch, state, tx_hash, detail, time.time())
+
+
+class LedgerRunner:
+    """Ticks each ledger link in its own thread."""
+
+    def __init__(self, links: list[LedgerLink], interval_s: float = 0.5) -> None:
+        self.links = links
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(link,), daemon=True,
+                                          name=f"ledger-{link.name}") for link in links]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def _run(self, link: LedgerLink) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                link.tick()
+            except FlavumError as exc:  # e.g. a model the node cannot build a verifier for
+                link.last_error = str(exc)
+                log.warning("ledger %s: %s", link.name, exc)
+
+
+def open_ledger(spec: LedgerSpec, home: Path, genesis_root: Hash32,
+                funded_keys: list[bytes]) -> tuple[Ledger, int, bool]:
+    """The ledger handle of a spec, the block its watcher starts from, and whether it lives in
+    this process only (the embedded EVM: its chain is gone when the node stops)."""
+    from flavum.node.config import load_key
+
+    if spec.kind == "evm":
+        from flavum.l1.evm import EvmLedger, deploy_contracts, embedded_web3, read_deployment
+        from flavum.l1.evm import rpc_web3 as open_rpc
+
+        key = load_key(home, spec.sequencer_key)
+        if spec.url == "embedded":
+            from flavum.core.transactions import address_of
+
+            w3 = embedded_web3(funded_keys=funded_keys)
+            ledger = deploy_contracts(w3, key, sequencer=address_of(key),
+                                      genesis_state_root=genesis_root,
+                                      forced_window_blocks=spec.forced_window,
+                                      ledger_name=spec.name, sequencer_key=key)
+            return ledger, ledger.deployment.deployed_at_block, True
+        path = home / (spec.deployment or f"{spec.name}-deployment.json")
+        if not path.exists():
+            raise ConfigError(f"no deployment for ledger {spec.name}: run `flavum l1 deploy`")
+        deployment = read_deployment(path)
+        return EvmLedger(open_rpc(spec.url), deployment, key), deployment.deployed_at_block, False
+    if spec.kind == "litecoin":
+        from flavum.l1.litecoin import open_litecoin_ledger
+
+        ledger = open_litecoin_ledger(spec, home)
+        return ledger, int(spec.options.get("start_block", 0)), False
+    raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")

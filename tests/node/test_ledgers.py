@@ -1,0 +1,120 @@
+"""A node posting to an EVM ledger, end to end: deposits in, proven batches out, withdrawals.
+
+Deposit ETH and a data payload on L1 -> deploy a model -> infer on the deposited data -> prove
+-> the batch is accepted on L1 with the proof verified there -> withdraw ETH and the RESULT as an
+ERC-721 -> balances and token ownership are right on L1. On the embedded EVM and on anvil.
+"""
+
+import pytest
+
+from flavum.core import errors
+from flavum.core.batch import compute_outputs_hash
+from flavum.core.stf import compute_deposit_object_id
+from flavum.core.transactions import Infer, Withdraw
+from flavum.core.types import NO_OBJECT, Amount, ObjectKind
+from flavum.l1.interface import LedgerError
+from flavum.ml import examples
+from flavum.node.config import LedgerSpec, native_asset
+from flavum.node.node import Node
+from flavum.zk.pool import InlineProverPool
+
+from .conftest import ALICE, BOB, BOB_KEY, make_config
+from .test_inference import deploy, send, submit_data, wait_proven
+
+ETH = native_asset()
+SEQUENCER_KEY = b"\x05" * 32
+
+
+def open_node(tmp_path, shared_srs, spec: LedgerSpec) -> Node:
+    config = make_config(tmp_path / "home", prover="inline", ledgers=(spec,))
+    (config.home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
+    (config.home / "srs").symlink_to(shared_srs)
+    return Node.open(config, pool=InlineProverPool())
+
+
+def run_round_trip(node: Node) -> None:
+    link = node.ledger("evm")
+    ledger = link.ledger
+    example = examples.train_sklearn_logreg("iris")
+    _, model_id = deploy(node, example)
+    vk_hash = node.sequencer.object(model_id).vk_hash
+    commitment = node.models.commit_data(vk_hash, example.test_inputs[0])
+
+    # L1 -> L2: Bob deposits 1 ETH and his data point.
+    ledger.deposit_eth(BOB_KEY, BOB, 10**18)
+    ledger.deposit_data(BOB_KEY, BOB, commitment, b"digits row 0")
+    link.tick()
+    assert node.sequencer.account(BOB)[1][ETH] == 10**21 + 10**18
+    event = ledger.deposits(0, ledger.head())[-1]
+    data_id = compute_deposit_object_id(event.event_id)
+    data = node.sequencer.object(data_id)
+    assert (data.kind, data.owner, data.commitment) == (ObjectKind.DATA, BOB, commitment)
+
+    receipt = send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+    assert wait_proven(node, receipt.tx_hash).proof_status == "proven"
+    first = node.sequencer.seal_batch()
+    link.tick()  # registers the model's verifier, posts the batch with its proof
+    posts = node.store.ledger_posts(first.header.number)
+    assert posts[0]["state"] == "accepted", posts
+    assert ledger.batch_status(first.header.number).accepted
+
+    # L2 -> L1: Bob withdraws 0.4 ETH and his RESULT.
+    w_eth = send(node, BOB_KEY, BOB, Withdraw(ledger.ledger_id, BOB, ETH, Amount(4 * 10**17),
+                                              NO_OBJECT)).outcome.withdrawal
+    w_nft = send(node, BOB_KEY, BOB, Withdraw(ledger.ledger_id, BOB, ETH, Amount(0),
+                                              receipt.outcome.object_id)).outcome.withdrawal
+    node.sequencer.seal_batch()
+    link.tick()
+    before = ledger.eth_balance(BOB)
+    for withdrawal in (w_eth, w_nft):
+        w, batch, index, proof = node.withdrawal_proof(withdrawal.withdrawal_id)
+        ledger.finalize_withdrawal(w, batch, index, proof, BOB_KEY)
+    gained = ledger.eth_balance(BOB) - before
+    assert 4 * 10**17 - 10**16 < gained <= 4 * 10**17  # minus the gas of two finalizations
+    assert ledger.object_owner(receipt.outcome.object_id) == BOB
+    kind, token_commitment, token_model = ledger.object_info(receipt.outcome.object_id)
+    assert (kind, token_model) == (ObjectKind.RESULT, model_id)
+    assert token_commitment == compute_outputs_hash(receipt.outcome.trace.outputs)
+    with pytest.raises(LedgerError):
+        w, batch, index, proof = node.withdrawal_proof(w_eth.withdrawal_id)
+        ledger.finalize_withdrawal(w, batch, index, proof, BOB_KEY)
+    assert node.sequencer.object(receipt.outcome.object_id) is None  # burnt on L2
+
+
+def test_round_trip_on_the_embedded_evm(tmp_path, shared_srs):
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    try:
+        run_round_trip(node)
+    finally:
+        node.close()
+
+
+def test_a_batch_waits_for_its_proofs_and_failed_proofs_block_it(tmp_path, shared_srs):
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    try:
+        link = node.ledger("evm")
+        example = examples.train_sklearn_logreg("iris")
+        _, model_id = deploy(node, example)
+        data_id = submit_data(node, model_id, example.test_inputs[0])
+        receipt = send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+        batch = node.sequencer.seal_batch()
+        link.tick()  # the proof is not made yet
+        assert node.store.ledger_posts(batch.header.number)[0]["state"] == "waiting for proofs"
+        assert link.ledger.next_batch_number() == 0
+        node.store.set_proof_status(receipt.tx_hash, "failed", "prover crashed")
+        link.tick()
+        post = node.store.ledger_posts(batch.header.number)[0]
+        assert post["state"] == "blocked" and "prover crashed" in post["detail"]
+    finally:
+        node.close()
+
+
+def test_withdrawal_proof_needs_a_sealed_batch(tmp_path, shared_srs):
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    try:
+        ledger_id = node.ledger("evm").ledger.ledger_id
+        w = send(node, BOB_KEY, BOB, Withdraw(ledger_id, ALICE, ETH, Amount(5), NO_OBJECT))
+        with pytest.raises(errors.NotFound, match="sealed"):
+            node.withdrawal_proof(w.outcome.withdrawal.withdrawal_id)
+    finally:
+        node.close()
