@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,19 @@ def test_batched_artifacts(batched_artifacts: CircuitArtifacts) -> None:
     assert a.num_input_instances == N and a.num_instances == N + 3 * N
     again = CircuitArtifacts.load(a.directory, a.srs_path)
     assert again == a
+    settings = json.loads(a.settings_path.read_text())
+    assert settings["run_args"]["disable_freivalds"] is True  # off by default when batched
+
+
+def test_freivalds_choice_in_config(tiny_artifacts: CircuitArtifacts) -> None:
+    assert CircuitConfig().uses_freivalds(1) and not CircuitConfig().uses_freivalds(8)
+    assert CircuitConfig(freivalds=True).uses_freivalds(8)
+    assert not CircuitConfig(freivalds=False).uses_freivalds(1)
+    assert "freivalds" not in CircuitConfig().to_json()  # keys of earlier builds are unchanged
+    for config in (CircuitConfig(), CircuitConfig(freivalds=False)):
+        assert CircuitConfig.from_json(config.to_json()) == config
+    settings = json.loads(tiny_artifacts.settings_path.read_text())
+    assert settings["run_args"]["disable_freivalds"] is False
 
 
 def test_per_row_commitments_equal_batch_one_commitments(
