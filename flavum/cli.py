@@ -21,12 +21,20 @@ from flavum.core.errors import (
     ProvingFailed,
     error_for_code,
 )
-from flavum.core.transactions import DeployModel, Infer, SubmitData, Transfer, address_of
-from flavum.core.types import Access, Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.transactions import (
+    DeployModel,
+    Infer,
+    SubmitData,
+    Transfer,
+    Withdraw,
+    address_of,
+)
+from flavum.core.types import NO_OBJECT, Access, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.node.config import (
     DEFAULT_HOME,
     DEV_FUNDING,
     Allocation,
+    LedgerSpec,
     NodeConfig,
     list_keys,
     load_config,
@@ -51,6 +59,13 @@ proof_app = typer.Typer(help="Proofs of inference trace entries.", no_args_is_he
 app.add_typer(model_app, name="model")
 app.add_typer(data_app, name="data")
 app.add_typer(proof_app, name="proof")
+l1_app = typer.Typer(help="The rollup's contracts on a ledger.", no_args_is_help=True)
+deposit_app = typer.Typer(help="Deposit on L1 into the rollup (signs on L1).",
+                          no_args_is_help=True)
+withdraw_app = typer.Typer(help="Withdraw from the rollup to L1.", no_args_is_help=True)
+app.add_typer(l1_app, name="l1")
+app.add_typer(deposit_app, name="deposit")
+app.add_typer(withdraw_app, name="withdraw")
 
 HomeOption = typer.Option(Path(os.environ.get("FLAVUM_HOME", DEFAULT_HOME)), "--home",
                           help="Node home directory (env FLAVUM_HOME).")
@@ -132,8 +147,10 @@ def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chai
     if (home / "config.toml").exists():
         raise ConfigError(f"{home} is already initialised")
     address = new_key(home, "default")
+    new_key(home, "sequencer")  # posts batches to the ledgers
     config = NodeConfig(home=home, chain_id=chain_id, port=port,
-                        genesis=(Allocation(address, Amount(DEV_FUNDING)),))
+                        genesis=(Allocation(address, Amount(DEV_FUNDING)),),
+                        ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded"),))
     path = write_config(config)
     emit({"home": str(home), "config": str(path), "address": hx(address),
           "rollup_id": hx(config.rollup_id)}, as_json,
@@ -210,7 +227,11 @@ def status(home: Path = HomeOption, node: str | None = NodeOption,
            as_json: bool = JsonOption) -> None:
     """The node's state root, counts of transactions, blocks and batches."""
     data = client_for(home, node).status()
-    text = "\n".join(f"{k:14} {v}" for k, v in data.items() if k != "last_batch")
+    text = "\n".join(f"{k:14} {v}" for k, v in data.items() if k not in ("last_batch", "ledgers"))
+    for link in data["ledgers"]:
+        role = "verifies proofs" if link["verifies_proofs"] else "anchors headers only"
+        text += f"\nledger {link['name']:9} {role}" + (
+            f"; last error: {link['last_error']}" if link["last_error"] else "")
     emit(data, as_json, text)
 
 
@@ -234,6 +255,10 @@ def batch_show(number: int, home: Path = HomeOption, node: str | None = NodeOpti
     keys = ("number", "batch_hash", "prev_state_root", "state_root", "tx_root", "trace_root",
             "withdrawal_root", "data_pointer", "tx_count")
     text = "\n".join(f"{k:16} {data[k]}" for k in keys)
+    for post in data["ledgers"]:
+        text += f"\nledger {post['name']:9} {post['state']}" + (
+            f" (tx {post['tx_hash']})" if post["tx_hash"] else "") + (
+            f": {post['detail']}" if post["detail"] else "")
     emit(data, as_json, text)
 
 
@@ -428,6 +453,195 @@ def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = Node
     """Verify a trace entry's proof with the model's verifying key and its public values."""
     data = client_for(home, node).verify_trace(trace_id)
     emit(data, as_json, f"proof of {trace_id} verified: input commitment and outputs match")
+
+
+# --- ledgers: deploy, deposit, withdraw ---
+
+LedgerOption = typer.Option("evm", "--ledger", help="Ledger name from the node's config.")
+
+
+def ledger_spec(home: Path, name: str) -> LedgerSpec:
+    for spec in load_config(home).ledgers:
+        if spec.name == name:
+            return spec
+    raise ConfigError(f"no ledger named {name!r} in {home / 'config.toml'}")
+
+
+def open_evm(home: Path, name: str, sequencer_key: bytes | None = None) -> Any:
+    """The EVM ledger of the config, as an L1 client (RPC URL + deployment file)."""
+    from flavum.l1.evm import EvmLedger, read_deployment, rpc_web3
+
+    spec = ledger_spec(home, name)
+    if spec.kind != "evm":
+        raise ConfigError(f"ledger {name!r} is a {spec.kind} ledger, not an EVM")
+    if spec.url == "embedded":
+        raise ConfigError(
+            f"ledger {name!r} is the node's in-process EVM, reachable only from inside the node "
+            "(flavum demo, tests): point it at a JSON-RPC node such as anvil for L1 commands")
+    path = home / (spec.deployment or f"{spec.name}-deployment.json")
+    if not path.exists():
+        raise ConfigError(f"no deployment at {path}: run `flavum l1 deploy --ledger {name}`")
+    return EvmLedger(rpc_web3(spec.url), read_deployment(path), sequencer_key)
+
+
+@l1_app.command("deploy")
+@command
+def l1_deploy(
+    ledger: str = LedgerOption,
+    fund_from: str | None = typer.Option(
+        None, help="Hex private key that sends the sequencer 10 ETH first (e.g. an anvil "
+                   "account's)."),
+    home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
+    from flavum.l1.evm import deploy_contracts, rpc_web3, send_transaction, write_deployment
+    from flavum.node.sequencer import Sequencer
+    from flavum.node.store import Store
+
+    config = load_config(home)
+    spec = ledger_spec(home, ledger)
+    if spec.url == "embedded":
+        raise ConfigError("the embedded EVM is deployed by the node itself at every start")
+    key = load_key(home, spec.sequencer_key)
+    w3 = rpc_web3(spec.url)
+    if fund_from:
+        funder = bytes.fromhex(fund_from.removeprefix("0x"))
+        send_transaction(w3, int(w3.eth.chain_id), funder,
+                         {"to": w3.to_checksum_address(address_of(key)), "value": 10**19,
+                          "gas": 21_000}, "funding the sequencer")
+    store = Store(config.db_path)
+    try:
+        genesis_root = Sequencer(config, store).genesis_root
+    finally:
+        store.close()
+    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis_state_root=genesis_root,
+                              forced_window_blocks=spec.forced_window, ledger_name=spec.name,
+                              sequencer_key=key)
+    path = home / (spec.deployment or f"{spec.name}-deployment.json")
+    write_deployment(path, handle.deployment)
+    data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
+    emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
+
+
+@deposit_app.command("eth")
+@command
+def deposit_eth(
+    amount: str = typer.Argument(..., help="Wei, or e.g. 1.5eth."),
+    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Deposit ETH into the rollup; credited on L2 after the ledger's confirmations."""
+    key = load_key(home, sender)
+    recipient = resolve_address(home, to) if to else address_of(key)
+    receipt = open_evm(home, ledger).deposit_eth(key, recipient, parse_amount(amount))
+    tx_hash = hx(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "recipient": hx(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+
+
+@deposit_app.command("erc20")
+@command
+def deposit_erc20(
+    token: str = typer.Argument(..., help="The ERC-20 contract address."),
+    amount: str = typer.Argument(..., help="Base units of the token."),
+    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Deposit an ERC-20 token (the bridge is approved and pulls it)."""
+    key = load_key(home, sender)
+    recipient = resolve_address(home, to) if to else address_of(key)
+    receipt = open_evm(home, ledger).deposit_erc20(key, token, parse_amount(amount), recipient)
+    tx_hash = hx(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "recipient": hx(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+
+
+@deposit_app.command("data")
+@command
+def deposit_data(
+    values_file: Path = typer.Argument(..., help="JSON: the input values of one inference."),
+    model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
+    to: str | None = typer.Option(None, help="L2 owner (default: the sender's address)."),
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
+    The node keeps the values (they never go on L1)."""
+    key = load_key(home, sender)
+    recipient = resolve_address(home, to) if to else address_of(key)
+    values = [x for row in read_rows(values_file) for x in row]
+    commitment = client_for(home, node).commit_data(model_id, values)["commitment"]
+    receipt = open_evm(home, ledger).deposit_data(key, recipient, Hash32(unhex(commitment)))
+    tx_hash = hx(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "commitment": commitment, "recipient": hx(recipient)}, as_json,
+         f"deposited data {commitment}: L1 tx {tx_hash}")
+
+
+def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: str | None,
+                  amount: Amount, object_id: ObjectId) -> dict[str, Any]:
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    link = next((entry for entry in client.ledgers() if entry["name"] == ledger), None)
+    if link is None:
+        raise ConfigError(f"the node posts to no ledger named {ledger!r}")
+    recipient = resolve_address(home, to) if to else address_of(key)
+    native = AssetId(unhex(client.status()["native_asset"]))
+    body = Withdraw(Hash32(unhex(link["ledger_id"])), recipient, native, amount, object_id)
+    return client.send(key, address_of(key), body)
+
+
+@withdraw_app.command("eth")
+@command
+def withdraw_eth(
+    amount: str = typer.Argument(..., help="Wei, or e.g. 0.5eth."),
+    to: str | None = typer.Option(None, help="L1 recipient (default: the sender's address)."),
+    sender: str = typer.Option("default", "--from", help="Key name."),
+    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Burn ETH on L2; claim it on L1 with `flavum withdraw finalize` once the batch is in."""
+    receipt = send_withdraw(home, node, sender, ledger, to, parse_amount(amount), NO_OBJECT)
+    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
+    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
+         f"withdrawal {withdrawal_id}")
+
+
+@withdraw_app.command("object")
+@command
+def withdraw_object(
+    object_id: str = typer.Argument(..., help="The DATA or RESULT object to take to L1."),
+    to: str | None = typer.Option(None, help="L1 recipient (default: the sender's address)."),
+    sender: str = typer.Option("default", "--from", help="Key name."),
+    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Burn an object on L2; claim it on L1 as an ERC-721 with `flavum withdraw finalize`."""
+    receipt = send_withdraw(home, node, sender, ledger, to, Amount(0),
+                            ObjectId(unhex(object_id)))
+    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
+    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
+         f"withdrawal {withdrawal_id}")
+
+
+@withdraw_app.command("finalize")
+@command
+def withdraw_finalize(
+    withdrawal_id: str,
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Claim a withdrawal on L1 with its Merkle proof against the accepted batch."""
+    from flavum.node.store import withdrawal_from_json
+
+    data = client_for(home, node).withdrawal_proof(withdrawal_id)
+    withdrawal = withdrawal_from_json(data["withdrawal"])
+    proof = [Hash32(unhex(p)) for p in data["proof"]]
+    l1_tx = open_evm(home, ledger).finalize_withdrawal(withdrawal, data["batch"], data["index"],
+                                                       proof, load_key(home, sender))
+    emit({"l1_tx": hx(l1_tx), "batch": data["batch"]}, as_json,
+         f"finalized on L1: tx {hx(l1_tx)} (batch {data['batch']})")
 
 
 @app.command()

@@ -98,3 +98,12 @@ class Client:
 
     def verify_trace(self, tx_hash: str) -> dict[str, Any]:
         return self._call("POST", f"/v1/traces/{tx_hash}/verify")  # type: ignore[no-any-return]
+
+    # --- ledgers and withdrawals ---
+
+    def ledgers(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/ledgers")  # type: ignore[no-any-return]
+
+    def withdrawal_proof(self, withdrawal_id: str) -> dict[str, Any]:
+        path = f"/v1/withdrawals/{withdrawal_id}/proof"
+        return self._call("GET", path)  # type: ignore[no-any-return]

@@ -135,11 +135,25 @@ def create_app(node: Node) -> FastAPI:
             "blocks": 0 if last_block is None else last_block.number + 1,
             "batches": len(batches),
             "last_batch": batch_to_json(batches[-1]) if batches else None,
+            "ledgers": [ledger_json(link) for link in node.ledgers],
         }
+
+    def ledger_json(link: Any) -> dict[str, Any]:
+        caps = link.ledger.capabilities
+        deployment = getattr(link.ledger, "deployment", None)
+        return {"name": link.name, "ledger_id": hx(link.ledger.ledger_id),
+                "verifies_proofs": caps.verifies_proofs, "anchors_only": caps.anchors_only,
+                "last_error": link.last_error,
+                "deployment": deployment.to_json() if deployment is not None else None}
+
+    @app.get("/v1/ledgers")
+    def ledgers() -> list[dict[str, Any]]:
+        return [ledger_json(link) for link in node.ledgers]
 
     @app.get("/v1/batches")
     def batches() -> list[dict[str, Any]]:
-        return [batch_to_json(b) for b in store.batches()]
+        return [{**batch_to_json(b), "ledgers": store.ledger_posts(b.header.number)}
+                for b in store.batches()]
 
     @app.get("/v1/batches/{number}")
     def batch(number: int) -> dict[str, Any]:
@@ -150,6 +164,7 @@ def create_app(node: Node) -> FastAPI:
         last_seq = store.blocks(record.last_block, record.last_block)[0].last_seq
         return {
             **batch_to_json(record),
+            "ledgers": store.ledger_posts(number),
             "tx_hashes": [hx(h) for h in store.tx_hashes(first_seq, last_seq)],
             "traces": [trace_to_json(t) for t in store.traces_in(first_seq, last_seq)],
             "withdrawals": [withdrawal_to_json(w)
@@ -221,6 +236,13 @@ def create_app(node: Node) -> FastAPI:
     def withdrawals_list(limit: int = 100) -> list[dict[str, Any]]:
         return [{**withdrawal_to_json(w), "batch": batch}
                 for w, batch in store.recent_withdrawals(limit)]
+
+    @app.get("/v1/withdrawals/{withdrawal_id}/proof")
+    def withdrawal_proof(withdrawal_id: str) -> dict[str, Any]:
+        withdrawal, batch, index, proof = node.withdrawal_proof(
+            Hash32(parse_hash(withdrawal_id, "withdrawal_id")))
+        return {"withdrawal": withdrawal_to_json(withdrawal), "batch": batch, "index": index,
+                "proof": [hx(p) for p in proof]}
 
     @app.get("/v1/traces/{tx_hash}")
     def trace(tx_hash: str) -> dict[str, Any]:

@@ -28,7 +28,8 @@ def test_init_and_accounts(tmp_path):
     assert "Traceback" not in again.stderr
     new = json.loads(flavum("account", "new", "--name", "bob", "--json", home=home).stdout)
     keys = json.loads(flavum("account", "list", "--json", home=home).stdout)
-    assert keys == {"bob": new["address"], "default": address}
+    assert keys["bob"] == new["address"] and keys["default"] == address
+    assert set(keys) == {"bob", "default", "sequencer"}
 
 
 def test_errors_are_one_line_and_non_zero(tmp_path):
