@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from flavum.core.errors import ConfigError, ProvingFailed
@@ -174,6 +175,18 @@ class _JobBook:
 
 
 def _peak_rss_bytes() -> int:
+    """This process's peak RSS since it started its program.
+
+    getrusage's ru_maxrss survives fork and exec, so a spawned worker would report its parent's
+    peak from before the spawn (a node that compiled a big circuit); /proc's VmHWM belongs to
+    the worker's own address space.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # reported in kB
+    except (OSError, ValueError, IndexError):
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
