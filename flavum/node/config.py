@@ -93,6 +93,7 @@ class NodeConfig:
     srs_file: str = ""  # a ceremony SRS; empty: generate a local (dev-only) SRS per logrows
     min_agreement: float = 0.9
     ledgers: tuple[LedgerSpec, ...] = ()
+    data_store: str = ""  # where batch data goes: empty = home/da; s3://..., ipfs+http://...
 
     @property
     def domain(self) -> Domain:
@@ -152,6 +153,7 @@ def load_config(home: Path) -> NodeConfig:
             srs_file=str(models.get("srs_file", "")),
             min_agreement=float(models.get("min_agreement", 0.9)),
             ledgers=tuple(parse_ledger(raw_ledger) for raw_ledger in raw.get("ledger", [])),
+            data_store=str(raw.get("data_store", "")),
         )
     except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"invalid config {path}: {exc}") from exc
@@ -162,6 +164,7 @@ def write_config(config: NodeConfig) -> Path:
     lines = [
         f"chain_id = {config.chain_id}",
         f'rollup_name = "{config.rollup_name}"',
+        f'data_store = "{config.data_store}"  # batch data: empty = home/da, s3://.., ipfs+http://..',
         "",
         "[node]",
         f'host = "{config.host}"',

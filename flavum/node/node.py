@@ -6,10 +6,12 @@ from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
 from flavum.core.errors import ConfigError, NotFound
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.types import Hash32
+from flavum.da.factory import open_store
 from flavum.node.config import LedgerSpec, NodeConfig, list_keys, load_key
 from flavum.node.ledgers import LedgerLink, open_ledger
 from flavum.node.models import DeployOptions, ModelService
 from flavum.node.prover import ProofManager
+from flavum.node.publisher import BatchPublisher
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store, hx
 from flavum.zk.circuit import CircuitConfig
@@ -35,9 +37,12 @@ class Node:
         options = DeployOptions(min_agreement=config.min_agreement,
                                 circuit=CircuitConfig(max_logrows=config.max_logrows))
         models = ModelService(config.home, store, srs, options)
-        sequencer = Sequencer(config, store, models)
+        data_store = open_store(config.data_store or str(config.home / "da"))
+        publisher = BatchPublisher(store, models, data_store)
+        sequencer = Sequencer(config, store, models, publisher=publisher)
         pool = pool or make_pool(config)
         prover = ProofManager(store, sequencer, models, pool, config.home / "proofs")
+        sequencer.ready_to_seal = prover.all_done
         node = cls(config, store, sequencer, models, prover, pool)
         try:
             node.ledgers = [node._link(spec) for spec in config.ledgers]

@@ -49,6 +49,11 @@ class ProofManager:
             for job_id, tx_hash in list(self._jobs.items()):
                 self._collect(job_id, tx_hash)
 
+    def all_done(self, first_seq: int, last_seq: int) -> bool:
+        """Every trace entry of these transactions is proven or has failed for good."""
+        records = self.store.trace_records_in(first_seq, last_seq)
+        return all(r.proof_status in ("proven", "failed") for r in records)
+
     @property
     def busy(self) -> bool:
         return bool(self._incoming or self._jobs)

@@ -12,11 +12,11 @@ every stored block root on the way, so a node killed at any point resumes where 
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-from flavum.core.batch import compute_batch_hash, compute_batch_header
+from flavum.core.batch import BatchHeader, compute_batch_hash, compute_batch_header
 from flavum.core.encoding import compute_tag, keccak256
 from flavum.core.errors import (
     ConfigError,
@@ -32,7 +32,13 @@ from flavum.core.state import (
     get_nonce,
     get_object,
 )
-from flavum.core.stf import Execution, Outcome, create_genesis, process_transaction
+from flavum.core.stf import (
+    Execution,
+    Outcome,
+    apply_block,
+    create_genesis,
+    process_transaction,
+)
 from flavum.core.transactions import (
     DeployModel,
     Infer,
@@ -42,11 +48,28 @@ from flavum.core.transactions import (
     decode_transaction,
     encode_transaction,
 )
-from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.core.types import (
+    ZERO_HASH,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    ObjectKind,
+)
 from flavum.node.config import NodeConfig
 from flavum.node.store import BatchRecord, BlockRecord, Store, hx
 
 DATA_POINTER_TAG = compute_tag("batch.data")
+
+
+class Publisher(Protocol):
+    """Stores a batch's data and returns its pointer (see publisher.py)."""
+
+    def publish(self, header: BatchHeader, pre_state: State, live_state: State,
+                txs: Sequence[Transaction], executions: Sequence[Execution | None],
+                span: tuple[int, int]) -> Hash32: ...
 
 
 class InferenceExecutor(Protocol):
@@ -77,8 +100,12 @@ class Sequencer:
         store: Store,
         executor: InferenceExecutor | None = None,
         clock: Callable[[], float] = time.time,
+        publisher: Publisher | None = None,
     ) -> None:
         self.config = config
+        self.publisher = publisher
+        # Sealing waits until this says the batch's transactions are ready (their proofs made).
+        self.ready_to_seal: Callable[[int, int], bool] = lambda first, last: True
         self.listeners: list[Callable[[Receipt], None]] = []  # told of every accepted tx
         self.store = store
         self.executor = executor
@@ -88,6 +115,8 @@ class Sequencer:
             config.domain, [(a.address, a.asset, a.amount) for a in config.genesis]
         )
         self.genesis_root = compute_state_root(self.state)
+        # The state as of the last sealed batch: the pre-state of the next batch's witness.
+        self.sealed_state = self.state.copy() if publisher is not None else None
         self.assets: set[AssetId] = {a.asset for a in config.genesis}  # every asset ever moved
         self._check_genesis()
         self._pending = 0  # accepted transactions not yet in a block
@@ -112,9 +141,13 @@ class Sequencer:
         last = self.store.last_block()
         if last is not None:
             block_roots = {b.last_seq: b for b in self.store.blocks(0, last.number)}
+        batches = self.store.batches()
+        sealed_up_to = self.store.batch_seq_span(batches[-1])[1] if batches else 0
         for stored in self.store.iter_txs():
             tx = decode_transaction(stored.raw)
             process_transaction(self.state, tx, stored.execution)
+            if self.sealed_state is not None and stored.seq <= sealed_up_to:
+                process_transaction(self.sealed_state, tx, stored.execution)
             self._note_asset(tx)
             block = block_roots.get(stored.seq)
             if block is not None and compute_state_root(self.state) != block.state_root:
@@ -203,15 +236,18 @@ class Sequencer:
             return block
 
     def seal_batch(self) -> BatchRecord | None:
-        """Seal every block not yet in a batch into the next batch; None when there are none."""
+        """Seal every block not yet in a batch into the next batch. None when there are none,
+        or when they are not ready yet (proofs still being made)."""
         with self._lock:
             self.produce_block()
             blocks = self.store.unbatched_blocks()
             if not blocks:
                 return None
+            first_seq, last_seq = blocks[0].first_seq, blocks[-1].last_seq
+            if not self.ready_to_seal(first_seq, last_seq):
+                return None
             batches = self.store.batches()
             prev_root = batches[-1].header.state_root if batches else self.genesis_root
-            first_seq, last_seq = blocks[0].first_seq, blocks[-1].last_seq
             tx_hashes = self.store.tx_hashes(first_seq, last_seq)
             header = compute_batch_header(
                 number=len(batches),
@@ -220,8 +256,10 @@ class Sequencer:
                 tx_hashes=tx_hashes,
                 traces=self.store.traces_in(first_seq, last_seq),
                 withdrawals=self.store.withdrawals_in(first_seq, last_seq),
-                data_pointer=compute_data_pointer(tx_hashes),
+                data_pointer=ZERO_HASH,
             )
+            header = replace(header, data_pointer=self._publish(header, first_seq, last_seq,
+                                                                  tx_hashes))
             record = BatchRecord(
                 header=header,
                 batch_hash=compute_batch_hash(header),
@@ -233,6 +271,18 @@ class Sequencer:
             self.store.add_batch(record)
             self._last_batch_at = record.sealed_at
             return record
+
+    def _publish(self, header: BatchHeader, first_seq: int, last_seq: int,
+                 tx_hashes: list[Hash32]) -> Hash32:
+        if self.publisher is None or self.sealed_state is None:
+            return compute_data_pointer(tx_hashes)
+        stored = self.store.txs_in(first_seq, last_seq)
+        txs = [decode_transaction(s.raw) for s in stored]
+        executions = [s.execution for s in stored]
+        pointer = self.publisher.publish(header, self.sealed_state, self.state, txs, executions,
+                                         (first_seq, last_seq))
+        apply_block(self.sealed_state, txs, executions)
+        return pointer
 
     def tick(self) -> None:
         """Produce a block and seal a batch when their time or size has come."""

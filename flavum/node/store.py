@@ -236,6 +236,14 @@ class Store:
         for seq, tx_hash, raw, execution, block in rows:
             yield StoredTx(seq, Hash32(tx_hash), raw, _load_execution(execution), block)
 
+    def txs_in(self, first_seq: int, last_seq: int) -> list[StoredTx]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, hash, raw, execution, block FROM txs WHERE seq BETWEEN ? AND ?"
+                " ORDER BY seq", (first_seq, last_seq)).fetchall()
+        return [StoredTx(seq, Hash32(h), raw, _load_execution(ex), block)
+                for seq, h, raw, ex, block in rows]
+
     def get_tx(self, tx_hash: Hash32) -> StoredTx | None:
         row = self._one("SELECT seq, hash, raw, execution, block FROM txs WHERE hash = ?",
                         (tx_hash,))

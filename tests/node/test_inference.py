@@ -246,8 +246,10 @@ def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_p
         record = wait_proven(node, receipt.tx_hash)
         assert record.proof_status == "failed" and "prover crashed" in record.reason
         assert len(attempts) == 3  # one try and two retries, then it gives up
-        # The node goes on: more transactions, and a batch seals.
-        send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+        # The node goes on: more transactions, and a batch seals (with the failures recorded).
+        again = send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0)))
+        assert node.sequencer.seal_batch() is None  # its proof is still being attempted
+        assert wait_proven(node, again.tx_hash).proof_status == "failed"
         assert node.sequencer.seal_batch() is not None
     finally:
         node.close()
