@@ -1,12 +1,15 @@
 """`flavum demo`: the main job on embedded defaults, in a temporary home, with no server.
 
-A node starts with a dev genesis; signed transfers move funds; a scikit-learn classifier is
-trained on the bundled digits data, exported with skl2onnx's defaults and deployed (graph
-normalized, circuit compiled, keys set up, accuracy measured); a data point is committed; an
-inference returns its prediction at once and is then proven by a prover worker; the proof is
-verified in Python against the model's verifying key and bound to the trace entry; a batch is
-sealed with its roots; a balance is proven against the state root; and the node restarts from
-its store with the identical state root.
+A node starts with a dev genesis and an in-process EVM (eth-tester / py-evm) holding the
+rollup, model registry and bridge contracts. Signed transfers move funds on L2. A scikit-learn
+classifier is trained on the bundled digits data, exported with skl2onnx's defaults and
+deployed (graph normalized, circuit compiled, keys set up, accuracy measured). Bob deposits ETH
+and a data point from L1; the ledger watcher credits them on L2. His inference returns its
+prediction at once and is proven by a prover worker; the proof is verified in Python and bound
+to the trace entry. The batch is sealed, its data published, and posted to the EVM, whose
+rollup contract verifies the proof. Bob withdraws the RESULT (as an ERC-721) and some ETH to L1
+and finalizes both with Merkle proofs. Finally the node restarts from its store with the same
+state root.
 """
 
 import json
@@ -19,26 +22,30 @@ from typing import Any
 
 from flavum.core.merkle import verify_smt_proof
 from flavum.core.state import compute_balance_key, get_leaf_value, get_state_proof
+from flavum.core.stf import compute_deposit_object_id
 from flavum.core.transactions import (
     Body,
     DeployModel,
     Infer,
-    SubmitData,
     Transaction,
     Transfer,
+    Withdraw,
     address_of,
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import ZERO_HASH, Access, Amount, Hash32, Nonce
-from flavum.node.config import Allocation, NodeConfig, native_asset
+from flavum.core.types import NO_OBJECT, Access, Amount, Hash32, Nonce
+from flavum.node.config import Allocation, LedgerSpec, NodeConfig, native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
 from flavum.node.sequencer import Receipt
-from flavum.node.store import hx, unhex
+from flavum.node.store import BatchRecord, hx, unhex
 
 DEMO_KEYS = {name: bytes([i + 1]) * 32 for i, name in enumerate(("alice", "bob", "carol"))}
+SEQUENCER_KEY = b"\x09" * 32
 MODEL_FEE = Amount(10**15)
+ETH_DEPOSIT = 10**18
+ETH_WITHDRAWAL = 3 * 10**17
 
 
 def run_demo(as_json: bool = False) -> dict[str, Any]:
@@ -55,18 +62,25 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
     eth = native_asset()
     with tempfile.TemporaryDirectory(prefix="flavum-demo-") as tmp, _stderr_to(
             Path(tmp) / "prover.log"):
+        home = Path(tmp)
+        (home / "keys").mkdir()
+        for name, key in {**DEMO_KEYS, "sequencer": SEQUENCER_KEY}.items():
+            (home / "keys" / f"{name}.key").write_text("0x" + key.hex())
         config = NodeConfig(
-            home=Path(tmp),
+            home=home,
             genesis=tuple(Allocation(users[n], Amount(10**21)) for n in ("alice", "bob")),
             block_max_txs=10,
-            batch_interval_s=3600.0,  # the demo seals its batch itself
+            batch_interval_s=3600.0,  # the demo seals its batches itself
             prover="local",
             prover_workers=1,
+            ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded"),),
         )
         with step("start_node"):
             node = Node.open(config)
-        say(f"node started: chain {config.chain_id}, rollup {hx(config.rollup_id)[:18]}…, "
-            f"genesis root {hx(node.sequencer.genesis_root)[:18]}…")
+        link = node.ledger("evm")
+        ledger: Any = link.ledger
+        say(f"node started: rollup {hx(config.rollup_id)[:18]}…, contracts on the in-process "
+            f"EVM (chain {ledger.chain_id}): rollup {ledger.deployment.rollup[:12]}…")
 
         def send(name: str, body: Body) -> Receipt:
             nonce = node.sequencer.account(users[name])[0]
@@ -74,11 +88,19 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
                              Nonce(nonce), body)
             return node.sequencer.submit(encode_transaction(sign_transaction(tx, DEMO_KEYS[name])))
 
+        def seal_and_post() -> BatchRecord:
+            batch = None
+            while batch is None:  # sealing waits for the batch's proofs
+                node.tick()
+                batch = node.sequencer.seal_batch()
+            link.tick()
+            return batch
+
         with step("transfers"):
             for i in range(20):
                 sender = "alice" if i % 2 == 0 else "bob"
                 send(sender, Transfer(users["carol"], eth, Amount(10**15 * (i + 1))))
-        say(f"20 signed transfers accepted in {steps['transfers']:.3f} s")
+        say(f"20 signed L2 transfers accepted in {steps['transfers']:.3f} s")
 
         with step("train_model"):
             from flavum.ml.examples import train_sklearn_mlp
@@ -99,15 +121,22 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             f"{record.proven_output}; top-1 agreement with the float model "
             f"{accuracy['top1_agreement']:.0%}, max abs error {accuracy['max_abs_error']:.1e}")
 
-        with step("submit_data"):
+        with step("l1_deposits"):
             row = example.test_inputs[0]
             commitment = node.models.commit_data(Hash32(unhex(record.vk_hash)), row)
-            data = send("bob", SubmitData(commitment, ZERO_HASH, Access.OWNED))
-        say(f"data point {hx(data.outcome.object_id)[:18]}… committed: Poseidon "
-            f"{hx(commitment)[:18]}…")
+            ledger.deposit_eth(DEMO_KEYS["bob"], users["bob"], ETH_DEPOSIT)
+            ledger.deposit_data(DEMO_KEYS["bob"], users["bob"], commitment, b"digits test row 0")
+            link.tick()  # the watcher turns both bridge events into Deposit transactions
+        event = ledger.deposits(0, ledger.head())[-1]
+        data_id = compute_deposit_object_id(event.event_id)
+        data = node.sequencer.object(data_id)
+        if data is None:
+            raise RuntimeError("the data deposit was not credited")
+        say(f"L1 deposits credited: 1 ETH, and data point {hx(data_id)[:18]}… (Poseidon "
+            f"commitment {hx(commitment)[:18]}…)")
 
         with step("infer"):
-            inference = send("bob", Infer(model_id, data.outcome.object_id, MODEL_FEE))
+            inference = send("bob", Infer(model_id, data_id, MODEL_FEE))
         trace = inference.outcome.trace
         if trace is None:
             raise RuntimeError("the inference produced no trace entry")
@@ -117,33 +146,52 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
 
         with step("prove"):
             proof_record = _wait_for_proof(node, inference.tx_hash)
-        proven = proof_record.proof_status == "proven"
         with step("verify_in_python"):
-            verified = False
+            verified_in_python = False
             if proof_record.proof is not None:
                 node.models.verify_trace(trace, Hash32(unhex(record.vk_hash)), proof_record.proof)
-                verified = True
+                verified_in_python = True
         say(f"proof {proof_record.proof_status} in {steps['prove']:.1f} s; verified in Python "
-            f"against the vk, input commitment and outputs: {verified}")
+            f"against the vk, input commitment and outputs: {verified_in_python}")
 
-        with step("seal_batch"):
-            batch = node.sequencer.seal_batch()
-        if batch is None:
-            raise RuntimeError("the demo's batch did not seal")
+        with step("seal_and_post"):
+            batch = seal_and_post()
         h = batch.header
-        say(f"batch #{h.number}: {batch.tx_count} txs\n  state_root {hx(h.state_root)}\n"
-            f"  tx_root    {hx(h.tx_root)}\n  trace_root {hx(h.trace_root)}")
+        accepted = ledger.batch_status(h.number).accepted
+        say(f"batch #{h.number}: {batch.tx_count} txs, data {hx(h.data_pointer)[:18]}…\n"
+            f"  state_root {hx(h.state_root)}\n  trace_root {hx(h.trace_root)}\n"
+            f"  accepted on L1 with its proof verified by the model's verifier: {accepted}")
+
+        with step("withdraw"):
+            w_result = send("bob", Withdraw(ledger.ledger_id, users["bob"], eth, Amount(0),
+                                            inference.outcome.object_id)).outcome.withdrawal
+            w_eth = send("bob", Withdraw(ledger.ledger_id, users["bob"], eth,
+                                         Amount(ETH_WITHDRAWAL), NO_OBJECT)).outcome.withdrawal
+            second = seal_and_post()
+            l1_before = ledger.eth_balance(users["bob"])
+            for withdrawal in (w_result, w_eth):
+                if withdrawal is None:
+                    raise RuntimeError("a withdrawal made no claim")
+                w, number, index, proof = node.withdrawal_proof(withdrawal.withdrawal_id)
+                ledger.finalize_withdrawal(w, number, index, proof, DEMO_KEYS["bob"])
+            l1_gained = ledger.eth_balance(users["bob"]) - l1_before
+        nft_owner = ledger.object_owner(inference.outcome.object_id)
+        finalized = all(ledger.is_withdrawal_finalized(w) for w in (w_result, w_eth) if w)
+        say(f"withdrawals in batch #{second.header.number} finalized on L1: {finalized}; the "
+            f"RESULT is an ERC-721 owned by {hx(nft_owner)[:12]}… (bob), bob's L1 balance "
+            f"+{l1_gained / 1e18:.4f} ETH (0.3 minus gas)")
 
         snapshot = node.sequencer.snapshot()
         key = compute_balance_key(users["carol"], eth)
-        proof = get_state_proof(snapshot, key)
-        proof_ok = verify_smt_proof(h.state_root, key, get_leaf_value(snapshot, key), proof)
+        state_proof = get_state_proof(snapshot, key)
+        last_root = second.header.state_root
+        proof_ok = verify_smt_proof(last_root, key, get_leaf_value(snapshot, key), state_proof)
         say(f"carol's balance proven against the state root: {proof_ok}")
 
         node.close()
         with step("restart"):
             again = Node.open(config)
-            same_root = again.sequencer.state_root() == h.state_root
+            same_root = again.sequencer.state_root() == last_root
             again.close()
         say(f"node restarted from its store: same state root {same_root}")
 
@@ -153,10 +201,14 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         "label": int(example.test_labels[0]),
         "top1_agreement": accuracy["top1_agreement"],
         "proof_status": proof_record.proof_status,
-        "proof_verified_in_python": proven and verified,
-        "batch_number": h.number,
-        "state_root": hx(h.state_root),
-        "trace_root": hx(h.trace_root),
+        "proof_verified_in_python": verified_in_python,
+        "proof_verified_on_l1": accepted and proof_record.proof is not None,
+        "batch_accepted_on_l1": accepted,
+        "withdrawal_finalized": finalized,
+        "nft_owner_on_l1": hx(nft_owner) if nft_owner else None,
+        "nft_owner_is_depositor": nft_owner == users["bob"],
+        "batches": second.header.number + 1,
+        "state_root": hx(last_root),
         "balance_proof_ok": proof_ok,
         "restart_same_root": same_root,
         "steps_s": steps,

@@ -10,7 +10,10 @@ def test_demo_json():
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
-    assert summary["proof_verified_in_python"] is True
+    for flag in ("proof_verified_in_python", "proof_verified_on_l1", "batch_accepted_on_l1",
+                 "withdrawal_finalized", "nft_owner_is_depositor"):
+        assert summary[flag] is True, flag
+    assert summary["nft_owner_on_l1"].startswith("0x")
     assert summary["proof_status"] == "proven"
     assert summary["balance_proof_ok"] is True
     assert summary["restart_same_root"] is True
