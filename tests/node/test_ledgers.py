@@ -117,3 +117,32 @@ def test_withdrawal_proof_needs_a_sealed_batch(tmp_path, shared_srs):
             node.withdrawal_proof(w.outcome.withdrawal.withdrawal_id)
     finally:
         node.close()
+
+
+def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, shared_srs):
+    from flavum.core.transactions import Transaction, encode_transaction, sign_transaction
+    from flavum.core.types import Nonce
+
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    try:
+        link = node.ledger("evm")
+        ledger = link.ledger
+        config = node.config
+
+        def signed_withdraw(nonce: int) -> bytes:
+            tx = Transaction(config.domain.chain_id, config.rollup_id, BOB, Nonce(nonce),
+                             Withdraw(ledger.ledger_id, BOB, ETH, Amount(10**17), NO_OBJECT))
+            return encode_transaction(sign_transaction(tx, BOB_KEY))
+
+        # The escape hatch: Bob asks L1 to force his withdrawal; the second one is invalid.
+        ledger.queue_forced_transaction(signed_withdraw(0), BOB_KEY)
+        ledger.queue_forced_transaction(signed_withdraw(7), BOB_KEY)
+        link.tick()
+        assert node.sequencer.account(BOB)[0] == 1  # the valid one was applied on L2
+        assert node.store.get_forced("evm", 1) == (None, False)  # the bad nonce: refused
+        node.sequencer.seal_batch()
+        link.tick()
+        assert ledger.batch_status(0).accepted
+        assert ledger.forced_requests(only_pending=True) == []  # both settled on L1
+    finally:
+        node.close()
