@@ -644,6 +644,80 @@ def withdraw_finalize(
          f"finalized on L1: tx {hx(l1_tx)} (batch {data['batch']})")
 
 
+# --- independent verification ---
+
+
+def open_verifier_store(home: Path, da: str | None, ledger: Any) -> Any:
+    """The data store a verifier reads: --da, else the config's data_store, else home/da.
+    `evm-calldata` reads batch data from the ledger's batch transactions (and the SRS files
+    from the config's store)."""
+    from flavum.da.factory import open_store
+
+    config = load_config(home)
+    default = config.data_store or str(home / "da")
+    url = da or default
+    if url.strip().lower() in ("evm-calldata", "evm-calldata:"):
+        from flavum.da.evm_calldata import EvmCalldataStore
+
+        return EvmCalldataStore(ledger, open_store(default), attach=False)
+    return open_store(url)
+
+
+@app.command("verify")
+@command
+def verify_batches(
+    ledger: str = LedgerOption,
+    da: str | None = typer.Option(None, "--da", help="Data store URL (default: the config's "
+                                  "data_store); evm-calldata reads the batch transactions."),
+    from_batch: int = typer.Option(0, "--from-batch", help="First batch to verify."),
+    watch: bool = typer.Option(False, "--watch", help="Keep following new batches."),
+    poll: float = typer.Option(2.0, "--poll", help="Seconds between polls with --watch."),
+    home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Verify posted batches with no node: data, roots, re-execution and every proof.
+    Prints OK or the exact reason per batch; exit status 1 if any batch failed."""
+    from flavum.core.state import compute_state_root
+    from flavum.core.stf import create_genesis
+    from flavum.verifier import LedgerHeaders, Verifier
+
+    config = load_config(home)
+    spec = ledger_spec(home, ledger)
+    if spec.kind == "evm":
+        handle = open_evm(home, ledger)
+    elif spec.kind == "litecoin":
+        from flavum.l1.litecoin import open_litecoin_ledger
+
+        handle = open_litecoin_ledger(spec, home)
+    else:
+        raise ConfigError(f"ledger {ledger!r} has unknown kind {spec.kind!r}")
+    store = open_verifier_store(home, da, handle)
+    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
+                                             for a in config.genesis])
+    reports = []
+    with Verifier(LedgerHeaders(handle), store, config.domain,
+                  genesis_root=compute_state_root(genesis)) as verifier:
+        stream = (verifier.watch(from_batch, poll_s=poll) if watch
+                  else verifier.run(from_batch))
+        try:
+            for report in stream:
+                reports.append(report)
+                if watch:  # one line (one JSON object with --json) per batch, as they come
+                    print(json.dumps(report.to_json()) if as_json else report.describe(),
+                          flush=True)
+        except KeyboardInterrupt:
+            pass
+    failed = [r.number for r in reports if not r.ok]
+    summary = (f"{len(reports)} batches verified, {len(failed)} failed"
+               + (f": {', '.join(map(str, failed))}" if failed else ""))
+    if not watch:
+        emit({"ok": not failed, "batches": [r.to_json() for r in reports]}, as_json,
+             "\n".join([r.describe() for r in reports] + [summary]))
+    elif not as_json:
+        print(summary)
+    if failed:
+        raise typer.Exit(1)
+
+
 @app.command()
 @command
 def demo(as_json: bool = JsonOption) -> None:

@@ -56,6 +56,9 @@ contract FlavumRollup {
     event BatchAccepted(
         uint64 indexed number, bytes32 batchHash, bytes32 stateRoot, bytes32 withdrawalRoot, uint256 inferences
     );
+    /// The batch's data (the blob whose sha256 is the header's data pointer) travels in the
+    /// calldata of the transaction that emitted this: read it back from there.
+    event BatchDataPosted(uint64 indexed number, bytes32 indexed dataPointer, uint256 size);
     event ForcedRequestQueued(uint256 indexed requestId, bytes32 indexed txHash, address requester, bytes rawTx);
     event ForcedRequestProcessed(uint256 indexed requestId, uint64 indexed batchNumber, bool included);
 
@@ -92,6 +95,28 @@ contract FlavumRollup {
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) external {
+        _acceptBatch(header, inferences, forced);
+    }
+
+    /// submitBatch with the batch's data in the calldata (EVM calldata data availability).
+    /// The data must be the blob the header points to: sha256(data) == header.dataPointer
+    /// (the sha256 precompile), so an accepted batch's data is on chain for anyone to read.
+    function submitBatchWithData(
+        FlavumHashes.Header calldata header,
+        Inference[] calldata inferences,
+        ForcedInclusion[] calldata forced,
+        bytes calldata data
+    ) external {
+        require(sha256(data) == header.dataPointer, "batch data does not hash to the data pointer");
+        _acceptBatch(header, inferences, forced);
+        emit BatchDataPosted(header.number, header.dataPointer, data.length);
+    }
+
+    function _acceptBatch(
+        FlavumHashes.Header calldata header,
+        Inference[] calldata inferences,
+        ForcedInclusion[] calldata forced
+    ) private {
         require(msg.sender == sequencer, "only the sequencer posts batches");
         require(header.number == nextBatchNumber, "batch number out of order");
         require(header.prevStateRoot == lastStateRoot, "previous state root mismatch");

@@ -69,6 +69,8 @@ class GasPolicy:
     per_reusable_verify: int = 2_500_000  # measured 0.7-1.5M
     per_trace_row: int = 40_000
     per_forced: int = 60_000
+    # Batch data in calldata: EIP-7623's floor (40 gas a nonzero byte) plus sha256 and memory.
+    per_data_byte: int = 48
     deploy_verifier: int = 6_000_000  # measured 2.7-3.4M
     default: int = 1_000_000
     block_cap: int = 29_000_000  # stay under the usual 30M block gas limit
@@ -253,6 +255,9 @@ class EvmLedger(Ledger):
             if deployment.reusable_verifier else None
         )
         self.last_receipt: Any = None  # of the last transaction sent (gas measurements)
+        # EVM calldata data availability (flavum/da/evm_calldata.py): given a header's data
+        # pointer, the blob to post in the batch transaction's calldata, or None.
+        self.batch_data_source: Callable[[Hash32], bytes | None] | None = None
 
     def _contract(self, name: str, address: str) -> Any:
         return self.w3.eth.contract(address=self.w3.to_checksum_address(address),
@@ -387,9 +392,16 @@ class EvmLedger(Ledger):
               [r[0] for r in i.rows], [r[1] for r in i.rows]) for i in inferences],
             [(f.request_id, f.included, f.tx_index, list(f.tx_proof)) for f in forced],
         )
-        fn = self.rollup.functions.submitBatch(*args)
+        blob = None if self.batch_data_source is None else self.batch_data_source(
+            header.data_pointer)
+        if blob is None:
+            fn = self.rollup.functions.submitBatch(*args)
+        else:
+            fn = self.rollup.functions.submitBatchWithData(*args, blob)
         data = fn._encode_transaction_data()
         gas = self.gas.batch_limit(inferences, reusable, len(forced), len(data) // 2)
+        if blob is not None:
+            gas = min(gas + self.gas.per_data_byte * len(blob), self.gas.block_cap)
         try:
             receipt = self._send(f"batch {header.number}", key,
                                  {"to": fn.address, "data": data, "gas": gas})
@@ -400,6 +412,46 @@ class EvmLedger(Ledger):
                 return status.tx_hash
             raise
         return Hash32(bytes(receipt["transactionHash"]))
+
+    def batch_header(self, number: int) -> BatchHeader | None:
+        """The header of accepted batch `number`, read back from the calldata of the transaction
+        that posted it and checked to hash to the batch hash the rollup recorded; None when the
+        batch is not accepted (yet)."""
+        status = self.batch_status(number)
+        if not status.accepted:
+            return None
+        params = self._posting_params(number, status.tx_hash)
+        header = _header_from_abi(params["header"])
+        if compute_batch_hash(header) != status.batch_hash:
+            raise LedgerError(f"the transaction that posted batch {number} holds a header that "
+                              "does not hash to the recorded batch hash")
+        return header
+
+    def batch_data(self, data_pointer: Hash32) -> bytes | None:
+        """The blob posted in calldata with `submitBatchWithData` under this data pointer (the
+        first such post), unchecked; None when no batch carried it."""
+        event = self.rollup.events.BatchDataPosted
+        logs = call_mapped("BatchDataPosted logs", lambda: event.get_logs(
+            from_block=self.deployment.deployed_at_block,
+            argument_filters={"dataPointer": data_pointer}))
+        if not logs:
+            return None
+        tx = call_mapped("transaction", lambda: self.w3.eth.get_transaction(
+            logs[0]["transactionHash"]))
+        _, params = self.rollup.decode_function_input(tx["input"])
+        return bytes(params["data"])
+
+    def _posting_params(self, number: int, tx_hash: Hash32 | None) -> dict[str, Any]:
+        if tx_hash is None:
+            raise LedgerError(f"batch {number} is accepted but no BatchAccepted event names it")
+        tx = call_mapped("transaction", lambda: self.w3.eth.get_transaction(tx_hash))
+        try:
+            _, params = self.rollup.decode_function_input(tx["input"])
+        except ValueError as exc:
+            # Posted through another contract: its calldata is not a rollup call.
+            raise LedgerError(f"batch {number} was not posted by a direct rollup call: {exc}"
+                              ) from exc
+        return params  # type: ignore[no-any-return]
 
     def _check_posted(self, header: BatchHeader) -> BatchStatus | None:
         """The status of an already accepted batch with this header; LedgerError when the
@@ -600,6 +652,17 @@ def _address(value: Any) -> Address:
 def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:
     return (h.number, h.prev_state_root, h.state_root, h.tx_root, h.trace_root,
             h.withdrawal_root, h.data_pointer)
+
+
+def _header_from_abi(value: Any) -> BatchHeader:
+    """A BatchHeader from the decoded Header struct of a rollup call (a tuple or a dict)."""
+    if isinstance(value, dict):
+        value = (value["number"], value["prevStateRoot"], value["stateRoot"], value["txRoot"],
+                 value["traceRoot"], value["withdrawalRoot"], value["dataPointer"])
+    number, prev_root, state_root, tx_root, trace_root, withdrawal_root, pointer = value
+    return BatchHeader(int(number), Hash32(bytes(prev_root)), Hash32(bytes(state_root)),
+                       Hash32(bytes(tx_root)), Hash32(bytes(trace_root)),
+                       Hash32(bytes(withdrawal_root)), Hash32(bytes(pointer)))
 
 
 def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:

@@ -1,0 +1,558 @@
+"""Independent verification of posted batches (flow 7): no node, no trust in the sequencer.
+
+A verifier holds a ledger's record of the batches (each header, or an anchor naming its hash
+and data pointer) and a data store holding the batch data (flavum/da/batch_data.py). For each
+batch it
+
+1. fetches the blob named by the header's data pointer (the store checks that the bytes hash
+   to it) and parses it;
+2. checks that the blob describes this very header (every field) and the rollup the verifier
+   follows (its domain), and that the batch continues the previous one's state root;
+3. recomputes the tx root from the transactions;
+4. re-executes the transactions over the state witness (`verify_batch_transition`): the
+   witness must prove the pre-state against the previous root, every transaction must be
+   valid, and the new state root must be the header's;
+5. recomputes the trace root and the withdrawal root from what re-execution produced;
+6. for every inference trace entry, in order: takes its proof from the blob, the model's
+   circuit by the MODEL object's vk hash (keccak256 of the verifying key must be that hash),
+   the SRS by its content id from the same store, verifies the proof with ezkl and checks
+   that its public values are the entry's input commitment and outputs.
+
+The first failed check is reported with its exact reason; a batch with none is OK. ML
+execution is thus checked by proof, everything else by re-execution, and nothing is taken
+from the node.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from flavum.core.batch import (
+    BatchHeader,
+    TraceEntry,
+    compute_batch_hash,
+    compute_trace_leaf,
+    compute_withdrawal_leaf,
+)
+from flavum.core.encoding import keccak256
+from flavum.core.errors import FlavumError
+from flavum.core.merkle import compute_tree_root
+from flavum.core.state import Domain, Object
+from flavum.core.stf import compute_object_id
+from flavum.core.transactions import (
+    DeployModel,
+    Transaction,
+    compute_tx_hash,
+    decode_transaction,
+)
+from flavum.core.types import Hash32, ObjectKind
+from flavum.core.witness import verify_batch_transition
+from flavum.da.batch_data import BatchData, CircuitData
+from flavum.da.interface import DataStore, cid_from_digest
+
+HEADER_FIELDS = ("number", "prev_state_root", "state_root", "tx_root", "trace_root",
+                 "withdrawal_root")
+
+
+class VerificationFailed(FlavumError):
+    """A batch failed a check; `check` names it (data, header, state_root, proofs, ...)."""
+
+    code = "verification_failed"
+
+    def __init__(self, check: str, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.check = check
+        self.cause_code = code or self.code
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """The verdict on one batch: OK, or the first check it failed and why."""
+
+    number: int
+    ok: bool
+    check: str | None = None  # the failed check
+    reason: str | None = None  # its exact reason
+    code: str | None = None  # the typed error's code behind it
+    checks: tuple[str, ...] = ()  # the checks passed, in order
+    txs: int = 0
+    inferences: int = 0
+    withdrawals: int = 0
+    data_pointer: Hash32 | None = None
+    state_root: Hash32 | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "number": self.number, "ok": self.ok, "check": self.check, "reason": self.reason,
+            "code": self.code, "checks": list(self.checks), "txs": self.txs,
+            "inferences": self.inferences, "withdrawals": self.withdrawals,
+            "data_pointer": None if self.data_pointer is None else "0x" + self.data_pointer.hex(),
+            "state_root": None if self.state_root is None else "0x" + self.state_root.hex(),
+        }
+
+    def describe(self) -> str:
+        if self.ok:
+            return (f"batch {self.number}: OK ({self.txs} txs, {self.inferences} inferences "
+                    f"proven, {self.withdrawals} withdrawals)")
+        return f"batch {self.number}: FAILED {self.check}: {self.reason}"
+
+
+# --- where headers come from ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedBatch:
+    """What a ledger recorded of a batch: its full header, or (an anchoring ledger) its hash
+    and data pointer, from which the header is rebuilt with the blob's fields."""
+
+    number: int
+    header: BatchHeader | None = None
+    batch_hash: Hash32 | None = None
+    data_pointer: Hash32 | None = None
+
+
+class HeaderSource(Protocol):
+    """A ledger as the verifier reads it."""
+
+    name: str
+
+    def next_batch_number(self) -> int:
+        """How many batches the ledger holds (numbers 0 .. n-1)."""
+
+    def posted_batch(self, number: int) -> PostedBatch:
+        """The record of batch `number` (< next_batch_number())."""
+
+
+class LedgerHeaders:
+    """A HeaderSource over a ledger handle that gives back full headers (`batch_header`, as
+    EvmLedger does) or anchors (`batch_anchor(number) -> (batch hash, data pointer)`)."""
+
+    def __init__(self, ledger: Any) -> None:
+        if not (hasattr(ledger, "batch_header") or hasattr(ledger, "batch_anchor")):
+            raise FlavumError(
+                f"ledger {ledger.name!r} gives neither batch headers nor anchors with a data "
+                "pointer: the verifier cannot find its batch data")
+        self.ledger = ledger
+        self.name = ledger.name
+
+    def next_batch_number(self) -> int:
+        return int(self.ledger.next_batch_number())
+
+    def posted_batch(self, number: int) -> PostedBatch:
+        if hasattr(self.ledger, "batch_header"):
+            header = self.ledger.batch_header(number)
+            if header is None:
+                raise FlavumError(f"ledger {self.name!r} has no batch {number}")
+            return PostedBatch(number, header, compute_batch_hash(header), header.data_pointer)
+        batch_hash, data_pointer = self.ledger.batch_anchor(number)
+        return PostedBatch(number, None, batch_hash, data_pointer)
+
+
+# --- one batch ------------------------------------------------------------------------------
+
+
+class ArtifactCache:
+    """Circuits (vk + settings) and SRS files written to a work directory, for ezkl."""
+
+    def __init__(self, store: DataStore, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+        self._srs: dict[str, Path] = {}
+        self._circuits: dict[tuple[Hash32, bytes, bytes, str], Any] = {}
+
+    def srs_path(self, cid: str, logrows: int) -> Path:
+        from flavum.zk.srs import read_srs_logrows
+
+        path = self._srs.get(cid)
+        if path is None:
+            data = self.store.get(cid)  # checked against its content id by the store
+            path = self.directory / "srs" / cid
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            self._srs[cid] = path
+        found = read_srs_logrows(path)
+        if found != logrows:
+            raise VerificationFailed("proofs", f"SRS {cid} has logrows {found}, the circuit "
+                                               f"says {logrows}")
+        return path
+
+    def artifacts(self, vk_hash: Hash32, circuit: CircuitData) -> Any:
+        key = (vk_hash, circuit.vk, circuit.settings, circuit.srs_cid)
+        cached = self._circuits.get(key)
+        if cached is not None:
+            return cached
+        srs = self.srs_path(circuit.srs_cid, circuit.srs_logrows)
+        directory = self.directory / "circuits" / f"{vk_hash.hex()}-{len(self._circuits)}"
+        directory.mkdir(parents=True, exist_ok=True)
+        artifacts = circuit_artifacts(directory, vk_hash, circuit, srs)
+        self._circuits[key] = artifacts
+        return artifacts
+
+
+def circuit_artifacts(directory: Path, vk_hash: Hash32, circuit: CircuitData, srs: Path) -> Any:
+    """CircuitArtifacts for verification only, from a blob's verifying key and ezkl settings:
+    the public-value layout (input visibility, input and output instance counts) is read from
+    the settings exactly as the node's build derived it."""
+    from flavum.zk.circuit import CircuitArtifacts, CircuitConfig
+
+    (directory / "vk").write_bytes(circuit.vk)
+    (directory / "settings.json").write_bytes(circuit.settings)
+    try:
+        settings = json.loads(circuit.settings)
+        run_args = settings["run_args"]
+        visibility = _visibility(run_args["input_visibility"])
+        output_scales = tuple(int(s) for s in settings["model_output_scales"])
+        input_scales = [int(s) for s in settings["model_input_scales"]]
+        shapes = [tuple(int(d) for d in s) for s in settings["model_instance_shapes"]]
+        logrows = int(run_args["logrows"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise VerificationFailed("proofs", f"circuit 0x{vk_hash.hex()}: malformed settings: "
+                                           f"{exc!r}", "malformed_batch_data") from exc
+    output_shapes = tuple(shapes[len(shapes) - len(output_scales):])
+    input_shapes = shapes[: len(shapes) - len(output_scales)]
+    if visibility == "hashed":
+        num_inputs = len(input_scales)  # one Poseidon hash per input tensor
+        input_shape: tuple[int, ...] = (1,)  # not in the settings; verification needs none
+    elif visibility == "public":
+        num_inputs = sum(math.prod(s) for s in input_shapes)
+        input_shape = input_shapes[0] if input_shapes else (1,)
+    else:
+        num_inputs = 0
+        input_shape = (1,)
+    return CircuitArtifacts(
+        directory=directory, key=vk_hash.hex(), config=CircuitConfig(input_visibility=visibility),
+        logrows=logrows, srs_path=srs, srs_sha256="", vk_hash=vk_hash, input_shape=input_shape,
+        input_scale=input_scales[0] if input_scales else 0, output_shapes=output_shapes,
+        output_scales=output_scales, num_input_instances=num_inputs, model_sha256="",
+        row_inputs=len(input_scales) if visibility == "hashed" and input_scales else 1,
+    )
+
+
+def _visibility(value: Any) -> str:
+    """ezkl's serialized visibility ("Public", "Private", {"Hashed": {...}}) as Flavum names it."""
+    name = next(iter(value)) if isinstance(value, dict) else str(value)
+    if name == "Hashed":
+        if isinstance(value, dict) and not value["Hashed"].get("hash_is_public", True):
+            raise ValueError("a private input hash exposes no commitment")
+        return "hashed"
+    if name in ("Public", "Private"):
+        return name.lower()
+    raise ValueError(f"unsupported input visibility {value!r}")
+
+
+@dataclass
+class _Progress:
+    checks: list[str] = field(default_factory=list)
+    txs: int = 0
+    inferences: int = 0
+    withdrawals: int = 0
+
+    def passed(self, check: str) -> None:
+        self.checks.append(check)
+
+
+def verify_batch(header: BatchHeader, blob_source: DataStore, domain: Domain, *,
+                 prev_state_root: Hash32 | None = None,
+                 artifacts: ArtifactCache | None = None) -> BatchReport:
+    """Verify one batch as a ledger recorded it (`header`) against its data in `blob_source`.
+
+    `prev_state_root`: the state root the batch must start from (the previous batch's, or the
+    genesis root); None takes the header's own. `artifacts` caches circuits and SRS files
+    across batches (one is made in a temporary directory otherwise)."""
+    if artifacts is not None:
+        return _verify(header, blob_source, domain, prev_state_root, artifacts)
+    with tempfile.TemporaryDirectory(prefix="flavum-verifier-") as tmp:
+        return _verify(header, blob_source, domain, prev_state_root,
+                       ArtifactCache(blob_source, Path(tmp)))
+
+
+def verify_posted(posted: PostedBatch, blob_source: DataStore, domain: Domain, *,
+                  prev_state_root: Hash32 | None = None,
+                  artifacts: ArtifactCache | None = None) -> tuple[BatchReport, BatchHeader | None]:
+    """Verify a ledger's record of a batch, full header or anchor; also return the header
+    (rebuilt from the blob for an anchor) when it could be established."""
+    header = posted.header
+    if header is None:
+        try:
+            header = _header_from_anchor(posted, blob_source)
+        except VerificationFailed as exc:
+            return _failed(posted.number, exc, _Progress(), posted.data_pointer), None
+    elif posted.batch_hash is not None and compute_batch_hash(header) != posted.batch_hash:
+        exc = VerificationFailed("header", "the header does not hash to the batch hash the "
+                                           "ledger recorded")
+        return _failed(posted.number, exc, _Progress(), header.data_pointer), None
+    return verify_batch(header, blob_source, domain, prev_state_root=prev_state_root,
+                        artifacts=artifacts), header
+
+
+def _header_from_anchor(posted: PostedBatch, store: DataStore) -> BatchHeader:
+    if posted.data_pointer is None or posted.batch_hash is None:
+        raise VerificationFailed("header", "the ledger's anchor names no data pointer or hash")
+    data = _load(store, posted.data_pointer)
+    header = BatchHeader(data.number, data.prev_state_root, data.state_root, data.tx_root,
+                         data.trace_root, data.withdrawal_root, posted.data_pointer)
+    if compute_batch_hash(header) != posted.batch_hash:
+        raise VerificationFailed("header", "the batch data's header fields with the anchored "
+                                           "data pointer do not hash to the anchored batch hash")
+    return header
+
+
+def _load(store: DataStore, data_pointer: Hash32) -> BatchData:
+    cid = cid_from_digest(data_pointer)
+    try:
+        blob = store.get(cid)
+    except FlavumError as exc:  # DataUnavailable, StoreUnreachable, ContentMismatch
+        raise VerificationFailed("data", f"batch data {cid}: {exc}", exc.code) from exc
+    try:
+        return BatchData.from_bytes(blob)
+    except FlavumError as exc:
+        raise VerificationFailed("data", f"batch data {cid}: {exc}", exc.code) from exc
+
+
+def _failed(number: int, exc: VerificationFailed, progress: _Progress,
+            data_pointer: Hash32 | None) -> BatchReport:
+    return BatchReport(number, False, exc.check, str(exc), exc.cause_code,
+                       tuple(progress.checks), progress.txs, progress.inferences,
+                       progress.withdrawals, data_pointer)
+
+
+def _verify(header: BatchHeader, store: DataStore, domain: Domain,
+            prev_state_root: Hash32 | None, artifacts: ArtifactCache) -> BatchReport:
+    progress = _Progress()
+    try:
+        _check_batch(header, store, domain, prev_state_root, artifacts, progress)
+    except VerificationFailed as exc:
+        return _failed(header.number, exc, progress, header.data_pointer)
+    return BatchReport(header.number, True, None, None, None, tuple(progress.checks),
+                       progress.txs, progress.inferences, progress.withdrawals,
+                       header.data_pointer, header.state_root)
+
+
+def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
+                 prev_state_root: Hash32 | None, artifacts: ArtifactCache,
+                 progress: _Progress) -> None:
+    data = _load(store, header.data_pointer)
+    progress.passed("data")
+
+    for name in HEADER_FIELDS:
+        ledger_value, blob_value = getattr(header, name), getattr(data, name)
+        if ledger_value != blob_value:
+            raise VerificationFailed("header", f"header field {name}: the ledger has "
+                                               f"{_show(ledger_value)}, the batch data "
+                                               f"{_show(blob_value)}")
+    if prev_state_root is not None and header.prev_state_root != prev_state_root:
+        raise VerificationFailed("header", f"prev_state_root {_show(header.prev_state_root)} "
+                                           f"does not continue from {_show(prev_state_root)}")
+    progress.passed("header")
+
+    if (data.chain_id, data.rollup_id) != (domain.chain_id, domain.rollup_id):
+        raise VerificationFailed(
+            "domain", f"the batch is for chain {data.chain_id} rollup {_show(data.rollup_id)}, "
+                      f"this verifier follows chain {domain.chain_id} rollup "
+                      f"{_show(domain.rollup_id)}")
+    progress.passed("domain")
+
+    txs = _decode_txs(data)
+    progress.txs = len(txs)
+    tx_root = compute_tree_root([compute_tx_hash(tx) for tx in txs])
+    if tx_root != header.tx_root:
+        raise VerificationFailed("tx_root", f"the transactions give tx root {_show(tx_root)}, "
+                                            f"the header has {_show(header.tx_root)}")
+    progress.passed("tx_root")
+
+    try:
+        outcomes = verify_batch_transition(domain, header.prev_state_root, data.witness, txs,
+                                           data.executions, header.state_root)
+    except FlavumError as exc:  # InvalidWitness, WitnessIncomplete, InvalidTransaction, ...
+        raise VerificationFailed("state_root", str(exc), exc.code) from exc
+    progress.passed("state_root")
+
+    traces = [o.trace for o in outcomes if o.trace is not None]
+    withdrawals = [o.withdrawal for o in outcomes if o.withdrawal is not None]
+    progress.inferences, progress.withdrawals = len(traces), len(withdrawals)
+    trace_root = compute_tree_root([compute_trace_leaf(t) for t in traces])
+    if trace_root != header.trace_root:
+        raise VerificationFailed("trace_root", f"re-execution gives trace root "
+                                               f"{_show(trace_root)}, the header has "
+                                               f"{_show(header.trace_root)}")
+    progress.passed("trace_root")
+    withdrawal_root = compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals])
+    if withdrawal_root != header.withdrawal_root:
+        raise VerificationFailed("withdrawal_root", f"re-execution gives withdrawal root "
+                                                    f"{_show(withdrawal_root)}, the header has "
+                                                    f"{_show(header.withdrawal_root)}")
+    progress.passed("withdrawal_root")
+
+    _check_proofs(data, txs, traces, artifacts)
+    progress.passed("proofs")
+
+
+def _decode_txs(data: BatchData) -> list[Transaction]:
+    txs = []
+    for index, raw in enumerate(data.txs):
+        try:
+            txs.append(decode_transaction(raw))
+        except FlavumError as exc:
+            raise VerificationFailed("tx_root", f"transaction {index}: {exc}", exc.code) from exc
+    return txs
+
+
+def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
+    """Every MODEL object an inference of this batch can have used: from the pre-state (the
+    witness, checked against the previous root) or deployed by the batch itself. Re-execution
+    has already read each one of them from exactly these sources."""
+    models: dict[Hash32, Object] = {
+        object_id: obj for object_id, obj in data.witness.objects
+        if obj is not None and obj.kind == ObjectKind.MODEL
+    }
+    for tx in txs:
+        body = tx.body
+        if isinstance(body, DeployModel):
+            object_id = compute_object_id(tx.sender, tx.nonce)
+            models[object_id] = Object(object_id, ObjectKind.MODEL, tx.sender, body.access,
+                                       body.model_hash, body.metadata_hash, body.vk_hash,
+                                       body.fee_asset, body.fee)
+    return models
+
+
+def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEntry],
+                  artifacts: ArtifactCache) -> None:
+    from flavum.zk.execution import FieldElement
+    from flavum.zk.proof import check_public_values, load_proof, verify
+
+    if len(data.proofs) != len(traces):
+        raise VerificationFailed("proofs", f"the batch has {len(traces)} inference trace "
+                                           f"entries but {len(data.proofs)} proofs")
+    models = _models(data, txs)
+    for index, (trace, entry) in enumerate(zip(traces, data.proofs, strict=True)):
+        where = f"trace entry {index} (tx {_show(trace.tx_hash)})"
+        if entry.tx_hash != trace.tx_hash:
+            raise VerificationFailed("proofs", f"{where}: the proof in its place is for tx "
+                                               f"{_show(entry.tx_hash)}")
+        if entry.model_id != trace.model_id:
+            raise VerificationFailed("proofs", f"{where}: the proof names model "
+                                               f"{_show(entry.model_id)}, the trace "
+                                               f"{_show(trace.model_id)}")
+        if entry.status != "proven" or entry.proof is None:
+            raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
+                                               f"{entry.reason})", "invalid_proof")
+        model = models.get(trace.model_id)
+        if model is None:  # pragma: no cover - re-execution read it from these sources
+            raise VerificationFailed("proofs", f"{where}: model {_show(trace.model_id)} unknown")
+        circuit = data.circuits.get(model.vk_hash)
+        if circuit is None:
+            raise VerificationFailed("proofs", f"{where}: the batch data has no circuit for "
+                                               f"vk hash {_show(model.vk_hash)}")
+        if keccak256(circuit.vk) != model.vk_hash:
+            raise VerificationFailed("proofs", f"{where}: the verifying key published for "
+                                               f"{_show(model.vk_hash)} hashes to "
+                                               f"{_show(keccak256(circuit.vk))}", "invalid_proof")
+        try:
+            circuit_artifacts = artifacts.artifacts(model.vk_hash, circuit)
+            proof = load_proof(circuit_artifacts, entry.proof)
+            verify(circuit_artifacts, proof)
+            check_public_values(
+                proof,
+                input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
+                outputs=trace.outputs,
+            )
+        except VerificationFailed as exc:
+            raise VerificationFailed("proofs", f"{where}: {exc}", exc.cause_code) from exc
+        except FlavumError as exc:  # InvalidProof, SrsError, DataUnavailable (the SRS), ...
+            raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+
+
+def _show(value: Any) -> str:
+    return "0x" + value.hex() if isinstance(value, bytes) else str(value)
+
+
+# --- many batches ---------------------------------------------------------------------------
+
+
+class Verifier:
+    """Walks a ledger's batches from a number on, each against its data, with the chain of
+    state roots: batch n must start where batch n-1 (as the ledger recorded it) ended."""
+
+    def __init__(self, headers: HeaderSource, store: DataStore, domain: Domain, *,
+                 genesis_root: Hash32 | None = None, workdir: Path | None = None) -> None:
+        self.headers = headers
+        self.store = store
+        self.domain = domain
+        self.genesis_root = genesis_root  # the root batch 0 must start from, when known
+        self._tmp = None if workdir is not None else tempfile.mkdtemp(prefix="flavum-verifier-")
+        self.artifacts = ArtifactCache(store, workdir or Path(self._tmp or "."))
+        self._last: tuple[int, Hash32] | None = None  # (number, state root) last seen
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def verify(self, number: int) -> BatchReport:
+        """Verify batch `number` (chained to the previous batch when that one was seen)."""
+        try:
+            posted = self.headers.posted_batch(number)
+        except FlavumError as exc:
+            report = BatchReport(number, False, "header", f"reading the ledger: {exc}", exc.code)
+            return report
+        prev: Hash32 | None = None
+        if self._last is not None and self._last[0] == number - 1:
+            prev = self._last[1]
+        elif number == 0:
+            prev = self.genesis_root
+        report, header = verify_posted(posted, self.store, self.domain, prev_state_root=prev,
+                                       artifacts=self.artifacts)
+        if header is not None:
+            self._last = (number, header.state_root)
+        return report
+
+    def _chain_to(self, number: int) -> None:
+        """Start from batch `number` > 0: batch number-1 as the ledger recorded it gives the
+        state root to continue from (it is not verified itself)."""
+        if number == 0 or (self._last is not None and self._last[0] == number - 1):
+            return
+        try:
+            posted = self.headers.posted_batch(number - 1)
+        except FlavumError:
+            return  # batch `number` then starts from its own prev_state_root
+        if posted.header is not None:
+            self._last = (number - 1, posted.header.state_root)
+
+    def run(self, start: int = 0, stop: int | None = None) -> Iterator[BatchReport]:
+        """Reports of batches start .. stop-1 (stop: the ledger's count now)."""
+        end = self.headers.next_batch_number() if stop is None else stop
+        if start < end:
+            self._chain_to(start)
+        for number in range(start, end):
+            yield self.verify(number)
+
+    def watch(self, start: int = 0, *, poll_s: float = 2.0,
+              should_stop: Callable[[], bool] = lambda: False,
+              sleep: Callable[[float], None] = time.sleep) -> Iterator[BatchReport]:
+        """Follow the ledger: every batch from `start` on, as it is posted, until
+        `should_stop()` says so (checked between polls)."""
+        number = start
+        while not should_stop():
+            head = self.headers.next_batch_number()
+            if number < head:
+                self._chain_to(number)
+            while number < head:
+                yield self.verify(number)
+                number += 1
+            if should_stop():
+                return
+            sleep(poll_s)
