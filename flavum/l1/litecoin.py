@@ -263,7 +263,7 @@ def decode_op_return(script: bytes) -> bytes | None:
 
 
 def encode_anchor(header: BatchHeader) -> bytes:
-    return (ANCHOR_MAGIC + header.number.to_bytes(8, "big") + header.state_root
+    return (ANCHOR_MAGIC + header.number.to_bytes(8, "big") + header.data_pointer
             + compute_batch_hash(header))
 
 
@@ -367,7 +367,7 @@ class MultisigAccount:
 @dataclass(frozen=True)
 class Anchor:
     number: int
-    state_root: Hash32
+    data_pointer: Hash32  # where the batch's data is: what a verifier needs to check it
     batch_hash: Hash32
     txid: str
     height: int | None  # None while in the mempool
@@ -860,8 +860,10 @@ class LitecoinLedger(Ledger):
         if header.number != len(anchored):
             raise LedgerError(f"batch {len(anchored)} must be anchored before batch "
                               f"{header.number}", reason="batch number out of order")
-        previous = (anchored[header.number - 1].state_root if header.number
-                    else self.genesis_state_root)
+        previous = self.genesis_state_root
+        if header.number:  # known when this adapter posted the previous header itself
+            before = self._cache.headers.get(anchored[header.number - 1].batch_hash)
+            previous = before.state_root if before is not None else None
         if previous is not None and header.prev_state_root != previous:
             raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
         txid = self._spend(

@@ -128,7 +128,7 @@ def test_op_return_formats_fit_80_bytes():
     anchor = encode_anchor(header)
     assert len(anchor) == ANCHOR_SIZE <= MAX_OP_RETURN
     assert anchor[4:12] == (7).to_bytes(8, "big")
-    assert anchor[12:44] == header.state_root and anchor[44:] == compute_batch_hash(header)
+    assert anchor[12:44] == header.data_pointer and anchor[44:] == compute_batch_hash(header)
     assert DEPOSIT_TAG_SIZE <= MAX_OP_RETURN and PAYOUT_SIZE <= MAX_OP_RETURN
     for data in (b"", b"x" * 75, b"y" * 76, b"z" * 80):
         assert decode_op_return(encode_op_return(data)) == data
