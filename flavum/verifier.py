@@ -133,10 +133,11 @@ class HeaderSource(Protocol):
 
 class LedgerHeaders:
     """A HeaderSource over a ledger handle that gives back full headers (`batch_header`, as
-    EvmLedger does) or anchors (`batch_anchor(number) -> (batch hash, data pointer)`)."""
+    EvmLedger does) or anchors (`anchor(number)` with `batch_hash` and `data_pointer`, as
+    LitecoinLedger does)."""
 
     def __init__(self, ledger: Any) -> None:
-        if not (hasattr(ledger, "batch_header") or hasattr(ledger, "batch_anchor")):
+        if not (hasattr(ledger, "batch_header") or hasattr(ledger, "anchor")):
             raise FlavumError(
                 f"ledger {ledger.name!r} gives neither batch headers nor anchors with a data "
                 "pointer: the verifier cannot find its batch data")
@@ -152,8 +153,10 @@ class LedgerHeaders:
             if header is None:
                 raise FlavumError(f"ledger {self.name!r} has no batch {number}")
             return PostedBatch(number, header, compute_batch_hash(header), header.data_pointer)
-        batch_hash, data_pointer = self.ledger.batch_anchor(number)
-        return PostedBatch(number, None, batch_hash, data_pointer)
+        found = self.ledger.anchor(number)
+        if found is None:
+            raise FlavumError(f"ledger {self.name!r} has no anchor of batch {number}")
+        return PostedBatch(number, None, Hash32(found.batch_hash), Hash32(found.data_pointer))
 
 
 # --- one batch ------------------------------------------------------------------------------
