@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from flavum.core.batch import compute_withdrawal_leaf
 from flavum.core.errors import ConfigError, DuplicateTransaction, FlavumError, InvalidTransaction
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object
@@ -33,8 +34,10 @@ log = logging.getLogger(__name__)
 
 class LedgerLink:
     def __init__(self, name: str, ledger: Ledger, watcher: LedgerWatcher, store: Store,
-                 sequencer: Sequencer, models: ModelService, workdir: Path) -> None:
+                 sequencer: Sequencer, models: ModelService, workdir: Path,
+                 confirmations: int = 0) -> None:
         self.name = name
+        self.confirmations = confirmations
         self.ledger = ledger
         self.watcher = watcher
         self.store = store
@@ -51,6 +54,8 @@ class LedgerLink:
             if self.ledger.capabilities.forced_inclusion:
                 self.include_forced_requests()
             self.post_pending()
+            if hasattr(self.ledger, "pay_withdrawal"):
+                self.pay_federated_withdrawals()
             self.last_error = None
         except LedgerError as exc:
             self.last_error = str(exc)
@@ -122,6 +127,33 @@ class LedgerLink:
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)
         return True
+
+    def pay_federated_withdrawals(self) -> None:
+        """A ledger without a bridge contract (Litecoin) pays withdrawals from a federation's
+        custody once their batch is anchored deep enough. Each is paid once (the adapter finds
+        earlier payouts on chain); a batch whose payouts cannot all be made yet (not final,
+        custody short) is retried on the next tick, and later batches wait for it."""
+        from flavum.l1.litecoin import LitecoinLedger, WithdrawalRefused
+
+        ledger = self.ledger
+        if not isinstance(ledger, LitecoinLedger):
+            return
+        cursor_key = f"paid_through:{self.name}"
+        paid_through = int(self.store.get_meta(cursor_key) or -1)
+        for batch in self.store.batches()[paid_through + 1: ledger.next_batch_number()]:
+            withdrawals = self.store.withdrawals_in(*self.store.batch_seq_span(batch))
+            leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
+            for index, withdrawal in enumerate(withdrawals):
+                if withdrawal.ledger != ledger.ledger_id:
+                    continue
+                try:
+                    ledger.pay_withdrawal(batch.header, withdrawal, index,
+                                          compute_tree_proof(leaves, index),
+                                          confirmations=self.confirmations)
+                except WithdrawalRefused as exc:  # never payable here: say so, go on
+                    log.warning("ledger %s refuses withdrawal %s: %s", self.name,
+                                hx(withdrawal.withdrawal_id), exc)
+            self.store.set_meta(cursor_key, str(batch.header.number))
 
     def register_models(self, first: int, last: int, used: list[ObjectId]) -> None:
         """Bind each model deployed in this batch, or used by it, to its on-chain verifier."""
@@ -216,8 +248,17 @@ def open_ledger(spec: LedgerSpec, home: Path, genesis_root: Hash32,
         deployment = read_deployment(path)
         return EvmLedger(open_rpc(spec.url), deployment, key), deployment.deployed_at_block, False
     if spec.kind == "litecoin":
-        from flavum.l1.litecoin import open_litecoin_ledger
+        from flavum.l1.litecoin import LitecoinLedger
 
-        ledger = open_litecoin_ledger(spec, home)
-        return ledger, int(spec.options.get("start_block", 0)), False
+        options = spec.options
+        try:
+            ledger = LitecoinLedger(
+                spec.url, str(options["rpc_user"]), str(options["rpc_password"]),
+                federation_keys=list(options["federation_keys"]),
+                threshold=int(options["threshold"]), anchor_key=options["anchor_key"],
+                name=spec.name, start_height=int(options.get("start_height", 0)),
+                genesis_state_root=genesis_root)
+        except KeyError as exc:
+            raise ConfigError(f"ledger {spec.name} (litecoin) needs {exc.args[0]}") from exc
+        return ledger, int(options.get("start_height", 0)), False
     raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")

@@ -65,7 +65,7 @@ class Node:
                                 cursor, confirmations=spec.confirmations,
                                 start_block=start_block)
         return LedgerLink(spec.name, ledger, watcher, self.store, self.sequencer, self.models,
-                          home)
+                          home, confirmations=spec.confirmations)
 
     def withdrawal_proof(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int, int,
                                                               tuple[Hash32, ...]]:
