@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import typer
 
 from flavum.client import Client
+from flavum.core.assets import compute_asset_id
 from flavum.core.errors import (
     ConfigError,
     FlavumError,
@@ -586,21 +587,25 @@ def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: st
     if link is None:
         raise ConfigError(f"the node posts to no ledger named {ledger!r}")
     recipient = resolve_address(home, to) if to else address_of(key)
-    native = AssetId(unhex(client.status()["native_asset"]))
-    body = Withdraw(Hash32(unhex(link["ledger_id"])), recipient, native, amount, object_id)
+    ledger_id = Hash32(unhex(link["ledger_id"]))
+    body = Withdraw(ledger_id, recipient, compute_asset_id(ledger_id), amount, object_id)
     return client.send(key, address_of(key), body)
 
 
+@withdraw_app.command("coin")
 @withdraw_app.command("eth")
 @command
 def withdraw_eth(
-    amount: str = typer.Argument(..., help="Wei, or e.g. 0.5eth."),
-    to: str | None = typer.Option(None, help="L1 recipient (default: the sender's address)."),
+    amount: str = typer.Argument(..., help="Base units (wei, litoshis), or e.g. 0.5eth."),
+    to: str | None = typer.Option(
+        None, help="L1 recipient (default: the sender's address); on Litecoin the 20-byte "
+                   "program of a P2WPKH address, as 0x hex."),
     sender: str = typer.Option("default", "--from", help="Key name."),
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Burn ETH on L2; claim it on L1 with `flavum withdraw finalize` once the batch is in."""
+    """Burn the ledger's native coin on L2. On an EVM, claim it with `flavum withdraw
+    finalize` once the batch is in; on Litecoin the federation pays it once the batch is final."""
     receipt = send_withdraw(home, node, sender, ledger, to, parse_amount(amount), NO_OBJECT)
     withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
     emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
