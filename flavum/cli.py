@@ -687,20 +687,19 @@ def verify_batches(
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
-    if spec.kind == "evm":
-        handle = open_evm(home, ledger)
-    elif spec.kind == "litecoin":
-        from flavum.l1.litecoin import open_litecoin_ledger
-
-        handle = open_litecoin_ledger(spec, home)
-    else:
-        raise ConfigError(f"ledger {ledger!r} has unknown kind {spec.kind!r}")
-    store = open_verifier_store(home, da, handle)
     genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
                                              for a in config.genesis])
+    genesis_root = compute_state_root(genesis)
+    if spec.kind == "evm":
+        handle = open_evm(home, ledger)
+    else:  # an anchoring ledger (litecoin): read through the same handle the node uses
+        from flavum.node.ledgers import open_ledger
+
+        handle = open_ledger(spec, home, genesis_root, [])[0]
+    store = open_verifier_store(home, da, handle)
     reports = []
     with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=compute_state_root(genesis)) as verifier:
+                  genesis_root=genesis_root) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
                   else verifier.run(from_batch))
         try:
