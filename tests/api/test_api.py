@@ -92,3 +92,47 @@ def test_lists_start_empty(api):
         r = client.get(path)
         assert (r.status_code, r.json()) == (200, []), path
     assert "Flavum explorer" in client.get("/").text
+
+
+@pytest.mark.parametrize("method,path,body,status,code", [
+    ("POST", "/v1/models/compile", {"onnx": "%%%", "calibration": [[1.0]]}, 422,
+     "model_rejected"),
+    ("POST", "/v1/models/compile", {"onnx": "AAAA", "calibration": [[1.0]],
+                                    "proven_output": "argmax"}, 422, "invalid_input"),
+    ("POST", "/v1/models/compile", {"calibration": [[1.0]]}, 400, "bad_request"),
+    ("GET", "/v1/models/compile/nope", None, 404, "not_found"),
+    ("GET", "/v1/models/0x" + "ab" * 32, None, 404, "not_found"),
+    ("POST", "/v1/data/commit", {"model_id": "0x" + "ab" * 32, "values": [1.0]}, 404,
+     "not_found"),
+    ("POST", "/v1/data/commit", {"model_id": "0x12", "values": [1.0]}, 422, "invalid_input"),
+    ("POST", "/v1/data/commit", {"model_id": "0x" + "ab" * 32, "values": "x"}, 400,
+     "bad_request"),
+    ("GET", "/v1/traces/0x" + "ab" * 32, None, 404, "not_found"),
+    ("GET", "/v1/traces/0x" + "ab" * 32 + "/proof", None, 404, "not_found"),
+    ("POST", "/v1/traces/0x" + "ab" * 32 + "/verify", None, 404, "not_found"),
+    ("GET", "/v1/withdrawals/0x" + "ab" * 32 + "/proof", None, 404, "not_found"),
+    ("GET", "/v1/withdrawals/0xzz/proof", None, 422, "invalid_input"),
+])
+def test_bad_model_data_trace_requests(api, method, path, body, status, code):
+    _, client = api
+    r = client.request(method, path, json=body)
+    assert (r.status_code, r.json()["error"]) == (status, code), r.json()
+
+
+def test_a_failed_compile_job_reports_its_typed_error(api):
+    import base64
+    import time
+
+    _, client = api
+    job = client.post("/v1/models/compile", json={
+        "onnx": base64.b64encode(b"not onnx").decode(), "calibration": [[1.0, 2.0]]}).json()
+    while not job["done"]:
+        time.sleep(0.05)
+        job = client.get(f"/v1/models/compile/{job['job_id']}").json()
+    assert job["stage"] == "failed" and job["error"]["error"] == "model_rejected"
+
+
+def test_ledgers_and_status_list_no_ledger_when_none_is_configured(api):
+    _, client = api
+    assert client.get("/v1/ledgers").json() == []
+    assert client.get("/v1/status").json()["ledgers"] == []
