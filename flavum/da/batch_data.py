@@ -85,7 +85,8 @@ class BatchData:
             "witness": self.witness.to_json(),
             "proofs": [
                 {"tx_hash": _hex(p.tx_hash), "model_id": _hex(p.model_id), "status": p.status,
-                 "proof": None if p.proof is None else json.loads(p.proof), "reason": p.reason}
+                 "proof": None if p.proof is None else _compact_proof(p.proof),
+                 "reason": p.reason}
                 for p in self.proofs
             ],
             "circuits": {
@@ -118,7 +119,7 @@ class BatchData:
                 witness=StateWitness.from_json(data["witness"]),
                 proofs=tuple(
                     TraceProof(_hash(p["tx_hash"]), _hash(p["model_id"]), str(p["status"]),
-                               None if p["proof"] is None else json.dumps(p["proof"]).encode(),
+                               None if p["proof"] is None else _expand_proof(p["proof"]),
                                p.get("reason"))
                     for p in data["proofs"]
                 ),
@@ -136,6 +137,25 @@ class BatchData:
             raise MalformedBatchData(f"batch data: {exc}") from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedBatchData(f"batch data is malformed: {exc!r}") from exc
+
+
+def _compact_proof(proof_json: bytes) -> dict[str, Any]:
+    """ezkl's proof.json with its proof bytes once, as hex (ezkl writes them twice: a list of
+    decimal bytes and `hex_proof`), and without its unverified `pretty_public_inputs`."""
+    proof = json.loads(proof_json)
+    proof.pop("hex_proof", None)
+    proof.pop("pretty_public_inputs", None)
+    proof["proof"] = _hex(bytes(proof["proof"]))
+    return dict(proof)
+
+
+def _expand_proof(proof: dict[str, Any]) -> bytes:
+    """proof.json as ezkl reads it, from `_compact_proof`'s form."""
+    full = dict(proof)
+    raw = _unhex(full["proof"])
+    full["proof"] = list(raw)
+    full["hex_proof"] = _hex(raw)
+    return json.dumps(full).encode()
 
 
 def _execution(value: Any) -> Execution | None:

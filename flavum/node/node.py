@@ -37,7 +37,10 @@ class Node:
         options = DeployOptions(min_agreement=config.min_agreement,
                                 circuit=CircuitConfig(max_logrows=config.max_logrows))
         models = ModelService(config.home, store, srs, options)
-        data_store = open_store(config.data_store or str(config.home / "da"))
+        local_da = config.home / "da"
+        calldata = config.data_store.startswith("evm-calldata")
+        data_store = open_store(str(local_da) if calldata or not config.data_store
+                                else config.data_store)
         publisher = BatchPublisher(store, models, data_store)
         sequencer = Sequencer(config, store, models, publisher=publisher)
         pool = pool or make_pool(config)
@@ -46,6 +49,11 @@ class Node:
         node = cls(config, store, sequencer, models, prover, pool)
         try:
             node.ledgers = [node._link(spec) for spec in config.ledgers]
+            if calldata:  # batch data rides in the EVM ledger's batch transactions
+                from flavum.da.evm_calldata import EvmCalldataStore
+
+                name = config.data_store.partition(":")[2] or "evm"
+                publisher.data_store = EvmCalldataStore(node.ledger(name).ledger, data_store)
         except BaseException:
             node.close()
             raise
