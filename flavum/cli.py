@@ -305,11 +305,11 @@ def _flatten(value: Any) -> list[Any]:
 
 def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[float]],
                           proven_output: str | None, min_agreement: float | None,
-                          show: bool) -> dict[str, Any]:
+                          batch_size: int, show: bool) -> dict[str, Any]:
     """Start a compile job on the node and draw a progress bar per stage until it ends."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    job = client.compile_model(onnx_bytes, rows, proven_output, min_agreement)
+    job = client.compile_model(onnx_bytes, rows, proven_output, min_agreement, batch_size)
     stages = ("calibrate", "compile", "srs", "setup", "accuracy")
     with Progress(SpinnerColumn(), TextColumn("{task.description:10}"), BarColumn(),
                   TimeElapsedColumn(), disable=not show, transient=False) as bars:
@@ -342,6 +342,8 @@ def model_deploy(
     common: bool = typer.Option(False, "--common", help="Anyone may use it (default: owned)."),
     proven_output: str | None = typer.Option(None, help="logits (default) or probabilities."),
     min_agreement: float | None = typer.Option(None, help="Refuse below this top-1 agreement."),
+    batch: int = typer.Option(1, "--batch", help="Prove N inferences per proof (queued and "
+                                                 "packed; one commitment per row)."),
     sender: str = typer.Option("default", "--from", help="Key name of the owner."),
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
@@ -349,7 +351,7 @@ def model_deploy(
     client = client_for(home, node)
     key = load_key(home, sender)
     job = compile_with_progress(client, onnx_file.read_bytes(), read_rows(calibration),
-                                proven_output, min_agreement, show=not as_json)
+                                proven_output, min_agreement, batch, show=not as_json)
     record = job["record"]
     body = DeployModel(Hash32(unhex(record["model_hash"])), Hash32(unhex(record["vk_hash"])),
                        Hash32(unhex(job["metadata_hash"])),

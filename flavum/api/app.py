@@ -50,6 +50,7 @@ class CompileRequest(BaseModel):
     calibration: list[list[float]]  # sample inputs, one flattened row per inference
     proven_output: str | None = None  # logits (default for classifiers) or probabilities
     min_agreement: float | None = None
+    batch_size: int = 1  # N > 1: one proof covers N inferences
 
 
 class DataRequest(BaseModel):
@@ -179,7 +180,10 @@ def create_app(node: Node) -> FastAPI:
             raise errors.ModelRejected("onnx must be base64") from exc
         if body.proven_output not in (None, "logits", "probabilities"):
             raise errors.InvalidInput("proven_output is logits or probabilities")
+        if not 1 <= body.batch_size <= 64:
+            raise errors.InvalidInput("batch_size is between 1 and 64")
         options = DeployOptions(
+            batch_size=body.batch_size,
             proven_output=body.proven_output,
             min_agreement=models.options.min_agreement if body.min_agreement is None
             else body.min_agreement,

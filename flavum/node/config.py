@@ -88,6 +88,7 @@ class NodeConfig:
     prover_threads: int | None = None  # RAYON_NUM_THREADS per worker (None: all cores)
     prover_retries: int = 2
     prover_timeout_s: float = 900.0
+    prover_pack_wait_s: float = 2.0  # batched models: longest wait for a pack of N requests
     ray_address: str = ""
     max_logrows: int = 18
     srs_file: str = ""  # a ceremony SRS; empty: generate a local (dev-only) SRS per logrows
@@ -148,6 +149,7 @@ def load_config(home: Path) -> NodeConfig:
             else None,
             prover_retries=int(prover.get("max_retries", 2)),
             prover_timeout_s=float(prover.get("timeout_s", 900.0)),
+            prover_pack_wait_s=float(prover.get("pack_wait_s", 2.0)),
             ray_address=str(prover.get("ray_address", "")),
             max_logrows=int(models.get("max_logrows", 18)),
             srs_file=str(models.get("srs_file", "")),
@@ -182,6 +184,7 @@ def write_config(config: NodeConfig) -> Path:
         *([f"threads_per_worker = {config.prover_threads}"] if config.prover_threads else []),
         f"max_retries = {config.prover_retries}",
         f"timeout_s = {config.prover_timeout_s}",
+        f"pack_wait_s = {config.prover_pack_wait_s}",
         f'ray_address = "{config.ray_address}"',
         "",
         "[models]",

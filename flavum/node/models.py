@@ -28,13 +28,13 @@ from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
 from flavum.core.types import Hash32
+from flavum.ml.batching import make_batched
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
 from flavum.node.store import Store, hx
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import Execution as CircuitExecution
-from flavum.zk.execution import FieldElement, compute_input_commitment, run_witness
-from flavum.zk.proof import Proof, check_public_values, load_proof, verify
+from flavum.zk.execution import FieldElement, compute_input_commitment, run_row, run_witness
+from flavum.zk.proof import Proof, check_public_row, load_proof, verify
 from flavum.zk.srs import Progress, SrsStore
 
 MAX_ACCURACY_SAMPLES = 32
@@ -42,6 +42,7 @@ MAX_ACCURACY_SAMPLES = 32
 
 @dataclass(frozen=True)
 class DeployOptions:
+    batch_size: int = 1  # N > 1: one proof covers N inferences (one commitment per row)
     proven_output: str | None = None  # None: logits for classifiers
     min_agreement: float = 0.9  # top-1 agreement with the float model, 0..1
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
@@ -114,8 +115,11 @@ class ModelService:
         options = options or self.options
         samples = _as_rows(calibration)
         normalized = normalize(onnx_bytes, samples, options.proven_output)
-        artifacts = build_circuit(normalized.model_bytes, samples, options.circuit, self.srs,
-                                  progress, cache_dir=self.circuits_dir)
+        circuit_model = normalized.model_bytes
+        if options.batch_size > 1:
+            circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)
+        artifacts = build_circuit(circuit_model, samples, options.circuit, self.srs, progress,
+                                  cache_dir=self.circuits_dir)
         if progress is not None:
             progress("accuracy", None)
         accuracy = self._accuracy(normalized.model_bytes, artifacts, samples,
@@ -228,29 +232,33 @@ class ModelService:
         self.data_values(body.commitment)
 
     def execute(self, model: Object, data: Object) -> Execution:
-        run = self.run(model, data)
-        return Execution(run.input_commitment.be_bytes, run.outputs)
-
-    def run(self, model: Object, data: Object) -> CircuitExecution:
-        """The circuit's witness for `model` on `data`'s values (files kept for proving)."""
+        """The canonical outputs of `model` on `data`. A batched model runs the row padded with
+        copies of itself: rows do not influence each other, so these are the outputs the row
+        gets in the batch proven later (the proof manager checks it)."""
         artifacts = self.artifacts(model.vk_hash)
         _, values = self.data_values(data.commitment)
-        if len(values) != artifacts.input_size:
+        if len(values) != artifacts.row_size:
             raise InvalidInput(
                 f"the data point has {len(values)} values; this model takes "
-                f"{artifacts.input_size}: it was submitted for another model's input"
+                f"{artifacts.row_size}: it was submitted for another model's input"
             )
-        return run_witness(artifacts, values)
+        if artifacts.batch_size > 1:
+            commitment = compute_input_commitment(artifacts, values).be_bytes
+            return Execution(commitment, run_row(artifacts, values))
+        run = run_witness(artifacts, values)
+        return Execution(run.input_commitment.be_bytes, run.outputs)
 
     # --- verification ---
 
-    def verify_trace(self, trace: TraceEntry, vk_hash: Hash32, proof_json: bytes) -> Proof:
-        """Verify a trace entry's proof and bind it to the trace: InvalidProof with a reason."""
+    def verify_trace(self, trace: TraceEntry, vk_hash: Hash32, proof_json: bytes,
+                     row: int = 0) -> Proof:
+        """Verify a trace entry's proof and bind it to the trace (row `row` of a batched
+        proof): InvalidProof with a reason."""
         artifacts = self.artifacts(vk_hash)
         proof = load_proof(artifacts, proof_json)
         verify(artifacts, proof)
-        check_public_values(
-            proof,
+        check_public_row(
+            artifacts, proof, row,
             input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
             outputs=trace.outputs,
         )
@@ -294,7 +302,7 @@ def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str
     """
     scale = record.output_scales[0] if record.output_scales else 0
     values = np.asarray(outputs, dtype=np.float64) / 2.0**scale
-    rows = values.reshape(record.batch_size, -1)
+    rows = values.reshape(1, -1)  # a trace entry holds one inference's outputs
     result: dict[str, Any] = {"values": rows.tolist(), "proven_output": record.proven_output}
     if rows.shape[1] > 1:
         result["probabilities"] = apply_postprocess(rows, record.postprocess).tolist()

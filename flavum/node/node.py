@@ -44,7 +44,8 @@ class Node:
         publisher = BatchPublisher(store, models, data_store)
         sequencer = Sequencer(config, store, models, publisher=publisher)
         pool = pool or make_pool(config)
-        prover = ProofManager(store, sequencer, models, pool, config.home / "proofs")
+        prover = ProofManager(store, sequencer, models, pool, config.home / "proofs",
+                              pack_wait_s=config.prover_pack_wait_s)
         sequencer.ready_to_seal = prover.all_done
         node = cls(config, store, sequencer, models, prover, pool)
         try:

@@ -1,13 +1,19 @@
 """Proves every trace entry in the background and records its proof status.
 
 A receipt with a trace entry is queued here (the sequencer never waits for a proof). `poll`,
-called by the node's ticker, hands queued entries to the prover pool and collects finished
-jobs: a proof is verified against the model's verifying key and the trace entry before it is
-stored as "proven"; a job that failed after the pool's retries is stored as "failed" with the
-reason. On restart, entries still queued or proving are proven again.
+called by the node's ticker, hands work to the prover pool and collects finished jobs. A proof
+is verified against the model's verifying key and bound to its trace entry before the entry is
+recorded as "proven"; a job that failed after the pool's retries is recorded as "failed" with
+the reason. On restart, entries still queued or proving are proven again.
+
+Batched models (a circuit of N rows) prove N inferences at once: entries for the same model
+wait in a packing queue until N are there, or until the oldest has waited `pack_wait_s`; the
+rest of the N rows are then padding. The packed run's outputs must equal each entry's receipt
+(rows do not influence each other), else that entry fails with the reason.
 """
 
 import threading
+import time
 from collections import deque
 from pathlib import Path
 
@@ -17,21 +23,24 @@ from flavum.core.types import Hash32, ObjectId
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store, hx
-from flavum.zk.execution import run_witness
+from flavum.zk.circuit import CircuitArtifacts
+from flavum.zk.execution import outputs_per_row, pad_rows, run_witness
 from flavum.zk.pool import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
 
 
 class ProofManager:
     def __init__(self, store: Store, sequencer: Sequencer, models: ModelService,
-                 pool: ProverPool, proofs_dir: Path) -> None:
+                 pool: ProverPool, proofs_dir: Path, pack_wait_s: float = 2.0) -> None:
         self.store = store
         self.sequencer = sequencer
         self.models = models
         self.pool = pool
         self.proofs_dir = proofs_dir
+        self.pack_wait_s = pack_wait_s
         self._incoming: deque[TraceEntry] = deque()
-        self._jobs: dict[str, Hash32] = {}  # pool job id -> trace tx hash
+        self._packing: dict[Hash32, list[tuple[TraceEntry, float]]] = {}  # by vk hash
+        self._jobs: dict[str, tuple[Hash32, list[tuple[Hash32, int]]]] = {}  # id -> vk, rows
         self._lock = threading.Lock()
         sequencer.listeners.append(self.on_receipt)
         for record in store.traces_with_status("queued", "proving"):
@@ -42,58 +51,107 @@ class ProofManager:
             self._incoming.append(receipt.outcome.trace)
 
     def poll(self) -> None:
-        """Submit queued entries, record finished jobs. Never raises for a single entry."""
+        """Route new entries, submit full or overdue packs, record finished jobs."""
         with self._lock:
             while self._incoming:
-                self._submit(self._incoming.popleft())
-            for job_id, tx_hash in list(self._jobs.items()):
-                self._collect(job_id, tx_hash)
+                self._route(self._incoming.popleft())
+            now = time.monotonic()
+            for vk_hash, waiting in list(self._packing.items()):
+                if waiting and now - waiting[0][1] >= self.pack_wait_s:
+                    self._submit(vk_hash, [entry for entry, _ in waiting])
+                    del self._packing[vk_hash]
+            for job_id, (vk_hash, rows) in list(self._jobs.items()):
+                self._collect(job_id, vk_hash, rows)
 
     def all_done(self, first_seq: int, last_seq: int) -> bool:
         """Every trace entry of these transactions is proven or has failed for good."""
         records = self.store.trace_records_in(first_seq, last_seq)
         return all(r.proof_status in ("proven", "failed") for r in records)
 
-    @property
-    def busy(self) -> bool:
-        return bool(self._incoming or self._jobs)
-
-    def _submit(self, trace: TraceEntry) -> None:
+    def _route(self, trace: TraceEntry) -> None:
         try:
             vk_hash = self._vk_hash(trace.model_id)
-            data = self.models.data_values(trace.input_commitment)
-            artifacts = self.models.artifacts(vk_hash)
-            execution = run_witness(artifacts, data[1])
-            proof_path = self.proofs_dir / f"{hx(trace.tx_hash)}.json"
-            job_id = self.pool.submit(make_proof_job(artifacts, execution, proof_path))
+            batch = self.models.artifacts(vk_hash).batch_size
         except FlavumError as exc:
             self.store.set_proof_status(trace.tx_hash, "failed", str(exc))
             return
-        self.store.set_proof_status(trace.tx_hash, "queued")
-        self._jobs[job_id] = trace.tx_hash
-
-    def _collect(self, job_id: str, tx_hash: Hash32) -> None:
-        status = self.pool.status(job_id)
-        if status.state == JobState.PROVING:
-            self.store.set_proof_status(tx_hash, "proving")
+        if batch == 1:
+            self._submit(vk_hash, [trace])
             return
+        waiting = self._packing.setdefault(vk_hash, [])
+        waiting.append((trace, time.monotonic()))
+        if len(waiting) == batch:
+            self._submit(vk_hash, [entry for entry, _ in waiting])
+            del self._packing[vk_hash]
+
+    def _submit(self, vk_hash: Hash32, traces: list[TraceEntry]) -> None:
+        """One proof job for these entries (row i = traces[i]; the rest padding)."""
+        try:
+            artifacts = self.models.artifacts(vk_hash)
+            values = {t.tx_hash: self.models.data_values(t.input_commitment)[1] for t in traces}
+            traces = self._check_packed_outputs(artifacts, traces, values)
+            if not traces:
+                return
+            rows = [values[t.tx_hash] for t in traces]
+            inputs = pad_rows(artifacts, rows) if artifacts.batch_size > 1 else rows[0]
+            execution = run_witness(artifacts, inputs)
+            proof_path = self.proofs_dir / f"{hx(traces[0].tx_hash)}.json"
+            job_id = self.pool.submit(make_proof_job(artifacts, execution, proof_path))
+        except FlavumError as exc:
+            for trace in traces:
+                self.store.set_proof_status(trace.tx_hash, "failed", str(exc))
+            return
+        for trace in traces:
+            self.store.set_proof_status(trace.tx_hash, "queued")
+        self._jobs[job_id] = (vk_hash, [(t.tx_hash, i) for i, t in enumerate(traces)])
+
+    def _check_packed_outputs(self, artifacts: CircuitArtifacts, traces: list[TraceEntry],
+                              values: dict[Hash32, list[float]]) -> list[TraceEntry]:
+        """The entries whose receipt outputs the packed run reproduces; the others fail."""
+        if artifacts.batch_size == 1:
+            return traces
+        rows = [values[t.tx_hash] for t in traces]
+        packed = run_witness(artifacts, pad_rows(artifacts, rows))
+        per_row = outputs_per_row(artifacts, packed.outputs)
+        kept = []
+        for trace, outputs in zip(traces, per_row, strict=False):
+            if tuple(outputs) == tuple(trace.outputs):
+                kept.append(trace)
+            else:
+                self.store.set_proof_status(
+                    trace.tx_hash, "failed",
+                    "the packed batch's outputs differ from the receipt's for this row")
+        return kept
+
+    def _collect(self, job_id: str, vk_hash: Hash32, rows: list[tuple[Hash32, int]]) -> None:
+        status = self.pool.status(job_id)
         if status.state == JobState.QUEUED:
+            return
+        if status.state == JobState.PROVING:
+            for tx_hash, _ in rows:
+                self.store.set_proof_status(tx_hash, "proving")
             return
         del self._jobs[job_id]
         if status.state == JobState.FAILED:
-            self.store.set_proof_status(tx_hash, "failed", status.reason)
+            for tx_hash, _ in rows:
+                self.store.set_proof_status(tx_hash, "failed", status.reason)
             return
-        record = self.store.get_trace(tx_hash)
         try:
-            proof = self.pool.result(job_id, timeout=0)
-            if record is None:
-                raise FlavumError(f"trace {hx(tx_hash)} vanished from the store")
-            vk_hash = self._vk_hash(record.entry.model_id)
-            self.models.verify_trace(record.entry, vk_hash, proof.to_json())
+            proof_json = self.pool.result(job_id, timeout=0).to_json()
         except FlavumError as exc:
-            self.store.set_proof_status(tx_hash, "failed", f"proof rejected: {exc}")
+            for tx_hash, _ in rows:
+                self.store.set_proof_status(tx_hash, "failed", str(exc))
             return
-        self.store.set_proof(tx_hash, proof.to_json())
+        for tx_hash, row in rows:
+            record = self.store.get_trace(tx_hash)
+            try:
+                if record is None:
+                    raise FlavumError(f"trace {hx(tx_hash)} vanished from the store")
+                self.models.verify_trace(record.entry, vk_hash, proof_json, row)
+            except FlavumError as exc:
+                self.store.set_proof_status(tx_hash, "failed", f"proof rejected: {exc}")
+                continue
+            self.store.set_proof(tx_hash, proof_json, row)
 
     def _vk_hash(self, model_id: ObjectId) -> Hash32:
         model = self.sequencer.object(model_id)

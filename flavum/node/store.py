@@ -64,7 +64,8 @@ CREATE TABLE IF NOT EXISTS traces (
     batch INTEGER,
     proof_status TEXT NOT NULL DEFAULT 'queued',
     proof BLOB,
-    reason TEXT
+    reason TEXT,
+    proof_row INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS withdrawals (
     withdrawal_id BLOB PRIMARY KEY,
@@ -147,6 +148,7 @@ class TraceRecord:
     proof_status: str  # queued, proving, proven, failed
     proof: bytes | None  # ezkl proof.json
     reason: str | None  # why proving failed
+    row: int = 0  # which inference of a batched proof this entry is
 
 
 @dataclass(frozen=True)
@@ -400,7 +402,7 @@ class Store:
     # --- proofs of trace entries ---
 
     def get_trace(self, tx_hash: Hash32) -> TraceRecord | None:
-        row = self._one("SELECT entry, batch, proof_status, proof, reason FROM traces"
+        row = self._one("SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
                         " WHERE tx_hash = ?", (tx_hash,))
         return None if row is None else _trace(row)
 
@@ -408,7 +410,7 @@ class Store:
         marks = ", ".join("?" for _ in statuses)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
                 f" WHERE proof_status IN ({marks}) ORDER BY seq", statuses).fetchall()
         return [_trace(r) for r in rows]
 
@@ -416,9 +418,9 @@ class Store:
         self._exec("UPDATE traces SET proof_status = ?, reason = ? WHERE tx_hash = ?",
                    (status, reason, tx_hash))
 
-    def set_proof(self, tx_hash: Hash32, proof: bytes) -> None:
-        self._exec("UPDATE traces SET proof_status = 'proven', proof = ?, reason = NULL"
-                   " WHERE tx_hash = ?", (proof, tx_hash))
+    def set_proof(self, tx_hash: Hash32, proof: bytes, row: int = 0) -> None:
+        self._exec("UPDATE traces SET proof_status = 'proven', proof = ?, reason = NULL,"
+                   " proof_row = ? WHERE tx_hash = ?", (proof, row, tx_hash))
 
     # --- ledgers ---
 
@@ -465,7 +467,7 @@ class Store:
     def trace_records_in(self, first_seq: int, last_seq: int) -> list[TraceRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
                 " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
         return [_trace(r) for r in rows]
 
@@ -513,7 +515,7 @@ class Store:
     def recent_traces(self, limit: int = 100) -> list[TraceRecord]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason FROM traces"
+                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
                 " ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
         return [_trace(r) for r in rows]
 
@@ -638,7 +640,8 @@ def _block(row: Any) -> BlockRecord:
 
 
 def _trace(row: Any) -> TraceRecord:
-    return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4])
+    return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4],
+                       int(row[5]))
 
 
 def _batch(row: Any) -> BatchRecord:

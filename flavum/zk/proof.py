@@ -237,7 +237,8 @@ def check_public_row(
         actual = values.input_commitments[row]
         if actual != input_commitment:
             raise InvalidProof(
-                f"proof's row {row} commits to {actual.hex}, not {input_commitment.hex}"
+                f"proof's input commitment for row {row} is {actual.hex}, not "
+                f"{input_commitment.hex}"
             )
     if outputs is not None:
         try:

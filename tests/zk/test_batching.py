@@ -227,7 +227,7 @@ def test_batched_proof_binds_each_row(batched_artifacts: CircuitArtifacts) -> No
             input_commitment=compute_input_commitment(batched_artifacts, row),
             outputs=per_row[i],
         )  # fmt: skip
-    with pytest.raises(InvalidProof, match="row 1 commits to"):
+    with pytest.raises(InvalidProof, match="input commitment for row 1"):
         check_public_row(batched_artifacts, proof, 1,
                          input_commitment=execution.input_commitments[0])
     with pytest.raises(InvalidProof, match="row 2 outputs"):

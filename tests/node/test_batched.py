@@ -1,0 +1,81 @@
+"""Batched models: one proof covers N inferences, each bound to its own DATA commitment.
+
+Requests for the same model are queued and packed: a full pack of N is proven at once, a
+partial one after the packing wait (the other rows are padding)."""
+
+import pytest
+
+from flavum.core import errors
+from flavum.core.transactions import DeployModel, Infer
+from flavum.core.types import Access, Amount, Hash32
+from flavum.ml import examples
+from flavum.node.models import DeployOptions
+from flavum.node.node import Node
+from flavum.node.store import unhex
+from flavum.zk.pool import InlineProverPool
+
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
+from .test_inference import ETH, send, submit_data, wait_proven
+
+N = 4
+
+
+@pytest.fixture
+def batched(tmp_path, shared_srs):
+    config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2)
+    (config.home / "srs").symlink_to(shared_srs)
+    node = Node.open(config, pool=InlineProverPool())
+    example = examples.train_sklearn_logreg("iris")
+    record = node.models.compile(example.onnx_bytes, example.samples,
+                                 DeployOptions(batch_size=N))
+    body = DeployModel(Hash32(unhex(record.model_hash)), Hash32(unhex(record.vk_hash)),
+                       record.metadata_hash, Access.COMMON, ETH, Amount(0))
+    model_id = send(node, ALICE_KEY, ALICE, body).outcome.object_id
+    yield node, example, record, model_id
+    node.close()
+
+
+def infer_rows(node, example, model_id, count):
+    receipts = []
+    for i in range(count):
+        data_id = submit_data(node, model_id, example.test_inputs[i])
+        receipts.append(send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0))))
+    return receipts
+
+
+def test_a_full_pack_is_one_proof_with_a_row_per_inference(batched):
+    node, example, record, model_id = batched
+    assert record.batch_size == N
+    receipts = infer_rows(node, example, model_id, N)
+    records = [wait_proven(node, r.tx_hash) for r in receipts]
+    assert all(r.proof_status == "proven" for r in records), [r.reason for r in records]
+    assert len({r.proof for r in records}) == 1  # one proof for the four
+    assert [r.row for r in records] == list(range(N))
+    vk_hash = node.sequencer.object(model_id).vk_hash
+    for receipt, proven in zip(receipts, records, strict=True):
+        node.models.verify_trace(receipt.outcome.trace, vk_hash, proven.proof, proven.row)
+    # Row binding: an entry checked against another row of the same proof is refused.
+    with pytest.raises(errors.InvalidProof):
+        node.models.verify_trace(receipts[0].outcome.trace, vk_hash, records[0].proof, 1)
+
+
+def test_a_partial_pack_is_proven_after_the_wait_with_padding(batched):
+    node, example, record, model_id = batched
+    receipts = infer_rows(node, example, model_id, 3)
+    records = [wait_proven(node, r.tx_hash) for r in receipts]
+    assert all(r.proof_status == "proven" for r in records), [r.reason for r in records]
+    assert [r.row for r in records] == [0, 1, 2] and len({r.proof for r in records}) == 1
+    assert node.sequencer.seal_batch() is not None
+
+
+def test_the_receipt_is_the_rows_output_in_the_batch(batched):
+    node, example, record, model_id = batched
+    from flavum.ml.normalize import normalize
+    from flavum.ml.reference import run_float
+    from flavum.node.models import interpret_outputs
+
+    receipts = infer_rows(node, example, model_id, 2)
+    normalized = normalize(example.onnx_bytes, example.samples)
+    for i, receipt in enumerate(receipts):
+        expected = int(run_float(normalized.model_bytes, example.test_inputs[i:i + 1]).argmax())
+        assert interpret_outputs(record, receipt.outcome.trace.outputs)["prediction"] == [expected]
