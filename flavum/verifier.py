@@ -429,7 +429,7 @@ def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
 def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEntry],
                   artifacts: ArtifactCache) -> None:
     from flavum.zk.execution import FieldElement
-    from flavum.zk.proof import check_public_values, load_proof, verify
+    from flavum.zk.proof import check_public_row, load_proof, verify
 
     if len(data.proofs) != len(traces):
         raise VerificationFailed("proofs", f"the batch has {len(traces)} inference trace "
@@ -462,8 +462,8 @@ def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEnt
             circuit_artifacts = artifacts.artifacts(model.vk_hash, circuit)
             proof = load_proof(circuit_artifacts, entry.proof)
             verify(circuit_artifacts, proof)
-            check_public_values(
-                proof,
+            check_public_row(
+                circuit_artifacts, proof, entry.row,
                 input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
                 outputs=trace.outputs,
             )

@@ -42,6 +42,7 @@ class TraceProof:
     status: str  # proven | failed
     proof: bytes | None  # ezkl proof.json
     reason: str | None = None
+    row: int = 0  # which inference of a batched proof this entry is
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class BatchData:
             "proofs": [
                 {"tx_hash": _hex(p.tx_hash), "model_id": _hex(p.model_id), "status": p.status,
                  "proof": None if p.proof is None else _compact_proof(p.proof),
-                 "reason": p.reason}
+                 "reason": p.reason, "row": p.row}
                 for p in self.proofs
             ],
             "circuits": {
@@ -120,7 +121,7 @@ class BatchData:
                 proofs=tuple(
                     TraceProof(_hash(p["tx_hash"]), _hash(p["model_id"]), str(p["status"]),
                                None if p["proof"] is None else _expand_proof(p["proof"]),
-                               p.get("reason"))
+                               p.get("reason"), int(p.get("row", 0)))
                     for p in data["proofs"]
                 ),
                 circuits={

@@ -34,7 +34,7 @@ class BatchPublisher:
         for record in self.store.trace_records_in(*span):
             entry = record.entry
             proofs.append(TraceProof(entry.tx_hash, entry.model_id, record.proof_status,
-                                     record.proof, record.reason))
+                                     record.proof, record.reason, record.row))
             model = live_state.objects.get(entry.model_id)
             if model is not None and model.vk_hash not in circuits:
                 circuits[model.vk_hash] = self._circuit(model.vk_hash)

@@ -79,3 +79,19 @@ def test_the_receipt_is_the_rows_output_in_the_batch(batched):
     for i, receipt in enumerate(receipts):
         expected = int(run_float(normalized.model_bytes, example.test_inputs[i:i + 1]).argmax())
         assert interpret_outputs(record, receipt.outcome.trace.outputs)["prediction"] == [expected]
+
+
+def test_the_independent_verifier_checks_each_row_of_a_batched_proof(batched):
+    from flavum.da.factory import open_store
+    from flavum.verifier import verify_batch
+
+    node, example, record, model_id = batched
+    receipts = infer_rows(node, example, model_id, N)
+    for receipt in receipts:
+        wait_proven(node, receipt.tx_hash)
+    batch = node.sequencer.seal_batch()
+    store = open_store(str(node.config.home / "da"))
+    report = verify_batch(batch.header, store, node.config.domain,
+                          prev_state_root=node.sequencer.genesis_root)
+    assert report.ok, report.describe()
+    assert report.inferences == N

@@ -147,8 +147,8 @@ def test_proofs_swapped_between_trace_entries(chain):
     store.put(swapped.to_bytes())
     report = verify_batch(replace(header, data_pointer=digest(swapped)), store, chain.domain)
     check(report, "proofs", "invalid_proof",
-          f"trace entry 0 (tx {h(t0.tx_hash)}): proof's input commitment "
-          f"['{h(t1.input_commitment)}'] is not {h(t0.input_commitment)}")
+          f"trace entry 0 (tx {h(t0.tx_hash)}): proof's input commitment for row 0 is "
+          f"{h(t1.input_commitment)}, not {h(t0.input_commitment)}")
     assert report.checks == ALL_CHECKS[:-1]
     # The whole entries trade places: the order gives them away.
     reordered = replace(data, proofs=(second, first))
@@ -234,7 +234,7 @@ def test_changed_output_with_consistent_roots_fails_its_proof(chain):
                     withdrawal_root=changed.withdrawal_root, data_pointer=digest(changed))
     report = verify_batch(lying, store, chain.domain)
     check(report, "proofs", "invalid_proof",
-          f"trace entry 0 (tx {h(traces[0].tx_hash)}): proof's outputs {original} are not "
+          f"trace entry 0 (tx {h(traces[0].tx_hash)}): proof's row 0 outputs {original} are not "
           f"{tuple(outputs)}")
 
 
