@@ -257,7 +257,11 @@ def batch_show(number: int, home: Path = HomeOption, node: str | None = NodeOpti
             "withdrawal_root", "data_pointer", "tx_count")
     text = "\n".join(f"{k:16} {data[k]}" for k in keys)
     for post in data["ledgers"]:
+        depth = post.get("confirmations")
+        role = "verified on chain" if post["state"] == "accepted" else (
+            "anchored only" if post["state"] == "anchored" else "")
         text += f"\nledger {post['name']:9} {post['state']}" + (
+            f" ({role}, {depth} confirmations)" if depth is not None else "") + (
             f" (tx {post['tx_hash']})" if post["tx_hash"] else "") + (
             f": {post['detail']}" if post["detail"] else "")
     emit(data, as_json, text)

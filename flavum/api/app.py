@@ -147,6 +147,16 @@ def create_app(node: Node) -> FastAPI:
                 "last_error": link.last_error,
                 "deployment": deployment.to_json() if deployment is not None else None}
 
+    def link_confirmations(name: str, number: int) -> int | None:
+        """Asked of the ledger now; None when it cannot say (or cannot be reached)."""
+        link = next((link for link in node.ledgers if link.name == name), None)
+        if link is None:
+            return None
+        try:
+            return link.depth(number)
+        except errors.FlavumError:
+            return None
+
     @app.get("/v1/ledgers")
     def ledgers() -> list[dict[str, Any]]:
         return [ledger_json(link) for link in node.ledgers]
@@ -165,7 +175,8 @@ def create_app(node: Node) -> FastAPI:
         last_seq = store.blocks(record.last_block, record.last_block)[0].last_seq
         return {
             **batch_to_json(record),
-            "ledgers": store.ledger_posts(number),
+            "ledgers": [{**post, "confirmations": link_confirmations(post["name"], number)}
+                        for post in store.ledger_posts(number)],
             "tx_hashes": [hx(h) for h in store.tx_hashes(first_seq, last_seq)],
             "traces": [trace_to_json(t) for t in store.traces_in(first_seq, last_seq)],
             "withdrawals": [withdrawal_to_json(w)

@@ -61,6 +61,24 @@ class LedgerLink:
             self.last_error = str(exc)
             log.warning("ledger %s: %s", self.name, exc)
 
+    def depth(self, number: int) -> int | None:
+        """How deep batch `number` is on this ledger (None: not posted, or unknown)."""
+        from flavum.l1.evm import EvmLedger, call_mapped
+        from flavum.l1.litecoin import LitecoinLedger
+
+        if isinstance(self.ledger, LitecoinLedger):
+            anchor = self.ledger.anchor(number, include_mempool=True)
+            return None if anchor is None else anchor.confirmations
+        if isinstance(self.ledger, EvmLedger):
+            status = self.ledger.batch_status(number)
+            if not status.accepted or status.tx_hash is None:
+                return None
+            w3 = self.ledger.w3
+            receipt = call_mapped("receipt", lambda: w3.eth.get_transaction_receipt(
+                status.tx_hash))
+            return self.ledger.head() - int(receipt["blockNumber"]) + 1
+        return None
+
     # --- forced inclusion ---
 
     def include_forced_requests(self) -> None:

@@ -74,6 +74,8 @@ def test_one_rollup_on_an_evm_and_litecoin(tmp_path, litecoind, shared_srs):
         litecoind.mine(1)
         posts = {p["name"]: p["state"] for p in node.store.ledger_posts(first.header.number)}
         assert posts == {"evm": "accepted", "litecoin": "anchored"}
+        assert ltc.depth(first.header.number) == 1
+        assert evm.depth(first.header.number) >= 1
         assert ltc.ledger.batch_status(0).accepted
 
         # Litecoin goes down: the EVM goes on; the backlog is anchored when it returns.
