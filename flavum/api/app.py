@@ -145,7 +145,10 @@ def create_app(node: Node) -> FastAPI:
         return {"name": link.name, "ledger_id": hx(link.ledger.ledger_id),
                 "verifies_proofs": caps.verifies_proofs, "anchors_only": caps.anchors_only,
                 "last_error": link.last_error,
-                "deployment": deployment.to_json() if deployment is not None else None}
+                "deployment": deployment.to_json() if deployment is not None else None,
+                # Litecoin: where deposits go, and the address that pays the anchors' fees
+                "custody_address": getattr(link.ledger, "custody_address", None),
+                "anchor_address": getattr(link.ledger, "anchor_address", None)}
 
     def link_confirmations(name: str, number: int) -> int | None:
         """Asked of the ledger now; None when it cannot say (or cannot be reached)."""
