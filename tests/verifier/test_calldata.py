@@ -22,10 +22,10 @@ from .conftest import ALICE, ALICE_KEY, BOB, ETH, infer, open_node, seal_and_pos
 
 @pytest.fixture
 def node(tmp_path, shared_srs):
-    node = open_node(tmp_path / "home", shared_srs)
-    ledger = node.ledger("evm").ledger
-    outbox = LocalStore(tmp_path / "outbox")
-    node.sequencer.publisher.data_store = EvmCalldataStore(ledger, outbox)
+    # As configured: `data_store = "evm-calldata"` (the node's data directory is the outbox).
+    node = open_node(tmp_path / "home", shared_srs, data_store="evm-calldata")
+    assert isinstance(node.sequencer.publisher.data_store, EvmCalldataStore)
+    assert isinstance(node.sequencer.publisher.data_store.side, LocalStore)
     yield node
     node.close()
 
