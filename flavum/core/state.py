@@ -142,7 +142,7 @@ class State:
         journal = self._journal or []
         for table, key, old in reversed(journal):
             if old is _MISSING:
-                del table[key]
+                table.pop(key, None)  # absent before; a write may have left it absent too
             else:
                 table[key] = old
         # Written leaves stay marked dirty: recomputing them from restored values is harmless.

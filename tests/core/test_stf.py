@@ -305,3 +305,17 @@ def test_malformed_transactions(state):
     signed_deposit = sign(ALICE, 0, Deposit(Hash32(b"\x01" * 32), ALICE.address, ETH, Amount(1),
                                             ZERO_HASH, ZERO_HASH))
     refused(state, signed_deposit, errors.MalformedTransaction)
+
+
+def test_rollback_after_writing_an_absent_entry_as_absent(state):
+    # A zero transfer to a fresh account "writes" its absent balance; a later failure in the
+    # same transaction must still roll back cleanly (a fee it cannot pay, here).
+    model_id = deploy(state, ALICE, fee=5, access=Access.COMMON)
+    data_id = submit(state, CAROL, access=Access.COMMON)
+    from flavum.core.state import increase_balance
+
+    state.begin()
+    increase_balance(state, CAROL.address, ETH, Amount(0))
+    state.rollback()
+    refused(state, sign(CAROL, 1, Infer(model_id, data_id, Amount(5))), errors.InsufficientBalance,
+            EXECUTION)
