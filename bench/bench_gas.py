@@ -8,6 +8,9 @@ proofs of a Gemm 4-8-3 MLP with hashed input:
 - a batch of 16 inferences proven by ONE proof of the same model with a batch dimension of 16,
   on the reusable verifier (its own verifier is over the 24,576-byte limit): one verifier call
   whose public values hold 16 rows of outputs, one trace leaf per row;
+- the same with one input commitment per row (the model batched by 16 with make_batched:
+  16 inputs, 16 Poseidon commitments, per_row_inputs): its own verifier fits the limit; full,
+  12 requests + 4 padding rows, and full on the reusable verifier;
 - deposits (ETH, ERC-20, data) and withdrawal finalizations (ETH, ERC-20, RESULT as ERC-721).
 
 Goal: <= 150k gas per proven inference, amortized in a batch of 16.
@@ -35,7 +38,8 @@ from flavum.core.merkle import compute_tree_proof  # noqa: E402
 from flavum.core.transactions import address_of  # noqa: E402
 from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
 from flavum.l1.evm import deploy_contracts, embedded_web3, proven_inference  # noqa: E402
-from tests.l1.conftest import make_proven_model  # noqa: E402
+from flavum.zk.execution import outputs_per_row  # noqa: E402
+from tests.l1.conftest import make_per_row_model, make_proven_model  # noqa: E402
 
 DEPLOYER, SEQUENCER, USER = b"\x41" * 32, b"\x42" * 32, b"\x43" * 32
 GOAL = 150_000
@@ -50,6 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="flavum-bench-gas-") as tmp:
         single = make_proven_model(Path(tmp), batch=1)
         batched = make_proven_model(Path(tmp), batch=16)
+        rows16 = make_per_row_model(Path(tmp), n=16, real=12)
     w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
     genesis = h("genesis")
     ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
@@ -63,6 +68,7 @@ def main() -> None:
 
     # Model verifiers.
     own_model, vka_model, batch_model = ObjectId(h("own")), ObjectId(h("vka")), ObjectId(h("b16"))
+    rows_model, rows_vka_model = ObjectId(h("rows16")), ObjectId(h("rows16-vka"))
     before = w3.eth.block_number
     ledger.register_model(own_model, single.verifier, single.artifacts.vk_hash, address_of(USER))
     receipts = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])
@@ -80,6 +86,20 @@ def main() -> None:
                           address_of(USER))
     rows.append(("register the batch-16 model's VKA (own verifier too big)",
                  ledger.last_receipt["gasUsed"], f"{len(batched.verifier.vka)} words"))
+    rows_verifier = "own verifier" if rows16.verifier.fits else "reusable verifier"
+    before = w3.eth.block_number
+    ledger.register_model(rows_model, rows16.verifier, rows16.artifacts.vk_hash,
+                          address_of(USER))
+    gas_used = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
+                for n in range(before + 1, w3.eth.block_number + 1)]
+    note = (f"{rows16.verifier.contract.deployed_size:,} bytes of code"
+            if rows16.verifier.fits else f"{len(rows16.verifier.vka)} words")
+    rows.append((f"register the per-row batch-16 model ({rows_verifier}, deployed + registered)",
+                 sum(gas_used), note))
+    ledger.register_model(rows_vka_model, rows16.verifier, rows16.artifacts.vk_hash,
+                          address_of(USER), use_reusable=True)
+    rows.append(("register the per-row batch-16 model's VKA on the reusable verifier",
+                 ledger.last_receipt["gasUsed"], f"{len(rows16.verifier.vka)} words"))
 
     number, prev = 0, genesis
 
@@ -129,6 +149,34 @@ def main() -> None:
     marginal = (gas_b - empty) // 16
     rows.append(("  the same, marginal over an empty batch", gas_b - empty,
                  f"{marginal:,} per inference"))
+
+    # One proof for 16 rows, one input commitment per row: 16 leaves, each its own commitment.
+    def per_row_batch(execution, proof, real, model_id=rows_model):
+        outputs = outputs_per_row(rows16.artifacts, execution.outputs)
+        traces, proof_rows = [], []
+        for r in range(real):
+            tx, result = h(f"pr{number}-{r}"), ObjectId(h(f"prr{number}-{r}"))
+            traces.append(TraceEntry(tx, model_id, ObjectId(h(f"d{r}")),
+                                     execution.input_commitments[r].be_bytes, outputs[r], result))
+            proof_rows.append((tx, result))
+        proof_rows += [(ZERO_HASH, ZERO_HASH)] * (16 - real)  # padding rows: no trace leaf
+        return post(traces, [proven_inference(model_id, proof, proof_rows,
+                                              per_row_inputs=True)])
+
+    gas_r = per_row_batch(rows16.full, rows16.full_proof, 16)
+    per_inference = gas_r // 16
+    verdict = "goal met" if per_inference <= GOAL else "goal missed"
+    rows.append((f"**batch of 16 inferences in ONE proof, one commitment per row, "
+                 f"{rows_verifier}**", gas_r,
+                 f"**{per_inference:,} per inference** ({verdict}: <= {GOAL:,})"))
+    rows.append(("  the same, marginal over an empty batch", gas_r - empty,
+                 f"{(gas_r - empty) // 16:,} per inference"))
+    gas_p = per_row_batch(rows16.padded, rows16.padded_proof, rows16.real)
+    rows.append((f"  the same proof with {rows16.real} requests + {16 - rows16.real} padding "
+                 "rows", gas_p, f"{gas_p // rows16.real:,} per inference"))
+    gas_v = per_row_batch(rows16.full, rows16.full_proof, 16, rows_vka_model)
+    rows.append(("  the same full batch on the reusable verifier", gas_v,
+                 f"{gas_v // 16:,} per inference"))
 
     # Deposits and withdrawals.
     token = ledger.deploy_test_token(USER)

@@ -6,13 +6,18 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 
 /// @title FlavumRollup: accepts batch headers in order, each only with valid inference proofs.
 /// @notice For every proof in a batch the model's verifier is called; the trace leaves are then
-/// rebuilt from the public values the verifier just accepted (input commitment, outputs) and
+/// rebuilt from the public values the verifier just accepted (input commitments, outputs) and
 /// the (tx hash, result id) rows the poster names, and must hash to the header's trace root.
 /// Users may queue signed rollup transactions here (forced inclusion): a batch must process
 /// every queued request that is older than `forcedWindow` blocks.
 contract FlavumRollup {
-    /// One verifier call. Public values: [input commitment, outputs...]. The outputs are split
+    /// One verifier call, covering the rows (txHashes[r], resultIds[r]).
+    /// perRowInputs false: public values [input commitment, outputs...]; the outputs are split
     /// into txHashes.length equal slices, one trace leaf each, all with the one input commitment.
+    /// perRowInputs true (a batched model with one input commitment per row): public values
+    /// [c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1] with N = txHashes.length;
+    /// row r's leaf has commitment c_r and the r-th equal slice of the outputs. A padding row
+    /// (tx hash and result id both zero: the proof's rows beyond the real ones) has no leaf.
     struct Inference {
         bytes32 modelId;
         bytes proof;
@@ -20,6 +25,7 @@ contract FlavumRollup {
         bytes32[] vka; // empty for a model with its own verifier
         bytes32[] txHashes;
         bytes32[] resultIds;
+        bool perRowInputs;
     }
 
     /// How a batch processes forced request `requestId`: included (its tx hash is at `txIndex`
@@ -165,7 +171,7 @@ contract FlavumRollup {
     function _computeTraceRoot(Inference[] calldata inferences) private returns (bytes32) {
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
-            total += inferences[i].txHashes.length;
+            total += _leafCount(inferences[i]);
         }
         bytes32[] memory leaves = new bytes32[](total);
         uint256 next = 0;
@@ -199,23 +205,73 @@ contract FlavumRollup {
         require(ok && ret.length >= 32 && abi.decode(ret, (uint256)) == 1, "proof rejected by the verifier");
     }
 
+    /// How many trace leaves an inference yields: one per row, padding rows excepted.
+    function _leafCount(Inference calldata inf) private pure returns (uint256 count) {
+        if (!inf.perRowInputs) {
+            return inf.txHashes.length;
+        }
+        for (uint256 r = 0; r < inf.txHashes.length; r++) {
+            if (inf.txHashes[r] != bytes32(0)) {
+                count++;
+            }
+        }
+    }
+
     function _appendLeaves(Inference calldata inf, bytes32[] memory leaves, uint256 next) private pure returns (uint256) {
         uint256 rows = inf.txHashes.length;
         require(rows > 0 && inf.resultIds.length == rows, "an inference names one result per row");
+        if (inf.perRowInputs) {
+            return _appendRowLeaves(inf, leaves, next);
+        }
         // instances[0] is the input commitment (hashed input); the rest are outputs.
         require(inf.instances.length > 1, "proof exposes no outputs");
         uint256 perRow = (inf.instances.length - 1) / rows;
         require(perRow * rows == inf.instances.length - 1, "outputs do not split into the rows");
         bytes32 inputCommitment = bytes32(inf.instances[0]);
         for (uint256 r = 0; r < rows; r++) {
-            int256[] memory outputs = new int256[](perRow);
-            for (uint256 j = 0; j < perRow; j++) {
-                outputs[j] = FlavumHashes.feltToSigned(inf.instances[1 + r * perRow + j]);
-            }
-            leaves[next++] = FlavumHashes.traceLeaf(
-                inf.txHashes[r], inf.modelId, inputCommitment, FlavumHashes.outputsHash(outputs), inf.resultIds[r]
-            );
+            leaves[next++] = _rowLeaf(inf, r, inputCommitment, 1 + r * perRow, perRow);
         }
         return next;
+    }
+
+    /// The leaves of a proof with one input commitment per row: instances[r] is row r's
+    /// commitment, the N * perRow values after the N commitments are the outputs, row-major.
+    function _appendRowLeaves(Inference calldata inf, bytes32[] memory leaves, uint256 next)
+        private
+        pure
+        returns (uint256)
+    {
+        uint256 rows = inf.txHashes.length;
+        require(inf.instances.length > rows, "proof exposes no outputs");
+        uint256 outputCount = inf.instances.length - rows;
+        uint256 perRow = outputCount / rows;
+        require(perRow * rows == outputCount, "outputs do not split into the rows");
+        uint256 first = next;
+        for (uint256 r = 0; r < rows; r++) {
+            if (inf.txHashes[r] == bytes32(0)) {
+                // Padding (a copy of the last real row, filling the circuit's N rows): no leaf.
+                require(inf.resultIds[r] == bytes32(0), "a padding row names a result");
+                continue;
+            }
+            leaves[next++] = _rowLeaf(inf, r, bytes32(inf.instances[r]), rows + r * perRow, perRow);
+        }
+        // A proof of padding only proves nothing the trace holds.
+        require(next > first, "an inference has no real row");
+        return next;
+    }
+
+    /// Row r's trace leaf: its outputs are instances[start .. start + count).
+    function _rowLeaf(Inference calldata inf, uint256 r, bytes32 inputCommitment, uint256 start, uint256 count)
+        private
+        pure
+        returns (bytes32)
+    {
+        int256[] memory outputs = new int256[](count);
+        for (uint256 j = 0; j < count; j++) {
+            outputs[j] = FlavumHashes.feltToSigned(inf.instances[start + j]);
+        }
+        return FlavumHashes.traceLeaf(
+            inf.txHashes[r], inf.modelId, inputCommitment, FlavumHashes.outputsHash(outputs), inf.resultIds[r]
+        );
     }
 }

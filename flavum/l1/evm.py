@@ -389,7 +389,8 @@ class EvmLedger(Ledger):
         args = (
             _header_tuple(header),
             [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
-              [r[0] for r in i.rows], [r[1] for r in i.rows]) for i in inferences],
+              [r[0] for r in i.rows], [r[1] for r in i.rows], i.per_row_inputs)
+             for i in inferences],
             [(f.request_id, f.included, f.tx_index, list(f.tx_proof)) for f in forced],
         )
         blob = None if self.batch_data_source is None else self.batch_data_source(
@@ -670,11 +671,14 @@ def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
             w.object_id, w.object_kind, w.commitment, w.model_id)
 
 
-def proven_inference(model_id: ObjectId, proof: Any,
-                     rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
-    """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them)."""
+def proven_inference(model_id: ObjectId, proof: Any, rows: Sequence[tuple[Hash32, ObjectId]],
+                     per_row_inputs: bool = False) -> ProvenInference:
+    """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them).
+
+    With `per_row_inputs` (a proof of a batched model with one commitment per row), `rows`
+    names every row of the proof in order, (ZERO_HASH, ZERO_HASH) for a padding row."""
     return ProvenInference(model_id, bytes(proof.proof_bytes), tuple(proof.instances),
-                           tuple((Hash32(t), ObjectId(r)) for t, r in rows))
+                           tuple((Hash32(t), ObjectId(r)) for t, r in rows), per_row_inputs)
 
 
 def write_deployment(path: Path, deployment: EvmDeployment) -> None:

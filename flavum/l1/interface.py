@@ -48,17 +48,27 @@ class Capabilities:
 class ProvenInference:
     """One verifier call: a proof and its public values, and the trace rows it covers.
 
-    The proof's public values are the input commitment (one Poseidon hash) followed by the
-    outputs. `rows` lists (tx_hash, result_id) of the trace entries it proves, in trace order:
-    the outputs are split into len(rows) equal slices, row i taking slice i, and every row
-    carries the one input commitment. A model with a batch dimension, proven once for N
-    inputs, therefore yields N trace leaves (or one, when one Infer covers all N rows).
+    `rows` lists (tx_hash, result_id) of the trace entries it proves, in trace order.
+
+    Without `per_row_inputs`, the public values are the input commitment (one Poseidon hash)
+    followed by the outputs: the outputs are split into len(rows) equal slices, row i taking
+    slice i, and every row carries the one input commitment. A model with a batch dimension,
+    proven once for N inputs, therefore yields N trace leaves (or one, when one Infer covers
+    all N rows).
+
+    With `per_row_inputs` (a batched model with one input commitment per row, see
+    flavum.ml.batching), the public values are [c_0, ..., c_{N-1}, outputs of row 0, ...,
+    outputs of row N-1] and `rows` has exactly N entries, in the proof's row order: row i's
+    leaf has commitment c_i and the i-th of N equal slices of the outputs. A padding row
+    (filling the proof's N rows when fewer requests were packed) is (ZERO_HASH, ZERO_HASH)
+    and yields no trace leaf.
     """
 
     model_id: ObjectId
     proof: bytes
     instances: tuple[int, ...]
     rows: tuple[tuple[Hash32, ObjectId], ...]
+    per_row_inputs: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """Fixtures for the ledger tests: an embedded EVM with the contracts, anvil on a free port,
-and one tiny ezkl model (Gemm 4-8-3, hashed input) with a real proof and its verifier."""
+and one tiny ezkl model (Gemm 4-8-3, hashed input) with a real proof and its verifier; the
+same model batched by 4 (one input commitment per row) with real proofs of full and padded
+batches."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ from flavum.core.types import Address, Hash32
 from flavum.l1.evm import EvmLedger, deploy_contracts, embedded_web3, rpc_web3
 from flavum.l1.solc import REPO_ROOT
 from flavum.l1.verifiers import VerifierBuild, build_model_verifier
+from flavum.ml.batching import make_batched
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import Execution, run_witness
+from flavum.zk.execution import Execution, pad_rows, run_witness
 from flavum.zk.proof import Proof, prove
 from flavum.zk.srs import SrsStore
 from tests.zk.conftest import make_calibration, make_mlp_model
@@ -129,6 +132,43 @@ def make_proven_model(root: Path, batch: int) -> ProvenModel:
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> ProvenModel:
     """Gemm 4-8-3, one row, hashed input: a real proof (0.3 s) and its verifier (~5 s)."""
     return make_proven_model(tmp_path_factory.mktemp("l1zk"), batch=1)
+
+
+@dataclass(frozen=True)
+class PerRowModel:
+    """A batched model (make_batched: one input, so one Poseidon commitment, per row) with a
+    real proof of `full` (N distinct rows) and of `padded` (the first `real` of them, the
+    last one repeated up to N, as the node packs a batch that is not full)."""
+
+    artifacts: CircuitArtifacts
+    verifier: VerifierBuild
+    full: Execution
+    full_proof: Proof
+    padded: Execution
+    padded_proof: Proof
+    real: int
+    inputs: np.ndarray  # the N rows of `full`
+
+
+def make_per_row_model(root: Path, n: int, real: int | None = None) -> PerRowModel:
+    store = SrsStore(root / "srs")
+    artifacts = build_circuit(make_batched(make_mlp_model((4, 8, 3)), n),
+                              make_calibration(4, rows=4 * n), CircuitConfig(), store,
+                              cache_dir=root / "circuits")
+    rows = make_calibration(4, rows=n, seed=7)
+    full = run_witness(artifacts, rows)
+    real = n - 1 if real is None else real
+    padded = run_witness(artifacts, pad_rows(artifacts, rows[:real]))
+    verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
+                                    artifacts.srs_path, root / f"verifier-rows-{n}")
+    return PerRowModel(artifacts, verifier, full, prove(artifacts, full), padded,
+                       prove(artifacts, padded), real, rows)
+
+
+@pytest.fixture(scope="session")
+def per_row(tmp_path_factory: pytest.TempPathFactory) -> PerRowModel:
+    """Gemm 4-8-3 batched by 4 with make_batched: instances [c_0..c_3, 4 x 3 outputs]."""
+    return make_per_row_model(tmp_path_factory.mktemp("l1zk-rows"), n=4)
 
 
 def address(value: Address) -> str:

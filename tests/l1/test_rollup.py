@@ -153,7 +153,7 @@ def test_reusable_verifier_with_the_registry_allow_list(ledger, tiny):
         (header1.number, header1.prev_state_root, header1.state_root, header1.tx_root,
          header1.trace_root, header1.withdrawal_root, header1.data_pointer),
         [(model, inference1.proof, list(inference1.instances), forged,
-          [inference1.rows[0][0]], [inference1.rows[0][1]])], [])
+          [inference1.rows[0][0]], [inference1.rows[0][1]], False)], [])
     with pytest.raises(LedgerError) as err:
         ledger._transact("submit", ledger.sequencer_key, fn, gas=5_000_000)
     assert reason(err) == "VKA not allowed for this model"
