@@ -21,12 +21,12 @@ from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
-from flavum.core.types import Hash32, ObjectId
+from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.interface import ForcedInclusion, Ledger, LedgerError, ProvenInference
 from flavum.node.config import LedgerSpec
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Sequencer
-from flavum.node.store import BatchRecord, Store, hx
+from flavum.node.store import BatchRecord, Store, TraceRecord, hx
 from flavum.node.watcher import LedgerWatcher
 
 log = logging.getLogger(__name__)
@@ -137,8 +137,7 @@ class LedgerLink:
                 self._record(number, state, None, detail)
                 return False
             self.register_models(first, last, [r.entry.model_id for r in records])
-            inferences = [self._proven(r.entry.model_id, r.entry.tx_hash, r.entry.result_id,
-                                       r.proof or b"") for r in records]
+            inferences = self._proven_inferences(records)
         tx_hashes = self.store.tx_hashes(first, last)
         forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
         tx_hash = self.ledger.post_batch(batch.header, inferences, forced)
@@ -197,16 +196,36 @@ class LedgerLink:
                                      artifacts.srs_path, workdir)
         self.ledger.register_model(model.object_id, build, model.vk_hash, model.owner)
 
-    def _proven(self, model_id: ObjectId, tx_hash: Hash32, result_id: ObjectId,
-                proof_json: bytes) -> ProvenInference:
+    def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:
+        """One verifier call per proof, in trace order. A batched proof covers a contiguous run
+        of entries (the prover packs them so): its rows name them, padding rows are zero."""
         from flavum.l1.evm import proven_inference
         from flavum.zk.proof import load_proof
 
-        model = self.sequencer.object(model_id)
-        if model is None:
-            raise LedgerError(f"model {hx(model_id)} is gone: cannot read its proof")
-        proof = load_proof(self.models.artifacts(model.vk_hash), proof_json)
-        return proven_inference(model_id, proof, [(tx_hash, result_id)])
+        inferences = []
+        seen: set[bytes] = set()
+        for record in records:
+            proof_json = record.proof or b""
+            if proof_json in seen:
+                continue
+            seen.add(proof_json)
+            model = self.sequencer.object(record.entry.model_id)
+            if model is None:
+                raise LedgerError(f"model {hx(record.entry.model_id)} is gone: cannot read its "
+                                  "proof")
+            artifacts = self.models.artifacts(model.vk_hash)
+            proof = load_proof(artifacts, proof_json)
+            if artifacts.batch_size == 1:
+                rows = [(record.entry.tx_hash, record.entry.result_id)]
+                inferences.append(proven_inference(model.object_id, proof, rows))
+                continue
+            members = {r.row: r.entry for r in records if r.proof == proof_json}
+            padding = (ZERO_HASH, ObjectId(ZERO_HASH))
+            rows = [(members[i].tx_hash, members[i].result_id) if i in members else padding
+                    for i in range(artifacts.batch_size)]
+            inferences.append(proven_inference(model.object_id, proof, rows,
+                                               per_row_inputs=True))
+        return inferences
 
     def _record(self, batch: int, state: str, tx_hash: bytes | None, detail: str | None) -> None:
         self.store.set_ledger_post(self.name, batch, state, tx_hash, detail, time.time())

@@ -6,10 +6,12 @@ is verified against the model's verifying key and bound to its trace entry befor
 recorded as "proven"; a job that failed after the pool's retries is recorded as "failed" with
 the reason. On restart, entries still queued or proving are proven again.
 
-Batched models (a circuit of N rows) prove N inferences at once: entries for the same model
-wait in a packing queue until N are there, or until the oldest has waited `pack_wait_s`; the
-rest of the N rows are then padding. The packed run's outputs must equal each entry's receipt
-(rows do not influence each other), else that entry fails with the reason.
+Batched models (a circuit of N rows) prove N inferences at once: consecutive entries for the
+same model wait in a pack until N are there, the oldest has waited `pack_wait_s`, or an entry
+of another model comes (a pack is a contiguous run of the trace, so a ledger rebuilds the trace
+leaves in order from the proofs); the rest of the N rows are then padding. The packed run's
+outputs must equal each entry's receipt (rows do not influence each other), else that entry
+fails with the reason.
 """
 
 import threading
@@ -75,6 +77,8 @@ class ProofManager:
         except FlavumError as exc:
             self.store.set_proof_status(trace.tx_hash, "failed", str(exc))
             return
+        for other in [vk for vk in self._packing if vk != vk_hash]:
+            self._submit(other, [entry for entry, _ in self._packing.pop(other)])
         if batch == 1:
             self._submit(vk_hash, [trace])
             return

@@ -180,9 +180,9 @@ class Sequencer:
             self._note_asset(tx)
             if self._pending >= self.config.block_max_txs:
                 self.produce_block()
-        receipt = Receipt(outcome.tx_hash, seq, outcome, execution)
-        for listener in self.listeners:
-            listener(receipt)
+            receipt = Receipt(outcome.tx_hash, seq, outcome, execution)
+            for listener in self.listeners:  # under the lock: listeners see sequence order
+                listener(receipt)
         return receipt
 
     def _apply(self, tx: Transaction, execution: Execution | None) -> Outcome:

@@ -95,3 +95,41 @@ def test_the_independent_verifier_checks_each_row_of_a_batched_proof(batched):
                           prev_state_root=node.sequencer.genesis_root)
     assert report.ok, report.describe()
     assert report.inferences == N
+
+
+def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared_srs):
+    """Batched proofs on L1: interleaved with another model's entries (a pack closes when
+    another model's entry comes, so each proof covers a contiguous run of the trace)."""
+    from flavum.node.config import LedgerSpec
+
+    config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
+                         ledgers=(LedgerSpec(name="evm", kind="evm"),))
+    (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
+    (config.home / "srs").symlink_to(shared_srs)
+    node = Node.open(config, pool=InlineProverPool())
+    try:
+        example = examples.train_sklearn_logreg("iris")
+        models = []
+        for batch_size in (N, 1):
+            record = node.models.compile(example.onnx_bytes, example.samples,
+                                         DeployOptions(batch_size=batch_size))
+            body = DeployModel(Hash32(unhex(record.model_hash)), Hash32(unhex(record.vk_hash)),
+                               record.metadata_hash, Access.COMMON, ETH, Amount(0))
+            models.append(send(node, ALICE_KEY, ALICE, body).outcome.object_id)
+        batched_model, single_model = models
+        receipts = []
+        for i, model_id in enumerate([batched_model, batched_model, single_model,
+                                      batched_model, batched_model, batched_model]):
+            data_id = submit_data(node, model_id, example.test_inputs[i])
+            receipts.append(send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0))))
+            node.prover.poll()
+        records = [wait_proven(node, r.tx_hash) for r in receipts]
+        assert all(r.proof_status == "proven" for r in records), [r.reason for r in records]
+        assert [r.row for r in records] == [0, 1, 0, 0, 1, 2]  # packs: 2 rows, single, 3 rows
+        batch = node.sequencer.seal_batch()
+        link = node.ledger("evm")
+        link.tick()
+        assert link.last_error is None, link.last_error
+        assert link.ledger.batch_status(batch.header.number).accepted
+    finally:
+        node.close()
