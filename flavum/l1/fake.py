@@ -16,7 +16,7 @@ from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compu
 from flavum.core.encoding import encode_uint, keccak256
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
-from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32, ObjectId
+from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
 from flavum.l1.evm import compute_deposit_event_id
 from flavum.l1.interface import (
     BatchStatus,
@@ -177,9 +177,6 @@ class FakeLedger(Ledger):
 
     def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]:
         return [r for r in self.forced if not (only_pending and r.processed)]
-
-    def object_ids_paid(self) -> list[ObjectId]:
-        return [w.object_id for w in self.paid if w.object_kind]
 
 
 def _processed(request: ForcedRequest) -> ForcedRequest:

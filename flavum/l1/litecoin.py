@@ -233,12 +233,6 @@ def encode_wif(private_key: bytes, chain: str) -> str:
     return encode_base58check(bytes([prefix]) + private_key + b"\x01")
 
 
-def compute_p2wpkh_program(public_key: bytes) -> Address:
-    """hash160 of a compressed public key: the 20 bytes a P2WPKH address pays to."""
-    sha = hashlib.sha256(public_key).digest()
-    return Address(hashlib.new("ripemd160", sha).digest())
-
-
 def encode_op_return(data: bytes) -> bytes:
     """OP_RETURN followed by one push of `data` (at most 80 bytes)."""
     if len(data) > MAX_OP_RETURN:

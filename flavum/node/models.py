@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from flavum.core.batch import TraceEntry, compute_outputs_hash
+from flavum.core.batch import TraceEntry
 from flavum.core.encoding import keccak256
-from flavum.core.errors import AccuracyTooLow, InvalidInput, InvalidProof, ModelRejected, NotFound
+from flavum.core.errors import AccuracyTooLow, InvalidInput, ModelRejected, NotFound
 from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
@@ -277,12 +277,6 @@ class ModelService:
         report = accuracy_report(reference.reshape(count, -1), np.concatenate(circuit),
                                  postprocess, proven_output=proven_output)
         return report
-
-
-def check_result(trace: TraceEntry, result: Object | None) -> None:
-    """The RESULT object, while it exists on L2, holds the trace's outputs."""
-    if result is not None and result.commitment != compute_outputs_hash(trace.outputs):
-        raise InvalidProof("the RESULT object's commitment does not match the trace's outputs")
 
 
 def _as_rows(values: Any) -> np.ndarray:

@@ -18,7 +18,6 @@ from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
 from flavum.core.state import Object, State
 from flavum.core.stf import Execution
 from flavum.core.types import (
-    Access,
     Address,
     Amount,
     AssetId,
@@ -557,17 +556,6 @@ def object_to_json(obj: Object) -> dict[str, Any]:
         "fee_asset": hx(obj.fee_asset), "fee": str(obj.fee), "model_id": hx(obj.model_id),
         "data_id": hx(obj.data_id),
     }
-
-
-def object_from_json(d: dict[str, Any]) -> Object:
-    return Object(
-        object_id=ObjectId(unhex(d["object_id"])), kind=ObjectKind[d["kind"]],
-        owner=Address(unhex(d["owner"])), access=Access[d["access"]],
-        commitment=Hash32(unhex(d["commitment"])), metadata_hash=Hash32(unhex(d["metadata_hash"])),
-        vk_hash=Hash32(unhex(d["vk_hash"])), fee_asset=AssetId(unhex(d["fee_asset"])),
-        fee=Amount(int(d["fee"])), model_id=ObjectId(unhex(d["model_id"])),
-        data_id=ObjectId(unhex(d["data_id"])),
-    )
 
 
 def trace_to_json(t: TraceEntry) -> dict[str, Any]:

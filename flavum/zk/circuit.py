@@ -248,14 +248,6 @@ def compute_vk_hash(vk_path: Path) -> Hash32:
     return keccak256(vk_path.read_bytes())
 
 
-def read_model_input_shape(model_bytes: bytes) -> tuple[int, ...]:
-    """The shape of the model's single input, symbolic dims taken as ezkl does (batch 1)."""
-    shapes = read_model_input_shapes(model_bytes)
-    if len(shapes) != 1:
-        raise ModelRejected(f"the model has {len(shapes)} inputs; expected one")
-    return shapes[0]
-
-
 def read_model_input_shapes(model_bytes: bytes) -> tuple[tuple[int, ...], ...]:
     """The shapes of the model's inputs, symbolic dims taken as ezkl does (batch 1).
 

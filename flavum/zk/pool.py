@@ -122,10 +122,6 @@ class _JobBook:
             self._changed.notify_all()
             return job_id, self._jobs[job_id]
 
-    def has_queued(self) -> bool:
-        with self._changed:
-            return bool(self._queue)
-
     def succeeded(self, job_id: str, seconds: float, peak_rss: int | None) -> None:
         with self._changed:
             self._status[job_id] = replace(
