@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
@@ -32,6 +33,8 @@ from flavum.node.store import (
 )
 
 EXPLORER_PAGE = Path(__file__).with_name("explorer.html")
+LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
+BATCH_NUMBER = PathParam(..., ge=0, le=2**62)
 STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     errors.NotFound: 404,
     errors.DuplicateTransaction: 409,
@@ -170,7 +173,7 @@ def create_app(node: Node) -> FastAPI:
                 for b in store.batches()]
 
     @app.get("/v1/batches/{number}")
-    def batch(number: int) -> dict[str, Any]:
+    def batch(number: int = BATCH_NUMBER) -> dict[str, Any]:
         record = store.get_batch(number)
         if record is None:
             raise errors.NotFound(f"no batch {number}")
@@ -190,7 +193,7 @@ def create_app(node: Node) -> FastAPI:
     def compile_model(body: CompileRequest) -> dict[str, Any]:
         try:
             onnx_bytes = base64.b64decode(body.onnx, validate=True)
-        except binascii.Error as exc:
+        except (binascii.Error, ValueError) as exc:
             raise errors.ModelRejected("onnx must be base64") from exc
         if body.proven_output not in (None, "logits", "probabilities"):
             raise errors.InvalidInput("proven_output is logits or probabilities")
@@ -225,7 +228,7 @@ def create_app(node: Node) -> FastAPI:
         return {"commitment": hx(commitment), "model_id": body.model_id}
 
     @app.get("/v1/models")
-    def models_list(limit: int = 100) -> list[dict[str, Any]]:
+    def models_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         out = []
         for obj in store.objects(ObjectKind.MODEL, limit):
             vk_hash = Hash32(unhex(obj["vk_hash"]))
@@ -233,7 +236,7 @@ def create_app(node: Node) -> FastAPI:
         return out
 
     @app.get("/v1/data")
-    def data_list(limit: int = 100) -> list[dict[str, Any]]:
+    def data_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """DATA objects. The node's copy of the values is shown for common data only: owned
         data shows its commitment, never its values."""
         out = []
@@ -246,12 +249,12 @@ def create_app(node: Node) -> FastAPI:
         return out
 
     @app.get("/v1/traces")
-    def traces_list(limit: int = 100) -> list[dict[str, Any]]:
+    def traces_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         return [{**trace_to_json(r.entry), "batch": r.batch, "proof_status": r.proof_status,
                  "reason": r.reason} for r in store.recent_traces(limit)]
 
     @app.get("/v1/withdrawals")
-    def withdrawals_list(limit: int = 100) -> list[dict[str, Any]]:
+    def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         return [{**withdrawal_to_json(w), "batch": batch}
                 for w, batch in store.recent_withdrawals(limit)]
 
