@@ -261,7 +261,8 @@ def batch_show(number: int, home: Path = HomeOption, node: str | None = NodeOpti
         role = "verified on chain" if post["state"] == "accepted" else (
             "anchored only" if post["state"] == "anchored" else "")
         text += f"\nledger {post['name']:9} {post['state']}" + (
-            f" ({role}, {depth} confirmations)" if depth is not None else "") + (
+            f" ({role}, {depth} confirmation{'' if depth == 1 else 's'})"
+            if depth is not None else "") + (
             f" (tx {post['tx_hash']})" if post["tx_hash"] else "") + (
             f": {post['detail']}" if post["detail"] else "")
     emit(data, as_json, text)
