@@ -177,8 +177,7 @@ def create_app(node: Node) -> FastAPI:
         record = store.get_batch(number)
         if record is None:
             raise errors.NotFound(f"no batch {number}")
-        first_seq = store.blocks(record.first_block, record.first_block)[0].first_seq
-        last_seq = store.blocks(record.last_block, record.last_block)[0].last_seq
+        first_seq, last_seq = store.batch_seq_span(record)
         return {
             **batch_to_json(record),
             "ledgers": [{**post, "confirmations": link_confirmations(post["name"], number)}

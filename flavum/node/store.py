@@ -346,8 +346,7 @@ class Store:
     # --- batches ---
 
     def add_batch(self, batch: BatchRecord) -> None:
-        first_seq = self.blocks(batch.first_block, batch.first_block)[0].first_seq
-        last_seq = self.blocks(batch.last_block, batch.last_block)[0].last_seq
+        first_seq, last_seq = self.batch_seq_span(batch)
         with self._lock:
             self._conn.execute("BEGIN")
             try:
