@@ -428,8 +428,7 @@ def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
 
 def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEntry],
                   artifacts: ArtifactCache) -> None:
-    from flavum.zk.execution import FieldElement
-    from flavum.zk.proof import check_public_row, load_proof, verify
+    from flavum.zk.proof import verify_inference
 
     if len(data.proofs) != len(traces):
         raise VerificationFailed("proofs", f"the batch has {len(traces)} inference trace "
@@ -459,14 +458,8 @@ def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEnt
                                                f"{_show(model.vk_hash)} hashes to "
                                                f"{_show(keccak256(circuit.vk))}", "invalid_proof")
         try:
-            circuit_artifacts = artifacts.artifacts(model.vk_hash, circuit)
-            proof = load_proof(circuit_artifacts, entry.proof)
-            verify(circuit_artifacts, proof)
-            check_public_row(
-                circuit_artifacts, proof, entry.row,
-                input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
-                outputs=trace.outputs,
-            )
+            verify_inference(artifacts.artifacts(model.vk_hash, circuit), entry.proof,
+                             entry.row, trace.input_commitment, trace.outputs)
         except VerificationFailed as exc:
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.cause_code) from exc
         except FlavumError as exc:  # InvalidProof, SrsError, DataUnavailable (the SRS), ...

@@ -33,8 +33,8 @@ from flavum.ml.normalize import normalize
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
 from flavum.node.store import Store, hx
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import FieldElement, compute_input_commitment, run_row, run_witness
-from flavum.zk.proof import Proof, check_public_row, load_proof, verify
+from flavum.zk.execution import compute_input_commitment, run_row, run_witness
+from flavum.zk.proof import Proof, verify_inference
 from flavum.zk.srs import Progress, SrsStore
 
 MAX_ACCURACY_SAMPLES = 32
@@ -254,15 +254,8 @@ class ModelService:
                      row: int = 0) -> Proof:
         """Verify a trace entry's proof and bind it to the trace (row `row` of a batched
         proof): InvalidProof with a reason."""
-        artifacts = self.artifacts(vk_hash)
-        proof = load_proof(artifacts, proof_json)
-        verify(artifacts, proof)
-        check_public_row(
-            artifacts, proof, row,
-            input_commitment=FieldElement(int.from_bytes(trace.input_commitment, "big")),
-            outputs=trace.outputs,
-        )
-        return proof
+        return verify_inference(self.artifacts(vk_hash), proof_json, row,
+                                trace.input_commitment, trace.outputs)
 
     def _accuracy(self, model_bytes: bytes, artifacts: CircuitArtifacts, samples: np.ndarray,
                   postprocess: str, proven_output: str) -> dict[str, Any]:

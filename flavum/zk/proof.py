@@ -248,3 +248,23 @@ def check_public_row(
         expected = tuple(signed_to_felt(int(o)) for o in outputs)
         if expected != tuple(signed_to_felt(o) for o in rows[row]):
             raise InvalidProof(f"proof's row {row} outputs {rows[row]} are not {tuple(outputs)}")
+
+
+def verify_inference(
+    artifacts: CircuitArtifacts,
+    proof_json: bytes,
+    row: int,
+    input_commitment: bytes,
+    outputs: Sequence[int],
+) -> Proof:
+    """Read a proof.json, verify it and bind inference `row` of it to a DATA commitment
+    (32 bytes, big-endian) and outputs: what the node and the independent verifier check of
+    every trace entry. InvalidProof with a reason."""
+    proof = load_proof(artifacts, proof_json)
+    verify(artifacts, proof)
+    check_public_row(
+        artifacts, proof, row,
+        input_commitment=FieldElement(int.from_bytes(input_commitment, "big")),
+        outputs=outputs,
+    )
+    return proof
