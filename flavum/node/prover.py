@@ -26,7 +26,7 @@ from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store, hx
 from flavum.zk.circuit import CircuitArtifacts
-from flavum.zk.execution import outputs_per_row, pad_rows, run_witness
+from flavum.zk.execution import Execution, outputs_per_row, pad_rows, run_witness
 from flavum.zk.pool import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
 
@@ -93,12 +93,9 @@ class ProofManager:
         try:
             artifacts = self.models.artifacts(vk_hash)
             values = {t.tx_hash: self.models.data_values(t.input_commitment)[1] for t in traces}
-            traces = self._check_packed_outputs(artifacts, traces, values)
+            execution, traces = self._execute(artifacts, traces, values)
             if not traces:
                 return
-            rows = [values[t.tx_hash] for t in traces]
-            inputs = pad_rows(artifacts, rows) if artifacts.batch_size > 1 else rows[0]
-            execution = run_witness(artifacts, inputs)
             proof_path = self.proofs_dir / f"{hx(traces[0].tx_hash)}.json"
             job_id = self.pool.submit(make_proof_job(artifacts, execution, proof_path))
         except FlavumError as exc:
@@ -109,23 +106,26 @@ class ProofManager:
             self.store.set_proof_status(trace.tx_hash, "queued")
         self._jobs[job_id] = (vk_hash, [(t.tx_hash, i) for i, t in enumerate(traces)])
 
-    def _check_packed_outputs(self, artifacts: CircuitArtifacts, traces: list[TraceEntry],
-                              values: dict[Hash32, list[float]]) -> list[TraceEntry]:
-        """The entries whose receipt outputs the packed run reproduces; the others fail."""
+    def _execute(self, artifacts: CircuitArtifacts, traces: list[TraceEntry],
+                 values: dict[Hash32, list[float]]) -> tuple[Execution, list[TraceEntry]]:
+        """The witness to prove, and the entries it proves. A packed run must give each entry
+        the outputs of its receipt; an entry it does not fails, and the rest run again."""
         if artifacts.batch_size == 1:
-            return traces
-        rows = [values[t.tx_hash] for t in traces]
-        packed = run_witness(artifacts, pad_rows(artifacts, rows))
-        per_row = outputs_per_row(artifacts, packed.outputs)
-        kept = []
-        for trace, outputs in zip(traces, per_row, strict=False):
-            if tuple(outputs) == tuple(trace.outputs):
-                kept.append(trace)
-            else:
-                self.store.set_proof_status(
-                    trace.tx_hash, "failed",
-                    "the packed batch's outputs differ from the receipt's for this row")
-        return kept
+            return run_witness(artifacts, values[traces[0].tx_hash]), traces
+        while True:
+            packed = run_witness(artifacts, pad_rows(artifacts, [values[t.tx_hash]
+                                                                 for t in traces]))
+            per_row = outputs_per_row(artifacts, packed.outputs)
+            kept = [t for t, outputs in zip(traces, per_row, strict=False)
+                    if tuple(outputs) == tuple(t.outputs)]
+            for trace in traces:
+                if trace not in kept:
+                    self.store.set_proof_status(
+                        trace.tx_hash, "failed",
+                        "the packed batch's outputs differ from the receipt's for this row")
+            if len(kept) == len(traces) or not kept:
+                return packed, kept
+            traces = kept
 
     def _collect(self, job_id: str, vk_hash: Hash32, rows: list[tuple[Hash32, int]]) -> None:
         status = self.pool.status(job_id)
