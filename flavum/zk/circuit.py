@@ -45,6 +45,12 @@ INPUT_VISIBILITIES = ("hashed", "public", "private")
 OUTPUT_VISIBILITIES = ("public",)  # the rollup reads outputs from the proof's public values
 PARAM_VISIBILITIES = ("fixed", "private")
 CALIBRATION_TARGETS = ("resources", "accuracy")
+# A batched model's range tables with 2 legs: from 2048 (fits logrows 12) up to 16384 (2**28).
+BATCHED_MIN_BASE = 2048
+BATCHED_MAX_BASE = 16384
+# What calibration chose, kept when a batched model's table is widened after it.
+CALIBRATED_RUN_ARGS = ("input_scale", "param_scale", "scale_rebase_multiplier", "lookup_range",
+                       "logrows")
 
 
 @dataclass(frozen=True)
@@ -52,14 +58,18 @@ class CircuitConfig:
     """How a model becomes a circuit. Every field is part of the artifacts' cache key.
 
     input_visibility "hashed" exposes the Poseidon hash of the input (the DATA commitment);
-    params "fixed" bind the weights into the verifying key. decomp_base/decomp_legs size the
-    range-check tables: 128**4 covers the same 2**28 range as ezkl's default 16384**2 with much
-    smaller tables (logrows 15 -> 12 and ~6x faster proofs on a 64-32-10 MLP).
+    params "fixed" bind the weights into the verifying key.
 
-    freivalds: whether ezkl may check batched matrix products with Freivalds' algorithm. None
-    (default) leaves ezkl's default (on) for one-input models and turns it off for batched
-    models with one input per row: there it cost 2.6x the proving time at batch 8 (fewer rows,
-    but challenge columns that make the proving key larger).
+    The range-check fields default by model kind (None = the default of the kind):
+    - one-row models: tables 128**4 (decomp_base/decomp_legs: the same 2**28 range as ezkl's
+      16384**2 with much smaller tables: logrows 15 -> 12, ~6x faster on a 64-32-10 MLP),
+      inputs and outputs range-checked, Freivalds' check of matrix products on (ezkl's);
+    - batched models (one input per row): 2 legs (fewer rows per inference than 4), with the
+      widest base whose table fits the rows the circuit has anyway (up to 16384, i.e. 2**28),
+      no range check of the hashed inputs and public outputs (every operation still checks
+      its own values: an input too large fails witness generation), and no Freivalds (it cost
+      2.6x the proving time at batch 8). Together: 0.72 -> ~0.55 s per inference at best
+      (bench/bench_batching.py), as the per-row Poseidon hash then bounds the rows.
     """
 
     input_visibility: str = "hashed"
@@ -70,9 +80,10 @@ class CircuitConfig:
     lookup_safety_margin: float = 2.0
     scale_rebase_multiplier: int = 1
     scales: tuple[int, ...] | None = None  # None: let calibration choose
-    decomp_base: int = 128
-    decomp_legs: int = 4
-    freivalds: bool | None = None  # None: off for batched models with row inputs, else ezkl's
+    decomp_base: int | None = None
+    decomp_legs: int | None = None
+    check_io_range: bool | None = None
+    freivalds: bool | None = None
 
     def __post_init__(self) -> None:
         _check_choice("input_visibility", self.input_visibility, INPUT_VISIBILITIES)
@@ -85,7 +96,7 @@ class CircuitConfig:
             raise ConfigError("lookup_safety_margin must be at least 1.0")
         if self.scale_rebase_multiplier < 1:
             raise ConfigError("scale_rebase_multiplier must be at least 1")
-        if self.decomp_base < 2 or self.decomp_legs < 1:
+        if (self.decomp_base or 2) < 2 or (self.decomp_legs or 1) < 1:
             raise ConfigError("decomp_base must be >= 2 and decomp_legs >= 1")
         if self.scales is not None and not all(0 <= s <= 30 for s in self.scales):
             raise ConfigError("scales must lie in 0..30")
@@ -93,15 +104,30 @@ class CircuitConfig:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["scales"] = list(self.scales) if self.scales is not None else None
-        if self.freivalds is None:
-            del data["freivalds"]  # the cache keys of configs made before the field stay valid
+        for name in ("decomp_base", "decomp_legs", "check_io_range", "freivalds"):
+            if data[name] is None:
+                del data[name]  # a default: its value is decided by the model kind
         return data
 
-    def uses_freivalds(self, row_inputs: int) -> bool:
-        """Whether the circuit of a model with `row_inputs` inputs may use Freivalds' check."""
-        if self.freivalds is not None:
-            return self.freivalds
-        return row_inputs == 1
+    def run_args(self, row_inputs: int, logrows: int | None = None) -> dict[str, Any]:
+        """The ezkl run arguments of a model with `row_inputs` inputs (see the class docstring).
+
+        For a batched model's default base, `logrows` is the circuit's size once calibrated
+        with the smallest table (2048 rows): the base is then widened to the table that fits.
+        """
+        batched = row_inputs > 1
+        default_base = BATCHED_MIN_BASE if batched else 128
+        if batched and logrows is not None:
+            default_base = max(BATCHED_MIN_BASE, min(BATCHED_MAX_BASE, 2 ** (logrows - 1)))
+        return {
+            "input_visibility": self.input_visibility,
+            "output_visibility": self.output_visibility,
+            "param_visibility": self.param_visibility,
+            "decomp_base": self.decomp_base or default_base,
+            "decomp_legs": self.decomp_legs or (2 if batched else 4),
+            "ignore_range_check_inputs_outputs": not _choose(self.check_io_range, not batched),
+            "disable_freivalds": not _choose(self.freivalds, not batched),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CircuitConfig:
@@ -109,6 +135,46 @@ class CircuitConfig:
         if data.get("scales") is not None:
             data["scales"] = tuple(data["scales"])
         return cls(**data)
+
+
+def _choose(value: bool | None, default: bool) -> bool:
+    return default if value is None else value
+
+
+def _gen_settings(model_path: Path, settings_path: Path,
+                  run_args: dict[str, Any]) -> dict[str, Any]:
+    """ezkl gen_settings with these run arguments: the settings."""
+    import ezkl
+
+    args = ezkl.PyRunArgs()
+    for name, value in run_args.items():
+        setattr(args, name, value)
+    call_ezkl(
+        "gen_settings", ModelRejected, ezkl.gen_settings,
+        str(model_path), str(settings_path), py_run_args=args,
+    )
+    settings: dict[str, Any] = json.loads(settings_path.read_text())
+    return settings
+
+
+def _calibrate(model_path: Path, settings_path: Path, calibration_path: Path,
+               config: CircuitConfig, run_args: dict[str, Any]) -> dict[str, Any]:
+    """gen_settings, then ezkl's calibration (scales, logrows) on the calibration inputs."""
+    import ezkl
+
+    _gen_settings(model_path, settings_path, run_args)
+    calibrate_kw: dict[str, Any] = {}
+    if config.scales is not None:
+        calibrate_kw["scales"] = list(config.scales)
+    call_ezkl(
+        "calibration", ModelRejected, ezkl.calibrate_settings,
+        str(calibration_path), str(model_path), str(settings_path), config.calibration_target,
+        lookup_safety_margin=config.lookup_safety_margin,
+        scale_rebase_multiplier=[config.scale_rebase_multiplier],
+        **calibrate_kw,
+    )
+    settings: dict[str, Any] = json.loads(settings_path.read_text())
+    return settings
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -399,32 +465,19 @@ def _build_into(
     calibration_data = compute_calibration_data(cal, row_inputs)
     calibration_path.write_text(json.dumps({"input_data": calibration_data}))
 
-    run_args = ezkl.PyRunArgs()
-    run_args.input_visibility = config.input_visibility
-    run_args.output_visibility = config.output_visibility
-    run_args.param_visibility = config.param_visibility
-    run_args.decomp_base = config.decomp_base
-    run_args.decomp_legs = config.decomp_legs
-    if not config.uses_freivalds(row_inputs):
-        run_args.disable_freivalds = True
-
     report("calibrate", None)
-    call_ezkl(
-        "gen_settings", ModelRejected, ezkl.gen_settings,
-        str(model_path), str(settings_path), py_run_args=run_args,
-    )
-    calibrate_kw: dict[str, Any] = {}
-    if config.scales is not None:
-        calibrate_kw["scales"] = list(config.scales)
-    call_ezkl(
-        "calibration", ModelRejected, ezkl.calibrate_settings,
-        str(calibration_path), str(model_path), str(settings_path), config.calibration_target,
-        lookup_safety_margin=config.lookup_safety_margin,
-        scale_rebase_multiplier=[config.scale_rebase_multiplier],
-        **calibrate_kw,
-    )
-    settings = json.loads(settings_path.read_text())
+    settings = _calibrate(model_path, settings_path, calibration_path, config,
+                          config.run_args(row_inputs))
     logrows = int(settings["run_args"]["logrows"])
+    if row_inputs > 1 and config.decomp_base is None:
+        # The rows of a batched model, not its table, set its size: widen the table to the
+        # rows it has anyway (a wider range), at the scales calibration chose.
+        wide = config.run_args(row_inputs, logrows)
+        if wide["decomp_base"] != settings["run_args"]["decomp_base"]:
+            for name in CALIBRATED_RUN_ARGS:
+                wide[name] = settings["run_args"][name]
+            wide["lookup_range"] = tuple(wide["lookup_range"])
+            settings = _gen_settings(model_path, settings_path, wide)
     report("calibrate", 1.0)
     # Refuse before compile and setup: setup's time and memory grow with 2**logrows.
     if logrows > config.max_logrows:

@@ -90,18 +90,39 @@ def test_batched_artifacts(batched_artifacts: CircuitArtifacts) -> None:
     again = CircuitArtifacts.load(a.directory, a.srs_path)
     assert again == a
     settings = json.loads(a.settings_path.read_text())
-    assert settings["run_args"]["disable_freivalds"] is True  # off by default when batched
+    run_args = settings["run_args"]
+    assert run_args["disable_freivalds"] and run_args["ignore_range_check_inputs_outputs"]
+    assert run_args["decomp_legs"] == 2
+    assert run_args["decomp_base"] == max(2048, min(16384, 2 ** (a.logrows - 1)))
 
 
-def test_freivalds_choice_in_config(tiny_artifacts: CircuitArtifacts) -> None:
-    assert CircuitConfig().uses_freivalds(1) and not CircuitConfig().uses_freivalds(8)
-    assert CircuitConfig(freivalds=True).uses_freivalds(8)
-    assert not CircuitConfig(freivalds=False).uses_freivalds(1)
-    assert "freivalds" not in CircuitConfig().to_json()  # keys of earlier builds are unchanged
-    for config in (CircuitConfig(), CircuitConfig(freivalds=False)):
+def test_run_args_by_model_kind(tiny_artifacts: CircuitArtifacts) -> None:
+    one, batched = CircuitConfig().run_args(1), CircuitConfig().run_args(8)
+    assert (one["decomp_base"], one["decomp_legs"]) == (128, 4)
+    assert not one["ignore_range_check_inputs_outputs"] and not one["disable_freivalds"]
+    assert (batched["decomp_base"], batched["decomp_legs"]) == (2048, 2)
+    assert batched["ignore_range_check_inputs_outputs"] and batched["disable_freivalds"]
+    # A batched model's table widens to the rows its circuit has, up to 16384 (2**28).
+    assert [CircuitConfig().run_args(8, k)["decomp_base"] for k in (11, 12, 14, 15, 17)] == [
+        2048, 2048, 8192, 16384, 16384]
+    chosen = CircuitConfig(decomp_base=256, decomp_legs=3, check_io_range=True, freivalds=True)
+    assert chosen.run_args(8, 15) == {**batched, "decomp_base": 256, "decomp_legs": 3,
+                                       "ignore_range_check_inputs_outputs": False,
+                                       "disable_freivalds": False}
+    assert CircuitConfig(freivalds=False).run_args(1)["disable_freivalds"]
+    assert not {"freivalds", "decomp_base", "check_io_range"} & set(CircuitConfig().to_json())
+    for config in (CircuitConfig(), chosen):
         assert CircuitConfig.from_json(config.to_json()) == config
     settings = json.loads(tiny_artifacts.settings_path.read_text())
     assert settings["run_args"]["disable_freivalds"] is False
+
+
+def test_batched_row_out_of_range_refused_at_once(batched_artifacts: CircuitArtifacts) -> None:
+    """Inputs are not range-checked in a batched circuit, but the operations still check their
+    values: a row too large is refused when it runs, before any batch holds it."""
+    run_row(batched_artifacts, make_calibration(4, rows=1))
+    with pytest.raises(InvalidInput, match="range"):
+        run_row(batched_artifacts, np.full(4, 3e5, dtype=np.float32))
 
 
 def test_per_row_commitments_equal_batch_one_commitments(
