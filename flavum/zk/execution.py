@@ -198,30 +198,33 @@ def run_witness(
     """Run the circuit on `inputs` (ezkl gen_witness) and read the canonical results.
 
     The witness is written to `workdir` (default `<artifacts>/executions/<inputs sha256>/`,
-    so the same input maps to the same files). With `check`, the witness is also run through
-    the constraint checker (ezkl.mock, milliseconds to seconds): an input outside the circuit's
-    ranges is then refused with InvalidInput now, not found later when its proof fails.
+    so the same input maps to the same files; a witness already made there is read, not made
+    again: the prover reuses the one an Infer made). With `check`, the witness is also run
+    through the constraint checker (ezkl.mock, milliseconds to seconds): an input outside the
+    circuit's ranges is then refused with InvalidInput now, not found later when its proof fails.
     """
     import ezkl
 
     flat = prepare_inputs(artifacts, inputs)
+    content_addressed = workdir is None
     if workdir is None:
         workdir = artifacts.directory / "executions" / compute_inputs_digest(flat)[:32]
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    input_path = workdir / "input.json"
     witness_path = workdir / "witness.json"
-    _write_atomic(input_path, json.dumps({"input_data": _input_data(artifacts, flat)}).encode())
-    tmp_witness = workdir / f".witness.{os.getpid()}.tmp"
-    # With a well-formed input, gen_witness fails when a value leaves the circuit's range
-    # (e.g. "too large to be represented by base 128 and n 4"): the input's fault.
-    call_ezkl(
-        "witness generation (is the input within the circuit's range?)",
-        InvalidInput,
-        ezkl.gen_witness,
-        str(input_path), str(artifacts.compiled_path), str(tmp_witness),
-    )
-    os.replace(tmp_witness, witness_path)
+    if not (content_addressed and witness_path.exists()):
+        workdir.mkdir(parents=True, exist_ok=True)
+        input_path = workdir / "input.json"
+        _write_atomic(input_path, json.dumps({"input_data": _input_data(artifacts, flat)}).encode())
+        tmp_witness = workdir / f".witness.{os.getpid()}.tmp"
+        # With a well-formed input, gen_witness fails when a value leaves the circuit's range
+        # (e.g. "too large to be represented by base 128 and n 4"): the input's fault.
+        call_ezkl(
+            "witness generation (is the input within the circuit's range?)",
+            InvalidInput,
+            ezkl.gen_witness,
+            str(input_path), str(artifacts.compiled_path), str(tmp_witness),
+        )
+        os.replace(tmp_witness, witness_path)  # whole or absent: safe to reuse
     if check:
         call_ezkl(
             "constraint check of the input", InvalidInput, ezkl.mock,

@@ -56,6 +56,21 @@ def test_same_input_in_other_shapes_is_the_same_execution(
     assert a == b
 
 
+def test_witness_of_the_same_input_is_made_once(
+    tiny_artifacts: CircuitArtifacts, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ezkl
+
+    first = run_witness(tiny_artifacts, SAMPLE * 0.5)  # content-addressed: made here
+    made: list[str] = []
+    real = ezkl.gen_witness
+    monkeypatch.setattr(ezkl, "gen_witness", lambda *a, **k: made.append(a[0]) or real(*a, **k))
+    assert run_witness(tiny_artifacts, SAMPLE * 0.5) == first and made == []
+    # A chosen workdir always runs the circuit.
+    explicit = run_witness(tiny_artifacts, SAMPLE * 0.5, workdir=tmp_path)
+    assert len(made) == 1 and explicit.outputs == first.outputs
+
+
 def test_rejects_bad_inputs(tiny_artifacts: CircuitArtifacts) -> None:
     with pytest.raises(InvalidInput, match="3 values; the model takes 4"):
         run_witness(tiny_artifacts, SAMPLE[:3])
