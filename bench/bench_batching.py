@@ -4,12 +4,13 @@ Model: a torch MLP 64-32-10 trained briefly on sklearn's digits (logits, no soft
 with torch.onnx.export(dynamo=False, opset_version=17), batched with flavum.ml.batching (N
 one-row inputs, so a hashed input gives one Poseidon commitment per inference).
 
-For each circuit setting and N in --sizes: logrows, rows used (the model's and the Poseidon
-hashes'), setup time, pk size, prove time of one proof (median of --reps, each in a fresh pool
-worker process), peak RSS of that worker, and the per-inference prove time relative to N=1 of
-the same setting and to the baseline: batch 1 with ezkl's default settings (the goal: best N
-<= 0.1 of it). The batched circuits take the input scale of the N=1 circuit, so a row's
-commitment is the same in every circuit of one setting. Each proof is verified.
+For each circuit setting and N in --sizes: logrows, rows used (the larger of the model's and
+the Poseidon hashes', which run beside each other) and the hashes' rows, setup time, pk size,
+prove time of one proof (median of --reps, each in a fresh pool worker process), peak RSS of
+that worker, and the per-inference prove time relative to N=1 of the same setting and to the
+baseline: batch 1 with ezkl's default settings (the goal: best N <= 0.1 of it). The batched
+circuits take the input scale of the N=1 circuit, so a row's commitment is the same in every
+circuit of one setting. Each proof is verified.
 
     python bench/bench_batching.py [--sizes 1,8,12,16,24,32] [--settings default] [--reps 1]
 """
@@ -137,7 +138,7 @@ def bench_setting(name: str, config: CircuitConfig, model: bytes, x: np.ndarray,
 
 
 def print_table(results: list[dict], baseline: dict) -> None:
-    print("\n| setting | N | logrows | model rows | hash rows | pk MB | build s | prove s "
+    print("\n| setting | N | logrows | rows used | hash rows | pk MB | build s | prove s "
           "| s/inference | vs N=1 of the setting | vs baseline | peak RSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in [baseline, *results]:
