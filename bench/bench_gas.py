@@ -9,8 +9,8 @@ proofs of a Gemm 4-8-3 MLP with hashed input:
   on the reusable verifier (its own verifier is over the 24,576-byte limit): one verifier call
   whose public values hold 16 rows of outputs, one trace leaf per row;
 - the same with one input commitment per row (the model batched by 16 with make_batched:
-  16 inputs, 16 Poseidon commitments, per_row_inputs): its own verifier fits the limit; full,
-  12 requests + 4 padding rows, and full on the reusable verifier;
+  16 inputs, 16 Poseidon commitments, registered with that layout): its own verifier fits the
+  limit; full, 12 requests + 4 padding rows, and full on the reusable verifier;
 - deposits (ETH, ERC-20, data) and withdrawal finalizations (ETH, ERC-20, RESULT as ERC-721).
 
 Goal: <= 150k gas per proven inference, amortized in a batch of 16.
@@ -38,6 +38,7 @@ from flavum.core.merkle import compute_tree_proof  # noqa: E402
 from flavum.core.transactions import address_of  # noqa: E402
 from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
 from flavum.l1.evm import deploy_contracts, embedded_web3, proven_inference  # noqa: E402
+from flavum.l1.interface import ModelLayout  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
 from tests.l1.conftest import make_per_row_model, make_proven_model  # noqa: E402
 
@@ -83,13 +84,13 @@ def main() -> None:
                  ledger.last_receipt["gasUsed"], f"{len(single.verifier.vka)} words"))
     assert not batched.verifier.fits
     ledger.register_model(batch_model, batched.verifier, batched.artifacts.vk_hash,
-                          address_of(USER))
+                          address_of(USER), ModelLayout(16))
     rows.append(("register the batch-16 model's VKA (own verifier too big)",
                  ledger.last_receipt["gasUsed"], f"{len(batched.verifier.vka)} words"))
     rows_verifier = "own verifier" if rows16.verifier.fits else "reusable verifier"
     before = w3.eth.block_number
     ledger.register_model(rows_model, rows16.verifier, rows16.artifacts.vk_hash,
-                          address_of(USER))
+                          address_of(USER), ModelLayout(16, per_row_inputs=True))
     gas_used = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
                 for n in range(before + 1, w3.eth.block_number + 1)]
     note = (f"{rows16.verifier.contract.deployed_size:,} bytes of code"
@@ -97,7 +98,8 @@ def main() -> None:
     rows.append((f"register the per-row batch-16 model ({rows_verifier}, deployed + registered)",
                  sum(gas_used), note))
     ledger.register_model(rows_vka_model, rows16.verifier, rows16.artifacts.vk_hash,
-                          address_of(USER), use_reusable=True)
+                          address_of(USER), ModelLayout(16, per_row_inputs=True),
+                          use_reusable=True)
     rows.append(("register the per-row batch-16 model's VKA on the reusable verifier",
                  ledger.last_receipt["gasUsed"], f"{len(rows16.verifier.vka)} words"))
 
@@ -160,8 +162,7 @@ def main() -> None:
                                      execution.input_commitments[r].be_bytes, outputs[r], result))
             proof_rows.append((tx, result))
         proof_rows += [(ZERO_HASH, ZERO_HASH)] * (16 - real)  # padding rows: no trace leaf
-        return post(traces, [proven_inference(model_id, proof, proof_rows,
-                                              per_row_inputs=True)])
+        return post(traces, [proven_inference(model_id, proof, proof_rows)])
 
     gas_r = per_row_batch(rows16.full, rows16.full_proof, 16)
     per_inference = gas_r // 16

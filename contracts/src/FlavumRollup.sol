@@ -11,11 +11,12 @@ import {ModelRegistry} from "./ModelRegistry.sol";
 /// Users may queue signed rollup transactions here (forced inclusion): a batch must process
 /// every queued request that is older than `forcedWindow` blocks.
 contract FlavumRollup {
-    /// One verifier call, covering the rows (txHashes[r], resultIds[r]).
+    /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
+    /// public values are read are the model's, as the ModelRegistry pinned them:
     /// perRowInputs false: public values [input commitment, outputs...]; the outputs are split
-    /// into txHashes.length equal slices, one trace leaf each, all with the one input commitment.
+    /// into `rows` equal slices, one trace leaf each, all with the one input commitment.
     /// perRowInputs true (a batched model with one input commitment per row): public values
-    /// [c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1] with N = txHashes.length;
+    /// [c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1] with N = rows;
     /// row r's leaf has commitment c_r and the r-th equal slice of the outputs. A padding row
     /// (tx hash and result id both zero: the proof's rows beyond the real ones) has no leaf.
     struct Inference {
@@ -25,7 +26,6 @@ contract FlavumRollup {
         bytes32[] vka; // empty for a model with its own verifier
         bytes32[] txHashes;
         bytes32[] resultIds;
-        bool perRowInputs;
     }
 
     /// How a batch processes forced request `requestId`: included (its tx hash is at `txIndex`
@@ -169,23 +169,33 @@ contract FlavumRollup {
 
     /// Verify every proof and return the root of the trace leaves rebuilt from their public values.
     function _computeTraceRoot(Inference[] calldata inferences) private returns (bytes32) {
+        ModelRegistry.Model[] memory models = new ModelRegistry.Model[](inferences.length);
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
-            total += _leafCount(inferences[i]);
+            models[i] = _registered(inferences[i]);
+            total += _leafCount(inferences[i], models[i].perRowInputs);
         }
         bytes32[] memory leaves = new bytes32[](total);
         uint256 next = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
             Inference calldata inf = inferences[i];
-            _verifyProof(inf);
-            next = _appendLeaves(inf, leaves, next);
+            _verifyProof(inf, models[i]);
+            next = _appendLeaves(inf, models[i].perRowInputs, leaves, next);
         }
         return FlavumHashes.computeTreeRoot(leaves);
     }
 
-    function _verifyProof(Inference calldata inf) private {
-        ModelRegistry.Model memory model = registry.getModel(inf.modelId);
+    /// The model of an inference, which must name exactly the rows its registration pinned.
+    function _registered(Inference calldata inf) private view returns (ModelRegistry.Model memory model) {
+        model = registry.getModel(inf.modelId);
         require(model.verifier != address(0), "model not registered");
+        require(
+            inf.txHashes.length == model.rows && inf.resultIds.length == model.rows,
+            "rows differ from the model's registration"
+        );
+    }
+
+    function _verifyProof(Inference calldata inf, ModelRegistry.Model memory model) private {
         bool ok;
         bytes memory ret;
         if (model.reusable) {
@@ -206,8 +216,8 @@ contract FlavumRollup {
     }
 
     /// How many trace leaves an inference yields: one per row, padding rows excepted.
-    function _leafCount(Inference calldata inf) private pure returns (uint256 count) {
-        if (!inf.perRowInputs) {
+    function _leafCount(Inference calldata inf, bool perRowInputs) private pure returns (uint256 count) {
+        if (!perRowInputs) {
             return inf.txHashes.length;
         }
         for (uint256 r = 0; r < inf.txHashes.length; r++) {
@@ -217,10 +227,13 @@ contract FlavumRollup {
         }
     }
 
-    function _appendLeaves(Inference calldata inf, bytes32[] memory leaves, uint256 next) private pure returns (uint256) {
+    function _appendLeaves(Inference calldata inf, bool perRowInputs, bytes32[] memory leaves, uint256 next)
+        private
+        pure
+        returns (uint256)
+    {
         uint256 rows = inf.txHashes.length;
-        require(rows > 0 && inf.resultIds.length == rows, "an inference names one result per row");
-        if (inf.perRowInputs) {
+        if (perRowInputs) {
             return _appendRowLeaves(inf, leaves, next);
         }
         // instances[0] is the input commitment (hashed input); the rest are outputs.

@@ -33,6 +33,7 @@ from flavum.l1.interface import (
     Ledger,
     LedgerError,
     LedgerUnreachable,
+    ModelLayout,
     ProvenInference,
     RegisteredModel,
 )
@@ -310,20 +311,22 @@ class EvmLedger(Ledger):
     # --- models ------------------------------------------------------------------------------
 
     def model(self, model_id: ObjectId) -> RegisteredModel | None:
-        verifier, reusable, owner, vk_hash = call_mapped(
+        verifier, reusable, owner, vk_hash, rows, per_row_inputs = call_mapped(
             "getModel", self.registry.functions.getModel(model_id).call)
         if int(verifier, 16) == 0:
             return None
         return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
-                               Address(bytes.fromhex(owner[2:])), reusable)
+                               Address(bytes.fromhex(owner[2:])), reusable,
+                               ModelLayout(int(rows), bool(per_row_inputs)))
 
     def register_model(
         self, model_id: ObjectId, build: VerifierBuild, vk_hash: Hash32, owner: Address,
-        *, use_reusable: bool | None = None,
+        layout: ModelLayout = ModelLayout(), *, use_reusable: bool | None = None,
     ) -> RegisteredModel:
         """Bind `model_id` to a verifier: its own (deployed now) when it fits the size limit and
-        `use_reusable` is not True, else its VKA on the shared reusable verifier. Idempotent:
-        an already registered model is returned as it is."""
+        `use_reusable` is not True, else its VKA on the shared reusable verifier; and pin the
+        layout its proofs are read with. Idempotent: an already registered model is returned
+        as it is."""
         existing = self.model(model_id)
         if existing is not None:
             return existing
@@ -336,14 +339,16 @@ class EvmLedger(Ledger):
                                    build.contract.bytecode, (), self.gas.deploy_verifier)
             verifier = receipt["contractAddress"]
             self._transact("registerModel", key, self.registry.functions.registerModel(
-                model_id, verifier, vk_hash, self.w3.to_checksum_address(owner)))
+                model_id, verifier, vk_hash, self.w3.to_checksum_address(owner), layout.rows,
+                layout.per_row_inputs))
         else:
             if self.reusable_verifier is None:
                 raise LedgerError("no reusable verifier in this deployment")
             gas = 400_000 + 2_000 * len(build.vka)
             self._transact("registerModelVka", key, self.registry.functions.registerModelVka(
                 model_id, self.reusable_verifier.address, vk_hash,
-                self.w3.to_checksum_address(owner), list(build.vka)), gas=gas)
+                self.w3.to_checksum_address(owner), layout.rows, layout.per_row_inputs,
+                list(build.vka)), gas=gas)
         registered = self.model(model_id)
         if registered is None:
             raise LedgerError("model registration left no record")
@@ -389,7 +394,7 @@ class EvmLedger(Ledger):
         args = (
             _header_tuple(header),
             [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
-              [r[0] for r in i.rows], [r[1] for r in i.rows], i.per_row_inputs)
+              [r[0] for r in i.rows], [r[1] for r in i.rows])
              for i in inferences],
             [(f.request_id, f.included, f.tx_index, list(f.tx_proof)) for f in forced],
         )
@@ -671,14 +676,14 @@ def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
             w.object_id, w.object_kind, w.commitment, w.model_id)
 
 
-def proven_inference(model_id: ObjectId, proof: Any, rows: Sequence[tuple[Hash32, ObjectId]],
-                     per_row_inputs: bool = False) -> ProvenInference:
+def proven_inference(model_id: ObjectId, proof: Any,
+                     rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
     """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them).
 
-    With `per_row_inputs` (a proof of a batched model with one commitment per row), `rows`
-    names every row of the proof in order, (ZERO_HASH, ZERO_HASH) for a padding row."""
+    For a batched model with one commitment per row, `rows` names every row of the proof in
+    order, (ZERO_HASH, ZERO_HASH) for a padding row."""
     return ProvenInference(model_id, bytes(proof.proof_bytes), tuple(proof.instances),
-                           tuple((Hash32(t), ObjectId(r)) for t, r in rows), per_row_inputs)
+                           tuple((Hash32(t), ObjectId(r)) for t, r in rows))
 
 
 def write_deployment(path: Path, deployment: EvmDeployment) -> None:

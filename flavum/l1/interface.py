@@ -48,15 +48,16 @@ class Capabilities:
 class ProvenInference:
     """One verifier call: a proof and its public values, and the trace rows it covers.
 
-    `rows` lists (tx_hash, result_id) of the trace entries it proves, in trace order.
+    `rows` lists (tx_hash, result_id) of the trace entries it proves, in trace order: as many
+    as the model's registration pinned (`ModelLayout`), and the public values are read with it.
 
-    Without `per_row_inputs`, the public values are the input commitment (one Poseidon hash)
+    Without per-row inputs, the public values are the input commitment (one Poseidon hash)
     followed by the outputs: the outputs are split into len(rows) equal slices, row i taking
     slice i, and every row carries the one input commitment. A model with a batch dimension,
-    proven once for N inputs, therefore yields N trace leaves (or one, when one Infer covers
-    all N rows).
+    proven once for N inputs, therefore yields N trace leaves (or one, when it is registered
+    with one row: one Infer covers all N).
 
-    With `per_row_inputs` (a batched model with one input commitment per row, see
+    With per-row inputs (a batched model with one input commitment per row, see
     flavum.ml.batching), the public values are [c_0, ..., c_{N-1}, outputs of row 0, ...,
     outputs of row N-1] and `rows` has exactly N entries, in the proof's row order: row i's
     leaf has commitment c_i and the i-th of N equal slices of the outputs. A padding row
@@ -68,6 +69,14 @@ class ProvenInference:
     proof: bytes
     instances: tuple[int, ...]
     rows: tuple[tuple[Hash32, ObjectId], ...]
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """How a ledger reads a model's proofs, pinned when the model is registered: the trace rows
+    per proof (padding rows included) and whether each row has its own input commitment."""
+
+    rows: int = 1
     per_row_inputs: bool = False
 
 
@@ -129,6 +138,7 @@ class RegisteredModel:
     vk_hash: Hash32
     owner: Address
     reusable: bool
+    layout: ModelLayout = field(default_factory=ModelLayout)
     vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
 
 

@@ -22,7 +22,13 @@ from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
-from flavum.l1.interface import ForcedInclusion, Ledger, LedgerError, ProvenInference
+from flavum.l1.interface import (
+    ForcedInclusion,
+    Ledger,
+    LedgerError,
+    ModelLayout,
+    ProvenInference,
+)
 from flavum.node.config import LedgerSpec
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Sequencer
@@ -194,7 +200,9 @@ class LedgerLink:
         workdir = artifacts.directory / "evm"
         build = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
                                      artifacts.srs_path, workdir)
-        self.ledger.register_model(model.object_id, build, model.vk_hash, model.owner)
+        per_row = artifacts.batch_size > 1  # batched models have one commitment per row
+        self.ledger.register_model(model.object_id, build, model.vk_hash, model.owner,
+                                   ModelLayout(artifacts.batch_size, per_row))
 
     def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:
         """One verifier call per proof, in trace order. A batched proof covers a contiguous run
@@ -223,8 +231,7 @@ class LedgerLink:
             padding = (ZERO_HASH, ObjectId(ZERO_HASH))
             rows = [(members[i].tx_hash, members[i].result_id) if i in members else padding
                     for i in range(artifacts.batch_size)]
-            inferences.append(proven_inference(model.object_id, proof, rows,
-                                               per_row_inputs=True))
+            inferences.append(proven_inference(model.object_id, proof, rows))
         return inferences
 
     def _record(self, batch: int, state: str, tx_hash: bytes | None, detail: str | None) -> None:

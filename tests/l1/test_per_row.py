@@ -1,8 +1,9 @@
 """Batched proofs with one input commitment per row, on chain.
 
 A model batched with make_batched proves N requests at once; its public values are
-[c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1]. Posted with per_row_inputs,
-the rollup rebuilds row i's trace leaf from c_i and the i-th slice of the outputs, and skips
+[c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1]. Registered with that layout
+(N rows, one commitment per row: the registry pins it, the poster cannot choose), the rollup
+rebuilds row i's trace leaf from c_i and the i-th slice of the outputs, and skips
 padding rows (the copies of the last real row that fill a batch that is not full).
 """
 
@@ -14,7 +15,7 @@ from flavum.core.batch import TraceEntry, compute_trace_leaf
 from flavum.core.merkle import compute_tree_root
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.evm import proven_inference
-from flavum.l1.interface import LedgerError, ProvenInference
+from flavum.l1.interface import LedgerError, ModelLayout, ProvenInference
 from flavum.zk.execution import Execution, compute_input_commitment, outputs_per_row
 from flavum.zk.proof import Proof, check_public_row
 
@@ -27,7 +28,8 @@ PADDING = (Hash32(ZERO_HASH), ObjectId(ZERO_HASH))
 
 @pytest.fixture
 def registered(ledger, per_row):
-    ledger.register_model(MODEL, per_row.verifier, per_row.artifacts.vk_hash, ALICE)
+    layout = ModelLayout(per_row.artifacts.batch_size, per_row_inputs=True)
+    ledger.register_model(MODEL, per_row.verifier, per_row.artifacts.vk_hash, ALICE, layout)
     return ledger
 
 
@@ -48,8 +50,7 @@ def row_traces(model: PerRowModel, execution: Execution, real: int) -> list[Trac
 
 def per_row_inference(proof: Proof, traces: list[TraceEntry], rows: int) -> ProvenInference:
     named = [(t.tx_hash, t.result_id) for t in traces]
-    return proven_inference(MODEL, proof, named + [PADDING] * (rows - len(named)),
-                            per_row_inputs=True)
+    return proven_inference(MODEL, proof, named + [PADDING] * (rows - len(named)))
 
 
 def test_full_batch_gives_one_leaf_per_row(registered, per_row):
@@ -73,15 +74,27 @@ def test_full_batch_gives_one_leaf_per_row(registered, per_row):
     assert registered.batch_status(0).accepted
 
 
-def test_old_layout_does_not_read_a_per_row_proof(registered, per_row):
+def test_the_registration_pins_the_layout(registered, per_row):
     n = per_row.artifacts.batch_size
+    assert registered.model(MODEL).layout == ModelLayout(n, per_row_inputs=True)
     traces = row_traces(per_row, per_row.full, n)
     inference = per_row_inference(per_row.full_proof, traces, n)
+    # The poster cannot name fewer rows than the model's proofs have (nor more)...
+    for rows in (inference.rows[:3], inference.rows + (PADDING,)):
+        with pytest.raises(LedgerError) as err:
+            registered.post_batch(make_batch(0, traces=traces[:3]),
+                                  [replace(inference, rows=rows)])
+        assert reason(err) == "rows differ from the model's registration"
+    # ...and a registration with the one-commitment layout does not read a per-row proof:
     # [c_0..c_3, 12 outputs] read as [c, 15 outputs] does not split into 4 rows.
+    other = ObjectId(h("same circuit, one-commitment layout"))
+    registered.register_model(other, per_row.verifier, per_row.artifacts.vk_hash, ALICE,
+                              ModelLayout(n, per_row_inputs=False))
     with pytest.raises(LedgerError) as err:
         registered.post_batch(make_batch(0, traces=traces),
-                              [replace(inference, per_row_inputs=False)])
+                              [replace(inference, model_id=other)])
     assert reason(err) == "outputs do not split into the rows"
+    assert registered.next_batch_number() == 0
 
 
 def test_padding_rows_give_no_leaf(registered, per_row):
@@ -146,8 +159,11 @@ def test_instances_must_split_into_the_rows(registered, per_row):
     n = per_row.artifacts.batch_size
     traces = row_traces(per_row, per_row.full, n)
     inference = per_row_inference(per_row.full_proof, traces, n)
-    # 3 rows of a 16-value proof: 13 outputs do not split into 3.
-    three = replace(inference, rows=inference.rows[:3])
+    # A model registered with 3 rows over this circuit: 13 outputs do not split into 3.
+    three_rows = ObjectId(h("three rows"))
+    registered.register_model(three_rows, per_row.verifier, per_row.artifacts.vk_hash, ALICE,
+                              ModelLayout(3, per_row_inputs=True))
+    three = replace(inference, model_id=three_rows, rows=inference.rows[:3])
     with pytest.raises(LedgerError) as err:
         registered.post_batch(make_batch(0, traces=traces[:3]), [three])
     assert reason(err) == "outputs do not split into the rows"

@@ -6,7 +6,7 @@ import pytest
 
 from flavum.core.types import Hash32, ObjectId
 from flavum.l1.evm import EvmLedger, rpc_web3
-from flavum.l1.interface import LedgerError, LedgerUnreachable
+from flavum.l1.interface import LedgerError, LedgerUnreachable, ModelLayout
 
 from .conftest import ALICE, ALICE_KEY, _free_port
 from .helpers import h, make_batch, one_inference, trace_of
@@ -109,12 +109,23 @@ def test_trace_root_mismatch(registered, tiny):
     assert reason(err) == "trace root mismatch"
 
 
-def test_rows_must_split_the_outputs(registered, tiny):
+def test_rows_are_the_registered_ones(registered, ledger, tiny):
     header, inference = one_inference(tiny, MODEL)
-    two_rows = replace(inference, rows=inference.rows * 2)  # 3 outputs do not split in 2
+    two_rows = replace(inference, rows=inference.rows * 2)  # the model's proofs have 1 row
     with pytest.raises(LedgerError) as err:
         registered.post_batch(header, [two_rows])
+    assert reason(err) == "rows differ from the model's registration"
+    # Registered with 2 rows, the same circuit's 3 outputs do not split into them.
+    model = ObjectId(h("two-row model"))
+    ledger.register_model(model, tiny.verifier, tiny.artifacts.vk_hash, ALICE, ModelLayout(2))
+    with pytest.raises(LedgerError) as err:
+        registered.post_batch(header, [replace(two_rows, model_id=model)])
     assert reason(err) == "outputs do not split into the rows"
+    # No registration without rows.
+    with pytest.raises(LedgerError) as err:
+        ledger.register_model(ObjectId(h("no rows")), tiny.verifier, tiny.artifacts.vk_hash,
+                              ALICE, ModelLayout(0))
+    assert reason(err) == "a model's proofs have at least one row"
 
 
 def test_unregistered_model(registered, tiny):
@@ -129,7 +140,7 @@ def test_model_registration_is_permanent_and_restricted(registered, tiny):
     assert again.vk_hash == tiny.artifacts.vk_hash  # idempotent: the first binding stays
     outsider = EvmLedger(registered.w3, registered.deployment, sequencer_key=ALICE_KEY)
     fn = outsider.registry.functions.registerModel(h("m2"), outsider.rollup.address, h("vk"),
-                                                   outsider.rollup.address)
+                                                   outsider.rollup.address, 1, False)
     with pytest.raises(LedgerError) as err:
         outsider._transact("registerModel", ALICE_KEY, fn)
     assert reason(err) == "only the registrar registers models"
@@ -153,7 +164,7 @@ def test_reusable_verifier_with_the_registry_allow_list(ledger, tiny):
         (header1.number, header1.prev_state_root, header1.state_root, header1.tx_root,
          header1.trace_root, header1.withdrawal_root, header1.data_pointer),
         [(model, inference1.proof, list(inference1.instances), forged,
-          [inference1.rows[0][0]], [inference1.rows[0][1]], False)], [])
+          [inference1.rows[0][0]], [inference1.rows[0][1]])], [])
     with pytest.raises(LedgerError) as err:
         ledger._transact("submit", ledger.sequencer_key, fn, gas=5_000_000)
     assert reason(err) == "VKA not allowed for this model"
