@@ -45,6 +45,7 @@ INPUT_VISIBILITIES = ("hashed", "public", "private")
 OUTPUT_VISIBILITIES = ("public",)  # the rollup reads outputs from the proof's public values
 PARAM_VISIBILITIES = ("fixed", "private")
 CALIBRATION_TARGETS = ("resources", "accuracy")
+T = TypeVar("T")
 # A batched model's range tables with 2 legs: from 2048 (fits logrows 12) up to 16384 (2**28).
 BATCHED_MIN_BASE = 2048
 BATCHED_MAX_BASE = 16384
@@ -96,7 +97,7 @@ class CircuitConfig:
             raise ConfigError("lookup_safety_margin must be at least 1.0")
         if self.scale_rebase_multiplier < 1:
             raise ConfigError("scale_rebase_multiplier must be at least 1")
-        if (self.decomp_base or 2) < 2 or (self.decomp_legs or 1) < 1:
+        if _choose(self.decomp_base, 2) < 2 or _choose(self.decomp_legs, 1) < 1:
             raise ConfigError("decomp_base must be >= 2 and decomp_legs >= 1")
         if self.scales is not None and not all(0 <= s <= 30 for s in self.scales):
             raise ConfigError("scales must lie in 0..30")
@@ -123,8 +124,8 @@ class CircuitConfig:
             "input_visibility": self.input_visibility,
             "output_visibility": self.output_visibility,
             "param_visibility": self.param_visibility,
-            "decomp_base": self.decomp_base or default_base,
-            "decomp_legs": self.decomp_legs or (2 if batched else 4),
+            "decomp_base": _choose(self.decomp_base, default_base),
+            "decomp_legs": _choose(self.decomp_legs, 2 if batched else 4),
             "ignore_range_check_inputs_outputs": not _choose(self.check_io_range, not batched),
             "disable_freivalds": not _choose(self.freivalds, not batched),
         }
@@ -137,7 +138,7 @@ class CircuitConfig:
         return cls(**data)
 
 
-def _choose(value: bool | None, default: bool) -> bool:
+def _choose(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
@@ -376,7 +377,6 @@ def check_calibration(calibration: np.ndarray, row_size: int, batch_size: int) -
     return cal[:usable]
 
 
-T = TypeVar("T")
 
 
 def call_ezkl(what: str, error: type[Exception], fn: Callable[..., T], *args: Any, **kw: Any) -> T:

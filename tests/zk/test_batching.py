@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import InvalidInput, InvalidProof, ModelRejected
+from flavum.core.errors import ConfigError, InvalidInput, InvalidProof, ModelRejected
 from flavum.ml.batching import make_batched, run_batched
 from flavum.zk.circuit import (
     CircuitArtifacts,
@@ -111,6 +111,8 @@ def test_run_args_by_model_kind(tiny_artifacts: CircuitArtifacts) -> None:
                                        "disable_freivalds": False}
     assert CircuitConfig(freivalds=False).run_args(1)["disable_freivalds"]
     assert not {"freivalds", "decomp_base", "check_io_range"} & set(CircuitConfig().to_json())
+    with pytest.raises(ConfigError):
+        CircuitConfig(decomp_legs=0)
     for config in (CircuitConfig(), chosen):
         assert CircuitConfig.from_json(config.to_json()) == config
     settings = json.loads(tiny_artifacts.settings_path.read_text())
