@@ -105,23 +105,8 @@ def prepare_inputs(artifacts: CircuitArtifacts, inputs: Any) -> np.ndarray:
 
     Accepts (batch, row), a flat vector, or the model's own input shape.
     """
-    try:
-        array = np.asarray(inputs)
-    except Exception as exc:  # ragged lists and the like
-        raise InvalidInput(f"inputs are not an array: {exc}") from exc
-    if array.dtype.kind not in "fiu":
-        raise InvalidInput(f"inputs must be numeric, not {array.dtype}")
-    if array.size != artifacts.input_size:
-        raise InvalidInput(
-            f"inputs have {array.size} values; the model takes {artifacts.input_size} "
-            f"({artifacts.batch_size} row(s) of {artifacts.row_size})"
-        )
-    with np.errstate(over="ignore"):
-        flat = array.astype(np.float32).reshape(-1)
-    # Checked after the float32 cast: a float64 beyond float32's range becomes inf here.
-    if not np.all(np.isfinite(flat)):
-        raise InvalidInput("inputs hold NaN or infinite values")
-    return flat
+    expected = f"{artifacts.input_size} ({artifacts.batch_size} row(s) of {artifacts.row_size})"
+    return _as_flat_floats(inputs, artifacts.input_size, expected)
 
 
 def compute_inputs_digest(flat: np.ndarray) -> str:
@@ -144,6 +129,7 @@ def _as_flat_floats(values: Any, size: int, expected: str) -> np.ndarray:
         raise InvalidInput(f"inputs have {array.size} values; the model takes {expected}")
     with np.errstate(over="ignore"):
         flat = array.astype(np.float32).reshape(-1)
+    # Checked after the float32 cast: a float64 beyond float32's range becomes inf here.
     if not np.all(np.isfinite(flat)):
         raise InvalidInput("inputs hold NaN or infinite values")
     return flat
