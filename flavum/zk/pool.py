@@ -190,7 +190,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class InlineProverPool(ProverPool):
+class _BookedPool(ProverPool):
+    """A pool whose jobs live in a _JobBook: their status and results are read from it."""
+
+    _book: _JobBook
+
+    def status(self, job_id: str) -> JobStatus:
+        return self._book.status(job_id)
+
+    def result(self, job_id: str, timeout: float | None = None) -> Proof:
+        return self._book.wait(job_id, timeout)
+
+
+class InlineProverPool(_BookedPool):
     """Proves each job inside `submit`, in the caller's thread (tests, tiny nodes)."""
 
     def __init__(self, max_retries: int = 0, runner: JobRunner = run_proof_job) -> None:
@@ -211,12 +223,6 @@ class InlineProverPool(ProverPool):
                 continue
             self._book.succeeded(taken_id, time.perf_counter() - start, None)
         return job_id
-
-    def status(self, job_id: str) -> JobStatus:
-        return self._book.status(job_id)
-
-    def result(self, job_id: str, timeout: float | None = None) -> Proof:
-        return self._book.wait(job_id, timeout)
 
     def close(self) -> None:
         self._book.fail_all_pending("pool closed")
@@ -263,7 +269,7 @@ class _Worker:
     deadline: float | None = None
 
 
-class LocalProverPool(ProverPool):
+class LocalProverPool(_BookedPool):
     """Worker processes on this machine (spawned, not forked)."""
 
     # A worker that dies before it is ready this many times in a row means the pool cannot run.
@@ -304,12 +310,6 @@ class LocalProverPool(ProverPool):
         job_id = self._book.add(job)
         self._wake()
         return job_id
-
-    def status(self, job_id: str) -> JobStatus:
-        return self._book.status(job_id)
-
-    def result(self, job_id: str, timeout: float | None = None) -> Proof:
-        return self._book.wait(job_id, timeout)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker has started (loaded ezkl); False on timeout."""
@@ -473,7 +473,7 @@ def _ray_prove(job: ProofJob) -> tuple[float, int]:
     return time.perf_counter() - start, _peak_rss_bytes()
 
 
-class RayProverPool(ProverPool):
+class RayProverPool(_BookedPool):
     """Proof jobs as Ray tasks on an existing cluster (`ray start --head ...`).
 
     At most `max_in_flight` tasks (default: the cluster's CPUs / `cpus_per_job`) are handed
@@ -518,12 +518,6 @@ class RayProverPool(ProverPool):
         job_id = self._book.add(job)
         self._wakeup.set()
         return job_id
-
-    def status(self, job_id: str) -> JobStatus:
-        return self._book.status(job_id)
-
-    def result(self, job_id: str, timeout: float | None = None) -> Proof:
-        return self._book.wait(job_id, timeout)
 
     def close(self) -> None:
         if self._closing.is_set():
