@@ -365,10 +365,8 @@ def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
 
     txs = _decode_txs(data)
     progress.txs = len(txs)
-    tx_root = compute_tree_root([compute_tx_hash(tx) for tx in txs])
-    if tx_root != header.tx_root:
-        raise VerificationFailed("tx_root", f"the transactions give tx root {_show(tx_root)}, "
-                                            f"the header has {_show(header.tx_root)}")
+    _check_root("tx_root", "the transactions give",
+                compute_tree_root([compute_tx_hash(tx) for tx in txs]), header.tx_root)
     progress.passed("tx_root")
 
     try:
@@ -381,17 +379,12 @@ def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
     traces = [o.trace for o in outcomes if o.trace is not None]
     withdrawals = [o.withdrawal for o in outcomes if o.withdrawal is not None]
     progress.inferences, progress.withdrawals = len(traces), len(withdrawals)
-    trace_root = compute_tree_root([compute_trace_leaf(t) for t in traces])
-    if trace_root != header.trace_root:
-        raise VerificationFailed("trace_root", f"re-execution gives trace root "
-                                               f"{_show(trace_root)}, the header has "
-                                               f"{_show(header.trace_root)}")
+    _check_root("trace_root", "re-execution gives",
+                compute_tree_root([compute_trace_leaf(t) for t in traces]), header.trace_root)
     progress.passed("trace_root")
-    withdrawal_root = compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals])
-    if withdrawal_root != header.withdrawal_root:
-        raise VerificationFailed("withdrawal_root", f"re-execution gives withdrawal root "
-                                                    f"{_show(withdrawal_root)}, the header has "
-                                                    f"{_show(header.withdrawal_root)}")
+    _check_root("withdrawal_root", "re-execution gives",
+                compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals]),
+                header.withdrawal_root)
     progress.passed("withdrawal_root")
 
     _check_proofs(data, txs, traces, artifacts)
@@ -464,6 +457,14 @@ def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEnt
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.cause_code) from exc
         except FlavumError as exc:  # InvalidProof, SrsError, DataUnavailable (the SRS), ...
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+
+
+def _check_root(check: str, source: str, computed: bytes, expected: bytes) -> None:
+    """VerificationFailed(check) unless the root `source` computed is the header's."""
+    if computed != expected:
+        name = check.replace("_", " ")
+        raise VerificationFailed(check, f"{source} {name} {_show(computed)}, the header has "
+                                        f"{_show(expected)}")
 
 
 def _show(value: Any) -> str:
