@@ -377,8 +377,6 @@ def check_calibration(calibration: np.ndarray, row_size: int, batch_size: int) -
     return cal[:usable]
 
 
-
-
 def call_ezkl(what: str, error: type[Exception], fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     """Call ezkl, turning its failures (including Rust panics) into a Flavum error.
 
@@ -469,15 +467,14 @@ def _build_into(
     settings = _calibrate(model_path, settings_path, calibration_path, config,
                           config.run_args(row_inputs))
     logrows = int(settings["run_args"]["logrows"])
-    if row_inputs > 1 and config.decomp_base is None:
-        # The rows of a batched model, not its table, set its size: widen the table to the
-        # rows it has anyway (a wider range), at the scales calibration chose.
-        wide = config.run_args(row_inputs, logrows)
-        if wide["decomp_base"] != settings["run_args"]["decomp_base"]:
-            for name in CALIBRATED_RUN_ARGS:
-                wide[name] = settings["run_args"][name]
-            wide["lookup_range"] = tuple(wide["lookup_range"])
-            settings = _gen_settings(model_path, settings_path, wide)
+    # A batched model's rows, not its table, set its size: its default table widens to the
+    # rows it has anyway (a wider range), at what calibration chose. Others keep their table.
+    wide = config.run_args(row_inputs, logrows)
+    if wide["decomp_base"] != settings["run_args"]["decomp_base"]:
+        for name in CALIBRATED_RUN_ARGS:
+            wide[name] = settings["run_args"][name]
+        wide["lookup_range"] = tuple(wide["lookup_range"])
+        settings = _gen_settings(model_path, settings_path, wide)
     report("calibrate", 1.0)
     # Refuse before compile and setup: setup's time and memory grow with 2**logrows.
     if logrows > config.max_logrows:
