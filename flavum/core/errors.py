@@ -77,6 +77,12 @@ class DuplicateTransaction(InvalidTransaction):
     code = "duplicate_transaction"
 
 
+class MalformedHex(FlavumError):
+    """Text that should spell bytes as 0x-prefixed hex (of a given size) and does not."""
+
+    code = "malformed_hex"
+
+
 class StateRootMismatch(FlavumError):
     code = "state_root_mismatch"
 
