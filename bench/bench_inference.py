@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flavum.core.codec import from_hex
 from flavum.core.transactions import (
     DeployModel,
     Infer,
@@ -32,7 +33,6 @@ from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.node.config import Allocation, NodeConfig, native_asset
 from flavum.node.node import Node
-from flavum.node.store import unhex
 from flavum.zk.pool import InlineProverPool
 
 KEY = b"\x01" * 32
@@ -99,11 +99,11 @@ def main() -> None:
         for name, train in families.items():
             example = train()
             record = node.models.compile(example.onnx_bytes, example.samples)
-            vk_hash = Hash32(unhex(record.vk_hash))
+            vk_hash = Hash32(from_hex(record.vk_hash))
             artifacts = node.models.artifacts(vk_hash)
             nonce = node.sequencer.account(address_of(KEY))[0]
             tx = Transaction(config.domain.chain_id, config.rollup_id, address_of(KEY),
-                             Nonce(nonce), DeployModel(Hash32(unhex(record.model_hash)), vk_hash,
+                             Nonce(nonce), DeployModel(Hash32(from_hex(record.model_hash)), vk_hash,
                                                        record.metadata_hash, Access.COMMON,
                                                        native_asset(), Amount(0)))
             model_id = node.sequencer.submit(

@@ -15,10 +15,12 @@ import typer
 
 from flavum.client import Client
 from flavum.core.assets import compute_asset_id
+from flavum.core.codec import from_hex, parse_address, to_hex, withdrawal_from_json
 from flavum.core.errors import (
     ConfigError,
     FlavumError,
     InvalidInput,
+    MalformedHex,
     ProvingFailed,
     error_for_code,
 )
@@ -41,10 +43,8 @@ from flavum.node.config import (
     load_config,
     load_key,
     new_key,
-    parse_address,
     write_config,
 )
-from flavum.node.store import hx, unhex
 
 app = typer.Typer(help="Flavum: a machine-learning L2 rollup.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -116,7 +116,10 @@ def client_for(home: Path, node: str | None) -> Client:
 def resolve_address(home: Path, who: str) -> Address:
     """An address given as hex, or the address of a key by its name."""
     if who.startswith("0x"):
-        return parse_address(who)
+        try:
+            return parse_address(who)
+        except MalformedHex as exc:
+            raise ConfigError(str(exc)) from exc
     keys = list_keys(home)
     if who not in keys:
         raise ConfigError(f"{who!r} is neither a 0x address nor a key name ({', '.join(keys)})")
@@ -153,9 +156,9 @@ def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chai
                         genesis=(Allocation(address, Amount(DEV_FUNDING)),),
                         ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded"),))
     path = write_config(config)
-    emit({"home": str(home), "config": str(path), "address": hx(address),
-          "rollup_id": hx(config.rollup_id)}, as_json,
-         f"initialised {home}\n  config  {path}\n  key     default = {hx(address)}"
+    emit({"home": str(home), "config": str(path), "address": to_hex(address),
+          "rollup_id": to_hex(config.rollup_id)}, as_json,
+         f"initialised {home}\n  config  {path}\n  key     default = {to_hex(address)}"
          f" (funded with {DEV_FUNDING} wei at genesis)")
 
 
@@ -165,14 +168,14 @@ def account_new(name: str = typer.Option(..., "--name", help="Name of the key.")
                 home: Path = HomeOption, as_json: bool = JsonOption) -> None:
     """Create a new key."""
     address = new_key(home, name)
-    emit({"name": name, "address": hx(address)}, as_json, f"{name} = {hx(address)}")
+    emit({"name": name, "address": to_hex(address)}, as_json, f"{name} = {to_hex(address)}")
 
 
 @account_app.command("list")
 @command
 def account_list(home: Path = HomeOption, as_json: bool = JsonOption) -> None:
     """List the keys of this home directory."""
-    keys = {name: hx(address) for name, address in list_keys(home).items()}
+    keys = {name: to_hex(address) for name, address in list_keys(home).items()}
     emit(keys, as_json, "\n".join(f"{n:12} {a}" for n, a in keys.items()) or "no keys")
 
 
@@ -202,7 +205,8 @@ def transfer(to: str = typer.Argument(..., help="Recipient: key name or 0x addre
     """Sign and submit a transfer."""
     client = client_for(home, node)
     key = load_key(home, sender)
-    asset_id = AssetId(unhex(asset)) if asset else AssetId(unhex(client.status()["native_asset"]))
+    asset_id = AssetId(from_hex(asset if asset else client.status()["native_asset"],
+                                prefix_optional=True))
     body = Transfer(resolve_address(home, to), asset_id, parse_amount(amount))
     receipt = client.send(key, address_of(key), body)
     emit(receipt, as_json, f"accepted {receipt['tx_hash']} (seq {receipt['seq']})")
@@ -358,10 +362,10 @@ def model_deploy(
     job = compile_with_progress(client, onnx_file.read_bytes(), read_rows(calibration),
                                 proven_output, min_agreement, batch, show=not as_json)
     record = job["record"]
-    body = DeployModel(Hash32(unhex(record["model_hash"])), Hash32(unhex(record["vk_hash"])),
-                       Hash32(unhex(job["metadata_hash"])),
+    body = DeployModel(Hash32(from_hex(record["model_hash"])), Hash32(from_hex(record["vk_hash"])),
+                       Hash32(from_hex(job["metadata_hash"])),
                        Access.COMMON if common else Access.OWNED,
-                       AssetId(unhex(client.status()["native_asset"])), parse_amount(fee))
+                       AssetId(from_hex(client.status()["native_asset"])), parse_amount(fee))
     receipt = client.send(key, address_of(key), body)
     accuracy = record["accuracy"]
     emit({"model_id": receipt["object_id"], "tx_hash": receipt["tx_hash"], "record": record},
@@ -401,7 +405,7 @@ def data_submit(
     key = load_key(home, sender)
     values = [x for row in read_rows(values_file) for x in row]
     commitment = client.commit_data(model_id, values)["commitment"]
-    body = SubmitData(Hash32(unhex(commitment)), Hash32(b"\x00" * 32),
+    body = SubmitData(Hash32(from_hex(commitment)), Hash32(b"\x00" * 32),
                       Access.COMMON if common else Access.OWNED)
     receipt = client.send(key, address_of(key), body)
     emit({"data_id": receipt["object_id"], "commitment": commitment,
@@ -422,7 +426,8 @@ def infer(
     """Run a model on a data point: the output at once, the proof follows (--wait for it)."""
     client = client_for(home, node)
     key = load_key(home, sender)
-    body = Infer(ObjectId(unhex(model_id)), ObjectId(unhex(data_id)), parse_amount(max_fee))
+    body = Infer(ObjectId(from_hex(model_id, prefix_optional=True)),
+                 ObjectId(from_hex(data_id, prefix_optional=True)), parse_amount(max_fee))
     receipt = client.send(key, address_of(key), body)
     out: dict[str, Any] = {"trace_id": receipt["tx_hash"], "result_id": receipt["object_id"],
                            "outputs": receipt["trace"]["outputs"],
@@ -543,8 +548,8 @@ def deposit_eth(
     key = load_key(home, sender)
     recipient = resolve_address(home, to) if to else address_of(key)
     receipt = open_evm(home, ledger).deposit_eth(key, recipient, parse_amount(amount))
-    tx_hash = hx(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": hx(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+    tx_hash = to_hex(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
 
 
 @deposit_app.command("erc20")
@@ -560,8 +565,8 @@ def deposit_erc20(
     key = load_key(home, sender)
     recipient = resolve_address(home, to) if to else address_of(key)
     receipt = open_evm(home, ledger).deposit_erc20(key, token, parse_amount(amount), recipient)
-    tx_hash = hx(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": hx(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+    tx_hash = to_hex(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
 
 
 @deposit_app.command("data")
@@ -580,9 +585,9 @@ def deposit_data(
     recipient = resolve_address(home, to) if to else address_of(key)
     values = [x for row in read_rows(values_file) for x in row]
     commitment = client_for(home, node).commit_data(model_id, values)["commitment"]
-    receipt = open_evm(home, ledger).deposit_data(key, recipient, Hash32(unhex(commitment)))
-    tx_hash = hx(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "commitment": commitment, "recipient": hx(recipient)}, as_json,
+    receipt = open_evm(home, ledger).deposit_data(key, recipient, Hash32(from_hex(commitment)))
+    tx_hash = to_hex(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "commitment": commitment, "recipient": to_hex(recipient)}, as_json,
          f"deposited data {commitment}: L1 tx {tx_hash}")
 
 
@@ -594,7 +599,7 @@ def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: st
     if link is None:
         raise ConfigError(f"the node posts to no ledger named {ledger!r}")
     recipient = resolve_address(home, to) if to else address_of(key)
-    ledger_id = Hash32(unhex(link["ledger_id"]))
+    ledger_id = Hash32(from_hex(link["ledger_id"]))
     body = Withdraw(ledger_id, recipient, compute_asset_id(ledger_id), amount, object_id)
     return client.send(key, address_of(key), body)
 
@@ -630,7 +635,7 @@ def withdraw_object(
 ) -> None:
     """Burn an object on L2; claim it on L1 as an ERC-721 with `flavum withdraw finalize`."""
     receipt = send_withdraw(home, node, sender, ledger, to, Amount(0),
-                            ObjectId(unhex(object_id)))
+                            ObjectId(from_hex(object_id, prefix_optional=True)))
     withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
     emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
          f"withdrawal {withdrawal_id}")
@@ -645,15 +650,13 @@ def withdraw_finalize(
     as_json: bool = JsonOption,
 ) -> None:
     """Claim a withdrawal on L1 with its Merkle proof against the accepted batch."""
-    from flavum.node.store import withdrawal_from_json
-
     data = client_for(home, node).withdrawal_proof(withdrawal_id)
     withdrawal = withdrawal_from_json(data["withdrawal"])
-    proof = [Hash32(unhex(p)) for p in data["proof"]]
+    proof = [Hash32(from_hex(p)) for p in data["proof"]]
     l1_tx = open_evm(home, ledger).finalize_withdrawal(withdrawal, data["batch"], data["index"],
                                                        proof, load_key(home, sender))
-    emit({"l1_tx": hx(l1_tx), "batch": data["batch"]}, as_json,
-         f"finalized on L1: tx {hx(l1_tx)} (batch {data['batch']})")
+    emit({"l1_tx": to_hex(l1_tx), "batch": data["batch"]}, as_json,
+         f"finalized on L1: tx {to_hex(l1_tx)} (batch {data['batch']})")
 
 
 # --- independent verification ---

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from flavum.core.codec import from_hex, to_hex
 from flavum.core.merkle import verify_smt_proof
 from flavum.core.state import compute_balance_key, get_leaf_value, get_state_proof
 from flavum.core.stf import compute_deposit_object_id
@@ -39,7 +40,7 @@ from flavum.node.config import Allocation, LedgerSpec, NodeConfig, native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
 from flavum.node.sequencer import Receipt
-from flavum.node.store import BatchRecord, hx, unhex
+from flavum.node.store import BatchRecord
 
 DEMO_KEYS = {name: bytes([i + 1]) * 32 for i, name in enumerate(("alice", "bob", "carol"))}
 SEQUENCER_KEY = b"\x09" * 32
@@ -79,7 +80,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             node = Node.open(config)
         link = node.ledger("evm")
         ledger: Any = link.ledger
-        say(f"node started: rollup {hx(config.rollup_id)[:18]}…, contracts on the in-process "
+        say(f"node started: rollup {to_hex(config.rollup_id)[:18]}…, contracts on the in-process "
             f"EVM (chain {ledger.chain_id}): rollup {ledger.deployment.rollup[:12]}…")
 
         def send(name: str, body: Body) -> Receipt:
@@ -113,17 +114,17 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             record = node.models.compile(example.onnx_bytes, example.samples,
                                          progress=None if as_json else _progress_printer())
             deploy = send("alice", DeployModel(
-                Hash32(unhex(record.model_hash)), Hash32(unhex(record.vk_hash)),
+                Hash32(from_hex(record.model_hash)), Hash32(from_hex(record.vk_hash)),
                 record.metadata_hash, Access.COMMON, eth, MODEL_FEE))
         model_id = deploy.outcome.object_id
         accuracy = record.accuracy
-        say(f"model {hx(model_id)[:18]}… deployed: logrows {record.logrows}, proves "
+        say(f"model {to_hex(model_id)[:18]}… deployed: logrows {record.logrows}, proves "
             f"{record.proven_output}; top-1 agreement with the float model "
             f"{accuracy['top1_agreement']:.0%}, max abs error {accuracy['max_abs_error']:.1e}")
 
         with step("l1_deposits"):
             row = example.test_inputs[0]
-            commitment = node.models.commit_data(Hash32(unhex(record.vk_hash)), row)
+            commitment = node.models.commit_data(Hash32(from_hex(record.vk_hash)), row)
             ledger.deposit_eth(DEMO_KEYS["bob"], users["bob"], ETH_DEPOSIT)
             ledger.deposit_data(DEMO_KEYS["bob"], users["bob"], commitment, b"digits test row 0")
             link.tick()  # the watcher turns both bridge events into Deposit transactions
@@ -132,8 +133,8 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         data = node.sequencer.object(data_id)
         if data is None:
             raise RuntimeError("the data deposit was not credited")
-        say(f"L1 deposits credited: 1 ETH, and data point {hx(data_id)[:18]}… (Poseidon "
-            f"commitment {hx(commitment)[:18]}…)")
+        say(f"L1 deposits credited: 1 ETH, and data point {to_hex(data_id)[:18]}… (Poseidon "
+            f"commitment {to_hex(commitment)[:18]}…)")
 
         with step("infer"):
             inference = send("bob", Infer(model_id, data_id, MODEL_FEE))
@@ -149,7 +150,8 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         with step("verify_in_python"):
             verified_in_python = False
             if proof_record.proof is not None:
-                node.models.verify_trace(trace, Hash32(unhex(record.vk_hash)), proof_record.proof)
+                node.models.verify_trace(trace, Hash32(from_hex(record.vk_hash)),
+                                         proof_record.proof)
                 verified_in_python = True
         say(f"proof {proof_record.proof_status} in {steps['prove']:.1f} s; verified in Python "
             f"against the vk, input commitment and outputs: {verified_in_python}")
@@ -158,8 +160,8 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             batch = seal_and_post()
         h = batch.header
         accepted = ledger.batch_status(h.number).accepted
-        say(f"batch #{h.number}: {batch.tx_count} txs, data {hx(h.data_pointer)[:18]}…\n"
-            f"  state_root {hx(h.state_root)}\n  trace_root {hx(h.trace_root)}\n"
+        say(f"batch #{h.number}: {batch.tx_count} txs, data {to_hex(h.data_pointer)[:18]}…\n"
+            f"  state_root {to_hex(h.state_root)}\n  trace_root {to_hex(h.trace_root)}\n"
             f"  accepted on L1 with its proof verified by the model's verifier: {accepted}")
 
         with step("withdraw"):
@@ -178,7 +180,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         nft_owner = ledger.object_owner(inference.outcome.object_id)
         finalized = all(ledger.is_withdrawal_finalized(w) for w in (w_result, w_eth) if w)
         say(f"withdrawals in batch #{second.header.number} finalized on L1: {finalized}; the "
-            f"RESULT is an ERC-721 owned by {hx(nft_owner)[:12]}… (bob), bob's L1 balance "
+            f"RESULT is an ERC-721 owned by {to_hex(nft_owner)[:12]}… (bob), bob's L1 balance "
             f"+{l1_gained / 1e18:.4f} ETH (0.3 minus gas)")
 
         with step("independent_verify"):
@@ -202,7 +204,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         say(f"node restarted from its store: same state root {same_root}")
 
     summary = {
-        "model_id": hx(model_id),
+        "model_id": to_hex(model_id),
         "prediction": prediction,
         "label": int(example.test_labels[0]),
         "top1_agreement": accuracy["top1_agreement"],
@@ -211,10 +213,10 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         "proof_verified_on_l1": accepted and proof_record.proof is not None,
         "batch_accepted_on_l1": accepted,
         "withdrawal_finalized": finalized,
-        "nft_owner_on_l1": hx(nft_owner) if nft_owner else None,
+        "nft_owner_on_l1": to_hex(nft_owner) if nft_owner else None,
         "nft_owner_is_depositor": nft_owner == users["bob"],
         "batches": second.header.number + 1,
-        "state_root": hx(last_root),
+        "state_root": to_hex(last_root),
         "balance_proof_ok": proof_ok,
         "independent_verify_ok": verify_ok,
         "restart_same_root": same_root,

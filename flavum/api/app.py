@@ -17,20 +17,21 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from flavum.core import errors
+from flavum.core.codec import (
+    ADDRESS_SIZE,
+    from_hex,
+    header_to_json,
+    object_to_json,
+    to_hex,
+    trace_to_json,
+    withdrawal_to_json,
+)
 from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
 from flavum.node.config import native_asset
 from flavum.node.models import CompileJob, DeployOptions, interpret_outputs
 from flavum.node.node import Node
 from flavum.node.sequencer import Receipt
-from flavum.node.store import (
-    BatchRecord,
-    header_to_json,
-    hx,
-    object_to_json,
-    trace_to_json,
-    unhex,
-    withdrawal_to_json,
-)
+from flavum.node.store import BatchRecord
 
 EXPLORER_PAGE = Path(__file__).with_name("explorer.html")
 LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
@@ -98,23 +99,24 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/transactions")
     def submit(body: SubmitRequest) -> dict[str, Any]:
-        return receipt_json(sequencer.submit(parse_hex(body.raw, "raw")))
+        raw = parse_hex(body.raw, "raw", error=errors.MalformedTransaction)
+        return receipt_json(sequencer.submit(raw))
 
     @app.get("/v1/transactions/{tx_hash}")
     def transaction(tx_hash: str) -> dict[str, Any]:
         stored = store.get_tx(parse_hash(tx_hash, "tx_hash"))
         if stored is None:
             raise errors.NotFound(f"no transaction {tx_hash}")
-        return {"tx_hash": hx(stored.hash), "seq": stored.seq, "block": stored.block,
-                "raw": hx(stored.raw)}
+        return {"tx_hash": to_hex(stored.hash), "seq": stored.seq, "block": stored.block,
+                "raw": to_hex(stored.raw)}
 
     @app.get("/v1/accounts/{address}")
     def account(address: str) -> dict[str, Any]:
         who = parse_address(address)
         nonce, balances = sequencer.account(who)
-        return {"address": hx(who), "nonce": nonce,
-                "balances": {hx(asset): str(amount) for asset, amount in balances.items()},
-                "native_asset": hx(native_asset())}
+        return {"address": to_hex(who), "nonce": nonce,
+                "balances": {to_hex(asset): str(amount) for asset, amount in balances.items()},
+                "native_asset": to_hex(native_asset())}
 
     @app.get("/v1/objects/{object_id}")
     def object_(object_id: str) -> dict[str, Any]:
@@ -130,10 +132,10 @@ def create_app(node: Node) -> FastAPI:
         batches = store.batches()
         return {
             "chain_id": sequencer.config.chain_id,
-            "rollup_id": hx(sequencer.config.rollup_id),
-            "state_root": hx(root),
-            "genesis_root": hx(sequencer.genesis_root),
-            "native_asset": hx(native_asset()),
+            "rollup_id": to_hex(sequencer.config.rollup_id),
+            "state_root": to_hex(root),
+            "genesis_root": to_hex(sequencer.genesis_root),
+            "native_asset": to_hex(native_asset()),
             "transactions": store.count_txs(),
             "pending": sequencer.pending,
             "blocks": 0 if last_block is None else last_block.number + 1,
@@ -145,7 +147,7 @@ def create_app(node: Node) -> FastAPI:
     def ledger_json(link: Any) -> dict[str, Any]:
         caps = link.ledger.capabilities
         deployment = getattr(link.ledger, "deployment", None)
-        return {"name": link.name, "ledger_id": hx(link.ledger.ledger_id),
+        return {"name": link.name, "ledger_id": to_hex(link.ledger.ledger_id),
                 "verifies_proofs": caps.verifies_proofs, "anchors_only": caps.anchors_only,
                 "last_error": link.last_error,
                 "deployment": deployment.to_json() if deployment is not None else None,
@@ -182,7 +184,7 @@ def create_app(node: Node) -> FastAPI:
             **batch_to_json(record),
             "ledgers": [{**post, "confirmations": link_confirmations(post["name"], number)}
                         for post in store.ledger_posts(number)],
-            "tx_hashes": [hx(h) for h in store.tx_hashes(first_seq, last_seq)],
+            "tx_hashes": [to_hex(h) for h in store.tx_hashes(first_seq, last_seq)],
             "traces": [trace_to_json(t) for t in store.traces_in(first_seq, last_seq)],
             "withdrawals": [withdrawal_to_json(w)
                             for w in store.withdrawals_in(first_seq, last_seq)],
@@ -224,13 +226,13 @@ def create_app(node: Node) -> FastAPI:
         if obj is None or obj.kind != ObjectKind.MODEL:
             raise errors.NotFound(f"no model {body.model_id}")
         commitment = models.commit_data(obj.vk_hash, body.values)
-        return {"commitment": hx(commitment), "model_id": body.model_id}
+        return {"commitment": to_hex(commitment), "model_id": body.model_id}
 
     @app.get("/v1/models")
     def models_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         out = []
         for obj in store.objects(ObjectKind.MODEL, limit):
-            vk_hash = Hash32(unhex(obj["vk_hash"]))
+            vk_hash = Hash32(from_hex(obj["vk_hash"]))
             out.append({**obj, "record": models.record(vk_hash).to_json()})
         return out
 
@@ -242,7 +244,7 @@ def create_app(node: Node) -> FastAPI:
         for obj in store.objects(ObjectKind.DATA, limit):
             entry = {**obj, "values": None}
             if obj["access"] == "COMMON":
-                held = store.get_data_input(Hash32(unhex(obj["commitment"])))
+                held = store.get_data_input(Hash32(from_hex(obj["commitment"])))
                 entry["values"] = json.loads(held[1]) if held else None
             out.append(entry)
         return out
@@ -262,7 +264,7 @@ def create_app(node: Node) -> FastAPI:
         withdrawal, batch, index, proof = node.withdrawal_proof(
             Hash32(parse_hash(withdrawal_id, "withdrawal_id")))
         return {"withdrawal": withdrawal_to_json(withdrawal), "batch": batch, "index": index,
-                "proof": [hx(p) for p in proof]}
+                "proof": [to_hex(p) for p in proof]}
 
     @app.get("/v1/traces/{tx_hash}")
     def trace(tx_hash: str) -> dict[str, Any]:
@@ -289,7 +291,7 @@ def create_app(node: Node) -> FastAPI:
             raise errors.NotFound("the trace's model no longer exists on this rollup")
         models.verify_trace(record.entry, model.vk_hash, record.proof)
         return {"tx_hash": tx_hash, "verified": True,
-                "input_commitment": hx(record.entry.input_commitment),
+                "input_commitment": to_hex(record.entry.input_commitment),
                 "outputs": list(record.entry.outputs)}
 
     @app.post("/v1/batches/seal")
@@ -304,10 +306,10 @@ def create_app(node: Node) -> FastAPI:
 def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
     outcome = receipt.outcome
     return {
-        "tx_hash": hx(receipt.tx_hash),
+        "tx_hash": to_hex(receipt.tx_hash),
         "seq": receipt.seq,
         "status": "accepted",
-        "object_id": hx(outcome.object_id) if outcome.object_id else None,
+        "object_id": to_hex(outcome.object_id) if outcome.object_id else None,
         "trace": trace_to_json(outcome.trace) if outcome.trace else None,
         "withdrawal": withdrawal_to_json(outcome.withdrawal) if outcome.withdrawal else None,
     }
@@ -317,7 +319,7 @@ def job_to_json(job: CompileJob) -> dict[str, Any]:
     return {
         "job_id": job.job_id, "stage": job.stage, "fraction": job.fraction, "done": job.done,
         "record": job.record.to_json() if job.record else None,
-        "metadata_hash": hx(job.record.metadata_hash) if job.record else None,
+        "metadata_hash": to_hex(job.record.metadata_hash) if job.record else None,
         "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
     }
 
@@ -325,7 +327,7 @@ def job_to_json(job: CompileJob) -> dict[str, Any]:
 def batch_to_json(record: BatchRecord) -> dict[str, Any]:
     return {
         **header_to_json(record.header),
-        "batch_hash": hx(record.batch_hash),
+        "batch_hash": to_hex(record.batch_hash),
         "first_block": record.first_block,
         "last_block": record.last_block,
         "tx_count": record.tx_count,
@@ -333,28 +335,18 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
     }
 
 
-def parse_hex(text: str, name: str) -> bytes:
+def parse_hex(text: str, name: str, size: int | None = None,
+              error: type[errors.FlavumError] = errors.InvalidInput) -> bytes:
+    """The bytes of a hex argument (0x optional); a malformed one is refused as `error`."""
     try:
-        return unhex(text)
-    except ValueError as exc:
-        raise errors.MalformedTransaction(f"{name} is not hex") from exc
+        return from_hex(text, size, name, prefix_optional=True)
+    except errors.MalformedHex as exc:
+        raise error(str(exc)) from exc
 
 
 def parse_hash(text: str, name: str) -> bytes:
-    try:
-        value = unhex(text)
-    except ValueError as exc:
-        raise errors.InvalidInput(f"{name} is not hex: {text!r}") from exc
-    if len(value) != 32:
-        raise errors.InvalidInput(f"{name} must be 32 bytes, got {len(value)}")
-    return value
+    return parse_hex(text, name, 32)
 
 
 def parse_address(text: str) -> Address:
-    try:
-        value = unhex(text)
-    except ValueError as exc:
-        raise errors.InvalidInput(f"not a hex address: {text!r}") from exc
-    if len(value) != 20:
-        raise errors.InvalidInput(f"an address is 20 bytes, got {len(value)}")
-    return Address(value)
+    return Address(parse_hex(text, "address", ADDRESS_SIZE))

@@ -1,13 +1,30 @@
-"""The one codec for bytes written as text: "0x"-prefixed hex, and addresses in that form.
+"""The one codec for bytes written as text ("0x"-prefixed hex), and the JSON forms built on it.
 
 Every layer (store, witness, batch data, API, CLI) writes bytes with `to_hex` and reads them
 back with `from_hex`. Reading is strict: only hex digits, an even number of them, and the size
 the reader expects; anything else raises `MalformedHex` naming what was read. A caller that
 reports input errors its own way catches `MalformedHex` and raises its own error.
+
+The JSON forms of objects, trace entries, withdrawals, batch headers and executions are the
+ones the node stores and the API serves: hashes and addresses in hex, amounts as decimal
+strings (they exceed JSON's safe integers), enums by name.
 """
 
+from typing import Any
+
+from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
 from flavum.core.errors import MalformedHex
-from flavum.core.types import Address
+from flavum.core.state import Object
+from flavum.core.stf import Execution
+from flavum.core.types import (
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    ObjectId,
+    ObjectKind,
+)
 
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 ADDRESS_SIZE = 20
@@ -47,6 +64,97 @@ def from_hex(
 def parse_address(text: str) -> Address:
     """A 20-byte address typed as hex, with or without its 0x prefix."""
     return Address(from_hex(text, ADDRESS_SIZE, "address", prefix_optional=True))
+
+
+def _hash(data: dict[str, Any], name: str) -> Hash32:
+    return Hash32(from_hex(data[name], 32, name))
+
+
+# --- JSON forms ---
+
+
+def object_to_json(obj: Object) -> dict[str, Any]:
+    return {
+        "object_id": to_hex(obj.object_id), "kind": obj.kind.name, "owner": to_hex(obj.owner),
+        "access": obj.access.name, "commitment": to_hex(obj.commitment),
+        "metadata_hash": to_hex(obj.metadata_hash), "vk_hash": to_hex(obj.vk_hash),
+        "fee_asset": to_hex(obj.fee_asset), "fee": str(obj.fee), "model_id": to_hex(obj.model_id),
+        "data_id": to_hex(obj.data_id),
+    }
+
+
+def object_from_json(data: dict[str, Any]) -> Object:
+    return Object(
+        object_id=ObjectId(_hash(data, "object_id")), kind=ObjectKind[data["kind"]],
+        owner=Address(from_hex(data["owner"], ADDRESS_SIZE, "owner")),
+        access=Access[data["access"]], commitment=_hash(data, "commitment"),
+        metadata_hash=_hash(data, "metadata_hash"), vk_hash=_hash(data, "vk_hash"),
+        fee_asset=AssetId(_hash(data, "fee_asset")), fee=Amount(int(data["fee"])),
+        model_id=ObjectId(_hash(data, "model_id")), data_id=ObjectId(_hash(data, "data_id")),
+    )
+
+
+def trace_to_json(t: TraceEntry) -> dict[str, Any]:
+    return {
+        "tx_hash": to_hex(t.tx_hash), "model_id": to_hex(t.model_id),
+        "data_id": to_hex(t.data_id), "input_commitment": to_hex(t.input_commitment),
+        "outputs": list(t.outputs), "result_id": to_hex(t.result_id),
+    }
+
+
+def trace_from_json(data: dict[str, Any]) -> TraceEntry:
+    return TraceEntry(
+        tx_hash=_hash(data, "tx_hash"), model_id=ObjectId(_hash(data, "model_id")),
+        data_id=ObjectId(_hash(data, "data_id")), input_commitment=_hash(data, "input_commitment"),
+        outputs=tuple(int(x) for x in data["outputs"]),
+        result_id=ObjectId(_hash(data, "result_id")),
+    )
+
+
+def withdrawal_to_json(w: Withdrawal) -> dict[str, Any]:
+    return {
+        "withdrawal_id": to_hex(w.withdrawal_id), "ledger": to_hex(w.ledger),
+        "recipient": to_hex(w.recipient), "asset": to_hex(w.asset), "amount": str(w.amount),
+        "object_id": to_hex(w.object_id), "object_kind": w.object_kind,
+        "commitment": to_hex(w.commitment), "model_id": to_hex(w.model_id),
+    }
+
+
+def withdrawal_from_json(data: dict[str, Any]) -> Withdrawal:
+    return Withdrawal(
+        withdrawal_id=_hash(data, "withdrawal_id"), ledger=_hash(data, "ledger"),
+        recipient=Address(from_hex(data["recipient"], ADDRESS_SIZE, "recipient")),
+        asset=AssetId(_hash(data, "asset")), amount=Amount(int(data["amount"])),
+        object_id=ObjectId(_hash(data, "object_id")), object_kind=int(data["object_kind"]),
+        commitment=_hash(data, "commitment"), model_id=ObjectId(_hash(data, "model_id")),
+    )
+
+
+def header_to_json(h: BatchHeader) -> dict[str, Any]:
+    return {
+        "number": h.number, "prev_state_root": to_hex(h.prev_state_root),
+        "state_root": to_hex(h.state_root), "tx_root": to_hex(h.tx_root),
+        "trace_root": to_hex(h.trace_root), "withdrawal_root": to_hex(h.withdrawal_root),
+        "data_pointer": to_hex(h.data_pointer),
+    }
+
+
+def header_from_json(data: dict[str, Any]) -> BatchHeader:
+    return BatchHeader(
+        number=int(data["number"]), prev_state_root=_hash(data, "prev_state_root"),
+        state_root=_hash(data, "state_root"), tx_root=_hash(data, "tx_root"),
+        trace_root=_hash(data, "trace_root"), withdrawal_root=_hash(data, "withdrawal_root"),
+        data_pointer=_hash(data, "data_pointer"),
+    )
+
+
+def execution_to_json(execution: Execution) -> dict[str, Any]:
+    return {"input_commitment": to_hex(execution.input_commitment),
+            "outputs": list(execution.outputs)}
+
+
+def execution_from_json(data: dict[str, Any]) -> Execution:
+    return Execution(_hash(data, "input_commitment"), tuple(int(x) for x in data["outputs"]))
 
 
 def _shown(text: object) -> str:

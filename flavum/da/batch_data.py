@@ -21,10 +21,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flavum.core.codec import execution_from_json, execution_to_json, from_hex, to_hex
 from flavum.core.errors import FlavumError
 from flavum.core.stf import Execution
 from flavum.core.types import Hash32
 from flavum.core.witness import StateWitness
+from flavum.core.witness_codec import witness_from_json, witness_to_json
 
 FORMAT_VERSION = 1
 
@@ -73,25 +75,25 @@ class BatchData:
         data = {
             "version": FORMAT_VERSION,
             "header": {
-                "number": self.number, "prev_state_root": _hex(self.prev_state_root),
-                "state_root": _hex(self.state_root), "tx_root": _hex(self.tx_root),
-                "trace_root": _hex(self.trace_root), "withdrawal_root": _hex(self.withdrawal_root),
+                "number": self.number, "prev_state_root": to_hex(self.prev_state_root),
+                "state_root": to_hex(self.state_root), "tx_root": to_hex(self.tx_root),
+                "trace_root": to_hex(self.trace_root),
+                "withdrawal_root": to_hex(self.withdrawal_root),
             },
-            "domain": {"chain_id": self.chain_id, "rollup_id": _hex(self.rollup_id)},
+            "domain": {"chain_id": self.chain_id, "rollup_id": to_hex(self.rollup_id)},
             "txs": [
-                {"raw": _hex(raw), "execution": None if ex is None else {
-                    "input_commitment": _hex(ex.input_commitment), "outputs": list(ex.outputs)}}
+                {"raw": to_hex(raw), "execution": None if ex is None else execution_to_json(ex)}
                 for raw, ex in zip(self.txs, self.executions, strict=True)
             ],
-            "witness": self.witness.to_json(),
+            "witness": witness_to_json(self.witness),
             "proofs": [
-                {"tx_hash": _hex(p.tx_hash), "model_id": _hex(p.model_id), "status": p.status,
+                {"tx_hash": to_hex(p.tx_hash), "model_id": to_hex(p.model_id), "status": p.status,
                  "proof": None if p.proof is None else _compact_proof(p.proof),
                  "reason": p.reason, "row": p.row}
                 for p in self.proofs
             ],
             "circuits": {
-                _hex(vk_hash): {"vk": base64.b64encode(c.vk).decode(),
+                to_hex(vk_hash): {"vk": base64.b64encode(c.vk).decode(),
                                 "settings": json.loads(c.settings),
                                 "srs": {"cid": c.srs_cid, "logrows": c.srs_logrows}}
                 for vk_hash, c in self.circuits.items()
@@ -108,24 +110,26 @@ class BatchData:
             header = data["header"]
             return cls(
                 number=int(header["number"]),
-                prev_state_root=_hash(header["prev_state_root"]),
-                state_root=_hash(header["state_root"]),
-                tx_root=_hash(header["tx_root"]),
-                trace_root=_hash(header["trace_root"]),
-                withdrawal_root=_hash(header["withdrawal_root"]),
+                prev_state_root=_hash(header["prev_state_root"], "prev_state_root"),
+                state_root=_hash(header["state_root"], "state_root"),
+                tx_root=_hash(header["tx_root"], "tx_root"),
+                trace_root=_hash(header["trace_root"], "trace_root"),
+                withdrawal_root=_hash(header["withdrawal_root"], "withdrawal_root"),
                 chain_id=int(data["domain"]["chain_id"]),
-                rollup_id=_hash(data["domain"]["rollup_id"]),
-                txs=tuple(_unhex(t["raw"]) for t in data["txs"]),
-                executions=tuple(_execution(t["execution"]) for t in data["txs"]),
-                witness=StateWitness.from_json(data["witness"]),
+                rollup_id=_hash(data["domain"]["rollup_id"], "rollup_id"),
+                txs=tuple(from_hex(t["raw"], what="raw") for t in data["txs"]),
+                executions=tuple(None if t["execution"] is None
+                                 else execution_from_json(t["execution"]) for t in data["txs"]),
+                witness=witness_from_json(data["witness"]),
                 proofs=tuple(
-                    TraceProof(_hash(p["tx_hash"]), _hash(p["model_id"]), str(p["status"]),
+                    TraceProof(_hash(p["tx_hash"], "tx_hash"), _hash(p["model_id"], "model_id"),
+                               str(p["status"]),
                                None if p["proof"] is None else _expand_proof(p["proof"]),
                                p.get("reason"), int(p.get("row", 0)))
                     for p in data["proofs"]
                 ),
                 circuits={
-                    _hash(vk_hash): CircuitData(
+                    _hash(vk_hash, "vk_hash"): CircuitData(
                         base64.b64decode(c["vk"], validate=True),
                         json.dumps(c["settings"]).encode(), str(c["srs"]["cid"]),
                         int(c["srs"]["logrows"]))
@@ -146,37 +150,18 @@ def _compact_proof(proof_json: bytes) -> dict[str, Any]:
     proof = json.loads(proof_json)
     proof.pop("hex_proof", None)
     proof.pop("pretty_public_inputs", None)
-    proof["proof"] = _hex(bytes(proof["proof"]))
+    proof["proof"] = to_hex(bytes(proof["proof"]))
     return dict(proof)
 
 
 def _expand_proof(proof: dict[str, Any]) -> bytes:
     """proof.json as ezkl reads it, from `_compact_proof`'s form."""
     full = dict(proof)
-    raw = _unhex(full["proof"])
+    raw = from_hex(full["proof"], what="proof")
     full["proof"] = list(raw)
-    full["hex_proof"] = _hex(raw)
+    full["hex_proof"] = to_hex(raw)
     return json.dumps(full).encode()
 
 
-def _execution(value: Any) -> Execution | None:
-    if value is None:
-        return None
-    return Execution(_hash(value["input_commitment"]), tuple(int(x) for x in value["outputs"]))
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _unhex(text: str) -> bytes:
-    if not isinstance(text, str) or not text.startswith("0x"):
-        raise ValueError(f"not 0x-hex: {text!r}")
-    return bytes.fromhex(text[2:])
-
-
-def _hash(text: str) -> Hash32:
-    value = _unhex(text)
-    if len(value) != 32:
-        raise ValueError(f"not 32 bytes: {text}")
-    return Hash32(value)
+def _hash(text: str, what: str) -> Hash32:
+    return Hash32(from_hex(text, 32, what))

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
+from flavum.core.codec import parse_address
 from flavum.core.encoding import compute_tag
-from flavum.core.errors import ConfigError
+from flavum.core.errors import ConfigError, MalformedHex
 from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, Amount, AssetId, ChainId, Hash32
@@ -157,7 +158,7 @@ def load_config(home: Path) -> NodeConfig:
             ledgers=tuple(parse_ledger(raw_ledger) for raw_ledger in raw.get("ledger", [])),
             data_store=str(raw.get("data_store", "")),
         )
-    except (KeyError, ValueError, TypeError, tomllib.TOMLDecodeError) as exc:
+    except (KeyError, ValueError, TypeError, MalformedHex, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"invalid config {path}: {exc}") from exc
 
 
@@ -205,16 +206,6 @@ def write_config(config: NodeConfig) -> Path:
     config.home.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
     return path
-
-
-def parse_address(text: str) -> Address:
-    value = text.removeprefix("0x")
-    if len(value) != 40:
-        raise ConfigError(f"not a 20-byte hex address: {text!r}")
-    try:
-        return Address(bytes.fromhex(value))
-    except ValueError as exc:
-        raise ConfigError(f"not a hex address: {text!r}") from exc
 
 
 def key_path(home: Path, name: str) -> Path:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from flavum.core.batch import compute_withdrawal_leaf
+from flavum.core.codec import to_hex
 from flavum.core.errors import ConfigError, DuplicateTransaction, FlavumError, InvalidTransaction
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object
@@ -32,7 +33,7 @@ from flavum.l1.interface import (
 from flavum.node.config import LedgerSpec
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Sequencer
-from flavum.node.store import BatchRecord, Store, TraceRecord, hx
+from flavum.node.store import BatchRecord, Store, TraceRecord
 from flavum.node.watcher import LedgerWatcher
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class LedgerLink:
             if waiting:
                 failed = [r for r in waiting if r.proof_status == "failed"]
                 state = "blocked" if failed else "waiting for proofs"
-                detail = (f"proof failed for trace {hx(failed[0].entry.tx_hash)}: "
+                detail = (f"proof failed for trace {to_hex(failed[0].entry.tx_hash)}: "
                           f"{failed[0].reason}" if failed else f"{len(waiting)} proofs to go")
                 self._record(number, state, None, detail)
                 return False
@@ -175,7 +176,7 @@ class LedgerLink:
                                           confirmations=self.confirmations)
                 except WithdrawalRefused as exc:  # never payable here: say so, go on
                     log.warning("ledger %s refuses withdrawal %s: %s", self.name,
-                                hx(withdrawal.withdrawal_id), exc)
+                                to_hex(withdrawal.withdrawal_id), exc)
             self.store.set_meta(cursor_key, str(batch.header.number))
 
     def register_models(self, first: int, last: int, used: list[ObjectId]) -> None:
@@ -219,7 +220,7 @@ class LedgerLink:
             seen.add(proof_json)
             model = self.sequencer.object(record.entry.model_id)
             if model is None:
-                raise LedgerError(f"model {hx(record.entry.model_id)} is gone: cannot read its "
+                raise LedgerError(f"model {to_hex(record.entry.model_id)} is gone: cannot read its "
                                   "proof")
             artifacts = self.models.artifacts(model.vk_hash)
             proof = load_proof(artifacts, proof_json)

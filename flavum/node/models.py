@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from flavum.core.batch import TraceEntry
+from flavum.core.codec import to_hex
 from flavum.core.encoding import keccak256
 from flavum.core.errors import AccuracyTooLow, InvalidInput, ModelRejected, NotFound
 from flavum.core.state import Object
@@ -31,7 +32,7 @@ from flavum.core.types import Hash32
 from flavum.ml.batching import make_batched
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
-from flavum.node.store import Store, hx
+from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
 from flavum.zk.execution import compute_input_commitment, run_row, run_witness
 from flavum.zk.proof import Proof, verify_inference
@@ -133,8 +134,8 @@ class ModelService:
                 f"below the required {options.min_agreement:.0%}"
             )
         record = ModelRecord(
-            model_hash=hx(keccak256(onnx_bytes)),
-            vk_hash=hx(artifacts.vk_hash),
+            model_hash=to_hex(keccak256(onnx_bytes)),
+            vk_hash=to_hex(artifacts.vk_hash),
             circuit_key=artifacts.key,
             logrows=artifacts.logrows,
             input_shape=list(normalized.input_shape),
@@ -187,11 +188,11 @@ class ModelService:
     def record(self, vk_hash: Hash32) -> ModelRecord:
         text = self.store.get_model_record(vk_hash)
         if text is None:
-            raise ModelRejected(f"this node has no compiled circuit with vk hash {hx(vk_hash)}")
+            raise ModelRejected(f"this node has no compiled circuit with vk hash {to_hex(vk_hash)}")
         return ModelRecord(**json.loads(text))
 
     def artifacts(self, vk_hash: Hash32) -> CircuitArtifacts:
-        key = hx(vk_hash)
+        key = to_hex(vk_hash)
         with self._lock:
             cached = self._artifacts.get(key)
         if cached is not None:
@@ -216,7 +217,8 @@ class ModelService:
     def data_values(self, commitment: Hash32) -> tuple[Hash32, list[float]]:
         row = self.store.get_data_input(commitment)
         if row is None:
-            raise InvalidInput(f"this node holds no values for data commitment {hx(commitment)}")
+            raise InvalidInput(
+                f"this node holds no values for data commitment {to_hex(commitment)}")
         return row[0], json.loads(row[1])
 
     # --- the sequencer's hooks (InferenceExecutor) ---
@@ -225,7 +227,7 @@ class ModelService:
         record = self.record(body.vk_hash)
         if body.metadata_hash != record.metadata_hash:
             raise ModelRejected("the metadata hash is not the one of this model's record")
-        if hx(body.model_hash) != record.model_hash:
+        if to_hex(body.model_hash) != record.model_hash:
             raise ModelRejected("the model hash is not the one this circuit was compiled from")
 
     def check_data(self, body: SubmitData) -> None:

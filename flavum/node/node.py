@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.codec import to_hex
 from flavum.core.errors import ConfigError, NotFound
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.types import Hash32
@@ -13,7 +14,7 @@ from flavum.node.models import DeployOptions, ModelService
 from flavum.node.prover import ProofManager
 from flavum.node.publisher import BatchPublisher
 from flavum.node.sequencer import Sequencer
-from flavum.node.store import Store, hx
+from flavum.node.store import Store
 from flavum.zk.circuit import CircuitConfig
 from flavum.zk.pool import InlineProverPool, LocalProverPool, ProverPool
 from flavum.zk.srs import SrsStore
@@ -81,11 +82,11 @@ class Node:
         """A withdrawal with its batch number, index and Merkle proof in the withdrawal root."""
         found = self.store.find_withdrawal(withdrawal_id)
         if found is None:
-            raise NotFound(f"no withdrawal {hx(withdrawal_id)}")
+            raise NotFound(f"no withdrawal {to_hex(withdrawal_id)}")
         withdrawal, batch_number = found
         batch = None if batch_number is None else self.store.get_batch(batch_number)
         if batch is None:
-            raise NotFound(f"withdrawal {hx(withdrawal_id)} is not in a sealed batch yet")
+            raise NotFound(f"withdrawal {to_hex(withdrawal_id)} is not in a sealed batch yet")
         first, last = self.store.batch_seq_span(batch)
         withdrawals = self.store.withdrawals_in(first, last)
         index = [w.withdrawal_id for w in withdrawals].index(withdrawal_id)

@@ -20,11 +20,12 @@ from collections import deque
 from pathlib import Path
 
 from flavum.core.batch import TraceEntry
+from flavum.core.codec import to_hex
 from flavum.core.errors import FlavumError
 from flavum.core.types import Hash32, ObjectId
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
-from flavum.node.store import Store, hx
+from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts
 from flavum.zk.execution import Execution, outputs_per_row, pad_rows, run_witness
 from flavum.zk.pool import JobState, ProverPool
@@ -96,7 +97,7 @@ class ProofManager:
             execution, traces = self._execute(artifacts, traces, values)
             if not traces:
                 return
-            proof_path = self.proofs_dir / f"{hx(traces[0].tx_hash)}.json"
+            proof_path = self.proofs_dir / f"{to_hex(traces[0].tx_hash)}.json"
             job_id = self.pool.submit(make_proof_job(artifacts, execution, proof_path))
         except FlavumError as exc:
             for trace in traces:
@@ -150,7 +151,7 @@ class ProofManager:
             record = self.store.get_trace(tx_hash)
             try:
                 if record is None:
-                    raise FlavumError(f"trace {hx(tx_hash)} vanished from the store")
+                    raise FlavumError(f"trace {to_hex(tx_hash)} vanished from the store")
                 self.models.verify_trace(record.entry, vk_hash, proof_json, row)
             except FlavumError as exc:
                 self.store.set_proof_status(tx_hash, "failed", f"proof rejected: {exc}")
@@ -160,5 +161,5 @@ class ProofManager:
     def _vk_hash(self, model_id: ObjectId) -> Hash32:
         model = self.sequencer.object(model_id)
         if model is None:
-            raise FlavumError(f"model {hx(model_id)} no longer exists on this rollup")
+            raise FlavumError(f"model {to_hex(model_id)} no longer exists on this rollup")
         return model.vk_hash

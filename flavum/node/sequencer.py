@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from flavum.core.batch import BatchHeader, compute_batch_hash, compute_batch_header
+from flavum.core.codec import to_hex
 from flavum.core.encoding import compute_tag, keccak256
 from flavum.core.errors import (
     ConfigError,
@@ -59,7 +60,7 @@ from flavum.core.types import (
     ObjectKind,
 )
 from flavum.node.config import NodeConfig
-from flavum.node.store import BatchRecord, BlockRecord, Store, hx
+from flavum.node.store import BatchRecord, BlockRecord, Store
 
 DATA_POINTER_TAG = compute_tag("batch.data")
 
@@ -129,7 +130,7 @@ class Sequencer:
 
     def _check_genesis(self) -> None:
         domain = self.config.domain
-        identity = f"{domain.chain_id}:{hx(domain.rollup_id)}:{hx(self.genesis_root)}"
+        identity = f"{domain.chain_id}:{to_hex(domain.rollup_id)}:{to_hex(self.genesis_root)}"
         stored = self.store.get_meta("genesis")
         if stored is None:
             self.store.set_meta("genesis", identity)

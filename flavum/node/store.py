@@ -15,7 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
-from flavum.core.state import Object, State
+from flavum.core.codec import (
+    execution_from_json,
+    execution_to_json,
+    header_from_json,
+    header_to_json,
+    object_to_json,
+    to_hex,
+    trace_from_json,
+    trace_to_json,
+    withdrawal_from_json,
+    withdrawal_to_json,
+)
+from flavum.core.state import State
 from flavum.core.stf import Execution
 from flavum.core.types import (
     Address,
@@ -434,7 +446,7 @@ class Store:
             rows = self._conn.execute(
                 "SELECT ledger, state, tx_hash, detail, updated_at FROM ledger_posts"
                 " WHERE batch = ? ORDER BY ledger", (batch,)).fetchall()
-        return [{"name": r[0], "state": r[1], "tx_hash": hx(r[2]) if r[2] else None,
+        return [{"name": r[0], "state": r[1], "tx_hash": to_hex(r[2]) if r[2] else None,
                  "detail": r[3], "updated_at": r[4]} for r in rows]
 
     def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
@@ -536,89 +548,12 @@ class Store:
             self._conn.execute(sql, params)
 
 
-# --- JSON forms (shared by the store, the API and the CLI) ---
-
-
-def hx(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def unhex(text: str) -> bytes:
-    return bytes.fromhex(text.removeprefix("0x"))
-
-
-def object_to_json(obj: Object) -> dict[str, Any]:
-    return {
-        "object_id": hx(obj.object_id), "kind": obj.kind.name, "owner": hx(obj.owner),
-        "access": obj.access.name, "commitment": hx(obj.commitment),
-        "metadata_hash": hx(obj.metadata_hash), "vk_hash": hx(obj.vk_hash),
-        "fee_asset": hx(obj.fee_asset), "fee": str(obj.fee), "model_id": hx(obj.model_id),
-        "data_id": hx(obj.data_id),
-    }
-
-
-def trace_to_json(t: TraceEntry) -> dict[str, Any]:
-    return {
-        "tx_hash": hx(t.tx_hash), "model_id": hx(t.model_id), "data_id": hx(t.data_id),
-        "input_commitment": hx(t.input_commitment), "outputs": list(t.outputs),
-        "result_id": hx(t.result_id),
-    }
-
-
-def trace_from_json(d: dict[str, Any]) -> TraceEntry:
-    return TraceEntry(
-        tx_hash=Hash32(unhex(d["tx_hash"])), model_id=ObjectId(unhex(d["model_id"])),
-        data_id=ObjectId(unhex(d["data_id"])),
-        input_commitment=Hash32(unhex(d["input_commitment"])),
-        outputs=tuple(int(x) for x in d["outputs"]), result_id=ObjectId(unhex(d["result_id"])),
-    )
-
-
-def withdrawal_to_json(w: Withdrawal) -> dict[str, Any]:
-    return {
-        "withdrawal_id": hx(w.withdrawal_id), "ledger": hx(w.ledger), "recipient": hx(w.recipient),
-        "asset": hx(w.asset), "amount": str(w.amount), "object_id": hx(w.object_id),
-        "object_kind": w.object_kind, "commitment": hx(w.commitment), "model_id": hx(w.model_id),
-    }
-
-
-def withdrawal_from_json(d: dict[str, Any]) -> Withdrawal:
-    return Withdrawal(
-        withdrawal_id=Hash32(unhex(d["withdrawal_id"])), ledger=Hash32(unhex(d["ledger"])),
-        recipient=Address(unhex(d["recipient"])), asset=AssetId(unhex(d["asset"])),
-        amount=Amount(int(d["amount"])), object_id=ObjectId(unhex(d["object_id"])),
-        object_kind=int(d["object_kind"]), commitment=Hash32(unhex(d["commitment"])),
-        model_id=ObjectId(unhex(d["model_id"])),
-    )
-
-
-def header_to_json(h: BatchHeader) -> dict[str, Any]:
-    return {
-        "number": h.number, "prev_state_root": hx(h.prev_state_root),
-        "state_root": hx(h.state_root), "tx_root": hx(h.tx_root), "trace_root": hx(h.trace_root),
-        "withdrawal_root": hx(h.withdrawal_root), "data_pointer": hx(h.data_pointer),
-    }
-
-
-def header_from_json(d: dict[str, Any]) -> BatchHeader:
-    return BatchHeader(
-        number=int(d["number"]),
-        **{k: Hash32(unhex(v)) for k, v in d.items() if k != "number"},
-    )
-
-
 def _dump_execution(execution: Execution | None) -> str | None:
-    if execution is None:
-        return None
-    return json.dumps({"input_commitment": hx(execution.input_commitment),
-                       "outputs": list(execution.outputs)})
+    return None if execution is None else json.dumps(execution_to_json(execution))
 
 
 def _load_execution(text: str | None) -> Execution | None:
-    if text is None:
-        return None
-    d = json.loads(text)
-    return Execution(Hash32(unhex(d["input_commitment"])), tuple(int(x) for x in d["outputs"]))
+    return None if text is None else execution_from_json(json.loads(text))
 
 
 def _block(row: Any) -> BlockRecord:

@@ -6,12 +6,12 @@ partial one after the packing wait (the other rows are padding)."""
 import pytest
 
 from flavum.core import errors
+from flavum.core.codec import from_hex
 from flavum.core.transactions import DeployModel, Infer
 from flavum.core.types import Access, Amount, Hash32
 from flavum.ml import examples
 from flavum.node.models import DeployOptions
 from flavum.node.node import Node
-from flavum.node.store import unhex
 from flavum.zk.pool import InlineProverPool
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
@@ -28,7 +28,7 @@ def batched(tmp_path, shared_srs):
     example = examples.train_sklearn_logreg("iris")
     record = node.models.compile(example.onnx_bytes, example.samples,
                                  DeployOptions(batch_size=N))
-    body = DeployModel(Hash32(unhex(record.model_hash)), Hash32(unhex(record.vk_hash)),
+    body = DeployModel(Hash32(from_hex(record.model_hash)), Hash32(from_hex(record.vk_hash)),
                        record.metadata_hash, Access.COMMON, ETH, Amount(0))
     model_id = send(node, ALICE_KEY, ALICE, body).outcome.object_id
     yield node, example, record, model_id
@@ -113,8 +113,9 @@ def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared
         for batch_size in (N, 1):
             record = node.models.compile(example.onnx_bytes, example.samples,
                                          DeployOptions(batch_size=batch_size))
-            body = DeployModel(Hash32(unhex(record.model_hash)), Hash32(unhex(record.vk_hash)),
-                               record.metadata_hash, Access.COMMON, ETH, Amount(0))
+            body = DeployModel(Hash32(from_hex(record.model_hash)),
+                               Hash32(from_hex(record.vk_hash)), record.metadata_hash,
+                               Access.COMMON, ETH, Amount(0))
             models.append(send(node, ALICE_KEY, ALICE, body).outcome.object_id)
         batched_model, single_model = models
         receipts = []

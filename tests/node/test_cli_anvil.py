@@ -7,11 +7,11 @@ import time
 
 import pytest
 
+from flavum.core.codec import from_hex
 from flavum.core.transactions import address_of
 from flavum.core.types import ObjectId
 from flavum.ml import examples
 from flavum.node.config import LedgerSpec
-from flavum.node.store import unhex
 from tests.l1.conftest import ANVIL, Anvil
 
 from .conftest import BOB, NodeProcess, make_config
@@ -118,7 +118,7 @@ def test_cli_round_trip_on_anvil(tmp_path):
         from flavum.cli import open_evm
 
         ledger = open_evm(home, "evm")
-        assert ledger.object_owner(ObjectId(unhex(result_id))) == BOB
+        assert ledger.object_owner(ObjectId(from_hex(result_id))) == BOB
     finally:
         anvil.stop()
 
