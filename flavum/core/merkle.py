@@ -71,6 +71,7 @@ Both trees are pure computations: no I/O, no clock, no randomness.
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeAlias, TypeVar
 
 from flavum.core.encoding import (
     compute_smt_leaf_hash,
@@ -84,9 +85,14 @@ SMT_DEPTH = 256  # bits in a key: the deepest possible leaf sits at depth 256
 
 
 # --- Sparse Merkle tree ---------------------------------------------------------------------
+#
+# The node classes and the helpers up to `remove_leaf` are shared with the partial tree of
+# merkle_partial.py (one implementation): there a subtree may also be an `SmtOpaque` node.
+
+_C = TypeVar("_C")  # the type of an inner node's children
 
 
-class _Leaf:
+class SmtLeaf:
     """A lone leaf; `hash` is None until computed and after the value changes."""
 
     __slots__ = ("hash", "key", "value_hash")
@@ -97,21 +103,33 @@ class _Leaf:
         self.hash: Hash32 | None = None
 
 
-class _Inner:
+class SmtInner(Generic[_C]):
     """An inner node holding at least two leaves; `hash` is None while dirty."""
 
     __slots__ = ("hash", "left", "right")
 
-    def __init__(self, left: "_Node", right: "_Node") -> None:
+    def __init__(self, left: _C, right: _C) -> None:
         self.left = left
         self.right = right
         self.hash: Hash32 | None = None
 
 
-_Node = _Leaf | _Inner | None  # None is an empty subtree
+class SmtOpaque:
+    """A non-empty subtree known only by its hash: a partial tree's, never the full tree's."""
+
+    __slots__ = ("hash",)
+
+    def __init__(self, hash: Hash32) -> None:
+        self.hash = hash
 
 
-def _key_bit(key_int: int, depth: int) -> int:
+# None is an empty subtree. The full tree's nodes are SmtNodes: the types keep opaque nodes out.
+SmtNode: TypeAlias = "SmtLeaf | SmtInner[SmtNode] | None"
+PartialSmtNode: TypeAlias = "SmtLeaf | SmtInner[PartialSmtNode] | SmtOpaque | None"
+_N = TypeVar("_N", SmtNode, PartialSmtNode)  # a helper below serves either tree
+
+
+def compute_key_bit(key_int: int, depth: int) -> int:
     """Bit `depth` of a key (as an integer), counted from the most significant bit."""
     return (key_int >> (255 - depth)) & 1
 
@@ -122,42 +140,45 @@ def _check_hash32(value: object, name: str) -> None:
         raise ValueError(f"{name} must be 32 bytes")
 
 
-def _compute_node_hash(node: _Node) -> Hash32:
+def compute_subtree_hash(node: _N) -> Hash32:
     """Hash of a subtree, recomputing only the dirty nodes and caching the results."""
     if node is None:
         return ZERO_HASH
     if node.hash is not None:
         return node.hash
-    if isinstance(node, _Leaf):
+    if isinstance(node, SmtLeaf):
         node.hash = compute_smt_leaf_hash(node.key, node.value_hash)
-    else:
+    elif isinstance(node, SmtInner):
         node.hash = compute_smt_node_hash(
-            _compute_node_hash(node.left), _compute_node_hash(node.right)
+            compute_subtree_hash(node.left), compute_subtree_hash(node.right)
         )
-    return node.hash
+    return node.hash  # an opaque node's hash is always known
 
 
-def _holds_two_leaves(a: _Node, b: _Node) -> bool:
-    """Do two sibling subtrees hold at least two leaves together?"""
-    if isinstance(a, _Inner) or isinstance(b, _Inner):
+def holds_two_leaves(a: _N, b: _N) -> bool:
+    """Do two sibling subtrees hold at least two leaves together? An opaque subtree is never
+    empty, so it answers when its sibling is not empty; otherwise it must be opened first."""
+    if isinstance(a, SmtInner) or isinstance(b, SmtInner):
         return True
     return a is not None and b is not None
 
 
-def _copy_node(node: _Node) -> _Node:
+def copy_subtree(node: _N) -> _N:
     """Deep copy of a subtree, cached hashes included."""
     if node is None:
         return None
-    if isinstance(node, _Leaf):
-        leaf = _Leaf(node.key, node.value_hash)
+    if isinstance(node, SmtLeaf):
+        leaf = SmtLeaf(node.key, node.value_hash)
         leaf.hash = node.hash
         return leaf
-    inner = _Inner(_copy_node(node.left), _copy_node(node.right))
-    inner.hash = node.hash
-    return inner
+    if isinstance(node, SmtInner):
+        inner = SmtInner(copy_subtree(node.left), copy_subtree(node.right))
+        inner.hash = node.hash
+        return inner
+    return SmtOpaque(node.hash)
 
 
-def _split(existing: _Leaf, new: _Leaf, new_key_int: int, depth: int) -> _Inner:
+def split_leaves(existing: SmtLeaf, new: SmtLeaf, new_key_int: int, depth: int) -> SmtInner[_N]:
     """The subtree at `depth` holding two leaves whose keys agree on their first `depth` bits.
 
     The inner node with both leaves sits at the first bit where the keys differ; above it, up
@@ -165,16 +186,39 @@ def _split(existing: _Leaf, new: _Leaf, new_key_int: int, depth: int) -> _Inner:
     """
     differing = new_key_int ^ int.from_bytes(existing.key, "big")
     split_depth = SMT_DEPTH - differing.bit_length()  # index of the first differing bit
-    if _key_bit(new_key_int, split_depth):
-        node = _Inner(existing, new)
+    node: SmtInner[_N]
+    if compute_key_bit(new_key_int, split_depth):
+        node = SmtInner(existing, new)
     else:
-        node = _Inner(new, existing)
+        node = SmtInner(new, existing)
     for d in range(split_depth - 1, depth - 1, -1):
-        if _key_bit(new_key_int, d):
-            node = _Inner(None, node)
+        if compute_key_bit(new_key_int, d):
+            node = SmtInner(None, node)
         else:
-            node = _Inner(node, None)
+            node = SmtInner(node, None)
     return node
+
+
+def remove_leaf(root: _N, path: Sequence[tuple[SmtInner[_N], int]]) -> _N:
+    """The root once the leaf that `path` leads to is gone; `path` lists the inner nodes from
+    `root` down, with the bit taken at each.
+
+    Going up, a node left with at most one leaf collapses into that leaf (or into nothing); the
+    first node that keeps two or more leaves takes the result as its child.
+    """
+    for inner, _ in path:  # every node on the path changes
+        inner.hash = None
+    replacement: _N = None
+    for inner, bit in reversed(path):
+        sibling = inner.left if bit else inner.right
+        if holds_two_leaves(sibling, replacement):
+            if bit:
+                inner.right = replacement
+            else:
+                inner.left = replacement
+            return root
+        replacement = replacement if replacement is not None else sibling
+    return replacement
 
 
 @dataclass(frozen=True)
@@ -200,7 +244,7 @@ class SparseMerkleTree:
     __slots__ = ("_root", "_size")
 
     def __init__(self) -> None:
-        self._root: _Node = None
+        self._root: SmtNode = None
         self._size = 0
 
     def __len__(self) -> int:
@@ -215,8 +259,8 @@ class SparseMerkleTree:
         key_int = int.from_bytes(key, "big")
         node = self._root
         depth = 0
-        while isinstance(node, _Inner):
-            node = node.right if _key_bit(key_int, depth) else node.left
+        while isinstance(node, SmtInner):
+            node = node.right if compute_key_bit(key_int, depth) else node.left
             depth += 1
         if node is not None and node.key == key:
             return node.value_hash
@@ -227,26 +271,26 @@ class SparseMerkleTree:
         _check_hash32(key, "key")
         _check_hash32(value_hash, "value_hash")
         key_int = int.from_bytes(key, "big")
-        parent: _Inner | None = None
+        parent: SmtInner[SmtNode] | None = None
         parent_bit = 0
         node = self._root
         depth = 0
-        while isinstance(node, _Inner):
+        while isinstance(node, SmtInner):
             node.hash = None  # this node's subtree changes
             parent = node
-            parent_bit = _key_bit(key_int, depth)
+            parent_bit = compute_key_bit(key_int, depth)
             node = node.right if parent_bit else node.left
             depth += 1
-        replacement: _Node
+        replacement: SmtNode
         if node is None:
-            replacement = _Leaf(key, value_hash)
+            replacement = SmtLeaf(key, value_hash)
         elif node.key == key:
             node.value_hash = value_hash
             node.hash = None
             return
         else:
             # Another key's lone leaf sits on the path: both go down to where the keys part.
-            replacement = _split(node, _Leaf(key, value_hash), key_int, depth)
+            replacement = split_leaves(node, SmtLeaf(key, value_hash), key_int, depth)
         self._size += 1
         if parent is None:
             self._root = replacement
@@ -262,36 +306,22 @@ class SparseMerkleTree:
         """
         _check_hash32(key, "key")
         key_int = int.from_bytes(key, "big")
-        path: list[tuple[_Inner, int]] = []
+        path: list[tuple[SmtInner[SmtNode], int]] = []
         node = self._root
         depth = 0
-        while isinstance(node, _Inner):
-            bit = _key_bit(key_int, depth)
+        while isinstance(node, SmtInner):
+            bit = compute_key_bit(key_int, depth)
             path.append((node, bit))
             node = node.right if bit else node.left
             depth += 1
         if node is None or node.key != key:
             return
         self._size -= 1
-        for inner, _ in path:  # every node on the path changes
-            inner.hash = None
-        # Going up: a node left with at most one leaf collapses into that leaf (or into
-        # nothing); the first node that keeps two or more leaves takes the result as its child.
-        replacement: _Node = None
-        for inner, bit in reversed(path):
-            sibling = inner.left if bit else inner.right
-            if _holds_two_leaves(sibling, replacement):
-                if bit:
-                    inner.right = replacement
-                else:
-                    inner.left = replacement
-                return
-            replacement = replacement if replacement is not None else sibling
-        self._root = replacement
+        self._root = remove_leaf(self._root, path)
 
     def root(self) -> Hash32:
         """The root hash, rehashing the nodes that changed since the last call."""
-        return _compute_node_hash(self._root)
+        return compute_subtree_hash(self._root)
 
     def prove(self, key: Hash32) -> SmtProof:
         """Inclusion proof if `key` is set, else a non-inclusion proof."""
@@ -301,12 +331,12 @@ class SparseMerkleTree:
         siblings: list[Hash32] = []
         node = self._root
         depth = 0
-        while isinstance(node, _Inner):
-            if _key_bit(key_int, depth):
-                siblings.append(_compute_node_hash(node.left))
+        while isinstance(node, SmtInner):
+            if compute_key_bit(key_int, depth):
+                siblings.append(compute_subtree_hash(node.left))
                 node = node.right
             else:
-                siblings.append(_compute_node_hash(node.right))
+                siblings.append(compute_subtree_hash(node.right))
                 node = node.left
             depth += 1
         if node is None or node.key == key:
@@ -317,12 +347,12 @@ class SparseMerkleTree:
 
     def items(self) -> Iterator[tuple[Hash32, Hash32]]:
         """(key, value_hash) pairs in ascending key order."""
-        stack: list[_Node] = [self._root]
+        stack: list[SmtNode] = [self._root]
         while stack:
             node = stack.pop()
             if node is None:
                 continue
-            if isinstance(node, _Leaf):
+            if isinstance(node, SmtLeaf):
                 yield node.key, node.value_hash
             else:
                 stack.append(node.right)  # pushed first, popped after the left subtree
@@ -332,7 +362,7 @@ class SparseMerkleTree:
         """An independent deep copy (linear in the size: for snapshots, not per transaction)."""
         self.root()  # copy fresh hashes, so neither tree rehashes them
         other = SparseMerkleTree()
-        other._root = _copy_node(self._root)
+        other._root = copy_subtree(self._root)
         other._size = self._size
         return other
 
@@ -381,7 +411,7 @@ def verify_smt_proof(root: Hash32, key: Hash32, value_hash: Hash32 | None, proof
             return False
         current = compute_smt_leaf_hash(other_key, other_value_hash)
     for d in range(depth - 1, -1, -1):
-        if _key_bit(key_int, d):
+        if compute_key_bit(key_int, d):
             current = compute_smt_node_hash(siblings[d], current)
         else:
             current = compute_smt_node_hash(current, siblings[d])

@@ -51,37 +51,34 @@ are the batch's net leaf updates. `compute_state_witness(pre_state, access)` the
 contents and builds the multiproof with its openings from the pre-batch state, through its
 public proofs (`get_state_proof`, `get_leaf_value`).
 
-JSON (`to_json` / `from_json`; a dict of JSON values, the caller serializes it)::
-
-    {"version": 1,
-     "nonces":   [["0x<address>", "<nonce, decimal>"], ...],          # "0": absent
-     "balances": [["0x<address>", "0x<asset>", "<amount, decimal>"], ...],  # "0": absent
-     "objects":  [["0x<object id>", null | {"kind": 1, "owner": "0x..", "access": 0,
-                   "commitment": "0x..", "metadata_hash": "0x..", "vk_hash": "0x..",
-                   "fee_asset": "0x..", "fee": "<decimal>", "model_id": "0x..",
-                   "data_id": "0x.."}], ...],
-     "grants":   [["0x<object id>", "0x<owner>", "0x<grantee>", true | false], ...],
-     "deposits": [["0x<event id>", true | false], ...],
-     "tree":     ["i", "e", "h<64 hex: hash>", "l<64 hex: key><64 hex: value hash>", ...]}
-
-Integers are decimal strings (a uint256 does not fit a JSON number everywhere); tree tokens
-carry bare hex to keep the list compact.
+The pruned tree is the partial tree of merkle_partial.py; the JSON form of a witness is
+witness_codec.py.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Final, TypeVar, cast, overload
+from typing import Any, TypeVar, cast, overload
 
-from flavum.core.encoding import compute_smt_leaf_hash, compute_smt_node_hash
+from flavum.core.encoding import compute_smt_node_hash
 from flavum.core.errors import (
-    FlavumError,
     InvalidProof,
     InvalidTransaction,
     MalformedTransaction,
     StateRootMismatch,
 )
-from flavum.core.merkle import SMT_DEPTH, SmtProof, SparseMerkleTree
+from flavum.core.merkle import (
+    SMT_DEPTH,
+    PartialSmtNode,
+    SmtInner,
+    SmtLeaf,
+    SmtOpaque,
+    SparseMerkleTree,
+    compute_key_bit,
+    compute_subtree_hash,
+    holds_two_leaves,
+)
+from flavum.core.merkle_partial import PartialSparseMerkleTree, WitnessIncomplete, closed_subtree
 from flavum.core.state import (
     Domain,
     Object,
@@ -101,30 +98,10 @@ from flavum.core.state import (
     set_object,
 )
 from flavum.core.stf import Execution, Outcome, process_transaction
-from flavum.core.transactions import MAX_NONCE, Transaction, compute_tx_hash
-from flavum.core.types import (
-    MAX_UINT256,
-    ZERO_HASH,
-    Access,
-    Address,
-    Amount,
-    AssetId,
-    Hash32,
-    Nonce,
-    ObjectId,
-    ObjectKind,
-)
-
-WITNESS_VERSION: Final = 1
-
+from flavum.core.transactions import Transaction, compute_tx_hash
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, Nonce, ObjectId
 
 # --- errors ---------------------------------------------------------------------------------
-
-
-class WitnessIncomplete(FlavumError):
-    """Re-execution needs a state entry or a tree node that the witness does not give."""
-
-    code = "witness_incomplete"
 
 
 class InvalidWitness(InvalidProof):
@@ -169,67 +146,6 @@ class StateWitness:
     grants: tuple[tuple[ObjectId, Address, Address, bool], ...]
     deposits: tuple[tuple[Hash32, bool], ...]
     tree: tuple[WitnessNode, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """A dict of JSON values (see the module docstring); `json.dumps` it to send it."""
-        return {
-            "version": WITNESS_VERSION,
-            "nonces": [[_hex(a), str(n)] for a, n in self.nonces],
-            "balances": [[_hex(a), _hex(s), str(v)] for a, s, v in self.balances],
-            "objects": [
-                [_hex(i), None if o is None else _object_to_json(o)] for i, o in self.objects
-            ],
-            "grants": [[_hex(i), _hex(o), _hex(g), bool(v)] for i, o, g, v in self.grants],
-            "deposits": [[_hex(e), bool(v)] for e, v in self.deposits],
-            "tree": [_node_to_token(node) for node in self.tree],
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> "StateWitness":
-        """Inverse of `to_json`; raises InvalidWitness on anything malformed."""
-        top = _as_dict(data, "witness")
-        expected = {"version", "nonces", "balances", "objects", "grants", "deposits", "tree"}
-        if set(top) != expected:
-            raise InvalidWitness(f"malformed witness: fields {sorted(top)}, need {expected}")
-        if top["version"] != WITNESS_VERSION:
-            raise InvalidWitness(f"unknown witness version {top['version']!r}")
-        nonces = tuple(
-            (Address(_bytes(r[0], 20, "address")), Nonce(_uint(r[1], MAX_NONCE, "nonce")))
-            for r in _rows(top["nonces"], 2, "nonces")
-        )
-        balances = tuple(
-            (
-                Address(_bytes(r[0], 20, "address")),
-                AssetId(_bytes(r[1], 32, "asset")),
-                Amount(_uint(r[2], MAX_UINT256, "amount")),
-            )
-            for r in _rows(top["balances"], 3, "balances")
-        )
-        objects = tuple(
-            (
-                ObjectId(_bytes(r[0], 32, "object id")),
-                None if r[1] is None else _object_from_json(ObjectId(_bytes(r[0], 32, "id")), r[1]),
-            )
-            for r in _rows(top["objects"], 2, "objects")
-        )
-        grants = tuple(
-            (
-                ObjectId(_bytes(r[0], 32, "object id")),
-                Address(_bytes(r[1], 20, "owner")),
-                Address(_bytes(r[2], 20, "grantee")),
-                _bool(r[3], "grant"),
-            )
-            for r in _rows(top["grants"], 4, "grants")
-        )
-        deposits = tuple(
-            (Hash32(_bytes(r[0], 32, "event id")), _bool(r[1], "deposit"))
-            for r in _rows(top["deposits"], 2, "deposits")
-        )
-        tokens = top["tree"]
-        if not isinstance(tokens, list):
-            raise InvalidWitness("malformed witness: tree must be a list")
-        tree = tuple(_node_from_token(token) for token in tokens)
-        return cls(nonces, balances, objects, grants, deposits, tree)
 
 
 @dataclass(frozen=True)
@@ -339,236 +255,16 @@ class _StrictTable(dict[K, V]):
         return dict.pop(self, key, *default)
 
 
-# --- a sparse Merkle tree with opaque subtrees ---------------------------------------------
+# --- the pruned tree, as the witness lists it ----------------------------------------------
 
 
-class _Opaque:
-    """A non-empty subtree known only by its hash."""
-
-    __slots__ = ("hash",)
-
-    def __init__(self, hash: Hash32) -> None:
-        self.hash = hash
-
-
-class _Leaf:
-    __slots__ = ("hash", "key", "value_hash")
-
-    def __init__(self, key: Hash32, value_hash: Hash32) -> None:
-        self.key = key
-        self.value_hash = value_hash
-        self.hash: Hash32 | None = None
-
-
-class _Inner:
-    __slots__ = ("hash", "left", "right")
-
-    def __init__(self, left: "_Node", right: "_Node") -> None:
-        self.left = left
-        self.right = right
-        self.hash: Hash32 | None = None
-
-
-_Node = _Leaf | _Inner | _Opaque | None  # None is an empty subtree
-
-# Given a position (any key whose path goes there, as an integer, and a depth), the node
-# there opened one level: a leaf, None, or an inner node whose children are opaque or empty.
-Opener = Callable[[int, int], _Node]
-
-
-def _key_bit(key_int: int, depth: int) -> int:
-    return (key_int >> (255 - depth)) & 1
-
-
-def _closed(hash: Hash32) -> _Node:
-    """The subtree with this hash, unopened."""
-    return None if hash == ZERO_HASH else _Opaque(hash)
-
-
-def _compute_hash(node: _Node) -> Hash32:
-    if node is None:
-        return ZERO_HASH
-    if node.hash is not None:
-        return node.hash
-    if isinstance(node, _Leaf):
-        node.hash = compute_smt_leaf_hash(node.key, node.value_hash)
-    elif isinstance(node, _Inner):
-        node.hash = compute_smt_node_hash(_compute_hash(node.left), _compute_hash(node.right))
-    return node.hash  # an _Opaque always has its hash
-
-
-def _holds_two_leaves(a: _Node, b: _Node) -> bool:
-    """Do two sibling subtrees hold at least two leaves together? An opaque subtree is never
-    empty, so it answers when its sibling is not empty; otherwise it must be opened first."""
-    if isinstance(a, _Inner) or isinstance(b, _Inner):
-        return True
-    return a is not None and b is not None
-
-
-def _copy(node: _Node) -> _Node:
-    if node is None:
-        return None
-    if isinstance(node, _Opaque):
-        return _Opaque(node.hash)
-    if isinstance(node, _Leaf):
-        leaf = _Leaf(node.key, node.value_hash)
-        leaf.hash = node.hash
-        return leaf
-    inner = _Inner(_copy(node.left), _copy(node.right))
-    inner.hash = node.hash
-    return inner
-
-
-def _split(existing: _Leaf, new: _Leaf, new_key_int: int, depth: int) -> _Inner:
-    """Two leaves agreeing on their first `depth` bits, as the subtree at `depth` (the same
-    layout as the full tree's: the pair where the keys part, a chain of inner nodes above)."""
-    differing = new_key_int ^ int.from_bytes(existing.key, "big")
-    split_depth = SMT_DEPTH - differing.bit_length()
-    node = _Inner(existing, new) if _key_bit(new_key_int, split_depth) else _Inner(new, existing)
-    for d in range(split_depth - 1, depth - 1, -1):
-        node = _Inner(None, node) if _key_bit(new_key_int, d) else _Inner(node, None)
-    return node
-
-
-class PartialSparseMerkleTree(SparseMerkleTree):
-    """A compact sparse Merkle tree of which only some paths are known; the rest are opaque.
-
-    It follows the full tree's rules exactly (same layout, same hashes), so the root after any
-    updates is the root the full tree would have. An operation that needs to see inside an
-    opaque subtree asks `opener` (the node side, which has the full pre-state) and records the
-    position in `openings`, or without an opener (the verifier) raises WitnessIncomplete.
-    """
-
-    __slots__ = ("_top", "_opener", "openings")
-
-    def __init__(self, top: _Node, opener: Opener | None = None) -> None:
-        super().__init__()
-        self._top = top
-        self._opener = opener
-        self.openings: list[tuple[int, int]] = []
-
-    def _open(self, path_int: int, depth: int, why: str) -> _Node:
-        if self._opener is None:
-            raise WitnessIncomplete(why)
-        self.openings.append((path_int, depth))
-        return self._opener(path_int, depth)
-
-    def _descend(self, key: Hash32) -> tuple[list[tuple[_Inner, int]], _Leaf | None]:
-        """The inner nodes on `key`'s path with the bit taken at each, and where it ends."""
-        key_int = int.from_bytes(key, "big")
-        path: list[tuple[_Inner, int]] = []
-        node = self._top
-        while True:
-            if isinstance(node, _Opaque):
-                why = (
-                    f"the path of leaf 0x{key.hex()} enters the unopened subtree "
-                    f"0x{node.hash.hex()} at depth {len(path)}"
-                )
-                node = self._open(key_int, len(path), why)
-                self._replace(path, node)
-                continue
-            if not isinstance(node, _Inner):
-                return path, node
-            bit = _key_bit(key_int, len(path))
-            path.append((node, bit))
-            node = node.right if bit else node.left
-
-    def _replace(self, path: list[tuple[_Inner, int]], node: _Node) -> None:
-        """Put `node` where `path` ends."""
-        if not path:
-            self._top = node
-            return
-        parent, bit = path[-1]
-        if bit:
-            parent.right = node
-        else:
-            parent.left = node
-
-    def __len__(self) -> int:
-        raise WitnessIncomplete("a partial tree does not know how many leaves it holds")
-
-    def get(self, key: Hash32) -> Hash32 | None:
-        _, end = self._descend(key)
-        if end is not None and end.key == key:
-            return end.value_hash
-        return None
-
-    def set(self, key: Hash32, value_hash: Hash32) -> None:
-        path, end = self._descend(key)
-        for inner, _ in path:
-            inner.hash = None
-        if end is not None and end.key == key:
-            end.value_hash = value_hash
-            end.hash = None
-            return
-        new = _Leaf(key, value_hash)
-        if end is None:
-            self._replace(path, new)
-        else:
-            self._replace(path, _split(end, new, int.from_bytes(key, "big"), len(path)))
-
-    def delete(self, key: Hash32) -> None:
-        path, end = self._descend(key)
-        if end is None or end.key != key:
-            return
-        key_int = int.from_bytes(key, "big")
-        for inner, _ in path:
-            inner.hash = None
-        # As in the full tree: going up, a node left with at most one leaf collapses into it.
-        replacement: _Node = None
-        for depth in range(len(path) - 1, -1, -1):
-            inner, bit = path[depth]
-            sibling = inner.left if bit else inner.right
-            if replacement is None and isinstance(sibling, _Opaque):
-                # Lone leaf (it moves up) or inner node (it stays)? Only an opening tells.
-                why = (
-                    f"deleting leaf 0x{key.hex()} needs the opening of subtree "
-                    f"0x{sibling.hash.hex()} at depth {depth + 1}"
-                )
-                sibling = self._open(key_int ^ (1 << (255 - depth)), depth + 1, why)
-                if bit:
-                    inner.left = sibling
-                else:
-                    inner.right = sibling
-            if _holds_two_leaves(sibling, replacement):
-                if bit:
-                    inner.right = replacement
-                else:
-                    inner.left = replacement
-                return
-            replacement = replacement if replacement is not None else sibling
-        self._top = replacement
-
-    def root(self) -> Hash32:
-        return _compute_hash(self._top)
-
-    def prove(self, key: Hash32) -> SmtProof:
-        self.root()
-        path, end = self._descend(key)
-        siblings = tuple(
-            _compute_hash(inner.left if bit else inner.right) for inner, bit in path
-        )
-        if end is None or end.key == key:
-            return SmtProof(siblings=siblings)
-        return SmtProof(siblings=siblings, other_key=end.key, other_value_hash=end.value_hash)
-
-    def items(self) -> Any:
-        raise WitnessIncomplete("a partial tree cannot list its leaves")
-
-    def copy(self) -> "PartialSparseMerkleTree":
-        self.root()
-        other = PartialSparseMerkleTree(_copy(self._top), self._opener)
-        other.openings = list(self.openings)
-        return other
-
-
-def _encode_tree(node: _Node, out: list[WitnessNode]) -> None:
+def _encode_tree(node: PartialSmtNode, out: list[WitnessNode]) -> None:
     """Append `node`'s subtree to `out` in pre-order."""
     if node is None:
         out.append(WitnessNode(NodeKind.EMPTY))
-    elif isinstance(node, _Opaque):
+    elif isinstance(node, SmtOpaque):
         out.append(WitnessNode(NodeKind.OPAQUE, hash=node.hash))
-    elif isinstance(node, _Leaf):
+    elif isinstance(node, SmtLeaf):
         out.append(WitnessNode(NodeKind.LEAF, key=node.key, value_hash=node.value_hash))
     else:
         out.append(WitnessNode(NodeKind.INNER))
@@ -576,11 +272,11 @@ def _encode_tree(node: _Node, out: list[WitnessNode]) -> None:
         _encode_tree(node.right, out)
 
 
-def _decode_tree(nodes: Sequence[WitnessNode]) -> _Node:
+def _decode_tree(nodes: Sequence[WitnessNode]) -> PartialSmtNode:
     """The pruned tree of a witness; InvalidWitness unless it is a well-formed compact tree."""
     cursor = 0
 
-    def decode(prefix: int, depth: int) -> _Node:
+    def decode(prefix: int, depth: int) -> PartialSmtNode:
         nonlocal cursor
         if cursor >= len(nodes):
             raise InvalidWitness("malformed witness tree: it ends early")
@@ -591,7 +287,7 @@ def _decode_tree(nodes: Sequence[WitnessNode]) -> _Node:
         if node.kind == NodeKind.OPAQUE:
             if node.hash is None or node.hash == ZERO_HASH:
                 raise InvalidWitness(f"malformed witness tree: opaque node {cursor - 1}")
-            return _Opaque(node.hash)
+            return SmtOpaque(node.hash)
         if node.kind == NodeKind.LEAF:
             if node.key is None or node.value_hash is None:
                 raise InvalidWitness(f"malformed witness tree: leaf node {cursor - 1}")
@@ -600,16 +296,16 @@ def _decode_tree(nodes: Sequence[WitnessNode]) -> _Node:
                 raise InvalidWitness(
                     f"witness tree: leaf 0x{node.key.hex()} is off its path at depth {depth}"
                 )
-            return _Leaf(node.key, node.value_hash)
+            return SmtLeaf(node.key, node.value_hash)
         if depth >= SMT_DEPTH:
             raise InvalidWitness("malformed witness tree: an inner node below depth 255")
         left = decode(prefix, depth + 1)
         right = decode(prefix | (1 << (255 - depth)), depth + 1)
         # A canonical inner node holds at least two leaves (opaque subtrees are not empty).
-        if not (_holds_two_leaves(left, right) or isinstance(left, _Opaque)
-                or isinstance(right, _Opaque)):
+        if not (holds_two_leaves(left, right) or isinstance(left, SmtOpaque)
+                or isinstance(right, SmtOpaque)):
             raise InvalidWitness(f"witness tree: non-canonical inner node at depth {depth}")
-        return _Inner(left, right)
+        return SmtInner(left, right)
 
     top = decode(0, 0)
     if cursor != len(nodes):
@@ -844,44 +540,44 @@ def compute_batch_access(
     )
 
 
-def _read_node(state: State, path_int: int, depth: int) -> _Node:
+def _read_node(state: State, path_int: int, depth: int) -> PartialSmtNode:
     """The node of `state`'s tree at a position, opened one level, from a public proof."""
     path_key = Hash32(path_int.to_bytes(32, "big"))
     proof = get_state_proof(state, path_key)
     siblings = proof.siblings
     if len(siblings) < depth:
         raise ValueError(f"no node at depth {depth} on the path of 0x{path_key.hex()}")
-    end: _Node
+    end: PartialSmtNode
     if proof.other_key is not None and proof.other_value_hash is not None:
-        end = _Leaf(proof.other_key, proof.other_value_hash)
+        end = SmtLeaf(proof.other_key, proof.other_value_hash)
     else:
         value_hash = get_leaf_value(state, path_key)
-        end = None if value_hash is None else _Leaf(path_key, value_hash)
+        end = None if value_hash is None else SmtLeaf(path_key, value_hash)
     if len(siblings) == depth:
         return end
-    below = _compute_hash(end)  # the hash of the child on the path, folded up to depth + 1
+    below = compute_subtree_hash(end)  # the hash of the child on the path, folded up to depth + 1
     for d in range(len(siblings) - 1, depth, -1):
-        if _key_bit(path_int, d):
+        if compute_key_bit(path_int, d):
             below = compute_smt_node_hash(siblings[d], below)
         else:
             below = compute_smt_node_hash(below, siblings[d])
-    on_path, off_path = _closed(below), _closed(siblings[depth])
-    if _key_bit(path_int, depth):
-        return _Inner(off_path, on_path)
-    return _Inner(on_path, off_path)
+    on_path, off_path = closed_subtree(below), closed_subtree(siblings[depth])
+    if compute_key_bit(path_int, depth):
+        return SmtInner(off_path, on_path)
+    return SmtInner(on_path, off_path)
 
 
-def _expand(state: State, targets: Sequence[tuple[int, int]]) -> _Node:
+def _expand(state: State, targets: Sequence[tuple[int, int]]) -> PartialSmtNode:
     """`state`'s tree pruned to the positions on the targets' paths: a target (key, d) opens
     every node on the key's path down to depth d (SMT_DEPTH: to where the path ends)."""
 
-    def expand(path_int: int, depth: int, here: Sequence[tuple[int, int]]) -> _Node:
+    def expand(path_int: int, depth: int, here: Sequence[tuple[int, int]]) -> PartialSmtNode:
         node = _read_node(state, path_int, depth)
-        if not isinstance(node, _Inner):
+        if not isinstance(node, SmtInner):
             return node
         deeper = [t for t in here if t[1] > depth]
-        left = [t for t in deeper if not _key_bit(t[0], depth)]
-        right = [t for t in deeper if _key_bit(t[0], depth)]
+        left = [t for t in deeper if not compute_key_bit(t[0], depth)]
+        right = [t for t in deeper if compute_key_bit(t[0], depth)]
         if left:
             node.left = expand(left[0][0], depth + 1, left)
         if right:
@@ -889,21 +585,21 @@ def _expand(state: State, targets: Sequence[tuple[int, int]]) -> _Node:
         return node
 
     if not targets:
-        return _closed(compute_state_root(state))
+        return closed_subtree(compute_state_root(state))
     return expand(targets[0][0], 0, targets)
 
 
 def _open_for_deletions(
-    state: State, node: _Node, prefix: int, depth: int, deleted: set[int]
+    state: State, node: PartialSmtNode, prefix: int, depth: int, deleted: set[int]
 ) -> tuple[bool, bool]:
     """Open, in the pruned tree `node` (at position prefix / depth), every OPAQUE sibling of a
     subtree that the deletions can empty. Returns (can this subtree become empty, does it hold
     a deleted leaf)."""
     if node is None:
         return True, False
-    if isinstance(node, _Opaque):
+    if isinstance(node, SmtOpaque):
         return False, False  # it holds leaves the batch does not touch
-    if isinstance(node, _Leaf):
+    if isinstance(node, SmtLeaf):
         gone = int.from_bytes(node.key, "big") in deleted
         return gone, gone
     right_prefix = prefix | (1 << (255 - depth))
@@ -912,9 +608,9 @@ def _open_for_deletions(
         state, node.right, right_prefix, depth + 1, deleted
     )
     # An opened node is still not emptiable (what it hides is untouched): results stand.
-    if isinstance(node.right, _Opaque) and left_empties and left_deletes:
+    if isinstance(node.right, SmtOpaque) and left_empties and left_deletes:
         node.right = _read_node(state, right_prefix, depth + 1)
-    if isinstance(node.left, _Opaque) and right_empties and right_deletes:
+    if isinstance(node.left, SmtOpaque) and right_empties and right_deletes:
         node.left = _read_node(state, prefix, depth + 1)
     return left_empties and right_empties, left_deletes or right_deletes
 
@@ -951,121 +647,3 @@ def compute_batch_witness(
 ) -> StateWitness:
     """`compute_state_witness` of the batch's `compute_batch_access`."""
     return compute_state_witness(pre_state, compute_batch_access(pre_state, txs, executions))
-
-
-# --- JSON helpers ---------------------------------------------------------------------------
-
-
-def _hex(value: bytes) -> str:
-    return "0x" + value.hex()
-
-
-def _bytes(value: object, size: int, what: str) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) != 2 + 2 * size:
-        raise InvalidWitness(f"malformed witness: {what} must be 0x and {size} bytes of hex")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError as exc:
-        raise InvalidWitness(f"malformed witness: {what} is not hex") from exc
-
-
-def _uint(value: object, maximum: int, what: str) -> int:
-    # Canonical decimal only: one witness, one JSON text.
-    if not isinstance(value, str) or not value.isdecimal() or not value.isascii():
-        raise InvalidWitness(f"malformed witness: {what} must be a decimal string")
-    if len(value) > 1 and value[0] == "0":
-        raise InvalidWitness(f"malformed witness: {what} has leading zeros")
-    number = int(value)
-    if number > maximum:
-        raise InvalidWitness(f"malformed witness: {what} out of range")
-    return number
-
-
-def _bool(value: object, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidWitness(f"malformed witness: {what} must be true or false")
-    return value
-
-
-def _as_dict(value: object, what: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidWitness(f"malformed witness: {what} must be an object")
-    return value
-
-
-def _rows(value: object, width: int, what: str) -> list[list[Any]]:
-    if not isinstance(value, list):
-        raise InvalidWitness(f"malformed witness: {what} must be a list")
-    for row in value:
-        if not isinstance(row, list) or len(row) != width:
-            raise InvalidWitness(f"malformed witness: each of {what} has {width} fields")
-    return value
-
-
-_OBJECT_HASH_FIELDS: Final = (
-    "commitment", "metadata_hash", "vk_hash", "fee_asset", "model_id", "data_id"
-)
-
-
-def _object_to_json(obj: Object) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "kind": int(obj.kind), "owner": _hex(obj.owner), "access": int(obj.access),
-        "fee": str(obj.fee),
-    }
-    for name in _OBJECT_HASH_FIELDS:
-        out[name] = _hex(getattr(obj, name))
-    return out
-
-
-def _object_from_json(object_id: ObjectId, value: object) -> Object:
-    data = _as_dict(value, "object")
-    names = {f.name for f in fields(Object)} - {"object_id"}
-    if set(data) != names:
-        raise InvalidWitness(f"malformed witness: object fields {sorted(data)}")
-    kind, access = data["kind"], data["access"]
-    if not isinstance(kind, int) or isinstance(kind, bool) or kind not in set(ObjectKind):
-        raise InvalidWitness(f"malformed witness: object kind {kind!r}")
-    if not isinstance(access, int) or isinstance(access, bool) or access not in set(Access):
-        raise InvalidWitness(f"malformed witness: object access {access!r}")
-    hashes = {name: Hash32(_bytes(data[name], 32, name)) for name in _OBJECT_HASH_FIELDS}
-    return Object(
-        object_id=object_id,
-        kind=ObjectKind(kind),
-        owner=Address(_bytes(data["owner"], 20, "owner")),
-        access=Access(access),
-        commitment=hashes["commitment"],
-        metadata_hash=hashes["metadata_hash"],
-        vk_hash=hashes["vk_hash"],
-        fee_asset=AssetId(hashes["fee_asset"]),
-        fee=Amount(_uint(data["fee"], MAX_UINT256, "fee")),
-        model_id=ObjectId(hashes["model_id"]),
-        data_id=ObjectId(hashes["data_id"]),
-    )
-
-
-def _node_to_token(node: WitnessNode) -> str:
-    if node.kind == NodeKind.INNER:
-        return "i"
-    if node.kind == NodeKind.EMPTY:
-        return "e"
-    if node.kind == NodeKind.OPAQUE and node.hash is not None:
-        return "h" + node.hash.hex()
-    if node.key is not None and node.value_hash is not None:
-        return "l" + node.key.hex() + node.value_hash.hex()
-    raise InvalidWitness(f"malformed witness node {node!r}")
-
-
-def _node_from_token(token: object) -> WitnessNode:
-    if token == "i":
-        return WitnessNode(NodeKind.INNER)
-    if token == "e":
-        return WitnessNode(NodeKind.EMPTY)
-    if isinstance(token, str) and token[:1] in ("h", "l"):
-        size = 64 if token[0] == "h" else 128
-        if len(token) != 1 + size or not all(c in "0123456789abcdef" for c in token[1:]):
-            raise InvalidWitness(f"malformed witness tree token {token[:80]!r}")
-        raw = bytes.fromhex(token[1:])
-        if token[0] == "h":
-            return WitnessNode(NodeKind.OPAQUE, hash=Hash32(raw))
-        return WitnessNode(NodeKind.LEAF, key=Hash32(raw[:32]), value_hash=Hash32(raw[32:]))
-    raise InvalidWitness(f"malformed witness tree token {str(token)[:80]!r}")

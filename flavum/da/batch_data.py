@@ -26,6 +26,7 @@ from flavum.core.errors import FlavumError
 from flavum.core.stf import Execution
 from flavum.core.types import Hash32
 from flavum.core.witness import StateWitness
+from flavum.core.witness_codec import witness_from_json, witness_to_json
 
 FORMAT_VERSION = 1
 
@@ -84,7 +85,7 @@ class BatchData:
                 {"raw": to_hex(raw), "execution": None if ex is None else execution_to_json(ex)}
                 for raw, ex in zip(self.txs, self.executions, strict=True)
             ],
-            "witness": self.witness.to_json(),
+            "witness": witness_to_json(self.witness),
             "proofs": [
                 {"tx_hash": to_hex(p.tx_hash), "model_id": to_hex(p.model_id), "status": p.status,
                  "proof": None if p.proof is None else _compact_proof(p.proof),
@@ -119,7 +120,7 @@ class BatchData:
                 txs=tuple(from_hex(t["raw"], what="raw") for t in data["txs"]),
                 executions=tuple(None if t["execution"] is None
                                  else execution_from_json(t["execution"]) for t in data["txs"]),
-                witness=StateWitness.from_json(data["witness"]),
+                witness=witness_from_json(data["witness"]),
                 proofs=tuple(
                     TraceProof(_hash(p["tx_hash"], "tx_hash"), _hash(p["model_id"], "model_id"),
                                str(p["status"]),

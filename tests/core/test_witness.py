@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from flavum.core.encoding import compute_smt_leaf_hash, compute_smt_node_hash, keccak256
 from flavum.core.errors import BadSignature, InvalidTransaction, StateRootMismatch
 from flavum.core.merkle import verify_smt_proof
+from flavum.core.merkle_partial import PartialSparseMerkleTree, WitnessIncomplete
 from flavum.core.state import (
     Object,
     State,
@@ -54,9 +55,7 @@ from flavum.core.types import (
 from flavum.core.witness import (
     InvalidWitness,
     NodeKind,
-    PartialSparseMerkleTree,
     StateWitness,
-    WitnessIncomplete,
     WitnessNode,
     _decode_tree,
     _expand,
@@ -67,6 +66,7 @@ from flavum.core.witness import (
     compute_state_witness,
     verify_batch_transition,
 )
+from flavum.core.witness_codec import witness_from_json, witness_to_json
 
 from .conftest import DOMAIN, ETH, User, sign
 
@@ -207,7 +207,7 @@ def draw_batch(data: Any, pre: State, max_txs: int = 20) -> Batch:
 
 
 def roundtrip(witness: StateWitness) -> StateWitness:
-    return StateWitness.from_json(json.loads(json.dumps(witness.to_json())))
+    return witness_from_json(json.loads(json.dumps(witness_to_json(witness))))
 
 
 def verify(batch: Batch, witness: StateWitness, **change: Any) -> list[Outcome]:
@@ -436,8 +436,8 @@ def test_json_refuses_malformed_witnesses() -> None:
     for i in range(5):
         set_balance(state, Address(h(i)[:20]), ETH, Amount(1))
     tx = sign(USERS[0], 0, Transfer(USERS[1].address, ETH, Amount(1)))
-    good = compute_batch_witness(state, [tx], [None]).to_json()
-    assert StateWitness.from_json(good).to_json() == good
+    good = witness_to_json(compute_batch_witness(state, [tx], [None]))
+    assert witness_to_json(witness_from_json(good)) == good
     bad_cases = [
         {**good, "version": 2},
         {**good, "nonces": [["0x12", "0"]]},
@@ -452,7 +452,7 @@ def test_json_refuses_malformed_witnesses() -> None:
     for case in bad_cases:
         with pytest.raises(InvalidWitness):
             verify_batch_transition(
-                DOMAIN, compute_state_root(state), StateWitness.from_json(case), [tx], [None],
+                DOMAIN, compute_state_root(state), witness_from_json(case), [tx], [None],
                 ZERO_HASH,
             )
 
@@ -541,9 +541,9 @@ def test_witness_size_for_100_transfers_over_10k_accounts() -> None:
         process_transaction(post, tx)
         txs.append(tx)
     witness = compute_batch_witness(state, txs, [None] * 100)
-    text = json.dumps(witness.to_json(), separators=(",", ":"))
+    text = json.dumps(witness_to_json(witness), separators=(",", ":"))
     outcomes = verify_batch_transition(
-        DOMAIN, compute_state_root(state), StateWitness.from_json(json.loads(text)), txs,
+        DOMAIN, compute_state_root(state), witness_from_json(json.loads(text)), txs,
         [None] * 100, compute_state_root(post),
     )
     assert len(outcomes) == 100
