@@ -27,7 +27,7 @@ from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts
-from flavum.zk.execution import Execution, outputs_per_row, pad_rows, run_witness
+from flavum.zk.execution import CircuitRun, outputs_per_row, pad_rows, run_witness
 from flavum.zk.pool import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
 
@@ -108,7 +108,7 @@ class ProofManager:
         self._jobs[job_id] = (vk_hash, [(t.tx_hash, i) for i, t in enumerate(traces)])
 
     def _execute(self, artifacts: CircuitArtifacts, traces: list[TraceEntry],
-                 values: dict[Hash32, list[float]]) -> tuple[Execution, list[TraceEntry]]:
+                 values: dict[Hash32, list[float]]) -> tuple[CircuitRun, list[TraceEntry]]:
         """The witness to prove, and the entries it proves. A packed run must give each entry
         the outputs of its receipt; an entry it does not fails, and the rest run again."""
         if artifacts.batch_size == 1:

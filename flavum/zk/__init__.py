@@ -5,7 +5,7 @@ Importing this package does not load ezkl; each function loads it when it first 
 
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
 from flavum.zk.execution import (
-    Execution,
+    CircuitRun,
     FieldElement,
     compute_input_commitment,
     compute_input_commitments,
@@ -39,7 +39,7 @@ from flavum.zk.srs import SrsStore
 __all__ = [
     "CircuitArtifacts",
     "CircuitConfig",
-    "Execution",
+    "CircuitRun",
     "FieldElement",
     "InlineProverPool",
     "JobState",

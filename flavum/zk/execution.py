@@ -78,7 +78,7 @@ def signed_to_felt(value: int) -> int:
 
 
 @dataclass(frozen=True)
-class Execution:
+class CircuitRun:
     """One canonical run: commitments of the input, fixed-point outputs, the witness file."""
 
     input_commitments: tuple[FieldElement, ...]  # empty unless the input is hashed
@@ -180,7 +180,7 @@ def run_witness(
     *,
     workdir: Path | str | None = None,
     check: bool = False,
-) -> Execution:
+) -> CircuitRun:
     """Run the circuit on `inputs` (ezkl gen_witness) and read the canonical results.
 
     The witness is written to `workdir` (default `<artifacts>/executions/<inputs sha256>/`,
@@ -216,10 +216,10 @@ def run_witness(
             "constraint check of the input", InvalidInput, ezkl.mock,
             str(witness_path), str(artifacts.compiled_path),
         )
-    return read_execution(artifacts, witness_path)
+    return read_circuit_run(artifacts, witness_path)
 
 
-def read_execution(artifacts: CircuitArtifacts, witness_path: Path) -> Execution:
+def read_circuit_run(artifacts: CircuitArtifacts, witness_path: Path) -> CircuitRun:
     """The canonical results held in a witness file made by `run_witness`."""
     witness = json.loads(Path(witness_path).read_text())
     pretty = witness["pretty_elements"]
@@ -245,7 +245,7 @@ def read_execution(artifacts: CircuitArtifacts, witness_path: Path) -> Execution
         raise ProvingFailed(
             f"witness has {len(outputs)} outputs; the circuit has {artifacts.num_output_instances}"
         )
-    return Execution(
+    return CircuitRun(
         input_commitments=commitments,
         outputs=outputs,
         output_scales=artifacts.output_scales,
@@ -296,7 +296,7 @@ def run_row(
 
 
 def outputs_per_row(artifacts: CircuitArtifacts, outputs: Any) -> list[tuple[int, ...]]:
-    """A call's outputs (all output tensors flattened, as in Execution and PublicValues) split
+    """A call's outputs (all output tensors flattened, as in CircuitRun and PublicValues) split
     into one tuple per row: row i gets row i of every output tensor, tensors in order.
 
     Every output tensor of a model of batch N > 1 must have N as its leading dimension.

@@ -24,7 +24,7 @@ from typing import Any
 from flavum.core.errors import InvalidInput, InvalidProof, ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
 from flavum.zk.execution import (
-    Execution,
+    CircuitRun,
     FieldElement,
     felt_to_signed,
     outputs_per_row,
@@ -72,7 +72,7 @@ class PublicValues:
 
 
 def make_proof_job(
-    artifacts: CircuitArtifacts, execution: Execution, proof_path: Path | str | None = None
+    artifacts: CircuitArtifacts, execution: CircuitRun, proof_path: Path | str | None = None
 ) -> ProofJob:
     if proof_path is None:
         proof_path = execution.witness_path.with_name("proof.json")
@@ -115,7 +115,7 @@ def read_job_proof(job: ProofJob) -> Proof:
 
 
 def prove(
-    artifacts: CircuitArtifacts, execution: Execution, *, proof_path: Path | str | None = None
+    artifacts: CircuitArtifacts, execution: CircuitRun, *, proof_path: Path | str | None = None
 ) -> Proof:
     """Prove a canonical execution in this process (see pool.py for worker processes)."""
     job = make_proof_job(artifacts, execution, proof_path)

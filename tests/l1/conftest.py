@@ -23,7 +23,7 @@ from flavum.l1.solc import REPO_ROOT
 from flavum.l1.verifiers import VerifierBuild, build_model_verifier
 from flavum.ml.batching import make_batched
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import Execution, pad_rows, run_witness
+from flavum.zk.execution import CircuitRun, pad_rows, run_witness
 from flavum.zk.proof import Proof, prove
 from flavum.zk.srs import SrsStore
 from tests.zk.conftest import make_calibration, make_mlp_model
@@ -111,7 +111,7 @@ def anvil() -> Iterator[Anvil]:
 class ProvenModel:
     artifacts: CircuitArtifacts
     verifier: VerifierBuild
-    execution: Execution
+    execution: CircuitRun
     proof: Proof
     inputs: np.ndarray
 
@@ -142,9 +142,9 @@ class PerRowModel:
 
     artifacts: CircuitArtifacts
     verifier: VerifierBuild
-    full: Execution
+    full: CircuitRun
     full_proof: Proof
-    padded: Execution
+    padded: CircuitRun
     padded_proof: Proof
     real: int
     inputs: np.ndarray  # the N rows of `full`

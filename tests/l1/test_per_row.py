@@ -16,7 +16,7 @@ from flavum.core.merkle import compute_tree_root
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.evm import proven_inference
 from flavum.l1.interface import LedgerError, ModelLayout, ProvenInference
-from flavum.zk.execution import Execution, compute_input_commitment, outputs_per_row
+from flavum.zk.execution import CircuitRun, compute_input_commitment, outputs_per_row
 from flavum.zk.proof import Proof, check_public_row
 
 from .conftest import ALICE, PerRowModel
@@ -37,7 +37,7 @@ def reason(exc_info) -> str:
     return exc_info.value.reason
 
 
-def row_traces(model: PerRowModel, execution: Execution, real: int) -> list[TraceEntry]:
+def row_traces(model: PerRowModel, execution: CircuitRun, real: int) -> list[TraceEntry]:
     """The core's trace entries of the first `real` rows of a proven execution."""
     outputs = outputs_per_row(model.artifacts, execution.outputs)
     return [

@@ -11,26 +11,26 @@ import pytest
 
 from flavum.core.errors import ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts
-from flavum.zk.execution import Execution, run_witness
+from flavum.zk.execution import CircuitRun, run_witness
 from flavum.zk.pool import InlineProverPool, JobState, LocalProverPool
 from flavum.zk.proof import ProofJob, make_proof_job, public_values, verify
 from tests.zk import pool_helpers
 
 
 @pytest.fixture(scope="module")
-def executions(tiny_artifacts: CircuitArtifacts) -> list[Execution]:
+def executions(tiny_artifacts: CircuitArtifacts) -> list[CircuitRun]:
     rng = np.random.default_rng(42)
     return [run_witness(tiny_artifacts, rng.uniform(-1, 1, 4)) for _ in range(3)]
 
 
 def _job(
-    artifacts: CircuitArtifacts, execution: Execution, out: Path, name: str
+    artifacts: CircuitArtifacts, execution: CircuitRun, out: Path, name: str
 ) -> ProofJob:
     return make_proof_job(artifacts, execution, out / f"{name}.proof.json")
 
 
 def test_inline_pool(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     pool = InlineProverPool()
     job_id = pool.submit(_job(tiny_artifacts, executions[0], tmp_path, "a"))
@@ -46,7 +46,7 @@ def test_inline_pool(
 
 
 def test_local_pool_proves_retries_and_fails(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     with LocalProverPool(
         workers=2, threads_per_worker=1, max_retries=2, timeout_s=60,
@@ -75,7 +75,7 @@ def test_local_pool_proves_retries_and_fails(
 
 
 def test_stuck_job_is_killed_and_does_not_block_others(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     with LocalProverPool(
         workers=2, threads_per_worker=1, max_retries=1, timeout_s=4,
@@ -102,7 +102,7 @@ def test_stuck_job_is_killed_and_does_not_block_others(
 
 
 def test_crashed_worker_is_replaced_and_job_retried(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     with LocalProverPool(
         workers=1, max_retries=1, timeout_s=60, runner=pool_helpers.crash_once_then_prove
@@ -115,7 +115,7 @@ def test_crashed_worker_is_replaced_and_job_retried(
 
 
 def test_threads_per_worker_sets_rayon(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     with LocalProverPool(workers=1, threads_per_worker=1,
                          runner=pool_helpers.report_rayon_threads) as pool:
@@ -125,7 +125,7 @@ def test_threads_per_worker_sets_rayon(
 
 
 def test_close_fails_pending_jobs(
-    tiny_artifacts: CircuitArtifacts, executions: list[Execution], tmp_path: Path
+    tiny_artifacts: CircuitArtifacts, executions: list[CircuitRun], tmp_path: Path
 ) -> None:
     pool = LocalProverPool(workers=1, runner=pool_helpers.stuck_or_prove)
     job_id = pool.submit(_job(tiny_artifacts, executions[0], tmp_path, "stuck-close"))

@@ -11,7 +11,7 @@ import pytest
 
 from flavum.core.errors import InvalidProof
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import FIELD_MODULUS, Execution, FieldElement, run_witness
+from flavum.zk.execution import FIELD_MODULUS, CircuitRun, FieldElement, run_witness
 from flavum.zk.proof import (
     Proof,
     check_public_values,
@@ -27,23 +27,23 @@ SAMPLE = np.array([0.3, -0.6, 0.1, 0.9], dtype=np.float32)
 
 
 @pytest.fixture(scope="module")
-def execution(tiny_artifacts: CircuitArtifacts) -> Execution:
+def execution(tiny_artifacts: CircuitArtifacts) -> CircuitRun:
     return run_witness(tiny_artifacts, SAMPLE)
 
 
 @pytest.fixture(scope="module")
-def proof(tiny_artifacts: CircuitArtifacts, execution: Execution) -> Proof:
+def proof(tiny_artifacts: CircuitArtifacts, execution: CircuitRun) -> Proof:
     return prove(tiny_artifacts, execution)
 
 
-def test_mock_accepts_witness(tiny_artifacts: CircuitArtifacts, execution: Execution) -> None:
+def test_mock_accepts_witness(tiny_artifacts: CircuitArtifacts, execution: CircuitRun) -> None:
     import ezkl
 
     assert ezkl.mock(str(execution.witness_path), str(tiny_artifacts.compiled_path))
 
 
 def test_proof_verifies_and_exposes_execution(
-    tiny_artifacts: CircuitArtifacts, execution: Execution, proof: Proof
+    tiny_artifacts: CircuitArtifacts, execution: CircuitRun, proof: Proof
 ) -> None:
     verify(tiny_artifacts, proof)
     values = public_values(proof)
@@ -99,7 +99,7 @@ def test_wrong_number_of_public_values(tiny_artifacts: CircuitArtifacts, proof: 
         verify(tiny_artifacts, dataclasses.replace(proof, instances=proof.instances[:3]))
 
 
-def test_public_values_bound_to_objects(proof: Proof, execution: Execution) -> None:
+def test_public_values_bound_to_objects(proof: Proof, execution: CircuitRun) -> None:
     with pytest.raises(InvalidProof, match="input commitment"):
         check_public_values(proof, input_commitment=FieldElement(1))
     wrong = list(execution.outputs)
