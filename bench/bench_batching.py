@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flavum.ml.batching import make_batched  # noqa: E402
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit  # noqa: E402
 from flavum.zk.execution import compute_input_commitment, run_witness  # noqa: E402
-from flavum.zk.pool import LocalProverPool  # noqa: E402
+from flavum.zk.pool_local import LocalProverPool  # noqa: E402
 from flavum.zk.proof import make_proof_job, public_values, read_job_proof, verify  # noqa: E402
 from flavum.zk.srs import SrsStore  # noqa: E402
 

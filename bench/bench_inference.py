@@ -33,7 +33,7 @@ from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.node.config import Allocation, NodeConfig, native_asset
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 
 KEY = b"\x01" * 32
 

@@ -129,7 +129,7 @@ def run_batch(pool, jobs: list) -> float:
 
 
 def bench_local_scaleout(artifacts, x: np.ndarray, work: Path, n_jobs: int) -> dict[int, float]:
-    from flavum.zk.pool import LocalProverPool
+    from flavum.zk.pool_local import LocalProverPool
 
     seconds = {}
     for workers in (1, 2):
@@ -179,7 +179,7 @@ def stop_ray_head(head: subprocess.Popen) -> None:
 
 
 def bench_ray_scaleout(artifacts, x: np.ndarray, work: Path, n_jobs: int) -> dict[int, float]:
-    from flavum.zk.pool import RayProverPool
+    from flavum.zk.pool_ray import RayProverPool
 
     os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
     head, address = start_ray_head(Path(tempfile.mkdtemp(prefix="ray-", dir=work)))
@@ -207,7 +207,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 
 def bench_rss(artifacts, x: np.ndarray, work: Path) -> tuple[int, int]:
     """(peak RSS of a fresh pool worker after one proof, of a bare ezkl process)."""
-    from flavum.zk.pool import LocalProverPool
+    from flavum.zk.pool_local import LocalProverPool
 
     (job,) = make_jobs(artifacts, x[10:], work, 1, "rss")
     with LocalProverPool(workers=1, timeout_s=600) as pool:

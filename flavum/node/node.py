@@ -16,7 +16,8 @@ from flavum.node.publisher import BatchPublisher
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitConfig
-from flavum.zk.pool import InlineProverPool, LocalProverPool, ProverPool
+from flavum.zk.factory import open_pool
+from flavum.zk.interface import ProverPool
 from flavum.zk.srs import SrsStore
 
 
@@ -44,7 +45,7 @@ class Node:
                                 else config.data_store)
         publisher = BatchPublisher(store, models, data_store)
         sequencer = Sequencer(config, store, models, publisher=publisher)
-        pool = pool or make_pool(config)
+        pool = pool or open_pool(config)
         prover = ProofManager(store, sequencer, models, pool, config.home / "proofs",
                               pack_wait_s=config.prover_pack_wait_s)
         sequencer.ready_to_seal = prover.all_done
@@ -109,22 +110,3 @@ class Node:
             link.watcher.close()
         self.pool.close()
         self.store.close()
-
-
-def make_pool(config: NodeConfig) -> ProverPool:
-    if config.prover == "inline":
-        return InlineProverPool(max_retries=config.prover_retries)
-    if config.prover == "local":
-        return LocalProverPool(workers=config.prover_workers,
-                               threads_per_worker=config.prover_threads,
-                               max_retries=config.prover_retries,
-                               timeout_s=config.prover_timeout_s)
-    if config.prover == "ray":
-        if not config.ray_address:
-            raise ConfigError("prover backend ray needs [prover] ray_address")
-        from flavum.zk.pool import RayProverPool
-
-        return RayProverPool(config.ray_address, threads_per_job=config.prover_threads,
-                             max_retries=config.prover_retries,
-                             timeout_s=config.prover_timeout_s)
-    raise ConfigError(f"unknown prover backend {config.prover!r}: local, inline or ray")

@@ -28,7 +28,7 @@ from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts
 from flavum.zk.execution import CircuitRun, outputs_per_row, pad_rows, run_witness
-from flavum.zk.pool import JobState, ProverPool
+from flavum.zk.interface import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
 
 

@@ -14,14 +14,11 @@ from flavum.zk.execution import (
     run_row,
     run_witness,
 )
-from flavum.zk.pool import (
-    InlineProverPool,
-    JobState,
-    JobStatus,
-    LocalProverPool,
-    ProverPool,
-    RayProverPool,
-)
+from flavum.zk.fake import FakeProverPool
+from flavum.zk.interface import JobState, JobStatus, ProverPool
+from flavum.zk.pool_inline import InlineProverPool
+from flavum.zk.pool_local import LocalProverPool
+from flavum.zk.pool_ray import RayProverPool
 from flavum.zk.proof import (
     Proof,
     ProofJob,
@@ -40,6 +37,7 @@ __all__ = [
     "CircuitArtifacts",
     "CircuitConfig",
     "CircuitRun",
+    "FakeProverPool",
     "FieldElement",
     "InlineProverPool",
     "JobState",

@@ -8,7 +8,7 @@ from flavum.core.transactions import Transaction, Transfer, encode_transaction, 
 from flavum.core.types import Amount, Nonce
 from flavum.node.config import native_asset
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import ALICE, ALICE_KEY, BOB, make_config
 
 

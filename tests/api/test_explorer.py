@@ -12,7 +12,7 @@ from flavum.core.transactions import Infer
 from flavum.core.types import Access, Amount
 from flavum.ml import examples
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import BOB, BOB_KEY, free_port, make_config
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
 

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 
 from flavum.api.app import create_app
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import make_config
 
 

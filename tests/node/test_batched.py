@@ -12,7 +12,7 @@ from flavum.core.types import Access, Amount, Hash32
 from flavum.ml import examples
 from flavum.node.models import DeployOptions
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 from .test_inference import ETH, send, submit_data, wait_proven

@@ -29,7 +29,7 @@ from flavum.ml.reference import run_float
 from flavum.node.config import native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 

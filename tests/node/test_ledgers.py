@@ -16,7 +16,7 @@ from flavum.l1.interface import LedgerError
 from flavum.ml import examples
 from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 
 from .conftest import ALICE, BOB, BOB_KEY, make_config
 from .test_inference import deploy, send, submit_data, wait_proven

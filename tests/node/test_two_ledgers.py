@@ -10,7 +10,7 @@ from flavum.core.transactions import Transfer, Withdraw
 from flavum.core.types import NO_OBJECT, Amount
 from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.l1.litecoin_node import (
     ANCHOR_KEY,
     FEDERATION_KEYS,

@@ -20,7 +20,7 @@ from flavum.l1.evm import EvmLedger
 from flavum.ml import examples
 from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, shared_srs
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
 

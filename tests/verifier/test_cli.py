@@ -15,7 +15,7 @@ from flavum.da.local import LocalStore
 from flavum.ml import examples
 from flavum.node.config import LedgerSpec
 from flavum.node.node import Node
-from flavum.zk.pool import InlineProverPool
+from flavum.zk.pool_inline import InlineProverPool
 from tests.l1.conftest import ANVIL, Anvil
 from tests.node.conftest import make_config
 from tests.node.test_cli_and_restart import flavum

@@ -12,7 +12,9 @@ import pytest
 from flavum.core.errors import ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts
 from flavum.zk.execution import CircuitRun, run_witness
-from flavum.zk.pool import InlineProverPool, JobState, LocalProverPool
+from flavum.zk.interface import JobState
+from flavum.zk.pool_inline import InlineProverPool
+from flavum.zk.pool_local import LocalProverPool
 from flavum.zk.proof import ProofJob, make_proof_job, public_values, verify
 from tests.zk import pool_helpers
 

@@ -18,7 +18,8 @@ import pytest
 from flavum.core.errors import ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts
 from flavum.zk.execution import run_witness
-from flavum.zk.pool import JobState, RayProverPool
+from flavum.zk.interface import JobState
+from flavum.zk.pool_ray import RayProverPool
 from flavum.zk.proof import make_proof_job, public_values, verify
 
 pytest.importorskip("ray")
