@@ -37,8 +37,9 @@ from flavum.core.encoding import keccak256  # noqa: E402
 from flavum.core.merkle import compute_tree_proof  # noqa: E402
 from flavum.core.transactions import address_of  # noqa: E402
 from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
-from flavum.l1.evm import deploy_contracts, embedded_web3, proven_inference  # noqa: E402
-from flavum.l1.interface import ModelLayout  # noqa: E402
+from flavum.l1.evm import deploy_contracts  # noqa: E402
+from flavum.l1.evm_client import embedded_web3  # noqa: E402
+from flavum.l1.interface import ModelLayout, proven_inference  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
 from tests.l1.conftest import make_per_row_model, make_proven_model  # noqa: E402
 

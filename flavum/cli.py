@@ -480,21 +480,15 @@ def ledger_spec(home: Path, name: str) -> LedgerSpec:
     raise ConfigError(f"no ledger named {name!r} in {home / 'config.toml'}")
 
 
-def open_evm(home: Path, name: str, sequencer_key: bytes | None = None) -> Any:
-    """The EVM ledger of the config, as an L1 client (RPC URL + deployment file)."""
-    from flavum.l1.evm import EvmLedger, read_deployment, rpc_web3
+def open_evm(home: Path, name: str) -> Any:
+    """The EVM ledger of the config, as an L1 client (RPC URL + deployment file): users sign
+    their own deposits and withdrawals with it."""
+    from flavum.l1.factory import open_ledger
 
     spec = ledger_spec(home, name)
     if spec.kind != "evm":
         raise ConfigError(f"ledger {name!r} is a {spec.kind} ledger, not an EVM")
-    if spec.url == "embedded":
-        raise ConfigError(
-            f"ledger {name!r} is the node's in-process EVM, reachable only from inside the node "
-            "(flavum demo, tests): point it at a JSON-RPC node such as anvil for L1 commands")
-    path = home / (spec.deployment or f"{spec.name}-deployment.json")
-    if not path.exists():
-        raise ConfigError(f"no deployment at {path}: run `flavum l1 deploy --ledger {name}`")
-    return EvmLedger(rpc_web3(spec.url), read_deployment(path), sequencer_key)
+    return open_ledger(spec, home).ledger
 
 
 @l1_app.command("deploy")
@@ -507,7 +501,8 @@ def l1_deploy(
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
-    from flavum.l1.evm import deploy_contracts, rpc_web3, send_transaction, write_deployment
+    from flavum.l1.evm import deploy_contracts, write_deployment
+    from flavum.l1.evm_client import rpc_web3, send_transaction
     from flavum.node.sequencer import Sequencer
     from flavum.node.store import Store
 
@@ -693,6 +688,7 @@ def verify_batches(
     Prints OK or the exact reason per batch; exit status 1 if any batch failed."""
     from flavum.core.state import compute_state_root
     from flavum.core.stf import create_genesis
+    from flavum.l1.factory import open_ledger
     from flavum.verifier import LedgerHeaders, Verifier
 
     config = load_config(home)
@@ -700,12 +696,7 @@ def verify_batches(
     genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
                                              for a in config.genesis])
     genesis_root = compute_state_root(genesis)
-    if spec.kind == "evm":
-        handle = open_evm(home, ledger)
-    else:  # an anchoring ledger (litecoin): read through the same handle the node uses
-        from flavum.node.ledgers import open_ledger
-
-        handle = open_ledger(spec, home, genesis_root, [])[0]
+    handle = open_ledger(spec, home, genesis_root=genesis_root).ledger
     store = open_verifier_store(home, da, handle)
     reports = []
     with Verifier(LedgerHeaders(handle), store, config.domain,

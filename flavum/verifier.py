@@ -57,6 +57,7 @@ from flavum.core.types import Hash32, ObjectKind
 from flavum.core.witness import verify_batch_transition
 from flavum.da.batch_data import BatchData, CircuitData
 from flavum.da.interface import DataStore, cid_from_digest
+from flavum.l1.interface import Ledger, PostedBatch
 
 HEADER_FIELDS = ("number", "prev_state_root", "state_root", "tx_root", "trace_root",
                  "withdrawal_root")
@@ -108,17 +109,6 @@ class BatchReport:
 # --- where headers come from ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PostedBatch:
-    """What a ledger recorded of a batch: its full header, or (an anchoring ledger) its hash
-    and data pointer, from which the header is rebuilt with the blob's fields."""
-
-    number: int
-    header: BatchHeader | None = None
-    batch_hash: Hash32 | None = None
-    data_pointer: Hash32 | None = None
-
-
 class HeaderSource(Protocol):
     """A ledger as the verifier reads it."""
 
@@ -132,15 +122,10 @@ class HeaderSource(Protocol):
 
 
 class LedgerHeaders:
-    """A HeaderSource over a ledger handle that gives back full headers (`batch_header`, as
-    EvmLedger does) or anchors (`anchor(number)` with `batch_hash` and `data_pointer`, as
-    LitecoinLedger does)."""
+    """A HeaderSource over a ledger handle: what it recorded of each batch, a full header (an
+    EVM rollup) or an anchor's batch hash and data pointer (Litecoin)."""
 
-    def __init__(self, ledger: Any) -> None:
-        if not (hasattr(ledger, "batch_header") or hasattr(ledger, "anchor")):
-            raise FlavumError(
-                f"ledger {ledger.name!r} gives neither batch headers nor anchors with a data "
-                "pointer: the verifier cannot find its batch data")
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.name = ledger.name
 
@@ -148,15 +133,11 @@ class LedgerHeaders:
         return int(self.ledger.next_batch_number())
 
     def posted_batch(self, number: int) -> PostedBatch:
-        if hasattr(self.ledger, "batch_header"):
-            header = self.ledger.batch_header(number)
-            if header is None:
-                raise FlavumError(f"ledger {self.name!r} has no batch {number}")
-            return PostedBatch(number, header, compute_batch_hash(header), header.data_pointer)
-        found = self.ledger.anchor(number)
-        if found is None:
-            raise FlavumError(f"ledger {self.name!r} has no anchor of batch {number}")
-        return PostedBatch(number, None, Hash32(found.batch_hash), Hash32(found.data_pointer))
+        posted = self.ledger.posted_batch(number)
+        if posted is None:
+            record = "anchor of batch" if self.ledger.capabilities.anchors_only else "batch"
+            raise FlavumError(f"ledger {self.name!r} has no {record} {number}")
+        return posted
 
 
 # --- one batch ------------------------------------------------------------------------------

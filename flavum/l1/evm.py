@@ -1,14 +1,11 @@
-"""The EVM ledger: Rollup, ModelRegistry and Bridge contracts, reached through web3.py.
+"""The EVM ledger: Rollup, ModelRegistry and Bridge contracts on one chain.
 
-Two backends, one class: the embedded in-process EVM (eth-tester on py-evm: no server, the
-default for development and tests) and any JSON-RPC URL (anvil, a testnet, a mainnet node).
-The compiled contracts come from contracts/build/ (committed); only a model's own ezkl verifier
-is compiled at run time (verifiers.py).
-
-Every transaction is signed locally and sent with an explicit gas limit: `eth_estimateGas`
-under-estimates ezkl verifiers (they return false instead of reverting when short of gas).
-eth-tester's `TransactionFailed`, web3's `ContractLogicError`, a failed receipt and connection
-errors all become one `LedgerError` carrying the revert reason.
+`EvmLedger` implements the `Ledger` interface over web3.py (evm_client.py: the embedded EVM or
+a JSON-RPC node, one error mapping): the rollup contract verifies every inference proof of a
+batch it accepts, the registry binds each model to its verifier (a model's own ezkl verifier,
+compiled at run time by verifiers.py, or its VKA on the shared reusable one), the bridge takes
+deposits and pays withdrawals that users finalize with their Merkle proofs. A batch's data can
+ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py).
 """
 
 from __future__ import annotations
@@ -19,30 +16,33 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
 from flavum.core.encoding import compute_tag, hash_tagged
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.interface import (
     BatchStatus,
     Capabilities,
+    CircuitFiles,
     DepositEvent,
     ForcedInclusion,
     ForcedRequest,
     Ledger,
+    LedgerAddresses,
     LedgerError,
-    LedgerUnreachable,
     ModelLayout,
+    PostedBatch,
     ProvenInference,
     RegisteredModel,
 )
-from flavum.l1.solc import CONTRACTS_DIR
-from flavum.l1.verifiers import EIP170_LIMIT, REUSABLE_CONTRACT, VerifierBuild
+from flavum.l1.verifiers import (
+    EIP170_LIMIT,
+    REUSABLE_CONTRACT,
+    VerifierBuild,
+    build_model_verifier,
+)
 
-BUILD_DIR = CONTRACTS_DIR / "build"
 DEPOSIT_EVENT_TAG = compute_tag("l1.deposit_event")
-EMBEDDED_BALANCE = 10**24  # wei given to each funded key of the embedded EVM
 
 
 def compute_deposit_event_id(ledger_id: Hash32, block_hash: Hash32, log_index: int) -> Hash32:
@@ -52,13 +52,6 @@ def compute_deposit_event_id(ledger_id: Hash32, block_hash: Hash32, log_index: i
     watcher from crediting one before its block is settled."""
     return hash_tagged(DEPOSIT_EVENT_TAG, ("bytes32", "bytes32", "uint256"),
                        (ledger_id, block_hash, log_index))
-
-
-def load_artifact(name: str) -> dict[str, Any]:
-    path = BUILD_DIR / f"{name}.json"
-    if not path.is_file():
-        raise LedgerError(f"missing contract artifact {name}.json (run contracts/build.py)")
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -106,119 +99,6 @@ class EvmDeployment:
         return cls(**data)
 
 
-# --- web3 backends ---------------------------------------------------------------------------
-
-
-def embedded_web3(funded_keys: Sequence[bytes] = (), balance: int = EMBEDDED_BALANCE) -> Any:
-    """An in-process EVM (eth-tester / py-evm, Prague rules, chain id 131277322940537),
-    with eth-tester's ten default accounts and `funded_keys` each holding `balance` wei."""
-    from eth_keys import keys
-    from eth_tester import EthereumTester, PyEVMBackend
-    from eth_tester.backends.pyevm.main import (
-        generate_genesis_state_for_keys,
-        get_default_account_keys,
-    )
-    from web3 import EthereumTesterProvider, Web3
-
-    account_keys = list(get_default_account_keys()) + [keys.PrivateKey(k) for k in funded_keys]
-    state = generate_genesis_state_for_keys(account_keys, overrides={"balance": balance})
-    tester = EthereumTester(PyEVMBackend(genesis_state=state))
-    return Web3(EthereumTesterProvider(tester))
-
-
-def rpc_web3(url: str, timeout_s: float = 60.0) -> Any:
-    """A JSON-RPC node (HTTP), e.g. anvil at http://127.0.0.1:8545."""
-    from web3 import HTTPProvider, Web3
-
-    w3 = Web3(HTTPProvider(url, request_kwargs={"timeout": timeout_s}))
-    try:
-        _ = w3.eth.chain_id
-    except Exception as exc:
-        raise LedgerUnreachable(f"no EVM node answers at {url}: {exc}") from exc
-    return w3
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-def _revert_reason(exc: BaseException) -> str:
-    text = str(getattr(exc, "message", None) or exc)
-    for prefix in ("execution reverted: ", "execution reverted:", "execution reverted"):
-        if prefix in text:
-            return text.split(prefix, 1)[1].strip() or "reverted"
-    return text
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    import requests
-    from web3.exceptions import ProviderConnectionError, TimeExhausted
-
-    return isinstance(exc, (OSError, requests.RequestException, ProviderConnectionError,
-                            TimeExhausted))
-
-
-def call_mapped(what: str, fn: Callable[[], Any]) -> Any:
-    """Run a web3 call; raise LedgerError (reverts) or LedgerUnreachable (connection)."""
-    from eth_tester.exceptions import TransactionFailed
-    from web3.exceptions import ContractLogicError, Web3RPCError
-
-    try:
-        return fn()
-    except (TransactionFailed, ContractLogicError) as exc:
-        reason = _revert_reason(exc)
-        raise LedgerError(f"{what} reverted: {reason}", reason=reason) from exc
-    except Web3RPCError as exc:
-        reason = _revert_reason(exc)
-        raise LedgerError(f"{what} failed: {reason}", reason=reason) from exc
-    except LedgerError:
-        raise
-    except Exception as exc:
-        if _is_connection_error(exc):
-            raise LedgerUnreachable(f"{what}: the EVM node is unreachable: {exc}") from exc
-        raise
-
-
-def send_transaction(w3: Any, chain_id: int, key: bytes, tx: dict[str, Any], what: str,
-                     timeout_s: float = 120.0) -> Any:
-    """Sign `tx` ('to', 'data', 'value', 'gas') with `key`, send it, wait for its receipt.
-    A revert becomes LedgerError with the reason (an RPC node mines a reverting transaction:
-    it is replayed with eth_call for the reason)."""
-    sender = Account.from_key(key).address
-
-    def send() -> Any:
-        full = dict(tx)
-        full.setdefault("value", 0)
-        full["from"] = sender
-        full["chainId"] = chain_id
-        full["nonce"] = w3.eth.get_transaction_count(sender, "pending")
-        full["gasPrice"] = w3.eth.gas_price
-        signed = Account.sign_transaction(full, key)
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s)
-        if receipt["status"] != 1:
-            replay = {k: full[k] for k in ("from", "to", "data", "value", "gas") if k in full}
-            try:
-                w3.eth.call(replay, block_identifier=receipt["blockNumber"] - 1)
-            except Exception as exc:
-                reason = _revert_reason(exc)
-                raise LedgerError(f"{what} reverted: {reason}", reason=reason) from exc
-            raise LedgerError(f"{what} failed (out of gas at {full['gas']}?)", reason="out of gas")
-        return receipt
-
-    return call_mapped(what, send)
-
-
-def _constructor_data(w3: Any, abi: list[Any], bytecode: bytes, args: Sequence[Any]) -> str:
-    """Creation code: the bytecode followed by the ABI-encoded constructor arguments."""
-    from eth_abi import encode
-
-    inputs = next((item["inputs"] for item in abi if item["type"] == "constructor"), [])
-    types = [i["type"] for i in inputs]
-    values = [w3.to_checksum_address(v) if t == "address" else v
-              for t, v in zip(types, args, strict=True)]
-    return "0x" + (bytecode + encode(types, values)).hex()
-
-
 # --- the ledger -------------------------------------------------------------------------------
 
 
@@ -227,7 +107,8 @@ class EvmLedger(Ledger):
 
     capabilities = Capabilities(
         verifies_proofs=True, anchors_only=False, bridges_assets=True, bridges_objects=True,
-        forced_inclusion=True,
+        forced_inclusion=True, registers_models=True, pays_withdrawals=False,
+        carries_batch_data=True,
     )
 
     def __init__(
@@ -256,9 +137,11 @@ class EvmLedger(Ledger):
             if deployment.reusable_verifier else None
         )
         self.last_receipt: Any = None  # of the last transaction sent (gas measurements)
-        # EVM calldata data availability (flavum/da/evm_calldata.py): given a header's data
-        # pointer, the blob to post in the batch transaction's calldata, or None.
+        # EVM calldata data availability (flavum/da/evm_calldata.py, whose BatchDataLedger
+        # protocol this class meets): given a header's data pointer, the blob to post in the
+        # batch transaction's calldata, or None.
         self.batch_data_source: Callable[[Hash32], bytes | None] | None = None
+        self.data_location = f"{self.name}@{deployment.rollup}"
 
     def _contract(self, name: str, address: str) -> Any:
         return self.w3.eth.contract(address=self.w3.to_checksum_address(address),
@@ -279,7 +162,7 @@ class EvmLedger(Ledger):
 
     def _deploy(self, what: str, key: bytes, abi: list[Any], bytecode: bytes, args: Sequence[Any],
                 gas: int) -> Any:
-        data = _constructor_data(self.w3, abi, bytecode, args)
+        data = constructor_data(self.w3, abi, bytecode, args)
         return self._send(what, key, {"data": data, "gas": gas})
 
     def _require_sequencer(self) -> bytes:
@@ -307,6 +190,9 @@ class EvmLedger(Ledger):
     def eth_balance(self, address: Address) -> int:
         checksum = self.w3.to_checksum_address(address)
         return int(call_mapped("balance", lambda: self.w3.eth.get_balance(checksum)))
+
+    def addresses(self) -> LedgerAddresses:
+        return LedgerAddresses(deployment=self.deployment.to_json())
 
     # --- models ------------------------------------------------------------------------------
 
@@ -353,6 +239,17 @@ class EvmLedger(Ledger):
         if registered is None:
             raise LedgerError("model registration left no record")
         return registered
+
+    def register_model_circuit(self, model_id: ObjectId, vk_hash: Hash32, owner: Address,
+                               circuit: CircuitFiles) -> RegisteredModel:
+        """Generate and compile the model's verifier (under the circuit's directory) and
+        register it: `register_model` with what the build gives."""
+        existing = self.model(model_id)
+        if existing is not None:
+            return existing
+        build = build_model_verifier(circuit.vk_path, circuit.settings_path, circuit.srs_path,
+                                     circuit.directory / "evm")
+        return self.register_model(model_id, build, vk_hash, owner, circuit.layout)
 
     # --- batches -----------------------------------------------------------------------------
 
@@ -432,6 +329,20 @@ class EvmLedger(Ledger):
             raise LedgerError(f"the transaction that posted batch {number} holds a header that "
                               "does not hash to the recorded batch hash")
         return header
+
+    def posted_batch(self, number: int) -> PostedBatch | None:
+        header = self.batch_header(number)
+        if header is None:
+            return None
+        return PostedBatch(number, header, compute_batch_hash(header), header.data_pointer)
+
+    def batch_depth(self, number: int) -> int | None:
+        status = self.batch_status(number)
+        if not status.accepted or status.tx_hash is None:
+            return None
+        tx_hash = status.tx_hash
+        receipt = call_mapped("receipt", lambda: self.w3.eth.get_transaction_receipt(tx_hash))
+        return self.head() - int(receipt["blockNumber"]) + 1
 
     def batch_data(self, data_pointer: Hash32) -> bytes | None:
         """The blob posted in calldata with `submitBatchWithData` under this data pointer (the
@@ -627,7 +538,7 @@ def deploy_contracts(
 
     def deploy(name: str, args: Sequence[Any], gas_limit: int) -> str:
         artifact = load_artifact(name)
-        data = _constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
+        data = constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
                                  args)
         receipt = send_transaction(w3, chain_id, deployer_key, {"data": data, "gas": gas_limit},
                                    f"{name} deployment")
@@ -674,16 +585,6 @@ def _header_from_abi(value: Any) -> BatchHeader:
 def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
     return (w.withdrawal_id, w.ledger, w3.to_checksum_address(w.recipient), w.asset, w.amount,
             w.object_id, w.object_kind, w.commitment, w.model_id)
-
-
-def proven_inference(model_id: ObjectId, proof: Any,
-                     rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
-    """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them).
-
-    For a batched model with one commitment per row, `rows` names every row of the proof in
-    order, (ZERO_HASH, ZERO_HASH) for a padding row."""
-    return ProvenInference(model_id, bytes(proof.proof_bytes), tuple(proof.instances),
-                           tuple((Hash32(t), ObjectId(r)) for t, r in rows))
 
 
 def write_deployment(path: Path, deployment: EvmDeployment) -> None:

@@ -1,7 +1,8 @@
 """An in-memory ledger for fast node tests: the EVM contracts' rules, without an EVM.
 
-It keeps blocks (with hashes), accepts batches in order from the sequencer only, records
-deposits and forced requests, and pays withdrawals against accepted withdrawal roots, once.
+It keeps blocks (with hashes), accepts batches in order from the sequencer only (and keeps
+their headers), records deposits and forced requests, and pays withdrawals against accepted
+withdrawal roots, once.
 It does not verify ZK proofs (capabilities.verifies_proofs is False): it anchors headers.
 `mine`, `reorg` and `deposit` let a test drive it like a chain.
 """
@@ -26,6 +27,7 @@ from flavum.l1.interface import (
     ForcedRequest,
     Ledger,
     LedgerError,
+    PostedBatch,
     ProvenInference,
 )
 
@@ -37,10 +39,19 @@ class _Block:
     deposits: list[DepositEvent] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Post:
+    header: BatchHeader
+    batch_hash: Hash32
+    tx_hash: Hash32  # made up: the fake has no transactions
+    block: int  # the block the post was mined in
+
+
 class FakeLedger(Ledger):
     capabilities = Capabilities(
         verifies_proofs=False, anchors_only=True, bridges_assets=True, bridges_objects=True,
-        forced_inclusion=True,
+        forced_inclusion=True, registers_models=False, pays_withdrawals=False,
+        carries_batch_data=False,
     )
 
     def __init__(self, sequencer: Address, genesis_state_root: Hash32, name: str = "evm",
@@ -50,7 +61,7 @@ class FakeLedger(Ledger):
         self.sequencer = sequencer
         self.forced_window = forced_window
         self.last_state_root = genesis_state_root
-        self.batches: list[tuple[Hash32, Hash32, Hash32]] = []  # batch hash, w-root, "tx hash"
+        self.batches: list[_Post] = []
         self.forced: list[ForcedRequest] = []
         self.forced_head = 0
         self.finalized: set[Hash32] = set()
@@ -105,8 +116,20 @@ class FakeLedger(Ledger):
     def batch_status(self, number: int) -> BatchStatus:
         if number >= len(self.batches):
             return BatchStatus(number, accepted=False)
-        batch_hash, withdrawal_root, tx_hash = self.batches[number]
-        return BatchStatus(number, True, batch_hash, withdrawal_root, tx_hash)
+        post = self.batches[number]
+        return BatchStatus(number, True, post.batch_hash, post.header.withdrawal_root,
+                           post.tx_hash)
+
+    def posted_batch(self, number: int) -> PostedBatch | None:
+        if number >= len(self.batches):
+            return None
+        post = self.batches[number]
+        return PostedBatch(number, post.header, post.batch_hash, post.header.data_pointer)
+
+    def batch_depth(self, number: int) -> int | None:
+        if number >= len(self.batches):
+            return None
+        return self.head() - self.batches[number].block + 1
 
     def post_batch(self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
                    forced: Sequence[ForcedInclusion] = (), sender: Address | None = None) -> Hash32:
@@ -114,10 +137,10 @@ class FakeLedger(Ledger):
             raise LedgerError("only the sequencer posts batches", reason="unauthorised")
         batch_hash = compute_batch_hash(header)
         if header.number < len(self.batches):
-            if self.batches[header.number][0] != batch_hash:
+            if self.batches[header.number].batch_hash != batch_hash:
                 raise LedgerError(f"the ledger holds another batch {header.number}",
                                   reason="batch hash mismatch")
-            return self.batches[header.number][2]
+            return self.batches[header.number].tx_hash
         if header.number != len(self.batches):
             raise LedgerError("batch number out of order", reason="batch number out of order")
         if header.prev_state_root != self.last_state_root:
@@ -140,7 +163,7 @@ class FakeLedger(Ledger):
         self.forced_head = head
         self.mine()
         tx_hash = keccak256(b"fake-post" + batch_hash)
-        self.batches.append((batch_hash, header.withdrawal_root, tx_hash))
+        self.batches.append(_Post(header, batch_hash, tx_hash, self.head()))
         self.last_state_root = header.state_root
         return tx_hash
 
@@ -157,7 +180,8 @@ class FakeLedger(Ledger):
         leaf = compute_withdrawal_leaf(withdrawal)
         if leaf in self.finalized:
             raise LedgerError("withdrawal already finalized", reason="withdrawal already finalized")
-        if not verify_tree_proof(self.batches[batch_number][1], leaf, index, proof):
+        if not verify_tree_proof(self.batches[batch_number].header.withdrawal_root, leaf, index,
+                                 proof):
             raise LedgerError("bad withdrawal proof", reason="bad withdrawal proof")
         self.finalized.add(leaf)
         self.paid.append(withdrawal)

@@ -1,9 +1,13 @@
 """Ledgers: where batches are anchored, deposits come from, and withdrawals are paid.
 
-A `Ledger` is one narrow interface with capability flags, so the node treats an EVM chain that
-verifies every proof and a ledger that only anchors headers (Litecoin) the same way:
-`Capabilities.verifies_proofs` tells whether acceptance of a batch on that ledger implies its
-inference proofs were checked there. `FakeLedger` (fake.py) implements it in memory for tests.
+A `Ledger` is one narrow interface with capability flags, so the node and the verifier treat an
+EVM chain that verifies every proof and a ledger that only anchors headers (Litecoin) the same
+way, and never ask which one they hold: `Capabilities.verifies_proofs` tells whether acceptance
+of a batch on that ledger implies its inference proofs were checked there, `registers_models`
+whether each model is bound to an on-ledger verifier first, `pays_withdrawals` whether the
+ledger's own signers pay withdrawals (users do not claim them). A call outside a ledger's
+capabilities raises `LedgerUnsupported`. `FakeLedger` (fake.py) implements it in memory for
+tests; `open_ledger` (factory.py) opens the one a configuration names.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from flavum.core.batch import BatchHeader, Withdrawal
 from flavum.core.errors import FlavumError
@@ -33,6 +39,19 @@ class LedgerUnreachable(LedgerError):
     code = "ledger_unreachable"
 
 
+class LedgerUnsupported(LedgerError):
+    """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal that the
+    ledger's federation pays): it is outside the ledger's capabilities."""
+
+    code = "ledger_unsupported"
+
+
+class WithdrawalRefused(LedgerError):
+    """The withdrawal cannot be paid by this ledger (other ledger or asset, bad proof, dust)."""
+
+    code = "withdrawal_refused"
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a ledger does with what it is given."""
@@ -42,6 +61,9 @@ class Capabilities:
     bridges_assets: bool  # deposits / withdrawals of coins and tokens
     bridges_objects: bool  # withdrawals of DATA / RESULT objects (as NFTs)
     forced_inclusion: bool  # users can queue transactions the sequencer must include
+    registers_models: bool  # a model is bound to an on-ledger verifier before its proofs post
+    pays_withdrawals: bool  # the ledger's signers pay withdrawals of anchored batches
+    carries_batch_data: bool  # a batch transaction can carry the batch data (DA on the ledger)
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,19 @@ class ModelLayout:
 
     rows: int = 1
     per_row_inputs: bool = False
+
+
+@dataclass(frozen=True)
+class CircuitFiles:
+    """A model's compiled circuit, as a ledger that registers models builds its verifier from:
+    the verifying key, ezkl settings and SRS, the circuit's directory (a ledger keeps what it
+    generates under it) and the layout the ledger must read its proofs with."""
+
+    vk_path: Path
+    settings_path: Path
+    srs_path: Path
+    directory: Path
+    layout: ModelLayout
 
 
 @dataclass(frozen=True)
@@ -132,6 +167,27 @@ class BatchStatus:
 
 
 @dataclass(frozen=True)
+class PostedBatch:
+    """What a ledger recorded of a batch: its full header, or (an anchoring ledger) its hash
+    and data pointer, from which the header is rebuilt with the blob's fields."""
+
+    number: int
+    header: BatchHeader | None = None
+    batch_hash: Hash32 | None = None
+    data_pointer: Hash32 | None = None
+
+
+@dataclass(frozen=True)
+class LedgerAddresses:
+    """Where users reach the rollup on a ledger: the EVM contracts' deployment, or Litecoin's
+    custody (deposits go there) and anchor (it pays the anchors' fees) addresses."""
+
+    deployment: dict[str, Any] | None = None
+    custody_address: str | None = None
+    anchor_address: str | None = None
+
+
+@dataclass(frozen=True)
 class RegisteredModel:
     model_id: ObjectId
     verifier: Address
@@ -142,8 +198,19 @@ class RegisteredModel:
     vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
 
 
+def proven_inference(model_id: ObjectId, proof: Any,
+                     rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
+    """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them).
+
+    For a batched model with one commitment per row, `rows` names every row of the proof in
+    order, (ZERO_HASH, ZERO_HASH) for a padding row."""
+    return ProvenInference(model_id, bytes(proof.proof_bytes), tuple(proof.instances),
+                           tuple((Hash32(t), ObjectId(r)) for t, r in rows))
+
+
 class Ledger(ABC):
-    """One ledger the rollup posts to. Implementations: evm.py (EvmLedger), fake.py."""
+    """One ledger the rollup posts to. Implementations: evm.py (EvmLedger), litecoin.py
+    (LitecoinLedger), fake.py (FakeLedger)."""
 
     name: str
     ledger_id: Hash32
@@ -165,6 +232,16 @@ class Ledger(ABC):
 
     @abstractmethod
     def batch_status(self, number: int) -> BatchStatus: ...
+
+    @abstractmethod
+    def posted_batch(self, number: int) -> PostedBatch | None:
+        """What the ledger recorded of batch `number`, read back from the ledger itself (a full
+        header, or an anchor's batch hash and data pointer); None when it holds no such batch."""
+
+    @abstractmethod
+    def batch_depth(self, number: int) -> int | None:
+        """How many blocks deep the transaction that posted batch `number` is (0: not mined
+        yet); None when the batch is not posted, or the ledger cannot tell."""
 
     @abstractmethod
     def next_batch_number(self) -> int: ...
@@ -193,3 +270,32 @@ class Ledger(ABC):
 
     @abstractmethod
     def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]: ...
+
+    def addresses(self) -> LedgerAddresses:
+        """Where users reach the rollup on this ledger (nothing, unless the ledger says)."""
+        return LedgerAddresses()
+
+    # --- capabilities.registers_models ---
+
+    def model(self, model_id: ObjectId) -> RegisteredModel | None:
+        """The verifier a model is bound to on this ledger; None when it is not registered."""
+        raise LedgerUnsupported(f"ledger {self.name} registers no models",
+                                reason="no model registry")
+
+    def register_model_circuit(self, model_id: ObjectId, vk_hash: Hash32, owner: Address,
+                               circuit: CircuitFiles) -> RegisteredModel:
+        """Build the model's on-ledger verifier from its circuit and bind the model to it.
+        Idempotent: an already registered model is returned as it is."""
+        raise LedgerUnsupported(f"ledger {self.name} registers no models",
+                                reason="no model registry")
+
+    # --- capabilities.pays_withdrawals ---
+
+    def pay_withdrawal(self, header: BatchHeader, withdrawal: Withdrawal, index: int,
+                       proof: Sequence[Hash32], *, confirmations: int) -> str:
+        """Pay one withdrawal of batch `header` (proven at `index` of its withdrawal tree) once
+        the batch is `confirmations` blocks deep; returns the payout's transaction id. Paid
+        once: an earlier payout of it is returned instead. WithdrawalRefused when this ledger
+        can never pay it."""
+        raise LedgerUnsupported(f"ledger {self.name} does not pay withdrawals itself: "
+                                "users finalize them", reason="finalized by users")

@@ -58,9 +58,13 @@ from flavum.l1.interface import (
     ForcedInclusion,
     ForcedRequest,
     Ledger,
+    LedgerAddresses,
     LedgerError,
     LedgerUnreachable,
+    LedgerUnsupported,
+    PostedBatch,
     ProvenInference,
+    WithdrawalRefused,
 )
 
 LITOSHIS_PER_LTC = 10**8
@@ -96,12 +100,6 @@ class RpcError(LedgerError):
         self.rpc_code = rpc_code
 
 
-class LedgerUnsupported(LedgerError):
-    """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal)."""
-
-    code = "ledger_unsupported"
-
-
 class CustodyUnderfunded(LedgerError):
     """Custody holds less than a withdrawal: nothing was sent, the withdrawal stays pending."""
 
@@ -118,12 +116,6 @@ class BatchNotFinal(LedgerError):
     """The batch is not anchored, or not under enough confirmations, to pay from it."""
 
     code = "batch_not_final"
-
-
-class WithdrawalRefused(LedgerError):
-    """The withdrawal cannot be paid by this ledger (other ledger or asset, bad proof, dust)."""
-
-    code = "withdrawal_refused"
 
 
 # --- encodings: base58check, bech32, keys -------------------------------------------------------
@@ -530,7 +522,8 @@ class LitecoinLedger(Ledger):
 
     capabilities = Capabilities(
         verifies_proofs=False, anchors_only=True, bridges_assets=True, bridges_objects=False,
-        forced_inclusion=False,
+        forced_inclusion=False, registers_models=False, pays_withdrawals=True,
+        carries_batch_data=False,
     )
 
     def __init__(
@@ -620,6 +613,10 @@ class LitecoinLedger(Ledger):
             raise WithdrawalRefused(f"{address} is not a P2WPKH address of this chain",
                                     reason="recipient is not P2WPKH")
         return Address(bytes.fromhex(program))
+
+    def addresses(self) -> LedgerAddresses:
+        return LedgerAddresses(custody_address=self.custody_address,
+                               anchor_address=self.anchor_address)
 
     def payout_address(self, recipient: Address) -> str:
         return encode_segwit_v0_address(self.hrp, recipient)
@@ -831,6 +828,17 @@ class LitecoinLedger(Ledger):
         return BatchStatus(number, True, found.batch_hash,
                            header.withdrawal_root if header is not None else None,
                            Hash32(bytes.fromhex(found.txid)))
+
+    def posted_batch(self, number: int) -> PostedBatch | None:
+        """The anchor's batch hash and data pointer: the rest of the header is in the data."""
+        found = self.anchor(number)
+        if found is None:
+            return None
+        return PostedBatch(number, None, found.batch_hash, found.data_pointer)
+
+    def batch_depth(self, number: int) -> int | None:
+        found = self.anchor(number, include_mempool=True)
+        return None if found is None else found.confirmations
 
     def post_batch(
         self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),

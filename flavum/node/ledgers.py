@@ -6,8 +6,10 @@ forced requests queued on the ledger are submitted to the sequencer, and sealed 
 posted in order. On a ledger that verifies proofs (an EVM rollup contract) a batch waits until
 every inference in it is proven, and each model is registered with its verifier first (when its
 DeployModel is batched, or at the latest before its first proof is posted). A ledger that only
-anchors gets the header as soon as the batch is sealed. Each link runs on its own, so a ledger
-that is down never holds up the others; its backlog is posted when it returns.
+anchors gets the header as soon as the batch is sealed; a ledger that pays withdrawals itself
+(a Litecoin federation) pays those of each anchored batch. What a ledger does is read from its
+capabilities, never from its type. Each link runs on its own, so a ledger that is down never
+holds up the others; its backlog is posted when it returns.
 """
 
 import logging
@@ -17,20 +19,22 @@ from pathlib import Path
 
 from flavum.core.batch import compute_withdrawal_leaf
 from flavum.core.codec import to_hex
-from flavum.core.errors import ConfigError, DuplicateTransaction, FlavumError, InvalidTransaction
+from flavum.core.errors import DuplicateTransaction, FlavumError, InvalidTransaction
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.interface import (
+    CircuitFiles,
     ForcedInclusion,
     Ledger,
     LedgerError,
     ModelLayout,
     ProvenInference,
+    WithdrawalRefused,
+    proven_inference,
 )
-from flavum.node.config import LedgerSpec
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import BatchRecord, Store, TraceRecord
@@ -61,7 +65,7 @@ class LedgerLink:
             if self.ledger.capabilities.forced_inclusion:
                 self.include_forced_requests()
             self.post_pending()
-            if hasattr(self.ledger, "pay_withdrawal"):
+            if self.ledger.capabilities.pays_withdrawals:
                 self.pay_federated_withdrawals()
             self.last_error = None
         except LedgerError as exc:
@@ -70,21 +74,7 @@ class LedgerLink:
 
     def depth(self, number: int) -> int | None:
         """How deep batch `number` is on this ledger (None: not posted, or unknown)."""
-        from flavum.l1.evm import EvmLedger, call_mapped
-        from flavum.l1.litecoin import LitecoinLedger
-
-        if isinstance(self.ledger, LitecoinLedger):
-            anchor = self.ledger.anchor(number, include_mempool=True)
-            return None if anchor is None else anchor.confirmations
-        if isinstance(self.ledger, EvmLedger):
-            status = self.ledger.batch_status(number)
-            if not status.accepted or status.tx_hash is None:
-                return None
-            w3 = self.ledger.w3
-            receipt = call_mapped("receipt", lambda: w3.eth.get_transaction_receipt(
-                status.tx_hash))
-            return self.ledger.head() - int(receipt["blockNumber"]) + 1
-        return None
+        return self.ledger.batch_depth(number)
 
     # --- forced inclusion ---
 
@@ -153,15 +143,11 @@ class LedgerLink:
         return True
 
     def pay_federated_withdrawals(self) -> None:
-        """A ledger without a bridge contract (Litecoin) pays withdrawals from a federation's
-        custody once their batch is anchored deep enough. Each is paid once (the adapter finds
+        """A ledger that pays withdrawals itself (Litecoin: from a federation's custody) pays
+        them once their batch is anchored deep enough. Each is paid once (the adapter finds
         earlier payouts on chain); a batch whose payouts cannot all be made yet (not final,
         custody short) is retried on the next tick, and later batches wait for it."""
-        from flavum.l1.litecoin import LitecoinLedger, WithdrawalRefused
-
         ledger = self.ledger
-        if not isinstance(ledger, LitecoinLedger):
-            return
         cursor_key = f"paid_through:{self.name}"
         paid_through = int(self.store.get_meta(cursor_key) or -1)
         for batch in self.store.batches()[paid_through + 1: ledger.next_batch_number()]:
@@ -192,23 +178,17 @@ class LedgerLink:
                 self.register_model(model)
 
     def register_model(self, model: Object) -> None:
-        from flavum.l1.evm import EvmLedger
-        from flavum.l1.verifiers import build_model_verifier
-
-        if not isinstance(self.ledger, EvmLedger) or self.ledger.model(model.object_id):
+        if not self.ledger.capabilities.registers_models or self.ledger.model(model.object_id):
             return
         artifacts = self.models.artifacts(model.vk_hash)
-        workdir = artifacts.directory / "evm"
-        build = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
-                                     artifacts.srs_path, workdir)
         per_row = artifacts.batch_size > 1  # batched models have one commitment per row
-        self.ledger.register_model(model.object_id, build, model.vk_hash, model.owner,
-                                   ModelLayout(artifacts.batch_size, per_row))
+        circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
+                               artifacts.directory, ModelLayout(artifacts.batch_size, per_row))
+        self.ledger.register_model_circuit(model.object_id, model.vk_hash, model.owner, circuit)
 
     def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:
         """One verifier call per proof, in trace order. A batched proof covers a contiguous run
         of entries (the prover packs them so): its rows name them, padding rows are zero."""
-        from flavum.l1.evm import proven_inference
         from flavum.zk.proof import load_proof
 
         inferences = []
@@ -265,45 +245,3 @@ class LedgerRunner:
             except FlavumError as exc:  # e.g. a model the node cannot build a verifier for
                 link.last_error = str(exc)
                 log.warning("ledger %s: %s", link.name, exc)
-
-
-def open_ledger(spec: LedgerSpec, home: Path, genesis_root: Hash32,
-                funded_keys: list[bytes]) -> tuple[Ledger, int, bool]:
-    """The ledger handle of a spec, the block its watcher starts from, and whether it lives in
-    this process only (the embedded EVM: its chain is gone when the node stops)."""
-    from flavum.node.config import load_key
-
-    if spec.kind == "evm":
-        from flavum.l1.evm import EvmLedger, deploy_contracts, embedded_web3, read_deployment
-        from flavum.l1.evm import rpc_web3 as open_rpc
-
-        key = load_key(home, spec.sequencer_key)
-        if spec.url == "embedded":
-            from flavum.core.transactions import address_of
-
-            w3 = embedded_web3(funded_keys=funded_keys)
-            ledger = deploy_contracts(w3, key, sequencer=address_of(key),
-                                      genesis_state_root=genesis_root,
-                                      forced_window_blocks=spec.forced_window,
-                                      ledger_name=spec.name, sequencer_key=key)
-            return ledger, ledger.deployment.deployed_at_block, True
-        path = home / (spec.deployment or f"{spec.name}-deployment.json")
-        if not path.exists():
-            raise ConfigError(f"no deployment for ledger {spec.name}: run `flavum l1 deploy`")
-        deployment = read_deployment(path)
-        return EvmLedger(open_rpc(spec.url), deployment, key), deployment.deployed_at_block, False
-    if spec.kind == "litecoin":
-        from flavum.l1.litecoin import LitecoinLedger
-
-        options = spec.options
-        try:
-            ledger = LitecoinLedger(
-                spec.url, str(options["rpc_user"]), str(options["rpc_password"]),
-                federation_keys=list(options["federation_keys"]),
-                threshold=int(options["threshold"]), anchor_key=options["anchor_key"],
-                name=spec.name, start_height=int(options.get("start_height", 0)),
-                genesis_state_root=genesis_root)
-        except KeyError as exc:
-            raise ConfigError(f"ledger {spec.name} (litecoin) needs {exc.args[0]}") from exc
-        return ledger, int(options.get("start_height", 0)), False
-    raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")

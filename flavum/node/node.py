@@ -8,8 +8,9 @@ from flavum.core.errors import ConfigError, NotFound
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.types import Hash32
 from flavum.da.factory import open_store
+from flavum.l1.factory import open_ledger
 from flavum.node.config import LedgerSpec, NodeConfig, list_keys, load_key
-from flavum.node.ledgers import LedgerLink, open_ledger
+from flavum.node.ledgers import LedgerLink
 from flavum.node.models import DeployOptions, ModelService
 from flavum.node.prover import ProofManager
 from flavum.node.publisher import BatchPublisher
@@ -67,16 +68,16 @@ class Node:
 
         home = self.config.home
         funded = [load_key(home, name) for name in list_keys(home)]
-        ledger, start_block, ephemeral = open_ledger(spec, home, self.sequencer.genesis_root,
-                                                     funded)
+        opened = open_ledger(spec, home, genesis_root=self.sequencer.genesis_root,
+                             load_key=lambda name: load_key(home, name), funded_keys=funded)
         cursor = home / f"watcher-{spec.name}.db"
-        if ephemeral:  # a new in-process chain at every start: its old cursor means nothing
+        if opened.ephemeral:  # a new in-process chain at every start: its old cursor is void
             cursor.unlink(missing_ok=True)
-        watcher = LedgerWatcher(ledger, self.sequencer.submit_system, self.config.domain,
+        watcher = LedgerWatcher(opened.ledger, self.sequencer.submit_system, self.config.domain,
                                 cursor, confirmations=spec.confirmations,
-                                start_block=start_block)
-        return LedgerLink(spec.name, ledger, watcher, self.store, self.sequencer, self.models,
-                          home, confirmations=spec.confirmations)
+                                start_block=opened.start_block)
+        return LedgerLink(spec.name, opened.ledger, watcher, self.store, self.sequencer,
+                          self.models, home, confirmations=spec.confirmations)
 
     def withdrawal_proof(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int, int,
                                                               tuple[Hash32, ...]]:

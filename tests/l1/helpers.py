@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal, compute_batch_header
 from flavum.core.encoding import keccak256
 from flavum.core.types import Hash32, ObjectId
-from flavum.l1.evm import EvmLedger, proven_inference
-from flavum.l1.interface import ProvenInference
+from flavum.l1.evm import EvmLedger
+from flavum.l1.interface import ProvenInference, proven_inference
 
 from .conftest import GENESIS_ROOT, ProvenModel
 

@@ -27,7 +27,8 @@ from flavum.core.transactions import (
     sign_transaction,
 )
 from flavum.core.types import ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce, ObjectId
-from flavum.l1.evm import embedded_web3, proven_inference
+from flavum.l1.evm_client import embedded_web3
+from flavum.l1.interface import proven_inference
 from flavum.node.watcher import LedgerWatcher
 
 from .conftest import ALICE, ALICE_KEY, BOB, FUNDED, deploy

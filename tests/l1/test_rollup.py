@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from flavum.core.types import Hash32, ObjectId
-from flavum.l1.evm import EvmLedger, rpc_web3
+from flavum.l1.evm import EvmLedger
+from flavum.l1.evm_client import rpc_web3
 from flavum.l1.interface import LedgerError, LedgerUnreachable, ModelLayout
 
 from .conftest import ALICE, ALICE_KEY, _free_port

@@ -24,7 +24,7 @@ from flavum.core.encoding import TREE_NODE_TAG, compute_tag
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
 from flavum.core.transactions import address_of
 from flavum.core.types import Amount, Hash32, ObjectId
-from flavum.l1.evm import embedded_web3, load_artifact
+from flavum.l1.evm_client import embedded_web3, load_artifact
 from flavum.zk.execution import FIELD_MODULUS, felt_to_signed
 from tests.vectors_util import VECTORS_DIR
 
@@ -41,11 +41,11 @@ def b(text: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def harness():
-    from flavum.l1.evm import _constructor_data, send_transaction
+    from flavum.l1.evm_client import constructor_data, send_transaction
 
     w3 = embedded_web3([DEPLOYER_KEY])
     artifact = load_artifact("FlavumHashesHarness")
-    data = _constructor_data(w3, artifact["abi"], b(artifact["bytecode"]), ())
+    data = constructor_data(w3, artifact["abi"], b(artifact["bytecode"]), ())
     receipt = send_transaction(w3, w3.eth.chain_id, DEPLOYER_KEY, {"data": data, "gas": 3_000_000},
                                "harness")
     return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]).functions

@@ -13,10 +13,10 @@ from flavum.core.transactions import decode_transaction
 from flavum.core.types import Hash32
 from flavum.core.witness import NodeKind, WitnessNode, build_partial_state
 from flavum.da.interface import cid_from_digest, compute_cid, compute_digest
+from flavum.l1.interface import PostedBatch
 from flavum.verifier import (
     BatchReport,
     LedgerHeaders,
-    PostedBatch,
     Verifier,
     verify_batch,
     verify_posted,

@@ -1,0 +1,101 @@
+"""`open_ledger`: the ledger a `[[ledger]]` table of the configuration names, for the node
+(which posts to it) and for the CLI (deposits, withdrawals, independent verification).
+
+  kind = "evm",      url = "embedded"   an in-process EVM, deployed afresh at every start
+  kind = "evm",      url = JSON-RPC URL  the contracts of the deployment file (`flavum l1 deploy`)
+  kind = "litecoin", url = RPC URL       Litecoin Core; rpc_user, rpc_password, federation_keys,
+                                         threshold, anchor_key (and start_height) in its options
+
+A handle opened without a key loader has no sequencer key: it reads, and users sign their own
+calls. An unknown kind or a missing setting raises ConfigError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from flavum.core.errors import ConfigError
+from flavum.core.types import Hash32
+from flavum.l1.interface import Ledger
+
+
+class LedgerSettings(Protocol):
+    """The fields of a `[[ledger]]` table the factory reads (the node's LedgerSpec)."""
+
+    name: str
+    kind: str  # evm | litecoin
+    url: str
+    deployment: str  # evm over RPC: the deployment file, relative to the home directory
+    sequencer_key: str  # the name of the key that posts batches
+    forced_window: int
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OpenedLedger:
+    ledger: Ledger
+    start_block: int  # where a watcher of its deposits starts
+    ephemeral: bool  # the chain lives in this process only (gone when the process stops)
+
+
+def open_ledger(spec: LedgerSettings, home: Path, *, genesis_root: Hash32 | None = None,
+                load_key: Callable[[str], bytes] | None = None,
+                funded_keys: Sequence[bytes] = ()) -> OpenedLedger:
+    """Open the ledger `spec` describes. `load_key` gives a key by its name (the node's key
+    store): without it the handle signs nothing. `genesis_root` is the state root batch 0
+    starts from; `funded_keys` get coins on an embedded EVM."""
+    if spec.kind == "evm":
+        return _open_evm(spec, home, genesis_root, load_key, funded_keys)
+    if spec.kind == "litecoin":
+        return _open_litecoin(spec, genesis_root)
+    raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")
+
+
+def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
+              load_key: Callable[[str], bytes] | None,
+              funded_keys: Sequence[bytes]) -> OpenedLedger:
+    from flavum.core.transactions import address_of
+    from flavum.l1.evm import EvmLedger, deploy_contracts, read_deployment
+    from flavum.l1.evm_client import embedded_web3, rpc_web3
+
+    key = None if load_key is None else load_key(spec.sequencer_key)
+    if spec.url == "embedded":
+        if key is None:
+            raise ConfigError(
+                f"ledger {spec.name!r} is the node's in-process EVM, reachable only from inside "
+                "the node (flavum demo, tests): point it at a JSON-RPC node such as anvil for L1 "
+                "commands")
+        if genesis_root is None:
+            raise ConfigError(f"ledger {spec.name!r}: an embedded EVM is deployed from the "
+                              "genesis state root, and none was given")
+        ledger = deploy_contracts(embedded_web3(funded_keys=funded_keys), key,
+                                  sequencer=address_of(key), genesis_state_root=genesis_root,
+                                  forced_window_blocks=spec.forced_window, ledger_name=spec.name,
+                                  sequencer_key=key)
+        return OpenedLedger(ledger, ledger.deployment.deployed_at_block, True)
+    path = home / (spec.deployment or f"{spec.name}-deployment.json")
+    if not path.exists():
+        raise ConfigError(f"no deployment for ledger {spec.name} at {path}: run "
+                          f"`flavum l1 deploy --ledger {spec.name}`")
+    deployment = read_deployment(path)
+    return OpenedLedger(EvmLedger(rpc_web3(spec.url), deployment, key),
+                        deployment.deployed_at_block, False)
+
+
+def _open_litecoin(spec: LedgerSettings, genesis_root: Hash32 | None) -> OpenedLedger:
+    from flavum.l1.litecoin import LitecoinLedger
+
+    options = spec.options
+    try:
+        ledger = LitecoinLedger(
+            spec.url, str(options["rpc_user"]), str(options["rpc_password"]),
+            federation_keys=list(options["federation_keys"]),
+            threshold=int(options["threshold"]), anchor_key=options["anchor_key"],
+            name=spec.name, start_height=int(options.get("start_height", 0)),
+            genesis_state_root=genesis_root)
+    except KeyError as exc:
+        raise ConfigError(f"ledger {spec.name} (litecoin) needs {exc.args[0]}") from exc
+    return OpenedLedger(ledger, int(options.get("start_height", 0)), False)
