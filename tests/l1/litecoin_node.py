@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flavum.l1.interface import LedgerUnreachable
-from flavum.l1.litecoin import LitecoinLedger, LitecoinRpc
+from flavum.l1.litecoin import LitecoinLedger
+from flavum.l1.litecoin_rpc import LitecoinRpc
 
 LITECOIND = shutil.which("litecoind")
 RPC_USER, RPC_PASSWORD = "flavum", "regtest-only"

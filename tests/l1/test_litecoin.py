@@ -25,27 +25,26 @@ from flavum.core.types import (
     Nonce,
     ObjectId,
 )
-from flavum.l1.interface import LedgerError, LedgerUnreachable
-from flavum.l1.litecoin import (
-    ANCHOR_SIZE,
-    DEPOSIT_TAG_SIZE,
-    MAX_OP_RETURN,
-    PAYOUT_SIZE,
-    AnchorUnderfunded,
-    BatchNotFinal,
-    CustodyUnderfunded,
+from flavum.l1.interface import (
+    LedgerError,
+    LedgerUnreachable,
     LedgerUnsupported,
-    MultisigAccount,
     WithdrawalRefused,
+)
+from flavum.l1.litecoin import BatchNotFinal
+from flavum.l1.litecoin_chain import ANCHOR_SIZE, DEPOSIT_TAG_SIZE, PAYOUT_SIZE, encode_anchor
+from flavum.l1.litecoin_script import (
+    MAX_OP_RETURN,
+    MultisigAccount,
     compute_public_key,
     decode_op_return,
-    encode_anchor,
     encode_base58check,
     encode_op_return,
     encode_segwit_v0_address,
     encode_wif,
     parse_private_key,
 )
+from flavum.l1.litecoin_wallet import AnchorUnderfunded, CustodyUnderfunded
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 from flavum.node.watcher import LedgerWatcher
