@@ -669,6 +669,9 @@ def open_verifier_store(home: Path, da: str | None, ledger: Any) -> Any:
     if url.strip().lower() in ("evm-calldata", "evm-calldata:"):
         from flavum.da.evm_calldata import EvmCalldataStore
 
+        if not ledger.capabilities.carries_batch_data:
+            raise ConfigError(f"ledger {ledger.name!r} carries no batch data: --da evm-calldata "
+                              "reads an EVM rollup's batch transactions")
         return EvmCalldataStore(ledger, open_store(default), attach=False)
     return open_store(url)
 

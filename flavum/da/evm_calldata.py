@@ -6,7 +6,8 @@ precompile) and emits `BatchDataPosted(number, dataPointer, size)`. So a batch a
 way has its data on the ledger itself, as available as the ledger: no other service to trust.
 Reading it back: the event names the transaction, the transaction's input holds the blob.
 
-`EvmCalldataStore(ledger, side)` is a `DataStore`:
+`EvmCalldataStore(ledger, side)` is a `DataStore` over any `BatchDataLedger` (interface.py), the
+EVM ledger's part that this store needs:
 - `put(blob)` keeps the blob in `side` (a durable local store: the outbox, which also survives
   a node restart between sealing and posting) and, for batch data, lets the ledger's
   `post_batch` find it by the header's data pointer, so the batch goes out with it;
@@ -23,24 +24,19 @@ an external store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flavum.core.types import Hash32
 from flavum.da.errors import DataUnavailable, StoreUnreachable
-from flavum.da.interface import DataStore, cid_from_digest, digest_from_cid
-
-if TYPE_CHECKING:
-    from flavum.l1.evm import EvmLedger
+from flavum.da.interface import BatchDataLedger, DataStore, cid_from_digest, digest_from_cid
 
 
 class EvmCalldataStore(DataStore):
     """Batch blobs in the calldata of the batches that carry them; other blobs in `side`."""
 
-    def __init__(self, ledger: EvmLedger, side: DataStore | None = None,
+    def __init__(self, ledger: BatchDataLedger, side: DataStore | None = None,
                  *, attach: bool = True) -> None:
         self.ledger = ledger
         self.side = side
-        self.name = f"evm-calldata:{ledger.name}@{ledger.deployment.rollup}"
+        self.name = f"evm-calldata:{ledger.data_location}"
         self._read: dict[str, bytes] = {}  # blobs read from the chain (immutable once posted)
         if attach:
             ledger.batch_data_source = self.outgoing

@@ -27,6 +27,9 @@ alone. With the raw scheme:
 Every store checks, on EVERY `get`, that the bytes hash to the CID asked for, before returning
 them (`ContentMismatch` otherwise, `DataUnavailable` when the store has nothing under it).
 Backends implement the three primitive hooks; the checks live here, once.
+
+`BatchDataLedger` is what a store that keeps batch data on a ledger itself (evm_calldata.py)
+needs of that ledger; a ledger meets it without this package knowing the ledger's type.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import base64
 import hashlib
 import hmac
 from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Protocol
 
 from flavum.core.types import Hash32
 from flavum.da.errors import ContentMismatch, InvalidCid
@@ -144,3 +149,16 @@ class DataStore(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class BatchDataLedger(Protocol):
+    """A ledger whose batch transactions can carry the batch data (capability
+    `carries_batch_data`: the EVM rollup's `submitBatchWithData` checks it against the data
+    pointer): it posts the blob `batch_data_source` gives for a header's data pointer, and reads
+    posted blobs back by their pointer."""
+
+    data_location: str  # which ledger and contract hold the data, for names and messages
+    batch_data_source: Callable[[Hash32], bytes | None] | None
+
+    def batch_data(self, data_pointer: Hash32) -> bytes | None:
+        """The blob posted with a batch under this data pointer (unchecked); None if none."""

@@ -57,7 +57,11 @@ class Node:
                 from flavum.da.evm_calldata import EvmCalldataStore
 
                 name = config.data_store.partition(":")[2] or "evm"
-                publisher.data_store = EvmCalldataStore(node.ledger(name).ledger, data_store)
+                ledger = node.ledger(name).ledger
+                if not ledger.capabilities.carries_batch_data:
+                    raise ConfigError(f"data_store {config.data_store!r}: ledger {name!r} "
+                                      "cannot carry batch data in its transactions")
+                publisher.data_store = EvmCalldataStore(ledger, data_store)
         except BaseException:
             node.close()
             raise
