@@ -17,11 +17,9 @@ The shared pre-state (`base_state`):
     the ledger event APPLIED_EVENT was already deposited
 """
 
-import argparse
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from eth_keys.constants import SECPK1_N
@@ -86,8 +84,9 @@ from tests.core.stf_vectors import (
     pre_state_to_json,
     rejected_step_to_json,
     tx_entry_to_json,
+    vectors_main,
 )
-from tests.vectors_util import REGEN_ENV, check_vectors
+from tests.vectors_util import check_vectors
 
 DAVE = User(b"\x04" * 32)
 LEDGER = compute_ledger_id("evm")
@@ -605,23 +604,6 @@ def check_case_files(stf_case: StfCase) -> None:
         check_vectors(f"stf/{stf_case.name}/{stem}.json", data)
 
 
-def write_all() -> None:
-    """(Re)write every case's files and remove the directories of cases that are gone."""
-    os.environ[REGEN_ENV] = "1"
-    cases = all_cases()
-    for stf_case in cases:
-        check_case_files(stf_case)
-    names = {c.name for c in cases}
-    for directory in STF_DIR.iterdir():
-        if directory.is_dir() and directory.name not in names:
-            shutil.rmtree(directory)
-
-
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--write", action="store_true", help="(re)write tests/vectors/stf")
-    if parser.parse_args().write:
-        write_all()
-    else:
-        for stf_case in all_cases():
-            check_case_files(stf_case)
+    vectors_main(__doc__.splitlines()[0], STF_DIR,
+                 {c.name: partial(check_case_files, c) for c in all_cases()})

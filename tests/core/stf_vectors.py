@@ -8,8 +8,13 @@ its typed error code). `tests/core/stf_cases.py` writes them from Python definit
 nothing but the JSON, as the verifier's tests and the Solidity one-step executor do.
 """
 
+import argparse
 import json
+import os
+import shutil
+from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
 from flavum.core.batch import compute_trace_leaf, compute_withdrawal_leaf
@@ -58,7 +63,7 @@ from flavum.core.types import (
     Nonce,
     ObjectId,
 )
-from tests.vectors_util import VECTORS_DIR
+from tests.vectors_util import REGEN_ENV, VECTORS_DIR
 
 STF_DIR = VECTORS_DIR / "stf"
 CASE_FILES = ("pre_state", "transactions", "executions", "expected")
@@ -191,16 +196,32 @@ def _batch_roots(steps: list[dict[str, Any]], tx_hashes: list[Any]) -> dict[str,
     }
 
 
+def vectors_main(description: str, directory: Path, checks: dict[str, Callable[[], None]]
+                 ) -> None:
+    """The command line of a vector generator: check every case (`checks`: case name -> its
+    check), or with --write rewrite them and remove the directories of cases that are gone."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--write", action="store_true", help=f"(re)write {directory.name}/")
+    if parser.parse_args().write:
+        os.environ[REGEN_ENV] = "1"
+        for stale in directory.iterdir():
+            if stale.is_dir() and stale.name not in checks:
+                shutil.rmtree(stale)
+    for check in checks.values():
+        check()
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
-def case_names() -> list[str]:
-    return sorted(p.name for p in STF_DIR.iterdir() if p.is_dir())
+def case_names(directory: Path = STF_DIR) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.is_dir())
 
 
-def load_case(name: str) -> Case:
-    return {stem: json.loads((STF_DIR / name / f"{stem}.json").read_text())
-            for stem in CASE_FILES}
+def load_case(name: str, directory: Path = STF_DIR, stems: tuple[str, ...] = CASE_FILES
+              ) -> Case:
+    """The case's files, by stem (a witness case has other files: tests/core/witness_cases.py)."""
+    return {stem: json.loads((directory / name / f"{stem}.json").read_text()) for stem in stems}
 
 
 def _h32(text: str) -> Hash32:
