@@ -204,6 +204,7 @@ def vectors_main(description: str, directory: Path, checks: dict[str, Callable[[
     parser.add_argument("--write", action="store_true", help=f"(re)write {directory.name}/")
     if parser.parse_args().write:
         os.environ[REGEN_ENV] = "1"
+        directory.mkdir(parents=True, exist_ok=True)
         for stale in directory.iterdir():
             if stale.is_dir() and stale.name not in checks:
                 shutil.rmtree(stale)
@@ -224,16 +225,12 @@ def load_case(name: str, directory: Path = STF_DIR, stems: tuple[str, ...] = CAS
     return {stem: json.loads((directory / name / f"{stem}.json").read_text()) for stem in stems}
 
 
-def _h32(text: str) -> Hash32:
-    return Hash32(from_hex(text, 32))
-
-
 def _address(text: str) -> Address:
     return Address(from_hex(text, 20))
 
 
 def read_domain(data: dict[str, Any]) -> Domain:
-    return Domain(ChainId(int(data["chain_id"])), _h32(data["rollup_id"]))
+    return Domain(ChainId(int(data["chain_id"])), read_hash(data["rollup_id"]))
 
 
 def read_pre_state(pre: dict[str, Any]) -> State:
@@ -242,15 +239,15 @@ def read_pre_state(pre: dict[str, Any]) -> State:
     for entry in pre["nonces"]:
         set_nonce(state, _address(entry["address"]), Nonce(int(entry["nonce"])))
     for entry in pre["balances"]:
-        set_balance(state, _address(entry["address"]), AssetId(_h32(entry["asset"])),
+        set_balance(state, _address(entry["address"]), AssetId(read_hash(entry["asset"])),
                     Amount(int(entry["amount"])))
     for entry in pre["objects"]:
         set_object(state, object_from_json(entry))
     for entry in pre["grants"]:
-        set_grant(state, ObjectId(_h32(entry["object_id"])), _address(entry["owner"]),
+        set_grant(state, ObjectId(read_hash(entry["object_id"])), _address(entry["owner"]),
                   _address(entry["grantee"]), True)
     for event_id in pre["deposits"]:
-        set_deposit_applied(state, _h32(event_id))
+        set_deposit_applied(state, read_hash(event_id))
     return state
 
 
@@ -263,8 +260,15 @@ def read_executions(case: Case) -> list[Execution | None]:
             for e in case["executions"]["executions"]]
 
 
-def read_root(text: str) -> Hash32:
-    return _h32(text)
+def read_hash(text: str) -> Hash32:
+    """A root, hash or leaf written as 0x-hex."""
+    return Hash32(from_hex(text, 32))
+
+
+def flip_hex(text: str) -> str:
+    """`text` (0x-hex) with its last digit changed: a vector's value made wrong, for the
+    tests that show a changed vector fails."""
+    return text[:-1] + ("1" if text[-1] != "1" else "2")
 
 
 # --- the core's check ----------------------------------------------------------------------
@@ -278,14 +282,14 @@ def _tables(state: State) -> tuple[Any, ...]:
 def check_pre_state(pre: dict[str, Any]) -> State:
     """The pre-state, after checking its leaves and root against its entries."""
     state = read_pre_state(pre)
-    leaves = {_h32(leaf["key"]): _h32(leaf["value_hash"]) for leaf in pre["leaves"]}
+    leaves = {read_hash(leaf["key"]): read_hash(leaf["value_hash"]) for leaf in pre["leaves"]}
     entries = {key: get_leaf_value(state, key) for key in _entry_leaf_keys(state)}
     assert entries == leaves, "the pre-state's leaves are not the ones its entries make"
     tree = SparseMerkleTree()
     for key, value_hash in leaves.items():
         tree.set(key, value_hash)
-    assert tree.root() == read_root(pre["root"]), "the leaves do not hash to the pre-state root"
-    assert compute_state_root(state) == read_root(pre["root"]), "the entries' root differs"
+    assert tree.root() == read_hash(pre["root"]), "the leaves do not hash to the pre-state root"
+    assert compute_state_root(state) == read_hash(pre["root"]), "the entries' root differs"
     return state
 
 
@@ -344,4 +348,4 @@ def check_case(case: Case) -> None:
     )
     fresh = read_pre_state(case["pre_state"])
     state_transition(fresh, [tx for tx, _ in accepted], [ex for _, ex in accepted],
-                     read_root(expected["post_state_root"]))
+                     read_hash(expected["post_state_root"]))

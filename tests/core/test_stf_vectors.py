@@ -12,7 +12,14 @@ from flavum.core.errors import InvalidTransaction
 from flavum.core.transactions import TxType
 from tests import vectors_util
 from tests.core.stf_cases import all_cases, check_case_files
-from tests.core.stf_vectors import STF_DIR, Case, case_names, check_case, load_case
+from tests.core.stf_vectors import (
+    STF_DIR,
+    Case,
+    case_names,
+    check_case,
+    flip_hex,
+    load_case,
+)
 
 CASES = all_cases()
 # InvalidTransaction subclasses that neither the state transition nor stateless validation
@@ -39,7 +46,10 @@ def test_committed_vectors_are_what_the_core_computes(stf_case):
 
 
 def test_no_stale_case_directories():
-    assert case_names() == sorted(c.name for c in CASES)
+    assert case_names() == sorted(c.name for c in CASES), (
+        "tests/vectors/stf holds other cases than tests/core/stf_cases.py defines; "
+        "`python -m tests.core.stf_cases --write` rewrites the directory"
+    )
 
 
 @pytest.mark.parametrize("name", case_names())
@@ -70,11 +80,6 @@ def test_cases_cover_every_type_and_every_refusal():
 KITCHEN_SINK = "seq_every_type"  # deposit, transfer, deploy, data, grant, infer, withdrawals
 
 
-def _flip_hex(text: str) -> str:
-    """`text` (0x-hex) with its last digit changed."""
-    return text[:-1] + ("1" if text[-1] != "1" else "2")
-
-
 def _step(case: Case, kind: str) -> dict[str, Any]:
     steps = case["expected"]["steps"]
     if kind == "refused":
@@ -93,40 +98,40 @@ def _tx(case: Case, index: int) -> dict[str, Any]:
 
 
 MUTATIONS: dict[str, Callable[[Case], None]] = {
-    "pre-state root": lambda c: c["pre_state"].update(root=_flip_hex(c["pre_state"]["root"])),
+    "pre-state root": lambda c: c["pre_state"].update(root=flip_hex(c["pre_state"]["root"])),
     "pre-state leaf": lambda c: c["pre_state"]["leaves"][0].update(
-        value_hash=_flip_hex(c["pre_state"]["leaves"][0]["value_hash"])),
+        value_hash=flip_hex(c["pre_state"]["leaves"][0]["value_hash"])),
     "pre-state balance": lambda c: c["pre_state"]["balances"][0].update(amount="999"),
     "pre-state object": lambda c: c["pre_state"]["objects"][0].update(fee="6"),
     "pre-state grant removed": lambda c: c["pre_state"]["grants"].pop(),
     "intermediate root": lambda c: c["expected"]["steps"][0].update(
-        state_root=_flip_hex(c["expected"]["steps"][0]["state_root"])),
+        state_root=flip_hex(c["expected"]["steps"][0]["state_root"])),
     "refused step's root": lambda c: _step(c, "refused").update(
-        state_root=_flip_hex(_step(c, "refused")["state_root"])),
+        state_root=flip_hex(_step(c, "refused")["state_root"])),
     "post-state root": lambda c: c["expected"].update(
-        post_state_root=_flip_hex(c["expected"]["post_state_root"])),
+        post_state_root=flip_hex(c["expected"]["post_state_root"])),
     "error code": lambda c: _step(c, "refused").update(error="bad_signature"),
     "first error summary": lambda c: c["expected"]["error"].update(tx=0),
     "refusal made acceptance": lambda c: _step(c, "refused").update(accepted=True),
     "created object id": lambda c: _step(c, "object_id").update(
-        object_id=_flip_hex(_step(c, "object_id")["object_id"])),
+        object_id=flip_hex(_step(c, "object_id")["object_id"])),
     "trace leaf": lambda c: _step(c, "trace").update(
-        trace_leaf=_flip_hex(_step(c, "trace")["trace_leaf"])),
+        trace_leaf=flip_hex(_step(c, "trace")["trace_leaf"])),
     "trace output": lambda c: _step(c, "trace")["trace"]["outputs"].append(1),
     "withdrawal leaf": lambda c: _step(c, "withdrawal").update(
-        withdrawal_leaf=_flip_hex(_step(c, "withdrawal")["withdrawal_leaf"])),
+        withdrawal_leaf=flip_hex(_step(c, "withdrawal")["withdrawal_leaf"])),
     "tx root": lambda c: c["expected"]["batch_roots"].update(
-        tx_root=_flip_hex(c["expected"]["batch_roots"]["tx_root"])),
+        tx_root=flip_hex(c["expected"]["batch_roots"]["tx_root"])),
     "withdrawal root": lambda c: c["expected"]["batch_roots"].update(
-        withdrawal_root=_flip_hex(c["expected"]["batch_roots"]["withdrawal_root"])),
-    "raw signature byte": lambda c: _tx(c, 1).update(raw=_flip_hex(_tx(c, 1)["raw"][:-64])
+        withdrawal_root=flip_hex(c["expected"]["batch_roots"]["withdrawal_root"])),
+    "raw signature byte": lambda c: _tx(c, 1).update(raw=flip_hex(_tx(c, 1)["raw"][:-64])
                                                      + _tx(c, 1)["raw"][-64:]),
     "readable amount": lambda c: _tx(c, 1)["decoded"]["body"].update(amount="11"),
-    "tx hash": lambda c: _tx(c, 1).update(tx_hash=_flip_hex(_tx(c, 1)["tx_hash"])),
+    "tx hash": lambda c: _tx(c, 1).update(tx_hash=flip_hex(_tx(c, 1)["tx_hash"])),
     "execution output": lambda c: c["executions"]["executions"][_accepted_infer(c)][
         "outputs"].__setitem__(0, 10),
     "execution commitment": lambda c: c["executions"]["executions"][_accepted_infer(c)].update(
-        input_commitment=_flip_hex(c["executions"]["executions"][_accepted_infer(c)][
+        input_commitment=flip_hex(c["executions"]["executions"][_accepted_infer(c)][
             "input_commitment"])),
     "execution dropped": lambda c: c["executions"]["executions"].__setitem__(
         _accepted_infer(c), None),

@@ -27,12 +27,13 @@ from tests.core.stf_vectors import (
     Case,
     case_names,
     check_pre_state,
+    flip_hex,
     load_case,
     read_domain,
     read_executions,
+    read_hash,
     read_pre_state,
     read_raws,
-    read_root,
 )
 from tests.core.witness_cases import (
     WITNESS_DIR,
@@ -56,21 +57,21 @@ def verify(case: Case, witness: StateWitness | None = None, post: str | None = N
     """verify_batch_transition of the case (with another witness or post root if given)."""
     roots = case["roots"]
     verify_batch_transition(
-        read_domain(case["pre_state"]["domain"]), read_root(roots["prev_state_root"]),
+        read_domain(case["pre_state"]["domain"]), read_hash(roots["prev_state_root"]),
         witness or witness_from_json(case["witness"]), _txs(case), read_executions(case),
-        read_root(post or roots["post_state_root"]),
+        read_hash(post or roots["post_state_root"]),
     )
 
 
 def check_witness_case(case: Case) -> None:
     """The core builds the listed witness from the listed pre-state, and it verifies."""
     pre = check_pre_state(case["pre_state"])
-    assert to_hex(read_root(case["pre_state"]["root"])) == case["roots"]["prev_state_root"]
+    assert to_hex(read_hash(case["pre_state"]["root"])) == case["roots"]["prev_state_root"]
     txs, executions = _txs(case), read_executions(case)
     built = compute_batch_witness(pre, txs, executions)
     assert witness_to_json(built) == case["witness"], "the core builds another witness"
     verify(case)
-    state_transition(pre, txs, executions, read_root(case["roots"]["post_state_root"]))
+    state_transition(pre, txs, executions, read_hash(case["roots"]["post_state_root"]))
 
 
 @pytest.mark.parametrize("witness_case", CASES, ids=lambda c: c.name)
@@ -79,7 +80,10 @@ def test_committed_vectors_are_what_the_core_computes(witness_case):
 
 
 def test_no_stale_case_directories():
-    assert case_names(WITNESS_DIR) == sorted(c.name for c in CASES)
+    assert case_names(WITNESS_DIR) == sorted(c.name for c in CASES), (
+        "tests/vectors/witness holds other cases than tests/core/witness_cases.py defines; "
+        "`python -m tests.core.witness_cases --write` rewrites the directory"
+    )
 
 
 @pytest.mark.parametrize("name", case_names(WITNESS_DIR))
@@ -109,13 +113,9 @@ def test_deleting_cases_need_their_openings(name):
 # --- a changed vector fails ------------------------------------------------------------------
 
 
-def _flip_hex(text: str) -> str:
-    return text[:-1] + ("1" if text[-1] != "1" else "2")
-
-
 def _flip_opaque(witness: dict[str, Any]) -> None:
     index = next(i for i, t in enumerate(witness["tree"]) if t.startswith("h"))
-    witness["tree"][index] = _flip_hex(witness["tree"][index])
+    witness["tree"][index] = flip_hex(witness["tree"][index])
 
 
 def _change_amount(witness: dict[str, Any]) -> None:
@@ -146,7 +146,7 @@ def test_a_changed_witness_fails(mutation):
 def test_a_changed_post_root_fails():
     case = load("every_type")
     with pytest.raises(StateRootMismatch):
-        verify(case, post=_flip_hex(case["roots"]["post_state_root"]))
+        verify(case, post=flip_hex(case["roots"]["post_state_root"]))
 
 
 def test_a_stale_committed_vector_fails(tmp_path, monkeypatch):

@@ -17,13 +17,13 @@ from dataclasses import fields
 import pytest
 
 from flavum.core.batch import BatchHeader
-from flavum.core.codec import from_hex, to_hex
+from flavum.core.codec import to_hex
 from flavum.core.errors import InvalidTransaction
 from flavum.core.merkle import compute_tree_root
 from flavum.core.state import Domain, State, compute_state_root
 from flavum.core.stf import Execution, compute_deposit_object_id, compute_object_id
 from flavum.core.transactions import Transaction, decode_transaction
-from flavum.core.types import ZERO_HASH, Hash32
+from flavum.core.types import ZERO_HASH
 from flavum.core.witness import (
     BatchAccess,
     StateWitness,
@@ -38,20 +38,17 @@ from tests.core.stf_vectors import (
     Case,
     apply_step,
     case_names,
+    flip_hex,
     load_case,
     read_domain,
     read_executions,
+    read_hash,
     read_pre_state,
     read_raws,
-    read_root,
 )
 
 CHECKS_BEFORE_PROOFS = ("data", "header", "domain", "tx_root", "state_root", "trace_root",
                         "withdrawal_root")
-
-
-def _h32(text: str) -> Hash32:
-    return Hash32(from_hex(text, 32))
 
 
 def _decode_all(raws: list[bytes]) -> list[Transaction] | None:
@@ -103,7 +100,7 @@ def _roots(tx_hashes: list[str | None], traces: list[str], withdrawals: list[str
            ) -> dict[str, str]:
     """The tx, trace and withdrawal roots of these leaves."""
     def root(leaves: list[str]) -> str:
-        return to_hex(compute_tree_root([_h32(leaf) for leaf in leaves]))
+        return to_hex(compute_tree_root([read_hash(leaf) for leaf in leaves]))
 
     return {"tx_root": root([t for t in tx_hashes if t is not None]),
             "trace_root": root(traces), "withdrawal_root": root(withdrawals)}
@@ -115,10 +112,10 @@ def _verify(domain: Domain, state: State, raws: list[bytes], executions: list[Ex
     sequencer would, and let the verifier judge it."""
     prev_root = compute_state_root(state)
     tx_root, trace_root, withdrawal_root = (
-        _h32(roots[name]) for name in ("tx_root", "trace_root", "withdrawal_root")
+        read_hash(roots[name]) for name in ("tx_root", "trace_root", "withdrawal_root")
     )
     data = BatchData(
-        number=0, prev_state_root=prev_root, state_root=read_root(claimed_root),
+        number=0, prev_state_root=prev_root, state_root=read_hash(claimed_root),
         tx_root=tx_root, trace_root=trace_root, withdrawal_root=withdrawal_root,
         chain_id=domain.chain_id, rollup_id=domain.rollup_id, txs=tuple(raws),
         executions=tuple(executions), witness=_witness(state, raws, executions, honest),
@@ -196,21 +193,17 @@ def test_verifier_agrees_with_the_vector(name):
 # --- a changed vector is flagged ---------------------------------------------------------------
 
 
-def _flip_hex(text: str) -> str:
-    return text[:-1] + ("1" if text[-1] != "1" else "2")
-
-
 def test_a_wrong_intermediate_root_is_flagged():
     case = copy.deepcopy(load_case("seq_deploy_submit_infer"))
     step = case["expected"]["steps"][1]
-    step["state_root"] = _flip_hex(step["state_root"])
+    step["state_root"] = flip_hex(step["state_root"])
     with pytest.raises(AssertionError, match="step 1: the verifier refuses"):
         verify_case(case)
 
 
 def test_a_wrong_post_root_is_flagged():
     case = copy.deepcopy(load_case("transfer"))
-    case["expected"]["post_state_root"] = _flip_hex(case["expected"]["post_state_root"])
+    case["expected"]["post_state_root"] = flip_hex(case["expected"]["post_state_root"])
     with pytest.raises(AssertionError, match="the batch: the verifier refuses"):
         verify_case(case)
 
@@ -218,7 +211,7 @@ def test_a_wrong_post_root_is_flagged():
 def test_a_wrong_withdrawal_leaf_is_flagged():
     case = copy.deepcopy(load_case("withdraw_balance"))
     step = case["expected"]["steps"][0]
-    step["withdrawal_leaf"] = _flip_hex(step["withdrawal_leaf"])
+    step["withdrawal_leaf"] = flip_hex(step["withdrawal_leaf"])
     with pytest.raises(AssertionError, match="step 0: the verifier refuses"):
         verify_case(case)
 
@@ -226,7 +219,7 @@ def test_a_wrong_withdrawal_leaf_is_flagged():
 def test_a_wrong_trace_leaf_is_flagged():
     case = copy.deepcopy(load_case("infer_paying_fee"))
     step = case["expected"]["steps"][0]
-    step["trace_leaf"] = _flip_hex(step["trace_leaf"])
+    step["trace_leaf"] = flip_hex(step["trace_leaf"])
     with pytest.raises(AssertionError, match="step 0: batch 0: FAILED trace_root"):
         verify_case(case)
 
@@ -235,7 +228,7 @@ def test_a_wrong_trace_leaf_is_flagged():
 def test_a_wrong_batch_root_is_flagged(root):
     case = copy.deepcopy(load_case("seq_infer_then_withdraw_result"))
     roots = case["expected"]["batch_roots"]
-    roots[root] = _flip_hex(roots[root])
+    roots[root] = flip_hex(roots[root])
     with pytest.raises(AssertionError, match=f"the batch: batch 0: FAILED {root}"):
         verify_case(case)
 
