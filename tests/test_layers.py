@@ -5,7 +5,7 @@ does for the core):
   probes a ledger for an attribute (hasattr/getattr on a ledger, or of a name only the ledger
   adapters define): what a ledger does is in its capability flags and its interface;
 - outside flavum/l1/ no code reaches into the EVM ledger's web3 client (`.w3`);
-- node/ and the verifier use flavum.l1 only through its interface and its factory;
+- node/ and the verifier use flavum.l1 only through its interface, its errors and its factory;
 - da/ imports nothing of flavum.l1, node/ nothing of flavum.api;
 - api/ reads the node through its query module, never its store (`.store`).
 """
@@ -21,7 +21,7 @@ import flavum
 PACKAGE = Path(flavum.__file__).parent
 L1 = PACKAGE / "l1"
 LEDGER_BASE = "Ledger"
-L1_FOR_CONSUMERS = {"flavum.l1.interface", "flavum.l1.factory"}
+L1_FOR_CONSUMERS = {"flavum.l1.interface", "flavum.l1.errors", "flavum.l1.factory"}
 
 
 def modules(*parts: str) -> Iterator[tuple[Path, ast.Module]]:
@@ -137,7 +137,7 @@ def test_no_web3_client_outside_l1():
     assert not found, f".w3 outside flavum/l1/: {found}"
 
 
-def test_node_and_verifier_use_only_the_ledger_interface_and_factory():
+def test_node_and_verifier_use_only_the_ledger_interface_errors_and_factory():
     found = [f"{path.name} imports {name}"
              for path, tree in [*modules("node"), *modules("verifier.py")]
              for name in imported(tree)
