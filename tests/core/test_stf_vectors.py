@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from flavum.core.errors import InvalidTransaction
 from flavum.core.transactions import TxType
 from tests import vectors_util
 from tests.core.stf_cases import all_cases, check_case_files
@@ -19,6 +18,7 @@ from tests.core.stf_vectors import (
     check_case,
     flip_hex,
     load_case,
+    refusal_codes,
 )
 
 CASES = all_cases()
@@ -28,16 +28,6 @@ NOT_STF_ERRORS = {
     "duplicate_transaction": "the sequencer's check for a transaction it already accepted; "
                              "the state transition refuses a replay by its nonce",
 }
-
-
-def _refusal_codes() -> set[str]:
-    codes, stack = set(), [InvalidTransaction]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        if cls.__module__.startswith("flavum.core."):
-            codes.add(cls.code)
-    return codes - {InvalidTransaction.code} - set(NOT_STF_ERRORS)
 
 
 @pytest.mark.parametrize("stf_case", CASES, ids=lambda c: c.name)
@@ -69,7 +59,7 @@ def test_cases_cover_every_type_and_every_refusal():
             else:
                 refusals.add(step["error"])
     assert accepted_types == {t.name for t in TxType}
-    assert refusals == _refusal_codes()
+    assert refusals == refusal_codes() - set(NOT_STF_ERRORS)
     multi = [c for c in cases if len(c["expected"]["steps"]) > 1]
     assert any(c["expected"]["error"] and c["expected"]["error"]["tx"]
                < len(c["expected"]["steps"]) - 1 for c in multi)  # a refusal in the middle
