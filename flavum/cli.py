@@ -16,14 +16,7 @@ import typer
 from flavum.client import Client
 from flavum.core.assets import compute_asset_id
 from flavum.core.codec import from_hex, parse_address, to_hex, withdrawal_from_json
-from flavum.core.errors import (
-    ConfigError,
-    FlavumError,
-    InvalidInput,
-    MalformedHex,
-    ProvingFailed,
-    error_for_code,
-)
+from flavum.core.errors import ConfigError, FlavumError, MalformedHex
 from flavum.core.transactions import (
     DeployModel,
     Infer,
@@ -33,6 +26,8 @@ from flavum.core.transactions import (
     address_of,
 )
 from flavum.core.types import NO_OBJECT, Access, Address, Amount, AssetId, Hash32, ObjectId
+from flavum.errors import error_for_code
+from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEFAULT_HOME,
     DEV_FUNDING,
@@ -45,6 +40,7 @@ from flavum.node.config import (
     new_key,
     write_config,
 )
+from flavum.zk.errors import ProvingFailed
 
 app = typer.Typer(help="Flavum: a machine-learning L2 rollup.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)

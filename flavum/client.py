@@ -9,9 +9,16 @@ from typing import Any
 
 import httpx
 
-from flavum.core.errors import NodeUnreachable, error_for_code
+from flavum.core.errors import FlavumError
 from flavum.core.transactions import Body, Transaction, encode_transaction, sign_transaction
 from flavum.core.types import Address, ChainId, Hash32, Nonce
+from flavum.errors import error_for_code
+
+
+class NodeUnreachable(FlavumError):
+    """The CLI or client could not reach the node's API."""
+
+    code = "node_unreachable"
 
 
 class Client:

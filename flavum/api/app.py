@@ -27,6 +27,7 @@ from flavum.core.codec import (
     withdrawal_to_json,
 )
 from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.node.config import native_asset
 from flavum.node.models import CompileJob, DeployOptions, interpret_outputs
 from flavum.node.node import Node
@@ -40,8 +41,8 @@ STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     errors.NotFound: 404,
     errors.DuplicateTransaction: 409,
     errors.InvalidTransaction: 422,
-    errors.InvalidInput: 422,
-    errors.ModelRejected: 422,
+    InvalidInput: 422,
+    ModelRejected: 422,
 }
 
 
@@ -195,11 +196,11 @@ def create_app(node: Node) -> FastAPI:
         try:
             onnx_bytes = base64.b64decode(body.onnx, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise errors.ModelRejected("onnx must be base64") from exc
+            raise ModelRejected("onnx must be base64") from exc
         if body.proven_output not in (None, "logits", "probabilities"):
-            raise errors.InvalidInput("proven_output is logits or probabilities")
+            raise InvalidInput("proven_output is logits or probabilities")
         if not 1 <= body.batch_size <= 64:
-            raise errors.InvalidInput("batch_size is between 1 and 64")
+            raise InvalidInput("batch_size is between 1 and 64")
         options = DeployOptions(
             batch_size=body.batch_size,
             proven_output=body.proven_output,
@@ -336,7 +337,7 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
 
 
 def parse_hex(text: str, name: str, size: int | None = None,
-              error: type[errors.FlavumError] = errors.InvalidInput) -> bytes:
+              error: type[errors.FlavumError] = InvalidInput) -> bytes:
     """The bytes of a hex argument (0x optional); a malformed one is refused as `error`."""
     try:
         return from_hex(text, size, name, prefix_optional=True)

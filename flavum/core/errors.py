@@ -1,7 +1,10 @@
-"""One error hierarchy for the whole of Flavum.
+"""The root of Flavum's one error hierarchy, the state transition's errors, and the few every
+layer shares (malformed hex, not found, a bad proof, bad configuration).
 
 Every failure a user can cause raises a subclass of `FlavumError` with a message a person
 understands; `code` is a stable machine-readable name (used by the CLI's --json and the API).
+The other layers keep their own errors beside their code (flavum/ml, zk, l1, da errors.py;
+the client's in client.py); flavum/errors.py maps a code back to its class across all of them.
 """
 
 
@@ -99,65 +102,3 @@ class NotFound(FlavumError):
 
 class ConfigError(FlavumError):
     code = "config_error"
-
-
-# --- Models, data and proofs (flavum/ml, flavum/zk) ---
-
-
-class ModelRejected(FlavumError):
-    """An ONNX model that cannot be deployed; nothing is created."""
-
-    code = "model_rejected"
-
-
-class UnsupportedOperator(ModelRejected):
-    """The graph holds an operator Flavum can neither prove nor rewrite."""
-
-    code = "unsupported_operator"
-
-
-class CircuitTooLarge(ModelRejected):
-    """The circuit would need more rows than the configured logrows limit."""
-
-    code = "circuit_too_large"
-
-
-class AccuracyTooLow(ModelRejected):
-    """The circuit's fixed-point outputs disagree too often with the float model."""
-
-    code = "accuracy_too_low"
-
-
-class InvalidInput(FlavumError):
-    """A data point that does not fit the model: wrong shape, NaN or infinite values."""
-
-    code = "invalid_input"
-
-
-class ProvingFailed(FlavumError):
-    """A proof job failed (after its retries) or timed out."""
-
-    code = "proving_failed"
-
-
-class SrsError(FlavumError):
-    """A structured reference string that is missing, unreadable or too small."""
-
-    code = "srs_error"
-
-
-class NodeUnreachable(FlavumError):
-    """The CLI or client could not reach the node's API."""
-
-    code = "node_unreachable"
-
-
-def error_for_code(code: str) -> type[FlavumError]:
-    """The error class with this `code` (FlavumError itself for an unknown one)."""
-    stack: list[type[FlavumError]] = [FlavumError]
-    while stack:
-        cls = stack.pop()
-        if cls.code == code:
-            return cls
-        stack.extend(cls.__subclasses__())
-    return FlavumError

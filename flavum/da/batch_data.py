@@ -27,14 +27,11 @@ from flavum.core.stf import Execution
 from flavum.core.types import Hash32
 from flavum.core.witness import StateWitness
 from flavum.core.witness_codec import witness_from_json, witness_to_json
+from flavum.da.errors import MalformedBatchData
 
 FORMAT_VERSION = 1
 
 
-class MalformedBatchData(FlavumError):
-    """A blob that is not batch data of this format."""
-
-    code = "malformed_batch_data"
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,10 @@ class ContentMismatch(DataAvailabilityError):
         self.store = store
         message = f"{store}: the bytes stored under {cid} do not hash to that content id"
         super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class MalformedBatchData(FlavumError):
+    """A blob that is not batch data of this format (read from a store, but not a store's
+    failure: the bytes arrived whole and are not what a batch publishes)."""
+
+    code = "malformed_batch_data"

@@ -19,6 +19,7 @@ from typing import Any
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
 from flavum.core.encoding import compute_tag, hash_tagged
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.interface import (
     BatchStatus,
@@ -29,7 +30,6 @@ from flavum.l1.interface import (
     ForcedRequest,
     Ledger,
     LedgerAddresses,
-    LedgerError,
     ModelLayout,
     PostedBatch,
     ProvenInference,

@@ -17,7 +17,7 @@ from typing import Any
 
 from eth_account import Account
 
-from flavum.l1.interface import LedgerError, LedgerUnreachable
+from flavum.l1.errors import LedgerError, LedgerUnreachable
 from flavum.l1.solc import CONTRACTS_DIR
 
 BUILD_DIR = CONTRACTS_DIR / "build"

@@ -18,6 +18,7 @@ from flavum.core.encoding import encode_uint, keccak256
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
+from flavum.l1.errors import LedgerError
 from flavum.l1.evm import compute_deposit_event_id
 from flavum.l1.interface import (
     BatchStatus,
@@ -26,7 +27,6 @@ from flavum.l1.interface import (
     ForcedInclusion,
     ForcedRequest,
     Ledger,
-    LedgerError,
     PostedBatch,
     ProvenInference,
 )

@@ -19,37 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.batch import BatchHeader, Withdrawal
-from flavum.core.errors import FlavumError
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
-
-
-class LedgerError(FlavumError):
-    """A ledger refused a call (a revert, with its reason) or could not be reached."""
-
-    code = "ledger_error"
-
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason  # the contract's revert reason, when there is one
-
-
-class LedgerUnreachable(LedgerError):
-    """The ledger's node did not answer (connection refused, timeout)."""
-
-    code = "ledger_unreachable"
-
-
-class LedgerUnsupported(LedgerError):
-    """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal that the
-    ledger's federation pays): it is outside the ledger's capabilities."""
-
-    code = "ledger_unsupported"
-
-
-class WithdrawalRefused(LedgerError):
-    """The withdrawal cannot be paid by this ledger (other ledger or asset, bad proof, dust)."""
-
-    code = "withdrawal_refused"
+from flavum.l1.errors import LedgerUnsupported
 
 
 @dataclass(frozen=True)

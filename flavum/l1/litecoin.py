@@ -23,6 +23,15 @@ from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
 from flavum.core.merkle import compute_tree_proof, compute_tree_root, verify_tree_proof
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
+from flavum.l1.errors import (
+    AnchorUnderfunded,
+    BatchNotFinal,
+    CustodyUnderfunded,
+    LedgerError,
+    LedgerUnsupported,
+    RpcError,
+    WithdrawalRefused,
+)
 from flavum.l1.interface import (
     BatchStatus,
     Capabilities,
@@ -31,11 +40,8 @@ from flavum.l1.interface import (
     ForcedRequest,
     Ledger,
     LedgerAddresses,
-    LedgerError,
-    LedgerUnsupported,
     PostedBatch,
     ProvenInference,
-    WithdrawalRefused,
 )
 from flavum.l1.litecoin_chain import (
     Anchor,
@@ -48,7 +54,7 @@ from flavum.l1.litecoin_chain import (
     encode_deposit_tag,
     encode_payout_tag,
 )
-from flavum.l1.litecoin_rpc import RPC_INVALID_PARAMETER, LitecoinRpc, RpcError, to_ltc
+from flavum.l1.litecoin_rpc import RPC_INVALID_PARAMETER, LitecoinRpc, to_ltc
 from flavum.l1.litecoin_script import (
     MultisigAccount,
     compute_public_key,
@@ -56,18 +62,7 @@ from flavum.l1.litecoin_script import (
     parse_private_key,
     segwit_hrp,
 )
-from flavum.l1.litecoin_wallet import (
-    DUST_LIMIT,
-    AnchorUnderfunded,
-    CustodyUnderfunded,
-    FederationWallet,
-)
-
-
-class BatchNotFinal(LedgerError):
-    """The batch is not anchored, or not under enough confirmations, to pay from it."""
-
-    code = "batch_not_final"
+from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet
 
 
 class LitecoinLedger(Ledger):

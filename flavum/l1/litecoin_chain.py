@@ -28,8 +28,8 @@ from typing import Any
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
 from flavum.core.encoding import compute_tag, hash_tagged
 from flavum.core.types import ZERO_ADDRESS, Address, Amount, Hash32
-from flavum.l1.interface import LedgerError
-from flavum.l1.litecoin_rpc import LitecoinRpc, RpcError, to_litoshis
+from flavum.l1.errors import LedgerError, RpcError
+from flavum.l1.litecoin_rpc import LitecoinRpc, to_litoshis
 from flavum.l1.litecoin_script import MultisigAccount, decode_op_return
 
 ANCHOR_MAGIC = b"FLA1"

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import requests
 
-from flavum.l1.interface import LedgerError, LedgerUnreachable
+from flavum.l1.errors import LedgerError, LedgerUnreachable, RpcError
 
 LITOSHIS_PER_LTC = 10**8
 RPC_IN_WARMUP = -28
@@ -25,14 +25,6 @@ RPC_WALLET_ALREADY_LOADED = -35
 RPC_INVALID_PARAMETER = -8
 
 
-class RpcError(LedgerError):
-    """Litecoin Core answered a call with an error."""
-
-    code = "ledger_rpc_error"
-
-    def __init__(self, message: str, *, rpc_code: int) -> None:
-        super().__init__(message, reason=message)
-        self.rpc_code = rpc_code
 
 
 def to_litoshis(value: Decimal | int | float | str) -> int:

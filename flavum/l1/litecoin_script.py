@@ -21,7 +21,7 @@ from typing import Any
 
 import coincurve
 
-from flavum.l1.interface import LedgerError
+from flavum.l1.errors import LedgerError
 
 MAX_OP_RETURN = 80  # policy limit of Litecoin Core 0.21 (81 is not relayed)
 MAX_KEYS = 14  # see the module docstring: n = 15 keys would make a Taproot-sized script

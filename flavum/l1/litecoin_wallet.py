@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flavum.l1.interface import LedgerError, WithdrawalRefused
+from flavum.l1.errors import LedgerError, RpcError, WithdrawalRefused
 from flavum.l1.litecoin_chain import ChainScanner
 from flavum.l1.litecoin_rpc import (
     RPC_WALLET_ALREADY_LOADED,
     RPC_WALLET_NOT_FOUND,
     RPC_WALLET_NOT_SPECIFIED,
     LitecoinRpc,
-    RpcError,
     to_litoshis,
     to_ltc,
 )
@@ -36,16 +35,8 @@ from flavum.l1.litecoin_script import (
 DUST_LIMIT = 1_000  # litoshis: a smaller change goes to the fee, a smaller payout is refused
 
 
-class CustodyUnderfunded(LedgerError):
-    """Custody holds less than a withdrawal: nothing was sent, the withdrawal stays pending."""
-
-    code = "custody_underfunded"
 
 
-class AnchorUnderfunded(LedgerError):
-    """The anchor key cannot pay the fee of an anchor: nothing was sent."""
-
-    code = "anchor_underfunded"
 
 
 class FederationWallet:

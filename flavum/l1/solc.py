@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.l1.interface import LedgerError
+from flavum.l1.errors import CompileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS_DIR = REPO_ROOT / "contracts"
@@ -22,10 +22,6 @@ SOLC_VERSION = "0.8.37"
 EVM_VERSION = "cancun"  # supported by py-evm (eth-tester) and anvil alike
 
 
-class CompileError(LedgerError):
-    """solc refused a source, or Node / solc-js is not available."""
-
-    code = "compile_error"
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from flavum.l1.interface import LedgerError
+from flavum.l1.errors import VerifierGenerationError
 from flavum.l1.solc import CompiledContract, compile_sources
 
 EIP170_LIMIT = 24_576
@@ -28,8 +28,6 @@ VERIFIER_CONTRACT = "Halo2Verifier"
 REUSABLE_CONTRACT = "Halo2VerifierReusable"
 
 
-class VerifierGenerationError(LedgerError):
-    code = "verifier_generation_error"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from flavum.core.errors import InvalidInput, ModelRejected
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.onnx_check import get_input_spec, load_model
 from flavum.ml.reference import run_outputs, validate_input
 

@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import ModelRejected, UnsupportedOperator
+from flavum.ml.errors import ModelRejected, UnsupportedOperator
 from flavum.ml.onnx_check import (
     DEFAULT_MAX_MODEL_BYTES,
     STANDARD_DOMAINS,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import onnx
 from google.protobuf.message import DecodeError
 
-from flavum.core.errors import ModelRejected, UnsupportedOperator
+from flavum.ml.errors import ModelRejected, UnsupportedOperator
 
 DEFAULT_MAX_MODEL_BYTES = 64 * 1024 * 1024
 """Larger models would not fit a circuit of logrows <= 18 anyway."""

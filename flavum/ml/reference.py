@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from flavum.core.errors import InvalidInput, ModelRejected
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.onnx_check import InputSpec, get_input_spec, load_model
 
 POSTPROCESSES = ("none", "softmax", "sigmoid", "sigmoid_l1")

@@ -25,14 +25,13 @@ from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
+from flavum.l1.errors import LedgerError, WithdrawalRefused
 from flavum.l1.interface import (
     CircuitFiles,
     ForcedInclusion,
     Ledger,
-    LedgerError,
     ModelLayout,
     ProvenInference,
-    WithdrawalRefused,
     proven_inference,
 )
 from flavum.node.models import ModelService

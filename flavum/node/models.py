@@ -24,12 +24,13 @@ import numpy as np
 from flavum.core.batch import TraceEntry
 from flavum.core.codec import to_hex
 from flavum.core.encoding import keccak256
-from flavum.core.errors import AccuracyTooLow, InvalidInput, ModelRejected, NotFound
+from flavum.core.errors import NotFound
 from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
 from flavum.core.types import Hash32
 from flavum.ml.batching import make_batched
+from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
 from flavum.node.store import Store

@@ -33,8 +33,10 @@ import numpy as np
 import onnx
 
 from flavum.core.encoding import keccak256
-from flavum.core.errors import CircuitTooLarge, ConfigError, InvalidInput, ModelRejected
+from flavum.core.errors import ConfigError
 from flavum.core.types import Hash32
+from flavum.ml.errors import InvalidInput, ModelRejected
+from flavum.zk.errors import CircuitTooLarge
 from flavum.zk.srs import Progress, SrsStore, compute_file_sha256
 
 # Bumped when the artifact layout or meta.json changes, so old cache entries are not reused.

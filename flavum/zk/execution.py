@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from flavum.core.errors import InvalidInput, ProvingFailed
 from flavum.core.types import Hash32
+from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
+from flavum.zk.errors import ProvingFailed
 
 # The BN254 scalar field: ezkl's circuits work modulo this prime.
 FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617

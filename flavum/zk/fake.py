@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from flavum.core.errors import ProvingFailed
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import JobState
 from flavum.zk.job_book import BookedPool, JobBook
 from flavum.zk.proof import Proof, ProofJob

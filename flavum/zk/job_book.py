@@ -15,7 +15,8 @@ from collections import deque
 from dataclasses import replace
 from pathlib import Path
 
-from flavum.core.errors import ConfigError, ProvingFailed
+from flavum.core.errors import ConfigError
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import JobState, JobStatus, ProverPool
 from flavum.zk.proof import Proof, ProofJob, read_job_proof
 

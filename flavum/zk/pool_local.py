@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flavum.core.errors import ConfigError, ProvingFailed
+from flavum.core.errors import ConfigError
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import DEFAULT_TIMEOUT_S, JobRunner
 from flavum.zk.job_book import BookedPool, JobBook, describe_error, peak_rss_bytes
 from flavum.zk.proof import ProofJob, run_proof_job

@@ -10,7 +10,8 @@ import threading
 import time
 from typing import Any
 
-from flavum.core.errors import ConfigError, ProvingFailed
+from flavum.core.errors import ConfigError
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import DEFAULT_TIMEOUT_S
 from flavum.zk.job_book import BookedPool, JobBook, describe_error, peak_rss_bytes
 from flavum.zk.proof import ProofJob, run_proof_job

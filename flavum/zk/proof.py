@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.core.errors import InvalidInput, InvalidProof, ProvingFailed
+from flavum.core.errors import InvalidProof
+from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.execution import (
     CircuitRun,
     FieldElement,

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from flavum.core.errors import SrsError
+from flavum.zk.errors import SrsError
 
 Progress = Callable[[str, float | None], None]
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from flavum.core.errors import ConfigError, error_for_code
+from flavum.core.errors import ConfigError
 from flavum.da import ContentMismatch, DataUnavailable, StoreUnreachable, open_store
 from flavum.da.ipfs import IpfsStore
 from flavum.da.local import LocalStore
 from flavum.da.memory import MemoryStore
 from flavum.da.s3 import S3Store
+from flavum.errors import error_for_code
 
 
 def test_memory() -> None:

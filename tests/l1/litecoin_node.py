@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from flavum.l1.interface import LedgerUnreachable
+from flavum.l1.errors import LedgerUnreachable
 from flavum.l1.litecoin import LitecoinLedger
 from flavum.l1.litecoin_rpc import LitecoinRpc
 

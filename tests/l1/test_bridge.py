@@ -18,7 +18,8 @@ from flavum.core.transactions import (
     sign_transaction,
 )
 from flavum.core.types import ZERO_HASH, Amount, ChainId, Hash32, Nonce, ObjectId, ObjectKind
-from flavum.l1.interface import ForcedInclusion, LedgerError
+from flavum.l1.errors import LedgerError
+from flavum.l1.interface import ForcedInclusion
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
 from .helpers import h, make_batch, mine

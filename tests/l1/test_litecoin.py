@@ -25,13 +25,15 @@ from flavum.core.types import (
     Nonce,
     ObjectId,
 )
-from flavum.l1.interface import (
+from flavum.l1.errors import (
+    AnchorUnderfunded,
+    BatchNotFinal,
+    CustodyUnderfunded,
     LedgerError,
     LedgerUnreachable,
     LedgerUnsupported,
     WithdrawalRefused,
 )
-from flavum.l1.litecoin import BatchNotFinal
 from flavum.l1.litecoin_chain import ANCHOR_SIZE, DEPOSIT_TAG_SIZE, PAYOUT_SIZE, encode_anchor
 from flavum.l1.litecoin_script import (
     MAX_OP_RETURN,
@@ -44,7 +46,6 @@ from flavum.l1.litecoin_script import (
     encode_wif,
     parse_private_key,
 )
-from flavum.l1.litecoin_wallet import AnchorUnderfunded, CustodyUnderfunded
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 from flavum.node.watcher import LedgerWatcher

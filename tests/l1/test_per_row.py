@@ -14,7 +14,8 @@ import pytest
 from flavum.core.batch import TraceEntry, compute_trace_leaf
 from flavum.core.merkle import compute_tree_root
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
-from flavum.l1.interface import LedgerError, ModelLayout, ProvenInference, proven_inference
+from flavum.l1.errors import LedgerError
+from flavum.l1.interface import ModelLayout, ProvenInference, proven_inference
 from flavum.zk.execution import CircuitRun, compute_input_commitment, outputs_per_row
 from flavum.zk.proof import Proof, check_public_row
 

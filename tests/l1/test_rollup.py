@@ -5,9 +5,10 @@ from dataclasses import replace
 import pytest
 
 from flavum.core.types import Hash32, ObjectId
+from flavum.l1.errors import LedgerError, LedgerUnreachable
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import rpc_web3
-from flavum.l1.interface import LedgerError, LedgerUnreachable, ModelLayout
+from flavum.l1.interface import ModelLayout
 
 from .conftest import ALICE, ALICE_KEY, _free_port
 from .helpers import h, make_batch, one_inference, trace_of

@@ -11,8 +11,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import InvalidInput, ModelRejected
 from flavum.ml.batching import check_batched, get_row_input_name, make_batched, run_batched
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.examples import ExampleModel
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float

@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from flavum.core.errors import InvalidInput, ModelRejected, UnsupportedOperator
 from flavum.ml import normalize as normalize_module
+from flavum.ml.errors import InvalidInput, ModelRejected, UnsupportedOperator
 from flavum.ml.examples import ExampleModel
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import ModelRejected, UnsupportedOperator
+from flavum.ml.errors import ModelRejected, UnsupportedOperator
 from flavum.ml.examples import ExampleModel
 from flavum.ml.onnx_check import check_supported_ops, get_input_spec, load_model
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import InvalidInput
+from flavum.ml.errors import InvalidInput
 from flavum.ml.examples import ExampleModel
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float, validate_input

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flavum.client import Client
-from flavum.core.errors import NodeUnreachable
+from flavum.client import Client, NodeUnreachable
 from flavum.core.transactions import address_of
 from flavum.core.types import Amount
 from flavum.node.config import Allocation, NodeConfig, write_config

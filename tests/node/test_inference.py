@@ -24,11 +24,13 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import ZERO_HASH, Access, Amount, Hash32, Nonce
 from flavum.ml import examples
+from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected, UnsupportedOperator
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.node.config import native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.pool_inline import InlineProverPool
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
@@ -153,20 +155,20 @@ def test_access_and_fees(node):
 def test_bad_models_are_refused_before_anything_is_created(node):
     example = examples.train_sklearn_logreg("iris")
     for bad in (b"", b"not an onnx file", example.onnx_bytes[:100]):
-        with pytest.raises(errors.ModelRejected):
+        with pytest.raises(ModelRejected):
             node.models.compile(bad, example.samples)
     from skl2onnx import to_onnx
     from sklearn.tree import DecisionTreeClassifier
 
     tree = DecisionTreeClassifier(max_depth=2).fit(example.samples, [0, 1] * 4)
-    with pytest.raises(errors.UnsupportedOperator, match="TreeEnsemble"):
+    with pytest.raises(UnsupportedOperator, match="TreeEnsemble"):
         node.models.compile(to_onnx(tree, example.samples[:1]).SerializeToString(),
                             example.samples)
-    with pytest.raises(errors.InvalidInput):
+    with pytest.raises(InvalidInput):
         node.models.compile(example.onnx_bytes, np.full_like(example.samples, np.nan))
     unknown = DeployModel(Hash32(b"\x01" * 32), Hash32(b"\x02" * 32), ZERO_HASH, Access.COMMON,
                           ETH, Amount(0))
-    with pytest.raises(errors.ModelRejected, match="no compiled circuit"):
+    with pytest.raises(ModelRejected, match="no compiled circuit"):
         send(node, ALICE_KEY, ALICE, unknown)
     assert node.store.count_txs() == 0
 
@@ -176,10 +178,10 @@ def test_bad_data_is_refused(node, iris):
     vk_hash = node.sequencer.object(model_id).vk_hash
     for values, match in (([1.0, 2.0], "values"), ([np.nan] * 4, "NaN"),
                           ([np.inf] * 4, "infinite")):
-        with pytest.raises(errors.InvalidInput, match=match):
+        with pytest.raises(InvalidInput, match=match):
             node.models.commit_data(vk_hash, values)
     # A commitment the node holds no values for cannot become a DATA object.
-    with pytest.raises(errors.InvalidInput, match="no values"):
+    with pytest.raises(InvalidInput, match="no values"):
         send(node, BOB_KEY, BOB, SubmitData(Hash32(b"\x05" * 32), ZERO_HASH, Access.OWNED))
     with pytest.raises(errors.UnknownObject):
         send(node, BOB_KEY, BOB, Infer(Hash32(b"\x07" * 32), model_id, Amount(0)))
@@ -193,7 +195,7 @@ def test_data_of_another_models_shape_is_refused(node, iris):
     wine = examples.train_sklearn_logreg("wine")
     _, wine_model = deploy(node, wine)
     wine_data = submit_data(node, wine_model, wine.test_inputs[0])
-    with pytest.raises(errors.InvalidInput, match="another model"):
+    with pytest.raises(InvalidInput, match="another model"):
         send(node, BOB_KEY, BOB, Infer(iris_model, wine_data, Amount(0)))
 
 
@@ -224,7 +226,7 @@ def test_accuracy_below_the_threshold_is_refused(node):
 
     example = examples.train_sklearn_logreg("iris")
     strict = DeployOptions(min_agreement=1.01)
-    with pytest.raises(errors.AccuracyTooLow, match="agrees"):
+    with pytest.raises(AccuracyTooLow, match="agrees"):
         node.models.compile(example.onnx_bytes, example.samples, strict)
 
 
@@ -233,7 +235,7 @@ def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_p
 
     def flaky(job):
         attempts.append(job)
-        raise errors.ProvingFailed("prover crashed")
+        raise ProvingFailed("prover crashed")
 
     config = make_config(tmp_path / "home", prover="inline")
     (config.home / "srs").symlink_to(shared_srs)

@@ -12,7 +12,7 @@ from flavum.core.batch import compute_outputs_hash
 from flavum.core.stf import compute_deposit_object_id
 from flavum.core.transactions import Infer, Withdraw
 from flavum.core.types import NO_OBJECT, Amount, ObjectKind
-from flavum.l1.interface import LedgerError
+from flavum.l1.errors import LedgerError
 from flavum.ml import examples
 from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.node import Node

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from flavum.core.batch import TraceEntry
-from flavum.core.errors import FlavumError, InvalidInput
+from flavum.core.errors import FlavumError
 from flavum.core.stf import Outcome
 from flavum.core.types import Hash32, ObjectId
 from flavum.ml.batching import make_batched
+from flavum.ml.errors import InvalidInput
 from flavum.node.prover import ProofManager
 from flavum.node.sequencer import Receipt
 from flavum.node.store import Store

@@ -12,7 +12,7 @@ from flavum.da.evm_calldata import EvmCalldataStore
 from flavum.da.interface import cid_from_digest, compute_digest
 from flavum.da.local import LocalStore
 from flavum.da.memory import MemoryStore
-from flavum.l1.interface import LedgerError
+from flavum.l1.errors import LedgerError
 from flavum.ml import examples
 from flavum.verifier import LedgerHeaders, Verifier
 from tests.node.test_inference import deploy, send, submit_data

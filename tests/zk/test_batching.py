@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.core.errors import ConfigError, InvalidInput, InvalidProof, ModelRejected
+from flavum.core.errors import ConfigError, InvalidProof
 from flavum.ml.batching import make_batched, run_batched
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.zk.circuit import (
     CircuitArtifacts,
     CircuitConfig,

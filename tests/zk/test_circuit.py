@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 from flavum.core.encoding import keccak256
-from flavum.core.errors import CircuitTooLarge, ConfigError, InvalidInput, ModelRejected
+from flavum.core.errors import ConfigError
+from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.zk.circuit import (
     CircuitArtifacts,
     CircuitConfig,
     build_circuit,
     compute_circuit_key,
 )
+from flavum.zk.errors import CircuitTooLarge
 from flavum.zk.srs import SrsStore
 from tests.zk.conftest import make_calibration, make_mlp_model
 

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from flavum.core.errors import InvalidInput
+from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
 from flavum.zk.execution import (
     FIELD_MODULUS,

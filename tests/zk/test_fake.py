@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flavum.core.errors import ProvingFailed
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.fake import FakeProverPool
 from flavum.zk.interface import JobState, JobStatus, ProverPool
 from flavum.zk.pool_inline import InlineProverPool

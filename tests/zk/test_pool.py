@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flavum.core.errors import ProvingFailed
 from flavum.zk.circuit import CircuitArtifacts
+from flavum.zk.errors import ProvingFailed
 from flavum.zk.execution import CircuitRun, run_witness
 from flavum.zk.interface import JobState
 from flavum.zk.pool_inline import InlineProverPool

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flavum.core.errors import SrsError
 from flavum.zk import srs as srs_module
+from flavum.zk.errors import SrsError
 from flavum.zk.srs import SrsStore, compute_srs_size, read_srs_logrows
 
 

@@ -1,0 +1,71 @@
+"""Errors of the ledgers (flavum/l1), under Flavum's one hierarchy: a refusal by a ledger (a
+revert, with its reason), a ledger out of reach, or a call outside its capabilities."""
+
+from flavum.core.errors import FlavumError
+
+
+class LedgerError(FlavumError):
+    """A ledger refused a call (a revert, with its reason) or could not be reached."""
+
+    code = "ledger_error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason  # the contract's revert reason, when there is one
+
+
+class LedgerUnreachable(LedgerError):
+    """The ledger's node did not answer (connection refused, timeout)."""
+
+    code = "ledger_unreachable"
+
+
+class LedgerUnsupported(LedgerError):
+    """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal that the
+    ledger's federation pays): it is outside the ledger's capabilities."""
+
+    code = "ledger_unsupported"
+
+
+class WithdrawalRefused(LedgerError):
+    """The withdrawal cannot be paid by this ledger (other ledger or asset, bad proof, dust)."""
+
+    code = "withdrawal_refused"
+
+
+class RpcError(LedgerError):
+    """Litecoin Core answered a call with an error."""
+
+    code = "ledger_rpc_error"
+
+    def __init__(self, message: str, *, rpc_code: int) -> None:
+        super().__init__(message, reason=message)
+        self.rpc_code = rpc_code
+
+
+class CustodyUnderfunded(LedgerError):
+    """Custody holds less than a withdrawal: nothing was sent, the withdrawal stays pending."""
+
+    code = "custody_underfunded"
+
+
+class AnchorUnderfunded(LedgerError):
+    """The anchor key cannot pay the fee of an anchor: nothing was sent."""
+
+    code = "anchor_underfunded"
+
+
+class BatchNotFinal(LedgerError):
+    """The batch is not anchored, or not under enough confirmations, to pay from it."""
+
+    code = "batch_not_final"
+
+
+class CompileError(LedgerError):
+    """solc refused a source, or Node / solc-js is not available."""
+
+    code = "compile_error"
+
+
+class VerifierGenerationError(LedgerError):
+    code = "verifier_generation_error"
