@@ -1,5 +1,8 @@
 """The node's HTTP API (FastAPI): submit signed transactions, read state, blocks and batches.
 
+Reads go through the node's read model (`NodeQuery`), writes through the sequencer and the
+model service; this module turns their typed records into JSON with the one codec.
+
 One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": <text>}` where
 `code` is the `code` of the FlavumError raised; bad input never gives a 500.
 """
@@ -8,7 +11,7 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
@@ -26,14 +29,16 @@ from flavum.core.codec import (
     trace_to_json,
     withdrawal_to_json,
 )
+from flavum.core.state import Object
 from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.node.config import native_asset
-from flavum.node.models import CompileJob, DeployOptions, interpret_outputs
+from flavum.node.models import CompileJob, DeployOptions
 from flavum.node.node import Node
+from flavum.node.query import Account, LedgerInfo, NodeQuery, Status, WithdrawalProof
 from flavum.node.sequencer import Receipt
-from flavum.node.store import BatchRecord
+from flavum.node.store import BatchRecord, LedgerPost, TraceRecord
 
+T = TypeVar("T")
 EXPLORER_PAGE = Path(__file__).with_name("explorer.html")
 LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
 BATCH_NUMBER = PathParam(..., ge=0, le=2**62)
@@ -69,18 +74,24 @@ def create_app(node: Node) -> FastAPI:
         version="0.1.0",
         description="A machine-learning L2 rollup: signed transactions, ZK-proven inference.",
     )
+    query = NodeQuery(node)
     sequencer = node.sequencer
-    store = node.store
     models = node.models
 
     def receipt_json(receipt: Receipt) -> dict[str, Any]:
         data = receipt_to_json(receipt)
         trace = receipt.outcome.trace
         if trace is not None:
-            model = sequencer.object(trace.model_id)
-            if model is not None:
-                data["result"] = interpret_outputs(models.record(model.vk_hash), trace.outputs)
+            result = query.result(trace)
+            if result is not None:
+                data["result"] = result
         return data
+
+    def proven_trace(tx_hash: str) -> tuple[TraceRecord, bytes]:
+        record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        if record is None or record.proof is None:
+            raise errors.NotFound(f"no proof (yet) for transaction {tx_hash}")
+        return record, record.proof
 
     @app.exception_handler(errors.FlavumError)
     async def flavum_error(_: Request, exc: errors.FlavumError) -> JSONResponse:
@@ -105,90 +116,44 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/v1/transactions/{tx_hash}")
     def transaction(tx_hash: str) -> dict[str, Any]:
-        stored = store.get_tx(parse_hash(tx_hash, "tx_hash"))
-        if stored is None:
-            raise errors.NotFound(f"no transaction {tx_hash}")
+        stored = found(query.transaction(Hash32(parse_hash(tx_hash, "tx_hash"))),
+                       f"transaction {tx_hash}")
         return {"tx_hash": to_hex(stored.hash), "seq": stored.seq, "block": stored.block,
                 "raw": to_hex(stored.raw)}
 
     @app.get("/v1/accounts/{address}")
     def account(address: str) -> dict[str, Any]:
-        who = parse_address(address)
-        nonce, balances = sequencer.account(who)
-        return {"address": to_hex(who), "nonce": nonce,
-                "balances": {to_hex(asset): str(amount) for asset, amount in balances.items()},
-                "native_asset": to_hex(native_asset())}
+        return account_to_json(query.account(parse_address(address)))
 
     @app.get("/v1/objects/{object_id}")
     def object_(object_id: str) -> dict[str, Any]:
-        obj = sequencer.object(ObjectId(parse_hash(object_id, "object_id")))
-        if obj is None:
-            raise errors.NotFound(f"no object {object_id}")
-        return object_to_json(obj)
+        obj = query.object(ObjectId(parse_hash(object_id, "object_id")))
+        return object_to_json(found(obj, f"object {object_id}"))
 
     @app.get("/v1/status")
     def status() -> dict[str, Any]:
-        root = sequencer.state_root()
-        last_block = store.last_block()
-        batches = store.batches()
-        return {
-            "chain_id": sequencer.config.chain_id,
-            "rollup_id": to_hex(sequencer.config.rollup_id),
-            "state_root": to_hex(root),
-            "genesis_root": to_hex(sequencer.genesis_root),
-            "native_asset": to_hex(native_asset()),
-            "transactions": store.count_txs(),
-            "pending": sequencer.pending,
-            "blocks": 0 if last_block is None else last_block.number + 1,
-            "batches": len(batches),
-            "last_batch": batch_to_json(batches[-1]) if batches else None,
-            "ledgers": [ledger_json(link) for link in node.ledgers],
-        }
-
-    def ledger_json(link: Any) -> dict[str, Any]:
-        caps = link.ledger.capabilities
-        deployment = getattr(link.ledger, "deployment", None)
-        return {"name": link.name, "ledger_id": to_hex(link.ledger.ledger_id),
-                "verifies_proofs": caps.verifies_proofs, "anchors_only": caps.anchors_only,
-                "last_error": link.last_error,
-                "deployment": deployment.to_json() if deployment is not None else None,
-                # Litecoin: where deposits go, and the address that pays the anchors' fees
-                "custody_address": getattr(link.ledger, "custody_address", None),
-                "anchor_address": getattr(link.ledger, "anchor_address", None)}
-
-    def link_confirmations(name: str, number: int) -> int | None:
-        """Asked of the ledger now; None when it cannot say (or cannot be reached)."""
-        link = next((link for link in node.ledgers if link.name == name), None)
-        if link is None:
-            return None
-        try:
-            return link.depth(number)
-        except errors.FlavumError:
-            return None
+        return status_to_json(query.status())
 
     @app.get("/v1/ledgers")
     def ledgers() -> list[dict[str, Any]]:
-        return [ledger_json(link) for link in node.ledgers]
+        return [ledger_to_json(info) for info in query.ledgers()]
 
     @app.get("/v1/batches")
     def batches() -> list[dict[str, Any]]:
-        return [{**batch_to_json(b), "ledgers": store.ledger_posts(b.header.number)}
-                for b in store.batches()]
+        return [{**batch_to_json(b),
+                 "ledgers": [post_to_json(p) for p in query.ledger_posts(b.header.number)]}
+                for b in query.batches()]
 
     @app.get("/v1/batches/{number}")
     def batch(number: int = BATCH_NUMBER) -> dict[str, Any]:
-        record = store.get_batch(number)
-        if record is None:
-            raise errors.NotFound(f"no batch {number}")
-        first_seq, last_seq = store.batch_seq_span(record)
+        detail = found(query.batch(number), f"batch {number}")
         return {
-            **batch_to_json(record),
-            "ledgers": [{**post, "confirmations": link_confirmations(post["name"], number)}
-                        for post in store.ledger_posts(number)],
-            "tx_hashes": [to_hex(h) for h in store.tx_hashes(first_seq, last_seq)],
-            "traces": [trace_to_json(t) for t in store.traces_in(first_seq, last_seq)],
-            "withdrawals": [withdrawal_to_json(w)
-                            for w in store.withdrawals_in(first_seq, last_seq)],
+            **batch_to_json(detail.record),
+            "ledgers": [{**post_to_json(p), "confirmations": detail.confirmations[p.name]}
+                        for p in detail.posts],
+            "tx_hashes": [to_hex(h) for h in detail.tx_hashes],
+            "traces": [trace_to_json(t) for t in detail.traces],
+            "withdrawals": [withdrawal_to_json(w) for w in detail.withdrawals],
         }
 
     @app.post("/v1/models/compile")
@@ -214,83 +179,61 @@ def create_app(node: Node) -> FastAPI:
     def compile_status(job_id: str) -> dict[str, Any]:
         return job_to_json(models.job(job_id))
 
+    def known_model(object_id: str, name: str) -> Object:
+        return found(query.model(ObjectId(parse_hash(object_id, name))), f"model {object_id}")
+
+    def model_json(model: Object) -> dict[str, Any]:
+        return {**object_to_json(model), "record": query.model_record(model).to_json()}
+
     @app.get("/v1/models/{object_id}")
     def model(object_id: str) -> dict[str, Any]:
-        obj = sequencer.object(ObjectId(parse_hash(object_id, "object_id")))
-        if obj is None or obj.kind != ObjectKind.MODEL:
-            raise errors.NotFound(f"no model {object_id}")
-        return {**object_to_json(obj), "record": models.record(obj.vk_hash).to_json()}
+        return model_json(known_model(object_id, "object_id"))
 
     @app.post("/v1/data/commit")
     def commit_data(body: DataRequest) -> dict[str, Any]:
-        obj = sequencer.object(ObjectId(parse_hash(body.model_id, "model_id")))
-        if obj is None or obj.kind != ObjectKind.MODEL:
-            raise errors.NotFound(f"no model {body.model_id}")
-        commitment = models.commit_data(obj.vk_hash, body.values)
+        model = known_model(body.model_id, "model_id")
+        commitment = models.commit_data(model.vk_hash, body.values)
         return {"commitment": to_hex(commitment), "model_id": body.model_id}
 
     @app.get("/v1/models")
     def models_list(limit: int = LIMIT) -> list[dict[str, Any]]:
-        out = []
-        for obj in store.objects(ObjectKind.MODEL, limit):
-            vk_hash = Hash32(from_hex(obj["vk_hash"]))
-            out.append({**obj, "record": models.record(vk_hash).to_json()})
-        return out
+        return [model_json(m) for m in query.objects(ObjectKind.MODEL, limit)]
 
     @app.get("/v1/data")
     def data_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """DATA objects. The node's copy of the values is shown for common data only: owned
         data shows its commitment, never its values."""
-        out = []
-        for obj in store.objects(ObjectKind.DATA, limit):
-            entry = {**obj, "values": None}
-            if obj["access"] == "COMMON":
-                held = store.get_data_input(Hash32(from_hex(obj["commitment"])))
-                entry["values"] = json.loads(held[1]) if held else None
-            out.append(entry)
-        return out
+        return [{**object_to_json(d), "values": query.common_values(d)}
+                for d in query.objects(ObjectKind.DATA, limit)]
 
     @app.get("/v1/traces")
     def traces_list(limit: int = LIMIT) -> list[dict[str, Any]]:
-        return [{**trace_to_json(r.entry), "batch": r.batch, "proof_status": r.proof_status,
-                 "reason": r.reason} for r in store.recent_traces(limit)]
+        return [trace_record_to_json(r) for r in query.traces(limit)]
 
     @app.get("/v1/withdrawals")
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
-        return [{**withdrawal_to_json(w), "batch": batch}
-                for w, batch in store.recent_withdrawals(limit)]
+        return [{**withdrawal_to_json(w.withdrawal), "batch": w.batch}
+                for w in query.withdrawals(limit)]
 
     @app.get("/v1/withdrawals/{withdrawal_id}/proof")
     def withdrawal_proof(withdrawal_id: str) -> dict[str, Any]:
-        withdrawal, batch, index, proof = node.withdrawal_proof(
-            Hash32(parse_hash(withdrawal_id, "withdrawal_id")))
-        return {"withdrawal": withdrawal_to_json(withdrawal), "batch": batch, "index": index,
-                "proof": [to_hex(p) for p in proof]}
+        proof = query.withdrawal_proof(Hash32(parse_hash(withdrawal_id, "withdrawal_id")))
+        return withdrawal_proof_to_json(proof)
 
     @app.get("/v1/traces/{tx_hash}")
     def trace(tx_hash: str) -> dict[str, Any]:
-        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
-        if record is None:
-            raise errors.NotFound(f"no trace entry for transaction {tx_hash}")
-        return {**trace_to_json(record.entry), "batch": record.batch,
-                "proof_status": record.proof_status, "reason": record.reason}
+        record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        return trace_record_to_json(found(record, f"trace entry for transaction {tx_hash}"))
 
     @app.get("/v1/traces/{tx_hash}/proof")
     def proof(tx_hash: str) -> dict[str, Any]:
-        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
-        if record is None or record.proof is None:
-            raise errors.NotFound(f"no proof (yet) for transaction {tx_hash}")
-        return {"tx_hash": tx_hash, "proof": json.loads(record.proof)}
+        _, proof_json = proven_trace(tx_hash)
+        return {"tx_hash": tx_hash, "proof": json.loads(proof_json)}
 
     @app.post("/v1/traces/{tx_hash}/verify")
     def verify_trace(tx_hash: str) -> dict[str, Any]:
-        record = store.get_trace(Hash32(parse_hash(tx_hash, "tx_hash")))
-        if record is None or record.proof is None:
-            raise errors.NotFound(f"no proof (yet) for transaction {tx_hash}")
-        model = sequencer.object(record.entry.model_id)
-        if model is None:
-            raise errors.NotFound("the trace's model no longer exists on this rollup")
-        models.verify_trace(record.entry, model.vk_hash, record.proof)
+        record, proof_json = proven_trace(tx_hash)
+        query.verify_trace(record.entry, proof_json)
         return {"tx_hash": tx_hash, "verified": True,
                 "input_commitment": to_hex(record.entry.input_commitment),
                 "outputs": list(record.entry.outputs)}
@@ -302,6 +245,9 @@ def create_app(node: Node) -> FastAPI:
                 "batch": batch_to_json(record) if record is not None else None}
 
     return app
+
+
+# --- JSON of the read model's records ---
 
 
 def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
@@ -316,13 +262,39 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
     }
 
 
-def job_to_json(job: CompileJob) -> dict[str, Any]:
+def account_to_json(account: Account) -> dict[str, Any]:
+    return {"address": to_hex(account.address), "nonce": account.nonce,
+            "balances": {to_hex(asset): str(amount) for asset, amount in account.balances.items()},
+            "native_asset": to_hex(account.native_asset)}
+
+
+def status_to_json(status: Status) -> dict[str, Any]:
     return {
-        "job_id": job.job_id, "stage": job.stage, "fraction": job.fraction, "done": job.done,
-        "record": job.record.to_json() if job.record else None,
-        "metadata_hash": to_hex(job.record.metadata_hash) if job.record else None,
-        "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
+        "chain_id": status.chain_id,
+        "rollup_id": to_hex(status.rollup_id),
+        "state_root": to_hex(status.state_root),
+        "genesis_root": to_hex(status.genesis_root),
+        "native_asset": to_hex(status.native_asset),
+        "transactions": status.transactions,
+        "pending": status.pending,
+        "blocks": status.blocks,
+        "batches": status.batches,
+        "last_batch": batch_to_json(status.last_batch) if status.last_batch else None,
+        "ledgers": [ledger_to_json(info) for info in status.ledgers],
     }
+
+
+def ledger_to_json(info: LedgerInfo) -> dict[str, Any]:
+    return {"name": info.name, "ledger_id": to_hex(info.ledger_id),
+            "verifies_proofs": info.verifies_proofs, "anchors_only": info.anchors_only,
+            "last_error": info.last_error, "deployment": info.deployment,
+            "custody_address": info.custody_address, "anchor_address": info.anchor_address}
+
+
+def post_to_json(post: LedgerPost) -> dict[str, Any]:
+    return {"name": post.name, "state": post.state,
+            "tx_hash": to_hex(post.tx_hash) if post.tx_hash else None, "detail": post.detail,
+            "updated_at": post.updated_at}
 
 
 def batch_to_json(record: BatchRecord) -> dict[str, Any]:
@@ -334,6 +306,32 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
         "tx_count": record.tx_count,
         "sealed_at": record.sealed_at,
     }
+
+
+def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
+    return {**trace_to_json(record.entry), "batch": record.batch,
+            "proof_status": record.proof_status, "reason": record.reason}
+
+
+def withdrawal_proof_to_json(proof: WithdrawalProof) -> dict[str, Any]:
+    return {"withdrawal": withdrawal_to_json(proof.withdrawal), "batch": proof.batch,
+            "index": proof.index, "proof": [to_hex(p) for p in proof.proof]}
+
+
+def job_to_json(job: CompileJob) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id, "stage": job.stage, "fraction": job.fraction, "done": job.done,
+        "record": job.record.to_json() if job.record else None,
+        "metadata_hash": to_hex(job.record.metadata_hash) if job.record else None,
+        "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
+    }
+
+
+def found(value: T | None, what: str) -> T:
+    """`value`, or NotFound ("no <what>") when there is none."""
+    if value is None:
+        raise errors.NotFound(f"no {what}")
+    return value
 
 
 def parse_hex(text: str, name: str, size: int | None = None,

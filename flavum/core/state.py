@@ -127,8 +127,6 @@ class State:
         # leaf key -> a function giving the leaf's current value hash (None: no leaf)
         self._dirty: dict[Hash32, Callable[[], Hash32 | None]] = {}
         self._journal: list[tuple[dict[Any, Any], Any, Any]] | None = None
-        # (table name, key) of every entry written since the owner last drained it
-        self.changed: set[tuple[str, Any]] = set()
 
     # --- transactions: snapshot / commit / rollback ---
 
@@ -159,7 +157,6 @@ class State:
         table: dict[Any, Any] = getattr(self, table_name)
         if self._journal is not None:
             self._journal.append((table, key, table.get(key, _MISSING)))
-        self.changed.add((table_name, key))
         if value is None:
             table.pop(key, None)
         else:

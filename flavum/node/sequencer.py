@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from flavum.core.batch import BatchHeader, compute_batch_hash, compute_batch_header
 from flavum.core.codec import to_hex
@@ -60,7 +60,7 @@ from flavum.core.types import (
     ObjectKind,
 )
 from flavum.node.config import NodeConfig
-from flavum.node.store import BatchRecord, BlockRecord, Store
+from flavum.node.store import BatchRecord, BlockRecord, StateChanges, Store
 
 DATA_POINTER_TAG = compute_tag("batch.data")
 
@@ -94,6 +94,51 @@ class Receipt:
     execution: Execution | None
 
 
+class _LoggedTable(dict[Any, Any]):
+    """A live state table that notes the key of every write (set or removal) in `written`,
+    in the order of first write. The state writes its tables only with [] and pop (see
+    State._write and State.rollback)."""
+
+    def __init__(self, entries: dict[Any, Any], written: dict[Any, None]) -> None:
+        super().__init__(entries)
+        self._written = written
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._written[key] = None
+        super().__setitem__(key, value)
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self._written[key] = None
+        return super().pop(key, *default)
+
+
+class WriteLog:
+    """Which readable entries (nonces, balances, objects) of the live state were written since
+    the last block: the store refreshes its readable tables from them."""
+
+    def __init__(self, state: State) -> None:
+        # The entries already there (genesis) are new to the store too.
+        self.nonces: dict[Address, None] = dict.fromkeys(state.nonces)
+        self.balances: dict[tuple[Address, AssetId], None] = dict.fromkeys(state.balances)
+        self.objects: dict[ObjectId, None] = dict.fromkeys(state.objects)
+        state.nonces = _LoggedTable(state.nonces, self.nonces)
+        state.balances = _LoggedTable(state.balances, self.balances)
+        state.objects = _LoggedTable(state.objects, self.objects)
+
+    def drain(self, state: State) -> StateChanges:
+        """The written entries with their values now, in the order of first write; the log
+        starts empty again."""
+        changes = StateChanges(
+            nonces={address: get_nonce(state, address) for address in self.nonces},
+            balances={key: get_balance(state, *key) for key in self.balances},
+            objects={object_id: get_object(state, object_id) for object_id in self.objects},
+        )
+        self.nonces.clear()
+        self.balances.clear()
+        self.objects.clear()
+        return changes
+
+
 class Sequencer:
     def __init__(
         self,
@@ -116,6 +161,7 @@ class Sequencer:
             config.domain, [(a.address, a.asset, a.amount) for a in config.genesis]
         )
         self.genesis_root = compute_state_root(self.state)
+        self._written = WriteLog(self.state)
         # The state as of the last sealed batch: the pre-state of the next batch's witness.
         self.sealed_state = self.state.copy() if publisher is not None else None
         self.assets: set[AssetId] = {a.asset for a in config.genesis}  # every asset ever moved
@@ -231,7 +277,7 @@ class Sequencer:
                 batch=None,
                 created_at=self.clock(),
             )
-            self.store.add_block(block, self.state)
+            self.store.add_block(block, self._written.drain(self.state))
             self._pending = 0
             self._last_block_at = block.created_at
             return block

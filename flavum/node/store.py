@@ -20,20 +20,21 @@ from flavum.core.codec import (
     execution_to_json,
     header_from_json,
     header_to_json,
+    object_from_json,
     object_to_json,
-    to_hex,
     trace_from_json,
     trace_to_json,
     withdrawal_from_json,
     withdrawal_to_json,
 )
-from flavum.core.state import State
+from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.types import (
     Address,
     Amount,
     AssetId,
     Hash32,
+    Nonce,
     ObjectId,
     ObjectKind,
 )
@@ -163,6 +164,27 @@ class TraceRecord:
 
 
 @dataclass(frozen=True)
+class LedgerPost:
+    """A batch's state on one ledger: pending, blocked, posted, anchored, accepted or error."""
+
+    name: str  # the ledger's name in the node's config
+    state: str
+    tx_hash: bytes | None  # the ledger transaction that carried it
+    detail: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class StateChanges:
+    """The readable state entries written since the last block, with their values now
+    (0 or None: the entry is gone). The sequencer hands them to `Store.add_block`."""
+
+    nonces: dict[Address, Nonce]
+    balances: dict[tuple[Address, AssetId], Amount]
+    objects: dict[ObjectId, Object | None]
+
+
+@dataclass(frozen=True)
 class BatchRecord:
     header: BatchHeader
     batch_hash: Hash32
@@ -281,8 +303,9 @@ class Store:
 
     # --- blocks ---
 
-    def add_block(self, block: BlockRecord, state: State) -> None:
-        """Record a block, mark its transactions, and refresh the readable state tables."""
+    def add_block(self, block: BlockRecord, changes: StateChanges) -> None:
+        """Record a block, mark its transactions, and refresh the readable state tables with
+        the entries written since the last block."""
         with self._lock:
             self._conn.execute("BEGIN")
             try:
@@ -296,42 +319,32 @@ class Store:
                     "UPDATE txs SET block = ? WHERE seq BETWEEN ? AND ?",
                     (block.number, block.first_seq, block.last_seq),
                 )
-                self._write_state_changes(state)
+                self._write_state_changes(changes)
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
 
-    def _write_state_changes(self, state: State) -> None:
-        changed, state.changed = state.changed, set()
-        for table, key in changed:
-            if table == "nonces":
+    def _write_state_changes(self, changes: StateChanges) -> None:
+        for address, nonce in changes.nonces.items():
+            self._conn.execute("INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
+                               (address, nonce))
+        for (address, asset), amount in changes.balances.items():
+            if amount:
                 self._conn.execute(
-                    "INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
-                    (key, state.nonces.get(key, 0)),
-                )
-            elif table == "balances":
-                amount = state.balances.get(key)
-                if amount is None:
-                    self._conn.execute(
-                        "DELETE FROM balances WHERE address = ? AND asset = ?", key
-                    )
-                else:
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
-                        (key[0], key[1], str(amount)),
-                    )
-            elif table == "objects":
-                obj = state.objects.get(key)
-                if obj is None:
-                    self._conn.execute("DELETE FROM objects WHERE object_id = ?", (key,))
-                else:
-                    self._conn.execute(
-                        "INSERT OR REPLACE INTO objects(object_id, kind, owner, entry)"
-                        " VALUES (?, ?, ?, ?)",
-                        (key, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))),
-                    )
-            # grants and applied deposits are only in the state tree and the tx log
+                    "INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
+                    (address, asset, str(amount)))
+            else:
+                self._conn.execute("DELETE FROM balances WHERE address = ? AND asset = ?",
+                                   (address, asset))
+        for object_id, obj in changes.objects.items():
+            if obj is None:
+                self._conn.execute("DELETE FROM objects WHERE object_id = ?", (object_id,))
+            else:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO objects(object_id, kind, owner, entry)"
+                    " VALUES (?, ?, ?, ?)",
+                    (object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))))
 
     def last_block(self) -> BlockRecord | None:
         row = self._one(
@@ -441,13 +454,13 @@ class Store:
                    " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                    (ledger, batch, state, tx_hash, detail, at))
 
-    def ledger_posts(self, batch: int) -> list[dict[str, Any]]:
+    def ledger_posts(self, batch: int) -> list[LedgerPost]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT ledger, state, tx_hash, detail, updated_at FROM ledger_posts"
                 " WHERE batch = ? ORDER BY ledger", (batch,)).fetchall()
-        return [{"name": r[0], "state": r[1], "tx_hash": to_hex(r[2]) if r[2] else None,
-                 "detail": r[3], "updated_at": r[4]} for r in rows]
+        return [LedgerPost(str(r[0]), str(r[1]), bytes(r[2]) if r[2] else None, r[3],
+                           float(r[4])) for r in rows]
 
     def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
                    reason: str | None) -> None:
@@ -514,13 +527,13 @@ class Store:
                 "SELECT asset, amount FROM balances WHERE address = ?", (address,)).fetchall()
         return (int(row[0]) if row else 0), {AssetId(a): Amount(int(v)) for a, v in rows}
 
-    def objects(self, kind: ObjectKind, limit: int = 100) -> list[dict[str, Any]]:
+    def objects(self, kind: ObjectKind, limit: int = 100) -> list[Object]:
         """Objects of a kind as of the last block, most recent first."""
         with self._lock:
             rows = self._conn.execute(
                 "SELECT entry FROM objects WHERE kind = ? ORDER BY rowid DESC LIMIT ?",
                 (int(kind), limit)).fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [object_from_json(json.loads(r[0])) for r in rows]
 
     def recent_traces(self, limit: int = 100) -> list[TraceRecord]:
         with self._lock:

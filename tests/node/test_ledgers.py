@@ -55,7 +55,7 @@ def run_round_trip(node: Node) -> None:
     first = node.sequencer.seal_batch()
     link.tick()  # registers the model's verifier, posts the batch with its proof
     posts = node.store.ledger_posts(first.header.number)
-    assert posts[0]["state"] == "accepted", posts
+    assert posts[0].state == "accepted", posts
     assert ledger.batch_status(first.header.number).accepted
 
     # L2 -> L1: Bob withdraws 0.4 ETH and his RESULT.
@@ -103,7 +103,7 @@ def test_sealing_waits_for_proofs_and_a_failed_proof_blocks_the_ledger(tmp_path,
         link.tick()
         assert link.ledger.next_batch_number() == 0
         post = node.store.ledger_posts(batch.header.number)[0]
-        assert post["state"] == "blocked" and "prover crashed" in post["detail"]
+        assert post.state == "blocked" and "prover crashed" in post.detail
     finally:
         node.close()
 

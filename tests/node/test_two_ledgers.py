@@ -72,7 +72,7 @@ def test_one_rollup_on_an_evm_and_litecoin(tmp_path, litecoind, shared_srs):
         evm.tick()
         ltc.tick()
         litecoind.mine(1)
-        posts = {p["name"]: p["state"] for p in node.store.ledger_posts(first.header.number)}
+        posts = {p.name: p.state for p in node.store.ledger_posts(first.header.number)}
         assert posts == {"evm": "accepted", "litecoin": "anchored"}
         assert ltc.depth(first.header.number) == 1
         assert evm.depth(first.header.number) >= 1

@@ -1,0 +1,233 @@
+"""The node's read model: typed records of everything the API shows.
+
+The API reads the node only through `NodeQuery` (and changes it through the sequencer and the
+model service). Records hold domain types (bytes, ints, core dataclasses): writing them as JSON
+is the API's job, with the one codec. Lookups of one thing return None when it is absent; the
+caller words the NotFound.
+"""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flavum.core.batch import TraceEntry, Withdrawal
+from flavum.core.errors import FlavumError, NotFound
+from flavum.core.state import Object
+from flavum.core.types import Access, Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.node.config import native_asset
+from flavum.node.ledgers import LedgerLink
+from flavum.node.models import ModelRecord, interpret_outputs
+from flavum.node.node import Node
+from flavum.node.store import BatchRecord, LedgerPost, StoredTx, TraceRecord
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account of the live (soft-confirmed) state: its nonce and non-zero balances."""
+
+    address: Address
+    nonce: Nonce
+    balances: dict[AssetId, Amount]
+    native_asset: AssetId  # the asset fees are paid in
+
+
+@dataclass(frozen=True)
+class LedgerInfo:
+    """One ledger the node posts to, with what it can do and its last error."""
+
+    name: str
+    ledger_id: Hash32
+    verifies_proofs: bool
+    anchors_only: bool
+    last_error: str | None
+    deployment: dict[str, Any] | None  # EVM: the rollup's contracts
+    custody_address: str | None  # Litecoin: where deposits go
+    anchor_address: str | None  # Litecoin: the address that pays the anchors' fees
+
+
+@dataclass(frozen=True)
+class Status:
+    chain_id: int
+    rollup_id: Hash32
+    state_root: Hash32
+    genesis_root: Hash32
+    native_asset: AssetId
+    transactions: int
+    pending: int  # accepted, not yet in a block
+    blocks: int
+    batches: int
+    last_batch: BatchRecord | None
+    ledgers: tuple[LedgerInfo, ...]
+
+
+@dataclass(frozen=True)
+class BatchDetail:
+    """A sealed batch with its ledger posts, transactions, trace entries and withdrawals."""
+
+    record: BatchRecord
+    posts: tuple[LedgerPost, ...]
+    confirmations: dict[str, int | None]  # by ledger name, asked now; None: it cannot say
+    tx_hashes: tuple[Hash32, ...]
+    traces: tuple[TraceEntry, ...]
+    withdrawals: tuple[Withdrawal, ...]
+
+
+@dataclass(frozen=True)
+class WithdrawalInfo:
+    withdrawal: Withdrawal
+    batch: int | None  # None: not sealed in a batch yet
+
+
+@dataclass(frozen=True)
+class WithdrawalProof:
+    """A withdrawal's Merkle proof in its batch's withdrawal root."""
+
+    withdrawal: Withdrawal
+    batch: int
+    index: int
+    proof: tuple[Hash32, ...]
+
+
+class NodeQuery:
+    """Reads of one node: its store, live state, models and ledgers."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+        self._store = node.store
+        self._sequencer = node.sequencer
+        self._models = node.models
+
+    # --- transactions, accounts, objects ---
+
+    def transaction(self, tx_hash: Hash32) -> StoredTx | None:
+        return self._store.get_tx(tx_hash)
+
+    def account(self, address: Address) -> Account:
+        nonce, balances = self._sequencer.account(address)
+        return Account(address, nonce, balances, native_asset())
+
+    def object(self, object_id: ObjectId) -> Object | None:
+        return self._sequencer.object(object_id)
+
+    def result(self, trace: TraceEntry) -> dict[str, Any] | None:
+        """An inference's outputs read as numbers, probabilities and class (None: its model
+        is gone)."""
+        model = self._sequencer.object(trace.model_id)
+        if model is None:
+            return None
+        return interpret_outputs(self._models.record(model.vk_hash), trace.outputs)
+
+    # --- the node and its ledgers ---
+
+    def status(self) -> Status:
+        sequencer = self._sequencer
+        last_block = self._store.last_block()
+        batches = self._store.batches()
+        return Status(
+            chain_id=sequencer.config.chain_id,
+            rollup_id=sequencer.config.rollup_id,
+            state_root=sequencer.state_root(),
+            genesis_root=sequencer.genesis_root,
+            native_asset=native_asset(),
+            transactions=self._store.count_txs(),
+            pending=sequencer.pending,
+            blocks=0 if last_block is None else last_block.number + 1,
+            batches=len(batches),
+            last_batch=batches[-1] if batches else None,
+            ledgers=tuple(self.ledgers()),
+        )
+
+    def ledgers(self) -> list[LedgerInfo]:
+        return [_ledger_info(link) for link in self._node.ledgers]
+
+    # --- batches ---
+
+    def batches(self) -> list[BatchRecord]:
+        return self._store.batches()
+
+    def ledger_posts(self, number: int) -> list[LedgerPost]:
+        """Batch `number`'s state on each ledger."""
+        return self._store.ledger_posts(number)
+
+    def batch(self, number: int) -> BatchDetail | None:
+        record = self._store.get_batch(number)
+        if record is None:
+            return None
+        first_seq, last_seq = self._store.batch_seq_span(record)
+        posts = self._store.ledger_posts(number)
+        return BatchDetail(
+            record=record,
+            posts=tuple(posts),
+            confirmations={post.name: self._confirmations(post.name, number) for post in posts},
+            tx_hashes=tuple(self._store.tx_hashes(first_seq, last_seq)),
+            traces=tuple(self._store.traces_in(first_seq, last_seq)),
+            withdrawals=tuple(self._store.withdrawals_in(first_seq, last_seq)),
+        )
+
+    def _confirmations(self, name: str, number: int) -> int | None:
+        link = next((link for link in self._node.ledgers if link.name == name), None)
+        if link is None:
+            return None
+        try:
+            return link.depth(number)
+        except FlavumError:
+            return None
+
+    # --- models and data ---
+
+    def model(self, object_id: ObjectId) -> Object | None:
+        obj = self._sequencer.object(object_id)
+        return obj if obj is not None and obj.kind == ObjectKind.MODEL else None
+
+    def model_record(self, model: Object) -> ModelRecord:
+        """What this node knows of a MODEL's compiled circuit."""
+        return self._models.record(model.vk_hash)
+
+    def objects(self, kind: ObjectKind, limit: int) -> list[Object]:
+        """Objects of a kind as of the last block, most recent first."""
+        return self._store.objects(kind, limit)
+
+    def common_values(self, data: Object) -> list[float] | None:
+        """The node's copy of a DATA object's values, for common data only: owned data shows
+        its commitment, never its values."""
+        if data.access != Access.COMMON:
+            return None
+        held = self._store.get_data_input(data.commitment)
+        return None if held is None else list(json.loads(held[1]))
+
+    # --- traces and their proofs ---
+
+    def trace(self, tx_hash: Hash32) -> TraceRecord | None:
+        return self._store.get_trace(tx_hash)
+
+    def traces(self, limit: int) -> list[TraceRecord]:
+        return self._store.recent_traces(limit)
+
+    def verify_trace(self, entry: TraceEntry, proof: bytes) -> None:
+        """Check a trace entry's proof against its model's verifying key (InvalidProof)."""
+        model = self._sequencer.object(entry.model_id)
+        if model is None:
+            raise NotFound("the trace's model no longer exists on this rollup")
+        self._models.verify_trace(entry, model.vk_hash, proof)
+
+    # --- withdrawals ---
+
+    def withdrawals(self, limit: int) -> list[WithdrawalInfo]:
+        return [WithdrawalInfo(w, batch) for w, batch in self._store.recent_withdrawals(limit)]
+
+    def withdrawal_proof(self, withdrawal_id: Hash32) -> WithdrawalProof:
+        """NotFound when the withdrawal is unknown or not in a sealed batch yet."""
+        withdrawal, batch, index, proof = self._node.withdrawal_proof(withdrawal_id)
+        return WithdrawalProof(withdrawal, batch, index, proof)
+
+
+def _ledger_info(link: LedgerLink) -> LedgerInfo:
+    ledger = link.ledger
+    caps = ledger.capabilities
+    addresses = ledger.addresses()
+    return LedgerInfo(
+        name=link.name, ledger_id=ledger.ledger_id, verifies_proofs=caps.verifies_proofs,
+        anchors_only=caps.anchors_only, last_error=link.last_error,
+        deployment=addresses.deployment, custody_address=addresses.custody_address,
+        anchor_address=addresses.anchor_address,
+    )
