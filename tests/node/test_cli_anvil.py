@@ -115,7 +115,7 @@ def test_cli_round_trip_on_anvil(tmp_path):
             assert again.returncode == 1 and "Traceback" not in again.stderr
         finally:
             node.stop()
-        from flavum.cli import open_evm
+        from flavum.cli_ledgers import open_evm
 
         ledger = open_evm(home, "evm")
         assert ledger.object_owner(ObjectId(from_hex(result_id))) == BOB
