@@ -1,35 +1,37 @@
 """The `flavum` command line. Every command takes --json; every error is one line and exit 1."""
 
-import functools
 import json
-import math
-import os
-import sys
 import time
-from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
+from flavum.cli_common import (
+    HomeOption,
+    JsonOption,
+    NodeOption,
+    client_for,
+    command,
+    emit,
+    parse_amount,
+    read_rows,
+    resolve_address,
+)
+from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
 from flavum.client import Client
-from flavum.core.assets import compute_asset_id
-from flavum.core.codec import from_hex, parse_address, to_hex, withdrawal_from_json
-from flavum.core.errors import ConfigError, FlavumError, MalformedHex
+from flavum.core.codec import from_hex, to_hex
+from flavum.core.errors import ConfigError
 from flavum.core.transactions import (
     DeployModel,
     Infer,
     SubmitData,
     Transfer,
-    Withdraw,
     address_of,
 )
-from flavum.core.types import NO_OBJECT, Access, Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.types import Access, Amount, AssetId, Hash32, ObjectId
 from flavum.errors import error_for_code
-from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
-    DEFAULT_HOME,
     DEV_FUNDING,
     Allocation,
     LedgerSpec,
@@ -56,84 +58,9 @@ proof_app = typer.Typer(help="Proofs of inference trace entries.", no_args_is_he
 app.add_typer(model_app, name="model")
 app.add_typer(data_app, name="data")
 app.add_typer(proof_app, name="proof")
-l1_app = typer.Typer(help="The rollup's contracts on a ledger.", no_args_is_help=True)
-deposit_app = typer.Typer(help="Deposit on L1 into the rollup (signs on L1).",
-                          no_args_is_help=True)
-withdraw_app = typer.Typer(help="Withdraw from the rollup to L1.", no_args_is_help=True)
 app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")
-
-HomeOption = typer.Option(Path(os.environ.get("FLAVUM_HOME", DEFAULT_HOME)), "--home",
-                          help="Node home directory (env FLAVUM_HOME).")
-JsonOption = typer.Option(False, "--json", help="Print one JSON object.")
-NodeOption = typer.Option(None, "--node", help="Node API URL (default: from the config).",
-                          envvar="FLAVUM_NODE")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def command(fn: F) -> F:
-    """Turn every error into one clear line (or a JSON error object) and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        as_json = bool(kwargs.get("as_json"))
-        try:
-            return fn(*args, **kwargs)
-        except FlavumError as exc:
-            fail(exc.code, str(exc), as_json)
-        except OSError as exc:
-            fail("os_error", str(exc), as_json)
-        except (typer.Exit, typer.Abort):
-            raise
-        except Exception as exc:  # a bug: still one line, never a traceback
-            fail("internal_error", f"{type(exc).__name__}: {exc}", as_json)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def fail(code: str, message: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps({"error": code, "message": message}))
-    else:
-        print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(1)
-
-
-def emit(data: Any, as_json: bool, text: str) -> None:
-    print(json.dumps(data, indent=None if as_json else 2) if as_json else text)
-
-
-def client_for(home: Path, node: str | None) -> Client:
-    return Client(node or load_config(home).api_url)
-
-
-def resolve_address(home: Path, who: str) -> Address:
-    """An address given as hex, or the address of a key by its name."""
-    if who.startswith("0x"):
-        try:
-            return parse_address(who)
-        except MalformedHex as exc:
-            raise ConfigError(str(exc)) from exc
-    keys = list_keys(home)
-    if who not in keys:
-        raise ConfigError(f"{who!r} is neither a 0x address nor a key name ({', '.join(keys)})")
-    return keys[who]
-
-
-def parse_amount(text: str) -> Amount:
-    """Base units (wei) as an integer, or a decimal with an `eth` suffix."""
-    try:
-        if text.lower().endswith("eth"):
-            value = Decimal(text[:-3]) * 10**18
-        else:
-            value = Decimal(text)
-    except InvalidOperation as exc:
-        raise InvalidInput(f"not an amount: {text!r}") from exc
-    if value != value.to_integral_value() or value < 0:
-        raise InvalidInput(f"amount must be a whole, non-negative number of base units: {text!r}")
-    return Amount(int(value))
 
 
 # --- init and accounts ---
@@ -279,33 +206,6 @@ def batch_seal(home: Path = HomeOption, node: str | None = NodeOption,
 
 
 # --- models, data, inference, proofs ---
-
-
-def read_rows(path: Path) -> list[list[float]]:
-    """Input rows from JSON: a list of rows, one flat row, or ezkl's {"input_data": [...]}."""
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{path.name} is not JSON: {exc}") from exc
-    if isinstance(data, dict):
-        data = data.get("input_data", data.get("values"))
-    if not isinstance(data, list) or not data:
-        raise InvalidInput(f"{path.name} holds no input rows")
-    if not isinstance(data[0], list):
-        data = [data]
-    try:
-        rows = [[float(x) for x in _flatten(row)] for row in data]
-    except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"{path.name} holds non-numeric values") from exc
-    if not all(math.isfinite(x) for row in rows for x in row):
-        raise InvalidInput(f"{path.name} holds NaN or infinite values")
-    return rows
-
-
-def _flatten(value: Any) -> list[Any]:
-    if isinstance(value, list):
-        return [x for item in value for x in _flatten(item)]
-    return [value]
 
 
 def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[float]],
@@ -464,262 +364,7 @@ def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = Node
     emit(data, as_json, f"proof of {trace_id} verified: input commitment and outputs match")
 
 
-# --- ledgers: deploy, deposit, withdraw ---
-
-LedgerOption = typer.Option("evm", "--ledger", help="Ledger name from the node's config.")
-
-
-def ledger_spec(home: Path, name: str) -> LedgerSpec:
-    for spec in load_config(home).ledgers:
-        if spec.name == name:
-            return spec
-    raise ConfigError(f"no ledger named {name!r} in {home / 'config.toml'}")
-
-
-def open_evm(home: Path, name: str) -> Any:
-    """The EVM ledger of the config, as an L1 client (RPC URL + deployment file): users sign
-    their own deposits and withdrawals with it."""
-    from flavum.l1.factory import open_ledger
-
-    spec = ledger_spec(home, name)
-    if spec.kind != "evm":
-        raise ConfigError(f"ledger {name!r} is a {spec.kind} ledger, not an EVM")
-    return open_ledger(spec, home).ledger
-
-
-@l1_app.command("deploy")
-@command
-def l1_deploy(
-    ledger: str = LedgerOption,
-    fund_from: str | None = typer.Option(
-        None, help="Hex private key that sends the sequencer 10 ETH first (e.g. an anvil "
-                   "account's)."),
-    home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
-    from flavum.l1.evm import deploy_contracts, write_deployment
-    from flavum.l1.evm_client import rpc_web3, send_transaction
-    from flavum.node.sequencer import Sequencer
-    from flavum.node.store import Store
-
-    config = load_config(home)
-    spec = ledger_spec(home, ledger)
-    if spec.url == "embedded":
-        raise ConfigError("the embedded EVM is deployed by the node itself at every start")
-    key = load_key(home, spec.sequencer_key)
-    w3 = rpc_web3(spec.url)
-    if fund_from:
-        funder = bytes.fromhex(fund_from.removeprefix("0x"))
-        send_transaction(w3, int(w3.eth.chain_id), funder,
-                         {"to": w3.to_checksum_address(address_of(key)), "value": 10**19,
-                          "gas": 21_000}, "funding the sequencer")
-    store = Store(config.db_path)
-    try:
-        genesis_root = Sequencer(config, store).genesis_root
-    finally:
-        store.close()
-    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis_state_root=genesis_root,
-                              forced_window_blocks=spec.forced_window, ledger_name=spec.name,
-                              sequencer_key=key)
-    path = home / (spec.deployment or f"{spec.name}-deployment.json")
-    write_deployment(path, handle.deployment)
-    data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
-    emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
-
-
-@deposit_app.command("eth")
-@command
-def deposit_eth(
-    amount: str = typer.Argument(..., help="Wei, or e.g. 1.5eth."),
-    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Deposit ETH into the rollup; credited on L2 after the ledger's confirmations."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = open_evm(home, ledger).deposit_eth(key, recipient, parse_amount(amount))
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
-
-
-@deposit_app.command("erc20")
-@command
-def deposit_erc20(
-    token: str = typer.Argument(..., help="The ERC-20 contract address."),
-    amount: str = typer.Argument(..., help="Base units of the token."),
-    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Deposit an ERC-20 token (the bridge is approved and pulls it)."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = open_evm(home, ledger).deposit_erc20(key, token, parse_amount(amount), recipient)
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
-
-
-@deposit_app.command("data")
-@command
-def deposit_data(
-    values_file: Path = typer.Argument(..., help="JSON: the input values of one inference."),
-    model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
-    to: str | None = typer.Option(None, help="L2 owner (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
-    The node keeps the values (they never go on L1)."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    values = [x for row in read_rows(values_file) for x in row]
-    commitment = client_for(home, node).commit_data(model_id, values)["commitment"]
-    receipt = open_evm(home, ledger).deposit_data(key, recipient, Hash32(from_hex(commitment)))
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "commitment": commitment, "recipient": to_hex(recipient)}, as_json,
-         f"deposited data {commitment}: L1 tx {tx_hash}")
-
-
-def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: str | None,
-                  amount: Amount, object_id: ObjectId) -> dict[str, Any]:
-    client = client_for(home, node)
-    key = load_key(home, sender)
-    link = next((entry for entry in client.ledgers() if entry["name"] == ledger), None)
-    if link is None:
-        raise ConfigError(f"the node posts to no ledger named {ledger!r}")
-    recipient = resolve_address(home, to) if to else address_of(key)
-    ledger_id = Hash32(from_hex(link["ledger_id"]))
-    body = Withdraw(ledger_id, recipient, compute_asset_id(ledger_id), amount, object_id)
-    return client.send(key, address_of(key), body)
-
-
-@withdraw_app.command("coin")
-@withdraw_app.command("eth")
-@command
-def withdraw_eth(
-    amount: str = typer.Argument(..., help="Base units (wei, litoshis), or e.g. 0.5eth."),
-    to: str | None = typer.Option(
-        None, help="L1 recipient (default: the sender's address); on Litecoin the 20-byte "
-                   "program of a P2WPKH address, as 0x hex."),
-    sender: str = typer.Option("default", "--from", help="Key name."),
-    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Burn the ledger's native coin on L2. On an EVM, claim it with `flavum withdraw
-    finalize` once the batch is in; on Litecoin the federation pays it once the batch is final."""
-    receipt = send_withdraw(home, node, sender, ledger, to, parse_amount(amount), NO_OBJECT)
-    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
-    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
-         f"withdrawal {withdrawal_id}")
-
-
-@withdraw_app.command("object")
-@command
-def withdraw_object(
-    object_id: str = typer.Argument(..., help="The DATA or RESULT object to take to L1."),
-    to: str | None = typer.Option(None, help="L1 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name."),
-    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Burn an object on L2; claim it on L1 as an ERC-721 with `flavum withdraw finalize`."""
-    receipt = send_withdraw(home, node, sender, ledger, to, Amount(0),
-                            ObjectId(from_hex(object_id, prefix_optional=True)))
-    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
-    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
-         f"withdrawal {withdrawal_id}")
-
-
-@withdraw_app.command("finalize")
-@command
-def withdraw_finalize(
-    withdrawal_id: str,
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Claim a withdrawal on L1 with its Merkle proof against the accepted batch."""
-    data = client_for(home, node).withdrawal_proof(withdrawal_id)
-    withdrawal = withdrawal_from_json(data["withdrawal"])
-    proof = [Hash32(from_hex(p)) for p in data["proof"]]
-    l1_tx = open_evm(home, ledger).finalize_withdrawal(withdrawal, data["batch"], data["index"],
-                                                       proof, load_key(home, sender))
-    emit({"l1_tx": to_hex(l1_tx), "batch": data["batch"]}, as_json,
-         f"finalized on L1: tx {to_hex(l1_tx)} (batch {data['batch']})")
-
-
-# --- independent verification ---
-
-
-def open_verifier_store(home: Path, da: str | None, ledger: Any) -> Any:
-    """The data store a verifier reads: --da, else the config's data_store, else home/da.
-    `evm-calldata` reads batch data from the ledger's batch transactions (and the SRS files
-    from the config's store)."""
-    from flavum.da.factory import open_store
-
-    config = load_config(home)
-    default = config.data_store or str(home / "da")
-    url = da or default
-    if url.strip().lower() in ("evm-calldata", "evm-calldata:"):
-        from flavum.da.evm_calldata import EvmCalldataStore
-
-        if not ledger.capabilities.carries_batch_data:
-            raise ConfigError(f"ledger {ledger.name!r} carries no batch data: --da evm-calldata "
-                              "reads an EVM rollup's batch transactions")
-        return EvmCalldataStore(ledger, open_store(default), attach=False)
-    return open_store(url)
-
-
-@app.command("verify")
-@command
-def verify_batches(
-    ledger: str = LedgerOption,
-    da: str | None = typer.Option(None, "--da", help="Data store URL (default: the config's "
-                                  "data_store); evm-calldata reads the batch transactions."),
-    from_batch: int = typer.Option(0, "--from-batch", help="First batch to verify."),
-    watch: bool = typer.Option(False, "--watch", help="Keep following new batches."),
-    poll: float = typer.Option(2.0, "--poll", help="Seconds between polls with --watch."),
-    home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Verify posted batches with no node: data, roots, re-execution and every proof.
-    Prints OK or the exact reason per batch; exit status 1 if any batch failed."""
-    from flavum.core.state import compute_state_root
-    from flavum.core.stf import create_genesis
-    from flavum.l1.factory import open_ledger
-    from flavum.verifier import LedgerHeaders, Verifier
-
-    config = load_config(home)
-    spec = ledger_spec(home, ledger)
-    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
-                                             for a in config.genesis])
-    genesis_root = compute_state_root(genesis)
-    handle = open_ledger(spec, home, genesis_root=genesis_root).ledger
-    store = open_verifier_store(home, da, handle)
-    reports = []
-    with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=genesis_root) as verifier:
-        stream = (verifier.watch(from_batch, poll_s=poll) if watch
-                  else verifier.run(from_batch))
-        try:
-            for report in stream:
-                reports.append(report)
-                if watch:  # one line (one JSON object with --json) per batch, as they come
-                    print(json.dumps(report.to_json()) if as_json else report.describe(),
-                          flush=True)
-        except KeyboardInterrupt:
-            pass
-    failed = [r.number for r in reports if not r.ok]
-    summary = (f"{len(reports)} batches verified, {len(failed)} failed"
-               + (f": {', '.join(map(str, failed))}" if failed else ""))
-    if not watch:
-        emit({"ok": not failed, "batches": [r.to_json() for r in reports]}, as_json,
-             "\n".join([r.describe() for r in reports] + [summary]))
-    elif not as_json:
-        print(summary)
-    if failed:
-        raise typer.Exit(1)
+app.command("verify")(verify_batches)
 
 
 @app.command()
