@@ -2,6 +2,7 @@
 to a ledger (users sign their own L1 transactions) and the independent verifier."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from flavum.core.transactions import (
     Withdraw,
     address_of,
 )
-from flavum.core.types import NO_OBJECT, Amount, Hash32, ObjectId
+from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
 from flavum.node.config import (
     load_config,
     load_key,
@@ -89,6 +90,19 @@ def l1_deploy(
     emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
 
 
+def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
+            send: Callable[[Any, bytes, Address], Any], extra: dict[str, str] | None = None,
+            what: str = "") -> None:
+    """Sign a deposit on L1 with the key `sender` for the L2 recipient `to` (default: the
+    sender's own address) and print its L1 transaction."""
+    key = load_key(home, sender)
+    recipient = resolve_address(home, to) if to else address_of(key)
+    receipt = send(open_evm(home, ledger), key, recipient)
+    tx_hash = to_hex(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, **(extra or {}), "recipient": to_hex(recipient)}, as_json,
+         f"deposited{' ' + what if what else ''}: L1 tx {tx_hash}")
+
+
 @deposit_app.command("eth")
 @command
 def deposit_eth(
@@ -98,11 +112,8 @@ def deposit_eth(
     ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deposit ETH into the rollup; credited on L2 after the ledger's confirmations."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = open_evm(home, ledger).deposit_eth(key, recipient, parse_amount(amount))
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+    deposit(home, ledger, sender, to, as_json,
+            lambda evm, key, recipient: evm.deposit_eth(key, recipient, parse_amount(amount)))
 
 
 @deposit_app.command("erc20")
@@ -115,11 +126,9 @@ def deposit_erc20(
     ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deposit an ERC-20 token (the bridge is approved and pulls it)."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = open_evm(home, ledger).deposit_erc20(key, token, parse_amount(amount), recipient)
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "recipient": to_hex(recipient)}, as_json, f"deposited: L1 tx {tx_hash}")
+    deposit(home, ledger, sender, to, as_json,
+            lambda evm, key, recipient: evm.deposit_erc20(key, token, parse_amount(amount),
+                                                          recipient))
 
 
 @deposit_app.command("data")
@@ -134,14 +143,12 @@ def deposit_data(
 ) -> None:
     """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
     The node keeps the values (they never go on L1)."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
     values = [x for row in read_rows(values_file) for x in row]
     commitment = client_for(home, node).commit_data(model_id, values)["commitment"]
-    receipt = open_evm(home, ledger).deposit_data(key, recipient, Hash32(from_hex(commitment)))
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, "commitment": commitment, "recipient": to_hex(recipient)}, as_json,
-         f"deposited data {commitment}: L1 tx {tx_hash}")
+    deposit(home, ledger, sender, to, as_json,
+            lambda evm, key, recipient: evm.deposit_data(key, recipient,
+                                                         Hash32(from_hex(commitment))),
+            {"commitment": commitment}, f"data {commitment}")
 
 
 def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: str | None,
