@@ -14,8 +14,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 import flavum
 
 PACKAGE = Path(flavum.__file__).parent
@@ -151,14 +149,12 @@ def test_da_does_not_import_l1():
     assert not found, found
 
 
-@pytest.mark.xfail(strict=False, reason="read model in progress")
 def test_node_does_not_import_the_api():
     found = [f"{path.name} imports {name}" for path, tree in modules("node")
              for name in imported(tree) if name == "flavum.api" or name.startswith("flavum.api.")]
     assert not found, found
 
 
-@pytest.mark.xfail(strict=False, reason="read model in progress")
 def test_api_does_not_reach_into_the_store():
     found = [where(path, node) for path, tree in modules("api") for node in ast.walk(tree)
              if isinstance(node, ast.Attribute) and node.attr == "store"]
