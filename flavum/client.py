@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import FlavumError
 from flavum.core.transactions import Body, Transaction, encode_transaction, sign_transaction
 from flavum.core.types import Address, ChainId, Hash32, Nonce
@@ -47,10 +48,10 @@ class Client:
         return self._call("GET", "/v1/status")  # type: ignore[no-any-return]
 
     def account(self, address: Address) -> dict[str, Any]:
-        return self._call("GET", f"/v1/accounts/0x{address.hex()}")  # type: ignore[no-any-return]
+        return self._call("GET", f"/v1/accounts/{to_hex(address)}")  # type: ignore[no-any-return]
 
     def object(self, object_id: bytes) -> dict[str, Any]:
-        return self._call("GET", f"/v1/objects/0x{object_id.hex()}")  # type: ignore[no-any-return]
+        return self._call("GET", f"/v1/objects/{to_hex(object_id)}")  # type: ignore[no-any-return]
 
     def batches(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/batches")  # type: ignore[no-any-return]
@@ -62,7 +63,7 @@ class Client:
         return self._call("POST", "/v1/batches/seal")  # type: ignore[no-any-return]
 
     def submit(self, tx: Transaction) -> dict[str, Any]:
-        raw = "0x" + encode_transaction(tx).hex()
+        raw = to_hex(encode_transaction(tx))
         return self._call("POST", "/v1/transactions", json={"raw": raw})  # type: ignore[no-any-return]
 
     def send(self, private_key: bytes, sender: Address, body: Body) -> dict[str, Any]:
@@ -71,7 +72,7 @@ class Client:
         nonce = self.account(sender)["nonce"]
         tx = Transaction(
             chain_id=ChainId(status["chain_id"]),
-            rollup_id=Hash32(bytes.fromhex(status["rollup_id"][2:])),
+            rollup_id=Hash32(from_hex(status["rollup_id"], 32, "rollup_id")),
             sender=sender,
             nonce=Nonce(nonce),
             body=body,

@@ -66,7 +66,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         home = Path(tmp)
         (home / "keys").mkdir()
         for name, key in {**DEMO_KEYS, "sequencer": SEQUENCER_KEY}.items():
-            (home / "keys" / f"{name}.key").write_text("0x" + key.hex())
+            (home / "keys" / f"{name}.key").write_text(to_hex(key))
         config = NodeConfig(
             home=home,
             genesis=tuple(Allocation(users[n], Amount(10**21)) for n in ("alice", "bob")),
