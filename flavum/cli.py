@@ -75,9 +75,10 @@ def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chai
         raise ConfigError(f"{home} is already initialised")
     address = new_key(home, "default")
     new_key(home, "sequencer")  # posts batches to the ledgers
+    # The embedded EVM cannot reorganise: its deposits are credited as soon as they are mined.
+    embedded = LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0)
     config = NodeConfig(home=home, chain_id=chain_id, port=port,
-                        genesis=(Allocation(address, Amount(DEV_FUNDING)),),
-                        ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded"),))
+                        genesis=(Allocation(address, Amount(DEV_FUNDING)),), ledgers=(embedded,))
     path = write_config(config)
     emit({"home": str(home), "config": str(path), "address": to_hex(address),
           "rollup_id": to_hex(config.rollup_id)}, as_json,

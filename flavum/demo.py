@@ -74,7 +74,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             batch_interval_s=3600.0,  # the demo seals its batches itself
             prover="local",
             prover_workers=1,
-            ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded"),),
+            ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0),),
         )
         with step("start_node"):
             node = Node.open(config)

@@ -15,11 +15,16 @@ interface IERC20Like {
 /// @title FlavumBridge: deposits into the rollup and withdrawals out of it, for one ledger.
 /// @notice Deposits of ETH, ERC-20 tokens and data (a 32-byte commitment and an optional
 /// payload) emit `Deposited`; the node's ledger watcher turns each into one Deposit transaction.
+/// The bridge is the rollup's deposit inbox: deposit number `index` stores the keccak256 of the
+/// Deposit body it must become (flavum.core.transactions.Deposit, ABI-encoded), with the id
+/// keccak256(abi.encode(DEPOSIT_ID_TAG, ledgerId, index)) (flavum.core.assets.compute_deposit_id),
+/// and the block it was made in; `deposit(index)` reads them.
 /// A withdrawal leaf of an accepted batch is paid once: ETH or an ERC-20 for a balance, an
 /// ERC-721 (FlavumObjects) for a DATA or RESULT object.
 contract FlavumBridge {
     uint8 internal constant KIND_DATA = 2; // flavum.core.types.ObjectKind
     uint8 internal constant KIND_RESULT = 3;
+    bytes32 internal constant DEPOSIT_ID_TAG = keccak256("flavum.deposit.id");
 
     IRollupRoots public immutable rollup;
     FlavumObjects public immutable objects;
@@ -29,6 +34,8 @@ contract FlavumBridge {
     mapping(bytes32 => address) public tokenOfAsset; // learnt at the first deposit of a token
     mapping(bytes32 => bool) public finalized; // withdrawal leaf -> paid
     uint256 public depositCount;
+    mapping(uint256 => bytes32) private depositHash; // index -> keccak256 of its Deposit body
+    mapping(uint256 => uint64) private depositBlock; // index -> the block it was made in
     bool private locked;
 
     event Deposited(
@@ -65,6 +72,13 @@ contract FlavumBridge {
 
     // --- deposits ---------------------------------------------------------------------------
 
+    /// Deposit `index` of the inbox: the keccak256 of the Deposit body it must become, and the
+    /// block it was made in.
+    function deposit(uint256 index) external view returns (bytes32 bodyHash, uint64 blockNumber) {
+        require(index < depositCount, "no such deposit");
+        return (depositHash[index], depositBlock[index]);
+    }
+
     function depositETH(address recipient) external payable {
         require(msg.value > 0, "nothing deposited");
         _emitDeposit(recipient, nativeAsset, address(0), msg.value, bytes32(0), "");
@@ -99,7 +113,19 @@ contract FlavumBridge {
         bytes memory payload
     ) private {
         require(recipient != address(0), "recipient zero");
-        emit Deposited(depositCount++, msg.sender, recipient, asset, token, amount, commitment, metadataHash, payload);
+        uint256 index = depositCount++;
+        depositHash[index] = _depositBodyHash(index, recipient, token, amount, commitment, metadataHash);
+        depositBlock[index] = uint64(block.number);
+        emit Deposited(index, msg.sender, recipient, asset, token, amount, commitment, metadataHash, payload);
+    }
+
+    /// keccak256 of the rollup's Deposit body: abi.encode(ledger, eventId, recipient, token,
+    /// amount, dataCommitment, metadataHash); the credited asset follows from (ledger, token).
+    function _depositBodyHash(
+        uint256 index, address recipient, address token, uint256 amount, bytes32 commitment, bytes32 metadataHash
+    ) private view returns (bytes32) {
+        bytes32 eventId = keccak256(abi.encode(DEPOSIT_ID_TAG, ledgerId, index));
+        return keccak256(abi.encode(ledgerId, eventId, recipient, token, amount, commitment, metadataHash));
     }
 
     // --- withdrawals ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ execution fits the transaction (the input commitment is the DATA object's).
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from flavum.core.assets import compute_asset_id
 from flavum.core.batch import TraceEntry, Withdrawal, compute_outputs_hash
 from flavum.core.encoding import compute_tag, encode_address, encode_uint, keccak256
 from flavum.core.errors import (
@@ -291,7 +292,9 @@ def process_deposit(state: State, body: Deposit, tx_hash: Hash32) -> Outcome:
         raise MalformedTransaction("a deposit carries an amount, data, or both")
     set_deposit_applied(state, body.event_id)
     if body.amount:
-        increase_balance(state, body.recipient, body.asset, body.amount)
+        # The asset follows from the ledger: a deposit from one ledger never credits another's.
+        asset = compute_asset_id(body.ledger, body.token)
+        increase_balance(state, body.recipient, asset, body.amount)
     if body.data_commitment == ZERO_HASH:
         return Outcome(tx_hash)
     object_id = compute_deposit_object_id(body.event_id)

@@ -7,7 +7,9 @@ for one rollup or chain is refused by every other (`WrongDomain`). The wire form
 bytes body, bytes signature)` with `body = abi.encode(<the body's fields>)`.
 
 Deposit is a system transaction: it comes from a ledger watcher, carries the ledger event it
-mirrors, has no signature and is applied at most once per event.
+mirrors, has no signature and is applied at most once per event. It names its ledger and the
+token, not the asset: the asset credited is `compute_asset_id(ledger, token)`, so a deposit
+said to come from one ledger can only credit that ledger's assets.
 """
 
 from dataclasses import dataclass, fields, replace
@@ -18,6 +20,7 @@ from eth_keys.constants import SECPK1_N
 from eth_keys.datatypes import PrivateKey
 from eth_keys.datatypes import Signature as EcdsaSignature
 
+from flavum.core.assets import compute_asset_id
 from flavum.core.encoding import compute_tag, decode_abi, encode_abi, hash_tagged, keccak256
 from flavum.core.errors import BadSignature, MalformedTransaction
 from flavum.core.types import (
@@ -136,18 +139,26 @@ class Withdraw:
 
 @dataclass(frozen=True)
 class Deposit:
-    """Credit a balance and/or mint a DATA object, mirroring one ledger event (`event_id`)."""
+    """Credit `amount` of `token` and/or mint a DATA object, mirroring deposit `event_id` of
+    `ledger`. On a ledger with a deposit inbox (the EVM bridge), keccak256 of this body's
+    encoding is what the bridge stored for the deposit."""
 
     TYPE: ClassVar[TxType] = TxType.DEPOSIT
     ABI: ClassVar[tuple[str, ...]] = (
-        "bytes32", "address", "bytes32", "uint256", "bytes32", "bytes32"
+        "bytes32", "bytes32", "address", "address", "uint256", "bytes32", "bytes32"
     )
+    ledger: Hash32
     event_id: Hash32
     recipient: Address
-    asset: AssetId
+    token: Address  # zero: the ledger's native coin
     amount: Amount
     data_commitment: Hash32  # zero: no data object
     metadata_hash: Hash32
+
+    @property
+    def asset(self) -> AssetId:
+        """What the deposit credits: compute_asset_id(ledger, token), never a free field."""
+        return compute_asset_id(self.ledger, self.token)
 
 
 Body = (

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from flavum.core.assets import compute_deposit_id
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
-from flavum.core.encoding import compute_tag, hash_tagged
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
@@ -41,17 +41,6 @@ from flavum.l1.verifiers import (
     VerifierBuild,
     build_model_verifier,
 )
-
-DEPOSIT_EVENT_TAG = compute_tag("l1.deposit_event")
-
-
-def compute_deposit_event_id(ledger_id: Hash32, block_hash: Hash32, log_index: int) -> Hash32:
-    """Id of a bridge deposit event: keccak256(abi.encode(TAG, ledger, block hash, log index)).
-
-    A deposit moved to another block by a reorg is another event; confirmations keep the
-    watcher from crediting one before its block is settled."""
-    return hash_tagged(DEPOSIT_EVENT_TAG, ("bytes32", "bytes32", "uint256"),
-                       (ledger_id, block_hash, log_index))
 
 
 @dataclass(frozen=True)
@@ -459,10 +448,10 @@ class EvmLedger(Ledger):
         events = []
         for log in sorted(logs, key=lambda g: (g["blockNumber"], g["logIndex"])):
             args = log["args"]
-            block_hash = Hash32(bytes(log["blockHash"]))
+            index = int(args["depositIndex"])
             events.append(DepositEvent(
-                event_id=compute_deposit_event_id(self.ledger_id, block_hash, int(log["logIndex"])),
-                block_number=int(log["blockNumber"]), block_hash=block_hash,
+                event_id=compute_deposit_id(self.ledger_id, index), index=index,
+                block_number=int(log["blockNumber"]), block_hash=Hash32(bytes(log["blockHash"])),
                 log_index=int(log["logIndex"]), depositor=_address(args["depositor"]),
                 recipient=_address(args["recipient"]), asset=AssetId(bytes(args["asset"])),
                 token=_address(args["token"]), amount=Amount(int(args["amount"])),

@@ -10,16 +10,15 @@ It does not verify ZK proofs (capabilities.verifies_proofs is False): it anchors
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from flavum.core.assets import compute_asset_id, compute_ledger_id
+from flavum.core.assets import compute_asset_id, compute_deposit_id, compute_ledger_id
 from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
 from flavum.core.encoding import encode_uint, keccak256
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import compute_deposit_event_id
 from flavum.l1.interface import (
     BatchStatus,
     Capabilities,
@@ -80,21 +79,28 @@ class FakeLedger(Ledger):
             number = len(self.blocks)
             self.blocks.append(_Block(number, self._new_hash(number)))
 
-    def reorg(self, depth: int) -> None:
-        """Drop the last `depth` blocks (and their deposits); mine as many empty ones."""
+    def reorg(self, depth: int, remine: bool = False) -> None:
+        """Drop the last `depth` blocks and mine as many new ones: empty, or (`remine`) the
+        first of them holding the dropped deposits again, in their order (as a reorg re-mines
+        the transactions it dropped)."""
+        dropped = [e for b in self.blocks[len(self.blocks) - depth:] for e in b.deposits]
         del self.blocks[len(self.blocks) - depth:]
         self.mine(depth)
+        if remine:
+            block = self.blocks[-depth]
+            block.deposits = [replace(e, block_number=block.number, block_hash=block.hash,
+                                      log_index=i) for i, e in enumerate(dropped)]
 
     def deposit(self, depositor: Address, recipient: Address, amount: int,
                 data_commitment: Hash32 = ZERO_HASH, metadata_hash: Hash32 = ZERO_HASH,
                 token: Address = ZERO_ADDRESS) -> DepositEvent:
-        """Record a deposit in a new block."""
+        """Record a deposit in a new block, numbered like the bridge's inbox."""
+        index = sum(len(b.deposits) for b in self.blocks)  # a reorg drops the count with them
         self.mine()
         block = self.blocks[-1]
-        log_index = len(block.deposits)
         event = DepositEvent(
-            event_id=compute_deposit_event_id(self.ledger_id, block.hash, log_index),
-            block_number=block.number, block_hash=block.hash, log_index=log_index,
+            event_id=compute_deposit_id(self.ledger_id, index), index=index,
+            block_number=block.number, block_hash=block.hash, log_index=0,
             depositor=depositor, recipient=recipient,
             asset=compute_asset_id(self.ledger_id, token), token=token, amount=Amount(amount),
             data_commitment=data_commitment, metadata_hash=metadata_hash,

@@ -112,9 +112,14 @@ class ForcedInclusion:
 
 @dataclass(frozen=True)
 class DepositEvent:
-    """A bridge deposit as the ledger recorded it; `event_id` names it once and for all."""
+    """A bridge deposit as the ledger recorded it; `event_id` names it once and for all.
+
+    `index` is its number in the bridge's inbox on a ledger that numbers deposits (the EVM
+    bridge stores each one's Deposit body hash, and batches must take them in index order);
+    None on a ledger that does not (Litecoin)."""
 
     event_id: Hash32
+    index: int | None
     block_number: int
     block_hash: Hash32
     log_index: int

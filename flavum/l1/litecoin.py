@@ -224,7 +224,7 @@ class LitecoinLedger(Ledger):
                                                 tx.only_data or b""))
                     continue
                 events.append(DepositEvent(
-                    event_id=compute_litecoin_deposit_event_id(self.ledger_id, txid),
+                    event_id=compute_litecoin_deposit_event_id(self.ledger_id, txid), index=None,
                     block_number=block.height, block_hash=block.hash, log_index=index,
                     depositor=ZERO_ADDRESS, recipient=recipient, asset=self.asset,
                     token=ZERO_ADDRESS, amount=Amount(tx.custody_amount),
@@ -234,7 +234,8 @@ class LitecoinLedger(Ledger):
 
     def deposits(self, from_block: int, to_block: int) -> list[DepositEvent]:
         """Well-tagged payments to custody in blocks from_block..to_block. `log_index` is the
-        transaction's index in its block, `payload` its txid; the depositor is unknown (zero)."""
+        transaction's index in its block, `payload` its txid; the depositor is unknown (zero).
+        No inbox numbers them (`index` None): the id is the txid's."""
         return self._deposits_and_parked(from_block, to_block)[0]
 
     def parked_deposits(self, from_block: int, to_block: int) -> list[ParkedDeposit]:

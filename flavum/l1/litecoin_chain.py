@@ -59,7 +59,11 @@ def encode_payout_tag(withdrawal: Withdrawal) -> bytes:
 def compute_litecoin_deposit_event_id(ledger_id: Hash32, txid: Hash32) -> Hash32:
     """Id of a deposit: keccak256(abi.encode(TAG, ledger, txid)). A transaction can be in the
     chain only once, so a deposit re-mined in another block by a reorg keeps its id and the
-    rollup state refuses to credit it again (DepositAlreadyApplied)."""
+    rollup state refuses to credit it again (DepositAlreadyApplied). The txid leaves out the
+    witness (BIP 141), so a segwit deposit cannot be re-mined under another txid; a legacy
+    input's signature can be malleated into another txid, but the two spend the same coins, so
+    only one of them is ever in the chain (the confirmations keep the watcher from crediting
+    the one a reorg replaces). Litecoin numbers no deposits: the txid is their only name."""
     return hash_tagged(DEPOSIT_EVENT_TAG, ("bytes32", "bytes32"), (ledger_id, txid))
 
 

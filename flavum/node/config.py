@@ -27,6 +27,9 @@ DEFAULT_LEDGER = "evm"
 DEFAULT_CHAIN_ID = 31337  # anvil's and eth-tester's default chain id
 DEFAULT_PORT = 8787
 DEV_FUNDING = 10**21  # 1,000 ETH in wei
+# Beyond any reorg seen on proof-of-stake Ethereum outside finality (1-2 blocks); 30 minutes of
+# Litecoin blocks. See docs/configuration.md; the embedded EVM sets 0 (it cannot reorganise).
+DEFAULT_CONFIRMATIONS = 12
 
 
 def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
@@ -50,7 +53,7 @@ class LedgerSpec:
     url: str = "embedded"  # evm: "embedded" (in-process EVM) or a JSON-RPC URL
     deployment: str = ""  # evm over RPC: deployment JSON written by `flavum l1 deploy`
     sequencer_key: str = "sequencer"  # key name (home/keys) that posts batches
-    confirmations: int = 0  # deposits are credited this many blocks deep
+    confirmations: int = DEFAULT_CONFIRMATIONS  # deposits are credited this many blocks deep
     forced_window: int = 100  # blocks before a forced request must be in a batch
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific settings
 

@@ -1,17 +1,23 @@
 """The ledger watcher: bridge deposits become Deposit transactions, exactly once each.
 
 Each poll reads the deposits in the blocks that have `confirmations` blocks on top of them and
-submits one Deposit system transaction per event, keyed by its event id (ledger, block hash,
-log index). The watcher keeps its own cursor in SQLite: the next block to scan, the hashes of
-the blocks it scanned, and the events it submitted, so a restarted watcher resumes where it
-was, and a replayed event is skipped (and would be refused by the state anyway:
-DepositAlreadyApplied).
+submits one Deposit system transaction per event, keyed by its event id. The watcher keeps its
+own cursor in SQLite: the next block to scan, the hashes of the blocks it scanned, and the
+events it submitted, so a restarted watcher resumes where it was, and a replayed event is
+skipped (and would be refused by the state anyway: DepositAlreadyApplied).
+
+A ledger that numbers its deposits (an inbox: `DepositEvent.index`, the EVM bridge) is credited
+in index order only, as the rollup contract consumes the inbox: when deposit k+2 shows up
+before k+1, the watcher waits, rescanning from the block of the last deposit it credited.
 
 Reorgs: a deposit in a block that is not yet confirmed is never read, so a reorg shallower than
 `confirmations` cannot credit a vanished deposit. If a scanned block's hash changes (a reorg
 deeper than the confirmations), the cursor moves back to the last block whose hash still
-matches and the reorg is counted in `deep_reorgs`; deposits credited from dropped blocks cannot
-be taken back, which is why `confirmations` must exceed the deepest reorg the ledger can have.
+matches and the reorg is counted in `deep_reorgs`. An id does not depend on the block (the
+inbox index on the EVM, the txid on Litecoin), so a deposit the reorg re-mines is the same
+deposit and is credited once; deposits credited from dropped blocks that are not re-mined
+cannot be taken back, which is why `confirmations` must exceed the deepest reorg the ledger can
+have.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 from flavum.core.errors import DepositAlreadyApplied
 from flavum.core.state import Domain
 from flavum.core.transactions import Deposit, Transaction
-from flavum.core.types import ZERO_ADDRESS, Nonce
+from flavum.core.types import ZERO_ADDRESS, Hash32, Nonce
 from flavum.l1.interface import DepositEvent, Ledger
 
 log = logging.getLogger(__name__)
@@ -37,15 +43,16 @@ CREATE TABLE IF NOT EXISTS cursor (ledger BLOB PRIMARY KEY, next_block INTEGER N
 CREATE TABLE IF NOT EXISTS scanned (ledger BLOB, number INTEGER, hash BLOB NOT NULL,
                                     PRIMARY KEY (ledger, number));
 CREATE TABLE IF NOT EXISTS events (event_id BLOB PRIMARY KEY, ledger BLOB NOT NULL,
-                                   block_number INTEGER NOT NULL, tx_hash BLOB);
+                                   block_number INTEGER NOT NULL, deposit_index INTEGER,
+                                   tx_hash BLOB);
 """
 KEEP_SCANNED = 64  # hashes of the last scanned blocks, to detect (and unwind) deep reorgs
 
 
-def make_deposit_transaction(domain: Domain, event: DepositEvent) -> Transaction:
-    """The Deposit system transaction mirroring one bridge event."""
+def make_deposit_transaction(domain: Domain, ledger: Hash32, event: DepositEvent) -> Transaction:
+    """The Deposit system transaction mirroring one bridge event of `ledger`."""
     body = Deposit(
-        event_id=event.event_id, recipient=event.recipient, asset=event.asset,
+        ledger=ledger, event_id=event.event_id, recipient=event.recipient, token=event.token,
         amount=event.amount, data_commitment=event.data_commitment,
         metadata_hash=event.metadata_hash,
     )
@@ -54,7 +61,7 @@ def make_deposit_transaction(domain: Domain, event: DepositEvent) -> Transaction
 
 @dataclass(frozen=True)
 class PollResult:
-    scanned_to: int | None  # last block scanned, None if nothing was confirmed yet
+    scanned_to: int | None  # last block scanned; None: nothing confirmed yet, or a deposit missing
     submitted: int
     skipped: int  # events already submitted (or refused as already applied)
 
@@ -64,7 +71,7 @@ class LedgerWatcher:
 
     def __init__(
         self, ledger: Ledger, submit: Callable[[Transaction], Any], domain: Domain,
-        cursor_path: Path | str, *, confirmations: int = 6, start_block: int = 0,
+        cursor_path: Path | str, *, confirmations: int, start_block: int = 0,
         max_range: int = 2_000,
     ) -> None:
         if confirmations < 0:
@@ -73,6 +80,7 @@ class LedgerWatcher:
         self.submit = submit
         self.domain = domain
         self.confirmations = confirmations
+        self.start_block = start_block
         self.max_range = max_range
         self.deep_reorgs = 0
         self._lock = threading.Lock()
@@ -107,18 +115,43 @@ class LedgerWatcher:
                 return PollResult(None, 0, 0)
             end = min(safe, start + self.max_range - 1)
             submitted = skipped = 0
+            expected = self._next_deposit_index()
             for event in self.ledger.deposits(start, end):
+                if event.index is not None and event.index > expected:
+                    self._wait_for_deposit(expected, event.index)
+                    return PollResult(None, submitted, skipped)
                 if self._submit_once(event):
                     submitted += 1
                 else:
                     skipped += 1
+                if event.index == expected:
+                    expected += 1
             self._record_scanned(start, end)
             return PollResult(end, submitted, skipped)
+
+    def _next_deposit_index(self) -> int:
+        """The inbox index to credit next: one past the highest recorded."""
+        row = self._db.execute("SELECT MAX(deposit_index) FROM events WHERE ledger = ?",
+                               (self._key,)).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def _wait_for_deposit(self, expected: int, seen: int) -> None:
+        """Deposit `seen` came before `expected`: the rollup contract would refuse it out of
+        order. Rescan from the block of the last deposit credited until `expected` shows up."""
+        row = self._db.execute(
+            "SELECT block_number FROM events WHERE ledger = ? AND deposit_index = ?",
+            (self._key, expected - 1)).fetchone()
+        resume = self.start_block if row is None else int(row[0])
+        log.warning("ledger %s: deposit %d seen before deposit %d; waiting for it from block %d",
+                    self.ledger.name, seen, expected, resume)
+        self._db.execute("UPDATE cursor SET next_block = ? WHERE ledger = ?",
+                         (resume, self._key))
+        self._db.commit()
 
     def _submit_once(self, event: DepositEvent) -> bool:
         if self.is_submitted(event.event_id):
             return False
-        tx = make_deposit_transaction(self.domain, event)
+        tx = make_deposit_transaction(self.domain, self.ledger.ledger_id, event)
         fresh = True
         try:
             receipt = self.submit(tx)
@@ -126,8 +159,8 @@ class LedgerWatcher:
         except DepositAlreadyApplied:
             # Submitted before a crash that came before our record of it.
             tx_hash, fresh = None, False
-        self._db.execute("INSERT INTO events VALUES (?, ?, ?, ?)",
-                         (event.event_id, self._key, event.block_number, tx_hash))
+        self._db.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?)",
+                         (event.event_id, self._key, event.block_number, event.index, tx_hash))
         self._db.commit()
         return fresh
 

@@ -90,8 +90,11 @@ from tests.vectors_util import check_vectors
 
 DAVE = User(b"\x04" * 32)
 LEDGER = compute_ledger_id("evm")
-TOKEN = compute_asset_id(LEDGER, Address(b"\x70" * 20))  # an ERC-20 of the EVM ledger
-OTHER_ASSET = compute_asset_id(compute_ledger_id("litecoin"))  # nobody holds any
+LITECOIN = compute_ledger_id("litecoin")
+TOKEN_ADDRESS = Address(b"\x70" * 20)
+TOKEN = compute_asset_id(LEDGER, TOKEN_ADDRESS)  # an ERC-20 of the EVM ledger
+OTHER_ASSET = compute_asset_id(LITECOIN)  # nobody holds any
+LITECOIN_TOKEN = compute_asset_id(LITECOIN, TOKEN_ADDRESS)  # the same address, on Litecoin
 OTHER_CHAIN = Domain(ChainId(1), DOMAIN.rollup_id)
 OTHER_ROLLUP = Domain(DOMAIN.chain_id, Hash32(b"\x22" * 32))
 
@@ -181,11 +184,13 @@ def high_s(tx: Transaction) -> Transaction:
     return with_signature(tx, r + (SECPK1_N - s).to_bytes(32, "big") + bytes([v ^ 1]))
 
 
-def deposit(event: str | Hash32, recipient: User, amount: int, asset: AssetId = ETH,
-            data: Hash32 = ZERO_HASH, domain: Domain = DOMAIN) -> Transaction:
+def deposit(event: str | Hash32, recipient: User, amount: int, token: Address = ZERO_ADDRESS,
+            data: Hash32 = ZERO_HASH, domain: Domain = DOMAIN,
+            ledger: Hash32 = LEDGER) -> Transaction:
+    """A deposit of `token` of `ledger` (by default the EVM ledger's native coin, ETH)."""
     event_id = event if isinstance(event, bytes) else h("event." + event)
     metadata = ZERO_HASH if data == ZERO_HASH else h("meta")
-    body = Deposit(event_id, recipient.address, asset, Amount(amount), data, metadata)
+    body = Deposit(ledger, event_id, recipient.address, token, Amount(amount), data, metadata)
     return Transaction(domain.chain_id, domain.rollup_id, ZERO_ADDRESS, Nonce(0), body)
 
 
@@ -312,10 +317,14 @@ def accepted_cases() -> list[StfCase]:
         case("deposit_balance_and_data", "a deposit credits 9 ETH and mints a DATA object",
              ok(deposit("carol.both", CAROL, 9, data=COMMITMENT_NEW))),
         case("deposit_token_to_existing_account", "a TOKEN deposit to Alice, who holds ETH",
-             ok(deposit("alice.token", ALICE, 25, TOKEN))),
+             ok(deposit("alice.token", ALICE, 25, TOKEN_ADDRESS))),
         case("deposit_up_to_max_balance", "a deposit fills a balance to exactly 2**256 - 1",
-             ok(deposit("dave.max", DAVE, 1, TOKEN)),
+             ok(deposit("dave.max", DAVE, 1, TOKEN_ADDRESS)),
              pre=with_balance(DAVE, TOKEN, MAX_UINT256 - 1)),
+        case("deposit_asset_from_ledger_and_token",
+             "a deposit from Litecoin naming the EVM token's address credits Bob that address's "
+             "Litecoin asset; his 40 TOKEN of the EVM ledger are untouched",
+             ok(deposit("bob.litecoin", BOB, 5, TOKEN_ADDRESS, ledger=LITECOIN))),
         case("seq_infer_then_withdraw_result",
              "Bob's inference creates a RESULT, which he then withdraws",
              ok(infer(BOB, 1, MODEL_FEE, DATA_BOB, 5), EXEC_BOB),
@@ -373,6 +382,17 @@ def sequence_cases() -> list[StfCase]:
         case("seq_duplicate_deposit", "a deposit, the same ledger event again, another event",
              ok(repeated), no(errors.DepositAlreadyApplied, repeated),
              ok(deposit("after.twice", DAVE, 6))),
+        case("seq_repeated_event_id_other_body",
+             "a deposit, then another body under the same event id (to Carol, 9 TOKEN): the id "
+             "is applied once, whatever the body says",
+             ok(deposit("reused", DAVE, 5)),
+             no(errors.DepositAlreadyApplied, deposit("reused", CAROL, 9, TOKEN_ADDRESS))),
+        case("seq_deposit_from_other_ledger_spends_only_its_asset",
+             "Dave gets 5 of the token's address from Litecoin: he cannot send the EVM TOKEN, "
+             "he can send the Litecoin one",
+             ok(deposit("dave.litecoin", DAVE, 5, TOKEN_ADDRESS, ledger=LITECOIN)),
+             no(errors.InsufficientBalance, transfer(DAVE, 0, ALICE, 5, TOKEN)),
+             ok(transfer(DAVE, 0, ALICE, 5, LITECOIN_TOKEN))),
         case("seq_withdrawn_object_is_gone",
              "Carol withdraws her RESULT, then tries to give it away",
              ok(withdraw(CAROL, 1, CAROL, 0, AssetId(ZERO_HASH), RESULT_CAROL)),
@@ -453,7 +473,7 @@ def state_refusal_cases() -> list[StfCase]:
         case("insufficient_balance_fee", "Carol allows the fee of 5 ETH but holds 2",
              no(errors.InsufficientBalance, infer(CAROL, 1, MODEL_FEE, DATA_BOB, 5), EXEC_BOB)),
         case("balance_overflow_deposit", "a deposit past 2**256 - 1",
-             no(errors.InsufficientBalance, deposit("overflow", DAVE, 1, TOKEN)),
+             no(errors.InsufficientBalance, deposit("overflow", DAVE, 1, TOKEN_ADDRESS)),
              pre=with_balance(DAVE, TOKEN, MAX_UINT256)),
         case("balance_overflow_transfer", "a transfer that would take Dave past 2**256 - 1",
              no(errors.InsufficientBalance, transfer(ALICE, 3, DAVE, 10)),

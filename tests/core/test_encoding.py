@@ -59,7 +59,7 @@ BODIES = [
     Withdraw(H[7], ALICE.address, ETH, Amount(5), ZERO_HASH),
 ]
 DEPOSIT = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0),
-                      Deposit(H[1], BOB.address, ETH, Amount(9), H[2], ZERO_HASH))
+                      Deposit(H[3], H[1], BOB.address, ZERO_ADDRESS, Amount(9), H[2], ZERO_HASH))
 
 
 def hx(b: bytes) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from flavum.core import errors
+from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import compute_outputs_hash
 from flavum.core.state import (
     Domain,
@@ -39,6 +40,7 @@ from flavum.core.types import (
     ZERO_ADDRESS,
     ZERO_HASH,
     Access,
+    Address,
     Amount,
     AssetId,
     ChainId,
@@ -51,6 +53,7 @@ from flavum.core.types import (
 from .conftest import ALICE, BOB, CAROL, DOMAIN, ETH, sign
 
 LEDGER = Hash32(b"\x4c" * 32)
+EVM = compute_ledger_id("evm")  # the ledger of ETH
 COMMITMENT = Hash32(b"\xcc" * 32)
 EXECUTION = Execution(COMMITMENT, (7, -3, 12))
 
@@ -153,15 +156,33 @@ def test_withdraw_balance_and_object(state):
         data_id, ObjectKind.DATA, COMMITMENT, BOB.address)
 
 
+def deposit_tx(body: Deposit) -> Transaction:
+    return Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0), body)
+
+
 def test_deposit_credits_and_mints_data_once(state):
     event = Hash32(b"\xee" * 32)
-    deposit = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0),
-                          Deposit(event, CAROL.address, ETH, Amount(50), COMMITMENT, ZERO_HASH))
+    deposit = deposit_tx(Deposit(EVM, event, CAROL.address, ZERO_ADDRESS, Amount(50), COMMITMENT,
+                                 ZERO_HASH))
     process_transaction(state, deposit)
     assert get_balance(state, CAROL.address, ETH) == 50
     data = get_object(state, compute_deposit_object_id(event))
     assert data.owner == CAROL.address and data.commitment == COMMITMENT
     refused(state, deposit, errors.DepositAlreadyApplied)
+
+
+def test_deposit_credits_only_its_own_ledgers_asset(state):
+    # A deposit "from Litecoin" of the EVM bridge's token credits a Litecoin asset, never the
+    # asset the EVM bridge pays out.
+    token = Address(b"\x70" * 20)
+    litecoin = compute_ledger_id("litecoin")
+    body = Deposit(litecoin, Hash32(b"\xef" * 32), CAROL.address, token, Amount(7), ZERO_HASH,
+                   ZERO_HASH)
+    process_transaction(state, deposit_tx(body))
+    assert body.asset == compute_asset_id(litecoin, token)
+    assert get_balance(state, CAROL.address, compute_asset_id(litecoin, token)) == 7
+    assert get_balance(state, CAROL.address, compute_asset_id(EVM, token)) == 0
+    assert get_balance(state, CAROL.address, ETH) == 0
 
 
 def test_state_transition_checks_claimed_root(state):
@@ -298,12 +319,11 @@ def test_inference_must_match_the_data_commitment(state):
 def test_malformed_transactions(state):
     refused(state, sign(ALICE, 0, Withdraw(LEDGER, ALICE.address, ETH, Amount(0), ZERO_HASH)),
             errors.MalformedTransaction)
-    empty_deposit = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0),
-                                Deposit(Hash32(b"\x01" * 32), ALICE.address, ETH, Amount(0),
-                                        ZERO_HASH, ZERO_HASH))
+    empty_deposit = deposit_tx(Deposit(EVM, Hash32(b"\x01" * 32), ALICE.address, ZERO_ADDRESS,
+                                       Amount(0), ZERO_HASH, ZERO_HASH))
     refused(state, empty_deposit, errors.MalformedTransaction)
-    signed_deposit = sign(ALICE, 0, Deposit(Hash32(b"\x01" * 32), ALICE.address, ETH, Amount(1),
-                                            ZERO_HASH, ZERO_HASH))
+    signed_deposit = sign(ALICE, 0, Deposit(EVM, Hash32(b"\x01" * 32), ALICE.address,
+                                            ZERO_ADDRESS, Amount(1), ZERO_HASH, ZERO_HASH))
     refused(state, signed_deposit, errors.MalformedTransaction)
 
 

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.encoding import compute_smt_leaf_hash, compute_smt_node_hash, keccak256
 from flavum.core.errors import BadSignature, InvalidTransaction, StateRootMismatch
 from flavum.core.merkle import verify_smt_proof
@@ -46,7 +47,6 @@ from flavum.core.types import (
     Access,
     Address,
     Amount,
-    AssetId,
     Hash32,
     Nonce,
     ObjectId,
@@ -72,7 +72,9 @@ from .conftest import DOMAIN, ETH, User, sign
 
 USERS = [User(bytes([0] * 31 + [i + 1])) for i in range(24)]
 ADDRESSES = [u.address for u in USERS]
-TOKEN = AssetId(b"\x70" * 32)
+EVM = compute_ledger_id("evm")
+TOKEN_ADDRESS = Address(b"\x70" * 20)
+TOKEN = compute_asset_id(EVM, TOKEN_ADDRESS)
 LEDGER = Hash32(b"\x4c" * 32)
 COMMITMENTS = [Hash32(bytes([0xC0 + i]) * 32) for i in range(3)]
 
@@ -185,7 +187,8 @@ def draw_tx(data: Any, state: State, step: int) -> tuple[Transaction, Execution 
     event = h(30_000 + data.draw(st.integers(0, 5))) if action == "deposit_again" else h(
         60_000 + step)
     commitment = data.draw(st.sampled_from([ZERO_HASH, COMMITMENTS[0]]))
-    body = Deposit(event, data.draw(st.sampled_from(ADDRESSES)), asset,
+    token = ZERO_ADDRESS if asset == ETH else TOKEN_ADDRESS
+    body = Deposit(EVM, event, data.draw(st.sampled_from(ADDRESSES)), token,
                    Amount(data.draw(st.sampled_from([0, 7]))), commitment, ZERO_HASH)
     return Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0), body), None
 

@@ -5,8 +5,9 @@ from dataclasses import replace
 
 import pytest
 
-from flavum.core.assets import compute_asset_id
+from flavum.core.assets import compute_asset_id, compute_deposit_id
 from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Domain
 from flavum.core.transactions import (
@@ -14,12 +15,15 @@ from flavum.core.transactions import (
     Transfer,
     Withdraw,
     compute_tx_hash,
+    encode_body,
     encode_transaction,
     sign_transaction,
 )
 from flavum.core.types import ZERO_HASH, Amount, ChainId, Hash32, Nonce, ObjectId, ObjectKind
 from flavum.l1.errors import LedgerError
+from flavum.l1.evm_client import call_mapped
 from flavum.l1.interface import ForcedInclusion
+from flavum.node.watcher import make_deposit_transaction
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
 from .helpers import h, make_batch, mine
@@ -45,6 +49,30 @@ def test_deposits_emit_one_event_each(ledger):
     with pytest.raises(LedgerError) as err:
         ledger.deposit_data(ALICE_KEY, BOB, ZERO_HASH)
     assert err.value.reason == "a data deposit needs a commitment"
+
+
+def test_inbox_stores_each_deposits_body_hash_by_index(ledger):
+    token = ledger.deploy_test_token(ALICE_KEY)
+    ledger.mint_test_token(ALICE_KEY, token, ALICE, 1_000)
+    receipts = [ledger.deposit_eth(ALICE_KEY, BOB, ETH),
+                ledger.deposit_erc20(ALICE_KEY, token, 300, BOB),
+                ledger.deposit_data(ALICE_KEY, BOB, h("commitment"), b"payload", value=5)]
+    events = ledger.deposits(0, ledger.head())
+    assert ledger.deposits(0, ledger.head()) == events  # read again: the same ids
+    assert [e.index for e in events] == [0, 1, 2]
+    domain = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+    for event, receipt in zip(events, receipts, strict=True):
+        assert event.event_id == compute_deposit_id(ledger.ledger_id, event.index)
+        body = make_deposit_transaction(domain, ledger.ledger_id, event).body
+        assert body.asset == event.asset  # the asset the bridge named follows from the token
+        stored = ledger.bridge.functions.deposit(event.index).call()
+        assert (bytes(stored[0]), stored[1]) == (keccak256(encode_body(body)),
+                                                 receipt["blockNumber"])
+    with pytest.raises(LedgerError) as err:
+        call_mapped("deposit", ledger.bridge.functions.deposit(3).call)
+    assert err.value.reason == "no such deposit"
+    # The inbox's two stores (about 44k gas) keep a deposit well inside its gas limit.
+    assert receipts[0]["gasUsed"] < 100_000
 
 
 def _withdrawals(ledger, token: str) -> list[Withdrawal]:

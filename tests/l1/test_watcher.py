@@ -1,5 +1,5 @@
 """The ledger watcher: each bridge event becomes one Deposit, after its confirmations, across
-restarts and reorgs (the fake ledger, and anvil with snapshot/revert)."""
+restarts and reorgs, in inbox order (the fake ledger, and anvil with snapshot/revert)."""
 
 import pytest
 
@@ -91,6 +91,52 @@ def test_deep_reorg_moves_the_cursor_back(tmp_path):
     ledger.mine()
     assert watcher.poll().submitted == 1
     assert watcher.deep_reorgs == 1
+
+
+def test_deposit_remined_by_a_deep_reorg_is_credited_once(tmp_path):
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    ledger.mine(3)
+    event = ledger.deposit(ALICE, BOB, 9)
+    ledger.mine()
+    assert watcher.poll().submitted == 1
+    ledger.reorg(2, remine=True)  # deeper than the confirmations: already credited
+    ledger.mine()
+    moved = ledger.deposits(0, ledger.head())
+    assert len(moved) == 1 and moved[0].block_hash != event.block_hash
+    assert moved[0].event_id == event.event_id  # the id is the inbox index's: same deposit
+    result = watcher.poll()
+    assert watcher.deep_reorgs == 1 and (result.submitted, result.skipped) == (0, 1)
+    # A watcher that lost its cursor reads it again: the state refuses it.
+    fresh = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "other.db", confirmations=1)
+    assert (fresh.poll().submitted, len(rollup.applied)) == (0, 1)
+    assert get_balance(rollup.state, BOB, compute_asset_id(ledger.ledger_id)) == 9
+
+
+class GappyLedger(FakeLedger):
+    """A fake whose log reads leave out some deposits, as a lagging RPC backend may."""
+
+    hidden: frozenset[int] = frozenset()
+
+    def deposits(self, from_block, to_block):
+        return [e for e in super().deposits(from_block, to_block) if e.index not in self.hidden]
+
+
+def test_deposits_are_credited_in_index_order_only(tmp_path):
+    ledger = GappyLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    events = [ledger.deposit(ALICE, BOB, amount) for amount in (1, 2, 3)]
+    ledger.mine()
+    ledger.hidden = frozenset({1})
+    result = watcher.poll()  # deposit 2 before deposit 1: credit 0, then wait
+    assert (result.scanned_to, result.submitted) == (None, 1)
+    assert watcher.poll().submitted == 0  # still missing: still waiting
+    ledger.hidden = frozenset()
+    assert watcher.poll().submitted == 2
+    assert rollup.applied == [e.event_id for e in events]
+    assert get_balance(rollup.state, BOB, compute_asset_id(ledger.ledger_id)) == 6
 
 
 def test_anvil_reorg_and_restart(anvil, tmp_path):

@@ -103,7 +103,7 @@ def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared
     from flavum.node.config import LedgerSpec
 
     config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
-                         ledgers=(LedgerSpec(name="evm", kind="evm"),))
+                         ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
     (config.home / "srs").symlink_to(shared_srs)
     node = Node.open(config, pool=InlineProverPool())

@@ -82,7 +82,7 @@ def run_round_trip(node: Node) -> None:
 
 
 def test_round_trip_on_the_embedded_evm(tmp_path, shared_srs):
-    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0))
     try:
         run_round_trip(node)
     finally:
@@ -90,7 +90,7 @@ def test_round_trip_on_the_embedded_evm(tmp_path, shared_srs):
 
 
 def test_sealing_waits_for_proofs_and_a_failed_proof_blocks_the_ledger(tmp_path, shared_srs):
-    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0))
     try:
         link = node.ledger("evm")
         example = examples.train_sklearn_logreg("iris")
@@ -109,7 +109,7 @@ def test_sealing_waits_for_proofs_and_a_failed_proof_blocks_the_ledger(tmp_path,
 
 
 def test_withdrawal_proof_needs_a_sealed_batch(tmp_path, shared_srs):
-    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0))
     try:
         ledger_id = node.ledger("evm").ledger.ledger_id
         w = send(node, BOB_KEY, BOB, Withdraw(ledger_id, ALICE, ETH, Amount(5), NO_OBJECT))
@@ -123,7 +123,7 @@ def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, sha
     from flavum.core.transactions import Transaction, encode_transaction, sign_transaction
     from flavum.core.types import Nonce
 
-    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm"))
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0))
     try:
         link = node.ledger("evm")
         ledger = link.ledger

@@ -3,6 +3,7 @@
 import pytest
 
 from flavum.core import errors
+from flavum.core.assets import compute_ledger_id
 from flavum.core.batch import compute_batch_hash, compute_trace_leaf
 from flavum.core.merkle import compute_tree_proof, compute_tree_root, verify_tree_proof
 from flavum.core.state import compute_state_root
@@ -113,7 +114,8 @@ def test_rejections_are_typed_and_leave_nothing(setup):
 def test_users_cannot_submit_deposits(setup):
     config, seq, _ = setup
     deposit = Transaction(config.domain.chain_id, config.rollup_id, ZERO_ADDRESS, Nonce(0),
-                          Deposit(Hash32(b"\x01" * 32), BOB, ETH, Amount(5), ZERO_HASH, ZERO_HASH))
+                          Deposit(compute_ledger_id("evm"), Hash32(b"\x01" * 32), BOB,
+                                  ZERO_ADDRESS, Amount(5), ZERO_HASH, ZERO_HASH))
     with pytest.raises(errors.MalformedTransaction):
         seq.submit(encode_transaction(deposit))
     seq.submit_system(deposit)

@@ -46,7 +46,7 @@ def test_one_rollup_on_an_evm_and_litecoin(tmp_path, litecoind, shared_srs):
                  "federation_keys": [k.hex() for k in FEDERATION_KEYS], "threshold": THRESHOLD,
                  "anchor_key": ANCHOR_KEY.hex(), "start_height": litecoind.call("getblockcount")})
     config = make_config(tmp_path / "home", prover="inline",
-                         ledgers=(LedgerSpec(name="evm", kind="evm"), ltc_spec))
+                         ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0), ltc_spec))
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
     node = Node.open(config, pool=InlineProverPool())
     try:

@@ -31,8 +31,8 @@ SEQUENCER_KEY = b"\x05" * 32
 
 
 def open_node(home: Path, srs: Path, **overrides: object) -> Node:
-    config = make_config(home, prover="inline", ledgers=(LedgerSpec(name="evm", kind="evm"),),
-                         **overrides)
+    embedded = LedgerSpec(name="evm", kind="evm", confirmations=0)
+    config = make_config(home, prover="inline", ledgers=(embedded,), **overrides)
     (config.home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
     (config.home / "srs").symlink_to(srs)
     return Node.open(config, pool=InlineProverPool())

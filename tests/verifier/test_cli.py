@@ -27,7 +27,8 @@ ANVIL_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f
 
 
 def test_verify_refuses_the_embedded_evm(tmp_path):
-    config = make_config(tmp_path / "home", ledgers=(LedgerSpec(name="evm", kind="evm"),))
+    config = make_config(tmp_path / "home",
+                         ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
     out = flavum("verify", "--json", home=config.home)
     assert out.returncode == 1
     error = json.loads(out.stdout)
