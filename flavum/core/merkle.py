@@ -43,6 +43,9 @@ Verifying, as `verify_smt_proof` does (a Solidity contract implements the same l
 (A shift by 256 yields 0 both in Python and in Solidity, so n = 0 needs no special case.)
 The domain tags keep a leaf from being passed off as an inner node and back.
 
+Updating one leaf from such a proof, for L1 fraud proofs (FlavumSmt.update), is
+merkle_update.py's `compute_updated_root`; `SparseMerkleTree.prove_update` gives its inputs.
+
 Binary Merkle tree (transactions, traces, withdrawals of a batch)
 ===============================================================
 An ordered list of 32-byte leaves. Empty list: ZERO_HASH; one leaf: that leaf. Otherwise each
@@ -234,6 +237,19 @@ class SmtProof:
     other_value_hash: Hash32 | None = None
 
 
+SMT_SIBLING_LEAF = 1  # SmtSibling.kind of a lone leaf: a = its key, b = its value hash
+SMT_SIBLING_NODE = 2  # SmtSibling.kind of an inner node: a = left hash, b = right hash
+
+
+@dataclass(frozen=True)
+class SmtSibling:
+    """Preimage of a proof's last sibling (FlavumSmt.Sibling): deleting a leaf needs it."""
+
+    kind: int
+    a: Hash32
+    b: Hash32
+
+
 class SparseMerkleTree:
     """Compact sparse Merkle tree, mutable, with cached hashes.
 
@@ -345,6 +361,27 @@ class SparseMerkleTree:
             siblings=tuple(siblings), other_key=node.key, other_value_hash=node.value_hash
         )
 
+    def prove_update(self, key: Hash32) -> tuple[SmtProof, SmtSibling | None]:
+        """The proof of `key` and what deleting it by `compute_updated_root` also needs: the
+        preimage of its last sibling (None if the key is absent or its leaf is the root)."""
+        proof = self.prove(key)
+        key_int = int.from_bytes(key, "big")
+        sibling: SmtNode = None
+        node = self._root
+        depth = 0
+        while isinstance(node, SmtInner):
+            if compute_key_bit(key_int, depth):
+                sibling, node = node.left, node.right
+            else:
+                sibling, node = node.right, node.left
+            depth += 1
+        if sibling is None or node is None or node.key != key:
+            return proof, None
+        if isinstance(sibling, SmtLeaf):
+            return proof, SmtSibling(SMT_SIBLING_LEAF, sibling.key, sibling.value_hash)
+        left, right = compute_subtree_hash(sibling.left), compute_subtree_hash(sibling.right)
+        return proof, SmtSibling(SMT_SIBLING_NODE, left, right)
+
     def items(self) -> Iterator[tuple[Hash32, Hash32]]:
         """(key, value_hash) pairs in ascending key order."""
         stack: list[SmtNode] = [self._root]
@@ -410,12 +447,20 @@ def verify_smt_proof(root: Hash32, key: Hash32, value_hash: Hash32 | None, proof
         if (key_int ^ int.from_bytes(other_key, "big")) >> (SMT_DEPTH - depth) != 0:
             return False
         current = compute_smt_leaf_hash(other_key, other_value_hash)
+    return compute_path_root(key_int, siblings, depth, current) == root
+
+
+def compute_path_root(
+    key_int: int, siblings: Sequence[Hash32], depth: int, current: Hash32
+) -> Hash32:
+    """The root above `current`, the node at `depth` on a key's path (the key as an integer):
+    hashed up with siblings[depth - 1] down to siblings[0]."""
     for d in range(depth - 1, -1, -1):
         if compute_key_bit(key_int, d):
             current = compute_smt_node_hash(siblings[d], current)
         else:
             current = compute_smt_node_hash(current, siblings[d])
-    return current == root
+    return current
 
 
 # --- Binary Merkle tree ---------------------------------------------------------------------
