@@ -4,7 +4,7 @@ Measured on the embedded EVM (py-evm, Prague rules; anvil gives the same gas) wi
 proofs of a Gemm 4-8-3 MLP with hashed input:
 
 - contract deployments, and a model's verifier: its own contract or its VKA on the shared one;
-- a batch without inferences; a batch of 1 and of 16 single-inference proofs (own verifier);
+- a batch of one Transfer; a batch of 1 and of 16 single-inference proofs (own verifier);
 - a batch of 16 inferences proven by ONE proof of the same model with a batch dimension of 16,
   on the reusable verifier (its own verifier is over the 24,576-byte limit): one verifier call
   whose public values hold 16 rows of outputs, one trace leaf per row;
@@ -12,6 +12,10 @@ proofs of a Gemm 4-8-3 MLP with hashed input:
   16 inputs, 16 Poseidon commitments, registered with that layout): its own verifier fits the
   limit; full, 12 requests + 4 padding rows, and full on the reusable verifier;
 - deposits (ETH, ERC-20, data) and withdrawal finalizations (ETH, ERC-20, RESULT as ERC-721).
+
+Every batch carries its signed transactions (one Infer per inference, one Withdraw per
+withdrawal), each with its post-state root and emitted leaf: the rollup hashes them and checks
+the header's roots against them.
 
 Goal: <= 150k gas per proven inference, amortized in a batch of 16.
 
@@ -30,18 +34,24 @@ from flavum.core.assets import compute_asset_id  # noqa: E402
 from flavum.core.batch import (  # noqa: E402
     TraceEntry,
     Withdrawal,
-    compute_batch_header,
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import keccak256  # noqa: E402
 from flavum.core.merkle import compute_tree_proof  # noqa: E402
-from flavum.core.transactions import address_of  # noqa: E402
+from flavum.core.transactions import (  # noqa: E402
+    Infer,
+    Transfer,
+    Withdraw,
+    address_of,
+    compute_tx_hash,
+)
 from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
 from flavum.l1.evm import deploy_contracts  # noqa: E402
 from flavum.l1.evm_client import embedded_web3  # noqa: E402
 from flavum.l1.interface import ModelLayout, proven_inference  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
-from tests.l1.conftest import make_per_row_model, make_proven_model  # noqa: E402
+from tests.l1.conftest import DOMAIN, make_per_row_model, make_proven_model  # noqa: E402
+from tests.l1.helpers import batch_of, signed  # noqa: E402
 
 DEPLOYER, SEQUENCER, USER = b"\x41" * 32, b"\x42" * 32, b"\x43" * 32
 GOAL = 150_000
@@ -60,7 +70,8 @@ def main() -> None:
     w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
     genesis = h("genesis")
     ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
-                              genesis_state_root=genesis, sequencer_key=SEQUENCER)
+                              genesis_state_root=genesis, domain=DOMAIN, challenge_window_blocks=0,
+                              sequencer_key=SEQUENCER)
     start = ledger.deployment.deployed_at_block
     deploy_gas = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
                   for n in range(start + 1, w3.eth.block_number + 1)]
@@ -104,29 +115,39 @@ def main() -> None:
     rows.append(("register the per-row batch-16 model's VKA on the reusable verifier",
                  ledger.last_receipt["gasUsed"], f"{len(rows16.verifier.vka)} words"))
 
-    number, prev = 0, genesis
+    number, prev, nonce = 0, genesis, 0
 
-    def post(traces, inferences, withdrawals=()):
+    def sign(body):
+        nonlocal nonce
+        nonce += 1
+        return signed(body, nonce)
+
+    def infer(model_id, data_id):
+        """A signed Infer transaction and its hash (its trace entry's tx_hash)."""
+        tx = sign(Infer(model_id, data_id, Amount(0)))
+        return tx, compute_tx_hash(tx)
+
+    def post(emitted, inferences):
+        """Post the next batch of `emitted`: (transaction, its trace entry, its withdrawal)."""
         nonlocal number, prev
-        header = compute_batch_header(number, prev, h(f"state{number}"),
-                                      [t.tx_hash for t in traces] or [h(f"tx{number}")],
-                                      traces, list(withdrawals), h(f"data{number}"))
-        ledger.post_batch(header, inferences)
+        header, txs = batch_of(number, prev, emitted)
+        ledger.post_batch(header, txs, inferences)
         number, prev = number + 1, header.state_root
         return ledger.last_receipt["gasUsed"]
 
     def single_inferences(model_id, count):
-        traces, inferences = [], []
+        emitted, inferences = [], []
         for i in range(count):
-            tx, result = h(f"{number}-{i}"), ObjectId(h(f"r{number}-{i}"))
-            traces.append(TraceEntry(tx, model_id, ObjectId(h("d")),
-                                     single.execution.input_commitment.be_bytes,
-                                     single.execution.outputs, result))
-            inferences.append(proven_inference(model_id, single.proof, [(tx, result)]))
-        return traces, inferences
+            (tx, tx_hash), result = infer(model_id, ObjectId(h("d"))), ObjectId(h(f"r{number}-{i}"))
+            emitted.append((tx, TraceEntry(tx_hash, model_id, ObjectId(h("d")),
+                                           single.execution.input_commitment.be_bytes,
+                                           single.execution.outputs, result), None))
+            inferences.append(proven_inference(model_id, single.proof, [(tx_hash, result)]))
+        return emitted, inferences
 
-    empty = post([], [])
-    rows.append(("batch without inferences", empty, ""))
+    eth = compute_asset_id(ledger.ledger_id)
+    empty = post([(sign(Transfer(address_of(USER), eth, Amount(1))), None, None)], [])
+    rows.append(("batch without inferences (one Transfer)", empty, ""))
     for model_id, label in ((own_model, "own verifier"), (vka_model, "reusable verifier")):
         gas = post(*single_inferences(model_id, 1))
         rows.append((f"batch of 1 proven inference, {label}", gas, ""))
@@ -137,14 +158,14 @@ def main() -> None:
     # One proof for 16 rows: split into 16 trace leaves.
     outputs = batched.execution.outputs
     per_row = len(outputs) // 16
-    traces, proof_rows = [], []
+    emitted, proof_rows = [], []
     for r in range(16):
-        tx, result = h(f"b-{r}"), ObjectId(h(f"br-{r}"))
-        traces.append(TraceEntry(tx, batch_model, ObjectId(h("d")),
-                                 batched.execution.input_commitment.be_bytes,
-                                 outputs[r * per_row:(r + 1) * per_row], result))
-        proof_rows.append((tx, result))
-    gas_b = post(traces, [proven_inference(batch_model, batched.proof, proof_rows)])
+        (tx, tx_hash), result = infer(batch_model, ObjectId(h("d"))), ObjectId(h(f"br-{r}"))
+        emitted.append((tx, TraceEntry(tx_hash, batch_model, ObjectId(h("d")),
+                                       batched.execution.input_commitment.be_bytes,
+                                       outputs[r * per_row:(r + 1) * per_row], result), None))
+        proof_rows.append((tx_hash, result))
+    gas_b = post(emitted, [proven_inference(batch_model, batched.proof, proof_rows)])
     per_inference = gas_b // 16
     verdict = "goal met" if per_inference <= GOAL else "goal missed"
     rows.append(("**batch of 16 inferences in ONE proof (batch-16 model), reusable verifier**",
@@ -156,14 +177,16 @@ def main() -> None:
     # One proof for 16 rows, one input commitment per row: 16 leaves, each its own commitment.
     def per_row_batch(execution, proof, real, model_id=rows_model):
         outputs = outputs_per_row(rows16.artifacts, execution.outputs)
-        traces, proof_rows = [], []
+        emitted, proof_rows = [], []
         for r in range(real):
-            tx, result = h(f"pr{number}-{r}"), ObjectId(h(f"prr{number}-{r}"))
-            traces.append(TraceEntry(tx, model_id, ObjectId(h(f"d{r}")),
-                                     execution.input_commitments[r].be_bytes, outputs[r], result))
-            proof_rows.append((tx, result))
+            data_id, result = ObjectId(h(f"d{r}")), ObjectId(h(f"prr{number}-{r}"))
+            tx, tx_hash = infer(model_id, data_id)
+            emitted.append((tx, TraceEntry(tx_hash, model_id, data_id,
+                                           execution.input_commitments[r].be_bytes, outputs[r],
+                                           result), None))
+            proof_rows.append((tx_hash, result))
         proof_rows += [(ZERO_HASH, ZERO_HASH)] * (16 - real)  # padding rows: no trace leaf
-        return post(traces, [proven_inference(model_id, proof, proof_rows)])
+        return post(emitted, [proven_inference(model_id, proof, proof_rows)])
 
     gas_r = per_row_batch(rows16.full, rows16.full_proof, 16)
     per_inference = gas_r // 16
@@ -194,19 +217,21 @@ def main() -> None:
     ledger.deposit_data(USER, address_of(USER), h("commitment"), bytes(256))
     rows.append(("deposit data (+ 256-byte payload)", ledger.last_receipt["gasUsed"], ""))
 
-    eth = compute_asset_id(ledger.ledger_id)
     tok = compute_asset_id(ledger.ledger_id, bytes.fromhex(token[2:]))
     none = ObjectId(ZERO_HASH)
-    withdrawals = [
-        Withdrawal(h(f"w{i}"), ledger.ledger_id, address_of(USER), eth, Amount(1000), none, 0,
-                   ZERO_HASH, none) for i in range(14)
-    ] + [
-        Withdrawal(h("wt"), ledger.ledger_id, address_of(USER), tok, Amount(10), none, 0,
-                   ZERO_HASH, none),
-        Withdrawal(h("wr"), ledger.ledger_id, address_of(USER), eth, Amount(0),
-                   ObjectId(h("result")), 3, h("outputs"), ObjectId(h("model"))),
+
+    def withdraw(asset, amount, object_id=none, kind=0, commitment=ZERO_HASH, model=none):
+        """A signed Withdraw and the withdrawal it emits (its id: the transaction's hash)."""
+        tx = sign(Withdraw(ledger.ledger_id, address_of(USER), asset, Amount(amount), object_id))
+        return tx, None, Withdrawal(compute_tx_hash(tx), ledger.ledger_id, address_of(USER),
+                                    asset, Amount(amount), object_id, kind, commitment, model)
+
+    emitted = [withdraw(eth, 1000) for _ in range(14)] + [
+        withdraw(tok, 10),
+        withdraw(eth, 0, ObjectId(h("result")), 3, h("outputs"), ObjectId(h("model"))),
     ]
-    post([], [], withdrawals)
+    withdrawals = [w for _, _, w in emitted]
+    post(emitted, [])
     leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
     for index, label in ((0, "ETH"), (14, "ERC-20"), (15, "RESULT as ERC-721")):
         ledger.finalize_withdrawal(withdrawals[index], number - 1, index,

@@ -20,7 +20,7 @@ SRC = HERE / "src"
 BUILD = HERE / "build"
 DEPLOYABLE = (
     "FlavumRollup", "ModelRegistry", "FlavumBridge", "FlavumObjects", "TestToken",
-    "FlavumHashesHarness", "FlavumSmtHarness",
+    "FlavumHashesHarness", "FlavumSmtHarness", "FlavumStep",
 )
 EIP170_LIMIT = 24_576
 

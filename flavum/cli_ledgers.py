@@ -3,11 +3,13 @@ to a ledger (users sign their own L1 transactions) and the independent verifier.
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import typer
 
+from flavum.challenger import Challenger, Fraud
 from flavum.cli_common import (
     HomeOption,
     JsonOption,
@@ -30,6 +32,7 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
 from flavum.node.config import (
+    DEFAULT_CHALLENGE_WINDOW,
     load_config,
     load_key,
 )
@@ -82,8 +85,11 @@ def l1_deploy(
     finally:
         store.close()
     handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis_state_root=genesis_root,
-                              forced_window_blocks=spec.forced_window, ledger_name=spec.name,
-                              sequencer_key=key)
+                              domain=config.domain, forced_window_blocks=spec.forced_window,
+                              challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
+                                                       if spec.challenge_window is None
+                                                       else spec.challenge_window),
+                              ledger_name=spec.name, sequencer_key=key)
     path = home / (spec.deployment or f"{spec.name}-deployment.json")
     write_deployment(path, handle.deployment)
     data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
@@ -241,6 +247,12 @@ def open_verifier_store(home: Path, da: str | None, ledger: Any) -> Any:
     return open_store(url)
 
 
+def _describe_fraud(fraud: Fraud) -> str:
+    return (f"batch {fraud.number}: transaction {fraud.index} proven fraudulent on chain "
+            f"({fraud.reason}); the batch and every later one are reverted "
+            f"(challenge {to_hex(fraud.challenge_tx)})")
+
+
 @command
 def verify_batches(
     ledger: str = LedgerOption,
@@ -249,10 +261,15 @@ def verify_batches(
     from_batch: int = typer.Option(0, "--from-batch", help="First batch to verify."),
     watch: bool = typer.Option(False, "--watch", help="Keep following new batches."),
     poll: float = typer.Option(2.0, "--poll", help="Seconds between polls with --watch."),
+    challenge: bool = typer.Option(False, "--challenge", help="On a ledger that settles by "
+                                   "fraud proofs: prove the first bad transaction of a bad "
+                                   "batch on chain (reverting it; the bond is paid to you)."),
+    key: str = typer.Option("default", "--key", help="Key that sends the challenge."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Verify posted batches with no node: data, roots, re-execution and every proof.
-    Prints OK or the exact reason per batch; exit status 1 if any batch failed."""
+    Prints OK or the exact reason per batch; exit status 1 if any batch failed.
+    With --challenge, a bad batch still in its challenge window is also proven fraudulent."""
     from flavum.core.state import compute_state_root
     from flavum.core.stf import create_genesis
     from flavum.l1.factory import open_ledger
@@ -265,7 +282,13 @@ def verify_batches(
     genesis_root = compute_state_root(genesis)
     handle = open_ledger(spec, home, genesis_root=genesis_root).ledger
     store = open_verifier_store(home, da, handle)
+    challenger = None
+    if challenge:
+        if not handle.capabilities.settles_by_fraud_proofs:
+            raise ConfigError(f"ledger {spec.name} takes no fraud proofs: nothing to challenge")
+        challenger = Challenger(handle, store, genesis, load_key(home, key))
     reports = []
+    frauds: list[Fraud] = []
     with Verifier(LedgerHeaders(handle), store, config.domain,
                   genesis_root=genesis_root) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
@@ -276,14 +299,22 @@ def verify_batches(
                 if watch:  # one line (one JSON object with --json) per batch, as they come
                     print(json.dumps(report.to_json()) if as_json else report.describe(),
                           flush=True)
+                if challenger is not None and not report.ok:
+                    found = challenger.run()
+                    frauds += found
+                    for fraud in found if watch else ():
+                        print(_describe_fraud(fraud), flush=True)
         except KeyboardInterrupt:
             pass
     failed = [r.number for r in reports if not r.ok]
     summary = (f"{len(reports)} batches verified, {len(failed)} failed"
                + (f": {', '.join(map(str, failed))}" if failed else ""))
     if not watch:
-        emit({"ok": not failed, "batches": [r.to_json() for r in reports]}, as_json,
-             "\n".join([r.describe() for r in reports] + [summary]))
+        emit({"ok": not failed, "batches": [r.to_json() for r in reports],
+              "challenged": [asdict(f) | {"challenge_tx": to_hex(f.challenge_tx)}
+                             for f in frauds]},
+             as_json, "\n".join([r.describe() for r in reports] + [summary]
+                                + [_describe_fraud(f) for f in frauds]))
     elif not as_json:
         print(summary)
     if failed:

@@ -35,7 +35,7 @@ from flavum.core.transactions import (
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import NO_OBJECT, Access, Amount, Hash32, Nonce
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Access, Address, Amount, Hash32, Nonce
 from flavum.node.config import Allocation, LedgerSpec, NodeConfig, native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
@@ -47,6 +47,7 @@ SEQUENCER_KEY = b"\x09" * 32
 MODEL_FEE = Amount(10**15)
 ETH_DEPOSIT = 10**18
 ETH_WITHDRAWAL = 3 * 10**17
+CHALLENGE_WINDOW = 3  # blocks: the embedded EVM's, so the demo runs through it
 
 
 def run_demo(as_json: bool = False) -> dict[str, Any]:
@@ -74,7 +75,9 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             batch_interval_s=3600.0,  # the demo seals its batches itself
             prover="local",
             prover_workers=1,
-            ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0),),
+            # A short challenge window: the demo mines through it before withdrawing.
+            ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0,
+                                challenge_window=CHALLENGE_WINDOW),),
         )
         with step("start_node"):
             node = Node.open(config)
@@ -170,6 +173,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             w_eth = send("bob", Withdraw(ledger.ledger_id, users["bob"], eth,
                                          Amount(ETH_WITHDRAWAL), NO_OBJECT)).outcome.withdrawal
             second = seal_and_post()
+            ledger.mine_to(ledger.final_at_block(second.header.number))  # the window passes
             l1_before = ledger.eth_balance(users["bob"])
             for withdrawal in (w_result, w_eth):
                 if withdrawal is None:
@@ -188,6 +192,12 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         verify_ok = bool(reports) and all(r.ok for r in reports)
         for report in reports:
             say(f"independent verifier: {report.describe()}")
+
+        with step("forged_batch"):
+            challenged, intact = _forge_and_challenge(ledger, config, home)
+        say(f"a lying sequencer posted a batch paying itself the Bridge's ETH: proven "
+            f"fraudulent on L1 by the demo's verifier and reverted: {challenged}; the Bridge "
+            f"holds every deposited wei: {intact}")
 
         snapshot = node.sequencer.snapshot()
         key = compute_balance_key(users["carol"], eth)
@@ -219,6 +229,8 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         "state_root": to_hex(last_root),
         "balance_proof_ok": proof_ok,
         "independent_verify_ok": verify_ok,
+        "forged_batch_challenged": challenged,
+        "bridge_intact": intact,
         "restart_same_root": same_root,
         "steps_s": steps,
     }
@@ -235,6 +247,54 @@ def _verify_independently(ledger: Any, data_dir: Path, config: NodeConfig) -> li
 
     with Verifier(LedgerHeaders(ledger), open_store(str(data_dir)), config.domain) as verifier:
         return list(verifier.run(0))
+
+
+def _forge_and_challenge(ledger: Any, config: NodeConfig, home: Path) -> tuple[bool, bool]:
+    """A lying sequencer (this harness with the sequencer's key; never a node option) posts a
+    batch whose one transaction withdraws the Bridge's whole ETH balance to itself, with a
+    made-up state root. The demo's own challenger, replaying the ledger from genesis, proves
+    the fraud on chain. Returns (the batch was reverted, the Bridge kept its ETH)."""
+    from flavum.challenger import Challenger
+    from flavum.core.batch import (
+        TxCommitment,
+        Withdrawal,
+        compute_batch_header,
+        compute_withdrawal_leaf,
+    )
+    from flavum.core.encoding import keccak256
+    from flavum.core.stf import create_genesis
+    from flavum.core.transactions import compute_tx_hash
+    from flavum.da.factory import open_store
+    from flavum.l1.errors import LedgerError
+    from flavum.l1.interface import BatchTx
+
+    bridge = Address(from_hex(ledger.deployment.bridge, 20))
+    held = ledger.eth_balance(bridge)
+    number = ledger.next_batch_number()
+    thief = address_of(SEQUENCER_KEY)
+    theft = sign_transaction(Transaction(
+        config.domain.chain_id, config.rollup_id, thief, Nonce(0),
+        Withdraw(ledger.ledger_id, thief, native_asset(), Amount(held), NO_OBJECT)),
+        SEQUENCER_KEY)
+    paid = Withdrawal(compute_tx_hash(theft), ledger.ledger_id, thief, native_asset(),
+                      Amount(held), NO_OBJECT, 0, ZERO_HASH, NO_OBJECT)
+    lie = TxCommitment(compute_tx_hash(theft), keccak256(b"made up"),
+                       compute_withdrawal_leaf(paid))
+    prev = ledger.batch_header(number - 1).state_root
+    header = compute_batch_header(number, prev, [lie], keccak256(b"no data"))
+    ledger.post_batch(header, [BatchTx(encode_transaction(theft), lie)])
+    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
+                                             for a in config.genesis])
+    frauds = Challenger(ledger, open_store(str(home / "da")), genesis,
+                        DEMO_KEYS["carol"]).run()
+    challenged = [(f.number, f.index) for f in frauds] == [(number, 0)] and (
+        ledger.next_batch_number() == number)
+    try:
+        ledger.finalize_withdrawal(paid, number, 0, [], SEQUENCER_KEY)
+        refused = False
+    except LedgerError:
+        refused = True
+    return challenged, refused and ledger.eth_balance(bridge) == held
 
 
 def _wait_for_proof(node: Node, tx_hash: Hash32, timeout_s: float = 600.0) -> Any:

@@ -8,11 +8,11 @@ batch it
    to it) and parses it;
 2. checks that the blob describes this very header (every field) and the rollup the verifier
    follows (its domain), and that the batch continues the previous one's state root;
-3. recomputes the tx root from the transactions;
-4. re-executes the transactions over the state witness (`verify_batch_transition`): the
+3. re-executes the transactions over the state witness (`verify_batch_transition`): the
    witness must prove the pre-state against the previous root, every transaction must be
    valid, and the new state root must be the header's;
-5. recomputes the trace root and the withdrawal root from what re-execution produced;
+4. recomputes the tx root from what each transaction did (its post-state root and emissions,
+   core/batch.py), then the trace root and the withdrawal root;
 6. for every inference trace entry, in order: takes its proof from the blob, the model's
    circuit by the MODEL object's vk hash (keccak256 of the verifying key must be that hash),
    the SRS by its content id from the same store, verifies the proof with ezkl and checks
@@ -40,6 +40,7 @@ from flavum.core.batch import (
     TraceEntry,
     compute_batch_hash,
     compute_trace_leaf,
+    compute_tx_leaf,
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import keccak256
@@ -50,7 +51,6 @@ from flavum.core.stf import compute_object_id
 from flavum.core.transactions import (
     DeployModel,
     Transaction,
-    compute_tx_hash,
     decode_transaction,
 )
 from flavum.core.types import Hash32, ObjectKind
@@ -346,19 +346,21 @@ def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
 
     txs = _decode_txs(data)
     progress.txs = len(txs)
-    _check_root("tx_root", "the transactions give",
-                compute_tree_root([compute_tx_hash(tx) for tx in txs]), header.tx_root)
-    progress.passed("tx_root")
-
     try:
-        outcomes = verify_batch_transition(domain, header.prev_state_root, data.witness, txs,
-                                           data.executions, header.state_root)
+        done = verify_batch_transition(domain, header.prev_state_root, data.witness, txs,
+                                       data.executions, header.state_root)
     except FlavumError as exc:  # InvalidWitness, WitnessIncomplete, InvalidTransaction, ...
         raise VerificationFailed("state_root", str(exc), exc.code) from exc
     progress.passed("state_root")
 
-    traces = [o.trace for o in outcomes if o.trace is not None]
-    withdrawals = [o.withdrawal for o in outcomes if o.withdrawal is not None]
+    # Each transaction's leaf commits its post-state root and emissions: the tx root must be
+    # what re-execution gives, transaction by transaction.
+    _check_root("tx_root", "re-execution gives",
+                compute_tree_root([compute_tx_leaf(c) for _, c in done]), header.tx_root)
+    progress.passed("tx_root")
+
+    traces = [o.trace for o, _ in done if o.trace is not None]
+    withdrawals = [o.withdrawal for o, _ in done if o.withdrawal is not None]
     progress.inferences, progress.withdrawals = len(traces), len(withdrawals)
     _check_root("trace_root", "re-execution gives",
                 compute_tree_root([compute_trace_leaf(t) for t in traces]), header.trace_root)

@@ -2,14 +2,35 @@
 pragma solidity 0.8.37;
 
 import {FlavumHashes} from "./FlavumHashes.sol";
+import {FlavumStep} from "./FlavumStep.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 
+interface IDepositInbox {
+    function ledgerId() external view returns (bytes32);
+    function depositCount() external view returns (uint256);
+    function deposit(uint256 index) external view returns (bytes32 bodyHash, uint64 blockNumber);
+}
+
 /// @title FlavumRollup: accepts batch headers in order, each only with valid inference proofs.
-/// @notice For every proof in a batch the model's verifier is called; the trace leaves are then
-/// rebuilt from the public values the verifier just accepted (input commitments, outputs) and
-/// the (tx hash, result id) rows the poster names, and must hash to the header's trace root.
+/// @notice A batch comes with every transaction in its wire encoding and what it did (the state
+/// root after it, the withdrawal and trace leaves it emitted): the contract hashes each
+/// transaction itself and checks that the header's tx, state, withdrawal and trace roots follow
+/// from those commitments (flavum.core.batch), so the transactions are on L1 and any one of
+/// them can later be re-executed alone. For every proof in a batch the model's verifier is
+/// called; the trace leaves are then rebuilt from the public values the verifier just accepted
+/// (input commitments, outputs) and the (tx hash, result id) rows the poster names, and must
+/// hash to the header's trace root.
 /// Users may queue signed rollup transactions here (forced inclusion): a batch must process
-/// every queued request that is older than `forcedWindow` blocks.
+/// every queued request that is older than `forcedWindow` blocks. Deposits come from the
+/// Bridge's inbox: a batch consumes this ledger's deposits in index order, each Deposit
+/// transaction exactly the body the Bridge stored, and none older than `forcedWindow` blocks
+/// may be left behind.
+/// Settlement is optimistic for everything but ML: a batch is final `challengeWindow` blocks
+/// after it is accepted, and only then pay its withdrawals. Until then anyone may challenge
+/// one of its transactions: FlavumStep re-executes it from the previous transaction's
+/// committed state root; if the rules refuse it, or its committed post-state root or
+/// emissions differ, the batch and every later one are reverted and the sequencer's bond
+/// goes to the challenger.
 contract FlavumRollup {
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
     /// public values are read are the model's, as the ModelRegistry pinned them:
@@ -28,13 +49,21 @@ contract FlavumRollup {
         bytes32[] resultIds;
     }
 
-    /// How a batch processes forced request `requestId`: included (its tx hash is at `txIndex`
-    /// of the batch's tx tree) or refused (the rollup found the transaction invalid).
+    /// How a batch processes forced request `requestId`: included (it is the batch's
+    /// transaction `txIndex`) or refused (the rollup found the transaction invalid).
     struct ForcedInclusion {
         uint256 requestId;
         bool included;
         uint256 txIndex;
-        bytes32[] txProof;
+    }
+
+    /// One transaction of a batch and what it did (flavum.core.batch.TxCommitment, with the
+    /// transaction itself instead of its hash). Zero leaves: it emitted none.
+    struct BatchTx {
+        bytes raw;
+        bytes32 postStateRoot;
+        bytes32 withdrawalLeaf;
+        bytes32 traceLeaf;
     }
 
     struct ForcedRequest {
@@ -46,12 +75,43 @@ contract FlavumRollup {
     struct Batch {
         bytes32 batchHash;
         bytes32 withdrawalRoot;
+        bytes32 prevStateRoot;
+        uint64 acceptedAtBlock;
+        uint64 forcedHeadBefore;
+        uint64 depositsBefore;
+    }
+
+    /// A one-step fraud proof: transaction `index` of batch `number` (its header given in
+    /// full), proven in the batch's tx root, with the previous transaction's leaf (none for
+    /// index 0: the batch's previous state root is the pre-state) and the step witness.
+    struct Challenge {
+        uint64 number;
+        FlavumHashes.Header header;
+        uint256 index;
+        BatchTx tx;
+        bytes32[] txProof;
+        bytes32 prevTxHash;
+        bytes32 prevPostStateRoot;
+        bytes32 prevWithdrawalLeaf;
+        bytes32 prevTraceLeaf;
+        bytes32[] prevProof;
+        FlavumStep.Entry[] entries;
+        FlavumStep.Write[] writes;
+        FlavumStep.TraceClaim claim;
     }
 
     address public immutable sequencer;
     ModelRegistry public immutable registry;
     uint256 public immutable forcedWindow; // blocks
+    IDepositInbox public immutable inbox;
+    FlavumStep public immutable step;
+    uint256 public immutable challengeWindow; // blocks
+    uint256 public immutable minBond; // wei the sequencer must keep bonded to post
+    uint256 public bond;
+    uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
+    uint8 internal constant DEPOSIT_TX_TYPE = 8;
+    bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
     bytes32 public lastStateRoot;
@@ -67,12 +127,33 @@ contract FlavumRollup {
     event BatchDataPosted(uint64 indexed number, bytes32 indexed dataPointer, uint256 size);
     event ForcedRequestQueued(uint256 indexed requestId, bytes32 indexed txHash, address requester, bytes rawTx);
     event ForcedRequestProcessed(uint256 indexed requestId, uint64 indexed batchNumber, bool included);
+    event BatchesReverted(uint64 indexed fromNumber, uint256 txIndex, address challenger, string reason, uint256 prize);
 
-    constructor(address sequencer_, ModelRegistry registry_, bytes32 genesisStateRoot, uint256 forcedWindow_) {
+    /// The value sent is the sequencer's bond (`minBond`). `inbox_` is the Bridge, deployed
+    /// right after this contract (its address is known in advance).
+    constructor(
+        address sequencer_,
+        ModelRegistry registry_,
+        bytes32 genesisStateRoot,
+        uint256 forcedWindow_,
+        IDepositInbox inbox_,
+        FlavumStep step_,
+        uint256 challengeWindow_
+    ) payable {
         sequencer = sequencer_;
         registry = registry_;
         lastStateRoot = genesisStateRoot;
         forcedWindow = forcedWindow_;
+        inbox = inbox_;
+        step = step_;
+        challengeWindow = challengeWindow_;
+        minBond = msg.value;
+        bond = msg.value;
+    }
+
+    /// Restore the bond after a slash (anyone may pay it; only the sequencer posts).
+    function topUpBond() external payable {
+        bond += msg.value;
     }
 
     // --- forced inclusion -----------------------------------------------------------------
@@ -98,10 +179,11 @@ contract FlavumRollup {
 
     function submitBatch(
         FlavumHashes.Header calldata header,
+        BatchTx[] calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) external {
-        _acceptBatch(header, inferences, forced);
+        _acceptBatch(header, txs, inferences, forced);
     }
 
     /// submitBatch with the batch's data in the calldata (EVM calldata data availability).
@@ -109,51 +191,204 @@ contract FlavumRollup {
     /// (the sha256 precompile), so an accepted batch's data is on chain for anyone to read.
     function submitBatchWithData(
         FlavumHashes.Header calldata header,
+        BatchTx[] calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced,
         bytes calldata data
     ) external {
         require(sha256(data) == header.dataPointer, "batch data does not hash to the data pointer");
-        _acceptBatch(header, inferences, forced);
+        _acceptBatch(header, txs, inferences, forced);
         emit BatchDataPosted(header.number, header.dataPointer, data.length);
     }
 
     function _acceptBatch(
         FlavumHashes.Header calldata header,
+        BatchTx[] calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) private {
         require(msg.sender == sequencer, "only the sequencer posts batches");
+        require(bond >= minBond, "the sequencer's bond is short: top it up first");
         require(header.number == nextBatchNumber, "batch number out of order");
         require(header.prevStateRoot == lastStateRoot, "previous state root mismatch");
 
-        _processForced(header, forced);
+        uint64 forcedBefore = uint64(forcedHead);
+        uint64 depositsBefore = uint64(depositsConsumed);
+        (bytes32[] memory txHashes, bool hasDeposits) = _checkCommitments(header, txs);
+        _consumeDeposits(txs, hasDeposits);
+        _processForced(header, txHashes, forced);
         require(_computeTraceRoot(inferences) == header.traceRoot, "trace root mismatch");
 
         bytes32 batchHash = FlavumHashes.batchHash(header);
-        batches[header.number] = Batch(batchHash, header.withdrawalRoot);
+        batches[header.number] = Batch(
+            batchHash, header.withdrawalRoot, header.prevStateRoot, uint64(block.number), forcedBefore, depositsBefore
+        );
         lastStateRoot = header.stateRoot;
         nextBatchNumber = header.number + 1;
         emit BatchAccepted(header.number, batchHash, header.stateRoot, header.withdrawalRoot, inferences.length);
     }
 
-    /// The withdrawal root of an accepted batch; reverts for a batch not (yet) accepted.
+    /// The withdrawal root of a final batch (accepted, its challenge window over); reverts
+    /// otherwise: withdrawals pay only from final batches.
     function withdrawalRoot(uint256 number) external view returns (bytes32) {
         require(number < nextBatchNumber, "batch not accepted");
+        require(block.number >= finalAtBlock(number), "batch not final yet: its challenge window is open");
         return batches[number].withdrawalRoot;
     }
 
-    function _processForced(FlavumHashes.Header calldata header, ForcedInclusion[] calldata forced) private {
+    /// The block from which accepted batch `number` is final.
+    function finalAtBlock(uint256 number) public view returns (uint256) {
+        require(number < nextBatchNumber, "batch not accepted");
+        return uint256(batches[number].acceptedAtBlock) + challengeWindow;
+    }
+
+    // --- challenges -------------------------------------------------------------------------
+
+    /// Prove that transaction `c.index` of a batch still in its window is fraud: re-executed
+    /// from the previous transaction's committed state root it is refused, or it gives another
+    /// post-state root or other emissions than committed. Reverts when it checks out (or the
+    /// witness proves nothing); otherwise reverts this batch and all later ones and pays the
+    /// bond to the caller. Anyone may call; no bond is needed to challenge.
+    function challenge(Challenge calldata c) external {
+        require(c.number < nextBatchNumber, "batch not accepted");
+        require(block.number < finalAtBlock(c.number), "batch is final: its challenge window is over");
+        require(FlavumHashes.batchHash(c.header) == batches[c.number].batchHash, "header is not the batch's");
+        _revertFrom(c.number, c.index, _fraud(c, _preStateRoot(c)));
+    }
+
+    /// The committed state root before transaction c.index (after the one before it).
+    function _preStateRoot(Challenge calldata c) private pure returns (bytes32) {
+        (bytes32 txHash,) = FlavumHashes.txHashOf(c.tx.raw);
+        bytes32 leaf = _txLeaf(txHash, c.tx.postStateRoot, c.tx.withdrawalLeaf, c.tx.traceLeaf);
+        require(FlavumHashes.verifyTreeProof(c.header.txRoot, leaf, c.index, c.txProof), "transaction not in the batch");
+        if (c.index == 0) {
+            return c.header.prevStateRoot;
+        }
+        bytes32 prev = _txLeaf(c.prevTxHash, c.prevPostStateRoot, c.prevWithdrawalLeaf, c.prevTraceLeaf);
+        require(
+            FlavumHashes.verifyTreeProof(c.header.txRoot, prev, c.index - 1, c.prevProof),
+            "previous transaction not in the batch"
+        );
+        return c.prevPostStateRoot;
+    }
+
+    /// Why the transaction is fraud; reverts when it is not (or the witness proves nothing).
+    function _fraud(Challenge calldata c, bytes32 preRoot) private view returns (string memory) {
+        (uint8 verdict, string memory reason, FlavumStep.Result memory r) =
+            step.judge(preRoot, c.tx.raw, c.entries, c.writes, c.tx.traceLeaf, c.claim);
+        require(verdict != step.BAD_WITNESS(), reason);
+        if (verdict == step.INVALID()) {
+            return reason;
+        }
+        if (r.postStateRoot != c.tx.postStateRoot) {
+            return "wrong post-state root";
+        }
+        require(
+            r.withdrawalLeaf != c.tx.withdrawalLeaf || r.traceLeaf != c.tx.traceLeaf,
+            "no fraud: the transaction re-executes to what was committed"
+        );
+        return "wrong emission";
+    }
+
+    function _revertFrom(uint64 number, uint256 index, string memory reason) private {
+        Batch storage b = batches[number];
+        lastStateRoot = b.prevStateRoot;
+        forcedHead = b.forcedHeadBefore;
+        depositsConsumed = b.depositsBefore;
+        nextBatchNumber = number;
+        uint256 prize = bond;
+        bond = 0;
+        emit BatchesReverted(number, index, msg.sender, reason, prize);
+        (bool ok,) = msg.sender.call{value: prize}("");
+        require(ok, "paying the challenger failed");
+    }
+
+    function _txLeaf(bytes32 txHash, bytes32 postRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf)
+        private
+        pure
+        returns (bytes32)
+    {
+        return keccak256(abi.encode(TX_LEAF_TAG, txHash, postRoot, withdrawalLeaf, traceLeaf));
+    }
+
+    /// Every Deposit of this ledger in the batch must be the inbox's next deposit, body for
+    /// body; and no inbox deposit older than `forcedWindow` blocks may be left unconsumed.
+    function _consumeDeposits(BatchTx[] calldata txs, bool hasDeposits) private {
+        bytes32 ledger = inbox.ledgerId();
+        uint256 next = depositsConsumed;
+        for (uint256 i = 0; hasDeposits && i < txs.length; i++) {
+            // The envelope's first word is its type: decode only the deposits.
+            if (uint8(uint256(bytes32(txs[i].raw[:32]))) != DEPOSIT_TX_TYPE) {
+                continue;
+            }
+            (,,,,, bytes memory body,) =
+                abi.decode(txs[i].raw, (uint8, uint256, bytes32, address, uint64, bytes, bytes));
+            if (body.length < 64 || bytes32(body) != ledger) {
+                continue; // a deposit from another ledger: not this inbox's to check
+            }
+            (bytes32 bodyHash,) = inbox.deposit(next); // reverts past the inbox: a forged deposit
+            require(keccak256(body) == bodyHash, "deposit does not match the inbox");
+            next++;
+        }
+        depositsConsumed = next;
+        if (next < inbox.depositCount()) {
+            (, uint64 at) = inbox.deposit(next);
+            require(block.number < uint256(at) + forcedWindow, "batch skips an overdue deposit");
+        }
+    }
+
+    /// Hash every transaction and check that the header's roots follow from the commitments:
+    /// the tx root from the tx leaves, the state root from the last post-state root, the
+    /// withdrawal and trace roots from the non-zero emitted leaves. Returns the tx hashes.
+    function _checkCommitments(FlavumHashes.Header calldata header, BatchTx[] calldata txs)
+        private
+        pure
+        returns (bytes32[] memory txHashes, bool hasDeposits)
+    {
+        uint256 n = txs.length;
+        txHashes = new bytes32[](n);
+        bytes32[] memory txLeaves = new bytes32[](n);
+        bytes32[] memory withdrawalLeaves = new bytes32[](n);
+        bytes32[] memory traceLeaves = new bytes32[](n);
+        uint256 withdrawals = 0;
+        uint256 traces = 0;
+        for (uint256 i = 0; i < n; i++) {
+            BatchTx calldata t = txs[i];
+            uint8 txType;
+            (txHashes[i], txType) = FlavumHashes.txHashOf(t.raw);
+            hasDeposits = hasDeposits || txType == DEPOSIT_TX_TYPE;
+            txLeaves[i] = keccak256(abi.encode(TX_LEAF_TAG, txHashes[i], t.postStateRoot, t.withdrawalLeaf, t.traceLeaf));
+            if (t.withdrawalLeaf != bytes32(0)) withdrawalLeaves[withdrawals++] = t.withdrawalLeaf;
+            if (t.traceLeaf != bytes32(0)) traceLeaves[traces++] = t.traceLeaf;
+        }
+        assembly {
+            mstore(withdrawalLeaves, withdrawals)
+            mstore(traceLeaves, traces)
+        }
+        require(FlavumHashes.computeTreeRoot(txLeaves) == header.txRoot, "tx root does not follow from the transactions");
+        bytes32 last = n == 0 ? header.prevStateRoot : txs[n - 1].postStateRoot;
+        require(last == header.stateRoot, "state root is not the last transaction's post-state root");
+        require(
+            FlavumHashes.computeTreeRoot(withdrawalLeaves) == header.withdrawalRoot,
+            "withdrawal root does not follow from the transactions"
+        );
+        require(
+            FlavumHashes.computeTreeRoot(traceLeaves) == header.traceRoot, "trace root does not follow from the transactions"
+        );
+    }
+
+    function _processForced(FlavumHashes.Header calldata header, bytes32[] memory txHashes, ForcedInclusion[] calldata forced)
+        private
+    {
         uint256 head = forcedHead;
         for (uint256 i = 0; i < forced.length; i++) {
             ForcedInclusion calldata f = forced[i];
             // In queue order, none skipped: the oldest request is always dealt with first.
             require(f.requestId == head, "forced requests out of order");
             if (f.included) {
-                bytes32 txHash = forcedQueue[head].txHash;
                 require(
-                    FlavumHashes.verifyTreeProof(header.txRoot, txHash, f.txIndex, f.txProof),
-                    "forced transaction not in the tx root"
+                    f.txIndex < txHashes.length && txHashes[f.txIndex] == forcedQueue[head].txHash,
+                    "forced transaction not in the batch"
                 );
             }
             emit ForcedRequestProcessed(head, header.number, f.included);

@@ -3,6 +3,14 @@
 A trace entry records one inference: which model ran on which committed input and what it
 output. Its leaf is what the ZK proof's public values must match. A withdrawal leaf is what a
 ledger's bridge pays out against, with a Merkle proof to the batch's withdrawal root.
+
+Every transaction of a batch is committed with what it did: its leaf in the tx root is
+`keccak256(abi.encode(TX_LEAF_TAG, tx_hash, post_state_root, withdrawal_leaf, trace_leaf))`
+(a zero leaf where it emitted none). The header's other roots follow from those leaves alone:
+the state root is the last transaction's post-state root (the previous root for an empty
+batch), the withdrawal and trace roots are the trees of the non-zero emitted leaves in order.
+So one transaction can be re-executed on its own (a one-step fraud proof): from the previous
+leaf's post-state root to its own.
 """
 
 from collections.abc import Sequence
@@ -10,12 +18,13 @@ from dataclasses import dataclass
 
 from flavum.core.encoding import compute_tag, encode_abi, hash_tagged, keccak256
 from flavum.core.merkle import compute_tree_root
-from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 
 TRACE_TAG = compute_tag("batch.trace")
 WITHDRAWAL_TAG = compute_tag("batch.withdrawal")
 OUTPUTS_TAG = compute_tag("batch.outputs")
 HEADER_TAG = compute_tag("batch.header")
+TX_LEAF_TAG = compute_tag("batch.tx")
 
 
 def compute_outputs_hash(outputs: Sequence[int]) -> Hash32:
@@ -91,23 +100,48 @@ def compute_batch_hash(h: BatchHeader) -> Hash32:
     )
 
 
-def compute_batch_header(
-    number: int,
-    prev_state_root: Hash32,
-    state_root: Hash32,
-    tx_hashes: Sequence[Hash32],
-    traces: Sequence[TraceEntry],
-    withdrawals: Sequence[Withdrawal],
-    data_pointer: Hash32,
-) -> BatchHeader:
-    return BatchHeader(
-        number=number,
-        prev_state_root=prev_state_root,
-        state_root=state_root,
-        tx_root=compute_tree_root(tx_hashes),
-        trace_root=compute_tree_root([compute_trace_leaf(t) for t in traces]),
-        withdrawal_root=compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals]),
-        data_pointer=data_pointer,
+@dataclass(frozen=True)
+class TxCommitment:
+    """One transaction of a batch and what it did: the state root after it, its emissions."""
+
+    tx_hash: Hash32
+    post_state_root: Hash32
+    withdrawal_leaf: Hash32 = ZERO_HASH  # zero: it emitted no withdrawal
+    trace_leaf: Hash32 = ZERO_HASH  # zero: it emitted no trace entry
+
+
+def compute_tx_leaf(c: TxCommitment) -> Hash32:
+    return hash_tagged(
+        TX_LEAF_TAG, ("bytes32", "bytes32", "bytes32", "bytes32"),
+        (c.tx_hash, c.post_state_root, c.withdrawal_leaf, c.trace_leaf),
     )
 
 
+def compute_tx_commitment(tx_hash: Hash32, post_state_root: Hash32,
+                          trace: TraceEntry | None, withdrawal: Withdrawal | None) -> TxCommitment:
+    """The commitment of a transaction that emitted `trace` and/or `withdrawal` (or neither)."""
+    return TxCommitment(
+        tx_hash, post_state_root,
+        ZERO_HASH if withdrawal is None else compute_withdrawal_leaf(withdrawal),
+        ZERO_HASH if trace is None else compute_trace_leaf(trace),
+    )
+
+
+def compute_batch_header(
+    number: int,
+    prev_state_root: Hash32,
+    commitments: Sequence[TxCommitment],
+    data_pointer: Hash32,
+) -> BatchHeader:
+    """The header whose roots follow from the transactions' commitments (module docstring)."""
+    return BatchHeader(
+        number=number,
+        prev_state_root=prev_state_root,
+        state_root=commitments[-1].post_state_root if commitments else prev_state_root,
+        tx_root=compute_tree_root([compute_tx_leaf(c) for c in commitments]),
+        trace_root=compute_tree_root(
+            [c.trace_leaf for c in commitments if c.trace_leaf != ZERO_HASH]),
+        withdrawal_root=compute_tree_root(
+            [c.withdrawal_leaf for c in commitments if c.withdrawal_leaf != ZERO_HASH]),
+        data_pointer=data_pointer,
+    )

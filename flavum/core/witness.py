@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, TypeVar, cast, overload
 
+from flavum.core.batch import TxCommitment, compute_tx_commitment
 from flavum.core.encoding import compute_smt_node_hash
 from flavum.core.errors import (
     InvalidProof,
@@ -150,8 +151,9 @@ class StateWitness:
 
 @dataclass(frozen=True)
 class BatchAccess:
-    """Every entry a batch reads or writes, and its net leaf updates (leaf key, value hash after
-    the batch; None: no leaf), in the order this `State` folds them in."""
+    """Every entry a batch reads or writes, its net leaf updates (leaf key, value hash after
+    the batch; None: no leaf) in the order this `State` folds them in, and every leaf key it
+    deletes on the way (after some transaction: each one's post-state root is committed)."""
 
     nonces: frozenset[Address]
     balances: frozenset[tuple[Address, AssetId]]
@@ -159,6 +161,7 @@ class BatchAccess:
     grants: frozenset[tuple[ObjectId, Address, Address]]
     deposits: frozenset[Hash32]
     leaf_updates: tuple[tuple[Hash32, Hash32 | None], ...]
+    deleted: frozenset[Hash32]
 
 
 # --- state tables that know which keys they may answer for ---------------------------------
@@ -475,8 +478,9 @@ def verify_batch_transition(
     txs: Sequence[Transaction],
     executions: Sequence[Execution | None],
     claimed_root: Hash32,
-) -> list[Outcome]:
-    """Re-execute a batch over its witness and check the claimed new state root.
+) -> list[tuple[Outcome, TxCommitment]]:
+    """Re-execute a batch over its witness and check the claimed new state root; return each
+    transaction's outcome with its commitment (the state root after it, its emissions).
 
     Raises InvalidWitness / WitnessIncomplete (the witness), the transaction's own
     InvalidTransaction subclass (the batch holds a transaction the rules refuse), or
@@ -485,23 +489,23 @@ def verify_batch_transition(
     if len(txs) != len(executions):
         raise MalformedTransaction(f"{len(txs)} transactions but {len(executions)} executions")
     state = build_partial_state(domain, prev_root, witness)
-    outcomes: list[Outcome] = []
+    done: list[tuple[Outcome, TxCommitment]] = []
+    root = prev_root
     for index, (tx, execution) in enumerate(zip(txs, executions, strict=True)):
+        where = f"transaction {index} (0x{compute_tx_hash(tx).hex()})"
         try:
-            outcomes.append(process_transaction(state, tx, execution))
+            outcome = process_transaction(state, tx, execution)
+            root = compute_state_root(state)
         except (InvalidTransaction, WitnessIncomplete) as exc:
-            where = f"transaction {index} (0x{compute_tx_hash(tx).hex()})"
             raise type(exc)(f"{where}: {exc}") from exc
-    try:
-        root = compute_state_root(state)
-    except WitnessIncomplete as exc:
-        raise WitnessIncomplete(f"computing the new state root: {exc}") from exc
+        done.append((outcome, compute_tx_commitment(outcome.tx_hash, root, outcome.trace,
+                                                    outcome.withdrawal)))
     if root != claimed_root:
         raise StateRootMismatch(
             f"re-execution gives state root 0x{root.hex()}, the batch claims "
             f"0x{claimed_root.hex()}"
         )
-    return outcomes
+    return done
 
 
 # --- the node side --------------------------------------------------------------------------
@@ -515,6 +519,21 @@ def compute_batch_access(
 
     Every transaction must be valid (a batch holds no refused one): its error propagates.
     """
+    return _record_access(pre_state, txs, executions, keep_refusal=False)[0]
+
+
+def compute_tx_access(
+    pre_state: State, tx: Transaction, execution: Execution | None
+) -> tuple[BatchAccess, InvalidTransaction | None]:
+    """The entries one transaction touches on `pre_state` (left unchanged), and its refusal
+    if the rules refuse it: then the entries it read up to the refusal."""
+    return _record_access(pre_state, [tx], [execution], keep_refusal=True)
+
+
+def _record_access(
+    pre_state: State, txs: Sequence[Transaction], executions: Sequence[Execution | None],
+    keep_refusal: bool,
+) -> tuple[BatchAccess, InvalidTransaction | None]:
     overlay = _RecordingState(pre_state.domain)
     nonces: _StrictTable[Address, Nonce] = _StrictTable("nonces", pre_state.nonces.get)
     balances: _StrictTable[tuple[Address, AssetId], Amount] = _StrictTable(
@@ -527,17 +546,36 @@ def compute_batch_access(
     deposits: _StrictTable[Hash32, bool] = _StrictTable("deposits", pre_state.deposits.get)
     overlay.nonces, overlay.balances, overlay.objects = nonces, balances, objects
     overlay.grants, overlay.deposits = grants, deposits
+    refusal: InvalidTransaction | None = None
     for tx, execution in zip(txs, executions, strict=True):
-        process_transaction(overlay, tx, execution)
-    compute_state_root(overlay)  # folds the writes into the recorder, in the state's order
-    return BatchAccess(
+        try:
+            process_transaction(overlay, tx, execution)
+        except InvalidTransaction as exc:
+            if not keep_refusal:
+                raise
+            refusal = exc
+            break
+        # Every transaction commits its post-state root: fold its writes in now, so a leaf
+        # deleted in between (and set again later) is recorded too.
+        compute_state_root(overlay)
+    # A leaf is deleted on the way when an update removes a value that was there.
+    current: dict[Hash32, Hash32 | None] = {}
+    deleted = set()
+    for key, value in overlay.recorder.updates:
+        before = current[key] if key in current else get_leaf_value(pre_state, key)
+        if value is None and before is not None:
+            deleted.add(key)
+        current[key] = value
+    access = BatchAccess(
         nonces=frozenset(nonces.known),
         balances=frozenset(balances.known),
         objects=frozenset(objects.known),
         grants=frozenset(grants.known),
         deposits=frozenset(deposits.known),
-        leaf_updates=tuple(overlay.recorder.updates),
+        leaf_updates=tuple(current.items()),
+        deleted=frozenset(deleted),
     )
+    return access, refusal
 
 
 def _read_node(state: State, path_int: int, depth: int) -> PartialSmtNode:
@@ -596,7 +634,9 @@ def _open_for_deletions(
     subtree that the deletions can empty. Returns (can this subtree become empty, does it hold
     a deleted leaf)."""
     if node is None:
-        return True, False
+        # A leaf the batch inserts here and deletes again empties this position once more.
+        shift = SMT_DEPTH - depth
+        return True, any(k >> shift == prefix >> shift for k in deleted)
     if isinstance(node, SmtOpaque):
         return False, False  # it holds leaves the batch does not touch
     if isinstance(node, SmtLeaf):
@@ -635,7 +675,7 @@ def compute_state_witness(pre_state: State, access: BatchAccess) -> StateWitness
     )
     targets = sorted((int.from_bytes(k, "big"), SMT_DEPTH) for k in leaf_keys)
     tree = _expand(pre_state, targets)
-    deleted = {int.from_bytes(k, "big") for k, value in access.leaf_updates if value is None}
+    deleted = {int.from_bytes(k, "big") for k in access.deleted}
     _open_for_deletions(pre_state, tree, 0, 0, deleted)
     nodes: list[WitnessNode] = []
     _encode_tree(tree, nodes)

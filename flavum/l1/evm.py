@@ -12,17 +12,34 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import rlp
+
 from flavum.core.assets import compute_deposit_id
-from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
-from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.batch import (
+    BatchHeader,
+    TraceEntry,
+    TxCommitment,
+    Withdrawal,
+    compute_batch_hash,
+    compute_tx_leaf,
+    compute_withdrawal_leaf,
+)
+from flavum.core.encoding import keccak256
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import Domain
+from flavum.core.step_witness import StepWitness
+from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
     BatchStatus,
+    BatchTx,
     Capabilities,
     CircuitFiles,
     DepositEvent,
@@ -52,6 +69,8 @@ class GasPolicy:
     per_reusable_verify: int = 2_500_000  # measured 0.7-1.5M
     per_trace_row: int = 40_000
     per_forced: int = 60_000
+    per_tx: int = 30_000  # hash it, its leaf, and its share of the four trees
+    challenge: int = 2_000_000  # a one-step fraud proof: measured under 1M for every type
     # Batch data in calldata: EIP-7623's floor (40 gas a nonzero byte) plus sha256 and memory.
     per_data_byte: int = 48
     deploy_verifier: int = 6_000_000  # measured 2.7-3.4M
@@ -59,8 +78,8 @@ class GasPolicy:
     block_cap: int = 29_000_000  # stay under the usual 30M block gas limit
 
     def batch_limit(self, inferences: Sequence[ProvenInference], reusable: Sequence[bool],
-                    forced: int, calldata: int) -> int:
-        gas = self.batch_base + self.per_forced * forced + 16 * calldata
+                    forced: int, txs: int, calldata: int) -> int:
+        gas = self.batch_base + self.per_forced * forced + self.per_tx * txs + 16 * calldata
         for inference, is_reusable in zip(inferences, reusable, strict=True):
             gas += self.per_reusable_verify if is_reusable else self.per_own_verify
             gas += self.per_trace_row * len(inference.rows)
@@ -97,7 +116,7 @@ class EvmLedger(Ledger):
     capabilities = Capabilities(
         verifies_proofs=True, anchors_only=False, bridges_assets=True, bridges_objects=True,
         forced_inclusion=True, registers_models=True, pays_withdrawals=False,
-        carries_batch_data=True,
+        carries_batch_data=True, settles_by_fraud_proofs=True,
     )
 
     def __init__(
@@ -248,10 +267,35 @@ class EvmLedger(Ledger):
     def batch_status(self, number: int) -> BatchStatus:
         if number >= self.next_batch_number():
             return BatchStatus(number, accepted=False)
-        batch_hash, withdrawal_root = call_mapped(
+        batch_hash, withdrawal_root, *_ = call_mapped(
             "batches", self.rollup.functions.batches(number).call)
         return BatchStatus(number, True, Hash32(batch_hash), Hash32(withdrawal_root),
                            self._posting_tx(number))
+
+    def mine_to(self, block: int) -> None:
+        """On a development chain (the embedded EVM, anvil): mine empty blocks up to `block`."""
+        tester = getattr(self.w3.provider, "ethereum_tester", None)
+        while self.head() < block:
+            if tester is not None:
+                tester.mine_blocks(block - self.head())
+            else:
+                call_mapped("evm_mine", lambda: self.w3.provider.make_request("evm_mine", []))
+
+    def final_at_block(self, number: int) -> int:
+        return int(call_mapped("finalAtBlock", self.rollup.functions.finalAtBlock(number).call))
+
+    def posted_txs(self, number: int) -> list[BatchTx]:
+        """Read back from the calldata of the transaction that posted batch `number`."""
+        status = self.batch_status(number)
+        if not status.accepted:
+            raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
+        txs = []
+        for posted in self._posting_params(number, status.tx_hash)["txs"]:
+            raw = bytes(posted["raw"])
+            txs.append(BatchTx(raw, TxCommitment(
+                compute_tx_hash(decode_transaction(raw)), Hash32(bytes(posted["postStateRoot"])),
+                Hash32(bytes(posted["withdrawalLeaf"])), Hash32(bytes(posted["traceLeaf"])))))
+        return txs
 
     def _posting_tx(self, number: int) -> Hash32 | None:
         event = self.rollup.events.BatchAccepted
@@ -260,8 +304,8 @@ class EvmLedger(Ledger):
         return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
 
     def post_batch(
-        self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
-        forced: Sequence[ForcedInclusion] = (),
+        self, header: BatchHeader, txs: Sequence[BatchTx] = (),
+        inferences: Sequence[ProvenInference] = (), forced: Sequence[ForcedInclusion] = (),
     ) -> Hash32 | None:
         key = self._require_sequencer()
         status = self._check_posted(header)
@@ -279,10 +323,12 @@ class EvmLedger(Ledger):
                 vkas[inference.model_id] = self._vka_of(inference.model_id)
         args = (
             _header_tuple(header),
+            [(t.raw, t.commitment.post_state_root, t.commitment.withdrawal_leaf,
+              t.commitment.trace_leaf) for t in txs],
             [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
               [r[0] for r in i.rows], [r[1] for r in i.rows])
              for i in inferences],
-            [(f.request_id, f.included, f.tx_index, list(f.tx_proof)) for f in forced],
+            [(f.request_id, f.included, f.tx_index) for f in forced],
         )
         blob = None if self.batch_data_source is None else self.batch_data_source(
             header.data_pointer)
@@ -291,7 +337,8 @@ class EvmLedger(Ledger):
         else:
             fn = self.rollup.functions.submitBatchWithData(*args, blob)
         data = fn._encode_transaction_data()
-        gas = self.gas.batch_limit(inferences, reusable, len(forced), len(data) // 2)
+        gas = self.gas.batch_limit(inferences, reusable, len(forced), len(txs),
+                                   len(data) // 2)
         if blob is not None:
             gas = min(gas + self.gas.per_data_byte * len(blob), self.gas.block_cap)
         try:
@@ -472,6 +519,32 @@ class EvmLedger(Ledger):
                                  gas=300_000 + 3_000 * len(proof))
         return Hash32(bytes(receipt["transactionHash"]))
 
+    def challenge(self, header: BatchHeader, txs: Sequence[BatchTx], index: int,
+                  witness: StepWitness, trace: TraceEntry | None, sender_key: bytes) -> Hash32:
+        """Submit a one-step fraud proof of transaction `index` of the batch with `header`
+        (`txs`: all of the batch's transactions as posted; `witness` built on the state
+        before transaction `index`; `trace` the trace entry it committed, if any). Anyone may
+        send it; the rollup refuses it (LedgerError) unless the transaction is fraud."""
+        leaves = [compute_tx_leaf(replace(t.commitment, tx_hash=compute_tx_hash(
+            decode_transaction(t.raw)))) for t in txs]
+        tx = txs[index]
+        prev = txs[index - 1].commitment if index else TxCommitment(ZERO_HASH, ZERO_HASH)
+        pre_root, raw, entries, writes, _, claim = execute_args(witness, tx.raw, trace)
+        c = tx.commitment
+        args = (
+            header.number, _header_tuple(header), index,
+            (raw, c.post_state_root, c.withdrawal_leaf, c.trace_leaf),
+            compute_tree_proof(leaves, index),
+            compute_tx_hash(decode_transaction(txs[index - 1].raw)) if index else ZERO_HASH,
+            prev.post_state_root, prev.withdrawal_leaf, prev.trace_leaf,
+            compute_tree_proof(leaves, index - 1) if index else [],
+            entries, writes, claim,
+        )
+        fn = self.rollup.functions.challenge(args)
+        receipt = self._transact(f"challenge of batch {header.number}", sender_key, fn,
+                                 gas=self.gas.challenge)
+        return Hash32(bytes(receipt["transactionHash"]))
+
     def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
         leaf = compute_withdrawal_leaf(withdrawal)
         return bool(call_mapped("finalized", self.bridge.functions.finalized(leaf).call))
@@ -513,37 +586,56 @@ class EvmLedger(Ledger):
 # --- deployment ----------------------------------------------------------------------------------
 
 
+DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batch fraudulent
+
+
 def deploy_contracts(
     w3: Any, deployer_key: bytes, *, sequencer: Address, genesis_state_root: Hash32,
-    forced_window_blocks: int = 100, ledger_name: str = "evm", with_reusable_verifier: bool = True,
-    sequencer_key: bytes | None = None, gas: GasPolicy = GasPolicy(),
+    domain: Domain, forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
+    bond_wei: int = DEFAULT_BOND_WEI, ledger_name: str = "evm",
+    with_reusable_verifier: bool = True, sequencer_key: bytes | None = None,
+    gas: GasPolicy = GasPolicy(),
 ) -> EvmLedger:
-    """Deploy registry, rollup, bridge (which deploys the ERC-721 of objects) and the shared
-    reusable ezkl verifier; return the ledger handle (signing with `sequencer_key`)."""
+    """Deploy registry, the one-step executor for `domain`, rollup (bonded with `bond_wei`
+    from the deployer), bridge (which deploys the ERC-721 of objects) and the shared reusable
+    ezkl verifier; return the ledger handle (signing with `sequencer_key`)."""
     from flavum.core.assets import compute_ledger_id
 
     chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
     start = int(call_mapped("block number", lambda: w3.eth.block_number))
 
-    def deploy(name: str, args: Sequence[Any], gas_limit: int) -> str:
+    def deploy(name: str, args: Sequence[Any], gas_limit: int, value: int = 0) -> str:
         artifact = load_artifact(name)
         data = constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
                                  args)
-        receipt = send_transaction(w3, chain_id, deployer_key, {"data": data, "gas": gas_limit},
+        receipt = send_transaction(w3, chain_id, deployer_key,
+                                   {"data": data, "gas": gas_limit, "value": value},
                                    f"{name} deployment")
         return str(receipt["contractAddress"])
 
     seq = w3.to_checksum_address(sequencer)
+    deployer = w3.to_checksum_address(address_of(deployer_key))
     registry = deploy("ModelRegistry", (seq,), 1_500_000)
-    rollup = deploy("FlavumRollup", (seq, registry, genesis_state_root, forced_window_blocks),
-                    3_500_000)
+    step = deploy("FlavumStep", (domain.chain_id, domain.rollup_id), 4_500_000)
+    # The rollup reads the bridge's deposit inbox: the bridge is the deployer's next contract.
+    nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(deployer)))
+    inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 1))
+    rollup = deploy("FlavumRollup", (seq, registry, genesis_state_root, forced_window_blocks,
+                                     inbox, step, challenge_window_blocks), 5_000_000, bond_wei)
     bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
+    if bridge != inbox:
+        raise LedgerError(f"the bridge landed at {bridge}, the rollup reads {inbox}")
     reusable = deploy(REUSABLE_CONTRACT, (), 5_000_000) if with_reusable_verifier else None
     bridge_contract = w3.eth.contract(address=bridge, abi=load_artifact("FlavumBridge")["abi"])
     objects = call_mapped("objects", bridge_contract.functions.objects().call)
     deployment = EvmDeployment(chain_id, rollup, registry, bridge, str(objects), reusable, start,
                                ledger_name)
     return EvmLedger(w3, deployment, sequencer_key, gas)
+
+
+def compute_create_address(deployer: Address, nonce: int) -> Address:
+    """Where the contract `deployer` creates with account nonce `nonce` lands (CREATE)."""
+    return Address(keccak256(rlp.encode([deployer, nonce]))[12:])
 
 
 # --- encoding helpers ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from flavum.core.errors import ConfigError
+from flavum.core.state import Domain
 from flavum.core.types import Hash32
 from flavum.l1.interface import Ledger
 
@@ -31,6 +32,7 @@ class LedgerSettings(Protocol):
     deployment: str  # evm over RPC: the deployment file, relative to the home directory
     sequencer_key: str  # the name of the key that posts batches
     forced_window: int
+    challenge_window: int | None  # None: the default (0 on the embedded EVM)
     options: Mapping[str, Any]
 
 
@@ -42,19 +44,21 @@ class OpenedLedger:
 
 
 def open_ledger(spec: LedgerSettings, home: Path, *, genesis_root: Hash32 | None = None,
-                load_key: Callable[[str], bytes] | None = None,
+                domain: Domain | None = None, load_key: Callable[[str], bytes] | None = None,
                 funded_keys: Sequence[bytes] = ()) -> OpenedLedger:
     """Open the ledger `spec` describes. `load_key` gives a key by its name (the node's key
     store): without it the handle signs nothing. `genesis_root` is the state root batch 0
-    starts from; `funded_keys` get coins on an embedded EVM."""
+    starts from and `domain` the rollup's (an embedded EVM is deployed for them); `funded_keys`
+    get coins on an embedded EVM."""
     if spec.kind == "evm":
-        return _open_evm(spec, home, genesis_root, load_key, funded_keys)
+        return _open_evm(spec, home, genesis_root, domain, load_key, funded_keys)
     if spec.kind == "litecoin":
         return _open_litecoin(spec, genesis_root)
     raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")
 
 
 def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
+              domain: Domain | None,
               load_key: Callable[[str], bytes] | None,
               funded_keys: Sequence[bytes]) -> OpenedLedger:
     from flavum.core.transactions import address_of
@@ -68,13 +72,14 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
                 f"ledger {spec.name!r} is the node's in-process EVM, reachable only from inside "
                 "the node (flavum demo, tests): point it at a JSON-RPC node such as anvil for L1 "
                 "commands")
-        if genesis_root is None:
-            raise ConfigError(f"ledger {spec.name!r}: an embedded EVM is deployed from the "
-                              "genesis state root, and none was given")
+        if genesis_root is None or domain is None:
+            raise ConfigError(f"ledger {spec.name!r}: an embedded EVM is deployed for the "
+                              "genesis state root and the rollup's domain, and none was given")
         ledger = deploy_contracts(embedded_web3(funded_keys=funded_keys), key,
                                   sequencer=address_of(key), genesis_state_root=genesis_root,
-                                  forced_window_blocks=spec.forced_window, ledger_name=spec.name,
-                                  sequencer_key=key)
+                                  domain=domain, forced_window_blocks=spec.forced_window,
+                                  challenge_window_blocks=spec.challenge_window or 0,
+                                  ledger_name=spec.name, sequencer_key=key)
         return OpenedLedger(ledger, ledger.deployment.deployed_at_block, True)
     path = home / (spec.deployment or f"{spec.name}-deployment.json")
     if not path.exists():

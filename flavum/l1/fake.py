@@ -13,7 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from flavum.core.assets import compute_asset_id, compute_deposit_id, compute_ledger_id
-from flavum.core.batch import BatchHeader, Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.batch import (
+    BatchHeader,
+    Withdrawal,
+    compute_batch_hash,
+    compute_batch_header,
+    compute_withdrawal_leaf,
+)
 from flavum.core.encoding import encode_uint, keccak256
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
@@ -21,6 +27,7 @@ from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
 from flavum.l1.errors import LedgerError
 from flavum.l1.interface import (
     BatchStatus,
+    BatchTx,
     Capabilities,
     DepositEvent,
     ForcedInclusion,
@@ -137,7 +144,8 @@ class FakeLedger(Ledger):
             return None
         return self.head() - self.batches[number].block + 1
 
-    def post_batch(self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
+    def post_batch(self, header: BatchHeader, txs: Sequence[BatchTx] = (),
+                   inferences: Sequence[ProvenInference] = (),
                    forced: Sequence[ForcedInclusion] = (), sender: Address | None = None) -> Hash32:
         if sender is not None and sender != self.sequencer:
             raise LedgerError("only the sequencer posts batches", reason="unauthorised")
@@ -151,14 +159,22 @@ class FakeLedger(Ledger):
             raise LedgerError("batch number out of order", reason="batch number out of order")
         if header.prev_state_root != self.last_state_root:
             raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
+        # The rollup contract's check: the header's roots follow from the transactions.
+        commitments = [replace(t.commitment, tx_hash=compute_tx_hash(decode_transaction(t.raw)))
+                       for t in txs]
+        if (compute_batch_header(header.number, header.prev_state_root, commitments,
+                                        header.data_pointer)) != header:
+            raise LedgerError("the header's roots do not follow from the transactions",
+                              reason="roots do not follow from the transactions")
+        tx_hashes = [c.tx_hash for c in commitments]
         head = self.forced_head
         for f in forced:
             if f.request_id != head:
                 raise LedgerError("forced requests out of order", reason="forced out of order")
-            if f.included and not verify_tree_proof(header.tx_root, self.forced[head].tx_hash,
-                                                    f.tx_index, f.tx_proof):
-                raise LedgerError("forced transaction not in the tx root",
-                                  reason="forced transaction not in the tx root")
+            if f.included and not (f.tx_index < len(tx_hashes)
+                                   and tx_hashes[f.tx_index] == self.forced[head].tx_hash):
+                raise LedgerError("forced transaction not in the batch",
+                                  reason="forced transaction not in the batch")
             head += 1
         if head < len(self.forced) and self.head() + 1 >= (
                 self.forced[head].queued_at_block + self.forced_window):

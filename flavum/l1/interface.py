@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flavum.core.batch import BatchHeader, Withdrawal
+from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
+from flavum.core.step_witness import StepWitness
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
 
@@ -35,6 +36,8 @@ class Capabilities:
     registers_models: bool  # a model is bound to an on-ledger verifier before its proofs post
     pays_withdrawals: bool  # the ledger's signers pay withdrawals of anchored batches
     carries_batch_data: bool  # a batch transaction can carry the batch data (DA on the ledger)
+    # its batches are final after a challenge window; one-step fraud proofs revert bad ones
+    settles_by_fraud_proofs: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,14 +103,20 @@ class ForcedRequest:
 
 @dataclass(frozen=True)
 class ForcedInclusion:
-    """How a batch processes a forced request: included at `tx_index` of its tx tree (with
-    `tx_proof`), or refused (the transaction was invalid; recorded on the ledger for all to
-    check)."""
+    """How a batch processes a forced request: included as its transaction `tx_index`, or
+    refused (the transaction was invalid; recorded on the ledger for all to check)."""
 
     request_id: int
     included: bool
     tx_index: int = 0
-    tx_proof: tuple[Hash32, ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchTx:
+    """One transaction of a batch as posted: its wire encoding and what it did."""
+
+    raw: bytes
+    commitment: TxCommitment
 
 
 @dataclass(frozen=True)
@@ -200,11 +209,14 @@ class Ledger(ABC):
     def post_batch(
         self,
         header: BatchHeader,
+        txs: Sequence[BatchTx] = (),
         inferences: Sequence[ProvenInference] = (),
         forced: Sequence[ForcedInclusion] = (),
     ) -> Hash32 | None:
-        """Post a batch; idempotent by number: a batch already accepted with this very header
-        returns the hash of the transaction that posted it (None if unknown) without posting."""
+        """Post a batch with its transactions (a ledger that checks them refuses a header
+        whose roots do not follow from them); idempotent by number: a batch already accepted
+        with this very header returns the hash of the transaction that posted it (None if
+        unknown) without posting."""
 
     @abstractmethod
     def batch_status(self, number: int) -> BatchStatus: ...
@@ -264,6 +276,26 @@ class Ledger(ABC):
         Idempotent: an already registered model is returned as it is."""
         raise LedgerUnsupported(f"ledger {self.name} registers no models",
                                 reason="no model registry")
+
+    # --- capabilities.settles_by_fraud_proofs ---
+
+    def posted_txs(self, number: int) -> list[BatchTx]:
+        """The transactions of accepted batch `number` as posted, with their commitments."""
+        raise LedgerUnsupported(f"ledger {self.name} does not hold batch transactions",
+                                reason="no fraud proofs")
+
+    def final_at_block(self, number: int) -> int:
+        """The block from which accepted batch `number` is final (its withdrawals payable)."""
+        raise LedgerUnsupported(f"ledger {self.name} has no challenge window",
+                                reason="no fraud proofs")
+
+    def challenge(self, header: BatchHeader, txs: Sequence[BatchTx], index: int,
+                  witness: StepWitness, trace: TraceEntry | None, sender_key: bytes) -> Hash32:
+        """Submit a one-step fraud proof of transaction `index` of the batch with `header`
+        (`txs` as posted; `witness` built on the state before the transaction; `trace` the
+        trace entry it committed). LedgerError when the ledger finds no fraud in it."""
+        raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
+                                reason="no fraud proofs")
 
     # --- capabilities.pays_withdrawals ---
 

@@ -34,6 +34,7 @@ from flavum.l1.errors import (
 )
 from flavum.l1.interface import (
     BatchStatus,
+    BatchTx,
     Capabilities,
     DepositEvent,
     ForcedInclusion,
@@ -277,10 +278,11 @@ class LitecoinLedger(Ledger):
         return None if found is None else found.confirmations
 
     def post_batch(
-        self, header: BatchHeader, inferences: Sequence[ProvenInference] = (),
-        forced: Sequence[ForcedInclusion] = (),
+        self, header: BatchHeader, txs: Sequence[BatchTx] = (),
+        inferences: Sequence[ProvenInference] = (), forced: Sequence[ForcedInclusion] = (),
     ) -> Hash32 | None:
-        """Anchor the header (proofs are not sent: this ledger cannot check them). Idempotent:
+        """Anchor the header (transactions and proofs are not sent: this ledger cannot check
+        them; they are in the batch data). Idempotent:
         an anchor of this header in the chain or the mempool is returned, not made again."""
         if forced:
             raise LedgerUnsupported("Litecoin has no forced-inclusion queue",

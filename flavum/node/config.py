@@ -30,6 +30,10 @@ DEV_FUNDING = 10**21  # 1,000 ETH in wei
 # Beyond any reorg seen on proof-of-stake Ethereum outside finality (1-2 blocks); 30 minutes of
 # Litecoin blocks. See docs/configuration.md; the embedded EVM sets 0 (it cannot reorganise).
 DEFAULT_CONFIRMATIONS = 12
+# A batch is final (its withdrawals payable) this many blocks after it is accepted: 7 days of
+# 12-second blocks, the time for anyone to notice fraud and get a challenge mined even while
+# the chain is congested or censored for a while (docs/settlement.md).
+DEFAULT_CHALLENGE_WINDOW = 50_400
 
 
 def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
@@ -55,6 +59,9 @@ class LedgerSpec:
     sequencer_key: str = "sequencer"  # key name (home/keys) that posts batches
     confirmations: int = DEFAULT_CONFIRMATIONS  # deposits are credited this many blocks deep
     forced_window: int = 100  # blocks before a forced request must be in a batch
+    # blocks before a batch is final; None: DEFAULT_CHALLENGE_WINDOW on a real chain, 0 on the
+    # embedded EVM (nobody else can see it to challenge)
+    challenge_window: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific settings
 
     def to_toml(self) -> list[str]:
@@ -62,11 +69,13 @@ class LedgerSpec:
                  f'url = "{self.url}"', f'deployment = "{self.deployment}"',
                  f'sequencer_key = "{self.sequencer_key}"',
                  f"confirmations = {self.confirmations}", f"forced_window = {self.forced_window}"]
+        if self.challenge_window is not None:
+            lines.append(f"challenge_window = {self.challenge_window}")
         return lines + [f"{k} = {json.dumps(v)}" for k, v in self.options.items()]
 
 
 LEDGER_FIELDS = ("name", "kind", "url", "deployment", "sequencer_key", "confirmations",
-                 "forced_window")
+                 "forced_window", "challenge_window")
 
 
 def parse_ledger(raw: dict[str, Any]) -> LedgerSpec:

@@ -27,6 +27,7 @@ from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transa
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.errors import LedgerError, WithdrawalRefused
 from flavum.l1.interface import (
+    BatchTx,
     CircuitFiles,
     ForcedInclusion,
     Ledger,
@@ -103,8 +104,7 @@ class LedgerLink:
                 settled.append(ForcedInclusion(request.request_id, included=False))
             elif tx_hash in tx_hashes:
                 index = tx_hashes.index(tx_hash)
-                settled.append(ForcedInclusion(request.request_id, True, index,
-                                               compute_tree_proof(tx_hashes, index)))
+                settled.append(ForcedInclusion(request.request_id, True, index))
             else:
                 break  # included in a later batch
         return settled
@@ -136,7 +136,10 @@ class LedgerLink:
             inferences = self._proven_inferences(records)
         tx_hashes = self.store.tx_hashes(first, last)
         forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
-        tx_hash = self.ledger.post_batch(batch.header, inferences, forced)
+        txs = [BatchTx(stored.raw, commitment) for stored, commitment in
+               zip(self.store.txs_in(first, last), self.store.commitments(first, last),
+                   strict=True)]
+        tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced)
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)
         return True

@@ -16,7 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from flavum.core.batch import BatchHeader, compute_batch_hash, compute_batch_header
+from flavum.core.batch import (
+    BatchHeader,
+    compute_batch_hash,
+    compute_batch_header,
+    compute_tx_commitment,
+)
 from flavum.core.codec import to_hex
 from flavum.core.encoding import compute_tag, keccak256
 from flavum.core.errors import (
@@ -219,8 +224,12 @@ class Sequencer:
         execution = self._execute(tx)
         with self._lock:
             outcome = self._apply(tx, execution)
+            # Every transaction commits the state root after it: the one-step fraud proof
+            # re-executes a single transaction between two such roots.
+            commitment = compute_tx_commitment(outcome.tx_hash, compute_state_root(self.state),
+                                               outcome.trace, outcome.withdrawal)
             seq = self.store.add_tx(
-                outcome.tx_hash, raw, tx.sender, tx.type.name, execution, outcome.object_id,
+                commitment, raw, tx.sender, tx.type.name, execution, outcome.object_id,
                 outcome.trace, outcome.withdrawal, self.clock(),
             )
             self._pending += 1
@@ -296,15 +305,8 @@ class Sequencer:
             batches = self.store.batches()
             prev_root = batches[-1].header.state_root if batches else self.genesis_root
             tx_hashes = self.store.tx_hashes(first_seq, last_seq)
-            header = compute_batch_header(
-                number=len(batches),
-                prev_state_root=prev_root,
-                state_root=blocks[-1].state_root,
-                tx_hashes=tx_hashes,
-                traces=self.store.traces_in(first_seq, last_seq),
-                withdrawals=self.store.withdrawals_in(first_seq, last_seq),
-                data_pointer=ZERO_HASH,
-            )
+            commitments = self.store.commitments(first_seq, last_seq)
+            header = compute_batch_header(len(batches), prev_root, commitments, ZERO_HASH)
             header = replace(header, data_pointer=self._publish(header, first_seq, last_seq,
                                                                   tx_hashes))
             record = BatchRecord(

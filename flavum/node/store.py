@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
+from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.codec import (
     execution_from_json,
     execution_to_json,
@@ -49,7 +49,10 @@ CREATE TABLE IF NOT EXISTS txs (
     type TEXT NOT NULL,
     object_id BLOB,
     block INTEGER,
-    received_at REAL NOT NULL
+    received_at REAL NOT NULL,
+    post_state_root BLOB NOT NULL,
+    withdrawal_leaf BLOB NOT NULL,
+    trace_leaf BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS txs_sender ON txs(sender);
 CREATE TABLE IF NOT EXISTS blocks (
@@ -226,7 +229,7 @@ class Store:
 
     def add_tx(
         self,
-        tx_hash: Hash32,
+        commitment: TxCommitment,
         raw: bytes,
         sender: Address,
         tx_type: str,
@@ -237,14 +240,17 @@ class Store:
         received_at: float,
     ) -> int:
         """Record an accepted transaction with what it produced, atomically; return its seq."""
+        tx_hash = commitment.tx_hash
         with self._lock:
             self._conn.execute("BEGIN")
             try:
                 cur = self._conn.execute(
-                    "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at,"
+                    " post_state_root, withdrawal_leaf, trace_leaf)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
-                     received_at),
+                     received_at, commitment.post_state_root, commitment.withdrawal_leaf,
+                     commitment.trace_leaf),
                 )
                 seq = int(cur.lastrowid or 0)
                 if trace is not None:
@@ -285,6 +291,14 @@ class Store:
         if row is None:
             return None
         return StoredTx(row[0], Hash32(row[1]), row[2], _load_execution(row[3]), row[4])
+
+    def commitments(self, first_seq: int, last_seq: int) -> list[TxCommitment]:
+        """What each transaction in the span did: its leaf in the batch's tx root."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT hash, post_state_root, withdrawal_leaf, trace_leaf FROM txs"
+                " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
+        return [TxCommitment(*(Hash32(bytes(v)) for v in row)) for row in rows]
 
     def tx_hashes(self, first_seq: int, last_seq: int) -> list[Hash32]:
         with self._lock:

@@ -17,7 +17,12 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from flavum.core.batch import compute_trace_leaf, compute_withdrawal_leaf
+from flavum.core.batch import (
+    TxCommitment,
+    compute_batch_header,
+    compute_trace_leaf,
+    compute_withdrawal_leaf,
+)
 from flavum.core.codec import (
     execution_from_json,
     execution_to_json,
@@ -29,7 +34,7 @@ from flavum.core.codec import (
     withdrawal_to_json,
 )
 from flavum.core.errors import InvalidTransaction
-from flavum.core.merkle import SparseMerkleTree, compute_tree_root
+from flavum.core.merkle import SparseMerkleTree
 from flavum.core.state import (
     Domain,
     State,
@@ -54,6 +59,7 @@ from flavum.core.transactions import (
     decode_transaction,
 )
 from flavum.core.types import (
+    ZERO_HASH,
     Access,
     Address,
     Amount,
@@ -181,19 +187,24 @@ def expected_to_json(
         "steps": steps,
         "post_state_root": steps[-1]["state_root"],
         "error": None if not refused else {"tx": refused[0][0], "code": refused[0][1]},
-        "batch_roots": _batch_roots([s for s, _ in accepted], [h for _, h in accepted]),
+        "batch_roots": batch_roots([s for s, _ in accepted], [h for _, h in accepted]),
     }
 
 
-def _batch_roots(steps: list[dict[str, Any]], tx_hashes: list[Any]) -> dict[str, str]:
-    def root(values: list[Any]) -> str:
-        return to_hex(compute_tree_root([Hash32(from_hex(v, 32)) for v in values]))
+def batch_roots(steps: list[dict[str, Any]], tx_hashes: list[Any]) -> dict[str, str]:
+    """The tx, trace and withdrawal roots of a batch of these transactions (flavum.core.batch):
+    each one committed with its step's state root and the leaves it emitted."""
+    def leaf(value: Any) -> Hash32:
+        return ZERO_HASH if value is None else Hash32(from_hex(value, 32))
 
-    return {
-        "tx_root": root(tx_hashes),
-        "trace_root": root([s["trace_leaf"] for s in steps if s["trace_leaf"]]),
-        "withdrawal_root": root([s["withdrawal_leaf"] for s in steps if s["withdrawal_leaf"]]),
-    }
+    commitments = [
+        TxCommitment(leaf(tx_hash), leaf(step["state_root"]), leaf(step.get("withdrawal_leaf")),
+                     leaf(step.get("trace_leaf")))
+        for step, tx_hash in zip(steps, tx_hashes, strict=True)
+    ]
+    header = compute_batch_header(0, ZERO_HASH, commitments, ZERO_HASH)
+    return {"tx_root": to_hex(header.tx_root), "trace_root": to_hex(header.trace_root),
+            "withdrawal_root": to_hex(header.withdrawal_root)}
 
 
 def vectors_main(description: str, directory: Path, checks: dict[str, Callable[[], None]]

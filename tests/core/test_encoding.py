@@ -6,11 +6,13 @@ from hypothesis import strategies as st
 
 from flavum.core.batch import (
     TraceEntry,
+    TxCommitment,
     Withdrawal,
     compute_batch_hash,
     compute_batch_header,
     compute_outputs_hash,
     compute_trace_leaf,
+    compute_tx_leaf,
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import SMT_LEAF_TAG, SMT_NODE_TAG, TREE_NODE_TAG
@@ -135,15 +137,23 @@ def test_vectors(state):
     trace = TraceEntry(H[1], ObjectId(H[2]), ObjectId(H[3]), H[4], (5, -2, 0), ObjectId(H[5]))
     withdrawal = Withdrawal(H[1], H[2], BOB.address, ETH, Amount(7), ObjectId(H[3]), 3, H[4],
                             ObjectId(H[5]))
-    header = compute_batch_header(1, H[1], root, [compute_tx_hash(t) for t in txs], [trace],
-                                  [withdrawal, withdrawal], H[6])
     w_leaf = compute_withdrawal_leaf(withdrawal)
+    # Transaction 1 emits the trace entry, 2 and 3 the withdrawal; the last ends at `root`.
+    emitted = {1: (ZERO_HASH, compute_trace_leaf(trace)), 2: (w_leaf, ZERO_HASH),
+               3: (w_leaf, ZERO_HASH)}
+    commitments = [
+        TxCommitment(compute_tx_hash(t), root if i == len(txs) - 1 else H[i % 8],
+                     *emitted.get(i, (ZERO_HASH, ZERO_HASH)))
+        for i, t in enumerate(txs)
+    ]
+    header = compute_batch_header(1, H[1], commitments, H[6])
     batch_vectors = {
         "outputs": [5, -2, 0],
         "outputs_hash": hx(compute_outputs_hash((5, -2, 0))),
         "trace_leaf": hx(compute_trace_leaf(trace)),
         "withdrawal_leaf": hx(w_leaf),
         "withdrawal_proof_index1": [hx(s) for s in compute_tree_proof([w_leaf, w_leaf], 1)],
+        "tx_leaves": [hx(compute_tx_leaf(c)) for c in commitments],
         "header": {k: (hx(v) if isinstance(v, bytes) else v) for k, v in vars(header).items()},
         "batch_hash": hx(compute_batch_hash(header)),
     }

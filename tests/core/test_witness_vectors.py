@@ -95,7 +95,7 @@ def _without_openings(case: Case) -> StateWitness:
     """The case's witness as it would be if the batch deleted no leaf (no openings)."""
     pre, txs, executions = read_pre_state(case["pre_state"]), _txs(case), read_executions(case)
     access = compute_batch_access(pre, txs, executions)
-    return compute_state_witness(pre, replace(access, leaf_updates=()))
+    return compute_state_witness(pre, replace(access, leaf_updates=(), deleted=frozenset()))
 
 
 DELETING = ["deleted_balance", "revoked_grant", "withdrawn_object"]

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flavum.core.state import Domain
 from flavum.core.transactions import address_of
-from flavum.core.types import Address, Hash32
+from flavum.core.types import Address, ChainId, Hash32
 from flavum.l1.evm import EvmLedger, deploy_contracts
 from flavum.l1.evm_client import embedded_web3, rpc_web3
 from flavum.l1.solc import REPO_ROOT
@@ -41,9 +42,17 @@ ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin"
 FUNDED = (DEPLOYER_KEY, SEQUENCER_KEY, ALICE_KEY, BOB_KEY)
 
 
-def deploy(w3: object, forced_window: int = 5, genesis_root: Hash32 = GENESIS_ROOT) -> EvmLedger:
+# The domain the ledger tests' transactions are signed for (the one-step executor's).
+DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+
+
+def deploy(w3: object, forced_window: int = 5, genesis_root: Hash32 = GENESIS_ROOT,
+           challenge_window: int = 0) -> EvmLedger:
+    """The contracts on `w3`; batches final at once unless a test opens a challenge window."""
     return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER,
-                            genesis_state_root=genesis_root, forced_window_blocks=forced_window,
+                            genesis_state_root=genesis_root, domain=DOMAIN,
+                            forced_window_blocks=forced_window,
+                            challenge_window_blocks=challenge_window,
                             sequencer_key=SEQUENCER_KEY)
 
 

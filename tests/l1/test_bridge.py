@@ -96,8 +96,7 @@ def funded(ledger):
     ledger.deposit_eth(ALICE_KEY, ALICE, 3 * ETH)
     ledger.deposit_erc20(ALICE_KEY, token, 500, ALICE)
     withdrawals = _withdrawals(ledger, token)
-    header = make_batch(0, withdrawals=withdrawals)
-    ledger.post_batch(header)
+    ledger.post_batch(*make_batch(0, withdrawals=withdrawals))
     return ledger, token, withdrawals
 
 
@@ -173,19 +172,19 @@ def test_forced_request_must_be_processed_within_the_window(ledger):
     assert (request.request_id, request.tx_hash) == (request_id, compute_tx_hash(tx))
     # Within the window a batch may leave it for later.
     b0 = make_batch(0)
-    ledger.post_batch(b0)
+    ledger.post_batch(*b0)
     mine(ledger, 6)  # the window is 5 blocks
-    b1 = make_batch(1, prev_root=b0.state_root, tx_hashes=[h("other"), compute_tx_hash(tx)])
+    other = _signed(Transfer(BOB, eth, Amount(1)), nonce=1)
+    b1 = make_batch(1, prev_root=b0.header.state_root, txs=[other, tx])
     with pytest.raises(LedgerError) as err:
-        ledger.post_batch(b1)
+        ledger.post_batch(*b1)
     assert err.value.reason == "batch skips an overdue forced request"
-    wrong = ForcedInclusion(request_id, True, 0, tuple(compute_tree_proof(
-        [h("other"), compute_tx_hash(tx)], 1)))
-    with pytest.raises(LedgerError) as err:
-        ledger.post_batch(b1, forced=[wrong])
-    assert err.value.reason == "forced transaction not in the tx root"
-    right = replace(wrong, tx_index=1)
-    ledger.post_batch(b1, forced=[right])
+    # Included as a transaction of the batch that is not the forced one, or past the last.
+    for index in (0, 2):
+        with pytest.raises(LedgerError) as err:
+            ledger.post_batch(*b1, forced=[ForcedInclusion(request_id, True, index)])
+        assert err.value.reason == "forced transaction not in the batch"
+    ledger.post_batch(*b1, forced=[ForcedInclusion(request_id, True, 1)])
     assert ledger.forced_requests() == []
     assert ledger.forced_requests(only_pending=False)[0].processed
 
@@ -195,6 +194,6 @@ def test_forced_request_can_be_refused_publicly(ledger):
     tx = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(10**30), ObjectId(ZERO_HASH)))
     request_id = ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
     mine(ledger, 6)
-    ledger.post_batch(make_batch(0), forced=[ForcedInclusion(request_id, included=False)])
+    ledger.post_batch(*make_batch(0), forced=[ForcedInclusion(request_id, included=False)])
     events = ledger.rollup.events.ForcedRequestProcessed.get_logs(from_block=0)
     assert [(e["args"]["requestId"], e["args"]["included"]) for e in events] == [(0, False)]

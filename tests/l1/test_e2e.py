@@ -8,6 +8,7 @@ from flavum.core.assets import compute_asset_id
 from flavum.core.batch import (
     compute_batch_header,
     compute_outputs_hash,
+    compute_tx_commitment,
     compute_withdrawal_leaf,
 )
 from flavum.core.merkle import compute_tree_proof
@@ -23,12 +24,12 @@ from flavum.core.transactions import (
     Infer,
     Transaction,
     Withdraw,
-    compute_tx_hash,
+    encode_transaction,
     sign_transaction,
 )
 from flavum.core.types import ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce, ObjectId
 from flavum.l1.evm_client import embedded_web3
-from flavum.l1.interface import proven_inference
+from flavum.l1.interface import BatchTx, proven_inference
 from flavum.node.watcher import LedgerWatcher
 
 from .conftest import ALICE, ALICE_KEY, BOB, FUNDED, deploy
@@ -56,10 +57,13 @@ def run_e2e(w3, tiny, tmp_path):
     ledger.deposit_data(ALICE_KEY, ALICE, commitment, b"digits sample 7")
     mine(ledger, 2)
     applied = []
+    batch = []  # every transaction applied, with the state root after it and its emissions
 
-    def submit(tx):
-        outcome = process_transaction(state, tx)
+    def submit(tx, execution=None):
+        outcome = process_transaction(state, tx, execution)
         applied.append((tx, outcome))
+        batch.append(BatchTx(encode_transaction(tx), compute_tx_commitment(
+            outcome.tx_hash, compute_state_root(state), outcome.trace, outcome.withdrawal)))
         return outcome
 
     watcher = LedgerWatcher(ledger, submit, domain, tmp_path / "watcher.db", confirmations=2)
@@ -70,27 +74,25 @@ def run_e2e(w3, tiny, tmp_path):
     assert get_object(state, data_id).commitment == commitment
 
     # 2. L2: deploy the model, infer, withdraw 1 ETH to ALICE and the RESULT to BOB.
-    txs = [tx for tx, _ in applied]
     deploy_tx = _signed(domain, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
                                                Access.COMMON, eth, Amount(0)))
-    model_id = process_transaction(state, deploy_tx).object_id
+    model_id = submit(deploy_tx).object_id
     infer_tx = _signed(domain, 1, Infer(model_id, data_id, Amount(0)))
-    infer = process_transaction(state, infer_tx, Execution(commitment, tiny.execution.outputs))
+    infer = submit(infer_tx, Execution(commitment, tiny.execution.outputs))
     result_id = infer.object_id
     withdraw_eth = _signed(domain, 2, Withdraw(ledger.ledger_id, ALICE, eth, Amount(ETH),
                                                ObjectId(ZERO_HASH)))
     withdraw_obj = _signed(domain, 3, Withdraw(ledger.ledger_id, BOB, eth, Amount(0), result_id))
-    w_eth = process_transaction(state, withdraw_eth).withdrawal
-    w_obj = process_transaction(state, withdraw_obj).withdrawal
-    txs += [deploy_tx, infer_tx, withdraw_eth, withdraw_obj]
+    w_eth = submit(withdraw_eth).withdrawal
+    w_obj = submit(withdraw_obj).withdrawal
 
-    # 3. The batch: its DeployModel registers the model's verifier on L1, then it is posted.
+    # 3. The batch: its DeployModel registers the model's verifier on L1, then it is posted
+    # with its six transactions (two deposits, four signed).
     ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
-    header = compute_batch_header(0, genesis_root, compute_state_root(state),
-                                  [compute_tx_hash(tx) for tx in txs], [infer.trace],
-                                  [w_eth, w_obj], h("data"))
+    header = compute_batch_header(0, genesis_root, [t.commitment for t in batch], h("data"))
+    assert header.state_root == compute_state_root(state) and len(batch) == 6
     inference = proven_inference(model_id, tiny.proof, [(infer.trace.tx_hash, result_id)])
-    ledger.post_batch(header, [inference])
+    ledger.post_batch(header, batch, [inference])
     assert ledger.batch_status(0).accepted
 
     # 4. Withdrawals against the accepted root.

@@ -124,7 +124,7 @@ def test_encodings_match_known_vectors():
 
 
 def test_op_return_formats_fit_80_bytes():
-    header = make_batch(7)
+    header = make_batch(7).header
     anchor = encode_anchor(header)
     assert len(anchor) == ANCHOR_SIZE <= MAX_OP_RETURN
     assert anchor[4:12] == (7).to_bytes(8, "big")
@@ -189,9 +189,9 @@ def test_scripts_match_litecoin_core(node):
 
 @needs_litecoind
 def test_anchor_is_idempotent_ordered_and_read_back(node, ledger):
-    header = make_batch(0)
-    txid = ledger.post_batch(header)
-    assert ledger.post_batch(header) == txid  # in the mempool: not sent twice
+    header, txs = make_batch(0)
+    txid = ledger.post_batch(header, txs)
+    assert ledger.post_batch(header, txs) == txid  # in the mempool: not sent twice
     assert not ledger.batch_status(0).accepted  # accepted = in a block
     assert ledger.next_batch_number() == 0
     node.mine(1)
@@ -201,15 +201,15 @@ def test_anchor_is_idempotent_ordered_and_read_back(node, ledger):
     node.mine(2)
     assert ledger.anchor(0).confirmations == 3
     with pytest.raises(LedgerError, match="another batch"):
-        ledger.post_batch(make_batch(0, prev_root=h("other")))
+        ledger.post_batch(*make_batch(0, prev_root=h("other")))
     with pytest.raises(LedgerError, match="before batch"):
-        ledger.post_batch(make_batch(2, prev_root=header.state_root))
+        ledger.post_batch(*make_batch(2, prev_root=header.state_root))
     with pytest.raises(LedgerError, match="previous state root"):
-        ledger.post_batch(make_batch(1, prev_root=h("wrong")))
-    ledger.post_batch(make_batch(1, prev_root=header.state_root))
+        ledger.post_batch(*make_batch(1, prev_root=h("wrong")))
+    ledger.post_batch(*make_batch(1, prev_root=header.state_root))
     node.mine(1)
     # A forged anchor (anyone can write an OP_RETURN) is ignored: not spent by the anchor key.
-    forged = encode_anchor(make_batch(2, prev_root=h("evil")))
+    forged = encode_anchor(make_batch(2, prev_root=h("evil")).header)
     raw = node.call("createrawtransaction", [], [{"data": forged.hex()}])
     funded = node.call("fundrawtransaction", raw, wallet="miner")
     signed = node.call("signrawtransactionwithwallet", funded["hex"], wallet="miner")
@@ -218,14 +218,14 @@ def test_anchor_is_idempotent_ordered_and_read_back(node, ledger):
     # A new object (local state lost) reads the same from the chain.
     again = make_ledger(node)
     assert again.next_batch_number() == 2
-    assert again.post_batch(header) == txid
+    assert again.post_batch(header, txs) == txid
 
 
 @needs_litecoind
 def test_anchor_key_without_coins_is_a_clear_error(node):
     ledger = make_ledger(node)
     with pytest.raises(AnchorUnderfunded):
-        ledger.post_batch(make_batch(0))
+        ledger.post_batch(*make_batch(0))
     assert node.call("getrawmempool") == []
 
 
@@ -317,10 +317,10 @@ def test_payout_waits_for_anchor_depth_and_is_paid_once(node, ledger):
                        compute_asset_id(compute_ledger_id("evm")), Amount(5), ObjectId(ZERO_HASH),
                        0, ZERO_HASH, ObjectId(ZERO_HASH))
     batch = [other, w, w2]
-    header = make_batch(0, withdrawals=batch)
+    header, txs = make_batch(0, withdrawals=batch)
     with pytest.raises(BatchNotFinal):
         ledger.pay_withdrawals(header, batch, confirmations=2)
-    ledger.post_batch(header)
+    ledger.post_batch(header, txs)
     node.mine(1)
     with pytest.raises(BatchNotFinal):
         ledger.pay_withdrawals(header, batch, confirmations=2)
@@ -352,8 +352,8 @@ def test_underfunded_custody_refuses_and_the_withdrawal_stays_pending(node, ledg
     ledger.deposit_from_wallet("alice", BOB, LTC)
     node.mine(1)
     w = withdrawal(ledger, BOB, 2 * LTC)
-    header = make_batch(0, withdrawals=[w])
-    ledger.post_batch(header)
+    header, txs = make_batch(0, withdrawals=[w])
+    ledger.post_batch(header, txs)
     node.mine(1)
     with pytest.raises(CustodyUnderfunded, match="can spend 100000000"):
         ledger.pay_withdrawals(header, [w], confirmations=1)
@@ -375,15 +375,15 @@ def test_litecoind_restarts_and_crashes_lose_and_duplicate_nothing(node, ledger,
     ledger.deposit_from_wallet("alice", BOB, 2 * LTC)
     node.mine(1)
     w = withdrawal(ledger, BOB, LTC // 2)
-    header = make_batch(0, withdrawals=[w])
-    ledger.post_batch(header)
+    header, txs = make_batch(0, withdrawals=[w])
+    ledger.post_batch(header, txs)
     node.stop()
     with pytest.raises(LedgerUnreachable):
         watcher.poll()
     with pytest.raises(LedgerUnreachable):
-        ledger.post_batch(header)
+        ledger.post_batch(header, txs)
     node.start()  # a clean restart keeps the mempool: the anchor is still pending
-    assert ledger.post_batch(header).hex() == ledger.anchor(0, include_mempool=True).txid
+    assert ledger.post_batch(header, txs).hex() == ledger.anchor(0, include_mempool=True).txid
     node.mine(2)
     assert watcher.poll().submitted == 1
     txid = ledger.pay_withdrawals(header, [w], confirmations=1)[0]

@@ -65,12 +65,12 @@ def test_full_batch_gives_one_leaf_per_row(registered, per_row):
                          outputs=trace.outputs)
         assert per_row.full.input_commitments[i] == compute_input_commitment(
             per_row.artifacts, per_row.inputs[i])
-    header = make_batch(0, traces=traces)
+    batch = make_batch(0, traces=traces)
     # The header's trace root is the core's: the contract rebuilt exactly these leaves.
-    assert header.trace_root == compute_tree_root([compute_trace_leaf(t) for t in traces])
+    assert batch.header.trace_root == compute_tree_root([compute_trace_leaf(t) for t in traces])
     inference = per_row_inference(per_row.full_proof, traces, n)
     assert len(inference.instances) == n + n * 3
-    registered.post_batch(header, [inference])
+    registered.post_batch(*batch, [inference])
     assert registered.batch_status(0).accepted
 
 
@@ -82,7 +82,7 @@ def test_the_registration_pins_the_layout(registered, per_row):
     # The poster cannot name fewer rows than the model's proofs have (nor more)...
     for rows in (inference.rows[:3], inference.rows + (PADDING,)):
         with pytest.raises(LedgerError) as err:
-            registered.post_batch(make_batch(0, traces=traces[:3]),
+            registered.post_batch(*make_batch(0, traces=traces[:3]),
                                   [replace(inference, rows=rows)])
         assert reason(err) == "rows differ from the model's registration"
     # ...and a registration with the one-commitment layout does not read a per-row proof:
@@ -91,7 +91,7 @@ def test_the_registration_pins_the_layout(registered, per_row):
     registered.register_model(other, per_row.verifier, per_row.artifacts.vk_hash, ALICE,
                               ModelLayout(n, per_row_inputs=False))
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=traces),
+        registered.post_batch(*make_batch(0, traces=traces),
                               [replace(inference, model_id=other)])
     assert reason(err) == "outputs do not split into the rows"
     assert registered.next_batch_number() == 0
@@ -103,11 +103,11 @@ def test_padding_rows_give_no_leaf(registered, per_row):
     # The padding row repeats the last real row: its commitment too.
     assert per_row.padded.input_commitments[real] == per_row.padded.input_commitments[real - 1]
     traces = row_traces(per_row, per_row.padded, real)
-    header = make_batch(0, traces=traces)
-    registered.post_batch(header, [per_row_inference(per_row.padded_proof, traces, n)])
+    batch = make_batch(0, traces=traces)
+    registered.post_batch(*batch, [per_row_inference(per_row.padded_proof, traces, n)])
     assert registered.batch_status(0).accepted
     # The next batch chains on: the padded proof counted 3 leaves, not 4.
-    registered.post_batch(make_batch(1, prev_root=header.state_root))
+    registered.post_batch(*make_batch(1, prev_root=batch.header.state_root))
     assert registered.next_batch_number() == 2
 
 
@@ -118,7 +118,7 @@ def test_swapped_row_commitments(registered, per_row):
     swapped[0] = replace(traces[0], input_commitment=traces[1].input_commitment)
     swapped[1] = replace(traces[1], input_commitment=traces[0].input_commitment)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=swapped),
+        registered.post_batch(*make_batch(0, traces=swapped),
                               [per_row_inference(per_row.full_proof, traces, n)])
     assert reason(err) == "trace root mismatch"
     # Nor can the poster swap them in the public values: the verifier refuses.
@@ -126,7 +126,7 @@ def test_swapped_row_commitments(registered, per_row):
     felts = list(inference.instances)
     felts[0], felts[1] = felts[1], felts[0]
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=swapped),
+        registered.post_batch(*make_batch(0, traces=swapped),
                               [replace(inference, instances=tuple(felts))])
     assert reason(err) == "proof rejected by the verifier"
     assert registered.next_batch_number() == 0
@@ -138,7 +138,7 @@ def test_padding_row_claimed_as_real(registered, per_row):
     inference = per_row_inference(per_row.padded_proof, traces, n)
     claimed = inference.rows[:real] + ((h("made-up tx"), ObjectId(h("made-up result"))),)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=traces), [replace(inference, rows=claimed)])
+        registered.post_batch(*make_batch(0, traces=traces), [replace(inference, rows=claimed)])
     assert reason(err) == "trace root mismatch"
 
 
@@ -148,10 +148,10 @@ def test_padding_row_must_be_all_zero(registered, per_row):
     inference = per_row_inference(per_row.padded_proof, traces, n)
     half = inference.rows[:real] + ((Hash32(ZERO_HASH), ObjectId(h("a result"))),)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=traces), [replace(inference, rows=half)])
+        registered.post_batch(*make_batch(0, traces=traces), [replace(inference, rows=half)])
     assert reason(err) == "a padding row names a result"
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0), [replace(inference, rows=(PADDING,) * n)])
+        registered.post_batch(*make_batch(0), [replace(inference, rows=(PADDING,) * n)])
     assert reason(err) == "an inference has no real row"
 
 
@@ -165,5 +165,5 @@ def test_instances_must_split_into_the_rows(registered, per_row):
                               ModelLayout(3, per_row_inputs=True))
     three = replace(inference, model_id=three_rows, rows=inference.rows[:3])
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, traces=traces[:3]), [three])
+        registered.post_batch(*make_batch(0, traces=traces[:3]), [three])
     assert reason(err) == "outputs do not split into the rows"

@@ -4,14 +4,27 @@ from dataclasses import replace
 
 import pytest
 
-from flavum.core.types import Hash32, ObjectId
+from flavum.core.assets import compute_asset_id
+from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.merkle import compute_tree_root
+from flavum.core.transactions import Transfer, encode_transaction
+from flavum.core.types import ZERO_HASH, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerError, LedgerUnreachable
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import rpc_web3
 from flavum.l1.interface import ModelLayout
 
-from .conftest import ALICE, ALICE_KEY, _free_port
-from .helpers import h, make_batch, one_inference, trace_of
+from .conftest import ALICE, ALICE_KEY, BOB, GENESIS_ROOT, _free_port
+from .helpers import (
+    h,
+    header_of,
+    make_batch,
+    nonce_of,
+    one_inference,
+    signed,
+    trace_of,
+    tx_tuples,
+)
 
 MODEL = ObjectId(h("model"))
 
@@ -27,101 +40,195 @@ def reason(exc_info) -> str:
 
 
 def test_batch_with_a_real_proof_is_accepted(registered, tiny):
-    header, inference = one_inference(tiny, MODEL)
-    tx_hash = registered.post_batch(header, [inference])
+    header, txs, inference = one_inference(tiny, MODEL)
+    tx_hash = registered.post_batch(header, txs, [inference])
     status = registered.batch_status(0)
     assert status.accepted and status.tx_hash == tx_hash
     assert registered.next_batch_number() == 1
     assert registered.model(MODEL).vk_hash == tiny.artifacts.vk_hash
     # The next batch chains from the state root just accepted.
-    registered.post_batch(make_batch(1, prev_root=header.state_root))
+    registered.post_batch(*make_batch(1, prev_root=header.state_root))
     assert registered.next_batch_number() == 2
 
 
 def test_posting_is_idempotent(registered, tiny):
-    header, inference = one_inference(tiny, MODEL)
-    first = registered.post_batch(header, [inference])
+    header, txs, inference = one_inference(tiny, MODEL)
+    first = registered.post_batch(header, txs, [inference])
     block = registered.head()
-    assert registered.post_batch(header, [inference]) == first
+    assert registered.post_batch(header, txs, [inference]) == first
     assert registered.head() == block  # nothing sent
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(replace(header, data_pointer=h("other")), [inference])
+        registered.post_batch(replace(header, data_pointer=h("other")), txs, [inference])
     assert reason(err) == "batch hash mismatch"
 
 
 def test_wrong_previous_root(registered):
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(make_batch(0, prev_root=h("not genesis")))
+        registered.post_batch(*make_batch(0, prev_root=h("not genesis")))
     assert reason(err) == "previous state root mismatch"
 
 
 def test_batch_number_out_of_order(registered):
     ledger = EvmLedger(registered.w3, registered.deployment, registered.sequencer_key)
     fn = ledger.rollup.functions.submitBatch(
-        (1, *[h(str(i)) for i in range(6)]), [], [])
+        (1, *[h(str(i)) for i in range(6)]), [], [], [])
     with pytest.raises(LedgerError) as err:
         ledger._transact("raw submit", registered.sequencer_key, fn)
     assert reason(err) == "batch number out of order"
 
 
+# --- the header's roots follow from the transactions posted with it ------------------------
+
+
+def refused(ledger, header, txs, inferences=()) -> str:
+    """Post a batch that must be refused; nothing is recorded. Returns the reason."""
+    with pytest.raises(LedgerError) as err:
+        ledger.post_batch(header, txs, inferences)
+    assert ledger.next_batch_number() == 0 and not ledger.batch_status(0).accepted
+    return reason(err)
+
+
+def transfer(amount: int, index: int = 0):
+    return signed(Transfer(BOB, AssetId(h("asset")), Amount(amount)), nonce_of(0, index))
+
+
+def test_tx_root_must_follow_from_the_transactions(ledger):
+    header, txs = make_batch(0, txs=[transfer(1, 0), transfer(2, 1)])
+    why = "tx root does not follow from the transactions"
+    assert refused(ledger, replace(header, tx_root=h("garbage")), txs) == why
+    # The header commits other transactions than those posted: one swapped for another, one
+    # missing, none at all, one too many.
+    swapped = (txs[0], replace(txs[1], raw=encode_transaction(transfer(3, 1))))
+    extra = make_batch(0, txs=[transfer(4, 2)]).txs
+    for posted in (swapped, txs[1:], (), txs + extra):
+        assert refused(ledger, header, posted) == why
+    # Or the same transactions, one said to leave another state root (not the last one: the
+    # header's state root still is the last post-state root).
+    moved = (replace(txs[0], commitment=replace(txs[0].commitment,
+                                                post_state_root=h("elsewhere"))), txs[1])
+    assert refused(ledger, header, moved) == why
+    ledger.post_batch(header, txs)
+    assert ledger.batch_status(0).accepted
+
+
+def test_state_root_must_be_the_last_post_state_root(ledger):
+    header, txs = make_batch(0, txs=[transfer(1, 0), transfer(2, 1)])
+    why = "state root is not the last transaction's post-state root"
+    # Neither the last transaction's nor an earlier one's post-state root.
+    for root in (h("garbage"), txs[0].commitment.post_state_root):
+        assert refused(ledger, replace(header, state_root=root), txs) == why
+    # An empty batch leaves the state as it was.
+    empty = header_of(0, GENESIS_ROOT, ())
+    assert empty.state_root == GENESIS_ROOT
+    assert refused(ledger, replace(empty, state_root=h("state0")), ()) == why
+    ledger.post_batch(header, txs)
+    assert ledger.batch_status(0).accepted
+
+
+def test_withdrawal_root_must_follow_from_the_transactions(ledger):
+    none = ObjectId(ZERO_HASH)
+    w = Withdrawal(h("w0"), ledger.ledger_id, BOB, compute_asset_id(ledger.ledger_id),
+                   Amount(1), none, 0, ZERO_HASH, none)
+    header, txs = make_batch(0, withdrawals=[w])
+    assert header.withdrawal_root == compute_tree_root([compute_withdrawal_leaf(w)])
+    why = "withdrawal root does not follow from the transactions"
+    # The header hides the withdrawal its transaction emitted, or claims another.
+    for root in (ZERO_HASH, h("garbage")):
+        assert refused(ledger, replace(header, withdrawal_root=root), txs) == why
+    # A withdrawal that no transaction emitted: the header of a plain transfer claiming it.
+    plain, plain_txs = make_batch(0)
+    assert refused(ledger, replace(plain, withdrawal_root=header.withdrawal_root),
+                   plain_txs) == why
+    ledger.post_batch(header, txs)
+    assert ledger.batch_status(0).withdrawal_root == header.withdrawal_root
+
+
+def test_trace_root_must_follow_from_the_transactions(registered, tiny):
+    header, txs, inference = one_inference(tiny, MODEL)
+    why = "trace root does not follow from the transactions"
+    assert refused(registered, replace(header, trace_root=h("garbage")), txs,
+                   [inference]) == why
+    # A trace that no transaction emitted, proven or not: the Infer committed as emitting
+    # none, under a header that still claims its trace.
+    [tx] = txs
+    silent = (replace(tx, commitment=replace(tx.commitment, trace_leaf=ZERO_HASH)),)
+    claimed = replace(header_of(0, GENESIS_ROOT, silent), trace_root=header.trace_root)
+    assert refused(registered, claimed, silent, [inference]) == why
+    registered.post_batch(header, txs, [inference])
+    assert registered.batch_status(0).accepted
+
+
+def test_transactions_must_be_canonically_encoded(ledger):
+    header, txs = make_batch(0)
+    [tx] = txs
+    # The same transaction with trailing bytes: abi.decode reads it, its encoding is not this.
+    padded = (replace(tx, raw=tx.raw + bytes(32)),)
+    assert refused(ledger, header, padded) == "transaction is not canonically encoded"
+    ledger.post_batch(header, txs)
+    assert ledger.batch_status(0).accepted
+
+
 def test_unauthorised_poster(registered, tiny):
     intruder = EvmLedger(registered.w3, registered.deployment, sequencer_key=ALICE_KEY)
-    header, inference = one_inference(tiny, MODEL)
+    header, txs, inference = one_inference(tiny, MODEL)
     with pytest.raises(LedgerError) as err:
-        intruder.post_batch(header, [inference])
+        intruder.post_batch(header, txs, [inference])
     assert reason(err) == "only the sequencer posts batches"
 
 
 def test_bad_proof_byte(registered, tiny):
-    header, inference = one_inference(tiny, MODEL)
+    header, txs, inference = one_inference(tiny, MODEL)
     proof = bytearray(inference.proof)
     proof[100] ^= 0x01
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, [replace(inference, proof=bytes(proof))])
+        registered.post_batch(header, txs, [replace(inference, proof=bytes(proof))])
     assert reason(err) == "proof rejected by the verifier"
     assert registered.next_batch_number() == 0
 
 
 def test_public_values_not_matching_the_trace_leaves(registered, tiny):
-    tx_hash, result_id = h("infer0"), ObjectId(h("result0"))
+    _, _, inference = one_inference(tiny, MODEL)
+    [(tx_hash, result_id)] = inference.rows
     outputs = list(tiny.execution.outputs)
     outputs[0] += 1
     lying = make_batch(0, traces=[trace_of(tiny, MODEL, tx_hash, result_id, outputs)])
-    _, inference = one_inference(tiny, MODEL)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(lying, [inference])
+        registered.post_batch(*lying, [inference])
     assert reason(err) == "trace root mismatch"
     # Nor can the poster bend the proof's public values to the lie: the verifier refuses.
     felts = list(inference.instances)
     felts[1] += 1
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(lying, [replace(inference, instances=tuple(felts))])
+        registered.post_batch(*lying, [replace(inference, instances=tuple(felts))])
     assert reason(err) == "proof rejected by the verifier"
 
 
 def test_trace_root_mismatch(registered, tiny):
-    header, inference = one_inference(tiny, MODEL)
+    header, txs, inference = one_inference(tiny, MODEL)
+    # The transaction is said to emit another trace leaf than the proof gives.
+    [tx] = txs
+    garbage = (replace(tx, commitment=replace(tx.commitment, trace_leaf=h("garbage"))),)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(replace(header, trace_root=h("garbage")), [inference])
+        registered.post_batch(header_of(0, header.prev_state_root, garbage), garbage, [inference])
     assert reason(err) == "trace root mismatch"
     # A proven inference whose row is another transaction than the header's trace says.
     other = replace(inference, rows=((h("another tx"), inference.rows[0][1]),))
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, [other])
+        registered.post_batch(header, txs, [other])
     assert reason(err) == "trace root mismatch"
 
 
 def test_rows_are_the_registered_ones(registered, ledger, tiny):
-    header, inference = one_inference(tiny, MODEL)
+    header, txs, inference = one_inference(tiny, MODEL)
     two_rows = replace(inference, rows=inference.rows * 2)  # the model's proofs have 1 row
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, [two_rows])
+        registered.post_batch(header, txs, [two_rows])
     assert reason(err) == "rows differ from the model's registration"
     # Registered with 2 rows, the same circuit's 3 outputs do not split into them.
     model = ObjectId(h("two-row model"))
     ledger.register_model(model, tiny.verifier, tiny.artifacts.vk_hash, ALICE, ModelLayout(2))
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, [replace(two_rows, model_id=model)])
+        registered.post_batch(header, txs, [replace(two_rows, model_id=model)])
     assert reason(err) == "outputs do not split into the rows"
     # No registration without rows.
     with pytest.raises(LedgerError) as err:
@@ -131,9 +238,9 @@ def test_rows_are_the_registered_ones(registered, ledger, tiny):
 
 
 def test_unregistered_model(registered, tiny):
-    header, inference = one_inference(tiny, ObjectId(h("unknown model")))
+    header, txs, inference = one_inference(tiny, ObjectId(h("unknown model")))
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, [inference])
+        registered.post_batch(header, txs, [inference])
     assert reason(err) == "model not registered"
 
 
@@ -153,18 +260,20 @@ def test_reusable_verifier_with_the_registry_allow_list(ledger, tiny):
     registered = ledger.register_model(model, tiny.verifier, tiny.artifacts.vk_hash, ALICE,
                                        use_reusable=True)
     assert registered.reusable
-    header, inference = one_inference(tiny, model)
-    ledger.post_batch(header, [inference])
+    header, txs, inference = one_inference(tiny, model)
+    ledger.post_batch(header, txs, [inference])
     assert ledger.batch_status(0).accepted
     # Anyone can register a VKA on the shared verifier; the rollup still refuses it for a
     # model that the registry did not bind it to.
     forged = list(tiny.verifier.vka) + [b"\x00" * 32]
     reusable = ledger.reusable_verifier.functions.registerVka(forged)
     ledger._transact("registerVka", ALICE_KEY, reusable, gas=2_000_000)
-    header1, inference1 = one_inference(tiny, model, number=1, prev_root=header.state_root)
+    header1, txs1, inference1 = one_inference(tiny, model, number=1,
+                                              prev_root=header.state_root)
     fn = ledger.rollup.functions.submitBatch(
         (header1.number, header1.prev_state_root, header1.state_root, header1.tx_root,
          header1.trace_root, header1.withdrawal_root, header1.data_pointer),
+        tx_tuples(txs1),
         [(model, inference1.proof, list(inference1.instances), forged,
           [inference1.rows[0][0]], [inference1.rows[0][1]])], [])
     with pytest.raises(LedgerError) as err:
@@ -183,9 +292,9 @@ def test_revert_reason_from_anvil(anvil):
     ledger = deploy(anvil.w3)
     assert ledger.chain_id == 31337
     with pytest.raises(LedgerError) as err:
-        ledger.post_batch(make_batch(0, prev_root=Hash32(b"\x09" * 32)))
+        ledger.post_batch(*make_batch(0, prev_root=Hash32(b"\x09" * 32)))
     assert reason(err) == "previous state root mismatch"
     intruder = EvmLedger(anvil.w3, ledger.deployment, sequencer_key=ALICE_KEY)
     with pytest.raises(LedgerError) as err:
-        intruder.post_batch(make_batch(0))
+        intruder.post_batch(*make_batch(0))
     assert reason(err) == "only the sequencer posts batches"

@@ -102,7 +102,9 @@ def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared
     another model's entry comes, so each proof covers a contiguous run of the trace)."""
     from flavum.node.config import LedgerSpec
 
+    # The test seals its batches itself: no timed sealing racing it.
     config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
+                         batch_interval_s=3600.0,
                          ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
     (config.home / "srs").symlink_to(shared_srs)

@@ -44,9 +44,11 @@ def batch_state(home, number: int) -> str | None:
 def test_cli_round_trip_on_anvil(tmp_path):
     anvil = Anvil()
     try:
+        # No challenge window: the round trip withdraws at once (test_challenge covers it).
         spec = LedgerSpec(name="evm", kind="evm", url=anvil.url,
-                          deployment="evm-deployment.json", confirmations=1)
-        config = make_config(tmp_path / "home", ledgers=(spec,))
+                          deployment="evm-deployment.json", confirmations=1, challenge_window=0)
+        # The test seals its batches itself: no timed sealing racing its `batch seal`.
+        config = make_config(tmp_path / "home", ledgers=(spec,), batch_interval_s=3600.0)
         home = config.home
         (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
         for key_file in ("alice.key", "bob.key"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flavum.core.batch import TraceEntry
+from flavum.core.batch import TraceEntry, compute_tx_commitment
 from flavum.core.errors import FlavumError
 from flavum.core.stf import Outcome
 from flavum.core.types import Hash32, ObjectId
@@ -123,7 +123,9 @@ class Rig:
         self.models.inputs[commitment] = values
         entry = TraceEntry(tx_hash, MODEL, ObjectId(commitment), commitment, outputs,
                            ObjectId(Hash32(b"\x52" * 32)))
-        seq = self.store.add_tx(tx_hash, b"", ALICE, "Infer", None, None, entry, None, 0.0)
+        post_root = Hash32(b"\x5a" * 32)  # no state here: any root will do
+        seq = self.store.add_tx(compute_tx_commitment(tx_hash, post_root, entry, None), b"",
+                                ALICE, "Infer", None, None, entry, None, 0.0)
         for listener in self.sequencer.listeners:
             listener(Receipt(tx_hash, seq, Outcome(tx_hash, trace=entry), None))
         return tx_hash

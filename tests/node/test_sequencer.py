@@ -4,7 +4,7 @@ import pytest
 
 from flavum.core import errors
 from flavum.core.assets import compute_ledger_id
-from flavum.core.batch import compute_batch_hash, compute_trace_leaf
+from flavum.core.batch import compute_batch_hash, compute_trace_leaf, compute_tx_leaf
 from flavum.core.merkle import compute_tree_proof, compute_tree_root, verify_tree_proof
 from flavum.core.state import compute_state_root
 from flavum.core.stf import Execution
@@ -142,8 +142,16 @@ def test_batch_header_commits_to_txs_traces_withdrawals(setup):
     assert seq.store.tx_hashes(1, 3) == hashes
     assert header.trace_root == compute_tree_root([compute_trace_leaf(infer.outcome.trace)])
     assert record.batch_hash == compute_batch_hash(header)
-    proof = compute_tree_proof(seq.store.tx_hashes(1, 4), 2)
-    assert verify_tree_proof(header.tx_root, infer.tx_hash, 2, proof)
+    # Each tx leaf commits the transaction, the state root after it and what it emitted.
+    commitments = seq.store.commitments(1, 4)
+    assert [c.tx_hash for c in commitments] == seq.store.tx_hashes(1, 4)
+    assert commitments[-1].post_state_root == header.state_root
+    assert commitments[2].trace_leaf == compute_trace_leaf(infer.outcome.trace)
+    assert commitments[3].withdrawal_leaf != ZERO_HASH
+    assert commitments[0].withdrawal_leaf == commitments[0].trace_leaf == ZERO_HASH
+    assert len({c.post_state_root for c in commitments}) == 4  # every tx changed the state
+    leaves = [compute_tx_leaf(c) for c in commitments]
+    assert verify_tree_proof(header.tx_root, leaves[2], 2, compute_tree_proof(leaves, 2))
     assert seq.seal_batch() is None
 
 

@@ -13,6 +13,7 @@ from flavum.da.interface import cid_from_digest, compute_digest
 from flavum.da.local import LocalStore
 from flavum.da.memory import MemoryStore
 from flavum.l1.errors import LedgerError
+from flavum.l1.interface import BatchTx
 from flavum.ml import examples
 from flavum.verifier import LedgerHeaders, Verifier
 from tests.node.test_inference import deploy, send, submit_data
@@ -79,16 +80,25 @@ def test_batches_carry_their_data_and_verify_from_the_chain(node):
                              f"{cid}, and memory:: no object {cid}")
 
 
+def batch_txs(node, batch) -> list[BatchTx]:
+    """The sealed batch's transactions as the node posts them, with what each one did."""
+    store = node.store
+    first, last = store.batch_seq_span(batch)
+    return [BatchTx(stored.raw, commitment) for stored, commitment in
+            zip(store.txs_in(first, last), store.commitments(first, last), strict=True)]
+
+
 def test_the_contract_refuses_data_that_is_not_the_pointers(node):
     ledger = node.ledger("evm").ledger
     send(node, ALICE_KEY, ALICE, Transfer(BOB, ETH, Amount(5)))
     batch = node.sequencer.seal_batch()
+    txs = batch_txs(node, batch)
     ledger.batch_data_source = lambda pointer: b"not the batch data"
     with pytest.raises(LedgerError, match="batch data does not hash to the data pointer"):
-        ledger.post_batch(batch.header)
+        ledger.post_batch(batch.header, txs)
     assert ledger.next_batch_number() == 0
     ledger.batch_data_source = None
-    ledger.post_batch(batch.header)  # without data: the plain submitBatch
+    ledger.post_batch(batch.header, txs)  # without data: the plain submitBatch
     assert ledger.batch_status(0).batch_hash == compute_batch_hash(batch.header)
 
 

@@ -19,7 +19,6 @@ import pytest
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
 from flavum.core.errors import InvalidTransaction
-from flavum.core.merkle import compute_tree_root
 from flavum.core.state import Domain, State, compute_state_root
 from flavum.core.stf import Execution, compute_deposit_object_id, compute_object_id
 from flavum.core.transactions import Transaction, decode_transaction
@@ -37,6 +36,7 @@ from flavum.verifier import BatchReport, verify_batch
 from tests.core.stf_vectors import (
     Case,
     apply_step,
+    batch_roots,
     case_names,
     flip_hex,
     load_case,
@@ -47,7 +47,7 @@ from tests.core.stf_vectors import (
     read_raws,
 )
 
-CHECKS_BEFORE_PROOFS = ("data", "header", "domain", "tx_root", "state_root", "trace_root",
+CHECKS_BEFORE_PROOFS = ("data", "header", "domain", "state_root", "tx_root", "trace_root",
                         "withdrawal_root")
 
 
@@ -85,6 +85,7 @@ def _everything(state: State, txs: list[Transaction]) -> BatchAccess:
         grants=frozenset((w, o, g) for w in words for o in addresses for g in addresses),
         deposits=frozenset(words),
         leaf_updates=(),
+        deleted=frozenset(),
     )
 
 
@@ -96,14 +97,12 @@ def _witness(state: State, raws: list[bytes], executions: list[Execution | None]
     return compute_state_witness(state, _everything(state, txs))
 
 
-def _roots(tx_hashes: list[str | None], traces: list[str], withdrawals: list[str]
-           ) -> dict[str, str]:
-    """The tx, trace and withdrawal roots of these leaves."""
-    def root(leaves: list[str]) -> str:
-        return to_hex(compute_tree_root([read_hash(leaf) for leaf in leaves]))
-
-    return {"tx_root": root([t for t in tx_hashes if t is not None]),
-            "trace_root": root(traces), "withdrawal_root": root(withdrawals)}
+def _roots(steps: list[dict], tx_hashes: list[str | None]) -> dict[str, str]:
+    """The roots a sequencer claims for these steps: each transaction that decodes committed
+    with its step's state root and what it emitted."""
+    kept = [(step, tx_hash) for step, tx_hash in zip(steps, tx_hashes, strict=True)
+            if tx_hash is not None]
+    return batch_roots([step for step, _ in kept], [tx_hash for _, tx_hash in kept])
 
 
 def _verify(domain: Domain, state: State, raws: list[bytes], executions: list[Execution | None],
@@ -164,7 +163,7 @@ def verify_case(case: Case) -> None:
     error = expected["error"]
     if error is not None:
         report = _verify(domain, state, raws, executions, expected["post_state_root"],
-                         _roots(hashes, [], []), honest=False)
+                         _roots(steps, hashes), honest=False)
         decodes = entries[error["tx"]]["decoded"] is not None
         _assert_refused(report, error["code"], decodes, "the batch with its refusals")
 
@@ -172,15 +171,14 @@ def verify_case(case: Case) -> None:
     for index, (raw, execution, step, entry) in enumerate(zip(raws, executions, steps, entries,
                                                              strict=True)):
         where = f"step {index}"
+        roots = _roots([step], [entry["tx_hash"]])
         if step["accepted"]:
-            traces = [step["trace_leaf"]] if step["trace_leaf"] else []
-            withdrawals = [step["withdrawal_leaf"]] if step["withdrawal_leaf"] else []
-            report = _verify(domain, state, [raw], [execution], step["state_root"],
-                             _roots([entry["tx_hash"]], traces, withdrawals), honest=True)
-            _assert_accepted(report, len(traces), where)
+            report = _verify(domain, state, [raw], [execution], step["state_root"], roots,
+                             honest=True)
+            _assert_accepted(report, 1 if step["trace_leaf"] else 0, where)
         else:
-            report = _verify(domain, state, [raw], [execution], step["state_root"],
-                             _roots([entry["tx_hash"]], [], []), honest=False)
+            report = _verify(domain, state, [raw], [execution], step["state_root"], roots,
+                             honest=False)
             _assert_refused(report, step["error"], entry["decoded"] is not None, where)
         apply_step(state, entry, execution)  # the node side moves on to the next step
 
@@ -220,7 +218,8 @@ def test_a_wrong_trace_leaf_is_flagged():
     case = copy.deepcopy(load_case("infer_paying_fee"))
     step = case["expected"]["steps"][0]
     step["trace_leaf"] = flip_hex(step["trace_leaf"])
-    with pytest.raises(AssertionError, match="step 0: batch 0: FAILED trace_root"):
+    # The transaction's tx leaf commits its trace leaf: the tx root is the first to differ.
+    with pytest.raises(AssertionError, match="step 0: batch 0: FAILED tx_root"):
         verify_case(case)
 
 

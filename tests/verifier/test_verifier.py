@@ -5,7 +5,12 @@ from dataclasses import replace
 
 import pytest
 
-from flavum.core.batch import compute_trace_leaf, compute_withdrawal_leaf
+from flavum.core.batch import (
+    compute_trace_leaf,
+    compute_tx_commitment,
+    compute_tx_leaf,
+    compute_withdrawal_leaf,
+)
 from flavum.core.merkle import compute_tree_root
 from flavum.core.state import compute_state_root
 from flavum.core.stf import Execution, process_transaction
@@ -24,7 +29,7 @@ from flavum.verifier import (
 
 from .conftest import digest
 
-ALL_CHECKS = ("data", "header", "domain", "tx_root", "state_root", "trace_root",
+ALL_CHECKS = ("data", "header", "domain", "state_root", "tx_root", "trace_root",
               "withdrawal_root", "proofs")
 WRONG = Hash32(b"\x77" * 32)
 
@@ -117,7 +122,7 @@ def test_wrong_state_root_in_header_and_blob(chain):
                           chain.domain)
     check(report, "state_root", "state_root_mismatch",
           f"re-execution gives state root {h(header.state_root)}, the batch claims {h(WRONG)}")
-    assert report.checks == ("data", "header", "domain", "tx_root")
+    assert report.checks == ("data", "header", "domain")
 
 
 def test_broken_chain_of_state_roots(chain):
@@ -221,16 +226,22 @@ def test_changed_output_with_consistent_roots_fails_its_proof(chain):
     outputs[0] += 1
     changed = _with_outputs(data, index, outputs)
     state = build_partial_state(chain.domain, header.prev_state_root, changed.witness)
-    outcomes = [process_transaction(state, decode_transaction(raw), ex)
-                for raw, ex in zip(changed.txs, changed.executions, strict=True)]
+    outcomes, commitments = [], []
+    for raw, ex in zip(changed.txs, changed.executions, strict=True):
+        outcomes.append(process_transaction(state, decode_transaction(raw), ex))
+        o = outcomes[-1]
+        commitments.append(compute_tx_commitment(o.tx_hash, compute_state_root(state), o.trace,
+                                                 o.withdrawal))
     traces = [o.trace for o in outcomes if o.trace]
     withdrawals = [o.withdrawal for o in outcomes if o.withdrawal]
     changed = replace(changed, state_root=compute_state_root(state),
+                      tx_root=compute_tree_root([compute_tx_leaf(c) for c in commitments]),
                       trace_root=compute_tree_root([compute_trace_leaf(t) for t in traces]),
                       withdrawal_root=compute_tree_root([compute_withdrawal_leaf(w)
                                                          for w in withdrawals]))
     store.put(changed.to_bytes())
-    lying = replace(header, state_root=changed.state_root, trace_root=changed.trace_root,
+    lying = replace(header, state_root=changed.state_root, tx_root=changed.tx_root,
+                    trace_root=changed.trace_root,
                     withdrawal_root=changed.withdrawal_root, data_pointer=digest(changed))
     report = verify_batch(lying, store, chain.domain)
     check(report, "proofs", "invalid_proof",
@@ -279,8 +290,17 @@ def test_tx_root_and_trace_root(chain):
     dropped = replace(data, txs=data.txs[:-1], executions=data.executions[:-1])
     store.put(dropped.to_bytes())
     report = verify_batch(replace(header, data_pointer=digest(dropped)), store, chain.domain)
+    # Re-execution comes first now (the tx leaves commit each post-state root): a dropped
+    # transaction changes the state root the batch ends at.
+    assert (report.check, report.code) == ("state_root", "state_root_mismatch")
+    assert report.reason.endswith(f"the batch claims {h(header.state_root)}")
+    # Ledger and data agree on a tx root that is not what the transactions did.
+    lying = replace(data, tx_root=WRONG)
+    store.put(lying.to_bytes())
+    report = verify_batch(replace(header, tx_root=WRONG, data_pointer=digest(lying)), store,
+                          chain.domain)
     assert (report.check, report.code) == ("tx_root", "verification_failed")
-    assert report.reason.endswith(f", the header has {h(header.tx_root)}")
+    assert report.reason.endswith(f", the header has {h(WRONG)}")
 
 
 def test_anchor_without_header(chain):

@@ -1,0 +1,127 @@
+"""The challenger: the verifier's answer to a bad batch on a ledger that settles by fraud proofs.
+
+It follows the ledger's accepted batches from genesis with a full replica of the rollup state,
+replaying each batch's posted transactions (read from the ledger itself) one by one. At the
+first transaction that the rules refuse, or whose committed post-state root or emissions are
+not what it does, it builds the one-step witness (core/step_witness.py) on the state before
+that transaction and submits the fraud proof. A batch still in its window is challenged; the
+ledger reverts it and every later one. Inference executions come from the batch data (their
+outputs are bound by the ZK proofs checked at posting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flavum.core.batch import TraceEntry, compute_tx_commitment
+from flavum.core.errors import FlavumError, InvalidTransaction
+from flavum.core.state import State, compute_state_root
+from flavum.core.step_witness import compute_step_witness
+from flavum.core.stf import Execution, process_transaction
+from flavum.core.transactions import decode_transaction
+from flavum.core.types import Hash32
+from flavum.da.batch_data import BatchData
+from flavum.da.interface import DataStore, cid_from_digest
+from flavum.l1.interface import BatchTx, Ledger
+
+
+@dataclass(frozen=True)
+class Fraud:
+    """The first bad transaction of batch `number`, and why."""
+
+    number: int
+    index: int
+    reason: str
+    challenge_tx: Hash32 | None = None  # the ledger transaction that proved it, once sent
+
+
+class Challenger:
+    """Replays every accepted batch of `ledger` on a replica of the state from `genesis`."""
+
+    def __init__(self, ledger: Ledger, store: DataStore, genesis: State, key: bytes) -> None:
+        self.ledger = ledger
+        self.store = store
+        self.state = genesis.copy()
+        self.key = key
+        self.next_number = 0
+
+    def run(self) -> list[Fraud]:
+        """Check every batch not checked yet; challenge the first bad one (the ledger reverts
+        it and all later ones, so checking stops there). Returns the frauds found."""
+        while self.next_number < self.ledger.next_batch_number():
+            number = self.next_number
+            fraud = self.check(number)
+            if fraud is not None:
+                return [self._challenge(fraud)]
+            self.next_number += 1
+        return []
+
+    def check(self, number: int) -> Fraud | None:
+        """Replay batch `number` on the replica; None if every transaction checks out (the
+        replica then holds the state after it)."""
+        posted = self.ledger.posted_batch(number)
+        txs = self.ledger.posted_txs(number)
+        executions = self._executions(posted.data_pointer if posted else None, len(txs))
+        start = self.state.copy()
+        for index, (tx, execution) in enumerate(zip(txs, executions, strict=True)):
+            reason = self._apply(tx, execution)
+            if reason is not None:
+                self.state = start  # the batch does not stand
+                return Fraud(number, index, reason)
+        return None
+
+    def _apply(self, posted: BatchTx, execution: Execution | None) -> str | None:
+        try:
+            tx = decode_transaction(posted.raw)
+            outcome = process_transaction(self.state, tx, execution)
+        except InvalidTransaction as exc:
+            return f"the rules refuse it: {exc}"
+        mine = compute_tx_commitment(outcome.tx_hash, compute_state_root(self.state),
+                                     outcome.trace, outcome.withdrawal)
+        committed = posted.commitment
+        if mine.post_state_root != committed.post_state_root:
+            return "wrong post-state root"
+        if (mine.withdrawal_leaf, mine.trace_leaf) != (committed.withdrawal_leaf,
+                                                        committed.trace_leaf):
+            return "wrong emission"
+        return None
+
+    def _executions(self, data_pointer: Hash32 | None, count: int) -> list[Execution | None]:
+        if data_pointer is None:
+            return [None] * count
+        try:
+            data = BatchData.from_bytes(self.store.get(cid_from_digest(data_pointer)))
+        except FlavumError:
+            return [None] * count  # no data: only non-inference transactions can be judged
+        return list(data.executions) if len(data.executions) == count else [None] * count
+
+    def _challenge(self, fraud: Fraud) -> Fraud:
+        number, index = fraud.number, fraud.index
+        posted = self.ledger.posted_batch(number)
+        txs = self.ledger.posted_txs(number)
+        executions = self._executions(posted.data_pointer if posted else None, len(txs))
+        pre = self.state.copy()
+        for tx, execution in zip(txs[:index], executions[:index], strict=True):
+            process_transaction(pre, decode_transaction(tx.raw), execution)
+        tx = decode_transaction(txs[index].raw)
+        execution = executions[index]
+        witness = compute_step_witness(pre, tx, execution)
+        trace = _committed_trace(pre, txs[index], execution)
+        if posted is None or posted.header is None:
+            raise FlavumError(f"the ledger holds no header of batch {number}")
+        sent = self.ledger.challenge(posted.header, txs, index, witness, trace, self.key)
+        return Fraud(number, index, fraud.reason, sent)
+
+
+def _committed_trace(pre: State, posted: BatchTx, execution: Execution | None
+                     ) -> TraceEntry | None:
+    """The trace entry behind the committed trace leaf: what the honest rules give for this
+    inference (if its leaf is another, the executor finds the fraud in the claim)."""
+    if execution is None:
+        return None
+    state = pre.copy()
+    try:
+        outcome = process_transaction(state, decode_transaction(posted.raw), execution)
+    except InvalidTransaction:
+        return None
+    return outcome.trace

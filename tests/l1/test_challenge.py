@@ -1,0 +1,247 @@
+"""A lying sequencer on the embedded EVM, played by this test (never a node option): it posts
+batches whose transactions the rules refuse or whose committed results are wrong. In each
+case a challenger who holds nothing but the posted data proves the fraud with one
+transaction's re-execution (FlavumStep), the batch and all later ones are reverted, no
+withdrawal from them can finalize, the Bridge keeps every deposited wei and the sequencer's
+bond goes to the challenger. An honest batch cannot be challenged."""
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from flavum.core.batch import (
+    TxCommitment,
+    Withdrawal,
+    compute_batch_header,
+    compute_tx_commitment,
+    compute_withdrawal_leaf,
+)
+from flavum.core.encoding import keccak256
+from flavum.core.merkle import compute_tree_proof
+from flavum.core.state import State, compute_state_root
+from flavum.core.step_witness import compute_step_witness
+from flavum.core.stf import process_transaction
+from flavum.core.transactions import (
+    Transaction,
+    Transfer,
+    Withdraw,
+    address_of,
+    encode_transaction,
+    sign_transaction,
+)
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, Hash32, Nonce
+from flavum.l1.errors import LedgerError
+from flavum.l1.evm import DEFAULT_BOND_WEI, EvmLedger
+from flavum.l1.evm_client import embedded_web3
+from flavum.l1.interface import BatchTx
+from flavum.node.watcher import make_deposit_transaction
+
+from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN, FUNDED, SEQUENCER_KEY, deploy
+from .helpers import mine
+
+WINDOW = 20  # blocks
+ETH = 10**18
+SEQUENCER = address_of(SEQUENCER_KEY)
+CHALLENGER_KEY = b"\x77" * 32
+
+
+@dataclass
+class Rollup:
+    """The chain and the true rollup state the lying sequencer departs from."""
+
+    ledger: EvmLedger
+    state: State
+    batches: list[list[BatchTx]] = field(default_factory=list)
+
+    def post(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None
+             ) -> tuple[object, list[BatchTx]]:
+        """Post the next batch: each tx's true commitment, or the lie given for its index
+        (the state then follows the lie no further: later batches build on the truth)."""
+        prev_root = compute_state_root(self.state)
+        posted = []
+        for i, tx in enumerate(txs):
+            if lie and i in lie:
+                posted.append(BatchTx(encode_transaction(tx), lie[i]))
+                continue
+            outcome = process_transaction(self.state, tx)
+            posted.append(BatchTx(encode_transaction(tx), compute_tx_commitment(
+                outcome.tx_hash, compute_state_root(self.state), outcome.trace,
+                outcome.withdrawal)))
+        header = compute_batch_header(len(self.batches), prev_root,
+                                      [t.commitment for t in posted], h("data"))
+        self.ledger.post_batch(header, posted)
+        self.batches.append(posted)
+        return header, posted
+
+
+def h(label: str) -> Hash32:
+    return keccak256(label.encode())
+
+
+@pytest.fixture
+def rollup() -> Rollup:
+    w3 = embedded_web3((*FUNDED, CHALLENGER_KEY))
+    genesis = State(DOMAIN)
+    ledger = deploy(w3, genesis_root=compute_state_root(genesis), challenge_window=WINDOW)
+    r = Rollup(ledger, genesis)
+    # Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox.
+    ledger.deposit_eth(ALICE_KEY, ALICE, 5 * ETH)
+    (event,) = ledger.deposits(0, ledger.head())
+    r.post([make_deposit_transaction(DOMAIN, ledger.ledger_id, event)])
+    return r
+
+
+def signed(key: bytes, nonce: int, body) -> Transaction:
+    tx = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, address_of(key), Nonce(nonce), body)
+    return sign_transaction(tx, key)
+
+
+def balance(ledger: EvmLedger, address: bytes) -> int:
+    return int(ledger.w3.eth.get_balance(ledger.w3.to_checksum_address(address)))
+
+
+def challenge(r: Rollup, header, posted: list[BatchTx], index: int) -> None:
+    """What a challenger does with the posted transactions and the state it re-executed."""
+    from flavum.core.transactions import decode_transaction
+
+    witness = compute_step_witness(r.state, decode_transaction(posted[index].raw), None)
+    r.ledger.challenge(header, posted, index, witness, None, CHALLENGER_KEY)
+
+
+def withdrawal_to_self(tx: Transaction, amount: int) -> Withdrawal:
+    from flavum.core.transactions import compute_tx_hash
+
+    return Withdrawal(compute_tx_hash(tx), r_ledger_id(), SEQUENCER, native(), Amount(amount),
+                      NO_OBJECT, 0, ZERO_HASH, NO_OBJECT)
+
+
+def r_ledger_id() -> Hash32:
+    from flavum.core.assets import compute_ledger_id
+
+    return compute_ledger_id("evm")
+
+
+def native():
+    from flavum.core.assets import compute_asset_id
+
+    return compute_asset_id(r_ledger_id())
+
+
+def assert_reverted_and_paid(r: Rollup, before: int, withdrawal: Withdrawal | None) -> None:
+    ledger = r.ledger
+    assert ledger.next_batch_number() == 1, "the forged batch is reverted"
+    assert balance(ledger, address_of(CHALLENGER_KEY)) > before + DEFAULT_BOND_WEI * 9 // 10
+    assert balance(ledger, bytes.fromhex(ledger.deployment.bridge[2:])) == 5 * ETH
+    if withdrawal is not None:
+        mine(ledger, WINDOW + 1)
+        leaf_index = 0
+        with pytest.raises(LedgerError, match="batch not accepted"):
+            ledger.finalize_withdrawal(withdrawal, 1, leaf_index,
+                                       compute_tree_proof([compute_withdrawal_leaf(withdrawal)], 0),
+                                       SEQUENCER_KEY)
+        assert balance(ledger, bytes.fromhex(ledger.deployment.bridge[2:])) == 5 * ETH
+
+
+def test_theft_through_the_withdrawal_root_is_challenged(rollup):
+    r = rollup
+    # The sequencer withdraws the Bridge's 5 ETH to itself: it never deposited anything.
+    theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
+                                              Amount(5 * ETH), NO_OBJECT))
+    paid = withdrawal_to_self(theft, 5 * ETH)
+    from flavum.core.transactions import compute_tx_hash
+
+    lie = TxCommitment(compute_tx_hash(theft), h("any root"), compute_withdrawal_leaf(paid))
+    header, posted = r.post([theft], lie={0: lie})
+    with pytest.raises(LedgerError, match="not final yet"):
+        r.ledger.finalize_withdrawal(paid, 1, 0, [], SEQUENCER_KEY)
+    before = balance(r.ledger, address_of(CHALLENGER_KEY))
+    challenge(r, header, posted, 0)
+    assert_reverted_and_paid(r, before, paid)
+
+
+def test_wrong_transfer_amount_is_challenged(rollup):
+    r = rollup
+    honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))
+    # Committed as if Bob had received 2 ETH: the post-state root is the lie.
+    lying_state = r.state.copy()
+    process_transaction(lying_state, signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(2 * ETH))))
+    from flavum.core.transactions import compute_tx_hash
+
+    lie = TxCommitment(compute_tx_hash(honest), compute_state_root(lying_state))
+    header, posted = r.post([honest], lie={0: lie})
+    before = balance(r.ledger, address_of(CHALLENGER_KEY))
+    challenge(r, header, posted, 0)
+    assert_reverted_and_paid(r, before, None)
+
+
+def test_an_honest_batch_cannot_be_challenged_and_becomes_final(rollup):
+    r = rollup
+    pre = r.state.copy()
+    header, posted = r.post([signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))])
+    r.state, truth = pre, r.state  # the challenger re-executes from the batch's pre-state
+    with pytest.raises(LedgerError, match="no fraud"):
+        challenge(r, header, posted, 0)
+    r.state = truth
+    mine(r.ledger, WINDOW)
+    assert r.ledger.next_batch_number() == 2
+    with pytest.raises(LedgerError, match="challenge window is over"):
+        challenge(r, header, posted, 0)
+
+
+def test_a_forged_deposit_is_refused_at_posting(rollup):
+    from dataclasses import replace as change
+
+    from flavum.core.assets import compute_deposit_id
+    from flavum.core.transactions import Deposit
+
+    r = rollup
+    forged = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, bytes(20), Nonce(0), Deposit(
+        r.ledger.ledger_id, compute_deposit_id(r.ledger.ledger_id, 1), SEQUENCER, bytes(20),
+        Amount(5 * ETH), ZERO_HASH, ZERO_HASH))
+    truth = r.state.copy()
+    with pytest.raises(LedgerError, match="no such deposit"):
+        r.post([forged])
+    # A real deposit, its body altered (another recipient): not the inbox's body.
+    r.state = truth.copy()
+    r.ledger.deposit_eth(ALICE_KEY, ALICE, ETH)
+    (_, event) = r.ledger.deposits(0, r.ledger.head())
+    real = make_deposit_transaction(DOMAIN, r.ledger.ledger_id, event)
+    with pytest.raises(LedgerError, match="deposit does not match the inbox"):
+        r.post([change(real, body=change(real.body, recipient=SEQUENCER))])
+    r.state = truth
+    r.post([real])  # the real one is taken
+    assert r.ledger.next_batch_number() == 2
+
+
+def test_a_batch_cannot_skip_an_overdue_deposit(rollup):
+    r = rollup
+    r.ledger.deposit_eth(ALICE_KEY, ALICE, ETH)
+    mine(r.ledger, 6)  # the deploy's forced window is 5 blocks
+    with pytest.raises(LedgerError, match="skips an overdue deposit"):
+        r.post([signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(1)))])
+
+
+def test_the_challenger_finds_and_proves_the_first_bad_transaction(rollup):
+    """flavum.challenger on its own: it replays every batch from genesis with nothing but
+    the ledger, finds the theft (transaction 1 of batch 1, after an honest transfer) and
+    proves it."""
+    from flavum.challenger import Challenger
+    from flavum.da.memory import MemoryStore
+
+    r = rollup
+    honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))
+    theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
+                                              Amount(4 * ETH), NO_OBJECT))
+    from flavum.core.transactions import compute_tx_hash
+
+    paid = withdrawal_to_self(theft, 4 * ETH)
+    lie = TxCommitment(compute_tx_hash(theft), h("root"), compute_withdrawal_leaf(paid))
+    r.post([honest, theft], lie={1: lie})
+    before = balance(r.ledger, address_of(CHALLENGER_KEY))
+    challenger = Challenger(r.ledger, MemoryStore(), State(DOMAIN), CHALLENGER_KEY)
+    (fraud,) = challenger.run()
+    assert (fraud.number, fraud.index) == (1, 1)
+    assert "insufficient" in fraud.reason.lower() or "holds" in fraud.reason
+    assert fraud.challenge_tx is not None
+    assert_reverted_and_paid(r, before, None)
+    assert challenger.run() == []  # batch 0 alone is left, and it is honest

@@ -1,0 +1,186 @@
+"""The one-step executor (contracts/src/FlavumStep.sol) against the Python state transition:
+every tests/vectors/stf case, transaction by transaction, and random sequences. For each
+transaction both must agree: refused, or the same post-state root and emitted leaves."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from flavum.core.batch import TraceEntry, compute_trace_leaf, compute_withdrawal_leaf
+from flavum.core.codec import from_hex
+from flavum.core.errors import InvalidTransaction
+from flavum.core.state import State, compute_state_root
+from flavum.core.step_witness import compute_step_witness
+from flavum.core.stf import Execution, compute_object_id, process_transaction
+from flavum.core.transactions import Infer, Transaction, compute_tx_hash, decode_transaction
+from flavum.core.types import ZERO_HASH, Hash32
+from flavum.l1.evm_client import constructor_data, embedded_web3, load_artifact, send_transaction
+from flavum.l1.evm_step import StepVerdict, execute_args, read_verdict
+from tests.core.stf_vectors import case_names, check_pre_state, load_case, read_executions
+
+from .conftest import DEPLOYER_KEY
+
+
+@pytest.fixture(scope="module")
+def w3():
+    return embedded_web3([DEPLOYER_KEY])
+
+
+@pytest.fixture(scope="module")
+def postable(w3):
+    """Would the rollup contract take this raw transaction in a batch at all (a canonical
+    envelope: FlavumHashes.txHashOf, which every posted transaction passes)?"""
+    artifact = load_artifact("FlavumHashesHarness")
+    data = constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]), ())
+    receipt = send_transaction(w3, w3.eth.chain_id, DEPLOYER_KEY,
+                               {"data": data, "gas": 3_000_000}, "harness")
+    harness = w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+
+    def check(raw: bytes) -> bool:
+        try:
+            harness.functions.txHashOf(raw).call()
+        except Exception:
+            return False
+        return True
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def executors(w3):
+    """FlavumStep deployed once per domain."""
+    artifact = load_artifact("FlavumStep")
+    deployed: dict[tuple[int, bytes], Any] = {}
+
+    def get(chain_id: int, rollup_id: bytes) -> Any:
+        if (chain_id, rollup_id) not in deployed:
+            data = constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
+                                    (chain_id, rollup_id))
+            receipt = send_transaction(w3, w3.eth.chain_id, DEPLOYER_KEY,
+                                       {"data": data, "gas": 6_000_000}, "step")
+            deployed[chain_id, rollup_id] = w3.eth.contract(
+                address=receipt["contractAddress"], abi=artifact["abi"])
+        return deployed[chain_id, rollup_id]
+
+    return get
+
+
+@dataclass
+class Expected:
+    refusal: InvalidTransaction | None
+    post_root: Hash32
+    withdrawal_leaf: Hash32
+    trace_leaf: Hash32
+
+
+def run_step(contract: Any, pre: State, raw: bytes, execution: Execution | None
+             ) -> tuple[StepVerdict, int]:
+    """Executor verdict and gas for `raw` on `pre`, with the witness the challenger builds."""
+    try:
+        tx = decode_transaction(raw)
+    except InvalidTransaction:
+        tx = None
+    trace = None if tx is None else claimed_trace(tx, execution)
+    if tx is None:
+        from flavum.core.step_witness import StepWitness
+        witness = StepWitness(compute_state_root(pre), (), (), None)
+    else:
+        witness = compute_step_witness(pre, tx, execution)
+    fn = contract.functions.judge(*execute_args(witness, raw, trace))
+    verdict = read_verdict(fn.call())
+    return verdict, (fn.estimate_gas() if verdict.post_state_root else 0)
+
+
+def claimed_trace(tx: Transaction, execution: Execution | None) -> TraceEntry | None:
+    """The trace leaf an honest sequencer commits for `tx` (as if the rules accepted it)."""
+    body = tx.body
+    if not isinstance(body, Infer) or execution is None:
+        return None
+    return TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
+                      execution.input_commitment, execution.outputs,
+                      compute_object_id(tx.sender, tx.nonce))
+
+
+def python_step(state: State, raw: bytes, execution: Execution | None) -> Expected:
+    try:
+        tx = decode_transaction(raw)
+        outcome = process_transaction(state, tx, execution)
+    except InvalidTransaction as exc:
+        return Expected(exc, compute_state_root(state), ZERO_HASH, ZERO_HASH)
+    return Expected(
+        None, compute_state_root(state),
+        ZERO_HASH if outcome.withdrawal is None else compute_withdrawal_leaf(outcome.withdrawal),
+        ZERO_HASH if outcome.trace is None else compute_trace_leaf(outcome.trace),
+    )
+
+
+def check_agree(contract: Any, state: State, raw: bytes, execution: Execution | None,
+                where: str, postable: Any) -> int:
+    """Apply `raw` to `state` with Python and with the executor; fail where they disagree."""
+    pre = state.copy()
+    expected = python_step(state, raw, execution)
+    if not postable(raw):
+        # Not a canonical envelope: no batch can hold it, so there is nothing to challenge.
+        assert expected.refusal is not None and expected.refusal.code == "malformed_transaction"
+        return 0
+    verdict, gas = run_step(contract, pre, raw, execution)
+    assert verdict.bad_witness is None, f"{where}: the executor refused the witness: " \
+                                        f"{verdict.bad_witness}"
+    if expected.refusal is not None:
+        assert verdict.invalid is not None, (
+            f"{where}: Python refuses ({expected.refusal.code}), the executor accepts")
+        return 0
+    assert verdict.invalid is None, f"{where}: the executor refuses: {verdict.invalid}"
+    assert verdict.post_state_root == expected.post_root, f"{where}: post-state roots differ"
+    assert verdict.withdrawal_leaf == expected.withdrawal_leaf, f"{where}: withdrawal leaves differ"
+    assert verdict.trace_leaf == expected.trace_leaf, f"{where}: trace leaves differ"
+    return gas
+
+
+GAS: dict[str, int] = {}
+
+
+@pytest.mark.parametrize("name", case_names())
+def test_executor_agrees_with_the_stf_vectors(executors, postable, name):
+    case = load_case(name)
+    state = check_pre_state(case["pre_state"])
+    contract = executors(state.domain.chain_id, state.domain.rollup_id)
+    entries = case["transactions"]["transactions"]
+    for index, (entry, execution) in enumerate(zip(entries, read_executions(case), strict=True)):
+        gas = check_agree(contract, state, from_hex(entry["raw"]), execution,
+                          f"{name} transaction {index}", postable)
+        decoded = entry["decoded"]
+        if gas and decoded is not None:
+            GAS[decoded["type"]] = max(GAS.get(decoded["type"], 0), gas)
+
+
+def test_every_transaction_type_is_under_a_million_gas():
+    """The cost of a one-step re-execution per type, as measured above (all vectors)."""
+    if not GAS:
+        pytest.skip("run with the vector cases")  # pragma: no cover
+    print("one-step gas by type:", GAS)
+    assert len(GAS) == 8, f"types measured: {sorted(GAS)}"
+    assert max(GAS.values()) < 1_000_000
+
+
+def test_a_forged_witness_is_refused_not_taken_for_fraud(executors):
+    case = load_case("transfer")
+    state = check_pre_state(case["pre_state"])
+    contract = executors(state.domain.chain_id, state.domain.rollup_id)
+    raw = from_hex(case["transactions"]["transactions"][0]["raw"])
+    tx = decode_transaction(raw)
+    witness = compute_step_witness(state, tx, None)
+    forged = witness.entries[0]
+    # A balance the pre-state does not hold: its proof fails, whatever the preimage says.
+    from dataclasses import replace
+    bad = replace(witness, entries=(replace(forged, preimage=forged.preimage + b"\x01"),
+                                    *witness.entries[1:]))
+    verdict = read_verdict(contract.functions.judge(*execute_args(bad, raw, None)).call())
+    assert verdict.bad_witness == "a state entry is not proven against the pre-state root"
+    missing = replace(witness, entries=witness.entries[1:])
+    verdict = read_verdict(contract.functions.judge(*execute_args(missing, raw, None)).call())
+    assert verdict.bad_witness == "the witness lacks a state entry the transaction touches"
+    no_writes = replace(witness, writes=())
+    verdict = read_verdict(contract.functions.judge(*execute_args(no_writes, raw, None)).call())
+    assert verdict.bad_witness == "a changed entry has no write proof"
