@@ -11,7 +11,8 @@ def test_demo_json():
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     for flag in ("proof_verified_in_python", "proof_verified_on_l1", "batch_accepted_on_l1",
-                 "withdrawal_finalized", "nft_owner_is_depositor", "independent_verify_ok"):
+                 "withdrawal_finalized", "nft_owner_is_depositor", "independent_verify_ok",
+                 "forged_batch_challenged", "bridge_intact"):
         assert summary[flag] is True, flag
     assert summary["nft_owner_on_l1"].startswith("0x")
     assert summary["proof_status"] == "proven"
