@@ -192,8 +192,17 @@ def batch_show(number: int, home: Path = HomeOption, node: str | None = NodeOpti
             f" ({role}, {depth} confirmation{'' if depth == 1 else 's'})"
             if depth is not None else "") + (
             f" (tx {post['tx_hash']})" if post["tx_hash"] else "") + (
-            f": {post['detail']}" if post["detail"] else "")
+            f": {post['detail']}" if post["detail"] else "") + _finality_text(post)
     emit(data, as_json, text)
+
+
+def _finality_text(post: dict[str, Any]) -> str:
+    if "final" not in post:
+        return ""
+    if post["final"]:
+        return "; final (its withdrawals are payable)"
+    return (f"; NOT FINAL: {post['blocks_to_final']} blocks of its challenge window left (final "
+            f"at block {post['final_at_block']}; withdrawals wait, anyone may challenge it)")
 
 
 @batch_app.command("seal")

@@ -149,7 +149,8 @@ def create_app(node: Node) -> FastAPI:
         detail = found(query.batch(number), f"batch {number}")
         return {
             **batch_to_json(detail.record),
-            "ledgers": [{**post_to_json(p), "confirmations": detail.confirmations[p.name]}
+            "ledgers": [{**post_to_json(p), "confirmations": detail.confirmations[p.name],
+                         **_finality_to_json(detail.finality[p.name])}
                         for p in detail.posts],
             "tx_hashes": [to_hex(h) for h in detail.tx_hashes],
             "traces": [trace_to_json(t) for t in detail.traces],
@@ -349,3 +350,12 @@ def parse_hash(text: str, name: str) -> bytes:
 
 def parse_address(text: str) -> Address:
     return Address(parse_hex(text, "address", ADDRESS_SIZE))
+
+
+def _finality_to_json(finality: tuple[int, int] | None) -> dict[str, Any]:
+    """A batch's challenge window on a ledger that settles by fraud proofs (nothing otherwise):
+    its withdrawals are payable from `final_at_block` on."""
+    if finality is None:
+        return {}
+    blocks_left, final_at = finality
+    return {"final": blocks_left == 0, "blocks_to_final": blocks_left, "final_at_block": final_at}

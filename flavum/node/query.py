@@ -67,6 +67,9 @@ class BatchDetail:
     record: BatchRecord
     posts: tuple[LedgerPost, ...]
     confirmations: dict[str, int | None]  # by ledger name, asked now; None: it cannot say
+    # by ledger name, for ledgers that settle by fraud proofs: blocks left in its challenge
+    # window (0: final) and the block it is final from; None: no window there, or unknown
+    finality: dict[str, tuple[int, int] | None]
     tx_hashes: tuple[Hash32, ...]
     traces: tuple[TraceEntry, ...]
     withdrawals: tuple[Withdrawal, ...]
@@ -159,10 +162,22 @@ class NodeQuery:
             record=record,
             posts=tuple(posts),
             confirmations={post.name: self._confirmations(post.name, number) for post in posts},
+            finality={post.name: self._finality(post, number) for post in posts},
             tx_hashes=tuple(self._store.tx_hashes(first_seq, last_seq)),
             traces=tuple(self._store.traces_in(first_seq, last_seq)),
             withdrawals=tuple(self._store.withdrawals_in(first_seq, last_seq)),
         )
+
+    def _finality(self, post: LedgerPost, number: int) -> tuple[int, int] | None:
+        link = next((link for link in self._node.ledgers if link.name == post.name), None)
+        if (link is None or post.state != "accepted"
+                or not link.ledger.capabilities.settles_by_fraud_proofs):
+            return None
+        try:
+            final_at = link.ledger.final_at_block(number)
+            return max(0, final_at - link.ledger.head()), final_at
+        except FlavumError:
+            return None
 
     def _confirmations(self, name: str, number: int) -> int | None:
         link = next((link for link in self._node.ledgers if link.name == name), None)

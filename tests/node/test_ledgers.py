@@ -146,3 +146,31 @@ def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, sha
         assert ledger.forced_requests(only_pending=True) == []  # both settled on L1
     finally:
         node.close()
+
+
+def test_batch_detail_says_how_long_until_final(tmp_path, shared_srs):
+    """With a challenge window, `batch show` (the API's batch detail) says the batch is not
+    final, how many blocks are left and from which block; then that it is final."""
+    from fastapi.testclient import TestClient
+
+    from flavum.api.app import create_app
+    from flavum.core.transactions import Transfer
+
+    spec = LedgerSpec(name="evm", kind="evm", confirmations=0, challenge_window=4)
+    node = open_node(tmp_path, shared_srs, spec)
+    try:
+        link = node.ledger("evm")
+        send(node, BOB_KEY, BOB, Transfer(ALICE, ETH, Amount(1)))
+        batch = node.sequencer.seal_batch()
+        link.tick()
+        client = TestClient(create_app(node))
+        (post,) = client.get(f"/v1/batches/{batch.header.number}").json()["ledgers"]
+        final_at = link.ledger.final_at_block(batch.header.number)
+        assert post["state"] == "accepted" and post["final"] is False
+        assert post["final_at_block"] == final_at
+        assert post["blocks_to_final"] == final_at - link.ledger.head() > 0
+        link.ledger.mine_to(final_at)
+        (post,) = client.get(f"/v1/batches/{batch.header.number}").json()["ledgers"]
+        assert (post["final"], post["blocks_to_final"]) == (True, 0)
+    finally:
+        node.close()
