@@ -14,14 +14,14 @@ the sequencer's throughput needs; the tests check them against eth-abi byte for 
 from collections.abc import Sequence
 from typing import Any
 
-from eth_hash.auto import keccak as _keccak
+from sha3 import keccak_256  # type: ignore[import-untyped]
 
 from flavum.core.types import Hash32
 
 
 def keccak256(data: bytes) -> Hash32:
     """keccak-256 of `data` (Ethereum's hash, not SHA3-256)."""
-    return Hash32(_keccak(data))
+    return Hash32(keccak_256(data).digest())
 
 
 def compute_tag(name: str) -> Hash32:

@@ -15,7 +15,7 @@ from flavum.core.batch import (
     compute_tx_leaf,
     compute_withdrawal_leaf,
 )
-from flavum.core.encoding import SMT_LEAF_TAG, SMT_NODE_TAG, TREE_NODE_TAG
+from flavum.core.encoding import SMT_LEAF_TAG, SMT_NODE_TAG, TREE_NODE_TAG, keccak256
 from flavum.core.errors import MalformedTransaction
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import (
@@ -229,3 +229,11 @@ def test_abi_decoder_refuses_non_canonical():
         decode_abi(["uint8", "bytes"], data[:-1] + b"\x01")  # non-zero padding
     with pytest.raises(ValueError):
         decode_abi(["address"], b"\x01" * 32)  # dirty address padding
+
+
+@given(st.binary(max_size=300))
+def test_keccak256_is_ethereums_keccak(data):
+    """The core's keccak (pysha3, C) is eth-hash's keccak-256 byte for byte."""
+    from eth_hash.auto import keccak
+
+    assert keccak256(data) == keccak(data)

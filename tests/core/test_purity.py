@@ -8,7 +8,7 @@ import flavum.core
 CORE = Path(flavum.core.__file__).parent
 ALLOWED = {
     "__future__", "dataclasses", "enum", "typing", "collections", "collections.abc",
-    "eth_hash.auto", "eth_keys.datatypes", "eth_keys.constants",
+    "sha3", "eth_keys.datatypes", "eth_keys.constants",
 }
 
 
