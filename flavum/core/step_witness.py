@@ -34,7 +34,7 @@ from flavum.core.state import (
 from flavum.core.stf import Execution, process_transaction
 from flavum.core.transactions import Transaction
 from flavum.core.types import Hash32
-from flavum.core.witness import compute_tx_access
+from flavum.core.witness_build import compute_tx_access
 
 PRESENT_PREIMAGE = b"flavum.value.present"  # keccak256 of it is state.PRESENT
 

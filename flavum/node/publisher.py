@@ -9,7 +9,7 @@ from flavum.core.state import State
 from flavum.core.stf import Execution
 from flavum.core.transactions import Transaction, encode_transaction
 from flavum.core.types import Hash32
-from flavum.core.witness import compute_batch_witness
+from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData, CircuitData, TraceProof
 from flavum.da.interface import DataStore, digest_from_cid
 from flavum.node.models import ModelService

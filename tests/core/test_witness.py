@@ -59,13 +59,15 @@ from flavum.core.witness import (
     StateWitness,
     WitnessNode,
     _decode_tree,
+    build_partial_state,
+    verify_batch_transition,
+)
+from flavum.core.witness_build import (
     _expand,
     _read_node,
-    build_partial_state,
     compute_batch_access,
     compute_batch_witness,
     compute_state_witness,
-    verify_batch_transition,
 )
 from flavum.core.witness_codec import witness_from_json, witness_to_json
 

@@ -16,10 +16,12 @@ from flavum.core.transactions import Transaction, decode_transaction
 from flavum.core.witness import (
     InvalidWitness,
     StateWitness,
+    verify_batch_transition,
+)
+from flavum.core.witness_build import (
     compute_batch_access,
     compute_batch_witness,
     compute_state_witness,
-    verify_batch_transition,
 )
 from flavum.core.witness_codec import witness_from_json, witness_to_json
 from tests import vectors_util

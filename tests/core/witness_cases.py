@@ -20,7 +20,7 @@ from flavum.core.state import State, compute_state_root, set_balance
 from flavum.core.stf import apply_block
 from flavum.core.transactions import Transaction, encode_transaction
 from flavum.core.types import Address, Amount
-from flavum.core.witness import compute_batch_witness
+from flavum.core.witness_build import compute_batch_witness
 from flavum.core.witness_codec import witness_to_json
 from tests.core.conftest import DOMAIN, ETH
 from tests.core.stf_cases import Step, all_cases, base_state, h

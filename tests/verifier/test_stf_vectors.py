@@ -24,8 +24,10 @@ from flavum.core.stf import Execution, compute_deposit_object_id, compute_object
 from flavum.core.transactions import Transaction, decode_transaction
 from flavum.core.types import ZERO_HASH
 from flavum.core.witness import (
-    BatchAccess,
     StateWitness,
+)
+from flavum.core.witness_build import (
+    BatchAccess,
     compute_batch_witness,
     compute_state_witness,
 )
