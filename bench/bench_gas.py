@@ -46,8 +46,8 @@ from flavum.core.transactions import (  # noqa: E402
     compute_tx_hash,
 )
 from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
-from flavum.l1.evm import deploy_contracts  # noqa: E402
 from flavum.l1.evm_client import embedded_web3  # noqa: E402
+from flavum.l1.evm_deploy import deploy_contracts  # noqa: E402
 from flavum.l1.interface import ModelLayout, proven_inference  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
 from tests.l1.conftest import DOMAIN, make_per_row_model, make_proven_model  # noqa: E402

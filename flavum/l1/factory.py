@@ -62,8 +62,9 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
               load_key: Callable[[str], bytes] | None,
               funded_keys: Sequence[bytes]) -> OpenedLedger:
     from flavum.core.transactions import address_of
-    from flavum.l1.evm import EvmLedger, deploy_contracts, read_deployment
+    from flavum.l1.evm import EvmLedger, read_deployment
     from flavum.l1.evm_client import embedded_web3, rpc_web3
+    from flavum.l1.evm_deploy import deploy_contracts
 
     key = None if load_key is None else load_key(spec.sequencer_key)
     if spec.url == "embedded":

@@ -19,8 +19,9 @@ import pytest
 from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, ChainId, Hash32
-from flavum.l1.evm import EvmLedger, deploy_contracts
+from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3, rpc_web3
+from flavum.l1.evm_deploy import deploy_contracts
 from flavum.l1.solc import REPO_ROOT
 from flavum.l1.verifiers import VerifierBuild, build_model_verifier
 from flavum.ml.batching import make_batched

@@ -31,8 +31,9 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, Hash32, Nonce
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import DEFAULT_BOND_WEI, EvmLedger
+from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3
+from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
 from flavum.l1.interface import BatchTx
 from flavum.node.watcher import make_deposit_transaction
 

@@ -1,0 +1,68 @@
+"""Deploying the rollup's contracts on an EVM chain: registry, one-step executor, rollup
+(bonded), bridge (its deposit inbox, which the rollup reads) and the shared reusable verifier."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import rlp
+
+from flavum.core.assets import compute_ledger_id
+from flavum.core.encoding import keccak256
+from flavum.core.state import Domain
+from flavum.core.transactions import address_of
+from flavum.core.types import Address, Hash32
+from flavum.l1.errors import LedgerError
+from flavum.l1.evm import EvmDeployment, EvmLedger, GasPolicy
+from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.verifiers import REUSABLE_CONTRACT
+
+DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batch fraudulent
+
+
+def deploy_contracts(
+    w3: Any, deployer_key: bytes, *, sequencer: Address, genesis_state_root: Hash32,
+    domain: Domain, forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
+    bond_wei: int = DEFAULT_BOND_WEI, ledger_name: str = "evm",
+    with_reusable_verifier: bool = True, sequencer_key: bytes | None = None,
+    gas: GasPolicy = GasPolicy(),
+) -> EvmLedger:
+    """Deploy registry, the one-step executor for `domain`, rollup (bonded with `bond_wei`
+    from the deployer), bridge (which deploys the ERC-721 of objects) and the shared reusable
+    ezkl verifier; return the ledger handle (signing with `sequencer_key`)."""
+    chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
+    start = int(call_mapped("block number", lambda: w3.eth.block_number))
+
+    def deploy(name: str, args: Sequence[Any], gas_limit: int, value: int = 0) -> str:
+        artifact = load_artifact(name)
+        data = constructor_data(w3, artifact["abi"], bytes.fromhex(artifact["bytecode"][2:]),
+                                 args)
+        receipt = send_transaction(w3, chain_id, deployer_key,
+                                   {"data": data, "gas": gas_limit, "value": value},
+                                   f"{name} deployment")
+        return str(receipt["contractAddress"])
+
+    seq = w3.to_checksum_address(sequencer)
+    deployer = w3.to_checksum_address(address_of(deployer_key))
+    registry = deploy("ModelRegistry", (seq,), 1_500_000)
+    step = deploy("FlavumStep", (domain.chain_id, domain.rollup_id), 4_500_000)
+    # The rollup reads the bridge's deposit inbox: the bridge is the deployer's next contract.
+    nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(deployer)))
+    inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 1))
+    rollup = deploy("FlavumRollup", (seq, registry, genesis_state_root, forced_window_blocks,
+                                     inbox, step, challenge_window_blocks), 5_000_000, bond_wei)
+    bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
+    if bridge != inbox:
+        raise LedgerError(f"the bridge landed at {bridge}, the rollup reads {inbox}")
+    reusable = deploy(REUSABLE_CONTRACT, (), 5_000_000) if with_reusable_verifier else None
+    bridge_contract = w3.eth.contract(address=bridge, abi=load_artifact("FlavumBridge")["abi"])
+    objects = call_mapped("objects", bridge_contract.functions.objects().call)
+    deployment = EvmDeployment(chain_id, rollup, registry, bridge, str(objects), reusable, start,
+                               ledger_name)
+    return EvmLedger(w3, deployment, sequencer_key, gas)
+
+
+def compute_create_address(deployer: Address, nonce: int) -> Address:
+    """Where the contract `deployer` creates with account nonce `nonce` lands (CREATE)."""
+    return Address(keccak256(rlp.encode([deployer, nonce]))[12:])
+
+
