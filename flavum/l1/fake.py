@@ -21,6 +21,7 @@ from flavum.core.batch import (
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import encode_uint, keccak256
+from flavum.core.errors import MalformedTransaction
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
@@ -160,10 +161,15 @@ class FakeLedger(Ledger):
         if header.prev_state_root != self.last_state_root:
             raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
         # The rollup contract's check: the header's roots follow from the transactions.
-        commitments = [replace(t.commitment, tx_hash=compute_tx_hash(decode_transaction(t.raw)))
-                       for t in txs]
-        if (compute_batch_header(header.number, header.prev_state_root, commitments,
-                                        header.data_pointer)) != header:
+        try:
+            commitments = [replace(t.commitment,
+                                   tx_hash=compute_tx_hash(decode_transaction(t.raw)))
+                           for t in txs]
+        except MalformedTransaction as exc:  # the contract's txHashOf reverts on it
+            raise LedgerError(f"transaction is not canonically encoded: {exc}",
+                              reason="transaction is not canonically encoded") from exc
+        if compute_batch_header(header.number, header.prev_state_root, commitments,
+                                header.data_pointer) != header:
             raise LedgerError("the header's roots do not follow from the transactions",
                               reason="roots do not follow from the transactions")
         tx_hashes = [c.tx_hash for c in commitments]
