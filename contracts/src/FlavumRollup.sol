@@ -357,7 +357,7 @@ contract FlavumRollup {
             uint8 txType;
             (txHashes[i], txType) = FlavumHashes.txHashOf(t.raw);
             hasDeposits = hasDeposits || txType == DEPOSIT_TX_TYPE;
-            txLeaves[i] = keccak256(abi.encode(TX_LEAF_TAG, txHashes[i], t.postStateRoot, t.withdrawalLeaf, t.traceLeaf));
+            txLeaves[i] = _txLeaf(txHashes[i], t.postStateRoot, t.withdrawalLeaf, t.traceLeaf);
             if (t.withdrawalLeaf != bytes32(0)) withdrawalLeaves[withdrawals++] = t.withdrawalLeaf;
             if (t.traceLeaf != bytes32(0)) traceLeaves[traces++] = t.traceLeaf;
         }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -518,11 +518,11 @@ class EvmLedger(Ledger):
     def challenge(self, header: BatchHeader, txs: Sequence[BatchTx], index: int,
                   witness: StepWitness, trace: TraceEntry | None, sender_key: bytes) -> Hash32:
         """Submit a one-step fraud proof of transaction `index` of the batch with `header`
-        (`txs`: all of the batch's transactions as posted; `witness` built on the state
-        before transaction `index`; `trace` the trace entry it committed, if any). Anyone may
-        send it; the rollup refuses it (LedgerError) unless the transaction is fraud."""
-        leaves = [compute_tx_leaf(replace(t.commitment, tx_hash=compute_tx_hash(
-            decode_transaction(t.raw)))) for t in txs]
+        (`txs`: all of the batch's transactions as posted, as `posted_txs` reads them back;
+        `witness` built on the state before transaction `index`; `trace` the trace entry it
+        committed, if any). Anyone may send it; the rollup refuses it (LedgerError) unless the
+        transaction is fraud."""
+        leaves = [compute_tx_leaf(t.commitment) for t in txs]
         tx = txs[index]
         prev = txs[index - 1].commitment if index else TxCommitment(ZERO_HASH, ZERO_HASH)
         pre_root, raw, entries, writes, _, claim = execute_args(witness, tx.raw, trace)
@@ -531,8 +531,7 @@ class EvmLedger(Ledger):
             header.number, _header_tuple(header), index,
             (raw, c.post_state_root, c.withdrawal_leaf, c.trace_leaf),
             compute_tree_proof(leaves, index),
-            compute_tx_hash(decode_transaction(txs[index - 1].raw)) if index else ZERO_HASH,
-            prev.post_state_root, prev.withdrawal_leaf, prev.trace_leaf,
+            prev.tx_hash, prev.post_state_root, prev.withdrawal_leaf, prev.trace_leaf,
             compute_tree_proof(leaves, index - 1) if index else [],
             entries, writes, claim,
         )

@@ -134,11 +134,11 @@ class LedgerLink:
                 return False
             self.register_models(first, last, [r.entry.model_id for r in records])
             inferences = self._proven_inferences(records)
-        tx_hashes = self.store.tx_hashes(first, last)
-        forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
         txs = [BatchTx(stored.raw, commitment) for stored, commitment in
                zip(self.store.txs_in(first, last), self.store.commitments(first, last),
                    strict=True)]
+        tx_hashes = [t.commitment.tx_hash for t in txs]
+        forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
         tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced)
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)

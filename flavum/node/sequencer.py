@@ -304,8 +304,8 @@ class Sequencer:
                 return None
             batches = self.store.batches()
             prev_root = batches[-1].header.state_root if batches else self.genesis_root
-            tx_hashes = self.store.tx_hashes(first_seq, last_seq)
             commitments = self.store.commitments(first_seq, last_seq)
+            tx_hashes = [c.tx_hash for c in commitments]
             header = compute_batch_header(len(batches), prev_root, commitments, ZERO_HASH)
             header = replace(header, data_pointer=self._publish(header, first_seq, last_seq,
                                                                   tx_hashes))
