@@ -15,9 +15,9 @@ from typing import Any, Final
 
 from flavum.core.encoding import (
     compute_tag,
+    encode_abi,
     encode_address,
     encode_uint,
-    hash_tagged,
     keccak256,
 )
 from flavum.core.errors import InsufficientBalance
@@ -44,7 +44,8 @@ DEPOSIT_KEY_TAG = compute_tag("state.deposit")
 NONCE_TAG = compute_tag("value.nonce")
 AMOUNT_TAG = compute_tag("value.amount")
 OBJECT_TAG = compute_tag("value.object")
-PRESENT = compute_tag("value.present")  # value hash of a grant or an applied deposit
+PRESENT_PREIMAGE = b"flavum.value.present"
+PRESENT = keccak256(PRESENT_PREIMAGE)  # value hash of a grant or an applied deposit
 
 
 @dataclass(frozen=True)
@@ -78,16 +79,23 @@ OBJECT_ABI: Final = (
 )
 
 
+def compute_object_preimage(obj: Object) -> bytes:
+    """abi.encode(OBJECT_TAG, <the object's fields in order>): what the object's leaf hashes."""
+    return encode_abi(("bytes32", *OBJECT_ABI), (
+        OBJECT_TAG, obj.object_id, int(obj.kind), obj.owner, int(obj.access), obj.commitment,
+        obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee, obj.model_id, obj.data_id,
+    ))
+
+
+def compute_number_preimage(tag: Hash32, value: int) -> bytes:
+    """abi.encode(tag, uint256 value): what a nonce's (NONCE_TAG) or balance's (AMOUNT_TAG)
+    leaf hashes."""
+    return tag + encode_uint(value)
+
+
 def compute_object_hash(obj: Object) -> Hash32:
-    """The object's leaf value: keccak256(abi.encode(OBJECT_TAG, <fields in order>))."""
-    return hash_tagged(
-        OBJECT_TAG,
-        OBJECT_ABI,
-        (
-            obj.object_id, int(obj.kind), obj.owner, int(obj.access), obj.commitment,
-            obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee, obj.model_id, obj.data_id,
-        ),
-    )
+    """The object's leaf value: keccak256 of its preimage."""
+    return keccak256(compute_object_preimage(obj))
 
 
 def compute_account_key(address: Address) -> Hash32:
@@ -221,7 +229,7 @@ def is_allowed(state: State, obj: Object, user: Address) -> bool:
 def set_nonce(state: State, address: Address, nonce: Nonce) -> None:
     def leaf() -> Hash32 | None:
         value = state.nonces.get(address, 0)
-        return keccak256(NONCE_TAG + encode_uint(value)) if value else None
+        return keccak256(compute_number_preimage(NONCE_TAG, value)) if value else None
 
     state._write("nonces", address, nonce or None, compute_account_key(address), leaf)
 
@@ -229,7 +237,7 @@ def set_nonce(state: State, address: Address, nonce: Nonce) -> None:
 def set_balance(state: State, address: Address, asset: AssetId, amount: Amount) -> None:
     def leaf() -> Hash32 | None:
         value = state.balances.get((address, asset), 0)
-        return keccak256(AMOUNT_TAG + encode_uint(value)) if value else None
+        return keccak256(compute_number_preimage(AMOUNT_TAG, value)) if value else None
 
     key = (address, asset)
     state._write("balances", key, amount or None, compute_balance_key(address, asset), leaf)

@@ -12,21 +12,21 @@ the post-state, only what proves the pre-state and the shape of the tree.
 
 from dataclasses import dataclass
 
-from flavum.core.encoding import encode_abi, encode_uint, keccak256
+from flavum.core.encoding import keccak256
 from flavum.core.errors import InvalidTransaction
 from flavum.core.merkle import SmtProof, SmtSibling, SparseMerkleTree
 from flavum.core.state import (
     AMOUNT_TAG,
     NONCE_TAG,
-    OBJECT_ABI,
-    OBJECT_TAG,
-    Object,
+    PRESENT_PREIMAGE,
     State,
     compute_account_key,
     compute_balance_key,
     compute_deposit_key,
     compute_grant_key,
+    compute_number_preimage,
     compute_object_key,
+    compute_object_preimage,
     compute_state_root,
     get_leaf_value,
     get_state_proof,
@@ -35,8 +35,6 @@ from flavum.core.stf import Execution, process_transaction
 from flavum.core.transactions import Transaction
 from flavum.core.types import Hash32
 from flavum.core.witness_build import compute_tx_access
-
-PRESENT_PREIMAGE = b"flavum.value.present"  # keccak256 of it is state.PRESENT
 
 
 @dataclass(frozen=True)
@@ -61,14 +59,6 @@ class StepWitness:
     refusal: InvalidTransaction | None  # why the rules refuse the transaction, if they do
 
 
-def compute_object_preimage(obj: Object) -> bytes:
-    """abi.encode(OBJECT_TAG, <the object's fields>): keccak256 of it is the object's leaf."""
-    return encode_abi(("bytes32", *OBJECT_ABI), (
-        OBJECT_TAG, obj.object_id, int(obj.kind), obj.owner, int(obj.access), obj.commitment,
-        obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee, obj.model_id, obj.data_id,
-    ))
-
-
 def _entries(state: State, tx: Transaction, execution: Execution | None
              ) -> tuple[list[tuple[Hash32, bytes]], InvalidTransaction | None]:
     access, refusal = compute_tx_access(state, tx, execution)
@@ -76,11 +66,11 @@ def _entries(state: State, tx: Transaction, execution: Execution | None
     for address in sorted(access.nonces):
         nonce = state.nonces.get(address, 0)
         entries.append((compute_account_key(address),
-                        NONCE_TAG + encode_uint(nonce) if nonce else b""))
+                        compute_number_preimage(NONCE_TAG, nonce) if nonce else b""))
     for address, asset in sorted(access.balances):
         amount = state.balances.get((address, asset), 0)
         entries.append((compute_balance_key(address, asset),
-                        AMOUNT_TAG + encode_uint(amount) if amount else b""))
+                        compute_number_preimage(AMOUNT_TAG, amount) if amount else b""))
     for object_id in sorted(access.objects):
         obj = state.objects.get(object_id)
         entries.append((compute_object_key(object_id),
