@@ -11,9 +11,9 @@ outputs are bound by the ZK proofs checked at posting).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from flavum.core.batch import TraceEntry, compute_tx_commitment
+from flavum.core.batch import BatchHeader, TraceEntry, compute_tx_commitment
 from flavum.core.errors import FlavumError, InvalidTransaction
 from flavum.core.state import State, compute_state_root
 from flavum.core.step_witness import compute_step_witness
@@ -50,23 +50,25 @@ class Challenger:
         it and all later ones, so checking stops there). Returns the frauds found."""
         while self.next_number < self.ledger.next_batch_number():
             number = self.next_number
-            fraud = self.check(number)
+            posted = self.ledger.posted_batch(number)
+            txs = self.ledger.posted_txs(number)
+            executions = self._executions(posted.data_pointer if posted else None, len(txs))
+            start = self.state.copy()
+            fraud = self._replay(number, txs, executions)
             if fraud is not None:
-                return [self._challenge(fraud)]
+                self.state = start  # the batch does not stand
+                if posted is None or posted.header is None:
+                    raise FlavumError(f"the ledger holds no header of batch {number}")
+                return [self._challenge(fraud, posted.header, txs, executions)]
             self.next_number += 1
         return []
 
-    def check(self, number: int) -> Fraud | None:
-        """Replay batch `number` on the replica; None if every transaction checks out (the
-        replica then holds the state after it)."""
-        posted = self.ledger.posted_batch(number)
-        txs = self.ledger.posted_txs(number)
-        executions = self._executions(posted.data_pointer if posted else None, len(txs))
-        start = self.state.copy()
+    def _replay(self, number: int, txs: list[BatchTx],
+                executions: list[Execution | None]) -> Fraud | None:
+        """Apply batch `number`'s transactions to the replica, up to the first bad one."""
         for index, (tx, execution) in enumerate(zip(txs, executions, strict=True)):
             reason = self._apply(tx, execution)
             if reason is not None:
-                self.state = start  # the batch does not stand
                 return Fraud(number, index, reason)
         return None
 
@@ -95,22 +97,16 @@ class Challenger:
             return [None] * count  # no data: only non-inference transactions can be judged
         return list(data.executions) if len(data.executions) == count else [None] * count
 
-    def _challenge(self, fraud: Fraud) -> Fraud:
-        number, index = fraud.number, fraud.index
-        posted = self.ledger.posted_batch(number)
-        txs = self.ledger.posted_txs(number)
-        executions = self._executions(posted.data_pointer if posted else None, len(txs))
-        pre = self.state.copy()
+    def _challenge(self, fraud: Fraud, header: BatchHeader, txs: list[BatchTx],
+                   executions: list[Execution | None]) -> Fraud:
+        index = fraud.index
+        pre = self.state.copy()  # the batch's pre-state, then the transactions before `index`
         for tx, execution in zip(txs[:index], executions[:index], strict=True):
             process_transaction(pre, decode_transaction(tx.raw), execution)
-        tx = decode_transaction(txs[index].raw)
-        execution = executions[index]
-        witness = compute_step_witness(pre, tx, execution)
-        trace = _committed_trace(pre, txs[index], execution)
-        if posted is None or posted.header is None:
-            raise FlavumError(f"the ledger holds no header of batch {number}")
-        sent = self.ledger.challenge(posted.header, txs, index, witness, trace, self.key)
-        return Fraud(number, index, fraud.reason, sent)
+        witness = compute_step_witness(pre, decode_transaction(txs[index].raw), executions[index])
+        trace = _committed_trace(pre, txs[index], executions[index])
+        sent = self.ledger.challenge(header, txs, index, witness, trace, self.key)
+        return replace(fraud, challenge_tx=sent)
 
 
 def _committed_trace(pre: State, posted: BatchTx, execution: Execution | None
