@@ -66,8 +66,6 @@ def l1_deploy(
     from flavum.l1.evm import write_deployment
     from flavum.l1.evm_client import rpc_web3, send_transaction
     from flavum.l1.evm_deploy import deploy_contracts
-    from flavum.node.sequencer import Sequencer
-    from flavum.node.store import Store
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
@@ -80,13 +78,8 @@ def l1_deploy(
         send_transaction(w3, int(w3.eth.chain_id), funder,
                          {"to": w3.to_checksum_address(address_of(key)), "value": 10**19,
                           "gas": 21_000}, "funding the sequencer")
-    store = Store(config.db_path)
-    try:
-        genesis_root = Sequencer(config, store).genesis_root
-    finally:
-        store.close()
-    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis_state_root=genesis_root,
-                              domain=config.domain, forced_window_blocks=spec.forced_window,
+    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis=config.genesis_state,
+                              forced_window_blocks=spec.forced_window,
                               challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
@@ -271,27 +264,23 @@ def verify_batches(
     """Verify posted batches with no node: data, roots, re-execution and every proof.
     Prints OK or the exact reason per batch; exit status 1 if any batch failed.
     With --challenge, a bad batch still in its challenge window is also proven fraudulent."""
-    from flavum.core.state import compute_state_root
-    from flavum.core.stf import create_genesis
     from flavum.l1.factory import open_ledger
     from flavum.verifier import LedgerHeaders, Verifier
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
-    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
-                                             for a in config.genesis])
-    genesis_root = compute_state_root(genesis)
-    handle = open_ledger(spec, home, genesis_root=genesis_root).ledger
+    genesis = config.genesis_state
+    handle = open_ledger(spec, home, genesis=genesis).ledger
     store = open_verifier_store(home, da, handle)
     challenger = None
     if challenge:
         if not handle.capabilities.settles_by_fraud_proofs:
             raise ConfigError(f"ledger {spec.name} takes no fraud proofs: nothing to challenge")
-        challenger = Challenger(handle, store, genesis, load_key(home, key))
+        challenger = Challenger(handle, genesis.state(), load_key(home, key))
     reports = []
     frauds: list[Fraud] = []
     with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=genesis_root) as verifier:
+                  genesis_root=genesis.root) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
                   else verifier.run(from_batch))
         try:

@@ -114,6 +114,7 @@ contract FlavumRollup {
     bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
+    bytes32 public immutable genesisStateRoot; // computed here from the genesis allocations
     bytes32 public lastStateRoot;
     mapping(uint256 => Batch) public batches;
     ForcedRequest[] private forcedQueue;
@@ -130,11 +131,14 @@ contract FlavumRollup {
     event BatchesReverted(uint64 indexed fromNumber, uint256 txIndex, address challenger, string reason, uint256 prize);
 
     /// The value sent is the sequencer's bond (`minBond`). `inbox_` is the Bridge, deployed
-    /// right after this contract (its address is known in advance).
+    /// right after this contract (its address is known in advance). The state batch 0 starts
+    /// from is computed here, by `step_`, from `genesis` (abi.encode(FlavumStep.GenesisBalance[])):
+    /// dev-asset balances only, so no deployer can give anyone a withdrawable balance the
+    /// Bridge does not hold.
     constructor(
         address sequencer_,
         ModelRegistry registry_,
-        bytes32 genesisStateRoot,
+        bytes memory genesis,
         uint256 forcedWindow_,
         IDepositInbox inbox_,
         FlavumStep step_,
@@ -142,7 +146,9 @@ contract FlavumRollup {
     ) payable {
         sequencer = sequencer_;
         registry = registry_;
-        lastStateRoot = genesisStateRoot;
+        bytes32 root = step_.genesisRoot(genesis);
+        genesisStateRoot = root;
+        lastStateRoot = root;
         forcedWindow = forcedWindow_;
         inbox = inbox_;
         step = step_;

@@ -26,8 +26,10 @@ from flavum.core.batch import (
     compute_tx_leaf,
     compute_withdrawal_leaf,
 )
+from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
+from flavum.core.stf import Execution
 from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
@@ -47,6 +49,7 @@ from flavum.l1.interface import (
     PostedBatch,
     ProvenInference,
     RegisteredModel,
+    proven_executions,
 )
 from flavum.l1.verifiers import (
     EIP170_LIMIT,
@@ -260,6 +263,11 @@ class EvmLedger(Ledger):
     def next_batch_number(self) -> int:
         return int(call_mapped("nextBatchNumber", self.rollup.functions.nextBatchNumber().call))
 
+    def genesis_state_root(self) -> Hash32:
+        """The state root batch 0 starts from, as the rollup computed it from its genesis."""
+        return Hash32(bytes(call_mapped("genesisStateRoot",
+                                        self.rollup.functions.genesisStateRoot().call)))
+
     def batch_status(self, number: int) -> BatchStatus:
         if number >= self.next_batch_number():
             return BatchStatus(number, accepted=False)
@@ -292,6 +300,25 @@ class EvmLedger(Ledger):
                 compute_tx_hash(decode_transaction(raw)), Hash32(bytes(posted["postStateRoot"])),
                 Hash32(bytes(posted["withdrawalLeaf"])), Hash32(bytes(posted["traceLeaf"])))))
         return txs
+
+    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+        """Read back from the proofs in the calldata that posted batch `number`."""
+        status = self.batch_status(number)
+        if not status.accepted:
+            raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
+        executions: dict[Hash32, Execution] = {}
+        for posted in self._posting_params(number, status.tx_hash)["inferences"]:
+            model_id = ObjectId(bytes(posted["modelId"]))
+            model = self.model(model_id)
+            if model is None:
+                raise LedgerError(f"batch {number} proves model {to_hex(model_id)}, which is "
+                                  "not registered")
+            inference = ProvenInference(
+                model_id, bytes(posted["proof"]), tuple(int(v) for v in posted["instances"]),
+                tuple((Hash32(bytes(t)), ObjectId(bytes(r)))
+                      for t, r in zip(posted["txHashes"], posted["resultIds"], strict=True)))
+            executions.update(proven_executions(inference, model.layout.per_row_inputs))
+        return executions
 
     def _posting_tx(self, number: int) -> Hash32 | None:
         event = self.rollup.events.BatchAccepted

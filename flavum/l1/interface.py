@@ -20,8 +20,10 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.step_witness import StepWitness
-from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.stf import Execution
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
+from flavum.zk.execution import felt_to_signed
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,28 @@ class RegisteredModel:
     vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
 
 
+def proven_executions(inference: ProvenInference, per_row_inputs: bool
+                      ) -> list[tuple[Hash32, Execution]]:
+    """What a proof proves of each of its trace rows, read from its public values as the rollup
+    contract reads them (see ProvenInference): (the Infer's tx hash, its execution), in row
+    order, padding rows left out. Outputs are the field elements read as signed integers."""
+    rows = len(inference.rows)
+    values = inference.instances
+    heads = rows if per_row_inputs else 1  # input commitments before the outputs
+    per_row = (len(values) - heads) // rows if rows else 0
+    if rows == 0 or per_row == 0 or heads + per_row * rows != len(values):
+        raise ValueError(f"{len(values)} public values do not split into {rows} rows")
+    executions = []
+    for r, (tx_hash, _) in enumerate(inference.rows):
+        if tx_hash == ZERO_HASH:
+            continue  # a padding row
+        commitment = values[r] if per_row_inputs else values[0]
+        outputs = values[heads + r * per_row: heads + (r + 1) * per_row]
+        executions.append((tx_hash, Execution(Hash32(commitment.to_bytes(32, "big")),
+                                              tuple(felt_to_signed(v) for v in outputs))))
+    return executions
+
+
 def proven_inference(model_id: ObjectId, proof: Any,
                      rows: Sequence[tuple[Hash32, ObjectId]]) -> ProvenInference:
     """A ProvenInference from a flavum.zk Proof (proof bytes and instances as ezkl made them).
@@ -282,6 +306,12 @@ class Ledger(ABC):
     def posted_txs(self, number: int) -> list[BatchTx]:
         """The transactions of accepted batch `number` as posted, with their commitments."""
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch transactions",
+                                reason="no fraud proofs")
+
+    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+        """The Infer executions the proofs posted with accepted batch `number` prove, by tx
+        hash (`proven_executions` of each posted inference)."""
+        raise LedgerUnsupported(f"ledger {self.name} does not hold batch proofs",
                                 reason="no fraud proofs")
 
     def final_at_block(self, number: int) -> int:

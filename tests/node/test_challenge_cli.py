@@ -16,7 +16,7 @@ from flavum.core.batch import (
 )
 from flavum.core.encoding import keccak256
 from flavum.core.state import compute_state_root
-from flavum.core.stf import create_genesis, process_transaction
+from flavum.core.stf import process_transaction
 from flavum.core.transactions import (
     Transaction,
     Withdraw,
@@ -61,8 +61,7 @@ def test_verify_challenge_proves_a_theft_on_anvil(tmp_path):
         bridge = bytes.fromhex(ledger.deployment.bridge[2:])
 
         # Batch 0, honest: Alice's 2 ETH deposit from the inbox.
-        state = create_genesis(config.domain, [(a.address, a.asset, a.amount)
-                                               for a in config.genesis])
+        state = config.genesis_state.state()
         ledger.deposit_eth(ALICE_KEY, ALICE, 2 * ETH)
         (event,) = ledger.deposits(0, ledger.head())
         deposit = make_deposit_transaction(config.domain, ledger.ledger_id, event)
