@@ -12,8 +12,9 @@ from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, Hash32
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import EvmDeployment, EvmLedger, GasPolicy
+from flavum.l1.evm import EvmDeployment, EvmLedger
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.verifiers import REUSABLE_CONTRACT
 
 DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batch fraudulent
