@@ -30,13 +30,15 @@ from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
 from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
-from flavum.l1.errors import LedgerError
+from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
+    BatchRevert,
     BatchStatus,
     BatchTx,
+    Bond,
     Capabilities,
     CircuitFiles,
     DepositEvent,
@@ -269,10 +271,14 @@ class EvmLedger(Ledger):
         return txs
 
     def _posting_tx(self, number: int) -> Hash32 | None:
-        event = self.rollup.events.BatchAccepted
-        logs = call_mapped("BatchAccepted logs", lambda: event.get_logs(
-            from_block=self.deployment.deployed_at_block, argument_filters={"number": number}))
+        logs = self._accepted_logs(number)
         return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
+
+    def _accepted_logs(self, number: int) -> list[Any]:
+        """The BatchAccepted events of batch `number` (more than one after a revert)."""
+        event = self.rollup.events.BatchAccepted
+        return list(call_mapped("BatchAccepted logs", lambda: event.get_logs(
+            from_block=self.deployment.deployed_at_block, argument_filters={"number": number})))
 
     def post_batch(
         self, header: BatchHeader, txs: Sequence[BatchTx] = (),
@@ -282,6 +288,11 @@ class EvmLedger(Ledger):
         status = self._check_posted(header)
         if status is not None:
             return status.tx_hash
+        bond = self.bond()
+        if bond.is_short:
+            raise BondShort(f"the sequencer's bond is {bond.amount} wei, under the minimum "
+                            f"{bond.minimum} wei: the rollup refuses batch {header.number} until "
+                            "it is topped up", reason="the sequencer's bond is short")
         reusable: list[bool] = []
         vkas: dict[bytes, list[bytes]] = {}
         for inference in inferences:
@@ -515,6 +526,37 @@ class EvmLedger(Ledger):
                                  gas=self.gas.challenge)
         return Hash32(bytes(receipt["transactionHash"]))
 
+    def batch_reverts(self) -> list[BatchRevert]:
+        """Read from the BatchesReverted events; each reverted batch's hash from the last
+        BatchAccepted event of its number before the revert."""
+        start = self.deployment.deployed_at_block
+        logs = call_mapped("BatchesReverted logs", lambda: self.rollup.events.BatchesReverted
+                           .get_logs(from_block=start))
+        reverts = []
+        for log in sorted(logs, key=_log_position):
+            args = log["args"]
+            number = int(args["fromNumber"])
+            before = [a for a in self._accepted_logs(number)
+                      if _log_position(a) < _log_position(log)]
+            if not before:
+                raise LedgerError(f"batch {number} was reverted but no BatchAccepted event "
+                                  "names it")
+            reverts.append(BatchRevert(
+                number, Hash32(bytes(max(before, key=_log_position)["args"]["batchHash"])),
+                int(args["txIndex"]), str(args["reason"]), _address(args["challenger"]),
+                Amount(int(args["prize"])), int(log["blockNumber"])))
+        return reverts
+
+    def bond(self) -> Bond:
+        amount = call_mapped("bond", self.rollup.functions.bond().call)
+        minimum = call_mapped("minBond", self.rollup.functions.minBond().call)
+        return Bond(Amount(int(amount)), Amount(int(minimum)))
+
+    def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
+        receipt = self._transact("topUpBond", sender_key, self.rollup.functions.topUpBond(),
+                                 gas=100_000, value=amount)
+        return Hash32(bytes(receipt["transactionHash"]))
+
     def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
         leaf = compute_withdrawal_leaf(withdrawal)
         return bool(call_mapped("finalized", self.bridge.functions.finalized(leaf).call))
@@ -560,6 +602,10 @@ def _address(value: Any) -> Address:
     if isinstance(value, str):
         return Address(bytes.fromhex(value[2:]))
     return Address(bytes(value))
+
+
+def _log_position(log: Any) -> tuple[int, int]:
+    return int(log["blockNumber"]), int(log["logIndex"])
 
 
 def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:
