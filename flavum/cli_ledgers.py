@@ -4,6 +4,7 @@ to a ledger (users sign their own L1 transactions) and the independent verifier.
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from flavum.core.transactions import (
     address_of,
 )
 from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
+from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEFAULT_CHALLENGE_WINDOW,
     load_config,
@@ -88,6 +90,45 @@ def l1_deploy(
     write_deployment(path, handle.deployment)
     data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
     emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
+
+
+@l1_app.command("bond")
+@command
+def l1_bond(
+    ledger: str = LedgerOption,
+    top_up: str | None = typer.Option(None, "--top-up", help="Pay this much into the bond "
+                                      "first (wei, or e.g. 1eth)."),
+    key: str | None = typer.Option(None, "--key", help="Key that pays the top-up (default: "
+                                   "the ledger's sequencer key; anyone may pay)."),
+    home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """The sequencer's bond and the minimum it must hold to post batches. A successful fraud
+    proof pays the whole bond to the challenger: the rollup refuses batches until it is
+    topped up (--top-up)."""
+    amount = None if top_up is None else parse_amount(top_up)  # refuse a bad amount first
+    if amount == 0:
+        raise InvalidInput("--top-up must pay more than 0 wei")
+    handle = open_evm(home, ledger)
+    data: dict[str, Any] = {"ledger": ledger}
+    if amount is not None:
+        payer = load_key(home, key or ledger_spec(home, ledger).sequencer_key)
+        data["top_up_tx"] = to_hex(handle.top_up_bond(amount, payer))
+        data["top_up"] = str(amount)
+    bond = handle.bond()
+    data |= {"bond": str(bond.amount), "min_bond": str(bond.minimum),
+             "can_post": not bond.is_short}
+    lines = [f"bond       {_wei(bond.amount)}", f"min bond   {_wei(bond.minimum)}",
+             "posting    " + ("possible" if not bond.is_short else
+                              f"REFUSED: the bond is short by {_wei(bond.minimum - bond.amount)}"
+                              f" (top it up: flavum l1 bond --ledger {ledger} --top-up "
+                              f"{bond.minimum - bond.amount})")]
+    if amount is not None:
+        lines.insert(0, f"topped up  {_wei(amount)} (L1 tx {data['top_up_tx']})")
+    emit(data, as_json, "\n".join(lines))
+
+
+def _wei(amount: int) -> str:
+    return f"{amount} wei ({Decimal(amount) / 10**18:f} ETH)"
 
 
 def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,

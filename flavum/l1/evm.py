@@ -32,12 +32,15 @@ from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
 from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
-from flavum.l1.errors import LedgerError
+from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
+    BatchRevert,
     BatchStatus,
     BatchTx,
+    Bond,
     Capabilities,
     CircuitFiles,
     DepositEvent,
@@ -57,32 +60,6 @@ from flavum.l1.verifiers import (
     VerifierBuild,
     build_model_verifier,
 )
-
-
-@dataclass(frozen=True)
-class GasPolicy:
-    """Explicit gas limits. A limit only caps: the sender pays for the gas used."""
-
-    batch_base: int = 400_000
-    per_own_verify: int = 1_500_000  # measured 0.5-1.1M
-    per_reusable_verify: int = 2_500_000  # measured 0.7-1.5M
-    per_trace_row: int = 40_000
-    per_forced: int = 60_000
-    per_tx: int = 30_000  # hash it, its leaf, and its share of the four trees
-    challenge: int = 2_000_000  # a one-step fraud proof: measured under 1M for every type
-    # Batch data in calldata: EIP-7623's floor (40 gas a nonzero byte) plus sha256 and memory.
-    per_data_byte: int = 48
-    deploy_verifier: int = 6_000_000  # measured 2.7-3.4M
-    default: int = 1_000_000
-    block_cap: int = 29_000_000  # stay under the usual 30M block gas limit
-
-    def batch_limit(self, inferences: Sequence[ProvenInference], reusable: Sequence[bool],
-                    forced: int, txs: int, calldata: int) -> int:
-        gas = self.batch_base + self.per_forced * forced + self.per_tx * txs + 16 * calldata
-        for inference, is_reusable in zip(inferences, reusable, strict=True):
-            gas += self.per_reusable_verify if is_reusable else self.per_own_verify
-            gas += self.per_trace_row * len(inference.rows)
-        return min(gas, self.block_cap)
 
 
 @dataclass(frozen=True)
@@ -321,10 +298,14 @@ class EvmLedger(Ledger):
         return executions
 
     def _posting_tx(self, number: int) -> Hash32 | None:
-        event = self.rollup.events.BatchAccepted
-        logs = call_mapped("BatchAccepted logs", lambda: event.get_logs(
-            from_block=self.deployment.deployed_at_block, argument_filters={"number": number}))
+        logs = self._accepted_logs(number)
         return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
+
+    def _accepted_logs(self, number: int) -> list[Any]:
+        """The BatchAccepted events of batch `number` (more than one after a revert)."""
+        event = self.rollup.events.BatchAccepted
+        return list(call_mapped("BatchAccepted logs", lambda: event.get_logs(
+            from_block=self.deployment.deployed_at_block, argument_filters={"number": number})))
 
     def post_batch(
         self, header: BatchHeader, txs: Sequence[BatchTx] = (),
@@ -334,6 +315,11 @@ class EvmLedger(Ledger):
         status = self._check_posted(header)
         if status is not None:
             return status.tx_hash
+        bond = self.bond()
+        if bond.is_short:
+            raise BondShort(f"the sequencer's bond is {bond.amount} wei, under the minimum "
+                            f"{bond.minimum} wei: the rollup refuses batch {header.number} until "
+                            "it is topped up", reason="the sequencer's bond is short")
         reusable: list[bool] = []
         vkas: dict[bytes, list[bytes]] = {}
         for inference in inferences:
@@ -567,6 +553,37 @@ class EvmLedger(Ledger):
                                  gas=self.gas.challenge)
         return Hash32(bytes(receipt["transactionHash"]))
 
+    def batch_reverts(self) -> list[BatchRevert]:
+        """Read from the BatchesReverted events; each reverted batch's hash from the last
+        BatchAccepted event of its number before the revert."""
+        start = self.deployment.deployed_at_block
+        logs = call_mapped("BatchesReverted logs", lambda: self.rollup.events.BatchesReverted
+                           .get_logs(from_block=start))
+        reverts = []
+        for log in sorted(logs, key=_log_position):
+            args = log["args"]
+            number = int(args["fromNumber"])
+            before = [a for a in self._accepted_logs(number)
+                      if _log_position(a) < _log_position(log)]
+            if not before:
+                raise LedgerError(f"batch {number} was reverted but no BatchAccepted event "
+                                  "names it")
+            reverts.append(BatchRevert(
+                number, Hash32(bytes(max(before, key=_log_position)["args"]["batchHash"])),
+                int(args["txIndex"]), str(args["reason"]), _address(args["challenger"]),
+                Amount(int(args["prize"])), int(log["blockNumber"])))
+        return reverts
+
+    def bond(self) -> Bond:
+        amount = call_mapped("bond", self.rollup.functions.bond().call)
+        minimum = call_mapped("minBond", self.rollup.functions.minBond().call)
+        return Bond(Amount(int(amount)), Amount(int(minimum)))
+
+    def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
+        receipt = self._transact("topUpBond", sender_key, self.rollup.functions.topUpBond(),
+                                 gas=100_000, value=amount)
+        return Hash32(bytes(receipt["transactionHash"]))
+
     def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
         leaf = compute_withdrawal_leaf(withdrawal)
         return bool(call_mapped("finalized", self.bridge.functions.finalized(leaf).call))
@@ -612,6 +629,10 @@ def _address(value: Any) -> Address:
     if isinstance(value, str):
         return Address(bytes.fromhex(value[2:]))
     return Address(bytes(value))
+
+
+def _log_position(log: Any) -> tuple[int, int]:
+    return int(log["blockNumber"]), int(log["logIndex"])
 
 
 def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:

@@ -154,6 +154,32 @@ class BatchStatus:
 
 
 @dataclass(frozen=True)
+class BatchRevert:
+    """A fraud proof the ledger accepted: batch `number` and every later one were reverted."""
+
+    number: int
+    batch_hash: Hash32  # batch `number` as it was accepted before the revert
+    tx_index: int  # its transaction proven fraudulent
+    reason: str  # the one-step executor's verdict
+    challenger: Address
+    prize: Amount  # the sequencer's bond, paid to the challenger
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Bond:
+    """The sequencer's bond on a ledger that settles by fraud proofs: batches are refused
+    while it is under the minimum (a successful challenge takes all of it)."""
+
+    amount: Amount
+    minimum: Amount
+
+    @property
+    def is_short(self) -> bool:
+        return self.amount < self.minimum
+
+
+@dataclass(frozen=True)
 class PostedBatch:
     """What a ledger recorded of a batch: its full header, or (an anchoring ledger) its hash
     and data pointer, from which the header is rebuilt with the blob's fields."""
@@ -326,6 +352,19 @@ class Ledger(ABC):
         trace entry it committed). LedgerError when the ledger finds no fraud in it."""
         raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
                                 reason="no fraud proofs")
+
+    def batch_reverts(self) -> list[BatchRevert]:
+        """Every revert of batches by a fraud proof, in ledger order."""
+        raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
+                                reason="no fraud proofs")
+
+    def bond(self) -> Bond:
+        """The sequencer's bond and the minimum it must hold to post."""
+        raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
+
+    def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
+        """Pay `amount` into the sequencer's bond from `sender_key` (anyone may)."""
+        raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
 
     # --- capabilities.pays_withdrawals ---
 

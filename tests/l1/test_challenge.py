@@ -337,3 +337,39 @@ def test_a_transaction_the_rules_refuse_is_challenged_when_included(rollup):
         r.ledger.finalize_withdrawal(paid, 1, 0, compute_tree_proof(
             [compute_withdrawal_leaf(paid)], 0), SEQUENCER_KEY)
     assert balance(r.ledger, bridge_of(r)) == 5 * ETH
+
+
+def test_a_revert_is_read_back_and_the_bond_must_be_topped_up(rollup):
+    """After a fraud proof the ledger says which batch was reverted, why and for how much;
+    the bond is gone, posting is refused (BondShort, nothing sent) until anyone tops it up."""
+    from flavum.core.batch import compute_batch_hash
+    from flavum.l1.errors import BondShort
+
+    r = rollup
+    assert r.ledger.batch_reverts() == []
+    assert r.ledger.bond().amount == r.ledger.bond().minimum == DEFAULT_BOND_WEI
+    truth = r.state.copy()
+    honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))
+    from flavum.core.transactions import compute_tx_hash
+
+    lie = TxCommitment(compute_tx_hash(honest), h("made up root"))
+    header, posted = r.post([honest], lie={0: lie})
+    challenge(r, header, posted, 0)
+    (revert,) = r.ledger.batch_reverts()
+    assert (revert.number, revert.tx_index, revert.reason) == (1, 0, "wrong post-state root")
+    assert revert.batch_hash == compute_batch_hash(header)
+    assert revert.challenger == address_of(CHALLENGER_KEY)
+    assert revert.prize == DEFAULT_BOND_WEI
+    bond = r.ledger.bond()
+    assert (bond.amount, bond.minimum, bond.is_short) == (0, DEFAULT_BOND_WEI, True)
+
+    r.state, r.batches = truth.copy(), r.batches[:1]
+    head = r.ledger.head()
+    with pytest.raises(BondShort, match="bond is 0 wei"):
+        r.post([honest])
+    assert r.ledger.head() == head, "nothing was sent"
+    r.state = truth.copy()
+    r.ledger.top_up_bond(Amount(DEFAULT_BOND_WEI), ALICE_KEY)  # anyone may pay it
+    assert not r.ledger.bond().is_short
+    r.post([honest])
+    assert r.ledger.next_batch_number() == 2
