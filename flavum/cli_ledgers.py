@@ -65,9 +65,9 @@ def l1_deploy(
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
-    from flavum.l1.evm import write_deployment
     from flavum.l1.evm_client import rpc_web3, send_transaction
     from flavum.l1.evm_deploy import deploy_contracts
+    from flavum.l1.evm_deployment import write_deployment
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)

@@ -10,10 +10,7 @@ ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from flavum.core.assets import compute_deposit_id
@@ -34,6 +31,7 @@ from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
@@ -60,28 +58,6 @@ from flavum.l1.verifiers import (
     VerifierBuild,
     build_model_verifier,
 )
-
-
-@dataclass(frozen=True)
-class EvmDeployment:
-    """Where the contracts of one rollup live on one chain."""
-
-    chain_id: int
-    rollup: str
-    registry: str
-    bridge: str
-    objects: str
-    reusable_verifier: str | None
-    deployed_at_block: int
-    ledger_name: str = "evm"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EvmDeployment:
-        return cls(**data)
-
 
 # --- the ledger -------------------------------------------------------------------------------
 
@@ -654,11 +630,3 @@ def _header_from_abi(value: Any) -> BatchHeader:
 def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
     return (w.withdrawal_id, w.ledger, w3.to_checksum_address(w.recipient), w.asset, w.amount,
             w.object_id, w.object_kind, w.commitment, w.model_id)
-
-
-def write_deployment(path: Path, deployment: EvmDeployment) -> None:
-    path.write_text(json.dumps(deployment.to_json(), indent=1) + "\n")
-
-
-def read_deployment(path: Path) -> EvmDeployment:
-    return EvmDeployment.from_json(json.loads(path.read_text()))

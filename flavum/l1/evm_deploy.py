@@ -15,8 +15,9 @@ from flavum.core.genesis import Genesis, GenesisBalance
 from flavum.core.transactions import address_of
 from flavum.core.types import Address
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import EvmDeployment, EvmLedger
+from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_step import proof_arg
 from flavum.l1.verifiers import REUSABLE_CONTRACT

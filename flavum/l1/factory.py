@@ -62,9 +62,10 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
               load_key: Callable[[str], bytes] | None,
               funded_keys: Sequence[bytes]) -> OpenedLedger:
     from flavum.core.transactions import address_of
-    from flavum.l1.evm import EvmLedger, read_deployment
+    from flavum.l1.evm import EvmLedger
     from flavum.l1.evm_client import embedded_web3, rpc_web3
     from flavum.l1.evm_deploy import deploy_contracts
+    from flavum.l1.evm_deployment import read_deployment
 
     key = None if load_key is None else load_key(spec.sequencer_key)
     if spec.url == "embedded":

@@ -166,7 +166,7 @@ def test_a_node_refuses_a_deployment_of_another_genesis(anvil, tmp_path):
     """A home whose genesis is not the one the rollup computed (another rollup's deployment
     file, or a config edited after the deploy) is refused before anything is posted."""
     from flavum.core.errors import ConfigError
-    from flavum.l1.evm import write_deployment
+    from flavum.l1.evm_deployment import write_deployment
     from flavum.l1.factory import open_ledger
     from flavum.node.config import LedgerSpec
 

@@ -30,8 +30,9 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, Nonce
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import EvmLedger, read_deployment
+from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import rpc_web3
+from flavum.l1.evm_deployment import read_deployment
 from flavum.l1.interface import BatchTx
 from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.watcher import make_deposit_transaction
