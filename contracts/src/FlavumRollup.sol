@@ -303,12 +303,23 @@ contract FlavumRollup {
         require(ok, "paying the challenger failed");
     }
 
+    /// keccak256(abi.encode(TX_LEAF_TAG, txHash, postRoot, withdrawalLeaf, traceLeaf)), hashed in
+    /// scratch memory past the free memory pointer (abi.encode would allocate, once per tx).
     function _txLeaf(bytes32 txHash, bytes32 postRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf)
         private
         pure
-        returns (bytes32)
+        returns (bytes32 leaf)
     {
-        return keccak256(abi.encode(TX_LEAF_TAG, txHash, postRoot, withdrawalLeaf, traceLeaf));
+        bytes32 tag = TX_LEAF_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), txHash)
+            mstore(add(p, 0x40), postRoot)
+            mstore(add(p, 0x60), withdrawalLeaf)
+            mstore(add(p, 0x80), traceLeaf)
+            leaf := keccak256(p, 0xa0)
+        }
     }
 
     /// Every Deposit of this ledger in the batch must be the inbox's next deposit, body for
