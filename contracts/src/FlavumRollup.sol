@@ -57,8 +57,9 @@ contract FlavumRollup {
         uint256 txIndex;
     }
 
-    /// One transaction of a batch and what it did (flavum.core.batch.TxCommitment, with the
-    /// transaction itself instead of its hash). Zero leaves: it emitted none.
+    /// A posted transaction as a challenge names it: its wire encoding and what it did
+    /// (flavum.core.batch.TxCommitment, with the transaction itself instead of its hash).
+    /// Zero leaves: it emitted none.
     struct BatchTx {
         bytes raw;
         bytes32 postStateRoot;
@@ -111,6 +112,8 @@ contract FlavumRollup {
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
+    uint8 internal constant EMITS_WITHDRAWAL = 1; // a record's `emitted` bits (submitBatch)
+    uint8 internal constant EMITS_TRACE = 2;
     bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
@@ -177,9 +180,20 @@ contract FlavumRollup {
 
     // --- batches ----------------------------------------------------------------------------
 
+    /// `txs`: the batch's transactions and their commitments, packed (flavum/l1/evm_posting.py);
+    /// empty for a batch without transactions:
+    ///   chainId (32 bytes) | rollupId (32) | count (4) | count records, back to back
+    ///   record: txType (1) | sender (20) | nonce (8) | bodyLength (4) | body |
+    ///           signatureLength (2) | signature | emitted (1) | postStateRoot (32) |
+    ///           withdrawalLeaf (32, if emitted bit 0) | traceLeaf (32, if emitted bit 1)
+    /// Record i is the transaction whose wire encoding is abi.encode(txType, chainId, rollupId,
+    /// sender, nonce, body, signature): canonical by construction, hashed from these fields as
+    /// FlavumHashes.txHashOf hashes the wire bytes. Packed rather than ABI-encoded because
+    /// calldata is most of a transaction's cost: no offset, length or padding words, the
+    /// domain once per batch, no zero leaf for what a transaction did not emit.
     function submitBatch(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) external {
@@ -191,7 +205,7 @@ contract FlavumRollup {
     /// (the sha256 precompile), so an accepted batch's data is on chain for anyone to read.
     function submitBatchWithData(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced,
         bytes calldata data
@@ -203,7 +217,7 @@ contract FlavumRollup {
 
     function _acceptBatch(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) private {
@@ -324,24 +338,24 @@ contract FlavumRollup {
 
     /// Every Deposit of this ledger in the batch must be the inbox's next deposit, body for
     /// body; and no inbox deposit older than `forcedWindow` blocks may be left unconsumed.
-    function _consumeDeposits(BatchTx[] calldata txs, bool hasDeposits) private {
-        bytes32 ledger = inbox.ledgerId();
+    function _consumeDeposits(bytes calldata txs, bool hasDeposits) private {
         uint256 next = depositsConsumed;
-        for (uint256 i = 0; hasDeposits && i < txs.length; i++) {
-            // The envelope's first word is its type: decode only the deposits.
-            if (uint8(uint256(bytes32(txs[i].raw[:32]))) != DEPOSIT_TX_TYPE) {
-                continue;
+        if (hasDeposits) {
+            bytes32 ledger = inbox.ledgerId();
+            uint256 at = _firstRecord(txs);
+            for (uint256 i = 0; i < _txCount(txs); i++) {
+                (uint8 txType, bytes calldata body,, uint256 end) = _txFields(txs, at);
+                (,,, at) = _commitment(txs, end);
+                // A deposit from another ledger is not this inbox's to check.
+                if (txType != DEPOSIT_TX_TYPE || body.length < 64 || bytes32(_load(body, 0, 32)) != ledger) {
+                    continue;
+                }
+                (bytes32 bodyHash,) = inbox.deposit(next); // reverts past the inbox: a forged deposit
+                require(keccak256(body) == bodyHash, "deposit does not match the inbox");
+                next++;
             }
-            (,,,,, bytes memory body,) =
-                abi.decode(txs[i].raw, (uint8, uint256, bytes32, address, uint64, bytes, bytes));
-            if (body.length < 64 || bytes32(body) != ledger) {
-                continue; // a deposit from another ledger: not this inbox's to check
-            }
-            (bytes32 bodyHash,) = inbox.deposit(next); // reverts past the inbox: a forged deposit
-            require(keccak256(body) == bodyHash, "deposit does not match the inbox");
-            next++;
+            depositsConsumed = next;
         }
-        depositsConsumed = next;
         if (next < inbox.depositCount()) {
             (, uint64 at) = inbox.deposit(next);
             require(block.number < uint256(at) + forcedWindow, "batch skips an overdue deposit");
@@ -351,33 +365,33 @@ contract FlavumRollup {
     /// Hash every transaction and check that the header's roots follow from the commitments:
     /// the tx root from the tx leaves, the state root from the last post-state root, the
     /// withdrawal and trace roots from the non-zero emitted leaves. Returns the tx hashes.
-    function _checkCommitments(FlavumHashes.Header calldata header, BatchTx[] calldata txs)
+    function _checkCommitments(FlavumHashes.Header calldata header, bytes calldata txs)
         private
         pure
         returns (bytes32[] memory txHashes, bool hasDeposits)
     {
-        uint256 n = txs.length;
+        uint256 n = _txCount(txs);
         txHashes = new bytes32[](n);
-        bytes32[] memory txLeaves = new bytes32[](n);
-        bytes32[] memory withdrawalLeaves = new bytes32[](n);
-        bytes32[] memory traceLeaves = new bytes32[](n);
-        uint256 withdrawals = 0;
-        uint256 traces = 0;
+        Leaves memory leaves = Leaves(new bytes32[](n), new bytes32[](n), 0, new bytes32[](n), 0);
+        bytes32 last = header.prevStateRoot;
+        uint256 at = _firstRecord(txs);
         for (uint256 i = 0; i < n; i++) {
-            BatchTx calldata t = txs[i];
-            uint8 txType;
-            (txHashes[i], txType) = FlavumHashes.txHashOf(t.raw);
-            hasDeposits = hasDeposits || txType == DEPOSIT_TX_TYPE;
-            txLeaves[i] = _txLeaf(txHashes[i], t.postStateRoot, t.withdrawalLeaf, t.traceLeaf);
-            if (t.withdrawalLeaf != bytes32(0)) withdrawalLeaves[withdrawals++] = t.withdrawalLeaf;
-            if (t.traceLeaf != bytes32(0)) traceLeaves[traces++] = t.traceLeaf;
+            bool isDeposit;
+            (last, isDeposit, at) = _takeRecord(txs, at, i, txHashes, leaves);
+            hasDeposits = hasDeposits || isDeposit;
         }
+        require(at == txs.length, "packed transactions are malformed");
+        bytes32[] memory withdrawalLeaves = leaves.withdrawalLeaves;
+        bytes32[] memory traceLeaves = leaves.traceLeaves;
+        uint256 withdrawals = leaves.withdrawals;
+        uint256 traces = leaves.traces;
         assembly {
             mstore(withdrawalLeaves, withdrawals)
             mstore(traceLeaves, traces)
         }
-        require(FlavumHashes.computeTreeRoot(txLeaves) == header.txRoot, "tx root does not follow from the transactions");
-        bytes32 last = n == 0 ? header.prevStateRoot : txs[n - 1].postStateRoot;
+        require(
+            FlavumHashes.computeTreeRoot(leaves.txLeaves) == header.txRoot, "tx root does not follow from the transactions"
+        );
         require(last == header.stateRoot, "state root is not the last transaction's post-state root");
         require(
             FlavumHashes.computeTreeRoot(withdrawalLeaves) == header.withdrawalRoot,
@@ -386,6 +400,110 @@ contract FlavumRollup {
         require(
             FlavumHashes.computeTreeRoot(traceLeaves) == header.traceRoot, "trace root does not follow from the transactions"
         );
+    }
+
+    /// The leaves of a batch's commitments, gathered record by record (the emitted ones in
+    /// order, their counts apart: the arrays are cut to them once all are read).
+    struct Leaves {
+        bytes32[] txLeaves;
+        bytes32[] withdrawalLeaves;
+        uint256 withdrawals;
+        bytes32[] traceLeaves;
+        uint256 traces;
+    }
+
+    /// Read record `i` at `at`: its tx hash into txHashes[i], its leaves into `leaves`.
+    /// Returns its post-state root, whether it is a Deposit, and where the next record begins.
+    function _takeRecord(bytes calldata txs, uint256 at, uint256 i, bytes32[] memory txHashes, Leaves memory leaves)
+        private
+        pure
+        returns (bytes32 postStateRoot, bool isDeposit, uint256 next)
+    {
+        uint8 txType;
+        (txHashes[i], txType, next) = _txHash(txs, at);
+        isDeposit = txType == DEPOSIT_TX_TYPE;
+        bytes32 withdrawalLeaf;
+        bytes32 traceLeaf;
+        (postStateRoot, withdrawalLeaf, traceLeaf, next) = _commitment(txs, next);
+        leaves.txLeaves[i] = _txLeaf(txHashes[i], postStateRoot, withdrawalLeaf, traceLeaf);
+        if (withdrawalLeaf != bytes32(0)) leaves.withdrawalLeaves[leaves.withdrawals++] = withdrawalLeaf;
+        if (traceLeaf != bytes32(0)) leaves.traceLeaves[leaves.traces++] = traceLeaf;
+    }
+
+    // --- the packed transactions of submitBatch ----------------------------------------------
+
+    /// How many records `txs` holds. No transactions are posted as empty bytes only: one
+    /// encoding per batch.
+    function _txCount(bytes calldata txs) private pure returns (uint256 count) {
+        if (txs.length == 0) {
+            return 0;
+        }
+        count = _load(txs, 64, 4);
+        require(count > 0, "packed transactions are malformed");
+    }
+
+    /// Where the first record begins: after the domain and the count.
+    function _firstRecord(bytes calldata txs) private pure returns (uint256) {
+        return txs.length == 0 ? 0 : 68;
+    }
+
+    /// The `size`-byte big-endian number at `at` of `data` (calldataload: converting a calldata
+    /// slice to bytesN would copy it to memory first).
+    function _load(bytes calldata data, uint256 at, uint256 size) private pure returns (uint256 value) {
+        require(at + size <= data.length, "packed transactions are malformed");
+        assembly ("memory-safe") {
+            value := shr(sub(256, mul(8, size)), calldataload(add(data.offset, at)))
+        }
+    }
+
+    /// The transaction part of the record at `at`: its type, body and signature; and where
+    /// its commitment part begins. The sender and nonce sit at fixed offsets (_txHash).
+    function _txFields(bytes calldata txs, uint256 at)
+        private
+        pure
+        returns (uint8 txType, bytes calldata body, bytes calldata signature, uint256 end)
+    {
+        txType = uint8(_load(txs, at, 1));
+        uint256 bodyStart = at + 33;
+        uint256 bodyEnd = bodyStart + _load(txs, at + 29, 4);
+        body = txs[bodyStart:bodyEnd];
+        end = bodyEnd + 2 + _load(txs, bodyEnd, 2);
+        signature = txs[bodyEnd + 2:end];
+    }
+
+    /// The tx hash of the record at `at` (FlavumHashes.txHashOf of its wire encoding), its type
+    /// and where its commitment part begins.
+    function _txHash(bytes calldata txs, uint256 at) private pure returns (bytes32 txHash, uint8 txType, uint256 end) {
+        bytes calldata body;
+        bytes calldata signature;
+        (txType, body, signature, end) = _txFields(txs, at);
+        txHash = FlavumHashes.txHashOfFields(
+            _load(txs, 0, 32), bytes32(_load(txs, 32, 32)), txType, address(uint160(_load(txs, at + 1, 20))),
+            uint64(_load(txs, at + 21, 8)), body, signature
+        );
+    }
+
+    /// The commitment part of the record at `at`, and where the next record begins. A leaf
+    /// the `emitted` bits announce is never zero: one encoding per commitment.
+    function _commitment(bytes calldata txs, uint256 at)
+        private
+        pure
+        returns (bytes32 postStateRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf, uint256 next)
+    {
+        uint256 emitted = _load(txs, at, 1);
+        require(emitted <= (EMITS_WITHDRAWAL | EMITS_TRACE), "packed transactions are malformed");
+        postStateRoot = bytes32(_load(txs, at + 1, 32));
+        next = at + 33;
+        if (emitted & EMITS_WITHDRAWAL != 0) {
+            withdrawalLeaf = bytes32(_load(txs, next, 32));
+            require(withdrawalLeaf != bytes32(0), "packed transactions are malformed");
+            next += 32;
+        }
+        if (emitted & EMITS_TRACE != 0) {
+            traceLeaf = bytes32(_load(txs, next, 32));
+            require(traceLeaf != bytes32(0), "packed transactions are malformed");
+            next += 32;
+        }
     }
 
     function _processForced(FlavumHashes.Header calldata header, bytes32[] memory txHashes, ForcedInclusion[] calldata forced)
