@@ -73,10 +73,12 @@ contract FlavumRollup {
         uint64 queuedAtBlock;
     }
 
+    /// What an accepted batch keeps in storage: three slots (a new slot costs 22k gas). The
+    /// header's other fields are not kept: a challenge names the header, checked against
+    /// batchHash (its previous state root is where a revert goes back to).
     struct Batch {
         bytes32 batchHash;
         bytes32 withdrawalRoot;
-        bytes32 prevStateRoot;
         uint64 acceptedAtBlock;
         uint64 forcedHeadBefore;
         uint64 depositsBefore;
@@ -235,7 +237,7 @@ contract FlavumRollup {
 
         bytes32 batchHash = FlavumHashes.batchHash(header);
         batches[header.number] = Batch(
-            batchHash, header.withdrawalRoot, header.prevStateRoot, uint64(block.number), forcedBefore, depositsBefore
+            batchHash, header.withdrawalRoot, uint64(block.number), forcedBefore, depositsBefore
         );
         lastStateRoot = header.stateRoot;
         nextBatchNumber = header.number + 1;
@@ -267,7 +269,7 @@ contract FlavumRollup {
         require(c.number < nextBatchNumber, "batch not accepted");
         require(block.number < finalAtBlock(c.number), "batch is final: its challenge window is over");
         require(FlavumHashes.batchHash(c.header) == batches[c.number].batchHash, "header is not the batch's");
-        _revertFrom(c.number, c.index, _fraud(c, _preStateRoot(c)));
+        _revertFrom(c.number, c.header.prevStateRoot, c.index, _fraud(c, _preStateRoot(c)));
     }
 
     /// The committed state root before transaction c.index (after the one before it).
@@ -304,9 +306,10 @@ contract FlavumRollup {
         return "wrong emission";
     }
 
-    function _revertFrom(uint64 number, uint256 index, string memory reason) private {
+    /// Revert batch `number` (whose header has `prevStateRoot`) and every later one.
+    function _revertFrom(uint64 number, bytes32 prevStateRoot, uint256 index, string memory reason) private {
         Batch storage b = batches[number];
-        lastStateRoot = b.prevStateRoot;
+        lastStateRoot = prevStateRoot;
         forcedHead = b.forcedHeadBefore;
         depositsConsumed = b.depositsBefore;
         nextBatchNumber = number;
