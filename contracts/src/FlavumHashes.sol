@@ -63,12 +63,15 @@ library FlavumHashes {
             return bytes32(0);
         }
         while (n > 1) {
-            uint256 parents = (n + 1) / 2;
-            for (uint256 i = 0; i < parents; i++) {
-                bytes32 right = 2 * i + 1 < n ? leaves[2 * i + 1] : bytes32(0);
-                leaves[i] = treeNode(leaves[2 * i], right);
+            // n is a memory array's length: the index arithmetic cannot overflow.
+            unchecked {
+                uint256 parents = (n + 1) / 2;
+                for (uint256 i = 0; i < parents; i++) {
+                    bytes32 right = 2 * i + 1 < n ? leaves[2 * i + 1] : bytes32(0);
+                    leaves[i] = treeNode(leaves[2 * i], right);
+                }
+                n = parents;
             }
-            n = parents;
         }
         return leaves[0];
     }
@@ -106,14 +109,49 @@ library FlavumHashes {
         return keccak256(abi.encode(OUTPUTS_TAG, outputs));
     }
 
+    /// outputsHash of the signed values of ezkl public values (feltToSigned each), encoded in
+    /// scratch memory past the free memory pointer: abi.encode(OUTPUTS_TAG, int256[]) is the
+    /// tag, the offset 0x40, the count and the values. One per trace leaf rebuilt at posting.
+    function outputsHashOfFelts(uint256[] calldata felts) internal pure returns (bytes32 h) {
+        uint256 p;
+        assembly ("memory-safe") {
+            p := mload(0x40)
+        }
+        for (uint256 j = 0; j < felts.length; j++) {
+            int256 value = feltToSigned(felts[j]); // allocates nothing unless it reverts
+            assembly ("memory-safe") {
+                mstore(add(p, add(0x60, mul(0x20, j))), value)
+            }
+        }
+        bytes32 tag = OUTPUTS_TAG;
+        assembly ("memory-safe") {
+            mstore(p, tag)
+            mstore(add(p, 0x20), 0x40)
+            mstore(add(p, 0x40), felts.length)
+            h := keccak256(p, add(0x60, mul(0x20, felts.length)))
+        }
+    }
+
+    /// keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_,
+    /// resultId)), in scratch memory past the free memory pointer.
     function traceLeaf(
         bytes32 txHash,
         bytes32 modelId,
         bytes32 inputCommitment,
         bytes32 outputsHash_,
         bytes32 resultId
-    ) internal pure returns (bytes32) {
-        return keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_, resultId));
+    ) internal pure returns (bytes32 leaf) {
+        bytes32 tag = TRACE_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), txHash)
+            mstore(add(p, 0x40), modelId)
+            mstore(add(p, 0x60), inputCommitment)
+            mstore(add(p, 0x80), outputsHash_)
+            mstore(add(p, 0xa0), resultId)
+            leaf := keccak256(p, 0xc0)
+        }
     }
 
     /// A static struct ABI-encodes in place, exactly as its fields one after another.

@@ -452,8 +452,11 @@ contract FlavumRollup {
 
     /// The `size`-byte big-endian number at `at` of `data` (calldataload: converting a calldata
     /// slice to bytesN would copy it to memory first).
+    /// `at` is a sum of a few lengths read from calldata: far from overflowing.
     function _load(bytes calldata data, uint256 at, uint256 size) private pure returns (uint256 value) {
-        require(at + size <= data.length, "packed transactions are malformed");
+        unchecked {
+            require(at + size <= data.length, "packed transactions are malformed");
+        }
         assembly ("memory-safe") {
             value := shr(sub(256, mul(8, size)), calldataload(add(data.offset, at)))
         }
@@ -467,11 +470,14 @@ contract FlavumRollup {
         returns (uint8 txType, bytes calldata body, bytes calldata signature, uint256 end)
     {
         txType = uint8(_load(txs, at, 1));
-        uint256 bodyStart = at + 33;
-        uint256 bodyEnd = bodyStart + _load(txs, at + 29, 4);
-        body = txs[bodyStart:bodyEnd];
-        end = bodyEnd + 2 + _load(txs, bodyEnd, 2);
-        signature = txs[bodyEnd + 2:end];
+        unchecked {
+            // Offsets within calldata plus lengths of at most 32 bits: no overflow.
+            uint256 bodyStart = at + 33;
+            uint256 bodyEnd = bodyStart + _load(txs, at + 29, 4);
+            body = txs[bodyStart:bodyEnd];
+            end = bodyEnd + 2 + _load(txs, bodyEnd, 2);
+            signature = txs[bodyEnd + 2:end];
+        }
     }
 
     /// The tx hash of the record at `at` (FlavumHashes.txHashOf of its wire encoding), its type
@@ -646,12 +652,7 @@ contract FlavumRollup {
         pure
         returns (bytes32)
     {
-        int256[] memory outputs = new int256[](count);
-        for (uint256 j = 0; j < count; j++) {
-            outputs[j] = FlavumHashes.feltToSigned(inf.instances[start + j]);
-        }
-        return FlavumHashes.traceLeaf(
-            inf.txHashes[r], inf.modelId, inputCommitment, FlavumHashes.outputsHash(outputs), inf.resultIds[r]
-        );
+        bytes32 outputs = FlavumHashes.outputsHashOfFelts(inf.instances[start:start + count]);
+        return FlavumHashes.traceLeaf(inf.txHashes[r], inf.modelId, inputCommitment, outputs, inf.resultIds[r]);
     }
 }
