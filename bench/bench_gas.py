@@ -37,6 +37,7 @@ from flavum.core.batch import (  # noqa: E402
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import keccak256  # noqa: E402
+from flavum.core.genesis import Genesis  # noqa: E402
 from flavum.core.merkle import compute_tree_proof  # noqa: E402
 from flavum.core.transactions import (  # noqa: E402
     Infer,
@@ -68,9 +69,9 @@ def main() -> None:
         batched = make_proven_model(Path(tmp), batch=16)
         rows16 = make_per_row_model(Path(tmp), n=16, real=12)
     w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
-    genesis = h("genesis")
+    genesis = Genesis(DOMAIN).root
     ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
-                              genesis_state_root=genesis, domain=DOMAIN, challenge_window_blocks=0,
+                              genesis=Genesis(DOMAIN), challenge_window_blocks=0,
                               sequencer_key=SEQUENCER)
     start = ledger.deployment.deployed_at_block
     deploy_gas = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]

@@ -14,8 +14,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import compute_state_root
-from flavum.core.stf import create_genesis, process_transaction
+from flavum.core.stf import process_transaction
 from flavum.core.transactions import (
     Transaction,
     Transfer,
@@ -26,13 +27,13 @@ from flavum.core.transactions import (
     sign_transaction,
 )
 from flavum.core.types import Amount, Nonce
-from flavum.node.config import Allocation, NodeConfig, native_asset
+from flavum.node.config import Allocation, NodeConfig
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 
 
 def make_transfers(config: NodeConfig, keys: list[bytes], count: int) -> list[bytes]:
-    eth = native_asset()
+    eth = DEV_ASSET
     addresses = [address_of(k) for k in keys]
     nonces = [0] * len(keys)
     raws = []
@@ -60,7 +61,7 @@ def run_flavum(config: NodeConfig, raws: list[bytes]) -> float:
 
 def run_core_only(config: NodeConfig, raws: list[bytes]) -> float:
     """Decode, signature, state transition and per-block root: no store."""
-    state = create_genesis(config.domain, [(a.address, a.asset, a.amount) for a in config.genesis])
+    state = config.genesis_state.state()
     started = time.perf_counter()
     for i, raw in enumerate(raws):
         process_transaction(state, decode_transaction(raw))
@@ -72,7 +73,7 @@ def run_core_only(config: NodeConfig, raws: list[bytes]) -> float:
 
 def run_baseline(config: NodeConfig, raws: list[bytes]) -> float:
     txs = [decode_transaction(raw) for raw in raws]  # decoding is not timed for the baseline
-    balances = {(a.address, a.asset): a.amount for a in config.genesis}
+    balances = {(a.address, DEV_ASSET): a.amount for a in config.genesis}
     nonces: dict[bytes, int] = {}
     started = time.perf_counter()
     for tx in txs:

@@ -5,8 +5,10 @@ replaying each batch's posted transactions (read from the ledger itself) one by 
 first transaction that the rules refuse, or whose committed post-state root or emissions are
 not what it does, it builds the one-step witness (core/step_witness.py) on the state before
 that transaction and submits the fraud proof. A batch still in its window is challenged; the
-ledger reverts it and every later one. Inference executions come from the batch data (their
-outputs are bound by the ZK proofs checked at posting).
+ledger reverts it and every later one. Inference executions come from the proofs posted with
+the batch (their public values: input commitment and outputs, checked by the ledger at
+posting), so the challenger needs nothing but the ledger: not the batch data, which a lying
+sequencer may withhold or forge.
 """
 
 from __future__ import annotations
@@ -20,8 +22,6 @@ from flavum.core.step_witness import compute_step_witness
 from flavum.core.stf import Execution, process_transaction
 from flavum.core.transactions import decode_transaction
 from flavum.core.types import Hash32
-from flavum.da.batch_data import BatchData
-from flavum.da.interface import DataStore, cid_from_digest
 from flavum.l1.interface import BatchTx, Ledger
 
 
@@ -38,9 +38,8 @@ class Fraud:
 class Challenger:
     """Replays every accepted batch of `ledger` on a replica of the state from `genesis`."""
 
-    def __init__(self, ledger: Ledger, store: DataStore, genesis: State, key: bytes) -> None:
+    def __init__(self, ledger: Ledger, genesis: State, key: bytes) -> None:
         self.ledger = ledger
-        self.store = store
         self.state = genesis.copy()
         self.key = key
         self.next_number = 0
@@ -52,7 +51,8 @@ class Challenger:
             number = self.next_number
             posted = self.ledger.posted_batch(number)
             txs = self.ledger.posted_txs(number)
-            executions = self._executions(posted.data_pointer if posted else None, len(txs))
+            proven = self.ledger.posted_executions(number)
+            executions = [proven.get(tx.commitment.tx_hash) for tx in txs]
             start = self.state.copy()
             fraud = self._replay(number, txs, executions)
             if fraud is not None:
@@ -87,15 +87,6 @@ class Challenger:
                                                         committed.trace_leaf):
             return "wrong emission"
         return None
-
-    def _executions(self, data_pointer: Hash32 | None, count: int) -> list[Execution | None]:
-        if data_pointer is None:
-            return [None] * count
-        try:
-            data = BatchData.from_bytes(self.store.get(cid_from_digest(data_pointer)))
-        except FlavumError:
-            return [None] * count  # no data: only non-inference transactions can be judged
-        return list(data.executions) if len(data.executions) == count else [None] * count
 
     def _challenge(self, fraud: Fraud, header: BatchHeader, txs: list[BatchTx],
                    executions: list[Execution | None]) -> Fraud:

@@ -11,6 +11,7 @@ from flavum.cli_common import (
     HomeOption,
     JsonOption,
     NodeOption,
+    amount_unit,
     client_for,
     command,
     emit,
@@ -22,6 +23,7 @@ from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
 from flavum.client import Client
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import (
     DeployModel,
     Infer,
@@ -31,6 +33,7 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import Access, Amount, AssetId, Hash32, ObjectId
 from flavum.errors import error_for_code
+from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEV_FUNDING,
     Allocation,
@@ -70,7 +73,7 @@ app.add_typer(withdraw_app, name="withdraw")
 @command
 def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chain id."),
          port: int = typer.Option(8787, help="API port."), as_json: bool = JsonOption) -> None:
-    """Create a home directory: config, a funded dev key named `default`."""
+    """Create a home directory: config, a dev key named `default` funded in the dev asset."""
     if (home / "config.toml").exists():
         raise ConfigError(f"{home} is already initialised")
     address = new_key(home, "default")
@@ -83,7 +86,8 @@ def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chai
     emit({"home": str(home), "config": str(path), "address": to_hex(address),
           "rollup_id": to_hex(config.rollup_id)}, as_json,
          f"initialised {home}\n  config  {path}\n  key     default = {to_hex(address)}"
-         f" (funded with {DEV_FUNDING} wei at genesis)")
+         f" (funded at genesis with {DEV_FUNDING} of the dev asset, which cannot be withdrawn;"
+         " deposit ETH from L1 to withdraw it later)")
 
 
 @account_app.command("new")
@@ -121,19 +125,29 @@ def account_show(who: str = typer.Argument("default", help="Key name or 0x addre
 @app.command()
 @command
 def transfer(to: str = typer.Argument(..., help="Recipient: key name or 0x address."),
-             amount: str = typer.Argument(..., help="Base units, or e.g. 1.5eth."),
+             amount: str = typer.Argument(..., help="Base units, or e.g. 1.5eth, 20dev."),
              sender: str = typer.Option("default", "--from", help="Key name of the sender."),
-             asset: str | None = typer.Option(None, help="Asset id (default: the native coin)."),
+             asset: str | None = typer.Option(None, help="Asset id (default: the amount's unit, "
+                                              "dev or eth; else the native coin)."),
              home: Path = HomeOption, node: str | None = NodeOption,
              as_json: bool = JsonOption) -> None:
     """Sign and submit a transfer."""
     client = client_for(home, node)
     key = load_key(home, sender)
-    asset_id = AssetId(from_hex(asset if asset else client.status()["native_asset"],
-                                prefix_optional=True))
+    if asset is not None and amount_unit(amount) is not None:
+        raise InvalidInput(f"{amount!r} names its asset: drop --asset")
+    asset_id = (AssetId(from_hex(asset, prefix_optional=True)) if asset is not None
+                else asset_of_amount(client, amount))
     body = Transfer(resolve_address(home, to), asset_id, parse_amount(amount))
     receipt = client.send(key, address_of(key), body)
     emit(receipt, as_json, f"accepted {receipt['tx_hash']} (seq {receipt['seq']})")
+
+
+def asset_of_amount(client: Any, amount: str) -> AssetId:
+    """The asset an amount names by its unit: the dev asset for `dev`, else the native coin."""
+    if amount_unit(amount) == "dev":
+        return DEV_ASSET
+    return AssetId(from_hex(client.status()["native_asset"]))
 
 
 # --- node ---
@@ -160,6 +174,8 @@ def status(home: Path = HomeOption, node: str | None = NodeOption,
     for link in data["ledgers"]:
         role = "verifies proofs" if link["verifies_proofs"] else "anchors headers only"
         text += f"\nledger {link['name']:9} {role}" + (
+            f"; REVERTED: posting stopped at batch {link['reverted_batch']}"
+            if link["state"] == "reverted" else "") + (
             f"; last error: {link['last_error']}" if link["last_error"] else "")
     emit(data, as_json, text)
 
@@ -253,7 +269,8 @@ def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[flo
 def model_deploy(
     onnx_file: Path = typer.Argument(..., help="The ONNX file, as exported by your library."),
     calibration: Path = typer.Option(..., "--calibration", help="JSON rows of sample inputs."),
-    fee: str = typer.Option("0", help="Fee per inference paid to you (wei, or e.g. 0.01eth)."),
+    fee: str = typer.Option("0", help="Fee per inference paid to you (wei, or e.g. 0.01eth, "
+                                      "5dev: paid in that asset)."),
     common: bool = typer.Option(False, "--common", help="Anyone may use it (default: owned)."),
     proven_output: str | None = typer.Option(None, help="logits (default) or probabilities."),
     min_agreement: float | None = typer.Option(None, help="Refuse below this top-1 agreement."),
@@ -271,7 +288,7 @@ def model_deploy(
     body = DeployModel(Hash32(from_hex(record["model_hash"])), Hash32(from_hex(record["vk_hash"])),
                        Hash32(from_hex(job["metadata_hash"])),
                        Access.COMMON if common else Access.OWNED,
-                       AssetId(from_hex(client.status()["native_asset"])), parse_amount(fee))
+                       asset_of_amount(client, fee), parse_amount(fee))
     receipt = client.send(key, address_of(key), body)
     accuracy = record["accuracy"]
     emit({"model_id": receipt["object_id"], "tx_hash": receipt["tx_hash"], "record": record},

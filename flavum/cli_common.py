@@ -84,9 +84,10 @@ def resolve_address(home: Path, who: str) -> Address:
 
 
 def parse_amount(text: str) -> Amount:
-    """Base units (wei) as an integer, or a decimal with an `eth` suffix."""
+    """Base units (wei) as an integer, or a decimal with an `eth` or `dev` suffix (18 decimals:
+    `dev` is the genesis's dev asset, see `amount_unit`)."""
     try:
-        if text.lower().endswith("eth"):
+        if amount_unit(text) is not None:
             value = Decimal(text[:-3]) * 10**18
         else:
             value = Decimal(text)
@@ -95,6 +96,12 @@ def parse_amount(text: str) -> Amount:
     if value != value.to_integral_value() or value < 0:
         raise InvalidInput(f"amount must be a whole, non-negative number of base units: {text!r}")
     return Amount(int(value))
+
+
+def amount_unit(text: str) -> str | None:
+    """The unit an amount is written in: "eth", "dev" or None (base units)."""
+    unit = text[-3:].lower()
+    return unit if unit in ("eth", "dev") else None
 
 
 def read_rows(path: Path) -> list[list[float]]:

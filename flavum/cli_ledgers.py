@@ -4,6 +4,7 @@ to a ledger (users sign their own L1 transactions) and the independent verifier.
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from flavum.core.transactions import (
     address_of,
 )
 from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
+from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEFAULT_CHALLENGE_WINDOW,
     load_config,
@@ -63,11 +65,9 @@ def l1_deploy(
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
-    from flavum.l1.evm import write_deployment
     from flavum.l1.evm_client import rpc_web3, send_transaction
     from flavum.l1.evm_deploy import deploy_contracts
-    from flavum.node.sequencer import Sequencer
-    from flavum.node.store import Store
+    from flavum.l1.evm_deployment import write_deployment
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
@@ -80,13 +80,8 @@ def l1_deploy(
         send_transaction(w3, int(w3.eth.chain_id), funder,
                          {"to": w3.to_checksum_address(address_of(key)), "value": 10**19,
                           "gas": 21_000}, "funding the sequencer")
-    store = Store(config.db_path)
-    try:
-        genesis_root = Sequencer(config, store).genesis_root
-    finally:
-        store.close()
-    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis_state_root=genesis_root,
-                              domain=config.domain, forced_window_blocks=spec.forced_window,
+    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis=config.genesis_state,
+                              forced_window_blocks=spec.forced_window,
                               challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
@@ -95,6 +90,45 @@ def l1_deploy(
     write_deployment(path, handle.deployment)
     data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
     emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
+
+
+@l1_app.command("bond")
+@command
+def l1_bond(
+    ledger: str = LedgerOption,
+    top_up: str | None = typer.Option(None, "--top-up", help="Pay this much into the bond "
+                                      "first (wei, or e.g. 1eth)."),
+    key: str | None = typer.Option(None, "--key", help="Key that pays the top-up (default: "
+                                   "the ledger's sequencer key; anyone may pay)."),
+    home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """The sequencer's bond and the minimum it must hold to post batches. A successful fraud
+    proof pays the whole bond to the challenger: the rollup refuses batches until it is
+    topped up (--top-up)."""
+    amount = None if top_up is None else parse_amount(top_up)  # refuse a bad amount first
+    if amount == 0:
+        raise InvalidInput("--top-up must pay more than 0 wei")
+    handle = open_evm(home, ledger)
+    data: dict[str, Any] = {"ledger": ledger}
+    if amount is not None:
+        payer = load_key(home, key or ledger_spec(home, ledger).sequencer_key)
+        data["top_up_tx"] = to_hex(handle.top_up_bond(amount, payer))
+        data["top_up"] = str(amount)
+    bond = handle.bond()
+    data |= {"bond": str(bond.amount), "min_bond": str(bond.minimum),
+             "can_post": not bond.is_short}
+    lines = [f"bond       {_wei(bond.amount)}", f"min bond   {_wei(bond.minimum)}",
+             "posting    " + ("possible" if not bond.is_short else
+                              f"REFUSED: the bond is short by {_wei(bond.minimum - bond.amount)}"
+                              f" (top it up: flavum l1 bond --ledger {ledger} --top-up "
+                              f"{bond.minimum - bond.amount})")]
+    if amount is not None:
+        lines.insert(0, f"topped up  {_wei(amount)} (L1 tx {data['top_up_tx']})")
+    emit(data, as_json, "\n".join(lines))
+
+
+def _wei(amount: int) -> str:
+    return f"{amount} wei ({Decimal(amount) / 10**18:f} ETH)"
 
 
 def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
@@ -271,27 +305,23 @@ def verify_batches(
     """Verify posted batches with no node: data, roots, re-execution and every proof.
     Prints OK or the exact reason per batch; exit status 1 if any batch failed.
     With --challenge, a bad batch still in its challenge window is also proven fraudulent."""
-    from flavum.core.state import compute_state_root
-    from flavum.core.stf import create_genesis
     from flavum.l1.factory import open_ledger
     from flavum.verifier import LedgerHeaders, Verifier
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
-    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
-                                             for a in config.genesis])
-    genesis_root = compute_state_root(genesis)
-    handle = open_ledger(spec, home, genesis_root=genesis_root).ledger
+    genesis = config.genesis_state
+    handle = open_ledger(spec, home, genesis=genesis).ledger
     store = open_verifier_store(home, da, handle)
     challenger = None
     if challenge:
         if not handle.capabilities.settles_by_fraud_proofs:
             raise ConfigError(f"ledger {spec.name} takes no fraud proofs: nothing to challenge")
-        challenger = Challenger(handle, store, genesis, load_key(home, key))
+        challenger = Challenger(handle, genesis.state(), load_key(home, key))
     reports = []
     frauds: list[Fraud] = []
     with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=genesis_root) as verifier:
+                  genesis_root=genesis.root) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
                   else verifier.run(from_batch))
         try:

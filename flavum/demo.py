@@ -1,9 +1,10 @@
 """`flavum demo`: the main job on embedded defaults, in a temporary home, with no server.
 
-A node starts with a dev genesis and an in-process EVM (eth-tester / py-evm) holding the
-rollup, model registry and bridge contracts. Signed transfers move funds on L2. A scikit-learn
-classifier is trained on the bundled digits data, exported with skl2onnx's defaults and
-deployed (graph normalized, circuit compiled, keys set up, accuracy measured). Bob deposits ETH
+A node starts with a dev genesis (dev-asset funds, which no bridge pays) and an in-process EVM
+(eth-tester / py-evm) holding the rollup, model registry and bridge contracts. Signed transfers
+move dev funds on L2. A scikit-learn classifier is trained on the bundled digits data, exported
+with skl2onnx's defaults and deployed (graph normalized, circuit compiled, keys set up, accuracy
+measured). Bob deposits ETH
 and a data point from L1; the ledger watcher credits them on L2. His inference returns its
 prediction at once and is proven by a prover worker; the proof is verified in Python and bound
 to the trace entry. The batch is sealed, its data published, and posted to the EVM, whose
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.codec import from_hex, to_hex
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.merkle import verify_smt_proof
 from flavum.core.state import compute_balance_key, get_leaf_value, get_state_proof
 from flavum.core.stf import compute_deposit_object_id
@@ -61,7 +63,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         steps[name] = round(time.perf_counter() - started, 3)
 
     users = {name: address_of(key) for name, key in DEMO_KEYS.items()}
-    eth = native_asset()
+    eth = native_asset()  # withdrawable: only what the Bridge holds, deposited from L1
     with tempfile.TemporaryDirectory(prefix="flavum-demo-") as tmp, _stderr_to(
             Path(tmp) / "prover.log"):
         home = Path(tmp)
@@ -103,7 +105,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         with step("transfers"):
             for i in range(20):
                 sender = "alice" if i % 2 == 0 else "bob"
-                send(sender, Transfer(users["carol"], eth, Amount(10**15 * (i + 1))))
+                send(sender, Transfer(users["carol"], DEV_ASSET, Amount(10**15 * (i + 1))))
         say(f"20 signed L2 transfers accepted in {steps['transfers']:.3f} s")
 
         with step("train_model"):
@@ -194,13 +196,13 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             say(f"independent verifier: {report.describe()}")
 
         with step("forged_batch"):
-            challenged, intact = _forge_and_challenge(ledger, config, home)
+            challenged, intact = _forge_and_challenge(ledger, config)
         say(f"a lying sequencer posted a batch paying itself the Bridge's ETH: proven "
             f"fraudulent on L1 by the demo's verifier and reverted: {challenged}; the Bridge "
             f"holds every deposited wei: {intact}")
 
         snapshot = node.sequencer.snapshot()
-        key = compute_balance_key(users["carol"], eth)
+        key = compute_balance_key(users["carol"], DEV_ASSET)
         state_proof = get_state_proof(snapshot, key)
         last_root = second.header.state_root
         proof_ok = verify_smt_proof(last_root, key, get_leaf_value(snapshot, key), state_proof)
@@ -249,7 +251,7 @@ def _verify_independently(ledger: Any, data_dir: Path, config: NodeConfig) -> li
         return list(verifier.run(0))
 
 
-def _forge_and_challenge(ledger: Any, config: NodeConfig, home: Path) -> tuple[bool, bool]:
+def _forge_and_challenge(ledger: Any, config: NodeConfig) -> tuple[bool, bool]:
     """A lying sequencer (this harness with the sequencer's key; never a node option) posts a
     batch whose one transaction withdraws the Bridge's whole ETH balance to itself, with a
     made-up state root. The demo's own challenger, replaying the ledger from genesis, proves
@@ -262,9 +264,7 @@ def _forge_and_challenge(ledger: Any, config: NodeConfig, home: Path) -> tuple[b
         compute_withdrawal_leaf,
     )
     from flavum.core.encoding import keccak256
-    from flavum.core.stf import create_genesis
     from flavum.core.transactions import compute_tx_hash
-    from flavum.da.factory import open_store
     from flavum.l1.errors import LedgerError
     from flavum.l1.interface import BatchTx
 
@@ -283,9 +283,7 @@ def _forge_and_challenge(ledger: Any, config: NodeConfig, home: Path) -> tuple[b
     prev = ledger.batch_header(number - 1).state_root
     header = compute_batch_header(number, prev, [lie], keccak256(b"no data"))
     ledger.post_batch(header, [BatchTx(encode_transaction(theft), lie)])
-    genesis = create_genesis(config.domain, [(a.address, a.asset, a.amount)
-                                             for a in config.genesis])
-    frauds = Challenger(ledger, open_store(str(home / "da")), genesis,
+    frauds = Challenger(ledger, config.genesis_state.state(),
                         DEMO_KEYS["carol"]).run()
     challenged = [(f.number, f.index) for f in frauds] == [(number, 0)] and (
         ledger.next_batch_number() == number)

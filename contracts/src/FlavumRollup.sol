@@ -114,11 +114,13 @@ contract FlavumRollup {
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
-    uint8 internal constant EMITS_WITHDRAWAL = 1; // a record's `emitted` bits (submitBatch)
+    uint8 internal constant EMITS_WITHDRAWAL = 1; // a record's `flags` bits (submitBatch)
     uint8 internal constant EMITS_TRACE = 2;
+    uint8 internal constant OWN_DOMAIN = 4;
     bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
+    bytes32 public immutable genesisStateRoot; // computed here from the genesis allocations
     bytes32 public lastStateRoot;
     mapping(uint256 => Batch) public batches;
     ForcedRequest[] private forcedQueue;
@@ -135,11 +137,14 @@ contract FlavumRollup {
     event BatchesReverted(uint64 indexed fromNumber, uint256 txIndex, address challenger, string reason, uint256 prize);
 
     /// The value sent is the sequencer's bond (`minBond`). `inbox_` is the Bridge, deployed
-    /// right after this contract (its address is known in advance).
+    /// right after this contract (its address is known in advance). The state batch 0 starts
+    /// from is computed here, by `step_`, from `genesis` (abi.encode(FlavumStep.GenesisBalance[])):
+    /// dev-asset balances only, so no deployer can give anyone a withdrawable balance the
+    /// Bridge does not hold.
     constructor(
         address sequencer_,
         ModelRegistry registry_,
-        bytes32 genesisStateRoot,
+        bytes memory genesis,
         uint256 forcedWindow_,
         IDepositInbox inbox_,
         FlavumStep step_,
@@ -147,7 +152,9 @@ contract FlavumRollup {
     ) payable {
         sequencer = sequencer_;
         registry = registry_;
-        lastStateRoot = genesisStateRoot;
+        bytes32 root = step_.genesisRoot(genesis);
+        genesisStateRoot = root;
+        lastStateRoot = root;
         forcedWindow = forcedWindow_;
         inbox = inbox_;
         step = step_;
@@ -185,14 +192,17 @@ contract FlavumRollup {
     /// `txs`: the batch's transactions and their commitments, packed (flavum/l1/evm_posting.py);
     /// empty for a batch without transactions:
     ///   chainId (32 bytes) | rollupId (32) | count (4) | count records, back to back
-    ///   record: txType (1) | sender (20) | nonce (8) | bodyLength (4) | body |
-    ///           signatureLength (2) | signature | emitted (1) | postStateRoot (32) |
-    ///           withdrawalLeaf (32, if emitted bit 0) | traceLeaf (32, if emitted bit 1)
+    ///   record: flags (1) | [chainId (32) | rollupId (32), if flags bit 2] | txType (1) |
+    ///           sender (20) | nonce (8) | bodyLength (4) | body | signatureLength (2) |
+    ///           signature | postStateRoot (32) | [withdrawalLeaf (32), if flags bit 0] |
+    ///           [traceLeaf (32), if flags bit 1]
     /// Record i is the transaction whose wire encoding is abi.encode(txType, chainId, rollupId,
-    /// sender, nonce, body, signature): canonical by construction, hashed from these fields as
-    /// FlavumHashes.txHashOf hashes the wire bytes. Packed rather than ABI-encoded because
-    /// calldata is most of a transaction's cost: no offset, length or padding words, the
-    /// domain once per batch, no zero leaf for what a transaction did not emit.
+    /// sender, nonce, body, signature), its domain the batch's unless the record names its own
+    /// (a transaction of another domain can be posted, to be challenged): canonical by
+    /// construction, hashed from these fields as FlavumHashes.txHashOf hashes the wire bytes.
+    /// Packed rather than ABI-encoded because calldata is most of a transaction's cost: no
+    /// offset, length or padding words, the domain once per batch, no zero leaf for what a
+    /// transaction did not emit.
     function submitBatch(
         FlavumHashes.Header calldata header,
         bytes calldata txs,
@@ -347,8 +357,9 @@ contract FlavumRollup {
             bytes32 ledger = inbox.ledgerId();
             uint256 at = _firstRecord(txs);
             for (uint256 i = 0; i < _txCount(txs); i++) {
-                (uint8 txType, bytes calldata body,, uint256 end) = _txFields(txs, at);
-                (,,, at) = _commitment(txs, end);
+                (uint256 flags, uint256 fields, bytes calldata body,, uint256 end) = _txFields(txs, at);
+                (,,, at) = _commitment(txs, end, flags);
+                uint8 txType = uint8(_load(txs, fields, 1));
                 // A deposit from another ledger is not this inbox's to check.
                 if (txType != DEPOSIT_TX_TYPE || body.length < 64 || bytes32(_load(body, 0, 32)) != ledger) {
                     continue;
@@ -423,11 +434,12 @@ contract FlavumRollup {
         returns (bytes32 postStateRoot, bool isDeposit, uint256 next)
     {
         uint8 txType;
-        (txHashes[i], txType, next) = _txHash(txs, at);
+        uint256 flags;
+        (txHashes[i], txType, flags, next) = _txHash(txs, at);
         isDeposit = txType == DEPOSIT_TX_TYPE;
         bytes32 withdrawalLeaf;
         bytes32 traceLeaf;
-        (postStateRoot, withdrawalLeaf, traceLeaf, next) = _commitment(txs, next);
+        (postStateRoot, withdrawalLeaf, traceLeaf, next) = _commitment(txs, next, flags);
         leaves.txLeaves[i] = _txLeaf(txHashes[i], postStateRoot, withdrawalLeaf, traceLeaf);
         if (withdrawalLeaf != bytes32(0)) leaves.withdrawalLeaves[leaves.withdrawals++] = withdrawalLeaf;
         if (traceLeaf != bytes32(0)) leaves.traceLeaves[leaves.traces++] = traceLeaf;
@@ -462,53 +474,78 @@ contract FlavumRollup {
         }
     }
 
-    /// The transaction part of the record at `at`: its type, body and signature; and where
-    /// its commitment part begins. The sender and nonce sit at fixed offsets (_txHash).
+    /// The transaction part of the record at `at`: its flags, where its type, sender and nonce
+    /// sit (29 bytes), its body and signature; and where its commitment part begins.
     function _txFields(bytes calldata txs, uint256 at)
         private
         pure
-        returns (uint8 txType, bytes calldata body, bytes calldata signature, uint256 end)
+        returns (uint256 flags, uint256 fields, bytes calldata body, bytes calldata signature, uint256 end)
     {
-        txType = uint8(_load(txs, at, 1));
+        flags = _load(txs, at, 1);
+        require(flags <= (EMITS_WITHDRAWAL | EMITS_TRACE | OWN_DOMAIN), "packed transactions are malformed");
         unchecked {
             // Offsets within calldata plus lengths of at most 32 bits: no overflow.
-            uint256 bodyStart = at + 33;
-            uint256 bodyEnd = bodyStart + _load(txs, at + 29, 4);
+            fields = flags & OWN_DOMAIN != 0 ? at + 65 : at + 1;
+            uint256 bodyStart = fields + 33;
+            uint256 bodyEnd = bodyStart + _load(txs, fields + 29, 4);
             body = txs[bodyStart:bodyEnd];
             end = bodyEnd + 2 + _load(txs, bodyEnd, 2);
             signature = txs[bodyEnd + 2:end];
         }
     }
 
-    /// The tx hash of the record at `at` (FlavumHashes.txHashOf of its wire encoding), its type
-    /// and where its commitment part begins.
-    function _txHash(bytes calldata txs, uint256 at) private pure returns (bytes32 txHash, uint8 txType, uint256 end) {
+    /// The tx hash of the record at `at` (FlavumHashes.txHashOf of its wire encoding), its type,
+    /// its flags and where its commitment part begins.
+    function _txHash(bytes calldata txs, uint256 at)
+        private
+        pure
+        returns (bytes32 txHash, uint8 txType, uint256 flags, uint256 end)
+    {
+        uint256 fields;
         bytes calldata body;
         bytes calldata signature;
-        (txType, body, signature, end) = _txFields(txs, at);
+        (flags, fields, body, signature, end) = _txFields(txs, at);
+        (uint256 chainId, bytes32 rollupId) = _domain(txs, at, flags);
+        uint256 head = _load(txs, fields, 29); // txType (1) | sender (20) | nonce (8)
+        txType = uint8(head >> 224);
         txHash = FlavumHashes.txHashOfFields(
-            _load(txs, 0, 32), bytes32(_load(txs, 32, 32)), txType, address(uint160(_load(txs, at + 1, 20))),
-            uint64(_load(txs, at + 21, 8)), body, signature
+            chainId, rollupId, txType, address(uint160(head >> 64)), uint64(head), body, signature
         );
     }
 
-    /// The commitment part of the record at `at`, and where the next record begins. A leaf
-    /// the `emitted` bits announce is never zero: one encoding per commitment.
-    function _commitment(bytes calldata txs, uint256 at)
+    /// The domain of the record at `at`: its own, which differs from the batch's (one encoding
+    /// per transaction), or the batch's.
+    function _domain(bytes calldata txs, uint256 at, uint256 flags)
+        private
+        pure
+        returns (uint256 chainId, bytes32 rollupId)
+    {
+        chainId = _load(txs, 0, 32);
+        rollupId = bytes32(_load(txs, 32, 32));
+        if (flags & OWN_DOMAIN != 0) {
+            uint256 ownChain = _load(txs, at + 1, 32);
+            bytes32 ownRollup = bytes32(_load(txs, at + 33, 32));
+            require(ownChain != chainId || ownRollup != rollupId, "packed transactions are malformed");
+            (chainId, rollupId) = (ownChain, ownRollup);
+        }
+    }
+
+    /// The commitment part of a record at `at` (its flags say which leaves follow), and where
+    /// the next record begins. A leaf the flags announce is never zero: one encoding per
+    /// commitment.
+    function _commitment(bytes calldata txs, uint256 at, uint256 flags)
         private
         pure
         returns (bytes32 postStateRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf, uint256 next)
     {
-        uint256 emitted = _load(txs, at, 1);
-        require(emitted <= (EMITS_WITHDRAWAL | EMITS_TRACE), "packed transactions are malformed");
-        postStateRoot = bytes32(_load(txs, at + 1, 32));
-        next = at + 33;
-        if (emitted & EMITS_WITHDRAWAL != 0) {
+        postStateRoot = bytes32(_load(txs, at, 32));
+        next = at + 32;
+        if (flags & EMITS_WITHDRAWAL != 0) {
             withdrawalLeaf = bytes32(_load(txs, next, 32));
             require(withdrawalLeaf != bytes32(0), "packed transactions are malformed");
             next += 32;
         }
-        if (emitted & EMITS_TRACE != 0) {
+        if (flags & EMITS_TRACE != 0) {
             traceLeaf = bytes32(_load(txs, next, 32));
             require(traceLeaf != bytes32(0), "packed transactions are malformed");
             next += 32;

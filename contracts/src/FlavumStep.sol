@@ -94,6 +94,10 @@ contract FlavumStep {
     bytes32 internal constant OBJECT_ID_TAG = keccak256("flavum.object.id");
     bytes32 internal constant DEPOSIT_OBJECT_ID_TAG = keccak256("flavum.object.deposit_id");
     bytes32 internal constant ASSET_TAG = keccak256("flavum.asset");
+    /// flavum.core.genesis.DEV_ASSET: the only asset a genesis may allocate. No bridge pays it
+    /// (a bridge pays assetId(its ledger, token) = keccak256(abi.encode(ASSET_TAG, ledger,
+    /// token)), and no such preimage hashes to this one).
+    bytes32 public constant DEV_ASSET = keccak256("flavum.asset.dev");
     uint256 internal constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     uint8 internal constant TRANSFER = 1;
@@ -115,9 +119,32 @@ contract FlavumStep {
     uint256 public immutable chainId;
     bytes32 public immutable rollupId;
 
+    /// One genesis allocation (flavum.core.genesis.GenesisBalance): `amount` of DEV_ASSET for
+    /// `account`, and its balance key's non-inclusion proof under the root of the ones before.
+    struct GenesisBalance {
+        address account;
+        uint256 amount;
+        FlavumSmt.Proof proof;
+    }
+
     constructor(uint256 chainId_, bytes32 rollupId_) {
         chainId = chainId_;
         rollupId = rollupId_;
+    }
+
+    /// The genesis state root (flavum.core.genesis.create_genesis): the empty state with each
+    /// allocation's dev-asset balance inserted in turn. Reverts on a zero amount, an account
+    /// given twice or a proof that does not fit, so a genesis can hold nothing but dev funds.
+    /// `encoded` is abi.encode(GenesisBalance[]).
+    function genesisRoot(bytes calldata encoded) external pure returns (bytes32 root) {
+        GenesisBalance[] memory balances = abi.decode(encoded, (GenesisBalance[]));
+        FlavumSmt.Sibling memory none;
+        for (uint256 i = 0; i < balances.length; i++) {
+            GenesisBalance memory b = balances[i];
+            require(b.amount > 0, "a genesis allocation of zero");
+            bytes32 value = keccak256(abi.encode(AMOUNT_TAG, b.amount));
+            root = FlavumSmt.update(root, _balanceKey(b.account, DEV_ASSET), 0, value, b.proof, none);
+        }
     }
 
     /// Re-execute the transaction `raw` (its canonical wire encoding) on the state with root

@@ -31,7 +31,6 @@ from flavum.core.errors import (
     WrongObjectKind,
 )
 from flavum.core.state import (
-    Domain,
     Object,
     State,
     compute_state_root,
@@ -67,7 +66,6 @@ from flavum.core.types import (
     Access,
     Address,
     Amount,
-    AssetId,
     Hash32,
     Nonce,
     ObjectId,
@@ -353,13 +351,3 @@ def state_transition(
     if root != claimed_root:
         raise StateRootMismatch(f"state root is 0x{root.hex()}, claimed 0x{claimed_root.hex()}")
     return outcomes
-
-
-def create_genesis(
-    domain: Domain, allocations: Sequence[tuple[Address, AssetId, Amount]]
-) -> State:
-    """A fresh state with dev allocations (funded accounts before any bridge exists)."""
-    state = State(domain)
-    for address, asset, amount in allocations:
-        increase_balance(state, address, asset, amount)
-    return state

@@ -33,6 +33,13 @@ class WithdrawalRefused(LedgerError):
     code = "withdrawal_refused"
 
 
+class BondShort(LedgerError):
+    """The sequencer's bond is under the ledger's minimum (a fraud proof took it): the ledger
+    refuses batches until it is topped up. Nothing was sent."""
+
+    code = "bond_short"
+
+
 class RpcError(LedgerError):
     """Litecoin Core answered a call with an error."""
 

@@ -10,10 +10,7 @@ ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from flavum.core.assets import compute_deposit_id
@@ -26,16 +23,22 @@ from flavum.core.batch import (
     compute_tx_leaf,
     compute_withdrawal_leaf,
 )
+from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
+from flavum.core.stf import Execution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
-from flavum.l1.errors import LedgerError
+from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_deployment import EvmDeployment
+from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
+    BatchRevert,
     BatchStatus,
     BatchTx,
+    Bond,
     Capabilities,
     CircuitFiles,
     DepositEvent,
@@ -47,6 +50,7 @@ from flavum.l1.interface import (
     PostedBatch,
     ProvenInference,
     RegisteredModel,
+    proven_executions,
 )
 from flavum.l1.verifiers import (
     EIP170_LIMIT,
@@ -54,54 +58,6 @@ from flavum.l1.verifiers import (
     VerifierBuild,
     build_model_verifier,
 )
-
-
-@dataclass(frozen=True)
-class GasPolicy:
-    """Explicit gas limits. A limit only caps: the sender pays for the gas used."""
-
-    batch_base: int = 400_000
-    per_own_verify: int = 1_500_000  # measured 0.5-1.1M
-    per_reusable_verify: int = 2_500_000  # measured 0.7-1.5M
-    per_trace_row: int = 40_000
-    per_forced: int = 60_000
-    per_tx: int = 30_000  # hash it, its leaf, and its share of the four trees
-    challenge: int = 2_000_000  # a one-step fraud proof: measured under 1M for every type
-    # Batch data in calldata: EIP-7623's floor (40 gas a nonzero byte) plus sha256 and memory.
-    per_data_byte: int = 48
-    deploy_verifier: int = 6_000_000  # measured 2.7-3.4M
-    default: int = 1_000_000
-    block_cap: int = 29_000_000  # stay under the usual 30M block gas limit
-
-    def batch_limit(self, inferences: Sequence[ProvenInference], reusable: Sequence[bool],
-                    forced: int, txs: int, calldata: int) -> int:
-        gas = self.batch_base + self.per_forced * forced + self.per_tx * txs + 16 * calldata
-        for inference, is_reusable in zip(inferences, reusable, strict=True):
-            gas += self.per_reusable_verify if is_reusable else self.per_own_verify
-            gas += self.per_trace_row * len(inference.rows)
-        return min(gas, self.block_cap)
-
-
-@dataclass(frozen=True)
-class EvmDeployment:
-    """Where the contracts of one rollup live on one chain."""
-
-    chain_id: int
-    rollup: str
-    registry: str
-    bridge: str
-    objects: str
-    reusable_verifier: str | None
-    deployed_at_block: int
-    ledger_name: str = "evm"
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EvmDeployment:
-        return cls(**data)
-
 
 # --- the ledger -------------------------------------------------------------------------------
 
@@ -260,6 +216,11 @@ class EvmLedger(Ledger):
     def next_batch_number(self) -> int:
         return int(call_mapped("nextBatchNumber", self.rollup.functions.nextBatchNumber().call))
 
+    def genesis_state_root(self) -> Hash32:
+        """The state root batch 0 starts from, as the rollup computed it from its genesis."""
+        return Hash32(bytes(call_mapped("genesisStateRoot",
+                                        self.rollup.functions.genesisStateRoot().call)))
+
     def batch_status(self, number: int) -> BatchStatus:
         if number >= self.next_batch_number():
             return BatchStatus(number, accepted=False)
@@ -287,11 +248,34 @@ class EvmLedger(Ledger):
             raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
         return decode_posted_txs(bytes(self._posting_params(number, status.tx_hash)["txs"]))
 
+    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+        """Read back from the proofs in the calldata that posted batch `number`."""
+        status = self.batch_status(number)
+        if not status.accepted:
+            raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
+        executions: dict[Hash32, Execution] = {}
+        for posted in self._posting_params(number, status.tx_hash)["inferences"]:
+            model_id = ObjectId(bytes(posted["modelId"]))
+            model = self.model(model_id)
+            if model is None:
+                raise LedgerError(f"batch {number} proves model {to_hex(model_id)}, which is "
+                                  "not registered")
+            inference = ProvenInference(
+                model_id, bytes(posted["proof"]), tuple(int(v) for v in posted["instances"]),
+                tuple((Hash32(bytes(t)), ObjectId(bytes(r)))
+                      for t, r in zip(posted["txHashes"], posted["resultIds"], strict=True)))
+            executions.update(proven_executions(inference, model.layout.per_row_inputs))
+        return executions
+
     def _posting_tx(self, number: int) -> Hash32 | None:
-        event = self.rollup.events.BatchAccepted
-        logs = call_mapped("BatchAccepted logs", lambda: event.get_logs(
-            from_block=self.deployment.deployed_at_block, argument_filters={"number": number}))
+        logs = self._accepted_logs(number)
         return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
+
+    def _accepted_logs(self, number: int) -> list[Any]:
+        """The BatchAccepted events of batch `number` (more than one after a revert)."""
+        event = self.rollup.events.BatchAccepted
+        return list(call_mapped("BatchAccepted logs", lambda: event.get_logs(
+            from_block=self.deployment.deployed_at_block, argument_filters={"number": number})))
 
     def post_batch(
         self, header: BatchHeader, txs: Sequence[BatchTx] = (),
@@ -301,6 +285,11 @@ class EvmLedger(Ledger):
         status = self._check_posted(header)
         if status is not None:
             return status.tx_hash
+        bond = self.bond()
+        if bond.is_short:
+            raise BondShort(f"the sequencer's bond is {bond.amount} wei, under the minimum "
+                            f"{bond.minimum} wei: the rollup refuses batch {header.number} until "
+                            "it is topped up", reason="the sequencer's bond is short")
         reusable: list[bool] = []
         vkas: dict[bytes, list[bytes]] = {}
         for inference in inferences:
@@ -533,6 +522,37 @@ class EvmLedger(Ledger):
                                  gas=self.gas.challenge)
         return Hash32(bytes(receipt["transactionHash"]))
 
+    def batch_reverts(self) -> list[BatchRevert]:
+        """Read from the BatchesReverted events; each reverted batch's hash from the last
+        BatchAccepted event of its number before the revert."""
+        start = self.deployment.deployed_at_block
+        logs = call_mapped("BatchesReverted logs", lambda: self.rollup.events.BatchesReverted
+                           .get_logs(from_block=start))
+        reverts = []
+        for log in sorted(logs, key=_log_position):
+            args = log["args"]
+            number = int(args["fromNumber"])
+            before = [a for a in self._accepted_logs(number)
+                      if _log_position(a) < _log_position(log)]
+            if not before:
+                raise LedgerError(f"batch {number} was reverted but no BatchAccepted event "
+                                  "names it")
+            reverts.append(BatchRevert(
+                number, Hash32(bytes(max(before, key=_log_position)["args"]["batchHash"])),
+                int(args["txIndex"]), str(args["reason"]), _address(args["challenger"]),
+                Amount(int(args["prize"])), int(log["blockNumber"])))
+        return reverts
+
+    def bond(self) -> Bond:
+        amount = call_mapped("bond", self.rollup.functions.bond().call)
+        minimum = call_mapped("minBond", self.rollup.functions.minBond().call)
+        return Bond(Amount(int(amount)), Amount(int(minimum)))
+
+    def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
+        receipt = self._transact("topUpBond", sender_key, self.rollup.functions.topUpBond(),
+                                 gas=100_000, value=amount)
+        return Hash32(bytes(receipt["transactionHash"]))
+
     def is_withdrawal_finalized(self, withdrawal: Withdrawal) -> bool:
         leaf = compute_withdrawal_leaf(withdrawal)
         return bool(call_mapped("finalized", self.bridge.functions.finalized(leaf).call))
@@ -580,6 +600,10 @@ def _address(value: Any) -> Address:
     return Address(bytes(value))
 
 
+def _log_position(log: Any) -> tuple[int, int]:
+    return int(log["blockNumber"]), int(log["logIndex"])
+
+
 def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:
     return (h.number, h.prev_state_root, h.state_root, h.tx_root, h.trace_root,
             h.withdrawal_root, h.data_pointer)
@@ -599,11 +623,3 @@ def _header_from_abi(value: Any) -> BatchHeader:
 def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
     return (w.withdrawal_id, w.ledger, w3.to_checksum_address(w.recipient), w.asset, w.amount,
             w.object_id, w.object_kind, w.commitment, w.model_id)
-
-
-def write_deployment(path: Path, deployment: EvmDeployment) -> None:
-    path.write_text(json.dumps(deployment.to_json(), indent=1) + "\n")
-
-
-def read_deployment(path: Path) -> EvmDeployment:
-    return EvmDeployment.from_json(json.loads(path.read_text()))

@@ -5,30 +5,37 @@ from collections.abc import Sequence
 from typing import Any
 
 import rlp
+from eth_abi import encode as abi_encode
+from eth_utils import to_checksum_address
 
 from flavum.core.assets import compute_ledger_id
+from flavum.core.codec import to_hex
 from flavum.core.encoding import keccak256
-from flavum.core.state import Domain
+from flavum.core.genesis import Genesis, GenesisBalance
 from flavum.core.transactions import address_of
-from flavum.core.types import Address, Hash32
+from flavum.core.types import Address
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm import EvmDeployment, EvmLedger, GasPolicy
+from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
+from flavum.l1.evm_deployment import EvmDeployment
+from flavum.l1.evm_gas import GasPolicy
+from flavum.l1.evm_step import proof_arg
 from flavum.l1.verifiers import REUSABLE_CONTRACT
 
 DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batch fraudulent
 
 
 def deploy_contracts(
-    w3: Any, deployer_key: bytes, *, sequencer: Address, genesis_state_root: Hash32,
-    domain: Domain, forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
+    w3: Any, deployer_key: bytes, *, sequencer: Address, genesis: Genesis,
+    forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
     bond_wei: int = DEFAULT_BOND_WEI, ledger_name: str = "evm",
     with_reusable_verifier: bool = True, sequencer_key: bytes | None = None,
     gas: GasPolicy = GasPolicy(),
 ) -> EvmLedger:
-    """Deploy registry, the one-step executor for `domain`, rollup (bonded with `bond_wei`
-    from the deployer), bridge (which deploys the ERC-721 of objects) and the shared reusable
-    ezkl verifier; return the ledger handle (signing with `sequencer_key`)."""
+    """Deploy registry, the one-step executor for the genesis's domain, rollup (bonded with
+    `bond_wei` from the deployer; it computes the genesis state root from the allocations),
+    bridge (which deploys the ERC-721 of objects) and the shared reusable ezkl verifier;
+    return the ledger handle (signing with `sequencer_key`)."""
     chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
     start = int(call_mapped("block number", lambda: w3.eth.block_number))
 
@@ -44,12 +51,15 @@ def deploy_contracts(
     seq = w3.to_checksum_address(sequencer)
     deployer = w3.to_checksum_address(address_of(deployer_key))
     registry = deploy("ModelRegistry", (seq,), 1_500_000)
+    domain = genesis.domain
     step = deploy("FlavumStep", (domain.chain_id, domain.rollup_id), 4_500_000)
     # The rollup reads the bridge's deposit inbox: the bridge is the deployer's next contract.
     nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(deployer)))
     inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 1))
-    rollup = deploy("FlavumRollup", (seq, registry, genesis_state_root, forced_window_blocks,
-                                     inbox, step, challenge_window_blocks), 5_000_000, bond_wei)
+    balances = encode_genesis_balances(genesis.balances())
+    rollup = deploy("FlavumRollup", (seq, registry, balances, forced_window_blocks, inbox, step,
+                                     challenge_window_blocks),
+                    5_000_000 + 60_000 * len(genesis.allocations), bond_wei)
     bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
     if bridge != inbox:
         raise LedgerError(f"the bridge landed at {bridge}, the rollup reads {inbox}")
@@ -58,7 +68,17 @@ def deploy_contracts(
     objects = call_mapped("objects", bridge_contract.functions.objects().call)
     deployment = EvmDeployment(chain_id, rollup, registry, bridge, str(objects), reusable, start,
                                ledger_name)
-    return EvmLedger(w3, deployment, sequencer_key, gas)
+    ledger = EvmLedger(w3, deployment, sequencer_key, gas)
+    if ledger.genesis_state_root() != genesis.root:
+        raise LedgerError(f"the rollup computed genesis root {to_hex(ledger.genesis_state_root())}"
+                          f", this node {to_hex(genesis.root)}")
+    return ledger
+
+
+def encode_genesis_balances(balances: Sequence[GenesisBalance]) -> bytes:
+    """abi.encode(FlavumStep.GenesisBalance[]), the rollup constructor's `genesis`."""
+    rows = [(to_checksum_address(b.account), b.amount, proof_arg(b.proof)) for b in balances]
+    return bytes(abi_encode(["(address,uint256,(bytes32[],bool,bytes32,bytes32))[]"], [rows]))
 
 
 def compute_create_address(deployer: Address, nonce: int) -> Address:

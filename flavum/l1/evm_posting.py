@@ -4,16 +4,19 @@
 batch has no transactions):
 
     chain id (32 bytes) | rollup id (32) | count (4) | count records, back to back
-    record: type (1) | sender (20) | nonce (8) | body length (4) | body |
-            signature length (2) | signature | emitted (1) | post-state root (32) |
-            withdrawal leaf (32, if emitted bit 0) | trace leaf (32, if emitted bit 1)
+    record: flags (1) | [chain id (32) | rollup id (32), if flags bit 2] | type (1) |
+            sender (20) | nonce (8) | body length (4) | body | signature length (2) |
+            signature | post-state root (32) | [withdrawal leaf (32), if flags bit 0] |
+            [trace leaf (32), if flags bit 1]
 
-A record is the transaction's envelope without its domain (posted once per batch) and without
-the ABI words of its wire encoding; the contract hashes it as it hashes the wire bytes, so tx
-hashes and signatures are those of `flavum.core.transactions`. Posting packed saves calldata:
-the wire encoding's offset, length and padding words are mostly zero bytes but still paid, and
-a zero leaf for what a transaction did not emit is 32 bytes more. The wire encoding of every
-posted transaction is rebuilt from its record (`decode_posted_txs`).
+A record is the transaction's envelope without the ABI words of its wire encoding and, unless
+it was signed for another domain than the batch's first transaction (the rules refuse it, but
+it can be posted and then challenged), without its domain. The contract hashes a record as it
+hashes the wire bytes, so tx hashes and signatures are those of `flavum.core.transactions`.
+Posting packed saves calldata: the wire encoding's offset, length and padding words are mostly
+zero bytes but still paid, and a zero leaf for what a transaction did not emit is 32 bytes
+more. The wire encoding of every posted transaction is rebuilt from its record
+(`decode_posted_txs`); every field has one encoding, so one batch has one posting.
 """
 
 from __future__ import annotations
@@ -29,17 +32,17 @@ from flavum.core.types import ZERO_HASH, Hash32
 from flavum.l1.errors import LedgerError
 from flavum.l1.interface import BatchTx
 
-EMITS_WITHDRAWAL = 1  # bits of a record's `emitted` byte
+EMITS_WITHDRAWAL = 1  # bits of a record's flags
 EMITS_TRACE = 2
+OWN_DOMAIN = 4
 _MAX_BODY = 2**32 - 1
 _MAX_SIGNATURE = 2**16 - 1
 _MALFORMED = "packed transactions are malformed"
 
 
 def encode_posted_txs(txs: Sequence[BatchTx]) -> bytes:
-    """The `txs` argument of submitBatch. LedgerError for a batch the contract cannot take: a
-    transaction that is not a canonical envelope, or transactions of several domains (the
-    rules refuse a transaction of another domain, so an honest batch has one)."""
+    """The `txs` argument of submitBatch. LedgerError for a transaction the contract cannot
+    take: one that is not a canonical envelope, or too long for the length fields."""
     if not txs:
         return b""
     envelopes = [_envelope(t.raw) for t in txs]
@@ -47,18 +50,20 @@ def encode_posted_txs(txs: Sequence[BatchTx]) -> bytes:
     parts = [domain[0].to_bytes(32, "big"), domain[1], len(txs).to_bytes(4, "big")]
     for (tx_type, chain_id, rollup_id, sender, nonce, body, signature), t in zip(
             envelopes, txs, strict=True):
-        if (chain_id, rollup_id) != domain:
-            raise LedgerError("a batch's transactions are posted with one domain",
-                              reason="transactions of several domains")
         if len(body) > _MAX_BODY or len(signature) > _MAX_SIGNATURE:
             raise LedgerError("a transaction's body or signature is too long to post",
                               reason="transaction too long")
         c = t.commitment
-        emitted = ((EMITS_WITHDRAWAL if c.withdrawal_leaf != ZERO_HASH else 0)
-                   | (EMITS_TRACE if c.trace_leaf != ZERO_HASH else 0))
+        own_domain = (chain_id, rollup_id) != domain
+        flags = ((EMITS_WITHDRAWAL if c.withdrawal_leaf != ZERO_HASH else 0)
+                 | (EMITS_TRACE if c.trace_leaf != ZERO_HASH else 0)
+                 | (OWN_DOMAIN if own_domain else 0))
+        parts.append(bytes([flags]))
+        if own_domain:
+            parts += [chain_id.to_bytes(32, "big"), rollup_id]
         parts += [bytes([tx_type]), sender, nonce.to_bytes(8, "big"),
                   len(body).to_bytes(4, "big"), body, len(signature).to_bytes(2, "big"),
-                  signature, bytes([emitted]), c.post_state_root]
+                  signature, c.post_state_root]
         parts += [leaf for leaf in (c.withdrawal_leaf, c.trace_leaf) if leaf != ZERO_HASH]
     return b"".join(parts)
 
@@ -69,21 +74,26 @@ def decode_posted_txs(data: bytes) -> list[BatchTx]:
     if not data:
         return []
     reader = _Reader(data)
-    chain_id, rollup_id = reader.uint(32), reader.take(32)
+    batch_domain = (reader.uint(32), reader.take(32))
     count = reader.uint(4)
     if count == 0:
         raise LedgerError(_MALFORMED, reason=_MALFORMED)
     txs = []
     for _ in range(count):
+        flags = reader.uint(1)
+        if flags > EMITS_WITHDRAWAL | EMITS_TRACE | OWN_DOMAIN:
+            raise LedgerError(_MALFORMED, reason=_MALFORMED)
+        chain_id, rollup_id = batch_domain
+        if flags & OWN_DOMAIN:
+            chain_id, rollup_id = reader.uint(32), reader.take(32)
+            if (chain_id, rollup_id) == batch_domain:  # one encoding per transaction
+                raise LedgerError(_MALFORMED, reason=_MALFORMED)
         tx_type, sender, nonce = reader.uint(1), reader.take(20), reader.uint(8)
         body = reader.take(reader.uint(4))
         signature = reader.take(reader.uint(2))
-        emitted = reader.uint(1)
-        if emitted > EMITS_WITHDRAWAL | EMITS_TRACE:
-            raise LedgerError(_MALFORMED, reason=_MALFORMED)
         post_root = Hash32(reader.take(32))
-        withdrawal_leaf = Hash32(reader.leaf() if emitted & EMITS_WITHDRAWAL else ZERO_HASH)
-        trace_leaf = Hash32(reader.leaf() if emitted & EMITS_TRACE else ZERO_HASH)
+        withdrawal_leaf = Hash32(reader.leaf() if flags & EMITS_WITHDRAWAL else ZERO_HASH)
+        trace_leaf = Hash32(reader.leaf() if flags & EMITS_TRACE else ZERO_HASH)
         raw = encode_abi(ENVELOPE_ABI, [tx_type, chain_id, rollup_id, sender, nonce, body,
                                         signature])
         try:

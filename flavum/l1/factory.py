@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from flavum.core.codec import to_hex
 from flavum.core.errors import ConfigError
-from flavum.core.state import Domain
+from flavum.core.genesis import Genesis
 from flavum.core.types import Hash32
 from flavum.l1.interface import Ledger
 
@@ -43,28 +44,28 @@ class OpenedLedger:
     ephemeral: bool  # the chain lives in this process only (gone when the process stops)
 
 
-def open_ledger(spec: LedgerSettings, home: Path, *, genesis_root: Hash32 | None = None,
-                domain: Domain | None = None, load_key: Callable[[str], bytes] | None = None,
+def open_ledger(spec: LedgerSettings, home: Path, *, genesis: Genesis | None = None,
+                load_key: Callable[[str], bytes] | None = None,
                 funded_keys: Sequence[bytes] = ()) -> OpenedLedger:
     """Open the ledger `spec` describes. `load_key` gives a key by its name (the node's key
-    store): without it the handle signs nothing. `genesis_root` is the state root batch 0
-    starts from and `domain` the rollup's (an embedded EVM is deployed for them); `funded_keys`
-    get coins on an embedded EVM."""
+    store): without it the handle signs nothing. `genesis` is the rollup's domain and the
+    state batch 0 starts from: an embedded EVM is deployed for it, and a deployed rollup must
+    hold its root; `funded_keys` get coins on an embedded EVM."""
     if spec.kind == "evm":
-        return _open_evm(spec, home, genesis_root, domain, load_key, funded_keys)
+        return _open_evm(spec, home, genesis, load_key, funded_keys)
     if spec.kind == "litecoin":
-        return _open_litecoin(spec, genesis_root)
+        return _open_litecoin(spec, None if genesis is None else genesis.root)
     raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")
 
 
-def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
-              domain: Domain | None,
+def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
               load_key: Callable[[str], bytes] | None,
               funded_keys: Sequence[bytes]) -> OpenedLedger:
     from flavum.core.transactions import address_of
-    from flavum.l1.evm import EvmLedger, read_deployment
+    from flavum.l1.evm import EvmLedger
     from flavum.l1.evm_client import embedded_web3, rpc_web3
     from flavum.l1.evm_deploy import deploy_contracts
+    from flavum.l1.evm_deployment import read_deployment
 
     key = None if load_key is None else load_key(spec.sequencer_key)
     if spec.url == "embedded":
@@ -73,12 +74,12 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
                 f"ledger {spec.name!r} is the node's in-process EVM, reachable only from inside "
                 "the node (flavum demo, tests): point it at a JSON-RPC node such as anvil for L1 "
                 "commands")
-        if genesis_root is None or domain is None:
+        if genesis is None:
             raise ConfigError(f"ledger {spec.name!r}: an embedded EVM is deployed for the "
-                              "genesis state root and the rollup's domain, and none was given")
+                              "rollup's genesis, and none was given")
         ledger = deploy_contracts(embedded_web3(funded_keys=funded_keys), key,
-                                  sequencer=address_of(key), genesis_state_root=genesis_root,
-                                  domain=domain, forced_window_blocks=spec.forced_window,
+                                  sequencer=address_of(key), genesis=genesis,
+                                  forced_window_blocks=spec.forced_window,
                                   challenge_window_blocks=spec.challenge_window or 0,
                                   ledger_name=spec.name, sequencer_key=key)
         return OpenedLedger(ledger, ledger.deployment.deployed_at_block, True)
@@ -87,8 +88,13 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis_root: Hash32 | None,
         raise ConfigError(f"no deployment for ledger {spec.name} at {path}: run "
                           f"`flavum l1 deploy --ledger {spec.name}`")
     deployment = read_deployment(path)
-    return OpenedLedger(EvmLedger(rpc_web3(spec.url), deployment, key),
-                        deployment.deployed_at_block, False)
+    ledger = EvmLedger(rpc_web3(spec.url), deployment, key)
+    if genesis is not None and ledger.genesis_state_root() != genesis.root:
+        raise ConfigError(
+            f"ledger {spec.name}: the rollup at {deployment.rollup} starts from genesis root "
+            f"{to_hex(ledger.genesis_state_root())}, this home's genesis is "
+            f"{to_hex(genesis.root)}: another rollup's deployment")
+    return OpenedLedger(ledger, deployment.deployed_at_block, False)
 
 
 def _open_litecoin(spec: LedgerSettings, genesis_root: Hash32 | None) -> OpenedLedger:

@@ -26,7 +26,6 @@ from flavum.core.merkle import verify_tree_proof
 from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
 from flavum.l1.errors import LedgerError
-from flavum.l1.evm_posting import encode_posted_txs
 from flavum.l1.interface import (
     BatchStatus,
     BatchTx,
@@ -161,8 +160,6 @@ class FakeLedger(Ledger):
             raise LedgerError("batch number out of order", reason="batch number out of order")
         if header.prev_state_root != self.last_state_root:
             raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
-        # What the rollup contract can take at all: canonical envelopes of one domain.
-        encode_posted_txs(txs)
         # The rollup contract's check: the header's roots follow from the transactions.
         try:
             commitments = [replace(t.commitment,

@@ -20,8 +20,10 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.step_witness import StepWitness
-from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.stf import Execution
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
+from flavum.zk.execution import felt_to_signed
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,32 @@ class BatchStatus:
 
 
 @dataclass(frozen=True)
+class BatchRevert:
+    """A fraud proof the ledger accepted: batch `number` and every later one were reverted."""
+
+    number: int
+    batch_hash: Hash32  # batch `number` as it was accepted before the revert
+    tx_index: int  # its transaction proven fraudulent
+    reason: str  # the one-step executor's verdict
+    challenger: Address
+    prize: Amount  # the sequencer's bond, paid to the challenger
+    block_number: int
+
+
+@dataclass(frozen=True)
+class Bond:
+    """The sequencer's bond on a ledger that settles by fraud proofs: batches are refused
+    while it is under the minimum (a successful challenge takes all of it)."""
+
+    amount: Amount
+    minimum: Amount
+
+    @property
+    def is_short(self) -> bool:
+        return self.amount < self.minimum
+
+
+@dataclass(frozen=True)
 class PostedBatch:
     """What a ledger recorded of a batch: its full header, or (an anchoring ledger) its hash
     and data pointer, from which the header is rebuilt with the blob's fields."""
@@ -181,6 +209,28 @@ class RegisteredModel:
     reusable: bool
     layout: ModelLayout = field(default_factory=ModelLayout)
     vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
+
+
+def proven_executions(inference: ProvenInference, per_row_inputs: bool
+                      ) -> list[tuple[Hash32, Execution]]:
+    """What a proof proves of each of its trace rows, read from its public values as the rollup
+    contract reads them (see ProvenInference): (the Infer's tx hash, its execution), in row
+    order, padding rows left out. Outputs are the field elements read as signed integers."""
+    rows = len(inference.rows)
+    values = inference.instances
+    heads = rows if per_row_inputs else 1  # input commitments before the outputs
+    per_row = (len(values) - heads) // rows if rows else 0
+    if rows == 0 or per_row == 0 or heads + per_row * rows != len(values):
+        raise ValueError(f"{len(values)} public values do not split into {rows} rows")
+    executions = []
+    for r, (tx_hash, _) in enumerate(inference.rows):
+        if tx_hash == ZERO_HASH:
+            continue  # a padding row
+        commitment = values[r] if per_row_inputs else values[0]
+        outputs = values[heads + r * per_row: heads + (r + 1) * per_row]
+        executions.append((tx_hash, Execution(Hash32(commitment.to_bytes(32, "big")),
+                                              tuple(felt_to_signed(v) for v in outputs))))
+    return executions
 
 
 def proven_inference(model_id: ObjectId, proof: Any,
@@ -284,6 +334,12 @@ class Ledger(ABC):
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch transactions",
                                 reason="no fraud proofs")
 
+    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+        """The Infer executions the proofs posted with accepted batch `number` prove, by tx
+        hash (`proven_executions` of each posted inference)."""
+        raise LedgerUnsupported(f"ledger {self.name} does not hold batch proofs",
+                                reason="no fraud proofs")
+
     def final_at_block(self, number: int) -> int:
         """The block from which accepted batch `number` is final (its withdrawals payable)."""
         raise LedgerUnsupported(f"ledger {self.name} has no challenge window",
@@ -296,6 +352,19 @@ class Ledger(ABC):
         trace entry it committed). LedgerError when the ledger finds no fraud in it."""
         raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
                                 reason="no fraud proofs")
+
+    def batch_reverts(self) -> list[BatchRevert]:
+        """Every revert of batches by a fraud proof, in ledger order."""
+        raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
+                                reason="no fraud proofs")
+
+    def bond(self) -> Bond:
+        """The sequencer's bond and the minimum it must hold to post."""
+        raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
+
+    def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
+        """Pay `amount` into the sequencer's bond from `sender_key` (anyone may)."""
+        raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
 
     # --- capabilities.pays_withdrawals ---
 

@@ -18,6 +18,7 @@ from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.codec import parse_address
 from flavum.core.encoding import compute_tag
 from flavum.core.errors import ConfigError, MalformedHex
+from flavum.core.genesis import DEV_ASSET, Genesis
 from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, Amount, AssetId, ChainId, Hash32
@@ -26,7 +27,7 @@ DEFAULT_HOME = Path.home() / ".flavum"
 DEFAULT_LEDGER = "evm"
 DEFAULT_CHAIN_ID = 31337  # anvil's and eth-tester's default chain id
 DEFAULT_PORT = 8787
-DEV_FUNDING = 10**21  # 1,000 ETH in wei
+DEV_FUNDING = 10**21  # of the dev asset (flavum.core.genesis): 1,000 units of 18 decimals
 # Beyond any reorg seen on proof-of-stake Ethereum outside finality (1-2 blocks); 30 minutes of
 # Litecoin blocks. See docs/configuration.md; the embedded EVM sets 0 (it cannot reorganise).
 DEFAULT_CONFIRMATIONS = 12
@@ -43,9 +44,10 @@ def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
 
 @dataclass(frozen=True)
 class Allocation:
+    """A `[[genesis]]` table: dev-asset funds for an account (flavum.core.genesis)."""
+
     address: Address
     amount: Amount
-    asset: AssetId = field(default_factory=native_asset)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,11 @@ class NodeConfig:
         return Domain(ChainId(self.chain_id), self.rollup_id)
 
     @property
+    def genesis_state(self) -> Genesis:
+        """The domain and (account, dev-asset amount) allocations batch 0 starts from."""
+        return Genesis(self.domain, tuple((a.address, a.amount) for a in self.genesis))
+
+    @property
     def rollup_id(self) -> Hash32:
         return compute_tag("rollup." + self.rollup_name)
 
@@ -126,6 +133,19 @@ class NodeConfig:
         return f"http://{self.host}:{self.port}"
 
 
+def _parse_allocation(raw: dict[str, Any]) -> Allocation:
+    asset = raw.get("asset")
+    if asset is not None and asset.lower() != "0x" + DEV_ASSET.hex():
+        raise ConfigError(
+            f"[[genesis]] allocates asset {asset}: a genesis may fund accounts only in the dev "
+            f"asset 0x{DEV_ASSET.hex()}, which no bridge pays; deposit withdrawable assets "
+            "from their ledger")
+    amount = int(raw["amount"])
+    if amount < 0:
+        raise ConfigError(f"[[genesis]] allocates {amount}: amounts are not negative")
+    return Allocation(parse_address(raw["address"]), Amount(amount))
+
+
 def load_config(home: Path) -> NodeConfig:
     """Read `home/config.toml`; a missing or invalid file is a ConfigError naming the problem."""
     path = home / "config.toml"
@@ -133,14 +153,7 @@ def load_config(home: Path) -> NodeConfig:
         raise ConfigError(f"no config at {path}: run `flavum init` first")
     try:
         raw = tomllib.loads(path.read_text())
-        genesis = tuple(
-            Allocation(
-                address=parse_address(a["address"]),
-                amount=Amount(int(a["amount"])),
-                asset=AssetId(bytes.fromhex(a["asset"][2:])) if "asset" in a else native_asset(),
-            )
-            for a in raw.get("genesis", [])
-        )
+        genesis = tuple(_parse_allocation(a) for a in raw.get("genesis", []))
         node = raw.get("node", {})
         batching = raw.get("batching", {})
         prover = raw.get("prover", {})
@@ -213,7 +226,6 @@ def write_config(config: NodeConfig) -> Path:
             "[[genesis]]",
             f'address = "0x{a.address.hex()}"',
             f'amount = "{a.amount}"',
-            f'asset = "0x{a.asset.hex()}"',
         ]
     config.home.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")

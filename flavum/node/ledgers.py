@@ -10,6 +10,12 @@ anchors gets the header as soon as the batch is sealed; a ledger that pays withd
 (a Litecoin federation) pays those of each anchored batch. What a ledger does is read from its
 capabilities, never from its type. Each link runs on its own, so a ledger that is down never
 holds up the others; its backlog is posted when it returns.
+
+On a ledger that settles by fraud proofs, a link follows reverts: the node's batches the ledger
+no longer holds are recorded "reverted". If a fraud proof reverted the node's own batch, the
+node's execution disagrees with the ledger's one-step executor: posting to that ledger stops
+(re-posting would lose the bond again). A revert of a batch the node did not make (posted with
+its key by someone else) changes nothing: the node posts its own batches from there on.
 """
 
 import logging
@@ -25,8 +31,9 @@ from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
-from flavum.l1.errors import LedgerError, WithdrawalRefused
+from flavum.l1.errors import BondShort, LedgerError, WithdrawalRefused
 from flavum.l1.interface import (
+    BatchRevert,
     BatchTx,
     CircuitFiles,
     ForcedInclusion,
@@ -56,18 +63,30 @@ class LedgerLink:
         self.models = models
         self.workdir = workdir
         self.last_error: str | None = None
+        # The first fraud proof that reverted one of this node's own batches: posting stops.
+        self.reverted: BatchRevert | None = None
 
     def tick(self) -> None:
-        """Deposits in, forced requests in, batches out. A ledger error is recorded, not raised:
-        the next tick tries again."""
+        """Deposits in, forced requests in, reverts followed, batches out. A ledger error is
+        recorded, not raised: the next tick tries again."""
+        caps = self.ledger.capabilities
         try:
             self.watcher.poll()
-            if self.ledger.capabilities.forced_inclusion:
+            if caps.forced_inclusion:
                 self.include_forced_requests()
+            if caps.settles_by_fraud_proofs:
+                self.follow_reverts()
+            if self.reverted is not None:
+                self.last_error = self.stopped_message(self.reverted)
+                return
             self.post_pending()
-            if self.ledger.capabilities.pays_withdrawals:
+            if caps.pays_withdrawals:
                 self.pay_federated_withdrawals()
             self.last_error = None
+        except BondShort as exc:
+            self.last_error = (f"{exc}; top it up with `flavum l1 bond --ledger {self.name} "
+                               "--top-up AMOUNT`")
+            log.warning("ledger %s: %s", self.name, self.last_error)
         except LedgerError as exc:
             self.last_error = str(exc)
             log.warning("ledger %s: %s", self.name, exc)
@@ -108,6 +127,36 @@ class LedgerLink:
             else:
                 break  # included in a later batch
         return settled
+
+    # --- reverts (capabilities.settles_by_fraud_proofs) ---
+
+    def follow_reverts(self) -> None:
+        """Record the node's batches a fraud proof took off the ledger as "reverted", and find
+        whether a fraud proof reverted one of the node's own batches: then posting stops, for
+        as long as the node's store holds that batch (derived from the ledger at every tick,
+        so a restart does not resume it)."""
+        reverts = self.ledger.batch_reverts()
+        own = [r for r in reverts if self._is_own(r)]
+        if own and self.reverted is None:
+            log.error("ledger %s: %s", self.name, self.stopped_message(own[0]))
+        self.reverted = own[0] if own else None
+        if not reverts:
+            return
+        for number in self.store.ledger_batches(self.name, "accepted",
+                                                self.ledger.next_batch_number()):
+            covering = [r for r in reverts if r.number <= number]
+            if covering:  # else gone without a fraud proof (an L1 reorg): simply re-posted
+                self._record(number, "reverted", None, _revert_detail(number, covering[-1]))
+
+    def _is_own(self, revert: BatchRevert) -> bool:
+        batch = self.store.get_batch(revert.number)
+        return batch is not None and batch.batch_hash == revert.batch_hash
+
+    def stopped_message(self, revert: BatchRevert) -> str:
+        return (f"batch {revert.number}, transaction {revert.tx_index}, was proven fraudulent "
+                f"on ledger {self.name} ({revert.reason}): posting to this ledger is stopped: "
+                "this node's execution disagrees with the ledger's one-step executor, and "
+                "re-posting the batch would lose the bond again")
 
     # --- batches ---
 
@@ -219,6 +268,13 @@ class LedgerLink:
 
     def _record(self, batch: int, state: str, tx_hash: bytes | None, detail: str | None) -> None:
         self.store.set_ledger_post(self.name, batch, state, tx_hash, detail, time.time())
+
+
+def _revert_detail(number: int, cause: BatchRevert) -> str:
+    """Why batch `number` is reverted: `cause` proved it (or an earlier batch) fraudulent."""
+    proof = (f"transaction {cause.tx_index} proven fraudulent ({cause.reason}); the bond "
+             f"({cause.prize} wei) went to {to_hex(cause.challenger)}")
+    return proof if number == cause.number else f"reverted with batch {cause.number}: {proof}"
 
 
 class LedgerRunner:

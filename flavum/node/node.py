@@ -72,8 +72,7 @@ class Node:
 
         home = self.config.home
         funded = [load_key(home, name) for name in list_keys(home)]
-        opened = open_ledger(spec, home, genesis_root=self.sequencer.genesis_root,
-                             domain=self.config.domain,
+        opened = open_ledger(spec, home, genesis=self.sequencer.genesis,
                              load_key=lambda name: load_key(home, name), funded_keys=funded)
         cursor = home / f"watcher-{spec.name}.db"
         if opened.ephemeral:  # a new in-process chain at every start: its old cursor is void

@@ -30,6 +30,7 @@ from flavum.core.errors import (
     MalformedTransaction,
     StateRootMismatch,
 )
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import (
     Object,
     State,
@@ -42,7 +43,6 @@ from flavum.core.stf import (
     Execution,
     Outcome,
     apply_block,
-    create_genesis,
     process_transaction,
 )
 from flavum.core.transactions import (
@@ -162,14 +162,13 @@ class Sequencer:
         self.executor = executor
         self.clock = clock
         self._lock = threading.RLock()
-        self.state = create_genesis(
-            config.domain, [(a.address, a.asset, a.amount) for a in config.genesis]
-        )
-        self.genesis_root = compute_state_root(self.state)
+        self.genesis = config.genesis_state
+        self.state = self.genesis.state()
+        self.genesis_root = self.genesis.root
         self._written = WriteLog(self.state)
         # The state as of the last sealed batch: the pre-state of the next batch's witness.
         self.sealed_state = self.state.copy() if publisher is not None else None
-        self.assets: set[AssetId] = {a.asset for a in config.genesis}  # every asset ever moved
+        self.assets: set[AssetId] = {DEV_ASSET} if config.genesis else set()  # every asset moved
         self._check_genesis()
         self._pending = 0  # accepted transactions not yet in a block
         self._replay()

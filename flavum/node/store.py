@@ -168,7 +168,8 @@ class TraceRecord:
 
 @dataclass(frozen=True)
 class LedgerPost:
-    """A batch's state on one ledger: pending, blocked, posted, anchored, accepted or error."""
+    """A batch's state on one ledger: pending, blocked, posted, anchored, accepted, reverted
+    (by a fraud proof) or error."""
 
     name: str  # the ledger's name in the node's config
     state: str
@@ -463,7 +464,8 @@ class Store:
 
     def set_ledger_post(self, ledger: str, batch: int, state: str, tx_hash: bytes | None,
                         detail: str | None, at: float) -> None:
-        """Record a batch's state on a ledger: pending, blocked, posted, anchored, error."""
+        """Record a batch's state on a ledger: pending, blocked, posted, anchored, accepted,
+        reverted (by a fraud proof), error."""
         self._exec("INSERT OR REPLACE INTO ledger_posts(ledger, batch, state, tx_hash, detail,"
                    " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                    (ledger, batch, state, tx_hash, detail, at))
@@ -475,6 +477,14 @@ class Store:
                 " WHERE batch = ? ORDER BY ledger", (batch,)).fetchall()
         return [LedgerPost(str(r[0]), str(r[1]), bytes(r[2]) if r[2] else None, r[3],
                            float(r[4])) for r in rows]
+
+    def ledger_batches(self, ledger: str, state: str, from_batch: int) -> list[int]:
+        """The batches from `from_batch` on whose state on `ledger` is `state`, in order."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT batch FROM ledger_posts WHERE ledger = ? AND state = ? AND batch >= ?"
+                " ORDER BY batch", (ledger, state, from_batch)).fetchall()
+        return [int(r[0]) for r in rows]
 
     def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
                    reason: str | None) -> None:

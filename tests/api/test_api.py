@@ -4,9 +4,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flavum.api.app import create_app
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import Transaction, Transfer, encode_transaction, sign_transaction
 from flavum.core.types import Amount, Nonce
-from flavum.node.config import native_asset
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import ALICE, ALICE_KEY, BOB, make_config
@@ -23,7 +23,7 @@ def api(tmp_path):
 
 def raw_transfer(config, nonce, amount=1):
     tx = Transaction(config.domain.chain_id, config.rollup_id, ALICE, Nonce(nonce),
-                     Transfer(BOB, native_asset(), Amount(amount)))
+                     Transfer(BOB, DEV_ASSET, Amount(amount)))
     return "0x" + encode_transaction(sign_transaction(tx, ALICE_KEY)).hex()
 
 
@@ -34,7 +34,7 @@ def test_submit_read_seal(api):
     tx_hash = r.json()["tx_hash"]
     assert client.get(f"/v1/transactions/{tx_hash}").json()["seq"] == 1
     account = client.get(f"/v1/accounts/0x{BOB.hex()}").json()
-    assert account["balances"]["0x" + native_asset().hex()] == str(10**21 + 5)
+    assert account["balances"]["0x" + DEV_ASSET.hex()] == str(10**21 + 5)
     assert client.get(f"/v1/accounts/0x{ALICE.hex()}").json()["nonce"] == 1
     sealed = client.post("/v1/batches/seal").json()
     assert sealed["sealed"] and sealed["batch"]["number"] == 0

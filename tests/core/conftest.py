@@ -5,8 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
-from flavum.core.state import Domain, State
-from flavum.core.stf import create_genesis
+from flavum.core.state import Domain, State, increase_balance
 from flavum.core.transactions import Body, Transaction, address_of, sign_transaction
 from flavum.core.types import Address, Amount, ChainId, Hash32, Nonce
 
@@ -35,7 +34,8 @@ def sign(user: User, nonce: int, body: Body, domain: Domain = DOMAIN) -> Transac
 
 @pytest.fixture
 def state() -> State:
-    return create_genesis(
-        DOMAIN,
-        [(u.address, ETH, Amount(1_000)) for u in (ALICE, BOB)],
-    )
+    """Alice and Bob hold 1,000 of ETH each (as if deposited)."""
+    state = State(DOMAIN)
+    for user in (ALICE, BOB):
+        increase_balance(state, user.address, ETH, Amount(1_000))
+    return state

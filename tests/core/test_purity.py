@@ -7,7 +7,7 @@ import flavum.core
 
 CORE = Path(flavum.core.__file__).parent
 ALLOWED = {
-    "__future__", "dataclasses", "enum", "typing", "collections", "collections.abc",
+    "__future__", "dataclasses", "enum", "functools", "typing", "collections", "collections.abc",
     "sha3", "eth_keys.datatypes", "eth_keys.constants",
 }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flavum.core.genesis import Genesis
 from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, ChainId, Hash32
@@ -38,20 +39,20 @@ BOB_KEY = b"\x34" * 32
 SEQUENCER = address_of(SEQUENCER_KEY)
 ALICE = address_of(ALICE_KEY)
 BOB = address_of(BOB_KEY)
-GENESIS_ROOT = Hash32(b"\x01" * 32)
 ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 FUNDED = (DEPLOYER_KEY, SEQUENCER_KEY, ALICE_KEY, BOB_KEY)
 
 
 # The domain the ledger tests' transactions are signed for (the one-step executor's).
 DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+GENESIS = Genesis(DOMAIN)  # no allocations: batch 0 starts from the empty state
+GENESIS_ROOT = GENESIS.root
 
 
-def deploy(w3: object, forced_window: int = 5, genesis_root: Hash32 = GENESIS_ROOT,
+def deploy(w3: object, forced_window: int = 5, genesis: Genesis = GENESIS,
            challenge_window: int = 0) -> EvmLedger:
     """The contracts on `w3`; batches final at once unless a test opens a challenge window."""
-    return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER,
-                            genesis_state_root=genesis_root, domain=DOMAIN,
+    return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER, genesis=genesis,
                             forced_window_blocks=forced_window,
                             challenge_window_blocks=challenge_window,
                             sequencer_key=SEQUENCER_KEY)

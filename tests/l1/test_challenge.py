@@ -5,10 +5,12 @@ transaction's re-execution (FlavumStep), the batch and all later ones are revert
 withdrawal from them can finalize, the Bridge keeps every deposited wei and the sequencer's
 bond goes to the challenger. An honest batch cannot be challenged."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pytest
 
+from flavum.challenger import Challenger
 from flavum.core.batch import (
     TxCommitment,
     Withdrawal,
@@ -18,26 +20,35 @@ from flavum.core.batch import (
 )
 from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_proof
-from flavum.core.state import State, compute_state_root
+from flavum.core.state import Domain, State, compute_state_root, decrease_balance, increase_balance
 from flavum.core.step_witness import compute_step_witness
-from flavum.core.stf import process_transaction
+from flavum.core.stf import (
+    Execution,
+    compute_deposit_object_id,
+    compute_object_id,
+    process_transaction,
+)
 from flavum.core.transactions import (
+    DeployModel,
+    Infer,
     Transaction,
     Transfer,
     Withdraw,
     address_of,
+    compute_tx_hash,
+    decode_transaction,
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, Hash32, Nonce
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3
 from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
-from flavum.l1.interface import BatchTx
+from flavum.l1.interface import BatchTx, ProvenInference, proven_inference
 from flavum.node.watcher import make_deposit_transaction
 
-from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN, FUNDED, SEQUENCER_KEY, deploy
+from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN, FUNDED, GENESIS, SEQUENCER_KEY, deploy
 from .helpers import mine
 
 WINDOW = 20  # blocks
@@ -54,23 +65,25 @@ class Rollup:
     state: State
     batches: list[list[BatchTx]] = field(default_factory=list)
 
-    def post(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None
-             ) -> tuple[object, list[BatchTx]]:
+    def post(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None,
+             executions: dict[int, Execution] | None = None,
+             inferences: Sequence[ProvenInference] = ()) -> tuple[object, list[BatchTx]]:
         """Post the next batch: each tx's true commitment, or the lie given for its index
-        (the state then follows the lie no further: later batches build on the truth)."""
+        (the state then follows the lie no further: later batches build on the truth), with
+        the Infers' `executions` by index and the proofs of their traces."""
         prev_root = compute_state_root(self.state)
         posted = []
         for i, tx in enumerate(txs):
             if lie and i in lie:
                 posted.append(BatchTx(encode_transaction(tx), lie[i]))
                 continue
-            outcome = process_transaction(self.state, tx)
+            outcome = process_transaction(self.state, tx, (executions or {}).get(i))
             posted.append(BatchTx(encode_transaction(tx), compute_tx_commitment(
                 outcome.tx_hash, compute_state_root(self.state), outcome.trace,
                 outcome.withdrawal)))
         header = compute_batch_header(len(self.batches), prev_root,
                                       [t.commitment for t in posted], h("data"))
-        self.ledger.post_batch(header, posted)
+        self.ledger.post_batch(header, posted, inferences)
         self.batches.append(posted)
         return header, posted
 
@@ -82,9 +95,8 @@ def h(label: str) -> Hash32:
 @pytest.fixture
 def rollup() -> Rollup:
     w3 = embedded_web3((*FUNDED, CHALLENGER_KEY))
-    genesis = State(DOMAIN)
-    ledger = deploy(w3, genesis_root=compute_state_root(genesis), challenge_window=WINDOW)
-    r = Rollup(ledger, genesis)
+    ledger = deploy(w3, challenge_window=WINDOW)
+    r = Rollup(ledger, GENESIS.state())
     # Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox.
     ledger.deposit_eth(ALICE_KEY, ALICE, 5 * ETH)
     (event,) = ledger.deposits(0, ledger.head())
@@ -103,15 +115,11 @@ def balance(ledger: EvmLedger, address: bytes) -> int:
 
 def challenge(r: Rollup, header, posted: list[BatchTx], index: int) -> None:
     """What a challenger does with the posted transactions and the state it re-executed."""
-    from flavum.core.transactions import decode_transaction
-
     witness = compute_step_witness(r.state, decode_transaction(posted[index].raw), None)
     r.ledger.challenge(header, posted, index, witness, None, CHALLENGER_KEY)
 
 
 def withdrawal_to_self(tx: Transaction, amount: int) -> Withdrawal:
-    from flavum.core.transactions import compute_tx_hash
-
     return Withdrawal(compute_tx_hash(tx), r_ledger_id(), SEQUENCER, native(), Amount(amount),
                       NO_OBJECT, 0, ZERO_HASH, NO_OBJECT)
 
@@ -149,8 +157,6 @@ def test_theft_through_the_withdrawal_root_is_challenged(rollup):
     theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
                                               Amount(5 * ETH), NO_OBJECT))
     paid = withdrawal_to_self(theft, 5 * ETH)
-    from flavum.core.transactions import compute_tx_hash
-
     lie = TxCommitment(compute_tx_hash(theft), h("any root"), compute_withdrawal_leaf(paid))
     header, posted = r.post([theft], lie={0: lie})
     with pytest.raises(LedgerError, match="not final yet"):
@@ -166,8 +172,6 @@ def test_wrong_transfer_amount_is_challenged(rollup):
     # Committed as if Bob had received 2 ETH: the post-state root is the lie.
     lying_state = r.state.copy()
     process_transaction(lying_state, signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(2 * ETH))))
-    from flavum.core.transactions import compute_tx_hash
-
     lie = TxCommitment(compute_tx_hash(honest), compute_state_root(lying_state))
     header, posted = r.post([honest], lie={0: lie})
     before = balance(r.ledger, address_of(CHALLENGER_KEY))
@@ -226,23 +230,146 @@ def test_the_challenger_finds_and_proves_the_first_bad_transaction(rollup):
     """flavum.challenger on its own: it replays every batch from genesis with nothing but
     the ledger, finds the theft (transaction 1 of batch 1, after an honest transfer) and
     proves it."""
-    from flavum.challenger import Challenger
-    from flavum.da.memory import MemoryStore
 
     r = rollup
     honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))
     theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
                                               Amount(4 * ETH), NO_OBJECT))
-    from flavum.core.transactions import compute_tx_hash
-
     paid = withdrawal_to_self(theft, 4 * ETH)
     lie = TxCommitment(compute_tx_hash(theft), h("root"), compute_withdrawal_leaf(paid))
     r.post([honest, theft], lie={1: lie})
     before = balance(r.ledger, address_of(CHALLENGER_KEY))
-    challenger = Challenger(r.ledger, MemoryStore(), State(DOMAIN), CHALLENGER_KEY)
+    challenger = Challenger(r.ledger, State(DOMAIN), CHALLENGER_KEY)
     (fraud,) = challenger.run()
     assert (fraud.number, fraud.index) == (1, 1)
     assert "insufficient" in fraud.reason.lower() or "holds" in fraud.reason
     assert fraud.challenge_tx is not None
     assert_reverted_and_paid(r, before, None)
     assert challenger.run() == []  # batch 0 alone is left, and it is honest
+
+# --- a RESULT unlike its proven trace; a refused transaction included ---------------------
+# Each lie is found by the challenger `flavum verify --challenge` runs, from the ledger alone.
+# A RESULT whose outputs differ from the proven trace: the inference's ZK proof is checked at
+# posting, but the state commits a RESULT object holding other outputs (withdrawn, an ERC-721
+# vouching for them). A transaction the rules refuse: a transfer signed for another rollup
+# (replayed), committed as if it had paid the sequencer.
+
+CHALLENGER = address_of(CHALLENGER_KEY)
+
+
+def bridge_of(r: Rollup) -> bytes:
+    return bytes.fromhex(r.ledger.deployment.bridge[2:])
+
+
+def challenge_all(r: Rollup, number: int) -> str:
+    """Run the challenger from genesis; it must find transaction 0 of batch `number` and
+    revert it. Returns the fraud's reason."""
+    before = balance(r.ledger, CHALLENGER)
+    (fraud,) = Challenger(r.ledger, GENESIS.state(), CHALLENGER_KEY).run()
+    assert (fraud.number, fraud.index) == (number, 0) and fraud.challenge_tx is not None
+    assert r.ledger.next_batch_number() == number, "the lying batch is reverted"
+    assert balance(r.ledger, CHALLENGER) > before + DEFAULT_BOND_WEI * 9 // 10
+    assert balance(r.ledger, bridge_of(r)) == 5 * ETH
+    return fraud.reason
+
+
+@pytest.fixture
+def with_model(rollup, tiny):
+    """Batch 1 (honest): Alice deposits her data point and deploys the tiny model, whose
+    verifier is registered on L1. Returns (rollup, model id, data id)."""
+    r = rollup
+    commitment = tiny.execution.input_commitment.be_bytes
+    r.ledger.deposit_data(ALICE_KEY, ALICE, commitment, b"a row")
+    event = r.ledger.deposits(0, r.ledger.head())[-1]
+    deploy = signed(ALICE_KEY, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
+                                              Access.COMMON, native(), Amount(0)))
+    r.post([make_deposit_transaction(DOMAIN, r.ledger.ledger_id, event), deploy])
+    model_id = compute_object_id(ALICE, Nonce(0))
+    r.ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+    return r, model_id, compute_deposit_object_id(event.event_id)
+
+
+def test_a_result_whose_outputs_differ_from_the_proven_trace_is_challenged(with_model, tiny):
+    r, model_id, data_id = with_model
+    proven = Execution(tiny.execution.input_commitment.be_bytes, tuple(tiny.execution.outputs))
+    forged = Execution(proven.input_commitment, tuple(v + 1000 for v in proven.outputs))
+    infer = signed(ALICE_KEY, 1, Infer(model_id, data_id, Amount(0)))
+    # The truth: the trace (proven on L1) and the RESULT both hold the proven outputs.
+    true_state = r.state.copy()
+    honest = process_transaction(true_state, infer, proven)
+    # The lie: the RESULT holds other outputs; the committed trace leaf is the proven one (a
+    # forged trace could not match the proof's trace root at posting).
+    lying_state = r.state.copy()
+    lying = process_transaction(lying_state, infer, forged)
+    assert lying.object_id == honest.object_id
+    lie = compute_tx_commitment(honest.tx_hash, compute_state_root(lying_state), honest.trace,
+                                None)
+    inference = proven_inference(model_id, tiny.proof, [(honest.tx_hash, honest.object_id)])
+    r.post([infer], lie={0: lie}, inferences=[inference])
+    assert r.ledger.next_batch_number() == 3  # accepted: its proof verified
+    reason = challenge_all(r, 2)
+    assert reason == "wrong post-state root"
+
+
+def test_a_transaction_the_rules_refuse_is_challenged_when_included(rollup):
+    r = rollup
+    other = Domain(ChainId(1), Hash32(b"\x99" * 32))  # another rollup's domain
+    replayed = sign_transaction(Transaction(other.chain_id, other.rollup_id, ALICE, Nonce(0),
+                                            Transfer(SEQUENCER, native(), Amount(5 * ETH))),
+                                ALICE_KEY)
+    theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
+                                              Amount(5 * ETH), NO_OBJECT))
+    # As if the replayed transfer had paid the sequencer Alice's 5 ETH, which it then withdraws.
+    lying_state = r.state.copy()
+    decrease_balance(lying_state, ALICE, native(), Amount(5 * ETH))
+    increase_balance(lying_state, SEQUENCER, native(), Amount(5 * ETH))
+    first = compute_tx_commitment(compute_tx_hash(replayed), compute_state_root(lying_state),
+                                  None, None)
+    outcome = process_transaction(lying_state, theft)
+    second = compute_tx_commitment(outcome.tx_hash, compute_state_root(lying_state), None,
+                                   outcome.withdrawal)
+    r.post([replayed, theft], lie={0: first, 1: second})
+    reason = challenge_all(r, 1)
+    assert reason.startswith("the rules refuse it") and "signed for chain 1" in reason
+    mine(r.ledger, WINDOW + 1)
+    paid: Withdrawal = outcome.withdrawal
+    with pytest.raises(LedgerError, match="batch not accepted"):
+        r.ledger.finalize_withdrawal(paid, 1, 0, compute_tree_proof(
+            [compute_withdrawal_leaf(paid)], 0), SEQUENCER_KEY)
+    assert balance(r.ledger, bridge_of(r)) == 5 * ETH
+
+
+def test_a_revert_is_read_back_and_the_bond_must_be_topped_up(rollup):
+    """After a fraud proof the ledger says which batch was reverted, why and for how much;
+    the bond is gone, posting is refused (BondShort, nothing sent) until anyone tops it up."""
+    from flavum.core.batch import compute_batch_hash
+    from flavum.l1.errors import BondShort
+
+    r = rollup
+    assert r.ledger.batch_reverts() == []
+    assert r.ledger.bond().amount == r.ledger.bond().minimum == DEFAULT_BOND_WEI
+    truth = r.state.copy()
+    honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(ETH)))
+    from flavum.core.transactions import compute_tx_hash
+
+    lie = TxCommitment(compute_tx_hash(honest), h("made up root"))
+    header, posted = r.post([honest], lie={0: lie})
+    challenge(r, header, posted, 0)
+    (revert,) = r.ledger.batch_reverts()
+    assert (revert.number, revert.tx_index, revert.reason) == (1, 0, "wrong post-state root")
+    assert revert.batch_hash == compute_batch_hash(header)
+    assert revert.challenger == address_of(CHALLENGER_KEY)
+    assert revert.prize == DEFAULT_BOND_WEI
+    bond = r.ledger.bond()
+    assert (bond.amount, bond.minimum, bond.is_short) == (0, DEFAULT_BOND_WEI, True)
+
+    r.state, r.batches = truth.copy(), r.batches[:1]
+    head = r.ledger.head()
+    with pytest.raises(BondShort, match="bond is 0 wei"):
+        r.post([honest])
+    assert r.ledger.head() == head, "nothing was sent"
+    r.state = truth.copy()
+    r.ledger.top_up_bond(Amount(DEFAULT_BOND_WEI), ALICE_KEY)  # anyone may pay it
+    assert not r.ledger.bond().is_short
+    r.post([honest])
+    assert r.ledger.next_batch_number() == 2

@@ -11,12 +11,12 @@ from flavum.core.batch import (
     compute_tx_commitment,
     compute_withdrawal_leaf,
 )
+from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Domain, compute_state_root, get_balance, get_object
 from flavum.core.stf import (
     Execution,
     compute_deposit_object_id,
-    create_genesis,
     process_transaction,
 )
 from flavum.core.transactions import (
@@ -46,9 +46,10 @@ def _signed(domain, nonce, body):
 
 def run_e2e(w3, tiny, tmp_path):
     domain = Domain(ChainId(7), Hash32(b"\x22" * 32))
-    state = create_genesis(domain, [])
-    genesis_root = compute_state_root(state)
-    ledger = deploy(w3, genesis_root=genesis_root)
+    genesis = Genesis(domain)
+    state = genesis.state()
+    genesis_root = genesis.root
+    ledger = deploy(w3, genesis=genesis)
     eth = compute_asset_id(ledger.ledger_id)
 
     # 1. Deposits on L1, seen by the watcher after 2 confirmations.

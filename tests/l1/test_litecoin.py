@@ -10,9 +10,10 @@ import pytest
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Domain, get_balance
-from flavum.core.stf import create_genesis, process_transaction
+from flavum.core.stf import process_transaction
 from flavum.core.transactions import Transaction, Withdraw, encode_transaction, sign_transaction
 from flavum.core.types import (
     NO_OBJECT,
@@ -66,7 +67,7 @@ class Rollup:
     """The core state as the watcher's target: it refuses a replayed deposit by itself."""
 
     def __init__(self) -> None:
-        self.state = create_genesis(DOMAIN, [])
+        self.state = Genesis(DOMAIN).state()
         self.applied: list[bytes] = []
 
     def submit(self, tx: Transaction) -> object:

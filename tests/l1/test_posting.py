@@ -8,13 +8,20 @@ from dataclasses import replace
 import pytest
 
 from flavum.core.batch import TraceEntry, Withdrawal
-from flavum.core.transactions import Deposit, Transaction, Transfer, encode_transaction
+from flavum.core.transactions import (
+    Deposit,
+    Transaction,
+    Transfer,
+    compute_tx_hash,
+    encode_transaction,
+    sign_transaction,
+)
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Amount, AssetId, ChainId, Nonce, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
 from flavum.l1.interface import BatchTx
 
-from .conftest import ALICE, BOB, DOMAIN
+from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN
 from .helpers import batch_of, h, make_batch, signed
 
 TRANSFER = Transfer(BOB, AssetId(h("asset")), Amount(1))
@@ -40,18 +47,24 @@ def test_what_the_contract_cannot_take_is_refused():
     [tx] = make_batch(0).txs
     with pytest.raises(LedgerError, match="not canonically encoded"):
         encode_posted_txs([replace(tx, raw=tx.raw + bytes(32))])
-    # The domain is posted once per batch: an honest batch has one (the rules refuse others).
-    other = Transaction(ChainId(1), DOMAIN.rollup_id, ALICE, Nonce(1), TRANSFER)
-    with pytest.raises(LedgerError) as err:
-        encode_posted_txs([tx, BatchTx(encode_transaction(other), tx.commitment)])
-    assert err.value.reason == "transactions of several domains"
+
+
+def test_a_transaction_of_another_domain_names_its_own():
+    """Posted to be challenged (the rules refuse it): its record carries its domain."""
+    [tx] = make_batch(0).txs
+    other = sign_transaction(Transaction(ChainId(1), DOMAIN.rollup_id, ALICE, Nonce(1),
+                                         TRANSFER), ALICE_KEY)
+    txs = [tx, BatchTx(encode_transaction(other), replace(tx.commitment,
+                                                           tx_hash=compute_tx_hash(other)))]
+    data = encode_posted_txs(txs)
+    assert len(data) == len(encode_posted_txs([tx, tx])) + 64
+    assert decode_posted_txs(data) == txs
 
 
 def test_malformed_packing_is_refused_on_reading_back():
     data = encode_posted_txs(make_batch(0).txs)
     # Cut short, a trailing byte, a count of zero, an announced leaf that is zero.
-    zero_leaf = data[:-33] + b"\x02" + bytes(32) * 2
-    for bad in (data[:-1], data + b"\x00", data[:64] + bytes(4) + data[68:], zero_leaf):
+    for bad in _malformed(data):
         with pytest.raises(LedgerError):
             decode_posted_txs(bad)
 
@@ -59,11 +72,10 @@ def test_malformed_packing_is_refused_on_reading_back():
 def test_the_rollup_refuses_malformed_packing(ledger):
     batch = make_batch(0)
     data = encode_posted_txs(batch.txs)
-    zero_leaf = data[:-33] + b"\x02" + bytes(32) * 2
     header = (batch.header.number, batch.header.prev_state_root, batch.header.state_root,
               batch.header.tx_root, batch.header.trace_root, batch.header.withdrawal_root,
               batch.header.data_pointer)
-    for bad in (data[:-1], data + b"\x00", data[:64] + bytes(4) + data[68:], zero_leaf):
+    for bad in _malformed(data):
         fn = ledger.rollup.functions.submitBatch(header, bad, [], [])
         with pytest.raises(LedgerError) as err:
             ledger._transact("raw submit", ledger.sequencer_key, fn)
@@ -71,3 +83,13 @@ def test_the_rollup_refuses_malformed_packing(ledger):
     ledger._transact("submit", ledger.sequencer_key,
                      ledger.rollup.functions.submitBatch(header, data, [], []))
     assert ledger.posted_txs(0) == list(batch.txs)
+
+
+def _malformed(data: bytes) -> list[bytes]:
+    """`data` (one record, no leaves) cut short, with a trailing byte, with a count of zero,
+    with an announced trace leaf that is zero, with unknown flags, naming the batch's own
+    domain as its own."""
+    record = data[68:]
+    return [data[:-1], data + b"\x00", data[:64] + bytes(4) + record,
+            data[:68] + b"\x02" + record[1:] + bytes(32), data[:68] + b"\x08" + record[1:],
+            data[:68] + b"\x04" + data[:64] + record[1:]]

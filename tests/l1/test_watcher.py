@@ -5,8 +5,9 @@ import pytest
 
 from flavum.core.assets import compute_asset_id
 from flavum.core.encoding import keccak256
+from flavum.core.genesis import Genesis
 from flavum.core.state import Domain, get_balance, get_object
-from flavum.core.stf import compute_deposit_object_id, create_genesis, process_transaction
+from flavum.core.stf import compute_deposit_object_id, process_transaction
 from flavum.core.types import ChainId, Hash32
 from flavum.l1.fake import FakeLedger
 from flavum.node.watcher import LedgerWatcher
@@ -21,7 +22,7 @@ class Rollup:
     """The core state as the watcher's target: it refuses a replayed deposit by itself."""
 
     def __init__(self):
-        self.state = create_genesis(DOMAIN, [])
+        self.state = Genesis(DOMAIN).state()
         self.applied = []
 
     def submit(self, tx):

@@ -4,9 +4,9 @@ import json
 import subprocess
 import sys
 
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import Transaction, Transfer, sign_transaction
 from flavum.core.types import Amount, Hash32, Nonce
-from flavum.node.config import native_asset
 
 from .conftest import ALICE, ALICE_KEY, BOB
 
@@ -43,11 +43,11 @@ def test_errors_are_one_line_and_non_zero(tmp_path):
 def test_cli_against_a_running_node(node):
     node.start()
     home = node.config.home
-    sent = flavum("transfer", "bob", "1.5eth", "--from", "alice", "--json", home=home)
+    sent = flavum("transfer", "bob", "1.5dev", "--from", "alice", "--json", home=home)
     assert sent.returncode == 0, sent.stderr
     bob = json.loads(flavum("account", "show", "bob", "--json", home=home).stdout)
-    assert bob["balances"]["0x" + native_asset().hex()] == str(10**21 + 15 * 10**17)
-    broke = flavum("transfer", "alice", "10000eth", "--from", "bob", home=home)
+    assert bob["balances"]["0x" + DEV_ASSET.hex()] == str(10**21 + 15 * 10**17)
+    broke = flavum("transfer", "alice", "10000dev", "--from", "bob", home=home)
     assert broke.returncode == 1 and "holds" in broke.stderr and "Traceback" not in broke.stderr
     bad = flavum("transfer", "alice", "1.5", "--from", "bob", home=home)
     assert bad.returncode == 1 and "whole" in bad.stderr
@@ -70,7 +70,7 @@ def test_kill_restart_keeps_every_accepted_transaction(node):
     accepted = []
     for n in range(40):
         tx = Transaction(domain[0], domain[1], ALICE, Nonce(n),
-                         Transfer(BOB, native_asset(), Amount(n + 1)))
+                         Transfer(BOB, DEV_ASSET, Amount(n + 1)))
         accepted.append(client.submit(sign_transaction(tx, ALICE_KEY))["tx_hash"])
         if n == 25:
             client.seal_batch()
@@ -98,18 +98,19 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x08\x07garbage")
 
     deployed = flavum("model", "deploy", str(tmp_path / "model.onnx"), "--calibration",
-                      str(tmp_path / "cal.json"), "--common", "--fee", "7", "--from", "alice",
+                      str(tmp_path / "cal.json"), "--common", "--fee", "7dev", "--from", "alice",
                       "--json", home=home)
     assert deployed.returncode == 0, deployed.stderr
     model_id = json.loads(deployed.stdout)["model_id"]
     shown = json.loads(flavum("model", "show", model_id, "--json", home=home).stdout)
-    assert shown["fee"] == "7" and shown["record"]["accuracy"]["top1_agreement"] >= 0.9
+    assert (shown["fee"], shown["fee_asset"]) == (str(7 * 10**18), "0x" + DEV_ASSET.hex())
+    assert shown["record"]["accuracy"]["top1_agreement"] >= 0.9
 
     data = flavum("data", "submit", str(tmp_path / "x.json"), "--model", model_id, "--from",
                   "bob", "--json", home=home)
     assert data.returncode == 0, data.stderr
     data_id = json.loads(data.stdout)["data_id"]
-    inferred = flavum("infer", model_id, data_id, "--max-fee", "7", "--wait", "--from", "bob",
+    inferred = flavum("infer", model_id, data_id, "--max-fee", "7dev", "--wait", "--from", "bob",
                       "--json", home=home)
     assert inferred.returncode == 0, inferred.stderr
     result = json.loads(inferred.stdout)

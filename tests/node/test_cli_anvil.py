@@ -11,7 +11,7 @@ from flavum.core.codec import from_hex
 from flavum.core.transactions import address_of
 from flavum.core.types import ObjectId
 from flavum.ml import examples
-from flavum.node.config import LedgerSpec
+from flavum.node.config import LedgerSpec, native_asset
 from tests.l1.conftest import ANVIL, Anvil
 
 from .conftest import BOB, NodeProcess, make_config
@@ -62,11 +62,12 @@ def test_cli_round_trip_on_anvil(tmp_path):
         try:
             client_balance = lambda: json.loads(  # noqa: E731
                 flavum("account", "show", "bob", "--json", home=home).stdout)["balances"]
-            before = int(next(iter(client_balance().values())))
+            eth = "0x" + native_asset().hex()
+            before = int(client_balance().get(eth, 0))
             out = flavum("deposit", "eth", "2eth", "--from", "bob", "--json", home=home)
             assert out.returncode == 0, out.stderr
             anvil.rpc("evm_mine", [])  # one confirmation
-            wait_for(lambda: int(next(iter(client_balance().values()))) == before + 2 * 10**18,
+            wait_for(lambda: int(client_balance().get(eth, 0)) == before + 2 * 10**18,
                      "the deposit to be credited")
 
             example = examples.train_sklearn_logreg("iris")

@@ -13,6 +13,7 @@ import pytest
 
 from flavum.core import errors
 from flavum.core.batch import compute_outputs_hash
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import (
     DeployModel,
     GrantAccess,
@@ -27,7 +28,6 @@ from flavum.ml import examples
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected, UnsupportedOperator
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
-from flavum.node.config import native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
 from flavum.zk.errors import ProvingFailed
@@ -35,7 +35,7 @@ from flavum.zk.pool_inline import InlineProverPool
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 
-ETH = native_asset()
+ETH = DEV_ASSET  # genesis funds pay the fees
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from flavum.core import errors
 from flavum.core.batch import compute_outputs_hash
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.stf import compute_deposit_object_id
 from flavum.core.transactions import Infer, Withdraw
 from flavum.core.types import NO_OBJECT, Amount, ObjectKind
@@ -44,7 +45,7 @@ def run_round_trip(node: Node) -> None:
     ledger.deposit_eth(BOB_KEY, BOB, 10**18)
     ledger.deposit_data(BOB_KEY, BOB, commitment, b"digits row 0")
     link.tick()
-    assert node.sequencer.account(BOB)[1][ETH] == 10**21 + 10**18
+    assert node.sequencer.account(BOB)[1][ETH] == 10**18  # genesis gave only dev funds
     event = ledger.deposits(0, ledger.head())[-1]
     data_id = compute_deposit_object_id(event.event_id)
     data = node.sequencer.object(data_id)
@@ -112,7 +113,7 @@ def test_withdrawal_proof_needs_a_sealed_batch(tmp_path, shared_srs):
     node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0))
     try:
         ledger_id = node.ledger("evm").ledger.ledger_id
-        w = send(node, BOB_KEY, BOB, Withdraw(ledger_id, ALICE, ETH, Amount(5), NO_OBJECT))
+        w = send(node, BOB_KEY, BOB, Withdraw(ledger_id, ALICE, DEV_ASSET, Amount(5), NO_OBJECT))
         with pytest.raises(errors.NotFound, match="sealed"):
             node.withdrawal_proof(w.outcome.withdrawal.withdrawal_id)
     finally:
@@ -134,6 +135,7 @@ def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, sha
                              Withdraw(ledger.ledger_id, BOB, ETH, Amount(10**17), NO_OBJECT))
             return encode_transaction(sign_transaction(tx, BOB_KEY))
 
+        ledger.deposit_eth(BOB_KEY, BOB, 10**18)
         # The escape hatch: Bob asks L1 to force his withdrawal; the second one is invalid.
         ledger.queue_forced_transaction(signed_withdraw(0), BOB_KEY)
         ledger.queue_forced_transaction(signed_withdraw(7), BOB_KEY)
@@ -160,7 +162,7 @@ def test_batch_detail_says_how_long_until_final(tmp_path, shared_srs):
     node = open_node(tmp_path, shared_srs, spec)
     try:
         link = node.ledger("evm")
-        send(node, BOB_KEY, BOB, Transfer(ALICE, ETH, Amount(1)))
+        send(node, BOB_KEY, BOB, Transfer(ALICE, DEV_ASSET, Amount(1)))
         batch = node.sequencer.seal_batch()
         link.tick()
         client = TestClient(create_app(node))

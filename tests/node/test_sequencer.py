@@ -5,6 +5,7 @@ import pytest
 from flavum.core import errors
 from flavum.core.assets import compute_ledger_id
 from flavum.core.batch import compute_batch_hash, compute_trace_leaf, compute_tx_leaf
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.merkle import compute_tree_proof, compute_tree_root, verify_tree_proof
 from flavum.core.state import compute_state_root
 from flavum.core.stf import Execution
@@ -26,7 +27,7 @@ from flavum.node.store import Store
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 
-ETH = native_asset()
+ETH = DEV_ASSET  # genesis funds
 
 
 class Clock:
@@ -196,3 +197,21 @@ def test_readable_tables_follow_blocks(setup):
     nonce, balances = seq.store.account(ALICE)
     assert nonce == 1 and balances[ETH] == 10**21 - 5
     assert compute_state_root(seq.snapshot()) == seq.state_root()
+
+
+def test_a_genesis_of_a_withdrawable_asset_is_refused(tmp_path):
+    """config.toml may fund accounts only in the dev asset: 1,000 ETH at genesis would be ETH
+    the Bridge never received (the unbacked-genesis attack)."""
+    from flavum.core.genesis import DEV_ASSET
+    from flavum.node.config import load_config
+
+    config = make_config(tmp_path)
+    text = (tmp_path / "config.toml").read_text()
+    assert load_config(tmp_path).genesis_state.allocations == ((ALICE, 10**21), (BOB, 10**21))
+    native = f'amount = "{10**21}"\nasset = "0x{native_asset().hex()}"'
+    (tmp_path / "config.toml").write_text(text.replace(f'amount = "{10**21}"', native, 1))
+    with pytest.raises(errors.ConfigError, match="only in the dev asset"):
+        load_config(tmp_path)
+    dev = f'amount = "{10**21}"\nasset = "0x{DEV_ASSET.hex()}"'
+    (tmp_path / "config.toml").write_text(text.replace(f'amount = "{10**21}"', dev, 1))
+    assert load_config(tmp_path) == config

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flavum.core.batch import BatchHeader
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import Domain
 from flavum.core.transactions import Infer, Transfer, Withdraw
 from flavum.core.types import NO_OBJECT, Amount, Hash32, ObjectId
@@ -18,7 +19,7 @@ from flavum.da.interface import DataStore, cid_from_digest
 from flavum.da.memory import MemoryStore
 from flavum.l1.evm import EvmLedger
 from flavum.ml import examples
-from flavum.node.config import LedgerSpec, native_asset
+from flavum.node.config import LedgerSpec
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
 from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, shared_srs
@@ -26,7 +27,7 @@ from tests.node.test_inference import deploy, send, submit_data, wait_proven
 
 __all__ = ["shared_srs"]
 
-ETH = native_asset()
+ETH = DEV_ASSET  # the genesis funds the users hold
 SEQUENCER_KEY = b"\x05" * 32
 
 
@@ -83,7 +84,7 @@ class Chain:
 
 def build_honest_chain(node: Node) -> Chain:
     """Batch 0: transfers, a model deployed, two data points. Batch 1: two proven inferences
-    and a transfer. Batch 2: an inference, an ETH withdrawal and a RESULT withdrawal."""
+    and a transfer. Batch 2: an inference, a withdrawal of funds and a RESULT withdrawal."""
     ledger = node.ledger("evm").ledger
     example = examples.train_sklearn_logreg("iris")
     headers = []
