@@ -76,8 +76,10 @@ def main() -> None:
     start = ledger.deployment.deployed_at_block
     deploy_gas = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
                   for n in range(start + 1, w3.eth.block_number + 1)]
-    for name, gas in zip(("ModelRegistry", "FlavumRollup", "FlavumBridge (+ FlavumObjects)",
-                          "ezkl reusable verifier (once per chain)"), deploy_gas, strict=False):
+    # In deploy_contracts' order: the rollup needs its executor's address, the bridge the rollup's.
+    for name, gas in zip(("ModelRegistry", "FlavumStep (one-step executor)",
+                          "FlavumRollup (+ the bond)", "FlavumBridge (+ FlavumObjects)",
+                          "ezkl reusable verifier (once per chain)"), deploy_gas, strict=True):
         rows.append((f"deploy {name}", gas, ""))
 
     # Model verifiers.

@@ -43,8 +43,17 @@ library FlavumHashes {
         bytes32 modelId;
     }
 
-    function treeNode(bytes32 left, bytes32 right) internal pure returns (bytes32) {
-        return keccak256(abi.encode(TREE_NODE_TAG, left, right));
+    /// keccak256(abi.encode(TREE_NODE_TAG, left, right)), hashed in scratch memory past the
+    /// free memory pointer: abi.encode would allocate 96 bytes per node, never freed.
+    function treeNode(bytes32 left, bytes32 right) internal pure returns (bytes32 node) {
+        bytes32 tag = TREE_NODE_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), left)
+            mstore(add(p, 0x40), right)
+            node := keccak256(p, 0x60)
+        }
     }
 
     /// Root of the binary tree over `leaves` (bytes32(0) when empty). Overwrites `leaves`.
@@ -54,12 +63,15 @@ library FlavumHashes {
             return bytes32(0);
         }
         while (n > 1) {
-            uint256 parents = (n + 1) / 2;
-            for (uint256 i = 0; i < parents; i++) {
-                bytes32 right = 2 * i + 1 < n ? leaves[2 * i + 1] : bytes32(0);
-                leaves[i] = treeNode(leaves[2 * i], right);
+            // n is a memory array's length: the index arithmetic cannot overflow.
+            unchecked {
+                uint256 parents = (n + 1) / 2;
+                for (uint256 i = 0; i < parents; i++) {
+                    bytes32 right = 2 * i + 1 < n ? leaves[2 * i + 1] : bytes32(0);
+                    leaves[i] = treeNode(leaves[2 * i], right);
+                }
+                n = parents;
             }
-            n = parents;
         }
         return leaves[0];
     }
@@ -97,14 +109,49 @@ library FlavumHashes {
         return keccak256(abi.encode(OUTPUTS_TAG, outputs));
     }
 
+    /// outputsHash of the signed values of ezkl public values (feltToSigned each), encoded in
+    /// scratch memory past the free memory pointer: abi.encode(OUTPUTS_TAG, int256[]) is the
+    /// tag, the offset 0x40, the count and the values. One per trace leaf rebuilt at posting.
+    function outputsHashOfFelts(uint256[] calldata felts) internal pure returns (bytes32 h) {
+        uint256 p;
+        assembly ("memory-safe") {
+            p := mload(0x40)
+        }
+        for (uint256 j = 0; j < felts.length; j++) {
+            int256 value = feltToSigned(felts[j]); // allocates nothing unless it reverts
+            assembly ("memory-safe") {
+                mstore(add(p, add(0x60, mul(0x20, j))), value)
+            }
+        }
+        bytes32 tag = OUTPUTS_TAG;
+        assembly ("memory-safe") {
+            mstore(p, tag)
+            mstore(add(p, 0x20), 0x40)
+            mstore(add(p, 0x40), felts.length)
+            h := keccak256(p, add(0x60, mul(0x20, felts.length)))
+        }
+    }
+
+    /// keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_,
+    /// resultId)), in scratch memory past the free memory pointer.
     function traceLeaf(
         bytes32 txHash,
         bytes32 modelId,
         bytes32 inputCommitment,
         bytes32 outputsHash_,
         bytes32 resultId
-    ) internal pure returns (bytes32) {
-        return keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_, resultId));
+    ) internal pure returns (bytes32 leaf) {
+        bytes32 tag = TRACE_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), txHash)
+            mstore(add(p, 0x40), modelId)
+            mstore(add(p, 0x60), inputCommitment)
+            mstore(add(p, 0x80), outputsHash_)
+            mstore(add(p, 0xa0), resultId)
+            leaf := keccak256(p, 0xc0)
+        }
     }
 
     /// A static struct ABI-encodes in place, exactly as its fields one after another.
@@ -133,14 +180,100 @@ library FlavumHashes {
     /// The rollup's id of a signed transaction in its wire encoding (transactions.compute_tx_hash).
     /// Also returns its type; reverts unless `raw` is the canonical encoding of an envelope.
     function txHashOf(bytes calldata raw) internal pure returns (bytes32 txHash, uint8 txType) {
-        (uint8 t, uint256 chainId, bytes32 rollupId, address sender, uint64 nonce, bytes memory body,
-            bytes memory signature) = abi.decode(raw, (uint8, uint256, bytes32, address, uint64, bytes, bytes));
-        // abi.decode accepts some non-canonical encodings; the node decodes strictly.
-        require(
-            keccak256(abi.encode(t, chainId, rollupId, sender, nonce, body, signature)) == keccak256(raw),
-            "transaction is not canonically encoded"
+        (bytes calldata body, bytes calldata signature) = envelopeBytes(raw);
+        txType = uint8(_word(raw, 0));
+        txHash = txHashOfFields(
+            _word(raw, 0x20), bytes32(_word(raw, 0x40)), txType, address(uint160(_word(raw, 0x60))),
+            uint64(_word(raw, 0x80)), body, signature
         );
-        bytes32 signingHash = keccak256(abi.encode(TX_SIGN_TAG, chainId, rollupId, t, sender, nonce, keccak256(body)));
-        return (keccak256(abi.encode(TX_HASH_TAG, signingHash, signature)), t);
+    }
+
+    /// The body and signature of a canonical envelope, read in place (nothing copied); reverts
+    /// for any other bytes. abi.encode(uint8 type, uint256 chainId, bytes32 rollupId, address
+    /// sender, uint64 nonce, bytes body, bytes signature) is exactly: seven head words (type,
+    /// sender and nonce with zero high bits), the body's offset 0xe0, the signature's offset
+    /// right after the body; each length word, its bytes, zero padding to a word; nothing more.
+    /// That is what abi.decode followed by abi.encode gives back unchanged, as the node decodes.
+    function envelopeBytes(bytes calldata raw) internal pure returns (bytes calldata body, bytes calldata signature) {
+        (bool canonical, uint256 bodyLength, uint256 sigHead, uint256 sigLength) = _envelopeLayout(raw);
+        require(canonical, "transaction is not canonically encoded");
+        body = raw[0x100:0x100 + bodyLength];
+        signature = raw[sigHead + 0x20:sigHead + 0x20 + sigLength];
+    }
+
+    /// Is `raw` a canonical envelope (envelopeBytes), and where are its body and signature?
+    /// Each word is read only once the lengths checked before it put it within `raw`.
+    function _envelopeLayout(bytes calldata raw)
+        private
+        pure
+        returns (bool canonical, uint256 bodyLength, uint256 sigHead, uint256 sigLength)
+    {
+        if (raw.length < 0x120) return (false, 0, 0, 0);
+        if (_word(raw, 0) > type(uint8).max || _word(raw, 0x60) > type(uint160).max) return (false, 0, 0, 0);
+        if (_word(raw, 0x80) > type(uint64).max || _word(raw, 0xa0) != 0xe0) return (false, 0, 0, 0);
+        bodyLength = _word(raw, 0xe0);
+        if (bodyLength > raw.length) return (false, 0, 0, 0); // bounds the sums below
+        sigHead = 0x100 + _padded(bodyLength);
+        if (_word(raw, 0xc0) != sigHead || raw.length < sigHead + 0x20) return (false, 0, 0, 0);
+        sigLength = _word(raw, sigHead);
+        if (sigLength > raw.length || raw.length != sigHead + 0x20 + _padded(sigLength)) return (false, 0, 0, 0);
+        canonical = _isZeroPadded(raw, 0x100 + bodyLength, sigHead)
+            && _isZeroPadded(raw, sigHead + 0x20 + sigLength, raw.length);
+    }
+
+    /// Word `at` of `data` (read with calldataload: a slice conversion would copy to memory).
+    /// Callers bound `at + 32` by data.length first.
+    function _word(bytes calldata data, uint256 at) private pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := calldataload(add(data.offset, at))
+        }
+    }
+
+    function _padded(uint256 length) private pure returns (uint256) {
+        return (length + 31) / 32 * 32;
+    }
+
+    /// Are bytes [from, to) of `data` zero? `to - from` is under a word, `to` at least a word.
+    function _isZeroPadded(bytes calldata data, uint256 from, uint256 to) private pure returns (bool) {
+        return from == to || _word(data, to - 0x20) & ((1 << (8 * (to - from))) - 1) == 0;
+    }
+
+    /// The tx hash from the envelope's fields, the body and signature read from calldata:
+    /// keccak256(abi.encode(TX_HASH_TAG, signingHash, signature)) with signingHash =
+    /// keccak256(abi.encode(TX_SIGN_TAG, chainId, rollupId, txType, sender, nonce,
+    /// keccak256(body))), each encoding written in scratch memory past the free memory pointer
+    /// (nothing allocated: a batch hashes every transaction).
+    function txHashOfFields(
+        uint256 chainId,
+        bytes32 rollupId,
+        uint8 txType,
+        address sender,
+        uint64 nonce,
+        bytes calldata body,
+        bytes calldata signature
+    ) internal pure returns (bytes32 txHash) {
+        bytes32 signTag = TX_SIGN_TAG;
+        bytes32 hashTag = TX_HASH_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            calldatacopy(p, body.offset, body.length)
+            let bodyHash := keccak256(p, body.length)
+            mstore(p, signTag)
+            mstore(add(p, 0x20), chainId)
+            mstore(add(p, 0x40), rollupId)
+            mstore(add(p, 0x60), and(txType, 0xff))
+            mstore(add(p, 0x80), and(sender, 0xffffffffffffffffffffffffffffffffffffffff))
+            mstore(add(p, 0xa0), and(nonce, 0xffffffffffffffff))
+            mstore(add(p, 0xc0), bodyHash)
+            let signingHash := keccak256(p, 0xe0)
+            // abi.encode(bytes32, bytes32, bytes): the bytes at offset 0x60, zero-padded.
+            mstore(p, hashTag)
+            mstore(add(p, 0x20), signingHash)
+            mstore(add(p, 0x40), 0x60)
+            mstore(add(p, 0x60), signature.length)
+            calldatacopy(add(p, 0x80), signature.offset, signature.length)
+            mstore(add(add(p, 0x80), signature.length), 0)
+            txHash := keccak256(p, add(0x80, mul(div(add(signature.length, 31), 32), 32)))
+        }
     }
 }

@@ -29,6 +29,10 @@ contract FlavumHashesHarness {
         return FlavumHashes.outputsHash(outputs);
     }
 
+    function outputsHashOfFelts(uint256[] calldata felts) external pure returns (bytes32) {
+        return FlavumHashes.outputsHashOfFelts(felts);
+    }
+
     function traceLeaf(bytes32 txHash, bytes32 modelId, bytes32 inputCommitment, int256[] memory outputs, bytes32 resultId)
         external
         pure

@@ -57,8 +57,9 @@ contract FlavumRollup {
         uint256 txIndex;
     }
 
-    /// One transaction of a batch and what it did (flavum.core.batch.TxCommitment, with the
-    /// transaction itself instead of its hash). Zero leaves: it emitted none.
+    /// A posted transaction as a challenge names it: its wire encoding and what it did
+    /// (flavum.core.batch.TxCommitment, with the transaction itself instead of its hash).
+    /// Zero leaves: it emitted none.
     struct BatchTx {
         bytes raw;
         bytes32 postStateRoot;
@@ -72,10 +73,12 @@ contract FlavumRollup {
         uint64 queuedAtBlock;
     }
 
+    /// What an accepted batch keeps in storage: three slots (a new slot costs 22k gas). The
+    /// header's other fields are not kept: a challenge names the header, checked against
+    /// batchHash (its previous state root is where a revert goes back to).
     struct Batch {
         bytes32 batchHash;
         bytes32 withdrawalRoot;
-        bytes32 prevStateRoot;
         uint64 acceptedAtBlock;
         uint64 forcedHeadBefore;
         uint64 depositsBefore;
@@ -111,6 +114,9 @@ contract FlavumRollup {
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
+    uint8 internal constant EMITS_WITHDRAWAL = 1; // a record's `flags` bits (submitBatch)
+    uint8 internal constant EMITS_TRACE = 2;
+    uint8 internal constant OWN_DOMAIN = 4;
     bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
@@ -183,9 +189,23 @@ contract FlavumRollup {
 
     // --- batches ----------------------------------------------------------------------------
 
+    /// `txs`: the batch's transactions and their commitments, packed (flavum/l1/evm_posting.py);
+    /// empty for a batch without transactions:
+    ///   chainId (32 bytes) | rollupId (32) | count (4) | count records, back to back
+    ///   record: flags (1) | [chainId (32) | rollupId (32), if flags bit 2] | txType (1) |
+    ///           sender (20) | nonce (8) | bodyLength (4) | body | signatureLength (2) |
+    ///           signature | postStateRoot (32) | [withdrawalLeaf (32), if flags bit 0] |
+    ///           [traceLeaf (32), if flags bit 1]
+    /// Record i is the transaction whose wire encoding is abi.encode(txType, chainId, rollupId,
+    /// sender, nonce, body, signature), its domain the batch's unless the record names its own
+    /// (a transaction of another domain can be posted, to be challenged): canonical by
+    /// construction, hashed from these fields as FlavumHashes.txHashOf hashes the wire bytes.
+    /// Packed rather than ABI-encoded because calldata is most of a transaction's cost: no
+    /// offset, length or padding words, the domain once per batch, no zero leaf for what a
+    /// transaction did not emit.
     function submitBatch(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) external {
@@ -197,7 +217,7 @@ contract FlavumRollup {
     /// (the sha256 precompile), so an accepted batch's data is on chain for anyone to read.
     function submitBatchWithData(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced,
         bytes calldata data
@@ -209,7 +229,7 @@ contract FlavumRollup {
 
     function _acceptBatch(
         FlavumHashes.Header calldata header,
-        BatchTx[] calldata txs,
+        bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced
     ) private {
@@ -227,7 +247,7 @@ contract FlavumRollup {
 
         bytes32 batchHash = FlavumHashes.batchHash(header);
         batches[header.number] = Batch(
-            batchHash, header.withdrawalRoot, header.prevStateRoot, uint64(block.number), forcedBefore, depositsBefore
+            batchHash, header.withdrawalRoot, uint64(block.number), forcedBefore, depositsBefore
         );
         lastStateRoot = header.stateRoot;
         nextBatchNumber = header.number + 1;
@@ -259,7 +279,7 @@ contract FlavumRollup {
         require(c.number < nextBatchNumber, "batch not accepted");
         require(block.number < finalAtBlock(c.number), "batch is final: its challenge window is over");
         require(FlavumHashes.batchHash(c.header) == batches[c.number].batchHash, "header is not the batch's");
-        _revertFrom(c.number, c.index, _fraud(c, _preStateRoot(c)));
+        _revertFrom(c.number, c.header.prevStateRoot, c.index, _fraud(c, _preStateRoot(c)));
     }
 
     /// The committed state root before transaction c.index (after the one before it).
@@ -296,9 +316,10 @@ contract FlavumRollup {
         return "wrong emission";
     }
 
-    function _revertFrom(uint64 number, uint256 index, string memory reason) private {
+    /// Revert batch `number` (whose header has `prevStateRoot`) and every later one.
+    function _revertFrom(uint64 number, bytes32 prevStateRoot, uint256 index, string memory reason) private {
         Batch storage b = batches[number];
-        lastStateRoot = b.prevStateRoot;
+        lastStateRoot = prevStateRoot;
         forcedHead = b.forcedHeadBefore;
         depositsConsumed = b.depositsBefore;
         nextBatchNumber = number;
@@ -309,34 +330,46 @@ contract FlavumRollup {
         require(ok, "paying the challenger failed");
     }
 
+    /// keccak256(abi.encode(TX_LEAF_TAG, txHash, postRoot, withdrawalLeaf, traceLeaf)), hashed in
+    /// scratch memory past the free memory pointer (abi.encode would allocate, once per tx).
     function _txLeaf(bytes32 txHash, bytes32 postRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf)
         private
         pure
-        returns (bytes32)
+        returns (bytes32 leaf)
     {
-        return keccak256(abi.encode(TX_LEAF_TAG, txHash, postRoot, withdrawalLeaf, traceLeaf));
+        bytes32 tag = TX_LEAF_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            mstore(add(p, 0x20), txHash)
+            mstore(add(p, 0x40), postRoot)
+            mstore(add(p, 0x60), withdrawalLeaf)
+            mstore(add(p, 0x80), traceLeaf)
+            leaf := keccak256(p, 0xa0)
+        }
     }
 
     /// Every Deposit of this ledger in the batch must be the inbox's next deposit, body for
     /// body; and no inbox deposit older than `forcedWindow` blocks may be left unconsumed.
-    function _consumeDeposits(BatchTx[] calldata txs, bool hasDeposits) private {
-        bytes32 ledger = inbox.ledgerId();
+    function _consumeDeposits(bytes calldata txs, bool hasDeposits) private {
         uint256 next = depositsConsumed;
-        for (uint256 i = 0; hasDeposits && i < txs.length; i++) {
-            // The envelope's first word is its type: decode only the deposits.
-            if (uint8(uint256(bytes32(txs[i].raw[:32]))) != DEPOSIT_TX_TYPE) {
-                continue;
+        if (hasDeposits) {
+            bytes32 ledger = inbox.ledgerId();
+            uint256 at = _firstRecord(txs);
+            for (uint256 i = 0; i < _txCount(txs); i++) {
+                (uint256 flags, uint256 fields, bytes calldata body,, uint256 end) = _txFields(txs, at);
+                (,,, at) = _commitment(txs, end, flags);
+                uint8 txType = uint8(_load(txs, fields, 1));
+                // A deposit from another ledger is not this inbox's to check.
+                if (txType != DEPOSIT_TX_TYPE || body.length < 64 || bytes32(_load(body, 0, 32)) != ledger) {
+                    continue;
+                }
+                (bytes32 bodyHash,) = inbox.deposit(next); // reverts past the inbox: a forged deposit
+                require(keccak256(body) == bodyHash, "deposit does not match the inbox");
+                next++;
             }
-            (,,,,, bytes memory body,) =
-                abi.decode(txs[i].raw, (uint8, uint256, bytes32, address, uint64, bytes, bytes));
-            if (body.length < 64 || bytes32(body) != ledger) {
-                continue; // a deposit from another ledger: not this inbox's to check
-            }
-            (bytes32 bodyHash,) = inbox.deposit(next); // reverts past the inbox: a forged deposit
-            require(keccak256(body) == bodyHash, "deposit does not match the inbox");
-            next++;
+            depositsConsumed = next;
         }
-        depositsConsumed = next;
         if (next < inbox.depositCount()) {
             (, uint64 at) = inbox.deposit(next);
             require(block.number < uint256(at) + forcedWindow, "batch skips an overdue deposit");
@@ -346,33 +379,33 @@ contract FlavumRollup {
     /// Hash every transaction and check that the header's roots follow from the commitments:
     /// the tx root from the tx leaves, the state root from the last post-state root, the
     /// withdrawal and trace roots from the non-zero emitted leaves. Returns the tx hashes.
-    function _checkCommitments(FlavumHashes.Header calldata header, BatchTx[] calldata txs)
+    function _checkCommitments(FlavumHashes.Header calldata header, bytes calldata txs)
         private
         pure
         returns (bytes32[] memory txHashes, bool hasDeposits)
     {
-        uint256 n = txs.length;
+        uint256 n = _txCount(txs);
         txHashes = new bytes32[](n);
-        bytes32[] memory txLeaves = new bytes32[](n);
-        bytes32[] memory withdrawalLeaves = new bytes32[](n);
-        bytes32[] memory traceLeaves = new bytes32[](n);
-        uint256 withdrawals = 0;
-        uint256 traces = 0;
+        Leaves memory leaves = Leaves(new bytes32[](n), new bytes32[](n), 0, new bytes32[](n), 0);
+        bytes32 last = header.prevStateRoot;
+        uint256 at = _firstRecord(txs);
         for (uint256 i = 0; i < n; i++) {
-            BatchTx calldata t = txs[i];
-            uint8 txType;
-            (txHashes[i], txType) = FlavumHashes.txHashOf(t.raw);
-            hasDeposits = hasDeposits || txType == DEPOSIT_TX_TYPE;
-            txLeaves[i] = _txLeaf(txHashes[i], t.postStateRoot, t.withdrawalLeaf, t.traceLeaf);
-            if (t.withdrawalLeaf != bytes32(0)) withdrawalLeaves[withdrawals++] = t.withdrawalLeaf;
-            if (t.traceLeaf != bytes32(0)) traceLeaves[traces++] = t.traceLeaf;
+            bool isDeposit;
+            (last, isDeposit, at) = _takeRecord(txs, at, i, txHashes, leaves);
+            hasDeposits = hasDeposits || isDeposit;
         }
+        require(at == txs.length, "packed transactions are malformed");
+        bytes32[] memory withdrawalLeaves = leaves.withdrawalLeaves;
+        bytes32[] memory traceLeaves = leaves.traceLeaves;
+        uint256 withdrawals = leaves.withdrawals;
+        uint256 traces = leaves.traces;
         assembly {
             mstore(withdrawalLeaves, withdrawals)
             mstore(traceLeaves, traces)
         }
-        require(FlavumHashes.computeTreeRoot(txLeaves) == header.txRoot, "tx root does not follow from the transactions");
-        bytes32 last = n == 0 ? header.prevStateRoot : txs[n - 1].postStateRoot;
+        require(
+            FlavumHashes.computeTreeRoot(leaves.txLeaves) == header.txRoot, "tx root does not follow from the transactions"
+        );
         require(last == header.stateRoot, "state root is not the last transaction's post-state root");
         require(
             FlavumHashes.computeTreeRoot(withdrawalLeaves) == header.withdrawalRoot,
@@ -381,6 +414,142 @@ contract FlavumRollup {
         require(
             FlavumHashes.computeTreeRoot(traceLeaves) == header.traceRoot, "trace root does not follow from the transactions"
         );
+    }
+
+    /// The leaves of a batch's commitments, gathered record by record (the emitted ones in
+    /// order, their counts apart: the arrays are cut to them once all are read).
+    struct Leaves {
+        bytes32[] txLeaves;
+        bytes32[] withdrawalLeaves;
+        uint256 withdrawals;
+        bytes32[] traceLeaves;
+        uint256 traces;
+    }
+
+    /// Read record `i` at `at`: its tx hash into txHashes[i], its leaves into `leaves`.
+    /// Returns its post-state root, whether it is a Deposit, and where the next record begins.
+    function _takeRecord(bytes calldata txs, uint256 at, uint256 i, bytes32[] memory txHashes, Leaves memory leaves)
+        private
+        pure
+        returns (bytes32 postStateRoot, bool isDeposit, uint256 next)
+    {
+        uint8 txType;
+        uint256 flags;
+        (txHashes[i], txType, flags, next) = _txHash(txs, at);
+        isDeposit = txType == DEPOSIT_TX_TYPE;
+        bytes32 withdrawalLeaf;
+        bytes32 traceLeaf;
+        (postStateRoot, withdrawalLeaf, traceLeaf, next) = _commitment(txs, next, flags);
+        leaves.txLeaves[i] = _txLeaf(txHashes[i], postStateRoot, withdrawalLeaf, traceLeaf);
+        if (withdrawalLeaf != bytes32(0)) leaves.withdrawalLeaves[leaves.withdrawals++] = withdrawalLeaf;
+        if (traceLeaf != bytes32(0)) leaves.traceLeaves[leaves.traces++] = traceLeaf;
+    }
+
+    // --- the packed transactions of submitBatch ----------------------------------------------
+
+    /// How many records `txs` holds. No transactions are posted as empty bytes only: one
+    /// encoding per batch.
+    function _txCount(bytes calldata txs) private pure returns (uint256 count) {
+        if (txs.length == 0) {
+            return 0;
+        }
+        count = _load(txs, 64, 4);
+        require(count > 0, "packed transactions are malformed");
+    }
+
+    /// Where the first record begins: after the domain and the count.
+    function _firstRecord(bytes calldata txs) private pure returns (uint256) {
+        return txs.length == 0 ? 0 : 68;
+    }
+
+    /// The `size`-byte big-endian number at `at` of `data` (calldataload: converting a calldata
+    /// slice to bytesN would copy it to memory first).
+    /// `at` is a sum of a few lengths read from calldata: far from overflowing.
+    function _load(bytes calldata data, uint256 at, uint256 size) private pure returns (uint256 value) {
+        unchecked {
+            require(at + size <= data.length, "packed transactions are malformed");
+        }
+        assembly ("memory-safe") {
+            value := shr(sub(256, mul(8, size)), calldataload(add(data.offset, at)))
+        }
+    }
+
+    /// The transaction part of the record at `at`: its flags, where its type, sender and nonce
+    /// sit (29 bytes), its body and signature; and where its commitment part begins.
+    function _txFields(bytes calldata txs, uint256 at)
+        private
+        pure
+        returns (uint256 flags, uint256 fields, bytes calldata body, bytes calldata signature, uint256 end)
+    {
+        flags = _load(txs, at, 1);
+        require(flags <= (EMITS_WITHDRAWAL | EMITS_TRACE | OWN_DOMAIN), "packed transactions are malformed");
+        unchecked {
+            // Offsets within calldata plus lengths of at most 32 bits: no overflow.
+            fields = flags & OWN_DOMAIN != 0 ? at + 65 : at + 1;
+            uint256 bodyStart = fields + 33;
+            uint256 bodyEnd = bodyStart + _load(txs, fields + 29, 4);
+            body = txs[bodyStart:bodyEnd];
+            end = bodyEnd + 2 + _load(txs, bodyEnd, 2);
+            signature = txs[bodyEnd + 2:end];
+        }
+    }
+
+    /// The tx hash of the record at `at` (FlavumHashes.txHashOf of its wire encoding), its type,
+    /// its flags and where its commitment part begins.
+    function _txHash(bytes calldata txs, uint256 at)
+        private
+        pure
+        returns (bytes32 txHash, uint8 txType, uint256 flags, uint256 end)
+    {
+        uint256 fields;
+        bytes calldata body;
+        bytes calldata signature;
+        (flags, fields, body, signature, end) = _txFields(txs, at);
+        (uint256 chainId, bytes32 rollupId) = _domain(txs, at, flags);
+        uint256 head = _load(txs, fields, 29); // txType (1) | sender (20) | nonce (8)
+        txType = uint8(head >> 224);
+        txHash = FlavumHashes.txHashOfFields(
+            chainId, rollupId, txType, address(uint160(head >> 64)), uint64(head), body, signature
+        );
+    }
+
+    /// The domain of the record at `at`: its own, which differs from the batch's (one encoding
+    /// per transaction), or the batch's.
+    function _domain(bytes calldata txs, uint256 at, uint256 flags)
+        private
+        pure
+        returns (uint256 chainId, bytes32 rollupId)
+    {
+        chainId = _load(txs, 0, 32);
+        rollupId = bytes32(_load(txs, 32, 32));
+        if (flags & OWN_DOMAIN != 0) {
+            uint256 ownChain = _load(txs, at + 1, 32);
+            bytes32 ownRollup = bytes32(_load(txs, at + 33, 32));
+            require(ownChain != chainId || ownRollup != rollupId, "packed transactions are malformed");
+            (chainId, rollupId) = (ownChain, ownRollup);
+        }
+    }
+
+    /// The commitment part of a record at `at` (its flags say which leaves follow), and where
+    /// the next record begins. A leaf the flags announce is never zero: one encoding per
+    /// commitment.
+    function _commitment(bytes calldata txs, uint256 at, uint256 flags)
+        private
+        pure
+        returns (bytes32 postStateRoot, bytes32 withdrawalLeaf, bytes32 traceLeaf, uint256 next)
+    {
+        postStateRoot = bytes32(_load(txs, at, 32));
+        next = at + 32;
+        if (flags & EMITS_WITHDRAWAL != 0) {
+            withdrawalLeaf = bytes32(_load(txs, next, 32));
+            require(withdrawalLeaf != bytes32(0), "packed transactions are malformed");
+            next += 32;
+        }
+        if (flags & EMITS_TRACE != 0) {
+            traceLeaf = bytes32(_load(txs, next, 32));
+            require(traceLeaf != bytes32(0), "packed transactions are malformed");
+            next += 32;
+        }
     }
 
     function _processForced(FlavumHashes.Header calldata header, bytes32[] memory txHashes, ForcedInclusion[] calldata forced)
@@ -520,12 +689,7 @@ contract FlavumRollup {
         pure
         returns (bytes32)
     {
-        int256[] memory outputs = new int256[](count);
-        for (uint256 j = 0; j < count; j++) {
-            outputs[j] = FlavumHashes.feltToSigned(inf.instances[start + j]);
-        }
-        return FlavumHashes.traceLeaf(
-            inf.txHashes[r], inf.modelId, inputCommitment, FlavumHashes.outputsHash(outputs), inf.resultIds[r]
-        );
+        bytes32 outputs = FlavumHashes.outputsHashOfFelts(inf.instances[start:start + count]);
+        return FlavumHashes.traceLeaf(inf.txHashes[r], inf.modelId, inputCommitment, outputs, inf.resultIds[r]);
     }
 }

@@ -1,9 +1,9 @@
 """EVM calldata as the data store of batch data: the blob rides in the batch transaction.
 
-The rollup's `submitBatchWithData(header, inferences, forced, data)` takes the batch's blob as
-one more calldata argument, checks `sha256(data) == header.dataPointer` on chain (the sha256
-precompile) and emits `BatchDataPosted(number, dataPointer, size)`. So a batch accepted this
-way has its data on the ledger itself, as available as the ledger: no other service to trust.
+The rollup's `submitBatchWithData(header, txs, inferences, forced, data)` takes the batch's
+blob as one more calldata argument, checks `sha256(data) == header.dataPointer` on chain (the
+sha256 precompile) and emits `BatchDataPosted(number, dataPointer, size)`. So a batch accepted
+this way has its data on the ledger itself, as available as the ledger: no other service to trust.
 Reading it back: the event names the transaction, the transaction's input holds the blob.
 
 `EvmCalldataStore(ledger, side)` is a `DataStore` over any `BatchDataLedger` (interface.py), the

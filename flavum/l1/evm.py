@@ -27,12 +27,12 @@ from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
-from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
+from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
     BatchRevert,
@@ -246,13 +246,7 @@ class EvmLedger(Ledger):
         status = self.batch_status(number)
         if not status.accepted:
             raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
-        txs = []
-        for posted in self._posting_params(number, status.tx_hash)["txs"]:
-            raw = bytes(posted["raw"])
-            txs.append(BatchTx(raw, TxCommitment(
-                compute_tx_hash(decode_transaction(raw)), Hash32(bytes(posted["postStateRoot"])),
-                Hash32(bytes(posted["withdrawalLeaf"])), Hash32(bytes(posted["traceLeaf"])))))
-        return txs
+        return decode_posted_txs(bytes(self._posting_params(number, status.tx_hash)["txs"]))
 
     def posted_executions(self, number: int) -> dict[Hash32, Execution]:
         """Read back from the proofs in the calldata that posted batch `number`."""
@@ -308,8 +302,7 @@ class EvmLedger(Ledger):
                 vkas[inference.model_id] = self._vka_of(inference.model_id)
         args = (
             _header_tuple(header),
-            [(t.raw, t.commitment.post_state_root, t.commitment.withdrawal_leaf,
-              t.commitment.trace_leaf) for t in txs],
+            encode_posted_txs(txs),
             [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
               [r[0] for r in i.rows], [r[1] for r in i.rows])
              for i in inferences],

@@ -30,6 +30,7 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import Amount, AssetId, Hash32, Nonce, ObjectId
 from flavum.l1.evm import EvmLedger
+from flavum.l1.evm_posting import encode_posted_txs
 from flavum.l1.interface import BatchTx, ProvenInference, proven_inference
 
 from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN, GENESIS_ROOT, ProvenModel
@@ -135,7 +136,6 @@ def one_inference(model: ProvenModel, model_id: ObjectId, number: int = 0,
     return header, txs, proven_inference(model_id, model.proof, [(tx_hash, result_id)])
 
 
-def tx_tuples(txs: Sequence[BatchTx]) -> list[tuple[bytes, Hash32, Hash32, Hash32]]:
-    """The contract's BatchTx[] argument, for calling submitBatch directly."""
-    return [(t.raw, t.commitment.post_state_root, t.commitment.withdrawal_leaf,
-             t.commitment.trace_leaf) for t in txs]
+def tx_tuples(txs: Sequence[BatchTx]) -> bytes:
+    """The contract's packed `txs` argument, for calling submitBatch directly."""
+    return encode_posted_txs(txs)

@@ -71,7 +71,7 @@ def test_wrong_previous_root(registered):
 def test_batch_number_out_of_order(registered):
     ledger = EvmLedger(registered.w3, registered.deployment, registered.sequencer_key)
     fn = ledger.rollup.functions.submitBatch(
-        (1, *[h(str(i)) for i in range(6)]), [], [], [])
+        (1, *[h(str(i)) for i in range(6)]), b"", [], [])
     with pytest.raises(LedgerError) as err:
         ledger._transact("raw submit", registered.sequencer_key, fn)
     assert reason(err) == "batch number out of order"

@@ -139,3 +139,11 @@ def test_tree_root_and_proofs_match(harness, leaves, data):
                                   FIELD_MODULUS - 1])
 def test_felt_to_signed(harness, felt):
     assert harness.feltToSigned(felt).call() == felt_to_signed(felt)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(0, FIELD_MODULUS - 1), max_size=12))
+def test_outputs_hash_of_felts_matches(harness, felts):
+    """The rollup's path (scratch memory, straight from the public values) is outputsHash."""
+    expected = compute_outputs_hash([felt_to_signed(f) for f in felts])
+    assert harness.outputsHashOfFelts(felts).call() == expected
