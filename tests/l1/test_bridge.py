@@ -197,3 +197,33 @@ def test_forced_request_can_be_refused_publicly(ledger):
     ledger.post_batch(*make_batch(0), forced=[ForcedInclusion(request_id, included=False)])
     events = ledger.rollup.events.ForcedRequestProcessed.get_logs(from_block=0)
     assert [(e["args"]["requestId"], e["args"]["included"]) for e in events] == [(0, False)]
+
+
+def test_queues_show_what_batches_owe_and_how_they_settled_it(ledger):
+    """What `flavum verify` reports from the ledger alone: inbox deposits taken and waiting
+    (overdue past the window), forced requests included, refused, pending and overdue."""
+    from flavum.node.watcher import make_deposit_transaction
+
+    eth = compute_asset_id(ledger.ledger_id)
+    ledger.deposit_eth(ALICE_KEY, ALICE, 10**18)
+    included = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(5), ObjectId(ZERO_HASH)))
+    refused = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(10**30), ObjectId(ZERO_HASH)),
+                      nonce=1)
+    for tx in (included, refused):
+        ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
+    (event,) = ledger.deposits(0, ledger.head())
+    deposit = make_deposit_transaction(DOMAIN, ledger.ledger_id, event)
+    batch = make_batch(0, txs=[deposit, included])
+    ledger.post_batch(*batch, forced=[ForcedInclusion(0, True, 1), ForcedInclusion(1, False)])
+    ledger.deposit_eth(ALICE_KEY, BOB, 10**18)  # deposit 1: waiting
+    late = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(1), ObjectId(ZERO_HASH)), 2)
+    ledger.queue_forced_transaction(encode_transaction(late), ALICE_KEY)
+    q = ledger.queues()
+    assert (q.deposits, q.deposits_consumed, q.window) == (2, 1, 5)
+    assert [(o.request_id, o.batch_number, o.included) for o in q.outcomes] == [
+        (0, 0, True), (1, 0, False)]
+    assert [r.processed for r in q.forced] == [True, True, False]
+    assert q.overdue_deposits() == [] and q.overdue_forced() == []
+    mine(ledger, 6)  # the window passes: the next batch must take deposit 1 and request 2
+    q = ledger.queues()
+    assert q.overdue_deposits() == [1] and q.overdue_forced() == [2]
