@@ -3,8 +3,9 @@
 It follows the ledger's accepted batches from genesis with a full replica of the rollup state,
 replaying each batch's posted transactions (read from the ledger itself) one by one. At the
 first transaction that the rules refuse, or whose committed post-state root or emissions are
-not what it does, it builds the one-step witness (core/step_witness.py) on the state before
-that transaction and submits the fraud proof. A batch still in its window is challenged; the
+not what it does, or at the first forced request the batch refused where it was valid, it
+builds the one-step witness (core/step_witness.py) on the state there and submits the fraud
+proof. A batch still in its window is challenged; the
 ledger reverts it and every later one. Inference executions come from the proofs posted with
 the batch (their public values: input commitment and outputs, checked by the ledger at
 posting), so the challenger needs nothing but the ledger: not the batch data, which a lying
@@ -22,7 +23,7 @@ from flavum.core.step_witness import compute_step_witness
 from flavum.core.stf import Execution, process_transaction
 from flavum.core.transactions import decode_transaction
 from flavum.core.types import Hash32
-from flavum.l1.interface import BatchTx, Ledger
+from flavum.l1.interface import BatchTx, ForcedInclusion, Ledger
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,10 @@ class Fraud:
     """The first bad transaction of batch `number`, and why."""
 
     number: int
-    index: int
+    index: int  # the transaction, or the position of a wrongly refused forced request
     reason: str
     challenge_tx: Hash32 | None = None  # the ledger transaction that proved it, once sent
+    refusal: ForcedInclusion | None = None  # the refused request, for a wrong refusal
 
 
 class Challenger:
@@ -53,8 +55,9 @@ class Challenger:
             txs = self.ledger.posted_txs(number)
             proven = self.ledger.posted_executions(number)
             executions = [proven.get(tx.commitment.tx_hash) for tx in txs]
+            refusals = self._refusals(number)
             start = self.state.copy()
-            fraud = self._replay(number, txs, executions)
+            fraud = self._replay(number, txs, executions, refusals)
             if fraud is not None:
                 self.state = start  # the batch does not stand
                 if posted is None or posted.header is None:
@@ -63,11 +66,31 @@ class Challenger:
             self.next_number += 1
         return []
 
-    def _replay(self, number: int, txs: list[BatchTx],
-                executions: list[Execution | None]) -> Fraud | None:
-        """Apply batch `number`'s transactions to the replica, up to the first bad one."""
-        for index, (tx, execution) in enumerate(zip(txs, executions, strict=True)):
-            reason = self._apply(tx, execution)
+    def _refusals(self, number: int) -> dict[int, list[tuple[ForcedInclusion, bytes]]]:
+        """The forced requests batch `number` refused, with their transactions, by position."""
+        if not self.ledger.capabilities.forced_inclusion:
+            return {}
+        refused = [f for f in self.ledger.posted_forced(number) if not f.included]
+        if not refused:
+            return {}
+        raws = {r.request_id: r.raw_tx for r in self.ledger.forced_requests(only_pending=False)}
+        by_position: dict[int, list[tuple[ForcedInclusion, bytes]]] = {}
+        for f in refused:
+            by_position.setdefault(f.tx_index, []).append((f, raws[f.request_id]))
+        return by_position
+
+    def _replay(self, number: int, txs: list[BatchTx], executions: list[Execution | None],
+                refusals: dict[int, list[tuple[ForcedInclusion, bytes]]]) -> Fraud | None:
+        """Apply batch `number`'s transactions to the replica, up to the first bad one (a
+        transaction, or a refusal of a forced request that is valid where it was refused)."""
+        for index in range(len(txs) + 1):
+            for refusal, raw in refusals.get(index, []):
+                if _valid(self.state, raw):
+                    return Fraud(number, index, "a valid forced transaction was refused",
+                                 refusal=refusal)
+            if index == len(txs):
+                return None
+            reason = self._apply(txs[index], executions[index])
             if reason is not None:
                 return Fraud(number, index, reason)
         return None
@@ -94,10 +117,25 @@ class Challenger:
         pre = self.state.copy()  # the batch's pre-state, then the transactions before `index`
         for tx, execution in zip(txs[:index], executions[:index], strict=True):
             process_transaction(pre, decode_transaction(tx.raw), execution)
+        if fraud.refusal is not None:
+            raw = next(r for f, r in self._refusals(fraud.number)[index] if f == fraud.refusal)
+            witness = compute_step_witness(pre, decode_transaction(raw), None)
+            sent = self.ledger.challenge_refusal(header, txs, fraud.refusal, raw, witness,
+                                                 self.key)
+            return replace(fraud, challenge_tx=sent)
         witness = compute_step_witness(pre, decode_transaction(txs[index].raw), executions[index])
         trace = _committed_trace(pre, txs[index], executions[index])
         sent = self.ledger.challenge(header, txs, index, witness, trace, self.key)
         return replace(fraud, challenge_tx=sent)
+
+
+def _valid(state: State, raw: bytes) -> bool:
+    """Whether the rules take transaction `raw` on `state` (which is left as it is)."""
+    try:
+        process_transaction(state.copy(), decode_transaction(raw))
+    except InvalidTransaction:
+        return False
+    return True
 
 
 def _committed_trace(pre: State, posted: BatchTx, execution: Execution | None

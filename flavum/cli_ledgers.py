@@ -284,9 +284,10 @@ def open_verifier_store(home: Path, da: str | None, ledger: Any) -> Any:
 
 
 def _describe_fraud(fraud: Fraud) -> str:
-    return (f"batch {fraud.number}: transaction {fraud.index} proven fraudulent on chain "
-            f"({fraud.reason}); the batch and every later one are reverted "
-            f"(challenge {to_hex(fraud.challenge_tx)})")
+    what = (f"transaction {fraud.index}" if fraud.refusal is None else
+            f"the refusal of forced request #{fraud.refusal.request_id} at {fraud.index}")
+    return (f"batch {fraud.number}: {what} proven fraudulent on chain ({fraud.reason}); the "
+            f"batch and every later one are reverted (challenge {to_hex(fraud.challenge_tx)})")
 
 
 def _describe_queues(q: LedgerQueues) -> list[str]:

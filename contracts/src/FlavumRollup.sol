@@ -51,10 +51,34 @@ contract FlavumRollup {
 
     /// How a batch processes forced request `requestId`: included (it is the batch's
     /// transaction `txIndex`) or refused (the rollup found the transaction invalid).
+    /// How a batch settles a forced request: included as transaction txIndex, or refused at
+    /// position txIndex (judged on the state before transaction txIndex of the batch; the
+    /// batch's length: after its last), where a refusal is legal only if the transaction is
+    /// invalid: `challengeRefusal` reverts the batch otherwise.
     struct ForcedInclusion {
         uint256 requestId;
         bool included;
         uint256 txIndex;
+    }
+
+    /// A refusal to disprove: refusal `which` of the batch's refusals (their request ids and
+    /// positions, all of them, as posted), the refused transaction's wire encoding, the
+    /// committed leaf before its position (unused at position 0) and the step witness on the
+    /// state there.
+    struct RefusalChallenge {
+        uint64 number;
+        FlavumHashes.Header header;
+        uint256[] requestIds;
+        uint256[] positions;
+        uint256 which;
+        bytes raw;
+        bytes32 prevTxHash;
+        bytes32 prevPostStateRoot;
+        bytes32 prevWithdrawalLeaf;
+        bytes32 prevTraceLeaf;
+        bytes32[] prevProof;
+        FlavumStep.Entry[] entries;
+        FlavumStep.Write[] writes;
     }
 
     /// A posted transaction as a challenge names it: its wire encoding and what it did
@@ -122,6 +146,9 @@ contract FlavumRollup {
     bytes32 public immutable genesisStateRoot; // computed here from the genesis allocations
     bytes32 public lastStateRoot;
     mapping(uint256 => Batch) public batches;
+    /// By batch hash, the batch's refusals of forced requests, chained: r = keccak256(abi.encode(
+    /// r, requestId, position)) from r = 0 (written only for a batch that refuses any).
+    mapping(bytes32 => bytes32) public refusalsOf;
     ForcedRequest[] private forcedQueue;
     uint256 public forcedHead; // requests before it are processed
 
@@ -242,10 +269,10 @@ contract FlavumRollup {
         uint64 depositsBefore = uint64(depositsConsumed);
         (bytes32[] memory txHashes, bool hasDeposits) = _checkCommitments(header, txs);
         _consumeDeposits(txs, hasDeposits);
-        _processForced(header, txHashes, forced);
+        bytes32 batchHash = FlavumHashes.batchHash(header);
+        _processForced(header.number, batchHash, txHashes, forced);
         require(_computeTraceRoot(inferences) == header.traceRoot, "trace root mismatch");
 
-        bytes32 batchHash = FlavumHashes.batchHash(header);
         batches[header.number] = Batch(
             batchHash, header.withdrawalRoot, uint64(block.number), forcedBefore, depositsBefore
         );
@@ -280,6 +307,41 @@ contract FlavumRollup {
         require(block.number < finalAtBlock(c.number), "batch is final: its challenge window is over");
         require(FlavumHashes.batchHash(c.header) == batches[c.number].batchHash, "header is not the batch's");
         _revertFrom(c.number, c.header.prevStateRoot, c.index, _fraud(c, _preStateRoot(c)));
+    }
+
+    /// Prove that a batch still in its window refused a forced request that was valid where it
+    /// refused it: FlavumStep re-executes it on the committed state at that position and finds
+    /// nothing to refuse. Reverts the batch and every later one and pays the bond to the
+    /// caller; reverts when the refused transaction is invalid there (or the witness proves
+    /// nothing). Anyone may call.
+    function challengeRefusal(RefusalChallenge calldata c) external {
+        require(c.number < nextBatchNumber, "batch not accepted");
+        require(block.number < finalAtBlock(c.number), "batch is final: its challenge window is over");
+        bytes32 batchHash = FlavumHashes.batchHash(c.header);
+        require(batchHash == batches[c.number].batchHash, "header is not the batch's");
+        require(c.requestIds.length == c.positions.length && c.which < c.positions.length, "no such refusal");
+        bytes32 refusals = 0;
+        for (uint256 i = 0; i < c.positions.length; i++) {
+            refusals = keccak256(abi.encode(refusals, c.requestIds[i], c.positions[i]));
+        }
+        require(refusals != 0 && refusals == refusalsOf[batchHash], "not the batch's refusals");
+        (bytes32 txHash,) = FlavumHashes.txHashOf(c.raw);
+        require(txHash == forcedQueue[c.requestIds[c.which]].txHash, "not the refused transaction");
+        uint256 position = c.positions[c.which];
+        bytes32 preRoot = c.header.prevStateRoot;
+        if (position > 0) {
+            bytes32 prev = _txLeaf(c.prevTxHash, c.prevPostStateRoot, c.prevWithdrawalLeaf, c.prevTraceLeaf);
+            require(
+                FlavumHashes.verifyTreeProof(c.header.txRoot, prev, position - 1, c.prevProof),
+                "previous transaction not in the batch"
+            );
+            preRoot = c.prevPostStateRoot;
+        }
+        FlavumStep.TraceClaim memory none;
+        (uint8 verdict, string memory reason,) = step.judge(preRoot, c.raw, c.entries, c.writes, 0, none);
+        require(verdict != step.BAD_WITNESS(), reason);
+        require(verdict == step.OK(), "no fraud: the refused transaction is invalid there");
+        _revertFrom(c.number, c.header.prevStateRoot, position, "a valid forced transaction was refused");
     }
 
     /// The committed state root before transaction c.index (after the one before it).
@@ -552,10 +614,14 @@ contract FlavumRollup {
         }
     }
 
-    function _processForced(FlavumHashes.Header calldata header, bytes32[] memory txHashes, ForcedInclusion[] calldata forced)
-        private
-    {
+    function _processForced(
+        uint64 number,
+        bytes32 batchHash,
+        bytes32[] memory txHashes,
+        ForcedInclusion[] calldata forced
+    ) private {
         uint256 head = forcedHead;
+        bytes32 refusals = 0;
         for (uint256 i = 0; i < forced.length; i++) {
             ForcedInclusion calldata f = forced[i];
             // In queue order, none skipped: the oldest request is always dealt with first.
@@ -565,11 +631,17 @@ contract FlavumRollup {
                     f.txIndex < txHashes.length && txHashes[f.txIndex] == forcedQueue[head].txHash,
                     "forced transaction not in the batch"
                 );
+            } else {
+                require(f.txIndex <= txHashes.length, "refusal position past the batch");
+                refusals = keccak256(abi.encode(refusals, head, f.txIndex));
             }
-            emit ForcedRequestProcessed(head, header.number, f.included);
+            emit ForcedRequestProcessed(head, number, f.included);
             head++;
         }
         forcedHead = head;
+        if (refusals != 0) {
+            refusalsOf[batchHash] = refusals;
+        }
         // The oldest request left must still be within its window.
         require(
             head == forcedQueue.length || block.number < uint256(forcedQueue[head].queuedAtBlock) + forcedWindow,

@@ -17,7 +17,6 @@ from flavum.core.assets import compute_deposit_id
 from flavum.core.batch import (
     BatchHeader,
     TraceEntry,
-    TxCommitment,
     Withdrawal,
     compute_batch_hash,
     compute_tx_leaf,
@@ -27,8 +26,9 @@ from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
-from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import BondShort, LedgerError
+from flavum.l1.evm_abi import header_from_abi, header_tuple, leaf_before, withdrawal_tuple
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
@@ -269,6 +269,13 @@ class EvmLedger(Ledger):
             executions.update(proven_executions(inference, model.layout.per_row_inputs))
         return executions
 
+    def posted_forced(self, number: int) -> list[ForcedInclusion]:
+        status = self.batch_status(number)
+        if not status.accepted:
+            raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
+        return [ForcedInclusion(int(f["requestId"]), bool(f["included"]), int(f["txIndex"]))
+                for f in self._posting_params(number, status.tx_hash)["forced"]]
+
     def _posting_tx(self, number: int) -> Hash32 | None:
         logs = self._accepted_logs(number)
         return Hash32(bytes(logs[-1]["transactionHash"])) if logs else None
@@ -303,7 +310,7 @@ class EvmLedger(Ledger):
             if model.reusable and inference.model_id not in vkas:
                 vkas[inference.model_id] = self._vka_of(inference.model_id)
         args = (
-            _header_tuple(header),
+            header_tuple(header),
             encode_posted_txs(txs),
             [(i.model_id, i.proof, list(i.instances), vkas.get(i.model_id, []),
               [r[0] for r in i.rows], [r[1] for r in i.rows])
@@ -340,7 +347,7 @@ class EvmLedger(Ledger):
         if not status.accepted:
             return None
         params = self._posting_params(number, status.tx_hash)
-        header = _header_from_abi(params["header"])
+        header = header_from_abi(params["header"])
         if compute_batch_hash(header) != status.batch_hash:
             raise LedgerError(f"the transaction that posted batch {number} holds a header that "
                               "does not hash to the recorded batch hash")
@@ -513,7 +520,7 @@ class EvmLedger(Ledger):
         sender_key: bytes,
     ) -> Hash32:
         fn = self.bridge.functions.finalizeWithdrawal(
-            batch_number, _withdrawal_tuple(withdrawal, self.w3), index, list(proof))
+            batch_number, withdrawal_tuple(withdrawal, self.w3), index, list(proof))
         receipt = self._transact("finalizeWithdrawal", sender_key, fn,
                                  gas=300_000 + 3_000 * len(proof))
         return Hash32(bytes(receipt["transactionHash"]))
@@ -525,21 +532,32 @@ class EvmLedger(Ledger):
         `witness` built on the state before transaction `index`; `trace` the trace entry it
         committed, if any). Anyone may send it; the rollup refuses it (LedgerError) unless the
         transaction is fraud."""
-        leaves = [compute_tx_leaf(t.commitment) for t in txs]
         tx = txs[index]
-        prev = txs[index - 1].commitment if index else TxCommitment(ZERO_HASH, ZERO_HASH)
-        pre_root, raw, entries, writes, _, claim = execute_args(witness, tx.raw, trace)
+        _, raw, entries, writes, _, claim = execute_args(witness, tx.raw, trace)
         c = tx.commitment
         args = (
-            header.number, _header_tuple(header), index,
+            header.number, header_tuple(header), index,
             (raw, c.post_state_root, c.withdrawal_leaf, c.trace_leaf),
-            compute_tree_proof(leaves, index),
-            prev.tx_hash, prev.post_state_root, prev.withdrawal_leaf, prev.trace_leaf,
-            compute_tree_proof(leaves, index - 1) if index else [],
-            entries, writes, claim,
+            compute_tree_proof([compute_tx_leaf(t.commitment) for t in txs], index),
+            *leaf_before(txs, index), entries, writes, claim,
         )
         fn = self.rollup.functions.challenge(args)
         receipt = self._transact(f"challenge of batch {header.number}", sender_key, fn,
+                                 gas=self.gas.challenge)
+        return Hash32(bytes(receipt["transactionHash"]))
+
+    def challenge_refusal(self, header: BatchHeader, txs: Sequence[BatchTx],
+                          refusal: ForcedInclusion, raw: bytes, witness: StepWitness,
+                          sender_key: bytes) -> Hash32:
+        refusals = [f for f in self.posted_forced(header.number) if not f.included]
+        _, _, entries, writes, _, _ = execute_args(witness, raw, None)
+        args = (
+            header.number, header_tuple(header), [f.request_id for f in refusals],
+            [f.tx_index for f in refusals], refusals.index(refusal), raw,
+            *leaf_before(txs, refusal.tx_index), entries, writes,
+        )
+        fn = self.rollup.functions.challengeRefusal(args)
+        receipt = self._transact(f"refusal challenge of batch {header.number}", sender_key, fn,
                                  gas=self.gas.challenge)
         return Hash32(bytes(receipt["transactionHash"]))
 
@@ -623,24 +641,3 @@ def _address(value: Any) -> Address:
 
 def _log_position(log: Any) -> tuple[int, int]:
     return int(log["blockNumber"]), int(log["logIndex"])
-
-
-def _header_tuple(h: BatchHeader) -> tuple[Any, ...]:
-    return (h.number, h.prev_state_root, h.state_root, h.tx_root, h.trace_root,
-            h.withdrawal_root, h.data_pointer)
-
-
-def _header_from_abi(value: Any) -> BatchHeader:
-    """A BatchHeader from the decoded Header struct of a rollup call (a tuple or a dict)."""
-    if isinstance(value, dict):
-        value = (value["number"], value["prevStateRoot"], value["stateRoot"], value["txRoot"],
-                 value["traceRoot"], value["withdrawalRoot"], value["dataPointer"])
-    number, prev_root, state_root, tx_root, trace_root, withdrawal_root, pointer = value
-    return BatchHeader(int(number), Hash32(bytes(prev_root)), Hash32(bytes(state_root)),
-                       Hash32(bytes(tx_root)), Hash32(bytes(trace_root)),
-                       Hash32(bytes(withdrawal_root)), Hash32(bytes(pointer)))
-
-
-def _withdrawal_tuple(w: Withdrawal, w3: Any) -> tuple[Any, ...]:
-    return (w.withdrawal_id, w.ledger, w3.to_checksum_address(w.recipient), w.asset, w.amount,
-            w.object_id, w.object_kind, w.commitment, w.model_id)

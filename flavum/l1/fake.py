@@ -188,6 +188,9 @@ class FakeLedger(Ledger):
                                    and tx_hashes[f.tx_index] == self.forced[head].tx_hash):
                 raise LedgerError("forced transaction not in the batch",
                                   reason="forced transaction not in the batch")
+            if not f.included and f.tx_index > len(tx_hashes):
+                raise LedgerError("refusal position past the batch",
+                                  reason="refusal position past the batch")
             head += 1
         if head < len(self.forced) and self.head() + 1 >= (
                 self.forced[head].queued_at_block + self.forced_window):

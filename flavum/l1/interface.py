@@ -393,6 +393,21 @@ class Ledger(ABC):
         raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
                                 reason="no fraud proofs")
 
+    def posted_forced(self, number: int) -> list[ForcedInclusion]:
+        """How accepted batch `number` settled forced requests, as posted (a refusal with the
+        position it was judged at)."""
+        raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
+                                reason="no fraud proofs")
+
+    def challenge_refusal(self, header: BatchHeader, txs: Sequence[BatchTx],
+                          refusal: ForcedInclusion, raw: bytes, witness: StepWitness,
+                          sender_key: bytes) -> Hash32:
+        """Prove that the batch with `header` (`txs` as posted) refused forced request
+        `refusal` although its transaction `raw` is valid at the refusal's position (`witness`
+        built on the state there). LedgerError when the ledger finds it invalid there."""
+        raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",
+                                reason="no fraud proofs")
+
     def batch_reverts(self) -> list[BatchRevert]:
         """Every revert of batches by a fraud proof, in ledger order."""
         raise LedgerUnsupported(f"ledger {self.name} takes no fraud proofs",

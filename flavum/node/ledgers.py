@@ -25,7 +25,7 @@ from pathlib import Path
 
 from flavum.core.batch import compute_withdrawal_leaf
 from flavum.core.codec import to_hex
-from flavum.core.errors import DuplicateTransaction, FlavumError, InvalidTransaction
+from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object
 from flavum.core.stf import compute_object_id
@@ -102,27 +102,35 @@ class LedgerLink:
             if self.store.get_forced(self.name, request.request_id) is not None:
                 continue
             try:
-                receipt = self.sequencer.submit(request.raw_tx)
-                self.store.set_forced(self.name, request.request_id, receipt.tx_hash, True, None)
+                receipt, seq = self.sequencer.submit_forced(request.raw_tx)
             except DuplicateTransaction:
                 tx_hash = compute_tx_hash(decode_transaction(request.raw_tx))
                 self.store.set_forced(self.name, request.request_id, tx_hash, True, None)
-            except InvalidTransaction as exc:
-                # Refused, and said so on the ledger: independent verifiers can check why.
-                self.store.set_forced(self.name, request.request_id, None, False, str(exc))
+                continue
+            if receipt is not None:
+                self.store.set_forced(self.name, request.request_id, receipt.tx_hash, True, None)
+            else:
+                # Refused at this seq, and said so on the ledger with the position in its
+                # batch: anyone can re-execute it there, and disprove a wrong refusal.
+                self.store.set_forced(self.name, request.request_id, None, False,
+                                      "invalid when processed", seq)
 
-    def forced_for(self, tx_hashes: list[Hash32]) -> list[ForcedInclusion]:
-        """How this batch settles the pending forced requests, in queue order."""
+    def forced_for(self, first_seq: int, tx_hashes: list[Hash32]) -> list[ForcedInclusion]:
+        """How the batch of `tx_hashes` (from seq `first_seq`) settles the pending forced
+        requests, in queue order: each included one at its index, each refused one at the
+        position it was refused at."""
         settled = []
         for request in self.ledger.forced_requests(only_pending=True):
             record = self.store.get_forced(self.name, request.request_id)
             if record is None:
                 break  # not handled yet: later requests wait their turn
-            tx_hash, included = record
-            if not included:
-                settled.append(ForcedInclusion(request.request_id, included=False))
-            elif tx_hash in tx_hashes:
-                index = tx_hashes.index(tx_hash)
+            if not record.included:
+                position = (record.refused_at_seq or first_seq) - first_seq
+                if position > len(tx_hashes):
+                    break  # refused while a later batch was open: settled there
+                settled.append(ForcedInclusion(request.request_id, False, max(position, 0)))
+            elif record.tx_hash in tx_hashes:
+                index = tx_hashes.index(record.tx_hash)
                 settled.append(ForcedInclusion(request.request_id, True, index))
             else:
                 break  # included in a later batch
@@ -187,7 +195,8 @@ class LedgerLink:
                zip(self.store.txs_in(first, last), self.store.commitments(first, last),
                    strict=True)]
         tx_hashes = [t.commitment.tx_hash for t in txs]
-        forced = self.forced_for(tx_hashes) if self.ledger.capabilities.forced_inclusion else []
+        forced = (self.forced_for(first, tx_hashes) if self.ledger.capabilities.forced_inclusion
+                  else [])
         tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced)
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)

@@ -27,6 +27,7 @@ from flavum.core.encoding import compute_tag, keccak256
 from flavum.core.errors import (
     ConfigError,
     DuplicateTransaction,
+    InvalidTransaction,
     MalformedTransaction,
     StateRootMismatch,
 )
@@ -214,6 +215,19 @@ class Sequencer:
         if tx.is_system:
             raise MalformedTransaction("deposits come from a ledger watcher, not from users")
         return self._accept(tx, raw)
+
+    def submit_forced(self, raw: bytes) -> tuple[Receipt | None, int]:
+        """Accept a transaction a user forced on a ledger: (its receipt, its seq), or (None,
+        the seq it was refused at: the one the next transaction would take), refusals being
+        judged on the state before that seq. Raises DuplicateTransaction if already taken."""
+        with self._lock:
+            try:
+                receipt = self.submit(raw)
+            except DuplicateTransaction:
+                raise
+            except InvalidTransaction:
+                return None, self.store.next_seq()
+            return receipt, receipt.seq
 
     def submit_system(self, tx: Transaction) -> Receipt:
         """Accept a system transaction (a deposit seen by a ledger watcher)."""

@@ -128,6 +128,7 @@ CREATE TABLE IF NOT EXISTS forced_requests (
     tx_hash BLOB,
     included INTEGER NOT NULL,
     reason TEXT,
+    refused_at_seq INTEGER,  -- a refusal is judged on the state before this seq
     PRIMARY KEY (ledger, request_id)
 );
 CREATE TABLE IF NOT EXISTS meta (
@@ -135,6 +136,15 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+
+
+@dataclass(frozen=True)
+class ForcedRecord:
+    """How the node handled a forced request: included (as tx_hash), or refused at a seq."""
+
+    tx_hash: Hash32 | None
+    included: bool
+    refused_at_seq: int | None
 
 
 @dataclass(frozen=True)
@@ -487,17 +497,23 @@ class Store:
         return [int(r[0]) for r in rows]
 
     def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
-                   reason: str | None) -> None:
+                   reason: str | None, refused_at_seq: int | None = None) -> None:
         self._exec("INSERT OR REPLACE INTO forced_requests(ledger, request_id, tx_hash, included,"
-                   " reason) VALUES (?, ?, ?, ?, ?)",
-                   (ledger, request_id, tx_hash, int(included), reason))
+                   " reason, refused_at_seq) VALUES (?, ?, ?, ?, ?, ?)",
+                   (ledger, request_id, tx_hash, int(included), reason, refused_at_seq))
 
-    def get_forced(self, ledger: str, request_id: int) -> tuple[Hash32 | None, bool] | None:
-        row = self._one("SELECT tx_hash, included FROM forced_requests WHERE ledger = ? AND"
-                        " request_id = ?", (ledger, request_id))
+    def get_forced(self, ledger: str, request_id: int) -> ForcedRecord | None:
+        row = self._one("SELECT tx_hash, included, refused_at_seq FROM forced_requests WHERE"
+                        " ledger = ? AND request_id = ?", (ledger, request_id))
         if row is None:
             return None
-        return (Hash32(row[0]) if row[0] else None), bool(row[1])
+        return ForcedRecord(Hash32(row[0]) if row[0] else None, bool(row[1]),
+                            None if row[2] is None else int(row[2]))
+
+    def next_seq(self) -> int:
+        """The seq the next accepted transaction takes."""
+        row = self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM txs", ())
+        return int(row[0]) if row else 1
 
     def batch_seq_span(self, batch: BatchRecord) -> tuple[int, int]:
         first = self.blocks(batch.first_block, batch.first_block)[0].first_seq

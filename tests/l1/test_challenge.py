@@ -45,10 +45,20 @@ from flavum.l1.errors import LedgerError
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3
 from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
-from flavum.l1.interface import BatchTx, ProvenInference, proven_inference
+from flavum.l1.interface import BatchTx, ForcedInclusion, ProvenInference, proven_inference
 from flavum.node.watcher import make_deposit_transaction
 
-from .conftest import ALICE, ALICE_KEY, BOB, DOMAIN, FUNDED, GENESIS, SEQUENCER_KEY, deploy
+from .conftest import (
+    ALICE,
+    ALICE_KEY,
+    BOB,
+    BOB_KEY,
+    DOMAIN,
+    FUNDED,
+    GENESIS,
+    SEQUENCER_KEY,
+    deploy,
+)
 from .helpers import mine
 
 WINDOW = 20  # blocks
@@ -67,7 +77,8 @@ class Rollup:
 
     def post(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None,
              executions: dict[int, Execution] | None = None,
-             inferences: Sequence[ProvenInference] = ()) -> tuple[object, list[BatchTx]]:
+             inferences: Sequence[ProvenInference] = (),
+             forced: Sequence[ForcedInclusion] = ()) -> tuple[object, list[BatchTx]]:
         """Post the next batch: each tx's true commitment, or the lie given for its index
         (the state then follows the lie no further: later batches build on the truth), with
         the Infers' `executions` by index and the proofs of their traces."""
@@ -83,7 +94,7 @@ class Rollup:
                 outcome.withdrawal)))
         header = compute_batch_header(len(self.batches), prev_root,
                                       [t.commitment for t in posted], h("data"))
-        self.ledger.post_batch(header, posted, inferences)
+        self.ledger.post_batch(header, posted, inferences, forced)
         self.batches.append(posted)
         return header, posted
 
@@ -372,4 +383,46 @@ def test_a_revert_is_read_back_and_the_bond_must_be_topped_up(rollup):
     r.ledger.top_up_bond(Amount(DEFAULT_BOND_WEI), ALICE_KEY)  # anyone may pay it
     assert not r.ledger.bond().is_short
     r.post([honest])
+    assert r.ledger.next_batch_number() == 2
+
+
+# --- censorship: a forced request refused where it is valid ---------------------------------
+
+
+def test_a_valid_forced_request_refused_is_challenged(rollup):
+    """The sequencer refuses Alice's forced withdrawal of 1 ETH although she holds 5: the
+    challenger re-executes it where the batch says it refused it, finds it valid, and the
+    batch is reverted. An honest refusal (a withdrawal of more than she holds) stands."""
+    r = rollup
+    valid = signed(ALICE_KEY, 0, Withdraw(r.ledger.ledger_id, ALICE, native(), Amount(ETH),
+                                          NO_OBJECT))
+    r.ledger.queue_forced_transaction(encode_transaction(valid), ALICE_KEY)
+    honest = signed(BOB_KEY, 0, Transfer(ALICE, native(), Amount(0)))
+    truth = r.state.copy()
+    with pytest.raises(LedgerError, match="refusal position past the batch"):
+        r.post([honest], forced=[ForcedInclusion(0, False, 2)])
+    r.state = truth  # refused at posting: batch 1 is still to come
+    r.post([honest], forced=[ForcedInclusion(0, False, 1)])
+    assert r.ledger.next_batch_number() == 2
+    before = balance(r.ledger, address_of(CHALLENGER_KEY))
+    (fraud,) = Challenger(r.ledger, GENESIS.state(), CHALLENGER_KEY).run()
+    assert (fraud.number, fraud.index, fraud.refusal) == (1, 1, ForcedInclusion(0, False, 1))
+    assert fraud.reason == "a valid forced transaction was refused"
+    assert r.ledger.next_batch_number() == 1, "the censoring batch is reverted"
+    assert balance(r.ledger, address_of(CHALLENGER_KEY)) > before + DEFAULT_BOND_WEI * 9 // 10
+    assert balance(r.ledger, bytes.fromhex(r.ledger.deployment.bridge[2:])) == 5 * ETH
+
+
+def test_an_honest_refusal_of_a_forced_request_cannot_be_challenged(rollup):
+    r = rollup
+    too_much = signed(ALICE_KEY, 0, Withdraw(r.ledger.ledger_id, ALICE, native(),
+                                             Amount(50 * ETH), NO_OBJECT))
+    r.ledger.queue_forced_transaction(encode_transaction(too_much), ALICE_KEY)
+    pre = r.state.copy()
+    header, posted = r.post([], forced=[ForcedInclusion(0, False, 0)])
+    assert Challenger(r.ledger, GENESIS.state(), CHALLENGER_KEY).run() == []
+    witness = compute_step_witness(pre, too_much, None)
+    with pytest.raises(LedgerError, match="no fraud: the refused transaction is invalid there"):
+        r.ledger.challenge_refusal(header, posted, ForcedInclusion(0, False, 0),
+                                   encode_transaction(too_much), witness, CHALLENGER_KEY)
     assert r.ledger.next_batch_number() == 2

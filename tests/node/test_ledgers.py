@@ -19,7 +19,7 @@ from flavum.node.config import LedgerSpec, native_asset
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
 
-from .conftest import ALICE, BOB, BOB_KEY, make_config
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 from .test_inference import deploy, send, submit_data, wait_proven
 
 ETH = native_asset()
@@ -141,11 +141,18 @@ def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, sha
         ledger.queue_forced_transaction(signed_withdraw(7), BOB_KEY)
         link.tick()
         assert node.sequencer.account(BOB)[0] == 1  # the valid one was applied on L2
-        assert node.store.get_forced("evm", 1) == (None, False)  # the bad nonce: refused
+        refused = node.store.get_forced("evm", 1)  # the bad nonce: refused, after the deposit
+        assert (refused.included, refused.refused_at_seq) == (False, 3)  # and the withdrawal
         node.sequencer.seal_batch()
         link.tick()
         assert ledger.batch_status(0).accepted
         assert ledger.forced_requests(only_pending=True) == []  # both settled on L1
+        # Posted refused at the batch's end (position 2), where it is invalid: no challenge.
+        assert [(f.request_id, f.included, f.tx_index) for f in ledger.posted_forced(0)] == [
+            (0, True, 1), (1, False, 2)]
+        from flavum.challenger import Challenger
+
+        assert Challenger(ledger, config.genesis_state.state(), ALICE_KEY).run() == []
     finally:
         node.close()
 
