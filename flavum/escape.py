@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flavum.challenger import Challenger
 from flavum.core.encoding import keccak256
-from flavum.core.errors import FlavumError
+from flavum.core.errors import FlavumError, StateRootMismatch
 from flavum.core.merkle import SmtProof, verify_smt_proof
 from flavum.core.state import (
     AMOUNT_TAG,
@@ -35,14 +35,6 @@ WITHDRAWABLE_KINDS = (ObjectKind.DATA, ObjectKind.RESULT)  # a MODEL stays in th
 PAYABLE = "payable"
 SPENT = "spent"  # paid out already
 NOT_PAID_HERE = "not paid by this ledger"  # its bridge holds no such asset (dev, other ledgers)
-
-
-class EscapeReplayError(FlavumError):
-    """The ledger's batches do not replay to the state they commit, though final: the escape
-    root is not the rules' state (a fraud nobody challenged in time), so no proof from the
-    replayed state would verify against it."""
-
-    code = "escape_replay_mismatch"
 
 
 @dataclass(frozen=True)
@@ -73,11 +65,13 @@ class EscapeSent:
 
 def compute_final_state(ledger: Ledger, genesis: State) -> State:
     """The state after the ledger's last accepted batch, replayed from `genesis` with nothing
-    but the ledger. EscapeReplayError when a batch does not replay to what it commits."""
+    but the ledger. StateRootMismatch when a batch does not replay to what it commits (a
+    fraud nobody challenged in time: the escape root is then not the rules' state, and no
+    proof from the replayed state would verify against it)."""
     replica = Challenger(ledger, genesis, None)
     fraud = replica.replay()
     if fraud is not None:
-        raise EscapeReplayError(
+        raise StateRootMismatch(
             f"batch {fraud.number}, transaction {fraud.index} does not replay to what it "
             f"commits ({fraud.reason}): the ledger's state is not the rules' state")
     return replica.state
@@ -128,11 +122,11 @@ def _status(ledger: Ledger, leaf: EscapeLeaf, key: Hash32) -> str:
 
 def execute_escape(ledger: Ledger, plan: EscapePlan, sender_key: bytes) -> list[EscapeSent]:
     """Send every payable claim and every refund of `plan` (`sender_key` pays the gas; each
-    pays the plan's account). NotEscaped before the freeze, EscapeReplayError when the plan
+    pays the plan's account). NotEscaped before the freeze, StateRootMismatch when the plan
     is not proven against the ledger's escape root."""
     root = ledger.escape_root()
     if root != plan.root:
-        raise EscapeReplayError(f"the replayed state root {plan.root.hex()} is not the "
+        raise StateRootMismatch(f"the replayed state root {plan.root.hex()} is not the "
                                 f"ledger's escape root {root.hex()}")
     sent = []
     for claim in plan.claims:

@@ -46,6 +46,7 @@ from flavum.l1.interface import (
     DepositEvent,
     ForcedInclusion,
     ForcedRequest,
+    Ledger,
     LedgerAddresses,
     ModelLayout,
     PostedBatch,
@@ -63,7 +64,7 @@ from flavum.l1.verifiers import (
 # --- the ledger -------------------------------------------------------------------------------
 
 
-class EvmLedger(EvmEscapeHatch):
+class EvmLedger(EvmEscapeHatch, Ledger):
     """The rollup's contracts on one EVM chain. `sequencer_key` signs batches and registrations."""
 
     capabilities = Capabilities(
