@@ -25,10 +25,12 @@ interface IERC20Like {
 /// and the block it was made in; `deposit(index)` reads them.
 /// A withdrawal leaf of an accepted batch is paid once: ETH or an ERC-20 for a balance, an
 /// ERC-721 (FlavumObjects) for a DATA or RESULT object.
-/// Escape hatch: once the rollup is frozen (FlavumRollup.escaped), deposits close and anyone
-/// may pay out a balance leaf or mint a DATA/RESULT object leaf of the escape root to the
-/// account the leaf names, proven by a sparse-Merkle inclusion proof (FlavumSmt), each leaf
-/// once; a deposit no accepted batch consumed is refunded to its recipient.
+/// Escape hatch: once the rollup is frozen (FlavumRollup.escaped), anyone may pay out a
+/// balance leaf or mint a DATA/RESULT object leaf of the escape root to the account the leaf
+/// names, proven by a sparse-Merkle inclusion proof (FlavumSmt), each leaf once; a deposit no
+/// accepted batch consumed is refunded to its recipient. Deposits are not refused after the
+/// freeze (asking the rollup would cost every deposit ~5.6k gas): one made then is refunded
+/// like any other no batch took.
 contract FlavumBridge {
     uint8 internal constant KIND_DATA = 2; // flavum.core.types.ObjectKind
     uint8 internal constant KIND_RESULT = 3;
@@ -130,8 +132,6 @@ contract FlavumBridge {
         bytes memory payload
     ) private {
         require(recipient != address(0), "recipient zero");
-        // A frozen rollup takes no batch again: a deposit now could never be credited.
-        require(!rollup.escaped(), "the rollup is in escape mode: deposits are closed");
         uint256 index = depositCount++;
         depositHash[index] = _depositBodyHash(index, recipient, token, amount, commitment, metadataHash);
         depositBlock[index] = uint64(block.number);

@@ -3,7 +3,8 @@ stops, the escape delay passes and the rollup freezes. Then users leave with not
 ledger: the state is replayed from the posted batches, and each balance and DATA/RESULT object
 leaf of the last final state root is paid by inclusion proof, once, to the account it names;
 a deposit no batch consumed is refunded. Before the freeze, and for any leaf the escape root
-does not hold, the Bridge pays nothing; after it, the rollup takes no batch and no deposit."""
+does not hold, the Bridge pays nothing; after it, the rollup takes no batch (a deposit made
+then is refunded)."""
 
 from dataclasses import dataclass
 
@@ -128,11 +129,9 @@ def test_users_exit_a_frozen_rollup_by_inclusion_proof(world):
 
     freeze(ledger)
     assert ledger.escape_root() == compute_state_root(world.r.state)
-    # Frozen: the sequencer cannot post again, nobody can deposit.
+    # Frozen: the sequencer cannot post again.
     with pytest.raises(LedgerError, match="frozen in escape mode"):
         world.r.post([signed(ALICE_KEY, 3, Transfer(BOB, native(), Amount(1)))])
-    with pytest.raises(LedgerError, match="deposits are closed"):
-        ledger.deposit_eth(ALICE_KEY, ALICE, ETH)
 
     # Alice's leaves: 4 ETH, her DATA point and her RESULT (her MODEL stays in the rollup).
     assert [(type(c.leaf).__name__, c.status) for c in plan.claims] == [
@@ -163,13 +162,15 @@ def test_users_exit_a_frozen_rollup_by_inclusion_proof(world):
     with pytest.raises(LedgerError, match="already withdrawn"):
         ledger.escape_withdraw(plan.claims[2].leaf, plan.claims[2].proof, ALICE_KEY)
 
-    # Bob: his 1 ETH on L2, and his 2 ETH deposit no batch took, refunded.
+    # Bob: his 1 ETH on L2, his 2 ETH deposit no batch took and one he makes after the
+    # freeze (no batch will ever take it), refunded.
+    ledger.deposit_eth(BOB_KEY, BOB, ETH)
     bob_plan = plan_escape(ledger, state, BOB)
     assert [c.leaf for c in bob_plan.claims] == [EscapeBalance(BOB, native(), Amount(ETH))]
-    assert [(d.index, d.amount) for d in bob_plan.refunds] == [(2, 2 * ETH)]
+    assert [(d.index, d.amount) for d in bob_plan.refunds] == [(2, 2 * ETH), (3, ETH)]
     bob_before = balance(ledger, BOB)
     execute_escape(ledger, bob_plan, ALICE_KEY)
-    assert balance(ledger, BOB) == bob_before + 3 * ETH
+    assert balance(ledger, BOB) == bob_before + 4 * ETH
     assert plan_escape(ledger, state, BOB).refunds == ()
     with pytest.raises(LedgerError, match="already refunded"):
         ledger.escape_refund_deposit(bob_plan.refunds[0], BOB_KEY)
