@@ -287,9 +287,9 @@ contract FlavumRollup {
 
     // --- escape hatch -----------------------------------------------------------------------
 
-    /// The first block of escape mode: `escapeDelay` blocks after the last standing batch was
-    /// accepted (a reverted batch does not count: a sequencer cannot hold the freeze off with
-    /// batches that are proven fraudulent).
+    /// The first block of escape mode: the first more than `escapeDelay` blocks after the one
+    /// the last standing batch was accepted in (a reverted batch does not count: a sequencer
+    /// cannot hold the freeze off with batches that are proven fraudulent).
     function escapeAtBlock() public view returns (uint256) {
         return uint256(lastBatchBlock) + escapeDelay + 1;
     }
