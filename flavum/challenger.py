@@ -9,7 +9,8 @@ proof. A batch still in its window is challenged; the
 ledger reverts it and every later one. Inference executions come from the proofs posted with
 the batch (their public values: input commitment and outputs, checked by the ledger at
 posting), so the challenger needs nothing but the ledger: not the batch data, which a lying
-sequencer may withhold or forge.
+sequencer may withhold or forge. `replay` alone (no key) follows the ledger to its last
+batch: the escape hatch (escape.py) rebuilds the final state with it.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class Fraud:
 
 
 class Challenger:
-    """Replays every accepted batch of `ledger` on a replica of the state from `genesis`."""
+    """Replays every accepted batch of `ledger` on a replica of the state from `genesis`;
+    `key` sends the challenges (None: replay only)."""
 
-    def __init__(self, ledger: Ledger, genesis: State, key: bytes) -> None:
+    def __init__(self, ledger: Ledger, genesis: State, key: bytes | None) -> None:
         self.ledger = ledger
         self.state = genesis.copy()
         self.key = key
@@ -49,22 +51,35 @@ class Challenger:
     def run(self) -> list[Fraud]:
         """Check every batch not checked yet; challenge the first bad one (the ledger reverts
         it and all later ones, so checking stops there). Returns the frauds found."""
+        fraud = self.replay()
+        if fraud is None:
+            return []
+        posted = self.ledger.posted_batch(fraud.number)
+        if posted is None or posted.header is None:
+            raise FlavumError(f"the ledger holds no header of batch {fraud.number}")
+        txs, executions = self._posted(fraud.number)
+        return [self._challenge(fraud, posted.header, txs, executions)]
+
+    def replay(self) -> Fraud | None:
+        """Apply every batch not applied yet to the replica, up to the first bad one, which is
+        returned (the replica stays at the state before it)."""
         while self.next_number < self.ledger.next_batch_number():
             number = self.next_number
-            posted = self.ledger.posted_batch(number)
-            txs = self.ledger.posted_txs(number)
-            proven = self.ledger.posted_executions(number)
-            executions = [proven.get(tx.commitment.tx_hash) for tx in txs]
+            txs, executions = self._posted(number)
             refusals = self._refusals(number)
             start = self.state.copy()
             fraud = self._replay(number, txs, executions, refusals)
             if fraud is not None:
                 self.state = start  # the batch does not stand
-                if posted is None or posted.header is None:
-                    raise FlavumError(f"the ledger holds no header of batch {number}")
-                return [self._challenge(fraud, posted.header, txs, executions)]
+                return fraud
             self.next_number += 1
-        return []
+        return None
+
+    def _posted(self, number: int) -> tuple[list[BatchTx], list[Execution | None]]:
+        """Batch `number`'s transactions as posted, and each Infer's proven execution."""
+        txs = self.ledger.posted_txs(number)
+        proven = self.ledger.posted_executions(number)
+        return txs, [proven.get(tx.commitment.tx_hash) for tx in txs]
 
     def _refusals(self, number: int) -> dict[int, list[tuple[ForcedInclusion, bytes]]]:
         """The forced requests batch `number` refused, with their transactions, by position."""
@@ -117,6 +132,8 @@ class Challenger:
         pre = self.state.copy()  # the batch's pre-state, then the transactions before `index`
         for tx, execution in zip(txs[:index], executions[:index], strict=True):
             process_transaction(pre, decode_transaction(tx.raw), execution)
+        if self.key is None:
+            raise FlavumError("this challenger has no key to send a challenge with")
         if fraud.refusal is not None:
             raw = next(r for f, r in self._refusals(fraud.number)[index] if f == fraud.refusal)
             witness = compute_step_witness(pre, decode_transaction(raw), None)

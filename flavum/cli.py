@@ -19,6 +19,7 @@ from flavum.cli_common import (
     read_rows,
     resolve_address,
 )
+from flavum.cli_escape import escape
 from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
 from flavum.client import Client
 from flavum.core.codec import from_hex, to_hex
@@ -392,6 +393,7 @@ def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = Node
 
 
 app.command("verify")(verify_batches)
+app.command("escape")(escape)
 
 
 @app.command()

@@ -86,6 +86,7 @@ def l1_deploy(
                               challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
+                              escape_delay_blocks=spec.escape_delay,
                               ledger_name=spec.name, sequencer_key=key)
     path = home / (spec.deployment or f"{spec.name}-deployment.json")
     write_deployment(path, handle.deployment)

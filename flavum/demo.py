@@ -9,8 +9,10 @@ and a data point from L1; the ledger watcher credits them on L2. His inference r
 prediction at once and is proven by a prover worker; the proof is verified in Python and bound
 to the trace entry. The batch is sealed, its data published, and posted to the EVM, whose
 rollup contract verifies the proof. Bob withdraws the RESULT (as an ERC-721) and some ETH to L1
-and finalizes both with Merkle proofs. Finally the node restarts from its store with the same
-state root.
+and finalizes both with Merkle proofs. A lying sequencer's batch is proven fraudulent and
+reverted. Then the sequencer stops: the escape delay passes, the rollup freezes, and Bob takes
+his ETH and his data point out with inclusion proofs, replaying the ledger alone. Finally the
+node restarts from its store with the same state root.
 """
 
 import json
@@ -37,7 +39,16 @@ from flavum.core.transactions import (
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import NO_OBJECT, ZERO_HASH, Access, Address, Amount, Hash32, Nonce
+from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_HASH,
+    Access,
+    Address,
+    Amount,
+    Hash32,
+    Nonce,
+    ObjectId,
+)
 from flavum.node.config import Allocation, LedgerSpec, NodeConfig, native_asset
 from flavum.node.models import interpret_outputs
 from flavum.node.node import Node
@@ -50,6 +61,7 @@ MODEL_FEE = Amount(10**15)
 ETH_DEPOSIT = 10**18
 ETH_WITHDRAWAL = 3 * 10**17
 CHALLENGE_WINDOW = 3  # blocks: the embedded EVM's, so the demo runs through it
+ESCAPE_DELAY = 30  # blocks without a batch before the freeze: the demo mines through it last
 
 
 def run_demo(as_json: bool = False) -> dict[str, Any]:
@@ -79,7 +91,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             prover_workers=1,
             # A short challenge window: the demo mines through it before withdrawing.
             ledgers=(LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0,
-                                challenge_window=CHALLENGE_WINDOW),),
+                                challenge_window=CHALLENGE_WINDOW, escape_delay=ESCAPE_DELAY),),
         )
         with step("start_node"):
             node = Node.open(config)
@@ -204,6 +216,13 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             f"fraudulent on L1 by the demo's verifier and reverted: {challenged}; the Bridge "
             f"holds every deposited wei: {intact}")
 
+        with step("escape_hatch"):
+            escaped_exit, escaped_eth = _escape_hatch(ledger, config, users["bob"], data_id)
+        say(f"the sequencer stopped; {ESCAPE_DELAY} blocks later the rollup froze and bob left "
+            f"with inclusion proofs against its last final state root, replayed from the ledger "
+            f"alone: {escaped_eth / 1e18:.4f} ETH and his data point as an ERC-721, each once: "
+            f"{escaped_exit}")
+
         snapshot = node.sequencer.snapshot()
         key = compute_balance_key(users["carol"], DEV_ASSET)
         state_proof = get_state_proof(snapshot, key)
@@ -237,6 +256,7 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         "genesis_computed_on_l1": genesis_on_l1,
         "forged_batch_challenged": challenged,
         "bridge_intact": intact,
+        "escape_hatch_exit": escaped_exit,
         "restart_same_root": same_root,
         "steps_s": steps,
     }
@@ -297,6 +317,26 @@ def _forge_and_challenge(ledger: Any, config: NodeConfig) -> tuple[bool, bool]:
     except LedgerError:
         refused = True
     return challenged, refused and ledger.eth_balance(bridge) == held
+
+
+def _escape_hatch(ledger: Any, config: NodeConfig, bob: Address, data_id: ObjectId
+                  ) -> tuple[bool, int]:
+    """What `flavum escape` does once the sequencer has stopped: blocks pass until the rollup
+    is frozen, its state is replayed from the ledger alone, and bob's leaves (his ETH balance,
+    his DATA object) are paid by inclusion proof. Returns (each paid once, as proven; the ETH
+    paid)."""
+    from flavum.escape import NOT_PAID_HERE, SPENT, compute_final_state, execute_escape, plan_escape
+
+    ledger.mine_to(ledger.escape_status().escape_at_block)
+    state = compute_final_state(ledger, config.genesis_state.state())
+    plan = plan_escape(ledger, state, bob, ledger.deployment.deployed_at_block)
+    owed = state.balances.get((bob, native_asset()), 0)
+    before = ledger.eth_balance(bob)
+    execute_escape(ledger, plan, DEMO_KEYS["carol"])  # anyone may send them: they pay bob
+    paid = ledger.eth_balance(bob) - before
+    again = plan_escape(ledger, state, bob, ledger.deployment.deployed_at_block)
+    spent = all(c.status in (SPENT, NOT_PAID_HERE) for c in again.claims)
+    return paid == owed > 0 and ledger.object_owner(data_id) == bob and spent, paid
 
 
 def _wait_for_proof(node: Node, tx_hash: Hash32, timeout_s: float = 600.0) -> Any:

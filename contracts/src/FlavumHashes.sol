@@ -14,6 +14,11 @@ library FlavumHashes {
     bytes32 internal constant ASSET_TAG = keccak256("flavum.asset");
     bytes32 internal constant TX_SIGN_TAG = keccak256("flavum.tx.sign");
     bytes32 internal constant TX_HASH_TAG = keccak256("flavum.tx.hash");
+    // flavum.core.state: the state tree's keys and value preimages (FlavumStep, the escape hatch)
+    bytes32 internal constant BALANCE_KEY_TAG = keccak256("flavum.state.balance");
+    bytes32 internal constant OBJECT_KEY_TAG = keccak256("flavum.state.object");
+    bytes32 internal constant AMOUNT_TAG = keccak256("flavum.value.amount");
+    bytes32 internal constant OBJECT_TAG = keccak256("flavum.value.object");
 
     /// The BN254 scalar field: ezkl's public values are elements of it.
     uint256 internal constant FIELD_MODULUS =
@@ -41,6 +46,22 @@ library FlavumHashes {
         uint8 objectKind; // 0: a balance; 1 MODEL, 2 DATA, 3 RESULT (flavum.core.types.ObjectKind)
         bytes32 commitment;
         bytes32 modelId;
+    }
+
+    /// flavum.core.state.Object, field for field: an object's state leaf hashes
+    /// abi.encode(OBJECT_TAG, object).
+    struct Object {
+        bytes32 objectId;
+        uint8 kind;
+        address owner;
+        uint8 access;
+        bytes32 commitment;
+        bytes32 metadataHash;
+        bytes32 vkHash;
+        bytes32 feeAsset;
+        uint256 fee;
+        bytes32 modelId;
+        bytes32 dataId;
     }
 
     /// keccak256(abi.encode(TREE_NODE_TAG, left, right)), hashed in scratch memory past the
@@ -161,6 +182,27 @@ library FlavumHashes {
 
     function batchHash(Header calldata h) internal pure returns (bytes32) {
         return keccak256(abi.encode(HEADER_TAG, h));
+    }
+
+    /// flavum.core.state.compute_balance_key: the leaf of `account`'s balance of `asset`.
+    function balanceKey(address account, bytes32 asset) internal pure returns (bytes32) {
+        return keccak256(abi.encode(BALANCE_KEY_TAG, account, asset));
+    }
+
+    /// flavum.core.state.compute_object_key.
+    function objectKey(bytes32 objectId) internal pure returns (bytes32) {
+        return keccak256(abi.encode(OBJECT_KEY_TAG, objectId));
+    }
+
+    /// A balance leaf's value hash: keccak256 of compute_number_preimage(AMOUNT_TAG, amount).
+    /// A zero balance has no leaf (bytes32(0): absent).
+    function amountValueHash(uint256 amount) internal pure returns (bytes32) {
+        return amount == 0 ? bytes32(0) : keccak256(abi.encode(AMOUNT_TAG, amount));
+    }
+
+    /// compute_object_preimage: what an object's leaf hashes.
+    function objectPreimage(Object memory o) internal pure returns (bytes memory) {
+        return abi.encode(OBJECT_TAG, o);
     }
 
     /// flavum.core.assets.compute_asset_id: token zero is the ledger's native coin.

@@ -53,6 +53,22 @@ contract FlavumHashesHarness {
         return FlavumHashes.assetId(ledger, token);
     }
 
+    function balanceKey(address account, bytes32 asset) external pure returns (bytes32) {
+        return FlavumHashes.balanceKey(account, asset);
+    }
+
+    function objectKey(bytes32 objectId) external pure returns (bytes32) {
+        return FlavumHashes.objectKey(objectId);
+    }
+
+    function amountValueHash(uint256 amount) external pure returns (bytes32) {
+        return FlavumHashes.amountValueHash(amount);
+    }
+
+    function objectValueHash(FlavumHashes.Object calldata o) external pure returns (bytes32) {
+        return keccak256(FlavumHashes.objectPreimage(o));
+    }
+
     function feltToSigned(uint256 felt) external pure returns (int256) {
         return FlavumHashes.feltToSigned(felt);
     }

@@ -31,6 +31,10 @@ interface IDepositInbox {
 /// committed state root; if the rules refuse it, or its committed post-state root or
 /// emissions differ, the batch and every later one are reverted and the sequencer's bond
 /// goes to the challenger.
+/// Escape hatch: once no standing batch has been accepted for `escapeDelay` blocks (longer
+/// than the challenge window), the rollup is frozen: it accepts no more batches, every batch
+/// it holds is final, and the Bridge pays each balance and DATA/RESULT object of the last
+/// state root (`escapeRoot`) to its owner, by inclusion proof, with no sequencer involved.
 contract FlavumRollup {
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
     /// public values are read are the model's, as the ModelRegistry pinned them:
@@ -134,6 +138,8 @@ contract FlavumRollup {
     FlavumStep public immutable step;
     uint256 public immutable challengeWindow; // blocks
     uint256 public immutable minBond; // wei the sequencer must keep bonded to post
+    uint256 public immutable escapeDelay; // blocks without an accepted batch before the freeze
+    uint64 internal immutable deployedAtBlock;
     uint256 public bond;
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
@@ -143,6 +149,9 @@ contract FlavumRollup {
     bytes32 internal constant TX_LEAF_TAG = keccak256("flavum.batch.tx");
 
     uint64 public nextBatchNumber;
+    // The block of the last standing accepted batch (deployment before batch 0). It shares
+    // nextBatchNumber's slot: posting writes both in one store.
+    uint64 public lastBatchBlock;
     bytes32 public immutable genesisStateRoot; // computed here from the genesis allocations
     bytes32 public lastStateRoot;
     mapping(uint256 => Batch) public batches;
@@ -166,7 +175,8 @@ contract FlavumRollup {
     /// right after this contract (its address is known in advance). The state batch 0 starts
     /// from is computed here, by `step_`, from `genesis` (abi.encode(FlavumStep.GenesisBalance[])):
     /// dev-asset balances only, so no deployer can give anyone a withdrawable balance the
-    /// Bridge does not hold.
+    /// Bridge does not hold. `escapeDelay_` must exceed the challenge window, so that every
+    /// batch the rollup holds when it freezes is final.
     constructor(
         address sequencer_,
         ModelRegistry registry_,
@@ -174,8 +184,10 @@ contract FlavumRollup {
         uint256 forcedWindow_,
         IDepositInbox inbox_,
         FlavumStep step_,
-        uint256 challengeWindow_
+        uint256 challengeWindow_,
+        uint256 escapeDelay_
     ) payable {
+        require(escapeDelay_ > challengeWindow_, "the escape delay must exceed the challenge window");
         sequencer = sequencer_;
         registry = registry_;
         bytes32 root = step_.genesisRoot(genesis);
@@ -187,6 +199,9 @@ contract FlavumRollup {
         challengeWindow = challengeWindow_;
         minBond = msg.value;
         bond = msg.value;
+        escapeDelay = escapeDelay_;
+        deployedAtBlock = uint64(block.number);
+        lastBatchBlock = uint64(block.number);
     }
 
     /// Restore the bond after a slash (anyone may pay it; only the sequencer posts).
@@ -261,6 +276,7 @@ contract FlavumRollup {
         ForcedInclusion[] calldata forced
     ) private {
         require(msg.sender == sequencer, "only the sequencer posts batches");
+        require(!escaped(), "the rollup is frozen in escape mode");
         require(bond >= minBond, "the sequencer's bond is short: top it up first");
         require(header.number == nextBatchNumber, "batch number out of order");
         require(header.prevStateRoot == lastStateRoot, "previous state root mismatch");
@@ -278,6 +294,7 @@ contract FlavumRollup {
         );
         lastStateRoot = header.stateRoot;
         nextBatchNumber = header.number + 1;
+        lastBatchBlock = uint64(block.number);
         emit BatchAccepted(header.number, batchHash, header.stateRoot, header.withdrawalRoot, inferences.length);
     }
 
@@ -293,6 +310,29 @@ contract FlavumRollup {
     function finalAtBlock(uint256 number) public view returns (uint256) {
         require(number < nextBatchNumber, "batch not accepted");
         return uint256(batches[number].acceptedAtBlock) + challengeWindow;
+    }
+
+    // --- escape hatch -----------------------------------------------------------------------
+
+    /// The first block of escape mode: the first more than `escapeDelay` blocks after the one
+    /// the last standing batch was accepted in (a reverted batch does not count: a sequencer
+    /// cannot hold the freeze off with batches that are proven fraudulent).
+    function escapeAtBlock() public view returns (uint256) {
+        return uint256(lastBatchBlock) + escapeDelay + 1;
+    }
+
+    /// Is the rollup frozen? Then no batch is accepted again; since the delay exceeds the
+    /// challenge window, every batch it holds is final (none can be challenged any more), so
+    /// nothing changes it after: the freeze is for good.
+    function escaped() public view returns (bool) {
+        return block.number >= escapeAtBlock();
+    }
+
+    /// The state root escape withdrawals are proven against: the last batch's, final (the
+    /// genesis root if no batch stands). Reverts before the freeze.
+    function escapeRoot() external view returns (bytes32) {
+        require(escaped(), "the rollup is not in escape mode yet");
+        return lastStateRoot;
     }
 
     // --- challenges -------------------------------------------------------------------------
@@ -385,6 +425,7 @@ contract FlavumRollup {
         forcedHead = b.forcedHeadBefore;
         depositsConsumed = b.depositsBefore;
         nextBatchNumber = number;
+        lastBatchBlock = number == 0 ? deployedAtBlock : batches[number - 1].acceptedAtBlock;
         uint256 prize = bond;
         bond = 0;
         emit BatchesReverted(number, index, msg.sender, reason, prize);

@@ -43,20 +43,6 @@ contract FlavumStep {
         bytes32 resultId;
     }
 
-    struct Object {
-        bytes32 objectId;
-        uint8 kind;
-        address owner;
-        uint8 access;
-        bytes32 commitment;
-        bytes32 metadataHash;
-        bytes32 vkHash;
-        bytes32 feeAsset;
-        uint256 fee;
-        bytes32 modelId;
-        bytes32 dataId;
-    }
-
     struct Slot {
         bytes32 key;
         bytes32 preHash;
@@ -83,13 +69,9 @@ contract FlavumStep {
 
     // flavum.core.state and flavum.core.stf tags
     bytes32 internal constant ACCOUNT_KEY_TAG = keccak256("flavum.state.account");
-    bytes32 internal constant BALANCE_KEY_TAG = keccak256("flavum.state.balance");
-    bytes32 internal constant OBJECT_KEY_TAG = keccak256("flavum.state.object");
     bytes32 internal constant GRANT_KEY_TAG = keccak256("flavum.state.grant");
     bytes32 internal constant DEPOSIT_KEY_TAG = keccak256("flavum.state.deposit");
     bytes32 internal constant NONCE_TAG = keccak256("flavum.value.nonce");
-    bytes32 internal constant AMOUNT_TAG = keccak256("flavum.value.amount");
-    bytes32 internal constant OBJECT_TAG = keccak256("flavum.value.object");
     bytes internal constant PRESENT_PREIMAGE = "flavum.value.present";
     bytes32 internal constant OBJECT_ID_TAG = keccak256("flavum.object.id");
     bytes32 internal constant DEPOSIT_OBJECT_ID_TAG = keccak256("flavum.object.deposit_id");
@@ -142,8 +124,8 @@ contract FlavumStep {
         for (uint256 i = 0; i < balances.length; i++) {
             GenesisBalance memory b = balances[i];
             require(b.amount > 0, "a genesis allocation of zero");
-            bytes32 value = keccak256(abi.encode(AMOUNT_TAG, b.amount));
-            root = FlavumSmt.update(root, _balanceKey(b.account, DEV_ASSET), 0, value, b.proof, none);
+            bytes32 value = keccak256(abi.encode(FlavumHashes.AMOUNT_TAG, b.amount));
+            root = FlavumSmt.update(root, FlavumHashes.balanceKey(b.account, DEV_ASSET), 0, value, b.proof, none);
         }
     }
 
@@ -356,14 +338,6 @@ contract FlavumStep {
         return keccak256(abi.encode(ACCOUNT_KEY_TAG, a));
     }
 
-    function _balanceKey(address a, bytes32 asset) private pure returns (bytes32) {
-        return keccak256(abi.encode(BALANCE_KEY_TAG, a, asset));
-    }
-
-    function _objectKey(bytes32 id) private pure returns (bytes32) {
-        return keccak256(abi.encode(OBJECT_KEY_TAG, id));
-    }
-
     function _number(Slot[] memory slots, bytes32 key, bytes32 tag) private pure returns (uint256) {
         bytes memory cur = _slot(slots, key).cur;
         if (cur.length == 0) return 0;
@@ -381,31 +355,31 @@ contract FlavumStep {
     }
 
     function _increase(Slot[] memory slots, address a, bytes32 asset, uint256 amount) private pure {
-        bytes32 key = _balanceKey(a, asset);
-        uint256 balance = _number(slots, key, AMOUNT_TAG);
+        bytes32 key = FlavumHashes.balanceKey(a, asset);
+        uint256 balance = _number(slots, key, FlavumHashes.AMOUNT_TAG);
         if (amount > type(uint256).max - balance) revert Invalid("balance would overflow uint256");
-        _setNumber(slots, key, AMOUNT_TAG, balance + amount);
+        _setNumber(slots, key, FlavumHashes.AMOUNT_TAG, balance + amount);
     }
 
     function _decrease(Slot[] memory slots, address a, bytes32 asset, uint256 amount) private pure {
-        bytes32 key = _balanceKey(a, asset);
-        uint256 balance = _number(slots, key, AMOUNT_TAG);
+        bytes32 key = FlavumHashes.balanceKey(a, asset);
+        uint256 balance = _number(slots, key, FlavumHashes.AMOUNT_TAG);
         if (balance < amount) revert Invalid("insufficient balance");
-        _setNumber(slots, key, AMOUNT_TAG, balance - amount);
+        _setNumber(slots, key, FlavumHashes.AMOUNT_TAG, balance - amount);
     }
 
-    function _object(Slot[] memory slots, bytes32 id) private pure returns (bool exists, Object memory o) {
-        bytes memory cur = _slot(slots, _objectKey(id)).cur;
+    function _object(Slot[] memory slots, bytes32 id) private pure returns (bool exists, FlavumHashes.Object memory o) {
+        bytes memory cur = _slot(slots, FlavumHashes.objectKey(id)).cur;
         if (cur.length == 0) return (false, o);
         if (cur.length != 12 * 32) revert BadWitness("an object entry has a wrong preimage");
         bytes32 tag;
-        (tag, o) = abi.decode(cur, (bytes32, Object));
-        if (tag != OBJECT_TAG) revert BadWitness("an object entry has a wrong preimage");
+        (tag, o) = abi.decode(cur, (bytes32, FlavumHashes.Object));
+        if (tag != FlavumHashes.OBJECT_TAG) revert BadWitness("an object entry has a wrong preimage");
         return (true, o);
     }
 
-    function _setObject(Slot[] memory slots, Object memory o) private pure {
-        _slot(slots, _objectKey(o.objectId)).cur = abi.encode(OBJECT_TAG, o);
+    function _setObject(Slot[] memory slots, FlavumHashes.Object memory o) private pure {
+        _slot(slots, FlavumHashes.objectKey(o.objectId)).cur = FlavumHashes.objectPreimage(o);
     }
 
     function _present(Slot[] memory slots, bytes32 key) private pure returns (bool) {
@@ -442,24 +416,24 @@ contract FlavumStep {
             _increase(slots, to, _word(b, 1), uint256(_word(b, 2)));
         } else if (t.txType == TRANSFER_OBJECT) {
             address to = _address(b, 1);
-            Object memory o = _owned(slots, _word(b, 0), t.sender);
+            FlavumHashes.Object memory o = _owned(slots, _word(b, 0), t.sender);
             o.owner = to;
             _setObject(slots, o);
         } else if (t.txType == GRANT_ACCESS) {
             address grantee = _address(b, 1);
             bool allowed = _word(b, 2) != bytes32(0);
-            Object memory o = _owned(slots, _word(b, 0), t.sender);
+            FlavumHashes.Object memory o = _owned(slots, _word(b, 0), t.sender);
             _setPresent(slots, _grantKey(o.objectId, t.sender, grantee), allowed);
         } else if (t.txType == DEPLOY_MODEL) {
             uint8 access = _access(b, 3);
-            _setObject(slots, Object(
+            _setObject(slots, FlavumHashes.Object(
                 _objectId(t.sender, t.nonce), KIND_MODEL, t.sender, access, _word(b, 0), _word(b, 2), _word(b, 1),
                 _word(b, 4), uint256(_word(b, 5)), bytes32(0), bytes32(0)
             ));
         } else {
             // SUBMIT_DATA
             uint8 access = _access(b, 2);
-            _setObject(slots, Object(
+            _setObject(slots, FlavumHashes.Object(
                 _objectId(t.sender, t.nonce), KIND_DATA, t.sender, access, _word(b, 0), _word(b, 1), bytes32(0),
                 bytes32(0), 0, bytes32(0), bytes32(0)
             ));
@@ -473,8 +447,8 @@ contract FlavumStep {
     {
         _useNonce(slots, t);
         bytes memory b = t.body;
-        Object memory model = _usable(slots, _word(b, 0), KIND_MODEL, t.sender);
-        Object memory data = _usable(slots, _word(b, 1), KIND_DATA, t.sender);
+        FlavumHashes.Object memory model = _usable(slots, _word(b, 0), KIND_MODEL, t.sender);
+        FlavumHashes.Object memory data = _usable(slots, _word(b, 1), KIND_DATA, t.sender);
         if (model.fee > uint256(_word(b, 2))) revert Invalid("the model's fee exceeds the transaction's max fee");
         // No committed trace leaf: no proven execution for this inference.
         if (traceLeaf == bytes32(0)) revert Invalid("an inference needs its execution output");
@@ -494,7 +468,7 @@ contract FlavumStep {
             _decrease(slots, t.sender, model.feeAsset, model.fee);
             _increase(slots, model.owner, model.feeAsset, model.fee);
         }
-        _setObject(slots, Object(
+        _setObject(slots, FlavumHashes.Object(
             resultId, KIND_RESULT, t.sender, 0, claim.outputsHash, bytes32(0), bytes32(0), bytes32(0), 0,
             model.objectId, data.objectId
         ));
@@ -520,8 +494,8 @@ contract FlavumStep {
             _decrease(slots, t.sender, asset, amount);
             w.amount = amount;
         } else {
-            Object memory o = _owned(slots, objectId, t.sender);
-            _slot(slots, _objectKey(objectId)).cur = ""; // burnt here, minted on the ledger
+            FlavumHashes.Object memory o = _owned(slots, objectId, t.sender);
+            _slot(slots, FlavumHashes.objectKey(objectId)).cur = ""; // burnt here, minted on the ledger
             w.objectId = objectId;
             w.objectKind = o.kind;
             w.commitment = o.commitment;
@@ -550,7 +524,7 @@ contract FlavumStep {
         }
         if (commitment != bytes32(0)) {
             bytes32 id = keccak256(abi.encode(DEPOSIT_OBJECT_ID_TAG, eventId));
-            _setObject(slots, Object(
+            _setObject(slots, FlavumHashes.Object(
                 id, KIND_DATA, recipient, 0, commitment, _word(b, 6), bytes32(0), bytes32(0), 0, bytes32(0), bytes32(0)
             ));
         }
@@ -560,14 +534,14 @@ contract FlavumStep {
         return keccak256(abi.encode(OBJECT_ID_TAG, creator, uint256(nonce)));
     }
 
-    function _owned(Slot[] memory slots, bytes32 id, address sender) private pure returns (Object memory o) {
+    function _owned(Slot[] memory slots, bytes32 id, address sender) private pure returns (FlavumHashes.Object memory o) {
         bool exists;
         (exists, o) = _object(slots, id);
         if (!exists) revert Invalid("unknown object");
         if (o.owner != sender) revert Invalid("not the owner");
     }
 
-    function _usable(Slot[] memory slots, bytes32 id, uint8 kind, address user) private pure returns (Object memory o) {
+    function _usable(Slot[] memory slots, bytes32 id, uint8 kind, address user) private pure returns (FlavumHashes.Object memory o) {
         bool exists;
         (exists, o) = _object(slots, id);
         if (!exists) revert Invalid("unknown object");

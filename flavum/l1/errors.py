@@ -40,6 +40,17 @@ class BondShort(LedgerError):
     code = "bond_short"
 
 
+class NotEscaped(LedgerError):
+    """The rollup is not frozen yet: escape withdrawals are refused for `blocks_left` more
+    blocks (if no batch is accepted meanwhile). Nothing was sent."""
+
+    code = "not_escaped"
+
+    def __init__(self, message: str, *, blocks_left: int) -> None:
+        super().__init__(message, reason="the rollup is not in escape mode yet")
+        self.blocks_left = blocks_left
+
+
 class RpcError(LedgerError):
     """Litecoin Core answered a call with an error."""
 

@@ -5,7 +5,8 @@ a JSON-RPC node, one error mapping): the rollup contract verifies every inferenc
 batch it accepts, the registry binds each model to its verifier (a model's own ezkl verifier,
 compiled at run time by verifiers.py, or its VKA on the shared reusable one), the bridge takes
 deposits and pays withdrawals that users finalize with their Merkle proofs. A batch's data can
-ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py).
+ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py). The escape
+hatch's calls are in evm_escape.py.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from flavum.l1.errors import BondShort, LedgerError
 from flavum.l1.evm_abi import header_from_abi, header_tuple, leaf_before, withdrawal_tuple
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
+from flavum.l1.evm_escape import EvmEscapeHatch
 from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
 from flavum.l1.evm_step import execute_args
@@ -64,13 +66,13 @@ from flavum.l1.verifiers import (
 # --- the ledger -------------------------------------------------------------------------------
 
 
-class EvmLedger(Ledger):
+class EvmLedger(EvmEscapeHatch, Ledger):
     """The rollup's contracts on one EVM chain. `sequencer_key` signs batches and registrations."""
 
     capabilities = Capabilities(
         verifies_proofs=True, anchors_only=False, bridges_assets=True, bridges_objects=True,
         forced_inclusion=True, registers_models=True, pays_withdrawals=False,
-        carries_batch_data=True, settles_by_fraud_proofs=True,
+        carries_batch_data=True, settles_by_fraud_proofs=True, escape_hatch=True,
     )
 
     def __init__(

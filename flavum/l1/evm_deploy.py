@@ -23,11 +23,15 @@ from flavum.l1.evm_step import proof_arg
 from flavum.l1.verifiers import REUSABLE_CONTRACT
 
 DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batch fraudulent
+# Blocks without an accepted batch before the rollup freezes into escape mode: 14 days of
+# 12-second blocks, twice the default challenge window (docs/settlement.md, "Escape hatch").
+DEFAULT_ESCAPE_DELAY = 100_800
 
 
 def deploy_contracts(
     w3: Any, deployer_key: bytes, *, sequencer: Address, genesis: Genesis,
     forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
+    escape_delay_blocks: int | None = None,
     bond_wei: int = DEFAULT_BOND_WEI, ledger_name: str = "evm",
     with_reusable_verifier: bool = True, sequencer_key: bytes | None = None,
     gas: GasPolicy = GasPolicy(),
@@ -35,7 +39,13 @@ def deploy_contracts(
     """Deploy registry, the one-step executor for the genesis's domain, rollup (bonded with
     `bond_wei` from the deployer; it computes the genesis state root from the allocations),
     bridge (which deploys the ERC-721 of objects) and the shared reusable ezkl verifier;
-    return the ledger handle (signing with `sequencer_key`)."""
+    return the ledger handle (signing with `sequencer_key`). `escape_delay_blocks` (None:
+    DEFAULT_ESCAPE_DELAY) must exceed the challenge window."""
+    escape_delay = DEFAULT_ESCAPE_DELAY if escape_delay_blocks is None else escape_delay_blocks
+    if escape_delay <= challenge_window_blocks:
+        raise LedgerError(f"the escape delay ({escape_delay} blocks) must exceed the challenge "
+                          f"window ({challenge_window_blocks} blocks): a frozen rollup's "
+                          "batches must all be final")
     chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
     start = int(call_mapped("block number", lambda: w3.eth.block_number))
 
@@ -58,7 +68,7 @@ def deploy_contracts(
     inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 1))
     balances = encode_genesis_balances(genesis.balances())
     rollup = deploy("FlavumRollup", (seq, registry, balances, forced_window_blocks, inbox, step,
-                                     challenge_window_blocks),
+                                     challenge_window_blocks, escape_delay),
                     5_000_000 + 60_000 * len(genesis.allocations), bond_wei)
     bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
     if bridge != inbox:

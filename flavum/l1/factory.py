@@ -34,6 +34,7 @@ class LedgerSettings(Protocol):
     sequencer_key: str  # the name of the key that posts batches
     forced_window: int
     challenge_window: int | None  # None: the default (0 on the embedded EVM)
+    escape_delay: int | None  # None: the default (evm_deploy.DEFAULT_ESCAPE_DELAY)
     options: Mapping[str, Any]
 
 
@@ -81,6 +82,7 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
                                   sequencer=address_of(key), genesis=genesis,
                                   forced_window_blocks=spec.forced_window,
                                   challenge_window_blocks=spec.challenge_window or 0,
+                                  escape_delay_blocks=spec.escape_delay,
                                   ledger_name=spec.name, sequencer_key=key)
         return OpenedLedger(ledger, ledger.deployment.deployed_at_block, True)
     path = home / (spec.deployment or f"{spec.name}-deployment.json")

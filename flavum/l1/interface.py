@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
+from flavum.core.merkle import SmtProof
+from flavum.core.state import Object
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
@@ -40,6 +42,8 @@ class Capabilities:
     carries_batch_data: bool  # a batch transaction can carry the batch data (DA on the ledger)
     # its batches are final after a challenge window; one-step fraud proofs revert bad ones
     settles_by_fraud_proofs: bool = False
+    # frozen when no batch is accepted for a while: users withdraw from the last final state
+    escape_hatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,39 @@ class Bond:
     @property
     def is_short(self) -> bool:
         return self.amount < self.minimum
+
+
+@dataclass(frozen=True)
+class EscapeStatus:
+    """Whether the ledger's rollup is frozen in escape mode: from block `escape_at_block`,
+    `escape_delay` + 1 blocks after the last standing batch was accepted (`last_batch_block`),
+    as of block `head` (read then)."""
+
+    escape_delay: int
+    last_batch_block: int
+    escape_at_block: int
+    head: int
+
+    @property
+    def escaped(self) -> bool:
+        return self.head >= self.escape_at_block
+
+    @property
+    def blocks_left(self) -> int:
+        """Blocks still to be mined before the rollup is frozen."""
+        return max(0, self.escape_at_block - self.head)
+
+
+@dataclass(frozen=True)
+class EscapeBalance:
+    """A balance leaf of the escape root: `account` holds `amount` of `asset`."""
+
+    account: Address
+    asset: AssetId
+    amount: Amount
+
+
+EscapeLeaf = EscapeBalance | Object  # what an escape withdrawal pays: a balance or an object
 
 
 @dataclass(frozen=True)
@@ -420,6 +457,46 @@ class Ledger(ABC):
     def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
         """Pay `amount` into the sequencer's bond from `sender_key` (anyone may)."""
         raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
+
+    # --- capabilities.escape_hatch ---
+
+    def _no_escape_hatch(self) -> LedgerUnsupported:
+        return LedgerUnsupported(f"ledger {self.name} has no escape hatch",
+                                 reason="no escape hatch")
+
+    def escape_status(self) -> EscapeStatus:
+        """Whether the rollup is frozen, and from which block."""
+        raise self._no_escape_hatch()
+
+    def escape_root(self) -> Hash32:
+        """The state root escape withdrawals are proven against (the last final batch's).
+        NotEscaped before the freeze."""
+        raise self._no_escape_hatch()
+
+    def pays_asset(self, asset: AssetId) -> bool:
+        """Whether this ledger's bridge pays `asset` (its native coin, or a token it holds)."""
+        raise self._no_escape_hatch()
+
+    def escape_withdraw(self, leaf: EscapeLeaf, proof: SmtProof, sender_key: bytes) -> Hash32:
+        """Pay a balance leaf, or mint a DATA/RESULT object leaf, of the escape root to the
+        account it names (`sender_key` only pays the gas), proven by `proof`; each leaf once."""
+        raise self._no_escape_hatch()
+
+    def is_escape_spent(self, leaf_key: Hash32) -> bool:
+        """Whether the state leaf `leaf_key` was paid out in escape mode."""
+        raise self._no_escape_hatch()
+
+    def deposits_consumed(self) -> int:
+        """How many of the inbox's deposits accepted batches took (the rest: refundable once
+        frozen)."""
+        raise self._no_escape_hatch()
+
+    def escape_refund_deposit(self, deposit: DepositEvent, sender_key: bytes) -> Hash32:
+        """Refund a deposit no accepted batch consumed to its recipient (frozen rollup only)."""
+        raise self._no_escape_hatch()
+
+    def is_deposit_refunded(self, index: int) -> bool:
+        raise self._no_escape_hatch()
 
     # --- capabilities.pays_withdrawals ---
 

@@ -64,6 +64,9 @@ class LedgerSpec:
     # blocks before a batch is final; None: DEFAULT_CHALLENGE_WINDOW on a real chain, 0 on the
     # embedded EVM (nobody else can see it to challenge)
     challenge_window: int | None = None
+    # blocks without an accepted batch before the rollup freezes into escape mode (EVM);
+    # None: flavum.l1.evm_deploy.DEFAULT_ESCAPE_DELAY (100,800 blocks, 14 days)
+    escape_delay: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific settings
 
     def to_toml(self) -> list[str]:
@@ -73,11 +76,13 @@ class LedgerSpec:
                  f"confirmations = {self.confirmations}", f"forced_window = {self.forced_window}"]
         if self.challenge_window is not None:
             lines.append(f"challenge_window = {self.challenge_window}")
+        if self.escape_delay is not None:
+            lines.append(f"escape_delay = {self.escape_delay}")
         return lines + [f"{k} = {json.dumps(v)}" for k, v in self.options.items()]
 
 
 LEDGER_FIELDS = ("name", "kind", "url", "deployment", "sequencer_key", "confirmations",
-                 "forced_window", "challenge_window")
+                 "forced_window", "challenge_window", "escape_delay")
 
 
 def parse_ledger(raw: dict[str, Any]) -> LedgerSpec:

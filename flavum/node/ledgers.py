@@ -79,6 +79,11 @@ class LedgerLink:
             if self.reverted is not None:
                 self.last_error = self.stopped_message(self.reverted)
                 return
+            if caps.escape_hatch and self.ledger.escape_status().escaped:
+                self.last_error = (f"the rollup on {self.name} is frozen in escape mode (no "
+                                   "batch for its escape delay): it takes no batch again; "
+                                   f"users leave with `flavum escape --ledger {self.name}`")
+                return
             self.post_pending()
             if caps.pays_withdrawals:
                 self.pay_federated_withdrawals()

@@ -20,10 +20,27 @@ from flavum.core.batch import (
     compute_trace_leaf,
     compute_withdrawal_leaf,
 )
-from flavum.core.encoding import TREE_NODE_TAG, compute_tag
+from flavum.core.encoding import TREE_NODE_TAG, compute_tag, keccak256
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
+from flavum.core.state import (
+    AMOUNT_TAG,
+    Object,
+    compute_balance_key,
+    compute_number_preimage,
+    compute_object_hash,
+    compute_object_key,
+)
 from flavum.core.transactions import address_of
-from flavum.core.types import Amount, Hash32, ObjectId
+from flavum.core.types import (
+    ZERO_HASH,
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    ObjectId,
+    ObjectKind,
+)
 from flavum.l1.evm_client import embedded_web3, load_artifact
 from flavum.zk.execution import FIELD_MODULUS, felt_to_signed
 from tests.vectors_util import VECTORS_DIR
@@ -147,3 +164,23 @@ def test_outputs_hash_of_felts_matches(harness, felts):
     """The rollup's path (scratch memory, straight from the public values) is outputsHash."""
     expected = compute_outputs_hash([felt_to_signed(f) for f in felts])
     assert harness.outputsHashOfFelts(felts).call() == expected
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.binary(min_size=20, max_size=20), st.binary(min_size=32, max_size=32),
+       st.integers(0, 2**256 - 1), st.sampled_from(list(ObjectKind)))
+def test_state_keys_and_value_hashes_match(harness, account, word, amount, kind):
+    """The escape hatch's leaves (FlavumBridge): balance and object keys and value hashes."""
+    asset, object_id = AssetId(word), ObjectId(keccak256(word))
+    assert harness.balanceKey(to_checksum_address(account), asset).call() == (
+        compute_balance_key(Address(account), asset))
+    assert harness.objectKey(object_id).call() == compute_object_key(object_id)
+    expected = keccak256(compute_number_preimage(AMOUNT_TAG, amount)) if amount else ZERO_HASH
+    assert harness.amountValueHash(amount).call() == expected
+    obj = Object(object_id, kind, Address(account), Access.OWNED, Hash32(word), keccak256(b"m"),
+                 keccak256(b"v"), asset, Amount(amount), ObjectId(keccak256(b"model")),
+                 ObjectId(keccak256(b"data")))
+    as_tuple = (obj.object_id, int(obj.kind), to_checksum_address(obj.owner), int(obj.access),
+                obj.commitment, obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee,
+                obj.model_id, obj.data_id)
+    assert harness.objectValueHash(as_tuple).call() == compute_object_hash(obj)

@@ -147,3 +147,25 @@ def test_a_forged_batch_is_reverted_and_the_node_posts_its_own(tmp_path, shared_
             ledger.finalize_withdrawal(paid, 0, 0, [], SEQUENCER_KEY)
     finally:
         node.close()
+
+
+def test_a_node_stops_posting_once_the_ledger_is_frozen(tmp_path, shared_srs):
+    """The node's batches stop for longer than the escape delay: the rollup freezes, and the
+    node says so instead of posting (the ledger would refuse every batch)."""
+    node = open_node(tmp_path, shared_srs, LedgerSpec(name="evm", kind="evm", confirmations=0,
+                                                      challenge_window=2, escape_delay=10))
+    try:
+        link = node.ledger("evm")
+        ledger = link.ledger
+        send(node, ALICE_KEY, ALICE, Transfer(BOB, ETH, Amount(1)))
+        node.sequencer.seal_batch()
+        link.tick()
+        assert ledger.next_batch_number() == 1 and link.last_error is None
+        ledger.mine_to(ledger.escape_status().escape_at_block)
+        send(node, ALICE_KEY, ALICE, Transfer(BOB, ETH, Amount(1)))
+        node.sequencer.seal_batch()
+        link.tick()
+        assert ledger.next_batch_number() == 1
+        assert "frozen in escape mode" in link.last_error and "flavum escape" in link.last_error
+    finally:
+        node.close()
