@@ -140,7 +140,9 @@ contract FlavumRollup {
     /// right after this contract (its address is known in advance). The state batch 0 starts
     /// from is computed here, by `step_`, from `genesis` (abi.encode(FlavumStep.GenesisBalance[])):
     /// dev-asset balances only, so no deployer can give anyone a withdrawable balance the
-    /// Bridge does not hold.
+    /// Bridge does not hold. `step_` must judge transactions for this contract's own domain
+    /// (this chain, FlavumHashes.rollupIdOf(this chain, this address)): a transaction signed
+    /// for any other deployment is refused by its one-step executor.
     constructor(
         address sequencer_,
         ModelRegistry registry_,
@@ -150,6 +152,11 @@ contract FlavumRollup {
         FlavumStep step_,
         uint256 challengeWindow_
     ) payable {
+        require(step_.chainId() == block.chainid, "the one-step executor is for another chain");
+        require(
+            step_.rollupId() == FlavumHashes.rollupIdOf(block.chainid, address(this)),
+            "the one-step executor is for another rollup"
+        );
         sequencer = sequencer_;
         registry = registry_;
         bytes32 root = step_.genesisRoot(genesis);
