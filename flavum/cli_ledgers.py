@@ -33,6 +33,7 @@ from flavum.core.transactions import (
     address_of,
 )
 from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
+from flavum.l1.interface import LedgerQueues
 from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEFAULT_CHALLENGE_WINDOW,
@@ -327,6 +328,37 @@ def _describe_fraud(fraud: Fraud) -> str:
             f"(challenge {to_hex(fraud.challenge_tx)})")
 
 
+def _describe_queues(q: LedgerQueues) -> list[str]:
+    """The inbox and the forced queue as the ledger holds them, overdue items named."""
+    waiting = q.deposits - q.deposits_consumed
+    overdue = q.overdue_deposits()
+    lines = [f"inbox: {q.deposits} deposits, {q.deposits_consumed} taken by batches"
+             + (f", {waiting} waiting" if waiting else "")
+             + (f"; OVERDUE (older than {q.window} blocks): {', '.join(map(str, overdue))}: "
+                "the next batch must take them" if overdue else "")]
+    refused = [o for o in q.outcomes if not o.included]
+    pending = [r.request_id for r in q.forced if not r.processed]
+    late = q.overdue_forced()
+    lines.append(
+        f"forced requests: {len(q.forced)} queued, {len(q.outcomes) - len(refused)} included"
+        + "".join(f"; #{o.request_id} refused in batch {o.batch_number} (invalid when "
+                  "processed: re-execute it there to check)" for o in refused)
+        + (f"; pending: {', '.join(map(str, pending))}" if pending else "")
+        + (f"; OVERDUE (older than {q.window} blocks): {', '.join(map(str, late))}"
+           if late else ""))
+    return lines
+
+
+def _queues_json(q: LedgerQueues) -> dict[str, Any]:
+    return {"window_blocks": q.window, "deposits": q.deposits,
+            "deposits_consumed": q.deposits_consumed, "overdue_deposits": q.overdue_deposits(),
+            "forced": [{"request_id": r.request_id, "tx_hash": to_hex(r.tx_hash),
+                        "queued_at_block": r.queued_at_block, "processed": r.processed}
+                       for r in q.forced],
+            "forced_outcomes": [asdict(o) for o in q.outcomes],
+            "overdue_forced": q.overdue_forced()}
+
+
 @command
 def verify_batches(
     ledger: str = LedgerOption,
@@ -379,12 +411,15 @@ def verify_batches(
     failed = [r.number for r in reports if not r.ok]
     summary = (f"{len(reports)} batches verified, {len(failed)} failed"
                + (f": {', '.join(map(str, failed))}" if failed else ""))
+    queues = handle.queues() if handle.capabilities.forced_inclusion else None
     if not watch:
         emit({"ok": not failed, "batches": [r.to_json() for r in reports],
               "challenged": [asdict(f) | {"challenge_tx": to_hex(f.challenge_tx)}
-                             for f in frauds]},
+                             for f in frauds],
+              "queues": None if queues is None else _queues_json(queues)},
              as_json, "\n".join([r.describe() for r in reports] + [summary]
-                                + [_describe_fraud(f) for f in frauds]))
+                                + [_describe_fraud(f) for f in frauds]
+                                + ([] if queues is None else _describe_queues(queues))))
     elif not as_json:
         print(summary)
     if failed:

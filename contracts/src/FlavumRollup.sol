@@ -112,7 +112,6 @@ contract FlavumRollup {
     uint256 public immutable minBond; // wei the sequencer must keep bonded to post
     uint256 public bond;
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
-    uint8 internal constant WITHDRAW_TX_TYPE = 7; // flavum.core.transactions.TxType.WITHDRAW
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
     uint8 internal constant EMITS_WITHDRAWAL = 1; // a record's `flags` bits (submitBatch)
     uint8 internal constant EMITS_TRACE = 2;
@@ -177,10 +176,11 @@ contract FlavumRollup {
 
     // --- forced inclusion -----------------------------------------------------------------
 
-    /// Queue a signed rollup Withdraw transaction (its wire encoding) for forced inclusion.
+    /// Queue a signed rollup transaction (its wire encoding) for forced inclusion; refused here
+    /// unless it is of this rollup's domain and signed by its sender (FlavumStep.checkForcible).
     function queueForcedTransaction(bytes calldata rawTx) external returns (uint256 requestId) {
-        (bytes32 txHash, uint8 txType) = FlavumHashes.txHashOf(rawTx);
-        require(txType == WITHDRAW_TX_TYPE, "only Withdraw transactions can be forced");
+        (bool ok, string memory reason, bytes32 txHash) = step.checkForcible(rawTx);
+        require(ok, reason);
         requestId = forcedQueue.length;
         forcedQueue.push(ForcedRequest(txHash, msg.sender, uint64(block.number)));
         emit ForcedRequestQueued(requestId, txHash, msg.sender, rawTx);

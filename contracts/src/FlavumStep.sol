@@ -196,6 +196,31 @@ contract FlavumStep {
         }
     }
 
+    /// Whether `raw` may be queued for forced inclusion: a canonical transaction of this
+    /// rollup's domain signed by its sender, of a type the queue takes (not a Deposit, which
+    /// only the bridge makes, nor an Infer, whose result only the sequencer's prover can give).
+    /// Returns its hash, or why it may not be queued.
+    function checkForcible(bytes calldata raw) external view returns (bool ok, string memory reason, bytes32 txHash) {
+        try this.decodeSigned(raw) returns (bytes32 h, uint8 txType) {
+            if (txType == DEPOSIT) return (false, "a deposit comes from the bridge, not the forced queue", h);
+            if (txType == INFER) return (false, "an inference needs the sequencer's prover: it cannot be forced", h);
+            return (true, "", h);
+        } catch (bytes memory err) {
+            // Invalid(reason) from the envelope rules, Error(reason) from a non-canonical encoding.
+            if (err.length >= 4 && (bytes4(err) == Invalid.selector || bytes4(err) == 0x08c379a0)) {
+                return (false, _reason(err), 0);
+            }
+            return (false, "not a rollup transaction", 0);
+        }
+    }
+
+    /// The hash and type of `raw` once its envelope, domain and signature check out; reverts
+    /// Invalid otherwise (as execute would, before reading any state).
+    function decodeSigned(bytes calldata raw) external view returns (bytes32 txHash, uint8 txType) {
+        Tx memory t = _decodeEnvelope(raw);
+        return (t.txHash, t.txType);
+    }
+
     function _reason(bytes memory err) private pure returns (string memory) {
         bytes memory args = new bytes(err.length - 4);
         for (uint256 i = 0; i < args.length; i++) {

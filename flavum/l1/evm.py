@@ -43,9 +43,11 @@ from flavum.l1.interface import (
     CircuitFiles,
     DepositEvent,
     ForcedInclusion,
+    ForcedOutcome,
     ForcedRequest,
     Ledger,
     LedgerAddresses,
+    LedgerQueues,
     ModelLayout,
     PostedBatch,
     ProvenInference,
@@ -445,6 +447,25 @@ class EvmLedger(Ledger):
 
     def forced_window(self) -> int:
         return int(call_mapped("forcedWindow", self.rollup.functions.forcedWindow().call))
+
+    def queues(self) -> LedgerQueues:
+        count = int(call_mapped("depositCount", self.bridge.functions.depositCount().call))
+        consumed = int(call_mapped("depositsConsumed",
+                                   self.rollup.functions.depositsConsumed().call))
+        pending = tuple(int(call_mapped("deposit", self.bridge.functions.deposit(i).call)[1])
+                        for i in range(consumed, count))
+        logs = call_mapped("ForcedRequestProcessed logs", lambda: self.rollup.events
+                           .ForcedRequestProcessed.get_logs(
+                               from_block=self.deployment.deployed_at_block))
+        # A revert rolls the queue back: the last settlement of each request is the one that
+        # stands, and only while the request is still processed.
+        outcomes = {int(log["args"]["requestId"]): ForcedOutcome(
+            int(log["args"]["requestId"]), int(log["args"]["batchNumber"]),
+            bool(log["args"]["included"])) for log in logs}
+        forced = tuple(self.forced_requests(only_pending=False))
+        return LedgerQueues(self.head(), self.forced_window(), count, consumed, pending, forced,
+                            tuple(outcomes[r.request_id] for r in forced
+                                  if r.processed and r.request_id in outcomes))
 
     # --- deposits ----------------------------------------------------------------------------
 

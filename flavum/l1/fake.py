@@ -21,9 +21,16 @@ from flavum.core.batch import (
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import encode_uint, keccak256
-from flavum.core.errors import MalformedTransaction
+from flavum.core.errors import InvalidTransaction, MalformedTransaction
 from flavum.core.merkle import verify_tree_proof
-from flavum.core.transactions import address_of, compute_tx_hash, decode_transaction
+from flavum.core.transactions import (
+    Deposit,
+    Infer,
+    address_of,
+    compute_tx_hash,
+    decode_transaction,
+    recover_signer,
+)
 from flavum.core.types import ZERO_ADDRESS, ZERO_HASH, Address, Amount, Hash32
 from flavum.l1.errors import LedgerError
 from flavum.l1.interface import (
@@ -220,7 +227,16 @@ class FakeLedger(Ledger):
         return compute_withdrawal_leaf(withdrawal) in self.finalized
 
     def queue_forced_transaction(self, raw_tx: bytes, sender_key: bytes) -> int:
-        tx = decode_transaction(raw_tx)
+        """As FlavumStep.checkForcible (but for the domain, which this fake does not hold)."""
+        try:
+            tx = decode_transaction(raw_tx)
+            if isinstance(tx.body, Deposit | Infer):
+                raise LedgerError(f"a {type(tx.body).__name__} cannot be forced",
+                                  reason="not forcible")
+            if recover_signer(tx) != tx.sender:
+                raise LedgerError("bad signature", reason="bad signature")
+        except InvalidTransaction as exc:
+            raise LedgerError(f"not a rollup transaction: {exc}", reason=str(exc)) from exc
         self.mine()
         request = ForcedRequest(len(self.forced), compute_tx_hash(tx), raw_tx,
                                 address_of(sender_key), self.head(), False)

@@ -104,6 +104,40 @@ class ForcedRequest:
 
 
 @dataclass(frozen=True)
+class ForcedOutcome:
+    """How a batch settled a forced request: included, or refused as invalid at that point."""
+
+    request_id: int
+    batch_number: int
+    included: bool
+
+
+@dataclass(frozen=True)
+class LedgerQueues:
+    """What a ledger holds that batches must take in time: its inbox deposits and forced
+    requests, each due within `window` blocks of where it was made (head: the ledger's block)."""
+
+    head: int
+    window: int
+    deposits: int  # inbox deposits made
+    deposits_consumed: int  # taken by accepted batches (the first ones, in index order)
+    pending_deposit_blocks: tuple[int, ...]  # the block of each deposit not taken yet
+    forced: tuple[ForcedRequest, ...]  # every forced request, processed or not
+    outcomes: tuple[ForcedOutcome, ...]  # how accepted batches settled the processed ones
+
+    def overdue_deposits(self) -> list[int]:
+        """Indices of unconsumed deposits older than the window (the next batch must take
+        them: the rollup refuses one that does not)."""
+        return [self.deposits_consumed + i for i, block in enumerate(self.pending_deposit_blocks)
+                if self.head - block > self.window]
+
+    def overdue_forced(self) -> list[int]:
+        """Ids of pending forced requests older than the window."""
+        return [r.request_id for r in self.forced
+                if not r.processed and self.head - r.queued_at_block > self.window]
+
+
+@dataclass(frozen=True)
 class ForcedInclusion:
     """How a batch processes a forced request: included as its transaction `tx_index`, or
     refused (the transaction was invalid; recorded on the ledger for all to check)."""
@@ -308,6 +342,12 @@ class Ledger(ABC):
 
     @abstractmethod
     def forced_requests(self, only_pending: bool = True) -> list[ForcedRequest]: ...
+
+    def queues(self) -> LedgerQueues:
+        """The inbox deposits and forced requests batches must take in time, and how they
+        did (capabilities.forced_inclusion)."""
+        raise LedgerUnsupported(f"ledger {self.name} has no forced inclusion",
+                                reason="no forced inclusion")
 
     def addresses(self) -> LedgerAddresses:
         """Where users reach the rollup on this ledger (nothing, unless the ledger says)."""

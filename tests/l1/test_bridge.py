@@ -163,10 +163,6 @@ def _signed(body, nonce: int = 0) -> Transaction:
 def test_forced_request_must_be_processed_within_the_window(ledger):
     eth = compute_asset_id(ledger.ledger_id)
     tx = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(5), ObjectId(ZERO_HASH)))
-    with pytest.raises(LedgerError) as err:
-        ledger.queue_forced_transaction(encode_transaction(_signed(Transfer(BOB, eth, Amount(1)))),
-                                        ALICE_KEY)
-    assert err.value.reason == "only Withdraw transactions can be forced"
     request_id = ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
     [request] = ledger.forced_requests()
     assert (request.request_id, request.tx_hash) == (request_id, compute_tx_hash(tx))
@@ -197,3 +193,63 @@ def test_forced_request_can_be_refused_publicly(ledger):
     ledger.post_batch(*make_batch(0), forced=[ForcedInclusion(request_id, included=False)])
     events = ledger.rollup.events.ForcedRequestProcessed.get_logs(from_block=0)
     assert [(e["args"]["requestId"], e["args"]["included"]) for e in events] == [(0, False)]
+
+
+def test_queues_show_what_batches_owe_and_how_they_settled_it(ledger):
+    """What `flavum verify` reports from the ledger alone: inbox deposits taken and waiting
+    (overdue past the window), forced requests included, refused, pending and overdue."""
+    from flavum.node.watcher import make_deposit_transaction
+
+    eth = compute_asset_id(ledger.ledger_id)
+    ledger.deposit_eth(ALICE_KEY, ALICE, 10**18)
+    included = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(5), ObjectId(ZERO_HASH)))
+    refused = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(10**30), ObjectId(ZERO_HASH)),
+                      nonce=1)
+    for tx in (included, refused):
+        ledger.queue_forced_transaction(encode_transaction(tx), ALICE_KEY)
+    (event,) = ledger.deposits(0, ledger.head())
+    deposit = make_deposit_transaction(DOMAIN, ledger.ledger_id, event)
+    batch = make_batch(0, txs=[deposit, included])
+    ledger.post_batch(*batch, forced=[ForcedInclusion(0, True, 1), ForcedInclusion(1, False)])
+    ledger.deposit_eth(ALICE_KEY, BOB, 10**18)  # deposit 1: waiting
+    late = _signed(Withdraw(ledger.ledger_id, ALICE, eth, Amount(1), ObjectId(ZERO_HASH)), 2)
+    ledger.queue_forced_transaction(encode_transaction(late), ALICE_KEY)
+    q = ledger.queues()
+    assert (q.deposits, q.deposits_consumed, q.window) == (2, 1, 5)
+    assert [(o.request_id, o.batch_number, o.included) for o in q.outcomes] == [
+        (0, 0, True), (1, 0, False)]
+    assert [r.processed for r in q.forced] == [True, True, False]
+    assert q.overdue_deposits() == [] and q.overdue_forced() == []
+    mine(ledger, 6)  # the window passes: the next batch must take deposit 1 and request 2
+    q = ledger.queues()
+    assert q.overdue_deposits() == [1] and q.overdue_forced() == [2]
+
+
+def test_any_signed_transaction_of_this_rollup_can_be_forced_and_nothing_else(ledger):
+    """The queue checks what it takes (FlavumStep.checkForcible): the rollup's domain and the
+    sender's signature; Deposits come only from the bridge and Infers need the prover."""
+    from dataclasses import replace
+
+    from flavum.core.transactions import Deposit, Infer
+    from flavum.core.types import ZERO_ADDRESS
+
+    eth = compute_asset_id(ledger.ledger_id)
+    transfer = _signed(Transfer(BOB, eth, Amount(1)))
+    assert ledger.queue_forced_transaction(encode_transaction(transfer), ALICE_KEY) == 0
+    other = Transaction(ChainId(1), DOMAIN.rollup_id, ALICE, Nonce(0), transfer.body)
+    forged = replace(transfer, sender=BOB)  # Alice's signature, Bob named as the sender
+    deposit = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ZERO_ADDRESS, Nonce(0), Deposit(
+        ledger.ledger_id, ZERO_HASH, ALICE, ZERO_ADDRESS, Amount(1), ZERO_HASH, ZERO_HASH))
+    infer = _signed(Infer(ObjectId(b"\x01" * 32), ObjectId(b"\x02" * 32), Amount(0)))
+    for raw, reason in [
+        (encode_transaction(sign_transaction(other, ALICE_KEY)), "wrong domain"),
+        (encode_transaction(forged), "bad signature"),
+        (encode_transaction(deposit), "a deposit comes from the bridge, not the forced queue"),
+        (encode_transaction(infer), "an inference needs the sequencer's prover: it cannot be "
+                                    "forced"),
+        (encode_transaction(transfer) + b"\x00", "transaction is not canonically encoded"),
+    ]:
+        with pytest.raises(LedgerError) as err:
+            ledger.queue_forced_transaction(raw, ALICE_KEY)
+        assert err.value.reason == reason
+    assert len(ledger.forced_requests()) == 1

@@ -28,3 +28,23 @@ def test_roots_must_follow_from_the_transactions(fake):
     assert fake.next_batch_number() == 0
     fake.post_batch(header, txs)
     assert fake.next_batch_number() == 1
+
+
+def test_the_forced_queue_takes_what_the_contract_takes(fake):
+    from flavum.core.transactions import Infer, Transfer, encode_transaction
+    from flavum.core.types import Amount, AssetId, ObjectId
+
+    from .conftest import ALICE_KEY, BOB
+    from .helpers import signed
+
+    transfer = signed(Transfer(BOB, AssetId(h("asset")), Amount(1)), 0)
+    assert fake.queue_forced_transaction(encode_transaction(transfer), ALICE_KEY) == 0
+    forged = replace(transfer, sender=BOB)
+    infer = signed(Infer(ObjectId(h("model")), ObjectId(h("data")), Amount(0)), 1)
+    for raw, reason in [(encode_transaction(forged), "bad signature"),
+                        (encode_transaction(infer), "not forcible"),
+                        (b"\x01garbage", None)]:
+        with pytest.raises(LedgerError) as err:
+            fake.queue_forced_transaction(raw, ALICE_KEY)
+        assert reason is None or err.value.reason == reason
+    assert len(fake.forced_requests()) == 1

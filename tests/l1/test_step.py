@@ -6,15 +6,50 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import TraceEntry, compute_trace_leaf, compute_withdrawal_leaf
 from flavum.core.codec import from_hex
 from flavum.core.errors import InvalidTransaction
-from flavum.core.state import State, compute_state_root
+from flavum.core.genesis import DEV_ASSET, create_genesis
+from flavum.core.state import Domain, State, compute_state_root, get_nonce, get_object
 from flavum.core.step_witness import compute_step_witness
-from flavum.core.stf import Execution, compute_object_id, process_transaction
-from flavum.core.transactions import Infer, Transaction, compute_tx_hash, decode_transaction
-from flavum.core.types import ZERO_HASH, Hash32
+from flavum.core.stf import (
+    Execution,
+    compute_deposit_object_id,
+    compute_object_id,
+    process_transaction,
+)
+from flavum.core.transactions import (
+    DeployModel,
+    Deposit,
+    GrantAccess,
+    Infer,
+    SubmitData,
+    Transaction,
+    Transfer,
+    TransferObject,
+    Withdraw,
+    address_of,
+    compute_tx_hash,
+    decode_transaction,
+    encode_transaction,
+    sign_transaction,
+)
+from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_ADDRESS,
+    ZERO_HASH,
+    Access,
+    Amount,
+    ChainId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    ObjectKind,
+)
 from flavum.l1.evm_client import constructor_data, embedded_web3, load_artifact, send_transaction
 from flavum.l1.evm_step import StepVerdict, execute_args, read_verdict
 from tests.core.stf_vectors import case_names, check_pre_state, load_case, read_executions
@@ -184,3 +219,91 @@ def test_a_forged_witness_is_refused_not_taken_for_fraud(executors):
     no_writes = replace(witness, writes=())
     verdict = read_verdict(contract.functions.judge(*execute_args(no_writes, raw, None)).call())
     assert verdict.bad_witness == "a changed entry has no write proof"
+
+
+# --- random sequences ---------------------------------------------------------------------
+# Hypothesis draws sequences of valid and invalid transactions of every type from three users
+# (wrong nonces, amounts past the balance, objects of others or none, revoked grants, fees,
+# another rollup's domain, deposits twice); Python and the executor must agree on each one.
+
+USERS = tuple(bytes([0x61 + i]) * 32 for i in range(3))
+RANDOM_DOMAIN = Domain(ChainId(31337), Hash32(b"\x44" * 32))
+OTHER_DOMAIN = Domain(ChainId(5), Hash32(b"\x45" * 32))
+LEDGER = compute_ledger_id("evm")
+ASSETS = (compute_asset_id(LEDGER), DEV_ASSET)
+
+
+def random_genesis() -> State:
+    return create_genesis(RANDOM_DOMAIN, [(address_of(k), Amount(1_000)) for k in USERS])
+
+
+@st.composite
+def random_transaction(draw, state: State, known: list[ObjectId]) -> tuple[bytes, Execution | None]:
+    """One signed (or system) transaction, valid or not, on `state`; `known` lists object ids
+    created so far (and some that never exist)."""
+    key = draw(st.sampled_from(USERS))
+    sender = address_of(key)
+    nonce = get_nonce(state, sender) + draw(st.sampled_from((0, 0, 0, 0, 1)))
+    to = address_of(draw(st.sampled_from(USERS)))
+    amount = Amount(draw(st.sampled_from((0, 1, 7, 999, 1_000, 1_001, 2_000))))
+    objects = [(o, get_object(state, o)) for o in known]
+    mine = [o for o, stored in objects if stored is not None and stored.owner == sender]
+    # Mostly the sender's own objects (so the ownership rules pass and the next rule is met).
+    obj = draw(st.sampled_from([*mine, *mine, *known, ObjectId(b"\x0f" * 32)]))
+    asset = draw(st.sampled_from(ASSETS))
+    access = draw(st.sampled_from((Access.OWNED, Access.COMMON)))
+    kind = draw(st.sampled_from(("transfer", "object", "grant", "model", "data", "infer",
+                                 "withdraw", "deposit")))
+    execution = None
+    if kind == "deposit":
+        event = Hash32(bytes([draw(st.integers(0, 3))]) * 32)  # a repeat is applied once only
+        body: Any = Deposit(LEDGER, event, to, ZERO_ADDRESS, amount, ZERO_HASH, ZERO_HASH)
+        return encode_transaction(Transaction(RANDOM_DOMAIN.chain_id, RANDOM_DOMAIN.rollup_id,
+                                              ZERO_ADDRESS, Nonce(0), body)), None
+    if kind == "transfer":
+        body = Transfer(to, asset, amount)
+    elif kind == "object":
+        body = TransferObject(obj, to)
+    elif kind == "grant":
+        body = GrantAccess(obj, to, draw(st.booleans()))
+    elif kind == "model":
+        body = DeployModel(Hash32(b"\x01" * 32), Hash32(b"\x02" * 32), ZERO_HASH, access, asset,
+                           Amount(draw(st.sampled_from((0, 5, 5_000)))))
+    elif kind == "data":
+        body = SubmitData(Hash32(bytes([draw(st.integers(1, 3))]) * 32), ZERO_HASH, access)
+    elif kind == "infer":
+        models = [o for o, stored in objects if stored and stored.kind == ObjectKind.MODEL]
+        datas = [o for o, stored in objects if stored and stored.kind == ObjectKind.DATA]
+        model = draw(st.sampled_from([*models, *models, obj]))
+        data = draw(st.sampled_from([*datas, *datas, *known, ObjectId(b"\x0e" * 32)]))
+        body = Infer(model, data, Amount(draw(st.sampled_from((10_000, 5, 0)))))
+        stored = get_object(state, data)
+        matching = stored is not None and draw(st.sampled_from((True, True, True, False)))
+        commitment = stored.commitment if matching else Hash32(b"\x03" * 32)
+        execution = Execution(commitment, tuple(draw(st.lists(st.integers(-2**40, 2**40),
+                                                              min_size=1, max_size=3))))
+    else:
+        withdrawn = draw(st.sampled_from((NO_OBJECT, NO_OBJECT, obj)))
+        body = Withdraw(LEDGER, to, asset, Amount(0) if withdrawn != NO_OBJECT else amount,
+                        withdrawn)
+    domain = draw(st.sampled_from((RANDOM_DOMAIN,) * 19 + (OTHER_DOMAIN,)))
+    tx = Transaction(domain.chain_id, domain.rollup_id, sender, Nonce(nonce), body)
+    return encode_transaction(sign_transaction(tx, key)), execution
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_executor_agrees_with_the_stf_on_random_sequences(executors, postable, data):
+    state = random_genesis()
+    contract = executors(RANDOM_DOMAIN.chain_id, RANDOM_DOMAIN.rollup_id)
+    known: list[ObjectId] = []
+    for index in range(data.draw(st.integers(4, 12))):
+        raw, execution = data.draw(random_transaction(state, known))
+        check_agree(contract, state, raw, execution, f"random transaction {index}", postable)
+        tx = decode_transaction(raw)
+        created = compute_object_id(tx.sender, tx.nonce)
+        if get_object(state, created) is not None and created not in known:
+            known.append(created)
+        if isinstance(tx.body, Deposit) and get_object(state, compute_deposit_object_id(
+                tx.body.event_id)) is not None:
+            known.append(compute_deposit_object_id(tx.body.event_id))

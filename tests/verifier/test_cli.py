@@ -66,11 +66,15 @@ def test_verify_batches_posted_to_anvil(tmp_path, shared_srs):
         result = json.loads(out.stdout)
         assert result["ok"] and [b["ok"] for b in result["batches"]] == [True, True]
         assert result["batches"][1]["inferences"] == 1
+        queues = result["queues"]
+        assert (queues["deposits"], queues["overdue_deposits"], queues["forced"]) == (0, [], [])
         out = flavum("verify", "--from-batch", "1", home=home)
         assert out.returncode == 0, out.stdout + out.stderr
         assert out.stdout.splitlines() == [
             "batch 1: OK (1 txs, 1 inferences proven, 0 withdrawals)",
-            "1 batches verified, 0 failed"]
+            "1 batches verified, 0 failed",
+            "inbox: 0 deposits, 0 taken by batches",
+            "forced requests: 0 queued, 0 included"]
 
         # The blob of batch 1 rots in the data store: its content id gives it away.
         path = LocalStore(home / "da").path_for(cid_from_digest(second.data_pointer))
