@@ -51,10 +51,16 @@ from flavum.l1.evm_client import embedded_web3  # noqa: E402
 from flavum.l1.evm_deploy import deploy_contracts  # noqa: E402
 from flavum.l1.interface import ModelLayout, proven_inference  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
-from tests.l1.conftest import DOMAIN, make_per_row_model, make_proven_model  # noqa: E402
+from tests.l1.conftest import (  # noqa: E402
+    DEPLOYER_KEY,
+    DOMAIN,
+    make_per_row_model,
+    make_proven_model,
+)
 from tests.l1.helpers import batch_of, signed  # noqa: E402
 
-DEPLOYER, SEQUENCER, USER = b"\x41" * 32, b"\x42" * 32, b"\x43" * 32
+# The ledger tests' deployer: on a fresh chain its rollup is DOMAIN's, which they sign for.
+DEPLOYER, SEQUENCER, USER = DEPLOYER_KEY, b"\x42" * 32, b"\x43" * 32
 GOAL = 150_000
 
 

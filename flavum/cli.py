@@ -40,10 +40,13 @@ from flavum.node.config import (
     Allocation,
     LedgerSpec,
     NodeConfig,
+    import_key,
     list_keys,
     load_config,
     load_key,
     new_key,
+    read_key_env,
+    read_key_file,
     write_config,
 )
 from flavum.zk.errors import ProvingFailed
@@ -72,20 +75,25 @@ app.add_typer(withdraw_app, name="withdraw")
 
 @app.command()
 @command
-def init(home: Path = HomeOption, chain_id: int = typer.Option(31337, help="Chain id."),
-         port: int = typer.Option(8787, help="API port."), as_json: bool = JsonOption) -> None:
-    """Create a home directory: config, a dev key named `default` funded in the dev asset."""
+def init(home: Path = HomeOption, port: int = typer.Option(8787, help="API port."),
+         as_json: bool = JsonOption) -> None:
+    """Create a home directory: config, a dev key named `default` funded in the dev asset.
+    The domain is the embedded EVM's rollup (deployed by the `sequencer` key at every node
+    start); `flavum l1 deploy` replaces it with the deployed contracts'."""
+    from flavum.l1.evm_identity import compute_embedded_domain
+
     if (home / "config.toml").exists():
         raise ConfigError(f"{home} is already initialised")
     address = new_key(home, "default")
-    new_key(home, "sequencer")  # posts batches to the ledgers
+    domain = compute_embedded_domain(new_key(home, "sequencer"))  # it posts the batches
     # The embedded EVM cannot reorganise: its deposits are credited as soon as they are mined.
     embedded = LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0)
-    config = NodeConfig(home=home, chain_id=chain_id, port=port,
-                        genesis=(Allocation(address, Amount(DEV_FUNDING)),), ledgers=(embedded,))
+    config = NodeConfig(home=home, chain_id=domain.chain_id, rollup_id=domain.rollup_id,
+                        port=port, genesis=(Allocation(address, Amount(DEV_FUNDING)),),
+                        ledgers=(embedded,))
     path = write_config(config)
     emit({"home": str(home), "config": str(path), "address": to_hex(address),
-          "rollup_id": to_hex(config.rollup_id)}, as_json,
+          "rollup_id": to_hex(domain.rollup_id)}, as_json,
          f"initialised {home}\n  config  {path}\n  key     default = {to_hex(address)}"
          f" (funded at genesis with {DEV_FUNDING} of the dev asset, which cannot be withdrawn;"
          " deposit ETH from L1 to withdraw it later)")
@@ -97,6 +105,23 @@ def account_new(name: str = typer.Option(..., "--name", help="Name of the key.")
                 home: Path = HomeOption, as_json: bool = JsonOption) -> None:
     """Create a new key."""
     address = new_key(home, name)
+    emit({"name": name, "address": to_hex(address)}, as_json, f"{name} = {to_hex(address)}")
+
+
+@account_app.command("import")
+@command
+def account_import(name: str = typer.Option(..., "--name", help="Name of the key."),
+                   key_file: Path | None = typer.Option(None, "--key-file",
+                                                        help="File holding the hex key."),
+                   from_env: str | None = typer.Option(None, "--from-env", help="Environment "
+                                                       "variable holding the hex key."),
+                   home: Path = HomeOption, as_json: bool = JsonOption) -> None:
+    """Import a key from a file or an environment variable (never from the command line,
+    which every user of the machine can read)."""
+    if (key_file is None) == (from_env is None):
+        raise InvalidInput("give the key with exactly one of --key-file FILE or --from-env VAR")
+    key = read_key_file(key_file) if key_file is not None else read_key_env(str(from_env))
+    address = import_key(home, name, key)
     emit({"name": name, "address": to_hex(address)}, as_json, f"{name} = {to_hex(address)}")
 
 

@@ -2,8 +2,9 @@
 to a ledger (users sign their own L1 transactions) and the independent verifier."""
 
 import json
+import re
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ from flavum.node.config import (
     DEFAULT_CHALLENGE_WINDOW,
     load_config,
     load_key,
+    read_key_env,
+    read_key_file,
+    write_config,
 )
 
 l1_app = typer.Typer(help="The rollup's contracts on a ledger.", no_args_is_help=True)
@@ -61,37 +65,72 @@ def open_evm(home: Path, name: str) -> Any:
 def l1_deploy(
     ledger: str = LedgerOption,
     fund_from: str | None = typer.Option(
-        None, help="Hex private key that sends the sequencer 10 ETH first (e.g. an anvil "
-                   "account's)."),
+        None, help="Key that sends the sequencer 10 ETH first (e.g. an anvil account's): a key "
+                   "file, or env:VAR for an environment variable; never the key itself."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing deployment: a new "
+                               "rollup, so the home's state moves aside to retired-N/ and the "
+                               "node starts from genesis."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
-    """Deploy the rollup, model registry and bridge contracts to an EVM ledger."""
+    """Deploy the rollup, model registry and bridge contracts to an EVM ledger; the home's
+    domain becomes the new rollup's (written into config.toml)."""
+    from flavum.core.genesis import Genesis
     from flavum.l1.evm_client import rpc_web3, send_transaction
-    from flavum.l1.evm_deploy import deploy_contracts
+    from flavum.l1.evm_deploy import deploy_contracts, predict_domain
     from flavum.l1.evm_deployment import write_deployment
+    from flavum.node.retired import has_home_state, retire_home_state
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
     if spec.url == "embedded":
         raise ConfigError("the embedded EVM is deployed by the node itself at every start")
+    path = home / (spec.deployment or f"{spec.name}-deployment.json")
+    if not force and path.exists():
+        raise ConfigError(f"ledger {spec.name} is deployed already ({path.name}): a new "
+                          "deployment is a new rollup, from genesis; --force replaces it and "
+                          "moves this home's state aside")
+    if not force and has_home_state(home):
+        raise ConfigError("this home holds a node store, signed for its current rollup: a "
+                          "deployment is a new rollup, from genesis; --force moves the store "
+                          "aside")
+    funder = None if fund_from is None else read_key_source(fund_from)
     key = load_key(home, spec.sequencer_key)
     w3 = rpc_web3(spec.url)
-    if fund_from:
-        funder = bytes.fromhex(fund_from.removeprefix("0x"))
+    if funder is not None:
         send_transaction(w3, int(w3.eth.chain_id), funder,
                          {"to": w3.to_checksum_address(address_of(key)), "value": 10**19,
                           "gas": 21_000}, "funding the sequencer")
-    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis=config.genesis_state,
+    domain = predict_domain(w3, address_of(key))
+    genesis = Genesis(domain, tuple((a.address, a.amount) for a in config.genesis))
+    handle = deploy_contracts(w3, key, sequencer=address_of(key), genesis=genesis,
                               forced_window_blocks=spec.forced_window,
                               challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
                               escape_delay_blocks=spec.escape_delay,
                               ledger_name=spec.name, sequencer_key=key)
-    path = home / (spec.deployment or f"{spec.name}-deployment.json")
+    retired = retire_home_state(home, (home / "config.toml", path)) if force else None
     write_deployment(path, handle.deployment)
-    data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path)}
-    emit(data, as_json, "\n".join(f"{k:18} {v}" for k, v in handle.deployment.to_json().items()))
+    write_config(replace(config, chain_id=domain.chain_id, rollup_id=domain.rollup_id))
+    data = {"ledger": spec.name, "deployment": handle.deployment.to_json(), "file": str(path),
+            "rollup_id": to_hex(domain.rollup_id),
+            "retired": None if retired is None else str(retired)}
+    lines = [f"{k:18} {v}" for k, v in handle.deployment.to_json().items()]
+    lines.append(f"{'rollup_id':18} {to_hex(domain.rollup_id)} (written into config.toml)")
+    if retired is not None:
+        lines.append(f"{'old state':18} moved to {retired}")
+    emit(data, as_json, "\n".join(lines))
+
+
+def read_key_source(source: str) -> bytes:
+    """A key given as `env:VAR` or a key file's path. A raw key is refused: the command line
+    is visible to every user of the machine (ps) and lands in shell histories."""
+    if re.fullmatch(r"(0x)?[0-9a-fA-F]{64}", source):
+        raise InvalidInput("a private key on the command line is readable by every user of the "
+                           "machine: pass a key file, or env:VAR naming an environment variable")
+    if source.startswith("env:"):
+        return read_key_env(source.removeprefix("env:"))
+    return read_key_file(Path(source))
 
 
 @l1_app.command("bond")

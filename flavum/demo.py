@@ -97,15 +97,16 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             node = Node.open(config)
         link = node.ledger("evm")
         ledger: Any = link.ledger
-        say(f"node started: rollup {to_hex(config.rollup_id)[:18]}…, contracts on the in-process "
-            f"EVM (chain {ledger.chain_id}): rollup {ledger.deployment.rollup[:12]}…")
+        say(f"node started: rollup {to_hex(config.domain.rollup_id)[:18]}… (the id of its "
+            f"contract {ledger.deployment.rollup[:12]}… on the in-process EVM, chain "
+            f"{ledger.chain_id})")
         genesis_on_l1 = ledger.genesis_state_root() == node.sequencer.genesis_root
         say(f"genesis: alice and bob hold dev funds, which no bridge pays; the rollup contract "
             f"computed the same genesis root from the allocations: {genesis_on_l1}")
 
         def send(name: str, body: Body) -> Receipt:
             nonce = node.sequencer.account(users[name])[0]
-            tx = Transaction(config.domain.chain_id, config.rollup_id, users[name],
+            tx = Transaction(config.domain.chain_id, config.domain.rollup_id, users[name],
                              Nonce(nonce), body)
             return node.sequencer.submit(encode_transaction(sign_transaction(tx, DEMO_KEYS[name])))
 
@@ -297,7 +298,7 @@ def _forge_and_challenge(ledger: Any, config: NodeConfig) -> tuple[bool, bool]:
     number = ledger.next_batch_number()
     thief = address_of(SEQUENCER_KEY)
     theft = sign_transaction(Transaction(
-        config.domain.chain_id, config.rollup_id, thief, Nonce(0),
+        config.domain.chain_id, config.domain.rollup_id, thief, Nonce(0),
         Withdraw(ledger.ledger_id, thief, native_asset(), Amount(held), NO_OBJECT)),
         SEQUENCER_KEY)
     paid = Withdrawal(compute_tx_hash(theft), ledger.ledger_id, thief, native_asset(),

@@ -19,6 +19,7 @@ library FlavumHashes {
     bytes32 internal constant OBJECT_KEY_TAG = keccak256("flavum.state.object");
     bytes32 internal constant AMOUNT_TAG = keccak256("flavum.value.amount");
     bytes32 internal constant OBJECT_TAG = keccak256("flavum.value.object");
+    bytes32 internal constant ROLLUP_ID_TAG = keccak256("flavum.rollup.id");
 
     /// The BN254 scalar field: ezkl's public values are elements of it.
     uint256 internal constant FIELD_MODULUS =
@@ -317,5 +318,11 @@ library FlavumHashes {
             mstore(add(add(p, 0x80), signature.length), 0)
             txHash := keccak256(p, add(0x80, mul(div(add(signature.length, 31), 32), 32)))
         }
+    }
+
+    /// The id of the rollup whose contract is `rollup` on chain `chainId`
+    /// (flavum.core.state.compute_rollup_id): every transaction signs it.
+    function rollupIdOf(uint256 chainId, address rollup) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ROLLUP_ID_TAG, chainId, rollup));
     }
 }

@@ -76,4 +76,8 @@ contract FlavumHashesHarness {
     function txHashOf(bytes calldata raw) external pure returns (bytes32 txHash, uint8 txType) {
         return FlavumHashes.txHashOf(raw);
     }
+
+    function rollupIdOf(uint256 chainId, address rollup) external pure returns (bytes32) {
+        return FlavumHashes.rollupIdOf(chainId, rollup);
+    }
 }

@@ -176,7 +176,9 @@ contract FlavumRollup {
     /// from is computed here, by `step_`, from `genesis` (abi.encode(FlavumStep.GenesisBalance[])):
     /// dev-asset balances only, so no deployer can give anyone a withdrawable balance the
     /// Bridge does not hold. `escapeDelay_` must exceed the challenge window, so that every
-    /// batch the rollup holds when it freezes is final.
+    /// batch the rollup holds when it freezes is final. `step_` must judge transactions for this
+    /// contract's own domain (this chain, FlavumHashes.rollupIdOf(this chain, this address)): a
+    /// transaction signed for any other deployment is refused by its one-step executor.
     constructor(
         address sequencer_,
         ModelRegistry registry_,
@@ -188,6 +190,11 @@ contract FlavumRollup {
         uint256 escapeDelay_
     ) payable {
         require(escapeDelay_ > challengeWindow_, "the escape delay must exceed the challenge window");
+        require(step_.chainId() == block.chainid, "the one-step executor is for another chain");
+        require(
+            step_.rollupId() == FlavumHashes.rollupIdOf(block.chainid, address(this)),
+            "the one-step executor is for another rollup"
+        );
         sequencer = sequencer_;
         registry = registry_;
         bytes32 root = step_.genesisRoot(genesis);

@@ -18,6 +18,7 @@ from flavum.core.encoding import (
     encode_abi,
     encode_address,
     encode_uint,
+    hash_tagged,
     keccak256,
 )
 from flavum.core.errors import InsufficientBalance
@@ -46,6 +47,7 @@ AMOUNT_TAG = compute_tag("value.amount")
 OBJECT_TAG = compute_tag("value.object")
 PRESENT_PREIMAGE = b"flavum.value.present"
 PRESENT = keccak256(PRESENT_PREIMAGE)  # value hash of a grant or an applied deposit
+ROLLUP_ID_TAG = compute_tag("rollup.id")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,13 @@ class Domain:
 
     chain_id: ChainId
     rollup_id: Hash32
+
+
+def compute_rollup_id(chain_id: ChainId, rollup: Address) -> Hash32:
+    """The id of the rollup whose contract is at `rollup` on chain `chain_id`:
+    keccak256(abi.encode(ROLLUP_ID_TAG, chain_id, rollup)) (FlavumHashes.rollupIdOf). Two
+    deployments never share it, so a transaction signed for one is refused by every other."""
+    return hash_tagged(ROLLUP_ID_TAG, ("uint256", "address"), (chain_id, rollup))
 
 
 @dataclass(frozen=True)

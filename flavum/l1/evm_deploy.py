@@ -1,17 +1,17 @@
 """Deploying the rollup's contracts on an EVM chain: registry, one-step executor, rollup
-(bonded), bridge (its deposit inbox, which the rollup reads) and the shared reusable verifier."""
+(bonded), bridge (its deposit inbox, which the rollup reads) and the shared reusable verifier.
+The rollup's domain follows from where it lands (flavum.l1.evm_identity): `predict_domain`."""
 
 from collections.abc import Sequence
 from typing import Any
 
-import rlp
 from eth_abi import encode as abi_encode
 from eth_utils import to_checksum_address
 
 from flavum.core.assets import compute_ledger_id
 from flavum.core.codec import to_hex
-from flavum.core.encoding import keccak256
 from flavum.core.genesis import Genesis, GenesisBalance
+from flavum.core.state import Domain
 from flavum.core.transactions import address_of
 from flavum.core.types import Address
 from flavum.l1.errors import LedgerError
@@ -19,6 +19,7 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
+from flavum.l1.evm_identity import compute_create_address, compute_deployment_domain
 from flavum.l1.evm_step import proof_arg
 from flavum.l1.verifiers import REUSABLE_CONTRACT
 
@@ -39,8 +40,9 @@ def deploy_contracts(
     """Deploy registry, the one-step executor for the genesis's domain, rollup (bonded with
     `bond_wei` from the deployer; it computes the genesis state root from the allocations),
     bridge (which deploys the ERC-721 of objects) and the shared reusable ezkl verifier;
-    return the ledger handle (signing with `sequencer_key`). `escape_delay_blocks` (None:
-    DEFAULT_ESCAPE_DELAY) must exceed the challenge window."""
+    return the ledger handle (signing with `sequencer_key`). The genesis's domain must be the
+    one this deployment gets (`predict_domain`), and `escape_delay_blocks` (None:
+    DEFAULT_ESCAPE_DELAY) must exceed the challenge window: nothing is deployed otherwise."""
     escape_delay = DEFAULT_ESCAPE_DELAY if escape_delay_blocks is None else escape_delay_blocks
     if escape_delay <= challenge_window_blocks:
         raise LedgerError(f"the escape delay ({escape_delay} blocks) must exceed the challenge "
@@ -48,6 +50,14 @@ def deploy_contracts(
                           "batches must all be final")
     chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
     start = int(call_mapped("block number", lambda: w3.eth.block_number))
+    deployer = w3.to_checksum_address(address_of(deployer_key))
+    nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(deployer)))
+    domain = compute_deployment_domain(chain_id, address_of(deployer_key), nonce)
+    if genesis.domain != domain:
+        raise LedgerError(
+            f"the rollup deployed now would be rollup {to_hex(domain.rollup_id)} on chain "
+            f"{domain.chain_id}, the genesis is for rollup {to_hex(genesis.domain.rollup_id)} on "
+            f"chain {genesis.domain.chain_id}: transactions signed for it would be refused")
 
     def deploy(name: str, args: Sequence[Any], gas_limit: int, value: int = 0) -> str:
         artifact = load_artifact(name)
@@ -59,13 +69,10 @@ def deploy_contracts(
         return str(receipt["contractAddress"])
 
     seq = w3.to_checksum_address(sequencer)
-    deployer = w3.to_checksum_address(address_of(deployer_key))
     registry = deploy("ModelRegistry", (seq,), 1_500_000)
-    domain = genesis.domain
     step = deploy("FlavumStep", (domain.chain_id, domain.rollup_id), 4_500_000)
-    # The rollup reads the bridge's deposit inbox: the bridge is the deployer's next contract.
-    nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(deployer)))
-    inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 1))
+    # The rollup reads the bridge's deposit inbox: the bridge is deployed right after it.
+    inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 3))
     balances = encode_genesis_balances(genesis.balances())
     rollup = deploy("FlavumRollup", (seq, registry, balances, forced_window_blocks, inbox, step,
                                      challenge_window_blocks, escape_delay),
@@ -85,14 +92,15 @@ def deploy_contracts(
     return ledger
 
 
+def predict_domain(w3: Any, deployer: Address) -> Domain:
+    """The domain of the rollup `deploy_contracts` deploys with `deployer`'s key now."""
+    chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
+    account = w3.to_checksum_address(deployer)
+    nonce = int(call_mapped("nonce", lambda: w3.eth.get_transaction_count(account)))
+    return compute_deployment_domain(chain_id, deployer, nonce)
+
+
 def encode_genesis_balances(balances: Sequence[GenesisBalance]) -> bytes:
     """abi.encode(FlavumStep.GenesisBalance[]), the rollup constructor's `genesis`."""
     rows = [(to_checksum_address(b.account), b.amount, proof_arg(b.proof)) for b in balances]
     return bytes(abi_encode(["(address,uint256,(bytes32[],bool,bytes32,bytes32))[]"], [rows]))
-
-
-def compute_create_address(deployer: Address, nonce: int) -> Address:
-    """Where the contract `deployer` creates with account nonce `nonce` lands (CREATE)."""
-    return Address(keccak256(rlp.encode([deployer, nonce]))[12:])
-
-

@@ -20,7 +20,8 @@ from typing import Any, Protocol
 from flavum.core.codec import to_hex
 from flavum.core.errors import ConfigError
 from flavum.core.genesis import Genesis
-from flavum.core.types import Hash32
+from flavum.core.state import Domain
+from flavum.core.types import Address, Hash32
 from flavum.l1.interface import Ledger
 
 
@@ -59,6 +60,14 @@ def open_ledger(spec: LedgerSettings, home: Path, *, genesis: Genesis | None = N
     raise ConfigError(f"unknown ledger kind {spec.kind!r}: evm or litecoin")
 
 
+def embedded_domain(sequencer: Address) -> Domain:
+    """The domain of an embedded EVM ledger posted to with the key of address `sequencer`:
+    the node deploys it afresh with that key at every start (flavum.l1.evm_identity)."""
+    from flavum.l1.evm_identity import compute_embedded_domain
+
+    return compute_embedded_domain(sequencer)
+
+
 def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
               load_key: Callable[[str], bytes] | None,
               funded_keys: Sequence[bytes]) -> OpenedLedger:
@@ -67,6 +76,7 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
     from flavum.l1.evm_client import embedded_web3, rpc_web3
     from flavum.l1.evm_deploy import deploy_contracts
     from flavum.l1.evm_deployment import read_deployment
+    from flavum.l1.evm_identity import read_domain
 
     key = None if load_key is None else load_key(spec.sequencer_key)
     if spec.url == "embedded":
@@ -96,7 +106,20 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
             f"ledger {spec.name}: the rollup at {deployment.rollup} starts from genesis root "
             f"{to_hex(ledger.genesis_state_root())}, this home's genesis is "
             f"{to_hex(genesis.root)}: another rollup's deployment")
+    if genesis is not None:
+        _check_domain(spec.name, read_domain(ledger.w3, deployment.rollup), genesis.domain)
     return OpenedLedger(ledger, deployment.deployed_at_block, False)
+
+
+def _check_domain(name: str, deployed: Domain, home: Domain) -> None:
+    """Refuse contracts of another deployment than the one this home's state is signed for:
+    its one-step executor would judge every transaction of the store fraudulent."""
+    if deployed != home:
+        raise ConfigError(
+            f"ledger {name}: the contracts are rollup {to_hex(deployed.rollup_id)} on chain "
+            f"{deployed.chain_id}, this home's state is signed for rollup "
+            f"{to_hex(home.rollup_id)} on chain {home.chain_id}: another deployment, to which "
+            "nothing of this home is posted (docs/configuration.md, deployment identity)")
 
 
 def _open_litecoin(spec: LedgerSettings, genesis_root: Hash32 | None) -> OpenedLedger:

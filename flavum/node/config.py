@@ -1,9 +1,13 @@
 """Node configuration: a TOML file in the node's home directory, plus the dev keys beside it.
 
 Layout of a home directory (`flavum init` creates it):
-    config.toml      domain, genesis allocations, batching, API address
-    keys/<name>.key  secp256k1 private keys, hex; development keys, kept unencrypted
+    config.toml      domain, genesis allocations, batching, API address (mode 0600)
+    keys/<name>.key  secp256k1 private keys, hex, mode 0600 in a 0700 folder; development
+                     keys, kept unencrypted
     node.db          the node's SQLite store
+
+The domain (`chain_id`, `rollup_id`) is the rollup contract's (flavum.l1.evm_identity):
+`flavum init` writes the embedded EVM's, `flavum l1 deploy` the deployed contracts'.
 """
 
 import json
@@ -11,11 +15,12 @@ import os
 import secrets
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
-from flavum.core.codec import parse_address
+from flavum.core.codec import from_hex, parse_address
 from flavum.core.encoding import compute_tag
 from flavum.core.errors import ConfigError, MalformedHex
 from flavum.core.genesis import DEV_ASSET, Genesis
@@ -35,6 +40,9 @@ DEFAULT_CONFIRMATIONS = 12
 # 12-second blocks, the time for anyone to notice fraud and get a challenge mined even while
 # the chain is congested or censored for a while (docs/settlement.md).
 DEFAULT_CHALLENGE_WINDOW = 50_400
+# The rollup id of a home with no EVM ledger and no `rollup_id` (tests; anchoring-only setups
+# set their own): an EVM ledger's rollup id is its contract's (flavum.l1.evm_identity).
+DEV_ROLLUP_ID = compute_tag("rollup.flavum-dev")
 
 
 def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
@@ -95,7 +103,9 @@ def parse_ledger(raw: dict[str, Any]) -> LedgerSpec:
 class NodeConfig:
     home: Path
     chain_id: int = DEFAULT_CHAIN_ID
-    rollup_name: str = "flavum-dev"
+    # The rollup contract's id (flavum.l1.evm_identity), written by `flavum init` (embedded
+    # EVM) and `flavum l1 deploy`. None: the embedded EVM ledger's, else DEV_ROLLUP_ID.
+    rollup_id: Hash32 | None = None
     genesis: tuple[Allocation, ...] = ()
     block_max_txs: int = 500
     block_interval_s: float = 1.0
@@ -116,18 +126,25 @@ class NodeConfig:
     ledgers: tuple[LedgerSpec, ...] = ()
     data_store: str = ""  # where batch data goes: empty = home/da; s3://..., ipfs+http://...
 
-    @property
+    @cached_property
     def domain(self) -> Domain:
-        return Domain(ChainId(self.chain_id), self.rollup_id)
+        """The domain every transaction of this home is signed for (see `rollup_id`)."""
+        if self.rollup_id is not None:
+            return Domain(ChainId(self.chain_id), self.rollup_id)
+        for ledger in self.ledgers:
+            if ledger.kind == "evm" and ledger.url == "embedded":
+                from flavum.l1.factory import embedded_domain
+
+                return embedded_domain(address_of(load_key(self.home, ledger.sequencer_key)))
+            if ledger.kind == "evm":
+                raise ConfigError(f"ledger {ledger.name}: no rollup_id in the config, which "
+                                  f"`flavum l1 deploy --ledger {ledger.name}` writes")
+        return Domain(ChainId(self.chain_id), DEV_ROLLUP_ID)
 
     @property
     def genesis_state(self) -> Genesis:
         """The domain and (account, dev-asset amount) allocations batch 0 starts from."""
         return Genesis(self.domain, tuple((a.address, a.amount) for a in self.genesis))
-
-    @property
-    def rollup_id(self) -> Hash32:
-        return compute_tag("rollup." + self.rollup_name)
 
     @property
     def db_path(self) -> Path:
@@ -166,7 +183,8 @@ def load_config(home: Path) -> NodeConfig:
         return NodeConfig(
             home=home,
             chain_id=int(raw["chain_id"]),
-            rollup_name=str(raw["rollup_name"]),
+            rollup_id=(Hash32(from_hex(raw["rollup_id"], 32, "rollup_id")) if "rollup_id" in raw
+                       else None),
             genesis=genesis,
             block_max_txs=int(batching.get("block_max_txs", 500)),
             block_interval_s=float(batching.get("block_interval_s", 1.0)),
@@ -196,7 +214,8 @@ def write_config(config: NodeConfig) -> Path:
     path = config.home / "config.toml"
     lines = [
         f"chain_id = {config.chain_id}",
-        f'rollup_name = "{config.rollup_name}"',
+        *([f'rollup_id = "0x{config.rollup_id.hex()}"  # the rollup contract\'s '
+           "(docs/configuration.md)"] if config.rollup_id is not None else []),
         f'data_store = "{config.data_store}"  # batch data: empty = home/da, s3://.., ipfs+http://..',
         "",
         "[node]",
@@ -233,8 +252,16 @@ def write_config(config: NodeConfig) -> Path:
             f'amount = "{a.amount}"',
         ]
     config.home.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (mode 0600, also when it exists)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def key_path(home: Path, name: str) -> Path:
@@ -243,28 +270,52 @@ def key_path(home: Path, name: str) -> Path:
 
 def new_key(home: Path, name: str) -> Address:
     """Create a key named `name` (refusing to overwrite one) and return its address."""
+    return import_key(home, name, secrets.token_bytes(32))
+
+
+def import_key(home: Path, name: str, private_key: bytes) -> Address:
+    """Store `private_key` as the key `name` (mode 0600 in a 0700 folder; refusing to overwrite
+    one) and return its address."""
     path = key_path(home, name)
     if path.exists():
         raise ConfigError(f"a key named {name!r} already exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    private_key = secrets.token_bytes(32)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.parent.chmod(0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write("0x" + private_key.hex() + "\n")
     return address_of(private_key)
 
 
+def parse_private_key(text: str, what: str) -> bytes:
+    """A 32-byte secp256k1 key from its hex (0x optional); `what` names it in errors."""
+    try:
+        private_key = bytes.fromhex(text.strip().removeprefix("0x"))
+    except ValueError as exc:
+        raise ConfigError(f"{what} is not hex") from exc
+    if len(private_key) != 32:
+        raise ConfigError(f"{what} does not hold a 32-byte key")
+    return private_key
+
+
+def read_key_file(path: Path) -> bytes:
+    if not path.is_file():
+        raise ConfigError(f"no key file {path}")
+    return parse_private_key(path.read_text(), f"key file {path}")
+
+
+def read_key_env(variable: str) -> bytes:
+    value = os.environ.get(variable)
+    if not value:
+        raise ConfigError(f"the environment variable {variable} holds no key")
+    return parse_private_key(value, f"the environment variable {variable}")
+
+
 def load_key(home: Path, name: str) -> bytes:
     path = key_path(home, name)
     if not path.exists():
         raise ConfigError(f"no key named {name!r} (create one with `flavum account new`)")
-    try:
-        private_key = bytes.fromhex(path.read_text().strip().removeprefix("0x"))
-    except ValueError as exc:
-        raise ConfigError(f"key file for {name!r} is not hex") from exc
-    if len(private_key) != 32:
-        raise ConfigError(f"key file for {name!r} does not hold a 32-byte key")
-    return private_key
+    return parse_private_key(path.read_text(), f"key file for {name!r}")
 
 
 def list_keys(home: Path) -> dict[str, Address]:

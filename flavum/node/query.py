@@ -128,8 +128,8 @@ class NodeQuery:
         last_block = self._store.last_block()
         batches = self._store.batches()
         return Status(
-            chain_id=sequencer.config.chain_id,
-            rollup_id=sequencer.config.rollup_id,
+            chain_id=sequencer.config.domain.chain_id,
+            rollup_id=sequencer.config.domain.rollup_id,
             state_root=sequencer.state_root(),
             genesis_root=sequencer.genesis_root,
             native_asset=native_asset(),

@@ -186,7 +186,11 @@ class Sequencer:
         if stored is None:
             self.store.set_meta("genesis", identity)
         elif stored != identity:
-            raise ConfigError("the store was made with another genesis or domain than the config")
+            raise ConfigError(
+                f"the store was made for {stored} (chain:rollup id:genesis root), the config is "
+                f"for {identity}: its transactions are signed for that rollup, and are never "
+                "posted to another (`flavum l1 deploy --force` moves a replaced rollup's store "
+                "aside)")
 
     def _replay(self) -> None:
         block_roots = {}

@@ -22,7 +22,7 @@ def api(tmp_path):
 
 
 def raw_transfer(config, nonce, amount=1):
-    tx = Transaction(config.domain.chain_id, config.rollup_id, ALICE, Nonce(nonce),
+    tx = Transaction(config.domain.chain_id, config.domain.rollup_id, ALICE, Nonce(nonce),
                      Transfer(BOB, DEV_ASSET, Amount(amount)))
     return "0x" + encode_transaction(sign_transaction(tx, ALICE_KEY)).hex()
 

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from flavum.core.genesis import Genesis
-from flavum.core.state import Domain
 from flavum.core.transactions import address_of
-from flavum.core.types import Address, ChainId, Hash32
+from flavum.core.types import Address
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3, rpc_web3
-from flavum.l1.evm_deploy import deploy_contracts
+from flavum.l1.evm_deploy import deploy_contracts, predict_domain
+from flavum.l1.evm_identity import EMBEDDED_CHAIN_ID, compute_deployment_domain
 from flavum.l1.solc import REPO_ROOT
 from flavum.l1.verifiers import VerifierBuild, build_model_verifier
 from flavum.ml.batching import make_batched
@@ -43,8 +43,9 @@ ANVIL = REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin"
 FUNDED = (DEPLOYER_KEY, SEQUENCER_KEY, ALICE_KEY, BOB_KEY)
 
 
-# The domain the ledger tests' transactions are signed for (the one-step executor's).
-DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
+# The domain the ledger tests' transactions are signed for: the rollup DEPLOYER_KEY deploys
+# first on a fresh embedded EVM (the one-step executor's).
+DOMAIN = compute_deployment_domain(EMBEDDED_CHAIN_ID, address_of(DEPLOYER_KEY), 0)
 GENESIS = Genesis(DOMAIN)  # no allocations: batch 0 starts from the empty state
 GENESIS_ROOT = GENESIS.root
 
@@ -52,7 +53,10 @@ GENESIS_ROOT = GENESIS.root
 def deploy(w3: object, forced_window: int = 5, genesis: Genesis = GENESIS,
            challenge_window: int = 0, escape_delay: int | None = None) -> EvmLedger:
     """The contracts on `w3`; batches final at once unless a test opens a challenge window;
-    the default escape delay (14 days of blocks) unless a test freezes the rollup."""
+    the default escape delay (14 days of blocks) unless a test freezes the rollup. The
+    genesis's allocations, for the domain this deployment gets (DOMAIN on a fresh embedded
+    EVM)."""
+    genesis = Genesis(predict_domain(w3, address_of(DEPLOYER_KEY)), genesis.allocations)
     return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER, genesis=genesis,
                             forced_window_blocks=forced_window,
                             challenge_window_blocks=challenge_window,

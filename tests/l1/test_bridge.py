@@ -9,7 +9,6 @@ from flavum.core.assets import compute_asset_id, compute_deposit_id
 from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
 from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_proof
-from flavum.core.state import Domain
 from flavum.core.transactions import (
     Transaction,
     Transfer,
@@ -19,13 +18,13 @@ from flavum.core.transactions import (
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import ZERO_HASH, Amount, ChainId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.core.types import ZERO_HASH, Amount, ChainId, Nonce, ObjectId, ObjectKind
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import call_mapped
 from flavum.l1.interface import ForcedInclusion
 from flavum.node.watcher import make_deposit_transaction
 
-from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, DOMAIN
 from .helpers import h, make_batch, mine
 
 ETH = 10**18
@@ -60,10 +59,9 @@ def test_inbox_stores_each_deposits_body_hash_by_index(ledger):
     events = ledger.deposits(0, ledger.head())
     assert ledger.deposits(0, ledger.head()) == events  # read again: the same ids
     assert [e.index for e in events] == [0, 1, 2]
-    domain = Domain(ChainId(31337), Hash32(b"\x11" * 32))
     for event, receipt in zip(events, receipts, strict=True):
         assert event.event_id == compute_deposit_id(ledger.ledger_id, event.index)
-        body = make_deposit_transaction(domain, ledger.ledger_id, event).body
+        body = make_deposit_transaction(DOMAIN, ledger.ledger_id, event).body
         assert body.asset == event.asset  # the asset the bridge named follows from the token
         stored = ledger.bridge.functions.deposit(event.index).call()
         assert (bytes(stored[0]), stored[1]) == (keccak256(encode_body(body)),
@@ -151,9 +149,6 @@ def test_finalize_refusals(funded):
 
 
 # --- forced inclusion ---------------------------------------------------------------------
-
-DOMAIN = Domain(ChainId(31337), Hash32(b"\x11" * 32))
-
 
 def _signed(body, nonce: int = 0) -> Transaction:
     tx = Transaction(DOMAIN.chain_id, DOMAIN.rollup_id, ALICE, Nonce(nonce), body)

@@ -29,7 +29,7 @@ from flavum.core.transactions import (
 from flavum.core.types import NO_OBJECT, ZERO_HASH, Address, Amount, Nonce
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import call_mapped, embedded_web3, load_artifact
-from flavum.l1.evm_deploy import deploy_contracts, encode_genesis_balances
+from flavum.l1.evm_deploy import deploy_contracts, encode_genesis_balances, predict_domain
 from flavum.node.watcher import make_deposit_transaction
 
 from .conftest import ALICE, ALICE_KEY, DEPLOYER_KEY, DOMAIN, FUNDED, SEQUENCER, SEQUENCER_KEY
@@ -170,11 +170,12 @@ def test_a_node_refuses_a_deployment_of_another_genesis(anvil, tmp_path):
     from flavum.l1.factory import open_ledger
     from flavum.node.config import LedgerSpec
 
-    genesis = Genesis(DOMAIN, ((DEV, Amount(1000 * ETH)),))
+    domain = predict_domain(anvil.w3, address_of(DEPLOYER_KEY))
+    genesis = Genesis(domain, ((DEV, Amount(1000 * ETH)),))
     deployed = deploy_contracts(anvil.w3, DEPLOYER_KEY, sequencer=SEQUENCER, genesis=genesis)
     write_deployment(tmp_path / "evm-deployment.json", deployed.deployment)
     spec = LedgerSpec(name="evm", kind="evm", url=anvil.url, deployment="evm-deployment.json")
     assert open_ledger(spec, tmp_path, genesis=genesis).ledger.genesis_state_root() == genesis.root
-    other = Genesis(DOMAIN, ((DEV, Amount(1001 * ETH)),))
+    other = Genesis(domain, ((DEV, Amount(1001 * ETH)),))
     with pytest.raises(ConfigError, match="another rollup's deployment"):
         open_ledger(spec, tmp_path, genesis=other)

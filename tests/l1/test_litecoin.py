@@ -423,7 +423,8 @@ def test_sequencer_deposit_withdraw_end_to_end(node, ledger, tmp_path):
         payee = ledger.compute_recipient(node.call("getnewaddress", "", "bech32", wallet="bob"))
         body = Withdraw(ledger.ledger_id, payee, LTC_ASSET, Amount(LTC), NO_OBJECT)
         nonce = sequencer.account(L2_BOB)[0]
-        tx = Transaction(config.domain.chain_id, config.rollup_id, L2_BOB, Nonce(nonce), body)
+        domain = config.domain
+        tx = Transaction(domain.chain_id, domain.rollup_id, L2_BOB, Nonce(nonce), body)
         receipt = sequencer.submit(encode_transaction(sign_transaction(tx, BOB_KEY)))
         record = sequencer.seal_batch()
         assert record is not None

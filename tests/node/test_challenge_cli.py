@@ -34,16 +34,15 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import rpc_web3
 from flavum.l1.evm_deployment import read_deployment
 from flavum.l1.interface import BatchTx
-from flavum.node.config import LedgerSpec, native_asset
+from flavum.node.config import LedgerSpec, load_config, native_asset
 from flavum.node.watcher import make_deposit_transaction
 from tests.l1.conftest import ANVIL, Anvil
 
 from .conftest import ALICE, ALICE_KEY, BOB, NodeProcess, make_config
 from .test_cli_and_restart import flavum
-from .test_cli_anvil import batch_state, wait_for
+from .test_cli_anvil import batch_state, cli_deploy, wait_for
 
 SEQUENCER_KEY = b"\x05" * 32
-ANVIL_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ETH = 10**18
 
 pytestmark = pytest.mark.skipif(not ANVIL.exists(), reason="npm ci installs anvil: run make")
@@ -59,8 +58,9 @@ def test_verify_challenge_proves_a_theft_on_anvil(tmp_path):
         (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
         for address in (ALICE, BOB):
             anvil.rpc("anvil_setBalance", ["0x" + address.hex(), hex(10**21)])
-        deployed = flavum("l1", "deploy", "--fund-from", ANVIL_ACCOUNT_0, "--json", home=home)
+        deployed = cli_deploy(home)
         assert deployed.returncode == 0, deployed.stderr
+        config = load_config(home)  # the domain is the deployed contracts'
         w3 = rpc_web3(anvil.url)
         ledger = EvmLedger(w3, read_deployment(home / "evm-deployment.json"), SEQUENCER_KEY)
         bridge = bytes.fromhex(ledger.deployment.bridge[2:])
@@ -80,7 +80,7 @@ def test_verify_challenge_proves_a_theft_on_anvil(tmp_path):
         # Batch 1, a lie: the sequencer withdraws the Bridge's 2 ETH it never had.
         thief = address_of(SEQUENCER_KEY)
         theft = sign_transaction(Transaction(
-            config.domain.chain_id, config.rollup_id, thief, Nonce(0),
+            config.domain.chain_id, config.domain.rollup_id, thief, Nonce(0),
             Withdraw(ledger.ledger_id, thief, native_asset(), Amount(2 * ETH), NO_OBJECT)),
             SEQUENCER_KEY)
         paid = Withdrawal(compute_tx_hash(theft), ledger.ledger_id, thief, native_asset(),
@@ -124,8 +124,9 @@ def test_the_operator_tops_up_the_bond_after_a_revert_and_the_node_posts(tmp_pat
         (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
         for address in (ALICE, BOB):
             anvil.rpc("anvil_setBalance", ["0x" + address.hex(), hex(10**21)])
-        deployed = flavum("l1", "deploy", "--fund-from", ANVIL_ACCOUNT_0, "--json", home=home)
+        deployed = cli_deploy(home)
         assert deployed.returncode == 0, deployed.stderr
+        config = load_config(home)  # the domain is the deployed contracts'
         ledger = EvmLedger(rpc_web3(anvil.url), read_deployment(home / "evm-deployment.json"),
                            SEQUENCER_KEY)
 
@@ -136,7 +137,7 @@ def test_the_operator_tops_up_the_bond_after_a_revert_and_the_node_posts(tmp_pat
         genesis = config.genesis_state.state()
         thief = address_of(SEQUENCER_KEY)
         theft = sign_transaction(Transaction(
-            config.domain.chain_id, config.rollup_id, thief, Nonce(0),
+            config.domain.chain_id, config.domain.rollup_id, thief, Nonce(0),
             Withdraw(ledger.ledger_id, thief, native_asset(), Amount(ETH), NO_OBJECT)),
             SEQUENCER_KEY)
         paid = Withdrawal(compute_tx_hash(theft), ledger.ledger_id, thief, native_asset(),

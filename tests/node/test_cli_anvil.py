@@ -11,7 +11,7 @@ from flavum.core.codec import from_hex
 from flavum.core.transactions import address_of
 from flavum.core.types import ObjectId
 from flavum.ml import examples
-from flavum.node.config import LedgerSpec, native_asset
+from flavum.node.config import LedgerSpec, load_config, native_asset
 from tests.l1.conftest import ANVIL, Anvil
 
 from .conftest import BOB, NodeProcess, make_config
@@ -31,6 +31,14 @@ def wait_for(predicate, what: str, timeout: float = 120.0):
             return value
         time.sleep(0.3)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def cli_deploy(home, *args: str):
+    """`flavum l1 deploy`, the sequencer funded by anvil's first account (its key in a file:
+    keys never go on the command line)."""
+    funder = home.parent / "anvil-account-0.key"
+    funder.write_text(ANVIL_ACCOUNT_0)
+    return flavum("l1", "deploy", "--fund-from", str(funder), "--json", *args, home=home)
 
 
 def batch_state(home, number: int) -> str | None:
@@ -54,10 +62,10 @@ def test_cli_round_trip_on_anvil(tmp_path):
         for key_file in ("alice.key", "bob.key"):
             address = address_of(bytes.fromhex((home / "keys" / key_file).read_text()[2:]))
             anvil.rpc("anvil_setBalance", ["0x" + address.hex(), hex(10**21)])
-        deployed = flavum("l1", "deploy", "--fund-from", ANVIL_ACCOUNT_0, "--json", home=home)
+        deployed = cli_deploy(home)
         assert deployed.returncode == 0, deployed.stderr
 
-        node = NodeProcess(config)
+        node = NodeProcess(load_config(home))  # its domain is the deployed contracts'
         node.start()
         try:
             client_balance = lambda: json.loads(  # noqa: E731

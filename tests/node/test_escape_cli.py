@@ -23,15 +23,15 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import rpc_web3
 from flavum.l1.evm_deployment import read_deployment
 from flavum.l1.interface import BatchTx
-from flavum.node.config import LedgerSpec, native_asset
+from flavum.node.config import LedgerSpec, load_config, native_asset
 from flavum.node.watcher import make_deposit_transaction
 from tests.l1.conftest import ANVIL, Anvil
 
 from .conftest import ALICE, ALICE_KEY, BOB, make_config
 from .test_cli_and_restart import flavum
+from .test_cli_anvil import cli_deploy
 
 SEQUENCER_KEY = b"\x05" * 32
-ANVIL_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 ETH = 10**18
 DELAY = 20
 
@@ -49,8 +49,9 @@ def test_escape_withdraws_from_a_frozen_rollup_on_anvil(tmp_path):
         (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
         for address in (ALICE, BOB):
             anvil.rpc("anvil_setBalance", ["0x" + address.hex(), hex(10**21)])
-        deployed = flavum("l1", "deploy", "--fund-from", ANVIL_ACCOUNT_0, "--json", home=home)
+        deployed = cli_deploy(home)
         assert deployed.returncode == 0, deployed.stderr
+        config = load_config(home)  # the deploy fixed the rollup's domain
         w3 = rpc_web3(anvil.url)
         ledger = EvmLedger(w3, read_deployment(home / "evm-deployment.json"), SEQUENCER_KEY)
 

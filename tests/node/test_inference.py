@@ -50,8 +50,8 @@ def node(tmp_path, shared_srs):
 def send(node: Node, key: bytes, sender, body, nonce=None):
     if nonce is None:
         nonce = node.sequencer.account(sender)[0]
-    tx = Transaction(node.config.domain.chain_id, node.config.rollup_id, sender, Nonce(nonce),
-                     body)
+    domain = node.config.domain
+    tx = Transaction(domain.chain_id, domain.rollup_id, sender, Nonce(nonce), body)
     return node.sequencer.submit(encode_transaction(sign_transaction(tx, key)))
 
 

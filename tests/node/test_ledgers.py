@@ -131,7 +131,7 @@ def test_forced_requests_are_included_or_refused_in_the_next_batch(tmp_path, sha
         config = node.config
 
         def signed_withdraw(nonce: int) -> bytes:
-            tx = Transaction(config.domain.chain_id, config.rollup_id, BOB, Nonce(nonce),
+            tx = Transaction(config.domain.chain_id, config.domain.rollup_id, BOB, Nonce(nonce),
                              Withdraw(ledger.ledger_id, BOB, ETH, Amount(10**17), NO_OBJECT))
             return encode_transaction(sign_transaction(tx, BOB_KEY))
 

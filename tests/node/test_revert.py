@@ -118,7 +118,7 @@ def test_a_forged_batch_is_reverted_and_the_node_posts_its_own(tmp_path, shared_
         config = node.config
         thief = address_of(SEQUENCER_KEY)
         theft = sign_transaction(Transaction(
-            config.domain.chain_id, config.rollup_id, thief, Nonce(0),
+            config.domain.chain_id, config.domain.rollup_id, thief, Nonce(0),
             Withdraw(ledger.ledger_id, thief, ETH, Amount(10**18), NO_OBJECT)), SEQUENCER_KEY)
         paid = Withdrawal(compute_tx_hash(theft), ledger.ledger_id, thief, ETH, Amount(10**18),
                           NO_OBJECT, 0, ZERO_HASH, NO_OBJECT)

@@ -39,7 +39,7 @@ class Clock:
 
 
 def signed(config, key, sender, nonce, body) -> bytes:
-    tx = Transaction(config.domain.chain_id, config.rollup_id, sender, Nonce(nonce), body)
+    tx = Transaction(config.domain.chain_id, config.domain.rollup_id, sender, Nonce(nonce), body)
     return encode_transaction(sign_transaction(tx, key))
 
 
@@ -114,7 +114,7 @@ def test_rejections_are_typed_and_leave_nothing(setup):
 
 def test_users_cannot_submit_deposits(setup):
     config, seq, _ = setup
-    deposit = Transaction(config.domain.chain_id, config.rollup_id, ZERO_ADDRESS, Nonce(0),
+    deposit = Transaction(config.domain.chain_id, config.domain.rollup_id, ZERO_ADDRESS, Nonce(0),
                           Deposit(compute_ledger_id("evm"), Hash32(b"\x01" * 32), BOB,
                                   ZERO_ADDRESS, Amount(5), ZERO_HASH, ZERO_HASH))
     with pytest.raises(errors.MalformedTransaction):
@@ -175,7 +175,7 @@ def test_restart_replays_to_the_same_root_with_pending_txs(setup):
 def test_restart_with_another_genesis_is_refused(setup, tmp_path):
     config, seq, clock = setup
     seq.store.close()
-    other = make_config(config.home, rollup_name="another", port=config.port)
+    other = make_config(config.home, rollup_id=Hash32(b"\x42" * 32), port=config.port)
     with pytest.raises(errors.ConfigError):
         Sequencer(other, Store(other.db_path))
 

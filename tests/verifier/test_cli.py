@@ -13,22 +13,22 @@ from flavum.core.types import Amount
 from flavum.da.interface import cid_from_digest
 from flavum.da.local import LocalStore
 from flavum.ml import examples
-from flavum.node.config import LedgerSpec
+from flavum.node.config import LedgerSpec, load_config
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
 from tests.l1.conftest import ANVIL, Anvil
 from tests.node.conftest import make_config
 from tests.node.test_cli_and_restart import flavum
+from tests.node.test_cli_anvil import cli_deploy
 from tests.node.test_inference import deploy, send, submit_data
 
 from .conftest import ALICE, ALICE_KEY, BOB, ETH, SEQUENCER_KEY, infer, seal_and_post
-
-ANVIL_ACCOUNT_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
 
 def test_verify_refuses_the_embedded_evm(tmp_path):
     config = make_config(tmp_path / "home",
                          ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
+    (config.home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
     out = flavum("verify", "--json", home=config.home)
     assert out.returncode == 1
     error = json.loads(out.stdout)
@@ -46,10 +46,10 @@ def test_verify_batches_posted_to_anvil(tmp_path, shared_srs):
         home = config.home
         (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
         (home / "srs").symlink_to(shared_srs)
-        deployed = flavum("l1", "deploy", "--fund-from", ANVIL_ACCOUNT_0, "--json", home=home)
+        deployed = cli_deploy(home)
         assert deployed.returncode == 0, deployed.stderr
 
-        node = Node.open(config, pool=InlineProverPool())
+        node = Node.open(load_config(home), pool=InlineProverPool())
         try:
             example = examples.train_sklearn_logreg("iris")
             send(node, ALICE_KEY, ALICE, Transfer(BOB, ETH, Amount(5)))
