@@ -201,7 +201,9 @@ def status(home: Path = HomeOption, node: str | None = NodeOption,
         role = "verifies proofs" if link["verifies_proofs"] else "anchors headers only"
         text += f"\nledger {link['name']:9} {role}" + (
             f"; REVERTED: posting stopped at batch {link['reverted_batch']}"
-            if link["state"] == "reverted" else "") + (
+            if link["state"] == "reverted" else
+            "; FROZEN in escape mode: leave with `flavum escape`"
+            if link["state"] == "frozen" else "") + (
             f"; last error: {link['last_error']}" if link["last_error"] else "")
     emit(data, as_json, text)
 

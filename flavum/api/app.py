@@ -289,7 +289,7 @@ def ledger_to_json(info: LedgerInfo) -> dict[str, Any]:
     return {"name": info.name, "ledger_id": to_hex(info.ledger_id),
             "verifies_proofs": info.verifies_proofs, "anchors_only": info.anchors_only,
             "last_error": info.last_error,
-            "state": "posting" if info.reverted_batch is None else "reverted",
+            "state": info.state,
             "reverted_batch": info.reverted_batch, "deployment": info.deployment,
             "custody_address": info.custody_address, "anchor_address": info.anchor_address}
 

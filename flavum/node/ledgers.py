@@ -65,6 +65,7 @@ class LedgerLink:
         self.last_error: str | None = None
         # The first fraud proof that reverted one of this node's own batches: posting stops.
         self.reverted: BatchRevert | None = None
+        self.frozen = False  # the rollup froze in escape mode: it takes no batch again
 
     def tick(self) -> None:
         """Deposits in, forced requests in, reverts followed, batches out. A ledger error is
@@ -79,7 +80,8 @@ class LedgerLink:
             if self.reverted is not None:
                 self.last_error = self.stopped_message(self.reverted)
                 return
-            if caps.escape_hatch and self.ledger.escape_status().escaped:
+            self.frozen = caps.escape_hatch and self.ledger.escape_status().escaped
+            if self.frozen:
                 self.last_error = (f"the rollup on {self.name} is frozen in escape mode (no "
                                    "batch for its escape delay): it takes no batch again; "
                                    f"users leave with `flavum escape --ledger {self.name}`")

@@ -167,5 +167,7 @@ def test_a_node_stops_posting_once_the_ledger_is_frozen(tmp_path, shared_srs):
         link.tick()
         assert ledger.next_batch_number() == 1
         assert "frozen in escape mode" in link.last_error and "flavum escape" in link.last_error
+        (info,) = TestClient(create_app(node)).get("/v1/ledgers").json()
+        assert (info["state"], info["reverted_batch"]) == ("frozen", None)
     finally:
         node.close()
