@@ -16,6 +16,7 @@ batch: the escape hatch (escape.py) rebuilds the final state with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from flavum.core.batch import BatchHeader, TraceEntry, compute_tx_commitment
 from flavum.core.errors import FlavumError, InvalidTransaction
@@ -51,35 +52,41 @@ class Challenger:
     def run(self) -> list[Fraud]:
         """Check every batch not checked yet; challenge the first bad one (the ledger reverts
         it and all later ones, so checking stops there). Returns the frauds found."""
-        fraud = self.replay()
-        if fraud is None:
+        found = self._find()
+        if found is None:
             return []
+        fraud, posting = found
         posted = self.ledger.posted_batch(fraud.number)
         if posted is None or posted.header is None:
             raise FlavumError(f"the ledger holds no header of batch {fraud.number}")
-        txs, executions = self._posted(fraud.number)
-        return [self._challenge(fraud, posted.header, txs, executions)]
+        return [self._challenge(fraud, posted.header, posting)]
 
     def replay(self) -> Fraud | None:
         """Apply every batch not applied yet to the replica, up to the first bad one, which is
         returned (the replica stays at the state before it)."""
+        found = self._find()
+        return None if found is None else found[0]
+
+    def _find(self) -> tuple[Fraud, _Posting] | None:
+        """`replay`, with the bad batch's posting as read (the challenge reuses it)."""
         while self.next_number < self.ledger.next_batch_number():
             number = self.next_number
-            txs, executions = self._posted(number)
-            refusals = self._refusals(number)
+            posting = self._posting(number)
             start = self.state.copy()
-            fraud = self._replay(number, txs, executions, refusals)
+            fraud = self._replay(number, posting)
             if fraud is not None:
                 self.state = start  # the batch does not stand
-                return fraud
+                return fraud, posting
             self.next_number += 1
         return None
 
-    def _posted(self, number: int) -> tuple[list[BatchTx], list[Execution | None]]:
-        """Batch `number`'s transactions as posted, and each Infer's proven execution."""
+    def _posting(self, number: int) -> _Posting:
+        """Batch `number` as posted: its transactions, each Infer's proven execution, and its
+        refusals of forced requests."""
         txs = self.ledger.posted_txs(number)
         proven = self.ledger.posted_executions(number)
-        return txs, [proven.get(tx.commitment.tx_hash) for tx in txs]
+        return _Posting(txs, [proven.get(tx.commitment.tx_hash) for tx in txs],
+                        self._refusals(number))
 
     def _refusals(self, number: int) -> dict[int, list[tuple[ForcedInclusion, bytes]]]:
         """The forced requests batch `number` refused, with their transactions, by position."""
@@ -94,12 +101,12 @@ class Challenger:
             by_position.setdefault(f.tx_index, []).append((f, raws[f.request_id]))
         return by_position
 
-    def _replay(self, number: int, txs: list[BatchTx], executions: list[Execution | None],
-                refusals: dict[int, list[tuple[ForcedInclusion, bytes]]]) -> Fraud | None:
+    def _replay(self, number: int, posting: _Posting) -> Fraud | None:
         """Apply batch `number`'s transactions to the replica, up to the first bad one (a
         transaction, or a refusal of a forced request that is valid where it was refused)."""
+        txs, executions = posting.txs, posting.executions
         for index in range(len(txs) + 1):
-            for refusal, raw in refusals.get(index, []):
+            for refusal, raw in posting.refusals.get(index, []):
                 if _valid(self.state, raw):
                     return Fraud(number, index, "a valid forced transaction was refused",
                                  refusal=refusal)
@@ -126,16 +133,16 @@ class Challenger:
             return "wrong emission"
         return None
 
-    def _challenge(self, fraud: Fraud, header: BatchHeader, txs: list[BatchTx],
-                   executions: list[Execution | None]) -> Fraud:
+    def _challenge(self, fraud: Fraud, header: BatchHeader, posting: _Posting) -> Fraud:
         index = fraud.index
+        txs, executions = posting.txs, posting.executions
         pre = self.state.copy()  # the batch's pre-state, then the transactions before `index`
         for tx, execution in zip(txs[:index], executions[:index], strict=True):
             process_transaction(pre, decode_transaction(tx.raw), execution)
         if self.key is None:
             raise FlavumError("this challenger has no key to send a challenge with")
         if fraud.refusal is not None:
-            raw = next(r for f, r in self._refusals(fraud.number)[index] if f == fraud.refusal)
+            raw = next(r for f, r in posting.refusals[index] if f == fraud.refusal)
             witness = compute_step_witness(pre, decode_transaction(raw), None)
             sent = self.ledger.challenge_refusal(header, txs, fraud.refusal, raw, witness,
                                                  self.key)
@@ -144,6 +151,12 @@ class Challenger:
         trace = _committed_trace(pre, txs[index], executions[index])
         sent = self.ledger.challenge(header, txs, index, witness, trace, self.key)
         return replace(fraud, challenge_tx=sent)
+
+
+class _Posting(NamedTuple):
+    txs: list[BatchTx]
+    executions: list[Execution | None]
+    refusals: dict[int, list[tuple[ForcedInclusion, bytes]]]  # by position
 
 
 def _valid(state: State, raw: bytes) -> bool:

@@ -131,11 +131,13 @@ class LedgerLink:
             record = self.store.get_forced(self.name, request.request_id)
             if record is None:
                 break  # not handled yet: later requests wait their turn
-            if not record.included:
-                position = (record.refused_at_seq or first_seq) - first_seq
+            if record.refused_at_seq is not None:
+                # Requests are handled in queue order at rising seqs: a refusal is never
+                # before the first batch it can settle in.
+                position = record.refused_at_seq - first_seq
                 if position > len(tx_hashes):
                     break  # refused while a later batch was open: settled there
-                settled.append(ForcedInclusion(request.request_id, False, max(position, 0)))
+                settled.append(ForcedInclusion(request.request_id, False, position))
             elif record.tx_hash in tx_hashes:
                 index = tx_hashes.index(record.tx_hash)
                 settled.append(ForcedInclusion(request.request_id, True, index))
