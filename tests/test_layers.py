@@ -5,7 +5,8 @@ does for the core):
   probes a ledger for an attribute (hasattr/getattr on a ledger, or of a name only the ledger
   adapters define): what a ledger does is in its capability flags and its interface;
 - outside flavum/l1/ no code reaches into the EVM ledger's web3 client (`.w3`);
-- node/ and the verifier use flavum.l1 only through its interface, its errors and its factory;
+- node/ and the verifier use flavum.l1 only through its interface, its errors, its factory and
+  its verifier builder (a model's binding names its verifiers' code);
 - da/ imports nothing of flavum.l1, node/ nothing of flavum.api;
 - api/ reads the node through its query module, never its store (`.store`).
 """
@@ -19,7 +20,8 @@ import flavum
 PACKAGE = Path(flavum.__file__).parent
 L1 = PACKAGE / "l1"
 LEDGER_BASE = "Ledger"
-L1_FOR_CONSUMERS = {"flavum.l1.interface", "flavum.l1.errors", "flavum.l1.factory"}
+L1_FOR_CONSUMERS = {"flavum.l1.interface", "flavum.l1.errors", "flavum.l1.factory",
+                    "flavum.l1.verifiers"}
 
 
 def modules(*parts: str) -> Iterator[tuple[Path, ast.Module]]:

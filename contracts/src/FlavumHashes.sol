@@ -20,6 +20,7 @@ library FlavumHashes {
     bytes32 internal constant AMOUNT_TAG = keccak256("flavum.value.amount");
     bytes32 internal constant OBJECT_TAG = keccak256("flavum.value.object");
     bytes32 internal constant ROLLUP_ID_TAG = keccak256("flavum.rollup.id");
+    bytes32 internal constant MODEL_BINDING_TAG = keccak256("flavum.model.binding");
 
     /// The BN254 scalar field: ezkl's public values are elements of it.
     uint256 internal constant FIELD_MODULUS =
@@ -63,6 +64,18 @@ library FlavumHashes {
         uint256 fee;
         bytes32 modelId;
         bytes32 dataId;
+    }
+
+    /// flavum.core.model_binding.ModelBinding, field for field: a MODEL object's metadata hash
+    /// is keccak256(abi.encode(MODEL_BINDING_TAG, binding)).
+    struct ModelBinding {
+        bytes32 recordHash;
+        bytes32 srsHash;
+        bytes32 verifierCodeHash; // zero: the model has no verifier of its own
+        bytes32 vkaDigest;
+        bytes32 reusableCodeHash;
+        uint32 rows;
+        bool perRowInputs;
     }
 
     /// keccak256(abi.encode(TREE_NODE_TAG, left, right)), hashed in scratch memory past the
@@ -204,6 +217,11 @@ library FlavumHashes {
     /// compute_object_preimage: what an object's leaf hashes.
     function objectPreimage(Object memory o) internal pure returns (bytes memory) {
         return abi.encode(OBJECT_TAG, o);
+    }
+
+    /// compute_model_binding_hash: the metadata hash of the MODEL object bound this way.
+    function modelBindingHash(ModelBinding calldata b) internal pure returns (bytes32) {
+        return keccak256(abi.encode(MODEL_BINDING_TAG, b));
     }
 
     /// flavum.core.assets.compute_asset_id: token zero is the ledger's native coin.

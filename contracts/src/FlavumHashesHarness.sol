@@ -80,4 +80,8 @@ contract FlavumHashesHarness {
     function rollupIdOf(uint256 chainId, address rollup) external pure returns (bytes32) {
         return FlavumHashes.rollupIdOf(chainId, rollup);
     }
+
+    function modelBindingHash(FlavumHashes.ModelBinding calldata b) external pure returns (bytes32) {
+        return FlavumHashes.modelBindingHash(b);
+    }
 }

@@ -256,9 +256,10 @@ contract FlavumRollup {
         FlavumHashes.Header calldata header,
         bytes calldata txs,
         Inference[] calldata inferences,
-        ForcedInclusion[] calldata forced
+        ForcedInclusion[] calldata forced,
+        ModelRegistry.Registration[] calldata registrations
     ) external {
-        _acceptBatch(header, txs, inferences, forced);
+        _acceptBatch(header, txs, inferences, forced, registrations);
     }
 
     /// submitBatch with the batch's data in the calldata (EVM calldata data availability).
@@ -269,10 +270,11 @@ contract FlavumRollup {
         bytes calldata txs,
         Inference[] calldata inferences,
         ForcedInclusion[] calldata forced,
+        ModelRegistry.Registration[] calldata registrations,
         bytes calldata data
     ) external {
         require(sha256(data) == header.dataPointer, "batch data does not hash to the data pointer");
-        _acceptBatch(header, txs, inferences, forced);
+        _acceptBatch(header, txs, inferences, forced, registrations);
         emit BatchDataPosted(header.number, header.dataPointer, data.length);
     }
 
@@ -280,7 +282,8 @@ contract FlavumRollup {
         FlavumHashes.Header calldata header,
         bytes calldata txs,
         Inference[] calldata inferences,
-        ForcedInclusion[] calldata forced
+        ForcedInclusion[] calldata forced,
+        ModelRegistry.Registration[] calldata registrations
     ) private {
         require(msg.sender == sequencer, "only the sequencer posts batches");
         require(!escaped(), "the rollup is frozen in escape mode");
@@ -290,11 +293,13 @@ contract FlavumRollup {
 
         uint64 forcedBefore = uint64(forcedHead);
         uint64 depositsBefore = uint64(depositsConsumed);
-        (bytes32[] memory txHashes, bool hasDeposits) = _checkCommitments(header, txs);
-        _consumeDeposits(txs, hasDeposits);
         bytes32 batchHash = FlavumHashes.batchHash(header);
-        _processForced(header.number, batchHash, txHashes, forced);
-        require(_computeTraceRoot(inferences) == header.traceRoot, "trace root mismatch");
+        {
+            (bytes32[] memory txHashes, bool hasDeposits) = _checkCommitments(header, txs);
+            _consumeDeposits(txs, hasDeposits);
+            _processForced(header.number, batchHash, txHashes, forced);
+        }
+        _checkProofs(header, batchHash, inferences, registrations);
 
         batches[header.number] = Batch(
             batchHash, header.withdrawalRoot, uint64(block.number), forcedBefore, depositsBefore
@@ -697,12 +702,29 @@ contract FlavumRollup {
         );
     }
 
+    /// Bind the models this batch proves for the first time (shown in its own state root),
+    /// then verify every proof: their public values must rebuild the header's trace root.
+    function _checkProofs(
+        FlavumHashes.Header calldata header,
+        bytes32 batchHash,
+        Inference[] calldata inferences,
+        ModelRegistry.Registration[] calldata registrations
+    ) private {
+        for (uint256 i = 0; i < registrations.length; i++) {
+            registry.registerAt(header.number, batchHash, header.stateRoot, registrations[i]);
+        }
+        require(_computeTraceRoot(inferences, header.number, batchHash) == header.traceRoot, "trace root mismatch");
+    }
+
     /// Verify every proof and return the root of the trace leaves rebuilt from their public values.
-    function _computeTraceRoot(Inference[] calldata inferences) private returns (bytes32) {
+    function _computeTraceRoot(Inference[] calldata inferences, uint64 number, bytes32 batchHash)
+        private
+        returns (bytes32)
+    {
         ModelRegistry.Model[] memory models = new ModelRegistry.Model[](inferences.length);
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
-            models[i] = _registered(inferences[i]);
+            models[i] = _registered(inferences[i], number, batchHash);
             total += _leafCount(inferences[i], models[i].perRowInputs);
         }
         bytes32[] memory leaves = new bytes32[](total);
@@ -715,10 +737,21 @@ contract FlavumRollup {
         return FlavumHashes.computeTreeRoot(leaves);
     }
 
-    /// The model of an inference, which must name exactly the rows its registration pinned.
-    function _registered(Inference calldata inf) private view returns (ModelRegistry.Model memory model) {
+    /// The model of an inference in batch `number`, registered from a batch that stands (an
+    /// earlier one, or this one), which must name exactly the rows its registration pinned.
+    function _registered(Inference calldata inf, uint64 number, bytes32 batchHash)
+        private
+        view
+        returns (ModelRegistry.Model memory model)
+    {
         model = registry.getModel(inf.modelId);
         require(model.verifier != address(0), "model not registered");
+        require(
+            model.batchNumber == number
+                ? model.batchHash == batchHash
+                : model.batchNumber < number && batches[model.batchNumber].batchHash == model.batchHash,
+            "model registered from a reverted batch: register it again"
+        );
         require(
             inf.txHashes.length == model.rows && inf.resultIds.length == model.rows,
             "rows differ from the model's registration"
@@ -729,10 +762,7 @@ contract FlavumRollup {
         bool ok;
         bytes memory ret;
         if (model.reusable) {
-            require(
-                registry.vkaAllowed(inf.modelId, keccak256(abi.encodePacked(inf.vka))),
-                "VKA not allowed for this model"
-            );
+            require(keccak256(abi.encodePacked(inf.vka)) == model.vkaDigest, "VKA not allowed for this model");
             (ok, ret) = model.verifier.call(
                 abi.encodeWithSignature("verifyProof(bytes,uint256[],bytes32[])", inf.proof, inf.instances, inf.vka)
             );

@@ -34,6 +34,7 @@ from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, s
 from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_escape import EvmEscapeHatch
 from flavum.l1.evm_gas import GasPolicy
+from flavum.l1.evm_models import EvmModels
 from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
@@ -42,7 +43,6 @@ from flavum.l1.interface import (
     BatchTx,
     Bond,
     Capabilities,
-    CircuitFiles,
     DepositEvent,
     ForcedInclusion,
     ForcedOutcome,
@@ -50,23 +50,17 @@ from flavum.l1.interface import (
     Ledger,
     LedgerAddresses,
     LedgerQueues,
-    ModelLayout,
+    ModelRegistration,
     PostedBatch,
     ProvenInference,
-    RegisteredModel,
     proven_executions,
 )
-from flavum.l1.verifiers import (
-    EIP170_LIMIT,
-    REUSABLE_CONTRACT,
-    VerifierBuild,
-    build_model_verifier,
-)
+from flavum.l1.verifiers import REUSABLE_CONTRACT
 
 # --- the ledger -------------------------------------------------------------------------------
 
 
-class EvmLedger(EvmEscapeHatch, Ledger):
+class EvmLedger(EvmModels, EvmEscapeHatch, Ledger):
     """The rollup's contracts on one EVM chain. `sequencer_key` signs batches and registrations."""
 
     capabilities = Capabilities(
@@ -158,63 +152,6 @@ class EvmLedger(EvmEscapeHatch, Ledger):
     def addresses(self) -> LedgerAddresses:
         return LedgerAddresses(deployment=self.deployment.to_json())
 
-    # --- models ------------------------------------------------------------------------------
-
-    def model(self, model_id: ObjectId) -> RegisteredModel | None:
-        verifier, reusable, owner, vk_hash, rows, per_row_inputs = call_mapped(
-            "getModel", self.registry.functions.getModel(model_id).call)
-        if int(verifier, 16) == 0:
-            return None
-        return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
-                               Address(bytes.fromhex(owner[2:])), reusable,
-                               ModelLayout(int(rows), bool(per_row_inputs)))
-
-    def register_model(
-        self, model_id: ObjectId, build: VerifierBuild, vk_hash: Hash32, owner: Address,
-        layout: ModelLayout = ModelLayout(), *, use_reusable: bool | None = None,
-    ) -> RegisteredModel:
-        """Bind `model_id` to a verifier: its own (deployed now) when it fits the size limit and
-        `use_reusable` is not True, else its VKA on the shared reusable verifier; and pin the
-        layout its proofs are read with. Idempotent: an already registered model is returned
-        as it is."""
-        existing = self.model(model_id)
-        if existing is not None:
-            return existing
-        key = self._require_sequencer()
-        reusable = (not build.fits) if use_reusable is None else use_reusable
-        if not reusable:
-            if build.contract is None or build.contract.deployed_size > EIP170_LIMIT:
-                raise LedgerError("the model's verifier exceeds the contract size limit")
-            receipt = self._deploy("verifier deployment", key, build.contract.abi,
-                                   build.contract.bytecode, (), self.gas.deploy_verifier)
-            verifier = receipt["contractAddress"]
-            self._transact("registerModel", key, self.registry.functions.registerModel(
-                model_id, verifier, vk_hash, self.w3.to_checksum_address(owner), layout.rows,
-                layout.per_row_inputs))
-        else:
-            if self.reusable_verifier is None:
-                raise LedgerError("no reusable verifier in this deployment")
-            gas = 400_000 + 2_000 * len(build.vka)
-            self._transact("registerModelVka", key, self.registry.functions.registerModelVka(
-                model_id, self.reusable_verifier.address, vk_hash,
-                self.w3.to_checksum_address(owner), layout.rows, layout.per_row_inputs,
-                list(build.vka)), gas=gas)
-        registered = self.model(model_id)
-        if registered is None:
-            raise LedgerError("model registration left no record")
-        return registered
-
-    def register_model_circuit(self, model_id: ObjectId, vk_hash: Hash32, owner: Address,
-                               circuit: CircuitFiles) -> RegisteredModel:
-        """Generate and compile the model's verifier (under the circuit's directory) and
-        register it: `register_model` with what the build gives."""
-        existing = self.model(model_id)
-        if existing is not None:
-            return existing
-        build = build_model_verifier(circuit.vk_path, circuit.settings_path, circuit.srs_path,
-                                     circuit.directory / "evm")
-        return self.register_model(model_id, build, vk_hash, owner, circuit.layout)
-
     # --- batches -----------------------------------------------------------------------------
 
     def next_batch_number(self) -> int:
@@ -291,6 +228,7 @@ class EvmLedger(EvmEscapeHatch, Ledger):
     def post_batch(
         self, header: BatchHeader, txs: Sequence[BatchTx] = (),
         inferences: Sequence[ProvenInference] = (), forced: Sequence[ForcedInclusion] = (),
+        registrations: Sequence[ModelRegistration] = (),
     ) -> Hash32 | None:
         key = self._require_sequencer()
         status = self._check_posted(header)
@@ -301,16 +239,22 @@ class EvmLedger(EvmEscapeHatch, Ledger):
             raise BondShort(f"the sequencer's bond is {bond.amount} wei, under the minimum "
                             f"{bond.minimum} wei: the rollup refuses batch {header.number} until "
                             "it is topped up", reason="the sequencer's bond is short")
+        registering = {r.model.object_id: self.registration_arg(r, key) for r in registrations}
         reusable: list[bool] = []
         vkas: dict[bytes, list[bytes]] = {}
         for inference in inferences:
-            model = self.model(inference.model_id)
-            if model is None:
-                raise LedgerError(f"model 0x{inference.model_id.hex()} is not registered",
+            model_id = inference.model_id
+            if model_id in registering:
+                vkas[model_id] = registering[model_id][4]
+                reusable.append(bool(vkas[model_id]))
+                continue
+            model = self.model(model_id)
+            if model is None or not model.standing:
+                raise LedgerError(f"model {to_hex(model_id)} has no standing registration",
                                   reason="model not registered")
             reusable.append(model.reusable)
-            if model.reusable and inference.model_id not in vkas:
-                vkas[inference.model_id] = self._vka_of(inference.model_id)
+            if model.reusable and model_id not in vkas:
+                vkas[model_id] = self.vka_of(model_id)
         args = (
             header_tuple(header),
             encode_posted_txs(txs),
@@ -318,6 +262,7 @@ class EvmLedger(EvmEscapeHatch, Ledger):
               [r[0] for r in i.rows], [r[1] for r in i.rows])
              for i in inferences],
             [(f.request_id, f.included, f.tx_index) for f in forced],
+            list(registering.values()),
         )
         blob = None if self.batch_data_source is None else self.batch_data_source(
             header.data_pointer)
@@ -327,7 +272,7 @@ class EvmLedger(EvmEscapeHatch, Ledger):
             fn = self.rollup.functions.submitBatchWithData(*args, blob)
         data = fn._encode_transaction_data()
         gas = self.gas.batch_limit(inferences, reusable, len(forced), len(txs),
-                                   len(data) // 2)
+                                   len(data) // 2) + self.registration_gas(list(registrations))
         if blob is not None:
             gas = min(gas + self.gas.per_data_byte * len(blob), self.gas.block_cap)
         try:
@@ -409,24 +354,6 @@ class EvmLedger(EvmEscapeHatch, Ledger):
             raise LedgerError(f"the ledger holds another batch {header.number}",
                               reason="batch hash mismatch")
         return status
-
-    def _vka_of(self, model_id: ObjectId) -> list[bytes]:
-        """The VKA words registered for a model (read back from the registration call)."""
-        cached = getattr(self, "_vka_cache", {})
-        if model_id in cached:
-            return cached[model_id]  # type: ignore[no-any-return]
-        logs = call_mapped("ModelRegistered logs", lambda: self.registry.events.ModelRegistered
-                           .get_logs(from_block=self.deployment.deployed_at_block,
-                                     argument_filters={"modelId": model_id}))
-        if not logs:
-            raise LedgerError("model has no registration event")
-        tx = call_mapped("transaction", lambda: self.w3.eth.get_transaction(
-            logs[-1]["transactionHash"]))
-        _, params = self.registry.decode_function_input(tx["input"])
-        words = [bytes(w) for w in params["vka"]]
-        cached[model_id] = words
-        self._vka_cache = cached
-        return words
 
     # --- forced inclusion --------------------------------------------------------------------
 

@@ -19,7 +19,11 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
 from flavum.l1.evm_gas import GasPolicy
-from flavum.l1.evm_identity import compute_create_address, compute_deployment_domain
+from flavum.l1.evm_identity import (
+    ROLLUP_NONCE_OFFSET,
+    compute_create_address,
+    compute_deployment_domain,
+)
 from flavum.l1.evm_step import proof_arg
 from flavum.l1.verifiers import REUSABLE_CONTRACT
 
@@ -69,7 +73,10 @@ def deploy_contracts(
         return str(receipt["contractAddress"])
 
     seq = w3.to_checksum_address(sequencer)
-    registry = deploy("ModelRegistry", (seq,), 1_500_000)
+    # The registry reads which batches stand from the rollup, deployed two contracts later.
+    rollup_address = compute_create_address(address_of(deployer_key),
+                                            nonce + ROLLUP_NONCE_OFFSET)
+    registry = deploy("ModelRegistry", (w3.to_checksum_address(rollup_address),), 2_500_000)
     step = deploy("FlavumStep", (domain.chain_id, domain.rollup_id), 4_500_000)
     # The rollup reads the bridge's deposit inbox: the bridge is deployed right after it.
     inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 3))
@@ -77,6 +84,8 @@ def deploy_contracts(
     rollup = deploy("FlavumRollup", (seq, registry, balances, forced_window_blocks, inbox, step,
                                      challenge_window_blocks, escape_delay),
                     5_000_000 + 60_000 * len(genesis.allocations), bond_wei)
+    if rollup != w3.to_checksum_address(rollup_address):
+        raise LedgerError(f"the rollup landed at {rollup}, the registry reads {rollup_address!r}")
     bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
     if bridge != inbox:
         raise LedgerError(f"the bridge landed at {bridge}, the rollup reads {inbox}")

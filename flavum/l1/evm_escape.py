@@ -54,7 +54,7 @@ class EvmEscapeHatch(Ledger):
                 self.w3.to_checksum_address(leaf.account), leaf.asset, leaf.amount,
                 proof_arg(proof))
         else:
-            fn = self.bridge.functions.escapeWithdrawObject(self._object_tuple(leaf),
+            fn = self.bridge.functions.escapeWithdrawObject(object_tuple(self.w3, leaf),
                                                             proof_arg(proof))
         # A mint writes a handful of slots; each proof level is two hashes.
         receipt = self._transact("escape withdrawal", sender_key, fn,
@@ -89,7 +89,9 @@ class EvmEscapeHatch(Ledger):
                 f"{status.escape_at_block} ({status.blocks_left} blocks from now) unless a "
                 "batch is accepted before", blocks_left=status.blocks_left)
 
-    def _object_tuple(self, o: Object) -> tuple[Any, ...]:
-        return (o.object_id, int(o.kind), self.w3.to_checksum_address(o.owner), int(o.access),
-                o.commitment, o.metadata_hash, o.vk_hash, o.fee_asset, o.fee, o.model_id,
-                o.data_id)
+
+def object_tuple(w3: Any, o: Object) -> tuple[Any, ...]:
+    """FlavumHashes.Object for `o`, field for field."""
+    return (o.object_id, int(o.kind), w3.to_checksum_address(o.owner), int(o.access),
+            o.commitment, o.metadata_hash, o.vk_hash, o.fee_asset, o.fee, o.model_id,
+            o.data_id)

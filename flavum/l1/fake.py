@@ -41,6 +41,7 @@ from flavum.l1.interface import (
     ForcedInclusion,
     ForcedRequest,
     Ledger,
+    ModelRegistration,
     PostedBatch,
     ProvenInference,
 )
@@ -154,7 +155,9 @@ class FakeLedger(Ledger):
 
     def post_batch(self, header: BatchHeader, txs: Sequence[BatchTx] = (),
                    inferences: Sequence[ProvenInference] = (),
-                   forced: Sequence[ForcedInclusion] = (), sender: Address | None = None) -> Hash32:
+                   forced: Sequence[ForcedInclusion] = (),
+                   registrations: Sequence[ModelRegistration] = (),
+                   sender: Address | None = None) -> Hash32:
         if sender is not None and sender != self.sequencer:
             raise LedgerError("only the sequencer posts batches", reason="unauthorised")
         batch_hash = compute_batch_hash(header)

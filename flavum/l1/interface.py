@@ -20,6 +20,7 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.merkle import SmtProof
+from flavum.core.model_binding import ModelBinding
 from flavum.core.state import Object
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
@@ -273,13 +274,32 @@ class LedgerAddresses:
 
 @dataclass(frozen=True)
 class RegisteredModel:
+    """A model's binding on a ledger: its verifier (its own, or the reusable one reading the
+    VKA of digest `vka_digest`), the layout its proofs are read with, and the batch whose state
+    root showed the model (`standing`: that batch was not reverted since)."""
+
     model_id: ObjectId
     verifier: Address
     vk_hash: Hash32
     owner: Address
     reusable: bool
     layout: ModelLayout = field(default_factory=ModelLayout)
-    vka_digests: tuple[Hash32, ...] = field(default_factory=tuple)
+    vka_digest: Hash32 = ZERO_HASH
+    batch_number: int = 0
+    standing: bool = True
+
+
+@dataclass(frozen=True)
+class ModelRegistration:
+    """What binds a model to its verifier, with no registrar: the MODEL object as it stands in
+    a batch's state root, its leaf's proof there, the preimage of its metadata hash (its
+    binding: which verifier code and VKA it committed to) and its circuit's files, from which
+    the ledger builds that verifier."""
+
+    model: Object
+    binding: ModelBinding
+    proof: SmtProof
+    circuit: CircuitFiles
 
 
 def proven_executions(inference: ProvenInference, per_row_inputs: bool
@@ -333,11 +353,14 @@ class Ledger(ABC):
         txs: Sequence[BatchTx] = (),
         inferences: Sequence[ProvenInference] = (),
         forced: Sequence[ForcedInclusion] = (),
+        registrations: Sequence[ModelRegistration] = (),
     ) -> Hash32 | None:
         """Post a batch with its transactions (a ledger that checks them refuses a header
         whose roots do not follow from them); idempotent by number: a batch already accepted
         with this very header returns the hash of the transaction that posted it (None if
-        unknown) without posting."""
+        unknown) without posting. `registrations` bind, on a ledger that registers models,
+        the models the batch proves that have no standing registration yet (their proofs are
+        against this batch's state root)."""
 
     @abstractmethod
     def batch_status(self, number: int) -> BatchStatus: ...
@@ -397,10 +420,11 @@ class Ledger(ABC):
         raise LedgerUnsupported(f"ledger {self.name} registers no models",
                                 reason="no model registry")
 
-    def register_model_circuit(self, model_id: ObjectId, vk_hash: Hash32, owner: Address,
-                               circuit: CircuitFiles) -> RegisteredModel:
-        """Build the model's on-ledger verifier from its circuit and bind the model to it.
-        Idempotent: an already registered model is returned as it is."""
+    def register_model(self, header: BatchHeader, registration: ModelRegistration,
+                       sender_key: bytes) -> RegisteredModel:
+        """Bind a model shown in accepted batch `header.number` to the verifier its binding
+        names (built from its circuit), paid by `sender_key`: anyone may do it. Idempotent:
+        a model registered from a standing batch is returned as it is."""
         raise LedgerUnsupported(f"ledger {self.name} registers no models",
                                 reason="no model registry")
 

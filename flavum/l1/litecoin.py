@@ -41,6 +41,7 @@ from flavum.l1.interface import (
     ForcedRequest,
     Ledger,
     LedgerAddresses,
+    ModelRegistration,
     PostedBatch,
     ProvenInference,
 )
@@ -280,6 +281,7 @@ class LitecoinLedger(Ledger):
     def post_batch(
         self, header: BatchHeader, txs: Sequence[BatchTx] = (),
         inferences: Sequence[ProvenInference] = (), forced: Sequence[ForcedInclusion] = (),
+        registrations: Sequence[ModelRegistration] = (),
     ) -> Hash32 | None:
         """Anchor the header (transactions and proofs are not sent: this ledger cannot check
         them; they are in the batch data). Idempotent:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flavum.core.encoding import keccak256
 from flavum.l1.errors import CompileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -30,10 +31,17 @@ class CompiledContract:
     abi: list[dict[str, Any]]
     bytecode: bytes
     deployed_size: int
+    code_hash: bytes  # keccak256 of the runtime code: EXTCODEHASH once deployed (no immutables)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompiledContract:
+        return cls(data["contractName"], data["abi"], bytes.fromhex(data["bytecode"][2:]),
+                   int(data["deployedSize"]), bytes.fromhex(data["codeHash"][2:]))
 
     def to_json(self) -> dict[str, Any]:
         return {"contractName": self.name, "abi": self.abi, "bytecode": "0x" + self.bytecode.hex(),
-                "deployedSize": self.deployed_size, "compiler": f"solc-js {SOLC_VERSION}",
+                "deployedSize": self.deployed_size, "codeHash": "0x" + self.code_hash.hex(),
+                "compiler": f"solc-js {SOLC_VERSION}",
                 "evmVersion": EVM_VERSION}
 
 
@@ -80,5 +88,6 @@ def compile_sources(
                 abi=data["abi"],
                 bytecode=bytes.fromhex(data["evm"]["bytecode"]["object"]),
                 deployed_size=len(data["evm"]["deployedBytecode"]["object"]) // 2,
+                code_hash=keccak256(bytes.fromhex(data["evm"]["deployedBytecode"]["object"])),
             )
     return contracts

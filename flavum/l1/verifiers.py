@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from flavum.core.encoding import keccak256
+from flavum.core.types import ZERO_HASH, Hash32
 from flavum.l1.errors import VerifierGenerationError
 from flavum.l1.solc import CompiledContract, compile_sources
 
 EIP170_LIMIT = 24_576
 VERIFIER_CONTRACT = "Halo2Verifier"
 REUSABLE_CONTRACT = "Halo2VerifierReusable"
-
-
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,24 @@ class VerifierBuild:
     @property
     def fits(self) -> bool:
         return self.contract is not None
+
+    @property
+    def code_hash(self) -> Hash32:
+        """The runtime code hash of the model's own verifier; zero when it has none."""
+        return Hash32(self.contract.code_hash) if self.contract is not None else ZERO_HASH
+
+    @property
+    def vka_digest(self) -> Hash32:
+        """What the reusable verifier (and the registry) computes of the VKA: keccak256."""
+        return keccak256(b"".join(self.vka))
+
+
+def compute_reusable_code_hash() -> Hash32:
+    """The runtime code hash of ezkl's reusable verifier as this project deploys it (one
+    bytecode for every circuit: the committed artifact's)."""
+    from flavum.l1.evm_client import load_artifact
+
+    return Hash32(bytes.fromhex(load_artifact(REUSABLE_CONTRACT)["codeHash"][2:]))
 
 
 def _run_child(args: list[str], timeout_s: float) -> None:
@@ -89,11 +108,20 @@ def compile_verifier(source: str, name: str = VERIFIER_CONTRACT) -> CompiledCont
 def build_model_verifier(
     vk_path: Path, settings_path: Path, srs_path: Path, workdir: Path
 ) -> VerifierBuild:
-    """Generate and compile the model's own verifier, and its VKA for the reusable one."""
+    """Generate and compile the model's own verifier, and its VKA for the reusable one. The
+    result is kept in `workdir` and returned from there by later calls (ezkl's generation is
+    deterministic: the same key, settings and SRS give the same Solidity and VKA)."""
+    kept = workdir / "verifier.json"
+    if kept.is_file() and (workdir / "vka.bin").is_file():
+        data = json.loads(kept.read_text())
+        contract = CompiledContract.from_json(data) if data else None
+        return VerifierBuild(contract, read_vka(workdir / "vka.bin"))
     source = generate_verifier_source(vk_path, settings_path, srs_path, workdir / "Verifier.sol")
-    contract = compile_verifier(source)
+    compiled = compile_verifier(source)
     vka = generate_vka(vk_path, settings_path, srs_path, workdir / "vka.bin")
-    return VerifierBuild(contract if contract.deployed_size <= EIP170_LIMIT else None, vka)
+    contract = compiled if compiled.deployed_size <= EIP170_LIMIT else None
+    kept.write_text(json.dumps(contract.to_json() if contract is not None else {}))
+    return VerifierBuild(contract, vka)
 
 
 # --- the child process -------------------------------------------------------------------

@@ -4,12 +4,12 @@ come back from them.
 A `LedgerLink` drives one ledger: its watcher turns bridge deposits into Deposit transactions,
 forced requests queued on the ledger are submitted to the sequencer, and sealed batches are
 posted in order. On a ledger that verifies proofs (an EVM rollup contract) a batch waits until
-every inference in it is proven, and each model is registered with its verifier first (when its
-DeployModel is batched, or at the latest before its first proof is posted). A ledger that only
-anchors gets the header as soon as the batch is sealed; a ledger that pays withdrawals itself
-(a Litecoin federation) pays those of each anchored batch. What a ledger does is read from its
-capabilities, never from its type. Each link runs on its own, so a ledger that is down never
-holds up the others; its backlog is posted when it returns.
+every inference in it is proven; a model the batch proves that the ledger has not bound to its
+verifier yet is bound by the same posting (shown in the batch's state root; no registrar). A
+ledger that only anchors gets the header as soon as the batch is sealed; a ledger that pays
+withdrawals itself (a Litecoin federation) pays those of each anchored batch. What a ledger does
+is read from its capabilities, never from its type. Each link runs on its own, so a ledger that
+is down never holds up the others; its backlog is posted when it returns.
 
 On a ledger that settles by fraud proofs, a link follows reverts: the node's batches the ledger
 no longer holds are recorded "reverted". If a fraud proof reverted the node's own batch, the
@@ -27,9 +27,7 @@ from flavum.core.batch import compute_withdrawal_leaf
 from flavum.core.codec import to_hex
 from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
-from flavum.core.state import Object
-from flavum.core.stf import compute_object_id
-from flavum.core.transactions import DeployModel, compute_tx_hash, decode_transaction
+from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.errors import BondShort, LedgerError, WithdrawalRefused
 from flavum.l1.interface import (
@@ -39,10 +37,12 @@ from flavum.l1.interface import (
     ForcedInclusion,
     Ledger,
     ModelLayout,
+    ModelRegistration,
     ProvenInference,
     proven_inference,
 )
 from flavum.node.models import ModelService
+from flavum.node.publisher import load_model_proof
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import BatchRecord, Store, TraceRecord
 from flavum.node.watcher import LedgerWatcher
@@ -188,6 +188,7 @@ class LedgerLink:
         number = batch.header.number
         first, last = self.store.batch_seq_span(batch)
         inferences: list[ProvenInference] = []
+        registrations: list[ModelRegistration] = []
         if self.ledger.capabilities.verifies_proofs:
             records = self.store.trace_records_in(first, last)
             waiting = [r for r in records if r.proof_status != "proven"]
@@ -198,7 +199,7 @@ class LedgerLink:
                           f"{failed[0].reason}" if failed else f"{len(waiting)} proofs to go")
                 self._record(number, state, None, detail)
                 return False
-            self.register_models(first, last, [r.entry.model_id for r in records])
+            registrations = self.registrations(number, records)
             inferences = self._proven_inferences(records)
         txs = [BatchTx(stored.raw, commitment) for stored, commitment in
                zip(self.store.txs_in(first, last), self.store.commitments(first, last),
@@ -206,7 +207,7 @@ class LedgerLink:
         tx_hashes = [t.commitment.tx_hash for t in txs]
         forced = (self.forced_for(first, tx_hashes) if self.ledger.capabilities.forced_inclusion
                   else [])
-        tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced)
+        tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced, registrations)
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)
         return True
@@ -234,26 +235,25 @@ class LedgerLink:
                                 to_hex(withdrawal.withdrawal_id), exc)
             self.store.set_meta(cursor_key, str(batch.header.number))
 
-    def register_models(self, first: int, last: int, used: list[ObjectId]) -> None:
-        """Bind each model deployed in this batch, or used by it, to its on-chain verifier."""
-        deployed = []
-        for raw in self.store.raw_txs(first, last):
-            tx = decode_transaction(raw)
-            if isinstance(tx.body, DeployModel):
-                deployed.append(compute_object_id(tx.sender, tx.nonce))
-        for model_id in dict.fromkeys(deployed + used):
-            model = self.sequencer.object(model_id)
-            if model is not None:
-                self.register_model(model)
-
-    def register_model(self, model: Object) -> None:
-        if not self.ledger.capabilities.registers_models or self.ledger.model(model.object_id):
-            return
-        artifacts = self.models.artifacts(model.vk_hash)
-        per_row = artifacts.batch_size > 1  # batched models have one commitment per row
-        circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
-                               artifacts.directory, ModelLayout(artifacts.batch_size, per_row))
-        self.ledger.register_model_circuit(model.object_id, model.vk_hash, model.owner, circuit)
+    def registrations(self, number: int, records: list[TraceRecord]
+                      ) -> list[ModelRegistration]:
+        """What binds each model batch `number` proves that has no standing registration on
+        this ledger yet: the model shown in this batch's state root, with its binding."""
+        if not self.ledger.capabilities.registers_models:
+            return []
+        registrations = []
+        for model_id in dict.fromkeys(r.entry.model_id for r in records):
+            registered = self.ledger.model(model_id)
+            if registered is not None and registered.standing:
+                continue
+            model, proof = load_model_proof(self.store, number, model_id)
+            artifacts = self.models.artifacts(model.vk_hash)
+            circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
+                                   artifacts.directory,
+                                   ModelLayout(artifacts.batch_size, artifacts.batch_size > 1))
+            registrations.append(ModelRegistration(
+                model, self.models.record(model.vk_hash).binding, proof, circuit))
+        return registrations
 
     def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:
         """One verifier call per proof, in trace order. A batched proof covers a contiguous run

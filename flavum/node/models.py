@@ -2,8 +2,10 @@
 
 Deploying a model is two steps. The node compiles the ONNX file (normalize the graph, calibrate,
 compile, SRS, keys, accuracy report) into a `ModelRecord`, stored under its verifying key hash;
-the user then signs a DeployModel transaction naming the ONNX hash, the vk hash and the record's
-hash (`metadata_hash`), and the sequencer accepts it only if this node holds that record.
+the user then signs a DeployModel transaction naming the ONNX hash, the vk hash and the hash of
+the record's binding (`metadata_hash`: the record, its SRS, the code of its verifiers and the
+layout of its proofs; flavum.core.model_binding), and the sequencer accepts it only if this node
+holds that record.
 
 Submitting data is alike: the node quantizes the values exactly as the model's circuit does and
 returns their Poseidon commitment (keeping the raw values, which are never needed on a ledger);
@@ -22,13 +24,15 @@ from typing import Any
 import numpy as np
 
 from flavum.core.batch import TraceEntry
-from flavum.core.codec import to_hex
+from flavum.core.codec import from_hex, to_hex
 from flavum.core.encoding import keccak256
 from flavum.core.errors import NotFound
+from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
 from flavum.core.types import Hash32
+from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.batching import make_batched
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
@@ -69,13 +73,30 @@ class ModelRecord:
     accuracy: dict[str, Any]
     visibility: dict[str, str]
     srs_sha256: str
+    verifier_code_hash: str  # of its own ezkl verifier; zero when over the contract size limit
+    vka_digest: str  # of its verifying-key artifact, for the reusable verifier
+    reusable_code_hash: str  # of the reusable verifier that reads the VKA
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
+    def binding(self) -> ModelBinding:
+        """What the MODEL's metadata hash commits to: this record (its canonical JSON), the
+        SRS, the verifiers and the layout its proofs are read with."""
+        return ModelBinding(
+            record_hash=keccak256(json.dumps(self.to_json(), sort_keys=True).encode()),
+            srs_hash=Hash32(bytes.fromhex(self.srs_sha256)),
+            verifier_code_hash=Hash32(from_hex(self.verifier_code_hash)),
+            vka_digest=Hash32(from_hex(self.vka_digest)),
+            reusable_code_hash=Hash32(from_hex(self.reusable_code_hash)),
+            rows=self.batch_size,
+            per_row_inputs=self.batch_size > 1,  # a batched model commits to each row
+        )
+
+    @property
     def metadata_hash(self) -> Hash32:
-        return keccak256(json.dumps(self.to_json(), sort_keys=True).encode())
+        return compute_model_binding_hash(self.binding)
 
 
 @dataclass
@@ -123,6 +144,13 @@ class ModelService:
         artifacts = build_circuit(circuit_model, samples, options.circuit, self.srs, progress,
                                   cache_dir=self.circuits_dir)
         if progress is not None:
+            progress("verifier", None)
+        # The verifiers a DeployModel commits to, so no one can bind it another.
+        verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
+                                        artifacts.srs_path, artifacts.directory / "evm")
+        if progress is not None:
+            progress("verifier", 1.0)
+        if progress is not None:
             progress("accuracy", None)
         accuracy = self._accuracy(normalized.model_bytes, artifacts, samples,
                                   normalized.postprocess, normalized.proven_output)
@@ -152,6 +180,9 @@ class ModelService:
                         "output": artifacts.config.output_visibility,
                         "params": artifacts.config.param_visibility},
             srs_sha256=artifacts.srs_sha256,
+            verifier_code_hash=to_hex(verifier.code_hash),
+            vka_digest=to_hex(verifier.vka_digest),
+            reusable_code_hash=to_hex(compute_reusable_code_hash()),
         )
         self.store.put_model_record(Hash32(artifacts.vk_hash), json.dumps(record.to_json()))
         with self._lock:

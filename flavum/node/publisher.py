@@ -1,14 +1,19 @@
 """Publishing batch data: at seal time the node builds the batch's blob and stores it in its
-data store (local directory, S3, IPFS); the blob's digest becomes the header's data pointer."""
+data store (local directory, S3, IPFS); the blob's digest becomes the header's data pointer.
+It also keeps, for each model the batch runs, the MODEL object's proof in the batch's state
+root: what binds the model to its verifier on a ledger that registers models."""
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from flavum.core.batch import BatchHeader
-from flavum.core.state import State
+from flavum.core.codec import from_hex, object_from_json, object_to_json, to_hex
+from flavum.core.merkle import SmtProof
+from flavum.core.state import Object, State, compute_object_key, get_object, get_state_proof
 from flavum.core.stf import Execution
-from flavum.core.transactions import Transaction, encode_transaction
-from flavum.core.types import Hash32
+from flavum.core.transactions import Infer, Transaction, encode_transaction
+from flavum.core.types import Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData, CircuitData, TraceProof
 from flavum.da.interface import DataStore, digest_from_cid
@@ -65,3 +70,33 @@ class BatchPublisher:
             cid = self.data_store.put(srs.read_bytes())
             self.store.set_meta(key, cid)
         return cid
+
+    def keep_model_proofs(self, number: int, post_state: State,
+                          txs: Sequence[Transaction]) -> None:
+        """Keep the proof, in batch `number`'s state root (`post_state`'s), of every model
+        its Infers run."""
+        used = dict.fromkeys(tx.body.model_id for tx in txs if isinstance(tx.body, Infer))
+        for model_id in used:
+            model = get_object(post_state, model_id)
+            if model is None:
+                continue
+            proof = get_state_proof(post_state, compute_object_key(model_id))
+            self.store.set_meta(_model_proof_key(number, model_id), json.dumps({
+                "model": object_to_json(model),
+                "siblings": [to_hex(s) for s in proof.siblings],
+            }))
+
+
+def load_model_proof(store: Store, number: int, model_id: ObjectId) -> tuple[Object, SmtProof]:
+    """A model as it stands in batch `number`'s state root, with its leaf's proof there."""
+    text = store.get_meta(_model_proof_key(number, model_id))
+    if text is None:
+        raise KeyError(f"no proof of model {to_hex(model_id)} kept for batch {number}")
+    data = json.loads(text)
+    # An inclusion proof: the path ends at the model's own leaf, never at another.
+    return (object_from_json(data["model"]),
+            SmtProof(tuple(Hash32(from_hex(s, 32)) for s in data["siblings"])))
+
+
+def _model_proof_key(number: int, model_id: ObjectId) -> str:
+    return f"model_proof:{number}:{to_hex(model_id)}"

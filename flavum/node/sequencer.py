@@ -78,6 +78,9 @@ class Publisher(Protocol):
                 txs: Sequence[Transaction], executions: Sequence[Execution | None],
                 span: tuple[int, int]) -> Hash32: ...
 
+    def keep_model_proofs(self, number: int, post_state: State,
+                          txs: Sequence[Transaction]) -> None: ...
+
 
 class InferenceExecutor(Protocol):
     """The node's ML side: runs a model on a data point the canonical way (the circuit's
@@ -348,6 +351,7 @@ class Sequencer:
         pointer = self.publisher.publish(header, self.sealed_state, self.state, txs, executions,
                                          (first_seq, last_seq))
         apply_block(self.sealed_state, txs, executions)
+        self.publisher.keep_model_proofs(header.number, self.sealed_state, txs)
         return pointer
 
     def tick(self) -> None:

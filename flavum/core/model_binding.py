@@ -1,0 +1,48 @@
+"""A model's binding: what its DeployModel fixes about how its proofs are checked.
+
+A MODEL object's `metadata_hash` is the hash of its `ModelBinding`: the hash of the node's full
+model record (ONNX hash, scales, shapes, accuracy...), the SRS the keys were made with, the
+on-chain verifier's identity (the runtime code hash of ezkl's verifier for the model's key,
+and the digest of its verifying-key artifact (VKA) with the code hash of the reusable verifier
+that reads it) and the layout its proofs are read with. The signer of the DeployModel commits to
+all of it; a ledger binds a verifier to the model only when it matches (ModelRegistry.sol, whose
+`FlavumHashes.modelBindingHash` mirrors `compute_model_binding_hash`), so no key can bind a
+verifier of its choosing to someone else's model. Whether the committed verifier really is
+ezkl's for the model's ONNX is checked off chain by recompiling it (`flavum verify --models`).
+"""
+
+from dataclasses import dataclass
+from typing import Final
+
+from flavum.core.encoding import compute_tag, hash_tagged
+from flavum.core.types import ZERO_HASH, Hash32
+
+MODEL_BINDING_TAG: Final = compute_tag("model.binding")
+MODEL_BINDING_ABI: Final = (
+    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "bool",
+)
+
+
+@dataclass(frozen=True)
+class ModelBinding:
+    """The fields a MODEL's metadata hash commits to (FlavumHashes.ModelBinding)."""
+
+    record_hash: Hash32  # keccak256 of the node's model record (canonical JSON)
+    srs_hash: Hash32  # sha256 of the SRS file the keys were made with
+    verifier_code_hash: Hash32  # EXTCODEHASH of the model's own verifier; zero: none (> 24 KB)
+    vka_digest: Hash32  # keccak256 of the VKA words, read by the reusable verifier
+    reusable_code_hash: Hash32  # EXTCODEHASH of the reusable verifier that reads the VKA
+    rows: int  # trace rows per proof (padding rows included)
+    per_row_inputs: bool  # one input commitment per row, else one for the whole proof
+
+    @property
+    def has_own_verifier(self) -> bool:
+        return self.verifier_code_hash != ZERO_HASH
+
+
+def compute_model_binding_hash(binding: ModelBinding) -> Hash32:
+    """keccak256(abi.encode(MODEL_BINDING_TAG, <the binding's fields in order>))."""
+    return hash_tagged(MODEL_BINDING_TAG, MODEL_BINDING_ABI, (
+        binding.record_hash, binding.srs_hash, binding.verifier_code_hash, binding.vka_digest,
+        binding.reusable_code_hash, binding.rows, binding.per_row_inputs,
+    ))
