@@ -373,11 +373,17 @@ def verify_batches(
                                    "fraud proofs: prove the first bad transaction of a bad "
                                    "batch on chain (reverting it; the bond is paid to you)."),
     key: str = typer.Option("default", "--key", help="Key that sends the challenge."),
+    models: bool = typer.Option(False, "--models", help="Also re-derive every proven model's "
+                                "keys and verifiers from its published graph and settings."),
+    srs: Path | None = typer.Option(None, "--srs", help="Your own SRS file (a ceremony's), "
+                                    "used wherever a model's binding pins it."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Verify posted batches with no node: data, roots, re-execution and every proof.
     Prints OK or the exact reason per batch; exit status 1 if any batch failed.
-    With --challenge, a bad batch still in its challenge window is also proven fraudulent."""
+    With --challenge, a bad batch still in its challenge window is also proven fraudulent.
+    With --models, each proven model is compiled again from what was published: its vk hash,
+    verifier code hash and VKA digest must be the ones its owner committed to."""
     from flavum.l1.factory import open_ledger
     from flavum.verifier import LedgerHeaders, Verifier
 
@@ -393,8 +399,10 @@ def verify_batches(
         challenger = Challenger(handle, genesis.state(), load_key(home, key))
     reports = []
     frauds: list[Fraud] = []
+    if srs is not None and not srs.is_file():
+        raise ConfigError(f"no SRS file {srs}")
     with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=genesis.root) as verifier:
+                  genesis_root=genesis.root, srs_file=srs) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
                   else verifier.run(from_batch))
         try:
@@ -414,15 +422,31 @@ def verify_batches(
     summary = (f"{len(reports)} batches verified, {len(failed)} failed"
                + (f": {', '.join(map(str, failed))}" if failed else ""))
     queues = handle.queues() if handle.capabilities.forced_inclusion else None
+    checked = _check_models(handle, store, config.domain, srs) if models and not watch else []
+    bad_models = [m for m in checked if not m.ok]
     if not watch:
-        emit({"ok": not failed, "batches": [r.to_json() for r in reports],
+        emit({"ok": not failed and not bad_models, "batches": [r.to_json() for r in reports],
+              "models": [m.to_json() for m in checked] if models else None,
               "challenged": [asdict(f) | {"challenge_tx": to_hex(f.challenge_tx)}
                              for f in frauds],
               "queues": None if queues is None else _queues_json(queues)},
              as_json, "\n".join([r.describe() for r in reports] + [summary]
+                                + [m.describe() for m in checked]
                                 + [_describe_fraud(f) for f in frauds]
                                 + ([] if queues is None else _describe_queues(queues))))
     elif not as_json:
         print(summary)
-    if failed:
+    if failed or bad_models:
         raise typer.Exit(1)
+
+
+def _check_models(handle: Any, store: Any, domain: Any, srs: Path | None) -> list[Any]:
+    """`flavum verify --models`: every proven model re-derived (flavum/model_check.py)."""
+    import tempfile
+
+    from flavum.model_check import check_models
+    from flavum.verifier import LedgerHeaders
+
+    with tempfile.TemporaryDirectory(prefix="flavum-models-") as tmp:
+        return check_models(LedgerHeaders(handle), store, domain, Path(tmp), ledger=handle,
+                            srs_file=srs)

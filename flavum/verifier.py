@@ -14,9 +14,11 @@ batch it
 4. recomputes the tx root from what each transaction did (its post-state root and emissions,
    core/batch.py), then the trace root and the withdrawal root;
 6. for every inference trace entry, in order: takes its proof from the blob, the model's
+   record (it must hash, as the model's binding, to the MODEL object's metadata hash), its
    circuit by the MODEL object's vk hash (keccak256 of the verifying key must be that hash),
-   the SRS by its content id from the same store, verifies the proof with ezkl and checks
-   that its public values are the entry's input commitment and outputs.
+   the SRS the binding pins by sha256 (the verifier's own file, e.g. a ceremony's, or the
+   copy in the same store), verifies the proof with ezkl and checks that its public values
+   are the entry's input commitment and outputs.
 
 The first failed check is reported with its exact reason; a batch with none is OK. ML
 execution is thus checked by proof, everything else by re-execution, and nothing is taken
@@ -46,6 +48,7 @@ from flavum.core.batch import (
 from flavum.core.encoding import keccak256
 from flavum.core.errors import FlavumError
 from flavum.core.merkle import compute_tree_root
+from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import Domain, Object
 from flavum.core.stf import compute_object_id
 from flavum.core.transactions import (
@@ -55,7 +58,7 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import Hash32, ObjectKind
 from flavum.core.witness import verify_batch_transition
-from flavum.da.batch_data import BatchData, CircuitData
+from flavum.da.batch_data import BatchData, CircuitData, compute_record_binding
 from flavum.da.interface import DataStore, cid_from_digest
 from flavum.l1.interface import Ledger, PostedBatch
 
@@ -144,17 +147,36 @@ class LedgerHeaders:
 
 
 class ArtifactCache:
-    """Circuits (vk + settings) and SRS files written to a work directory, for ezkl."""
+    """Circuits (vk + settings) and SRS files written to a work directory, for ezkl. An SRS is
+    used only if it is the one the model's binding pins (by sha256): the user's own file
+    (`srs_file`, e.g. a ceremony's) when it is that one, else the copy in the batch data."""
 
-    def __init__(self, store: DataStore, directory: Path) -> None:
+    def __init__(self, store: DataStore, directory: Path, srs_file: Path | None = None) -> None:
         self.store = store
         self.directory = directory
+        self.srs_file = srs_file
         self._srs: dict[str, Path] = {}
+        self._sha256: dict[Path, Hash32] = {}
         self._circuits: dict[tuple[Hash32, bytes, bytes, str], Any] = {}
 
-    def srs_path(self, cid: str, logrows: int) -> Path:
+    def srs_path(self, cid: str, logrows: int, pinned: Hash32) -> Path:
         from flavum.zk.srs import read_srs_logrows
 
+        if self.srs_file is not None and self._file_sha256(self.srs_file) == pinned:
+            path = self.srs_file
+        else:
+            path = self._fetched(cid)
+            if self._file_sha256(path) != pinned:
+                raise VerificationFailed(
+                    "proofs", f"SRS {cid} is not the SRS the model's keys were made with (its "
+                              f"binding pins sha256 {_show(pinned)})", "srs_mismatch")
+        found = read_srs_logrows(path)
+        if found < logrows:  # a larger SRS (a ceremony's) serves a smaller circuit
+            raise VerificationFailed("proofs", f"SRS {cid} has logrows {found}, the circuit "
+                                               f"needs {logrows}")
+        return path
+
+    def _fetched(self, cid: str) -> Path:
         path = self._srs.get(cid)
         if path is None:
             data = self.store.get(cid)  # checked against its content id by the store
@@ -162,18 +184,21 @@ class ArtifactCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             self._srs[cid] = path
-        found = read_srs_logrows(path)
-        if found != logrows:
-            raise VerificationFailed("proofs", f"SRS {cid} has logrows {found}, the circuit "
-                                               f"says {logrows}")
         return path
 
-    def artifacts(self, vk_hash: Hash32, circuit: CircuitData) -> Any:
+    def _file_sha256(self, path: Path) -> Hash32:
+        from flavum.zk.srs import compute_file_sha256
+
+        if path not in self._sha256:
+            self._sha256[path] = Hash32(bytes.fromhex(compute_file_sha256(path)))
+        return self._sha256[path]
+
+    def artifacts(self, vk_hash: Hash32, circuit: CircuitData, pinned_srs: Hash32) -> Any:
         key = (vk_hash, circuit.vk, circuit.settings, circuit.srs_cid)
         cached = self._circuits.get(key)
         if cached is not None:
             return cached
-        srs = self.srs_path(circuit.srs_cid, circuit.srs_logrows)
+        srs = self.srs_path(circuit.srs_cid, circuit.srs_logrows, pinned_srs)
         directory = self.directory / "circuits" / f"{vk_hash.hex()}-{len(self._circuits)}"
         directory.mkdir(parents=True, exist_ok=True)
         artifacts = circuit_artifacts(directory, vk_hash, circuit, srs)
@@ -280,7 +305,7 @@ def verify_posted(posted: PostedBatch, blob_source: DataStore, domain: Domain, *
 def _header_from_anchor(posted: PostedBatch, store: DataStore) -> BatchHeader:
     if posted.data_pointer is None or posted.batch_hash is None:
         raise VerificationFailed("header", "the ledger's anchor names no data pointer or hash")
-    data = _load(store, posted.data_pointer)
+    data = load_batch_data(store, posted.data_pointer)
     header = BatchHeader(data.number, data.prev_state_root, data.state_root, data.tx_root,
                          data.trace_root, data.withdrawal_root, posted.data_pointer)
     if compute_batch_hash(header) != posted.batch_hash:
@@ -289,7 +314,8 @@ def _header_from_anchor(posted: PostedBatch, store: DataStore) -> BatchHeader:
     return header
 
 
-def _load(store: DataStore, data_pointer: Hash32) -> BatchData:
+def load_batch_data(store: DataStore, data_pointer: Hash32) -> BatchData:
+    """The batch data a header's data pointer names, parsed (VerificationFailed "data")."""
     cid = cid_from_digest(data_pointer)
     try:
         blob = store.get(cid)
@@ -323,7 +349,7 @@ def _verify(header: BatchHeader, store: DataStore, domain: Domain,
 def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
                  prev_state_root: Hash32 | None, artifacts: ArtifactCache,
                  progress: _Progress) -> None:
-    data = _load(store, header.data_pointer)
+    data = load_batch_data(store, header.data_pointer)
     progress.passed("data")
 
     for name in HEADER_FIELDS:
@@ -370,7 +396,7 @@ def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
                 header.withdrawal_root)
     progress.passed("withdrawal_root")
 
-    _check_proofs(data, txs, traces, artifacts)
+    _check_proofs(data, traces, artifacts)
     progress.passed("proofs")
 
 
@@ -384,7 +410,7 @@ def _decode_txs(data: BatchData) -> list[Transaction]:
     return txs
 
 
-def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
+def models_of(data: BatchData) -> dict[Hash32, Object]:
     """Every MODEL object an inference of this batch can have used: from the pre-state (the
     witness, checked against the previous root) or deployed by the batch itself. Re-execution
     has already read each one of them from exactly these sources."""
@@ -392,7 +418,7 @@ def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
         object_id: obj for object_id, obj in data.witness.objects
         if obj is not None and obj.kind == ObjectKind.MODEL
     }
-    for tx in txs:
+    for tx in _decode_txs(data):
         body = tx.body
         if isinstance(body, DeployModel):
             object_id = compute_object_id(tx.sender, tx.nonce)
@@ -402,14 +428,14 @@ def _models(data: BatchData, txs: list[Transaction]) -> dict[Hash32, Object]:
     return models
 
 
-def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEntry],
+def _check_proofs(data: BatchData, traces: list[TraceEntry],
                   artifacts: ArtifactCache) -> None:
     from flavum.zk.proof import verify_inference
 
     if len(data.proofs) != len(traces):
         raise VerificationFailed("proofs", f"the batch has {len(traces)} inference trace "
                                            f"entries but {len(data.proofs)} proofs")
-    models = _models(data, txs)
+    models = models_of(data)
     for index, (trace, entry) in enumerate(zip(traces, data.proofs, strict=True)):
         where = f"trace entry {index} (tx {_show(trace.tx_hash)})"
         if entry.tx_hash != trace.tx_hash:
@@ -425,6 +451,7 @@ def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEnt
         model = models.get(trace.model_id)
         if model is None:  # pragma: no cover - re-execution read it from these sources
             raise VerificationFailed("proofs", f"{where}: model {_show(trace.model_id)} unknown")
+        binding = model_binding(data, model, where)
         circuit = data.circuits.get(model.vk_hash)
         if circuit is None:
             raise VerificationFailed("proofs", f"{where}: the batch data has no circuit for "
@@ -434,12 +461,37 @@ def _check_proofs(data: BatchData, txs: list[Transaction], traces: list[TraceEnt
                                                f"{_show(model.vk_hash)} hashes to "
                                                f"{_show(keccak256(circuit.vk))}", "invalid_proof")
         try:
-            verify_inference(artifacts.artifacts(model.vk_hash, circuit), entry.proof,
+            verify_inference(artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash),
+                             entry.proof,
                              entry.row, trace.input_commitment, trace.outputs)
         except VerificationFailed as exc:
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.cause_code) from exc
         except FlavumError as exc:  # InvalidProof, SrsError, DataUnavailable (the SRS), ...
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+
+
+def model_binding(data: BatchData, model: Object, where: str) -> ModelBinding:
+    """The binding `model` committed to, from the record the batch data publishes for it: the
+    record must hash (as its binding) to the MODEL's metadata hash and name its vk hash."""
+    record = data.records.get(model.metadata_hash)
+    if record is None:
+        raise VerificationFailed("proofs", f"{where}: the batch data publishes no record for "
+                                           f"model {_show(model.object_id)}")
+    try:
+        fields = json.loads(record)
+        binding = compute_record_binding(fields)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationFailed("proofs", f"{where}: the record of model "
+                                           f"{_show(model.object_id)} is malformed: {exc!r}",
+                                 "malformed_batch_data") from exc
+    if compute_model_binding_hash(binding) != model.metadata_hash:
+        raise VerificationFailed("proofs", f"{where}: the record published for model "
+                                           f"{_show(model.object_id)} is not the one its "
+                                           "metadata hash commits to")
+    if fields.get("vk_hash") != _show(model.vk_hash):
+        raise VerificationFailed("proofs", f"{where}: the record of model "
+                                           f"{_show(model.object_id)} names another vk hash")
+    return binding
 
 
 def _check_root(check: str, source: str, computed: bytes, expected: bytes) -> None:
@@ -462,13 +514,14 @@ class Verifier:
     state roots: batch n must start where batch n-1 (as the ledger recorded it) ended."""
 
     def __init__(self, headers: HeaderSource, store: DataStore, domain: Domain, *,
-                 genesis_root: Hash32 | None = None, workdir: Path | None = None) -> None:
+                 genesis_root: Hash32 | None = None, workdir: Path | None = None,
+                 srs_file: Path | None = None) -> None:
         self.headers = headers
         self.store = store
         self.domain = domain
         self.genesis_root = genesis_root  # the root batch 0 must start from, when known
         self._tmp = None if workdir is not None else tempfile.mkdtemp(prefix="flavum-verifier-")
-        self.artifacts = ArtifactCache(store, workdir or Path(self._tmp or "."))
+        self.artifacts = ArtifactCache(store, workdir or Path(self._tmp or "."), srs_file)
         self._last: tuple[int, Hash32] | None = None  # (number, state root) last seen
 
     def close(self) -> None:

@@ -46,3 +46,4 @@ def compute_model_binding_hash(binding: ModelBinding) -> Hash32:
         binding.record_hash, binding.srs_hash, binding.verifier_code_hash, binding.vka_digest,
         binding.reusable_code_hash, binding.rows, binding.per_row_inputs,
     ))
+

@@ -10,28 +10,32 @@ it references by content id (the SRS of each circuit). The blob holds:
   of each inference;
 - the state witness: the pre-state entries the batch touches, proven against the previous root;
 - the proof of every inference trace entry (ezkl proof.json), in trace order;
-- for every circuit those proofs need: its verifying key, its settings, and the content id of
-  the SRS its keys were made with.
+- for every circuit those proofs need: its verifying key, its settings, and the content ids of
+  the SRS its keys were made with and of the ONNX graph it proves;
+- the record of every model those proofs are for, by the MODEL's metadata hash: the preimage
+  of its binding (`compute_record_binding`, flavum.core.model_binding), which pins that SRS,
+  that graph's hash and its verifiers' code.
 
 The encoding is canonical JSON (sorted keys, no spaces), so one batch has one blob and one id.
 """
 
 import base64
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flavum.core.codec import execution_from_json, execution_to_json, from_hex, to_hex
+from flavum.core.encoding import keccak256
 from flavum.core.errors import FlavumError
+from flavum.core.model_binding import ModelBinding
 from flavum.core.stf import Execution
 from flavum.core.types import Hash32
 from flavum.core.witness import StateWitness
 from flavum.core.witness_codec import witness_from_json, witness_to_json
 from flavum.da.errors import MalformedBatchData
 
-FORMAT_VERSION = 1
-
-
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class CircuitData:
     settings: bytes  # ezkl settings.json
     srs_cid: str  # the SRS the keys were set up with, in the same data store
     srs_logrows: int
+    model_cid: str  # the ONNX graph the circuit proves, in the same data store
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,9 @@ class BatchData:
     witness: StateWitness
     proofs: tuple[TraceProof, ...]
     circuits: dict[Hash32, CircuitData]  # by vk hash
+    # The records of the models the batch proves, by MODEL metadata hash (their binding's
+    # preimage: flavum.core.model_binding.compute_record_binding), as canonical JSON.
+    records: dict[Hash32, bytes]
 
     def to_bytes(self) -> bytes:
         data = {
@@ -92,9 +100,11 @@ class BatchData:
             "circuits": {
                 to_hex(vk_hash): {"vk": base64.b64encode(c.vk).decode(),
                                 "settings": json.loads(c.settings),
-                                "srs": {"cid": c.srs_cid, "logrows": c.srs_logrows}}
+                                "srs": {"cid": c.srs_cid, "logrows": c.srs_logrows},
+                                "model_cid": c.model_cid}
                 for vk_hash, c in self.circuits.items()
             },
+            "records": {to_hex(h): json.loads(r) for h, r in self.records.items()},
         }
         return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
@@ -129,9 +139,11 @@ class BatchData:
                     _hash(vk_hash, "vk_hash"): CircuitData(
                         base64.b64decode(c["vk"], validate=True),
                         json.dumps(c["settings"]).encode(), str(c["srs"]["cid"]),
-                        int(c["srs"]["logrows"]))
+                        int(c["srs"]["logrows"]), str(c["model_cid"]))
                     for vk_hash, c in data["circuits"].items()
                 },
+                records={_hash(h, "metadata_hash"): encode_model_record(r)
+                         for h, r in data["records"].items()},
             )
         except MalformedBatchData:
             raise
@@ -162,3 +174,32 @@ def _expand_proof(proof: dict[str, Any]) -> bytes:
 
 def _hash(text: str, what: str) -> Hash32:
     return Hash32(from_hex(text, 32, what))
+
+
+def encode_model_record(record: Mapping[str, Any]) -> bytes:
+    """A model record's canonical JSON (sorted keys): what its record hash hashes, and what
+    a batch's data publishes for anyone to check a model's binding against."""
+    return json.dumps(record, sort_keys=True).encode()
+
+
+def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
+    """The binding a model record (the node's JSON of a compiled model) gives its MODEL: the
+    record's hash, then the record's own fields for the SRS, the verifiers and the layout.
+    Raises KeyError or ValueError for a record that lacks them."""
+    batch_size = int(record["batch_size"])
+    return ModelBinding(
+        record_hash=keccak256(encode_model_record(record)),
+        srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
+        verifier_code_hash=_hash32(record["verifier_code_hash"]),
+        vka_digest=_hash32(record["vka_digest"]),
+        reusable_code_hash=_hash32(record["reusable_code_hash"]),
+        rows=batch_size,
+        per_row_inputs=batch_size > 1,  # a batched model commits to each row
+    )
+
+
+def _hash32(text: object) -> Hash32:
+    value = bytes.fromhex(str(text).removeprefix("0x"))
+    if len(value) != 32:
+        raise ValueError(f"{text!r} is not a 32-byte hash")
+    return Hash32(value)

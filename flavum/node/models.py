@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from flavum.core.batch import TraceEntry
-from flavum.core.codec import from_hex, to_hex
+from flavum.core.codec import to_hex
 from flavum.core.encoding import keccak256
 from flavum.core.errors import NotFound
 from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
@@ -32,6 +32,7 @@ from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
 from flavum.core.types import Hash32
+from flavum.da.batch_data import compute_record_binding
 from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.batching import make_batched
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
@@ -73,6 +74,7 @@ class ModelRecord:
     accuracy: dict[str, Any]
     visibility: dict[str, str]
     srs_sha256: str
+    circuit_model_sha256: str  # of the ONNX graph the circuit proves (published with batches)
     verifier_code_hash: str  # of its own ezkl verifier; zero when over the contract size limit
     vka_digest: str  # of its verifying-key artifact, for the reusable verifier
     reusable_code_hash: str  # of the reusable verifier that reads the VKA
@@ -84,15 +86,7 @@ class ModelRecord:
     def binding(self) -> ModelBinding:
         """What the MODEL's metadata hash commits to: this record (its canonical JSON), the
         SRS, the verifiers and the layout its proofs are read with."""
-        return ModelBinding(
-            record_hash=keccak256(json.dumps(self.to_json(), sort_keys=True).encode()),
-            srs_hash=Hash32(bytes.fromhex(self.srs_sha256)),
-            verifier_code_hash=Hash32(from_hex(self.verifier_code_hash)),
-            vka_digest=Hash32(from_hex(self.vka_digest)),
-            reusable_code_hash=Hash32(from_hex(self.reusable_code_hash)),
-            rows=self.batch_size,
-            per_row_inputs=self.batch_size > 1,  # a batched model commits to each row
-        )
+        return compute_record_binding(self.to_json())
 
     @property
     def metadata_hash(self) -> Hash32:
@@ -180,6 +174,7 @@ class ModelService:
                         "output": artifacts.config.output_visibility,
                         "params": artifacts.config.param_visibility},
             srs_sha256=artifacts.srs_sha256,
+            circuit_model_sha256=artifacts.model_sha256,
             verifier_code_hash=to_hex(verifier.code_hash),
             vka_digest=to_hex(verifier.vka_digest),
             reusable_code_hash=to_hex(compute_reusable_code_hash()),

@@ -15,7 +15,7 @@ from flavum.core.stf import Execution
 from flavum.core.transactions import Infer, Transaction, encode_transaction
 from flavum.core.types import Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
-from flavum.da.batch_data import BatchData, CircuitData, TraceProof
+from flavum.da.batch_data import BatchData, CircuitData, TraceProof, encode_model_record
 from flavum.da.interface import DataStore, digest_from_cid
 from flavum.node.models import ModelService
 from flavum.node.store import Store
@@ -36,6 +36,7 @@ class BatchPublisher:
         witness = compute_batch_witness(pre_state, txs, executions)
         proofs = []
         circuits: dict[Hash32, CircuitData] = {}
+        records: dict[Hash32, bytes] = {}
         for record in self.store.trace_records_in(*span):
             entry = record.entry
             proofs.append(TraceProof(entry.tx_hash, entry.model_id, record.proof_status,
@@ -43,13 +44,16 @@ class BatchPublisher:
             model = live_state.objects.get(entry.model_id)
             if model is not None and model.vk_hash not in circuits:
                 circuits[model.vk_hash] = self._circuit(model.vk_hash)
+            if model is not None and model.metadata_hash not in records:
+                records[model.metadata_hash] = encode_model_record(
+                    self.models.record(model.vk_hash).to_json())
         data = BatchData(
             number=header.number, prev_state_root=header.prev_state_root,
             state_root=header.state_root, tx_root=header.tx_root, trace_root=header.trace_root,
             withdrawal_root=header.withdrawal_root, chain_id=live_state.domain.chain_id,
             rollup_id=live_state.domain.rollup_id,
             txs=tuple(encode_transaction(tx) for tx in txs), executions=tuple(executions),
-            witness=witness, proofs=tuple(proofs), circuits=circuits,
+            witness=witness, proofs=tuple(proofs), circuits=circuits, records=records,
         )
         return digest_from_cid(self.data_store.put(data.to_bytes()))
 
@@ -58,16 +62,18 @@ class BatchPublisher:
         return CircuitData(
             vk=artifacts.vk_path.read_bytes(),
             settings=artifacts.settings_path.read_bytes(),
-            srs_cid=self._srs_cid(artifacts.srs_path),
+            srs_cid=self._file_cid(artifacts.srs_path),
             srs_logrows=artifacts.logrows,
+            model_cid=self._file_cid(artifacts.model_path),
         )
 
-    def _srs_cid(self, srs: Path) -> str:
-        """The SRS file in the data store, put there once (its id kept in the store's meta)."""
-        key = "srs_cid:" + compute_file_sha256(srs)
+    def _file_cid(self, path: Path) -> str:
+        """A file (an SRS, a circuit's ONNX) in the data store, put there once (its id kept in
+        the store's meta)."""
+        key = "file_cid:" + compute_file_sha256(path)
         cid = self.store.get_meta(key)
         if cid is None or not self.data_store.has(cid):
-            cid = self.data_store.put(srs.read_bytes())
+            cid = self.data_store.put(path.read_bytes())
             self.store.set_meta(key, cid)
         return cid
 

@@ -578,3 +578,20 @@ def _reuse(directory: Path, store: SrsStore, progress: Progress | None) -> Circu
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, directory / META_FILE)
     return CircuitArtifacts.load(directory, srs_path)
+
+
+def rederive_vk_hash(model_path: Path, settings_path: Path, srs_path: Path,
+                     directory: Path) -> Hash32:
+    """The vk hash a published circuit ONNX and ezkl settings give with `srs_path`: compile and
+    set up afresh in `directory` (ezkl's setup is deterministic: the same graph, settings and
+    SRS give the same verifying key). ModelRejected when ezkl refuses them."""
+    import ezkl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model_path, directory / "model.onnx")
+    shutil.copyfile(settings_path, directory / "settings.json")
+    call_ezkl("compile_circuit", ModelRejected, ezkl.compile_circuit,
+              str(directory / "model.onnx"), str(directory / "model.compiled"),
+              str(directory / "settings.json"))
+    _setup_keys(directory, srs_path, None)
+    return compute_vk_hash(directory / "vk")
