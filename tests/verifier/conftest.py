@@ -72,13 +72,15 @@ class Chain:
                                                                    .data_pointer)))
 
     def copy_store(self) -> MemoryStore:
-        """Every blob the batches need (their data and SRS files) in a store tests may tamper."""
+        """Every blob the batches need (their data, SRS files and circuit graphs) in a store
+        tests may tamper."""
         copy = MemoryStore()
         for header in self.headers:
             blob = self.store.get(cid_from_digest(header.data_pointer))
             copy.put(blob)
             for circuit in BatchData.from_bytes(blob).circuits.values():
                 copy.put(self.store.get(circuit.srs_cid))
+                copy.put(self.store.get(circuit.model_cid))
         return copy
 
 

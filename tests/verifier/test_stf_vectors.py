@@ -120,7 +120,7 @@ def _verify(domain: Domain, state: State, raws: list[bytes], executions: list[Ex
         tx_root=tx_root, trace_root=trace_root, withdrawal_root=withdrawal_root,
         chain_id=domain.chain_id, rollup_id=domain.rollup_id, txs=tuple(raws),
         executions=tuple(executions), witness=_witness(state, raws, executions, honest),
-        proofs=(), circuits={},
+        proofs=(), circuits={}, records={},
     )
     store = MemoryStore()
     store.put(data.to_bytes())
