@@ -173,6 +173,7 @@ def create_app(node: Node) -> FastAPI:
             min_agreement=models.options.min_agreement if body.min_agreement is None
             else body.min_agreement,
             circuit=models.options.circuit,
+            limits=models.options.limits,
         )
         return job_to_json(models.start_compile(onnx_bytes, body.calibration, options))
 

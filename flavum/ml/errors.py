@@ -15,6 +15,13 @@ class UnsupportedOperator(ModelRejected):
     code = "unsupported_operator"
 
 
+class ModelTooLarge(ModelRejected):
+    """A tensor of the graph (or all of them together) exceeds the intake limits: refused
+    before anything runs the model."""
+
+    code = "model_too_large"
+
+
 class AccuracyTooLow(ModelRejected):
     """The circuit's fixed-point outputs disagree too often with the float model."""
 

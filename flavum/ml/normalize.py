@@ -25,6 +25,7 @@ from flavum.ml.onnx_check import (
     DEFAULT_MAX_MODEL_BYTES,
     STANDARD_DOMAINS,
     InputSpec,
+    IntakeLimits,
     check_supported_ops,
     get_input_spec,
     load_model,
@@ -135,11 +136,12 @@ def normalize(
     proven_output: str | None = None,
     *,
     max_bytes: int = DEFAULT_MAX_MODEL_BYTES,
+    limits: IntakeLimits = IntakeLimits(),
 ) -> NormalizedModel:
     """Rewrite `model_bytes` into a provable graph proving `proven_output` (default: logits)."""
     if proven_output is not None and proven_output not in PROVEN_OUTPUTS:
         raise ValueError(f"proven_output must be one of {PROVEN_OUTPUTS}, got {proven_output!r}")
-    model = load_model(model_bytes, max_bytes=max_bytes)
+    model = load_model(model_bytes, max_bytes=max_bytes, limits=limits)
     spec = get_input_spec(model)
     samples = validate_input(sample_inputs, spec.shape)
     rewrites: list[str] = []
@@ -198,7 +200,8 @@ def normalize(
         diff = max(diff, derived_diff)
     check_supported_ops(chosen)
     chosen_bytes = chosen.SerializeToString()
-    load_model(chosen_bytes, max_bytes=max(max_bytes, len(chosen_bytes)))  # re-run the checker
+    # re-run the checks on the rewritten graph
+    load_model(chosen_bytes, max_bytes=max(max_bytes, len(chosen_bytes)), limits=limits)
     output_shape = tuple(d.dim_value for d in chosen.graph.output[0].type.tensor_type.shape.dim[1:])
     return NormalizedModel(
         model_bytes=chosen_bytes,

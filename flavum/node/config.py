@@ -123,6 +123,8 @@ class NodeConfig:
     max_logrows: int = 18
     srs_file: str = ""  # a ceremony SRS; empty: generate a local (dev-only) SRS per logrows
     min_agreement: float = 0.9
+    max_tensor_elements: int = 2**22  # per intermediate tensor, one sample (ml.onnx_check)
+    max_activation_elements: int = 2**24  # all intermediate tensors together, one sample
     ledgers: tuple[LedgerSpec, ...] = ()
     data_store: str = ""  # where batch data goes: empty = home/da; s3://..., ipfs+http://...
 
@@ -203,6 +205,8 @@ def load_config(home: Path) -> NodeConfig:
             max_logrows=int(models.get("max_logrows", 18)),
             srs_file=str(models.get("srs_file", "")),
             min_agreement=float(models.get("min_agreement", 0.9)),
+            max_tensor_elements=int(models.get("max_tensor_elements", 2**22)),
+            max_activation_elements=int(models.get("max_activation_elements", 2**24)),
             ledgers=tuple(parse_ledger(raw_ledger) for raw_ledger in raw.get("ledger", [])),
             data_store=str(raw.get("data_store", "")),
         )
@@ -241,6 +245,8 @@ def write_config(config: NodeConfig) -> Path:
         f"max_logrows = {config.max_logrows}",
         f'srs_file = "{config.srs_file}"  # a ceremony SRS; empty: local dev-only SRS',
         f"min_agreement = {config.min_agreement}",
+        f"max_tensor_elements = {config.max_tensor_elements}  # refused before anything runs",
+        f"max_activation_elements = {config.max_activation_elements}",
     ]
     for ledger in config.ledgers:
         lines += ledger.to_toml()

@@ -37,6 +37,7 @@ from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.batching import make_batched
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
+from flavum.ml.onnx_check import IntakeLimits
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
@@ -52,6 +53,7 @@ class DeployOptions:
     batch_size: int = 1  # N > 1: one proof covers N inferences (one commitment per row)
     proven_output: str | None = None  # None: logits for classifiers
     min_agreement: float = 0.9  # top-1 agreement with the float model, 0..1
+    limits: IntakeLimits = field(default_factory=IntakeLimits)  # tensor sizes, before running
     circuit: CircuitConfig = field(default_factory=CircuitConfig)
 
 
@@ -131,7 +133,7 @@ class ModelService:
         """Normalize, compile and check a model; refuse it (typed) before anything is kept."""
         options = options or self.options
         samples = _as_rows(calibration)
-        normalized = normalize(onnx_bytes, samples, options.proven_output)
+        normalized = normalize(onnx_bytes, samples, options.proven_output, limits=options.limits)
         circuit_model = normalized.model_bytes
         if options.batch_size > 1:
             circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)

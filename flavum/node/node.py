@@ -9,6 +9,7 @@ from flavum.core.merkle import compute_tree_proof
 from flavum.core.types import Hash32
 from flavum.da.factory import open_store
 from flavum.l1.factory import open_ledger
+from flavum.ml.onnx_check import IntakeLimits
 from flavum.node.config import LedgerSpec, NodeConfig, list_keys, load_key
 from flavum.node.ledgers import LedgerLink
 from flavum.node.models import DeployOptions, ModelService
@@ -38,7 +39,9 @@ class Node:
         srs = SrsStore.from_file(config.srs_file) if config.srs_file else SrsStore(
             config.home / "srs")
         options = DeployOptions(min_agreement=config.min_agreement,
-                                circuit=CircuitConfig(max_logrows=config.max_logrows))
+                                circuit=CircuitConfig(max_logrows=config.max_logrows),
+                                limits=IntakeLimits(config.max_tensor_elements,
+                                                    config.max_activation_elements))
         models = ModelService(config.home, store, srs, options)
         local_da = config.home / "da"
         calldata = config.data_store.startswith("evm-calldata")
