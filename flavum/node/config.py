@@ -125,6 +125,9 @@ class NodeConfig:
     min_agreement: float = 0.9
     max_tensor_elements: int = 2**22  # per intermediate tensor, one sample (ml.onnx_check)
     max_activation_elements: int = 2**24  # all intermediate tensors together, one sample
+    compile_memory_mb: int = 12_288  # a compilation's child process (node.sandbox)
+    compile_cpu_s: int = 1_800
+    compile_timeout_s: float = 1_800.0
     ledgers: tuple[LedgerSpec, ...] = ()
     data_store: str = ""  # where batch data goes: empty = home/da; s3://..., ipfs+http://...
 
@@ -207,6 +210,9 @@ def load_config(home: Path) -> NodeConfig:
             min_agreement=float(models.get("min_agreement", 0.9)),
             max_tensor_elements=int(models.get("max_tensor_elements", 2**22)),
             max_activation_elements=int(models.get("max_activation_elements", 2**24)),
+            compile_memory_mb=int(models.get("compile_memory_mb", 12_288)),
+            compile_cpu_s=int(models.get("compile_cpu_s", 1_800)),
+            compile_timeout_s=float(models.get("compile_timeout_s", 1_800.0)),
             ledgers=tuple(parse_ledger(raw_ledger) for raw_ledger in raw.get("ledger", [])),
             data_store=str(raw.get("data_store", "")),
         )
@@ -247,6 +253,9 @@ def write_config(config: NodeConfig) -> Path:
         f"min_agreement = {config.min_agreement}",
         f"max_tensor_elements = {config.max_tensor_elements}  # refused before anything runs",
         f"max_activation_elements = {config.max_activation_elements}",
+        f"compile_memory_mb = {config.compile_memory_mb}  # each compilation, in a child process",
+        f"compile_cpu_s = {config.compile_cpu_s}",
+        f"compile_timeout_s = {config.compile_timeout_s}",
     ]
     for ledger in config.ledgers:
         lines += ledger.to_toml()

@@ -39,6 +39,7 @@ from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import IntakeLimits
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
+from flavum.node.sandbox import ResourceLimits, run_limited
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
 from flavum.zk.execution import compute_input_commitment, run_row, run_witness
@@ -111,11 +112,13 @@ class CompileJob:
 
 
 class ModelService:
-    def __init__(self, home: Path, store: Store, srs: SrsStore, options: DeployOptions) -> None:
+    def __init__(self, home: Path, store: Store, srs: SrsStore, options: DeployOptions,
+                 resources: ResourceLimits = ResourceLimits()) -> None:
         self.home = home
         self.store = store
         self.srs = srs
         self.options = options
+        self.resources = resources  # of each compilation's child process
         self.circuits_dir = home / "circuits"
         self._artifacts: dict[str, CircuitArtifacts] = {}
         self._jobs: dict[str, CompileJob] = {}
@@ -130,57 +133,12 @@ class ModelService:
         options: DeployOptions | None = None,
         progress: Progress | None = None,
     ) -> ModelRecord:
-        """Normalize, compile and check a model; refuse it (typed) before anything is kept."""
-        options = options or self.options
-        samples = _as_rows(calibration)
-        normalized = normalize(onnx_bytes, samples, options.proven_output, limits=options.limits)
-        circuit_model = normalized.model_bytes
-        if options.batch_size > 1:
-            circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)
-        artifacts = build_circuit(circuit_model, samples, options.circuit, self.srs, progress,
-                                  cache_dir=self.circuits_dir)
-        if progress is not None:
-            progress("verifier", None)
-        # The verifiers a DeployModel commits to, so no one can bind it another.
-        verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
-                                        artifacts.srs_path, artifacts.directory / "evm")
-        if progress is not None:
-            progress("verifier", 1.0)
-        if progress is not None:
-            progress("accuracy", None)
-        accuracy = self._accuracy(normalized.model_bytes, artifacts, samples,
-                                  normalized.postprocess, normalized.proven_output)
-        if progress is not None:
-            progress("accuracy", 1.0)
-        agreement = accuracy["top1_agreement"]
-        if agreement is not None and agreement < options.min_agreement:
-            raise AccuracyTooLow(
-                f"the circuit agrees with the float model on {agreement:.0%} of samples, "
-                f"below the required {options.min_agreement:.0%}"
-            )
-        record = ModelRecord(
-            model_hash=to_hex(keccak256(onnx_bytes)),
-            vk_hash=to_hex(artifacts.vk_hash),
-            circuit_key=artifacts.key,
-            logrows=artifacts.logrows,
-            input_shape=list(normalized.input_shape),
-            batch_size=artifacts.batch_size,
-            input_scale=artifacts.input_scale,
-            output_shapes=[list(s) for s in artifacts.output_shapes],
-            output_scales=list(artifacts.output_scales),
-            proven_output=normalized.proven_output,
-            postprocess=normalized.postprocess,
-            rewrites=normalized.rewrites,
-            accuracy=accuracy,
-            visibility={"input": artifacts.config.input_visibility,
-                        "output": artifacts.config.output_visibility,
-                        "params": artifacts.config.param_visibility},
-            srs_sha256=artifacts.srs_sha256,
-            circuit_model_sha256=artifacts.model_sha256,
-            verifier_code_hash=to_hex(verifier.code_hash),
-            vka_digest=to_hex(verifier.vka_digest),
-            reusable_code_hash=to_hex(compute_reusable_code_hash()),
-        )
+        """Normalize, compile and check a model in a child process under the resource limits
+        (flavum/node/sandbox.py); refuse it (typed) before anything is kept."""
+        record, directory = run_limited(
+            compile_record, (onnx_bytes, calibration, options or self.options, self.srs,
+                             self.circuits_dir), self.resources, progress)
+        artifacts = CircuitArtifacts.load(Path(directory), self.srs.path_for(record.logrows))
         self.store.put_model_record(Hash32(artifacts.vk_hash), json.dumps(record.to_json()))
         with self._lock:
             self._artifacts[record.vk_hash] = artifacts
@@ -288,19 +246,78 @@ class ModelService:
         return verify_inference(self.artifacts(vk_hash), proof_json, row,
                                 trace.input_commitment, trace.outputs)
 
-    def _accuracy(self, model_bytes: bytes, artifacts: CircuitArtifacts, samples: np.ndarray,
-                  postprocess: str, proven_output: str) -> dict[str, Any]:
-        batch = artifacts.batch_size
-        count = min(len(samples), MAX_ACCURACY_SAMPLES) // batch * batch
-        rows = samples[:count]
-        reference = run_float(model_bytes, rows)
-        circuit = []
-        for start in range(0, count, batch):
-            execution = run_witness(artifacts, rows[start:start + batch])
-            circuit.append(np.asarray(execution.rescaled_outputs).reshape(batch, -1))
-        report = accuracy_report(reference.reshape(count, -1), np.concatenate(circuit),
-                                 postprocess, proven_output=proven_output)
-        return report
+
+
+def compile_record(onnx_bytes: bytes, calibration: Any, options: DeployOptions, srs: SrsStore,
+                   circuits_dir: Path, progress: Progress | None = None
+                   ) -> tuple[ModelRecord, str]:
+    """Normalize, compile and check a model: its record and its circuit's directory. Runs in
+the sandbox's child process (everything it takes and gives back is plain data)."""
+    samples = _as_rows(calibration)
+    normalized = normalize(onnx_bytes, samples, options.proven_output, limits=options.limits)
+    circuit_model = normalized.model_bytes
+    if options.batch_size > 1:
+        circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)
+    artifacts = build_circuit(circuit_model, samples, options.circuit, srs, progress,
+                              cache_dir=circuits_dir)
+    if progress is not None:
+        progress("verifier", None)
+    # The verifiers a DeployModel commits to, so no one can bind it another.
+    verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
+                                    artifacts.srs_path, artifacts.directory / "evm")
+    if progress is not None:
+        progress("verifier", 1.0)
+    if progress is not None:
+        progress("accuracy", None)
+    accuracy = _accuracy(normalized.model_bytes, artifacts, samples,
+                              normalized.postprocess, normalized.proven_output)
+    if progress is not None:
+        progress("accuracy", 1.0)
+    agreement = accuracy["top1_agreement"]
+    if agreement is not None and agreement < options.min_agreement:
+        raise AccuracyTooLow(
+            f"the circuit agrees with the float model on {agreement:.0%} of samples, "
+            f"below the required {options.min_agreement:.0%}"
+        )
+    record = ModelRecord(
+        model_hash=to_hex(keccak256(onnx_bytes)),
+        vk_hash=to_hex(artifacts.vk_hash),
+        circuit_key=artifacts.key,
+        logrows=artifacts.logrows,
+        input_shape=list(normalized.input_shape),
+        batch_size=artifacts.batch_size,
+        input_scale=artifacts.input_scale,
+        output_shapes=[list(s) for s in artifacts.output_shapes],
+        output_scales=list(artifacts.output_scales),
+        proven_output=normalized.proven_output,
+        postprocess=normalized.postprocess,
+        rewrites=normalized.rewrites,
+        accuracy=accuracy,
+        visibility={"input": artifacts.config.input_visibility,
+                    "output": artifacts.config.output_visibility,
+                    "params": artifacts.config.param_visibility},
+        srs_sha256=artifacts.srs_sha256,
+        circuit_model_sha256=artifacts.model_sha256,
+        verifier_code_hash=to_hex(verifier.code_hash),
+        vka_digest=to_hex(verifier.vka_digest),
+        reusable_code_hash=to_hex(compute_reusable_code_hash()),
+    )
+    return record, str(artifacts.directory)
+
+
+def _accuracy(model_bytes: bytes, artifacts: CircuitArtifacts, samples: np.ndarray,
+              postprocess: str, proven_output: str) -> dict[str, Any]:
+    batch = artifacts.batch_size
+    count = min(len(samples), MAX_ACCURACY_SAMPLES) // batch * batch
+    rows = samples[:count]
+    reference = run_float(model_bytes, rows)
+    circuit = []
+    for start in range(0, count, batch):
+        execution = run_witness(artifacts, rows[start:start + batch])
+        circuit.append(np.asarray(execution.rescaled_outputs).reshape(batch, -1))
+    report = accuracy_report(reference.reshape(count, -1), np.concatenate(circuit),
+                             postprocess, proven_output=proven_output)
+    return report
 
 
 def _as_rows(values: Any) -> np.ndarray:

@@ -15,6 +15,7 @@ from flavum.node.ledgers import LedgerLink
 from flavum.node.models import DeployOptions, ModelService
 from flavum.node.prover import ProofManager
 from flavum.node.publisher import BatchPublisher
+from flavum.node.sandbox import ResourceLimits
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitConfig
@@ -42,7 +43,8 @@ class Node:
                                 circuit=CircuitConfig(max_logrows=config.max_logrows),
                                 limits=IntakeLimits(config.max_tensor_elements,
                                                     config.max_activation_elements))
-        models = ModelService(config.home, store, srs, options)
+        models = ModelService(config.home, store, srs, options, ResourceLimits(
+            config.compile_memory_mb, config.compile_cpu_s, config.compile_timeout_s))
         local_da = config.home / "da"
         calldata = config.data_store.startswith("evm-calldata")
         data_store = open_store(str(local_da) if calldata or not config.data_store
