@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import typer
 
+from flavum.api.guard import TOKEN_FILE
 from flavum.client import Client
 from flavum.core.codec import parse_address
 from flavum.core.errors import ConfigError, FlavumError, MalformedHex
@@ -67,7 +68,11 @@ def emit(data: Any, as_json: bool, text: str) -> None:
 
 
 def client_for(home: Path, node: str | None) -> Client:
-    return Client(node or load_config(home).api_url)
+    """A client of the node (the home's own by default), with the home's operator token when
+    it has one."""
+    token_file = home / TOKEN_FILE
+    token = token_file.read_text().strip() if token_file.is_file() else None
+    return Client(node or load_config(home).api_url, token=token)
 
 
 def resolve_address(home: Path, who: str) -> Address:

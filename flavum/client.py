@@ -5,6 +5,7 @@ catches `NonceMismatch` from a remote node exactly as from a local one.
 """
 
 import base64
+import time
 from typing import Any
 
 import httpx
@@ -23,18 +24,26 @@ class NodeUnreachable(FlavumError):
 
 
 class Client:
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    """`token`: the node's operator token (its home's api-token), for operator endpoints."""
+
+    RETRIES = 5  # of a request the node refused for now (429/503), after its Retry-After
+
+    def __init__(self, url: str, timeout: float = 30.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, headers=headers)
 
     def close(self) -> None:
         self._http.close()
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc}") from exc
+        for _ in range(self.RETRIES):
+            response = self._request(method, path, **kwargs)
+            wait = response.headers.get("retry-after", "")
+            # 429/503 mean nothing was done: waiting and sending again is safe.
+            if response.status_code not in (429, 503) or not wait.isdigit() or int(wait) > 60:
+                break
+            time.sleep(int(wait))
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -43,6 +52,12 @@ class Client:
                 code, message = "flavum_error", f"HTTP {response.status_code}: {response.text}"
             raise error_for_code(code)(message)
         return response.json()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc}") from exc
 
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/v1/status")  # type: ignore[no-any-return]

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
+from flavum.api.guard import GuardSettings, RequestGuard, load_token
 from flavum.core import errors
 from flavum.core.codec import (
     ADDRESS_SIZE,
@@ -77,6 +78,11 @@ def create_app(node: Node) -> FastAPI:
     query = NodeQuery(node)
     sequencer = node.sequencer
     models = node.models
+    config = node.config
+    app.add_middleware(RequestGuard, settings=GuardSettings(  # type: ignore[arg-type]
+        max_body_bytes=config.max_body_bytes, max_upload_bytes=config.max_upload_bytes,
+        hosts=frozenset({config.host, "127.0.0.1", "localhost", "::1"}),
+        token=load_token(config.home)))
 
     def receipt_json(receipt: Receipt) -> dict[str, Any]:
         data = receipt_to_json(receipt)

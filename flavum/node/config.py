@@ -113,6 +113,8 @@ class NodeConfig:
     batch_interval_s: float = 10.0
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
+    max_body_bytes: int = 1 << 20  # any request but an ONNX upload (api.guard)
+    max_upload_bytes: int = 96 << 20  # POST /v1/models/compile: base64 ONNX and calibration
     prover: str = "local"  # local | inline | ray
     prover_workers: int = 1
     prover_threads: int | None = None  # RAYON_NUM_THREADS per worker (None: all cores)
@@ -197,6 +199,8 @@ def load_config(home: Path) -> NodeConfig:
             batch_interval_s=float(batching.get("batch_interval_s", 10.0)),
             host=str(node.get("host", "127.0.0.1")),
             port=int(node.get("port", DEFAULT_PORT)),
+            max_body_bytes=int(node.get("max_body_bytes", 1 << 20)),
+            max_upload_bytes=int(node.get("max_upload_bytes", 96 << 20)),
             prover=str(prover.get("backend", "local")),
             prover_workers=int(prover.get("workers", 1)),
             prover_threads=int(prover["threads_per_worker"]) if "threads_per_worker" in prover
@@ -231,6 +235,8 @@ def write_config(config: NodeConfig) -> Path:
         "[node]",
         f'host = "{config.host}"',
         f"port = {config.port}",
+        f"max_body_bytes = {config.max_body_bytes}  # a request's body (413 past it)",
+        f"max_upload_bytes = {config.max_upload_bytes}  # an ONNX upload's",
         "",
         "[batching]",
         f"block_max_txs = {config.block_max_txs}",

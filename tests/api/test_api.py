@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from flavum.api.app import create_app
+from flavum.api.guard import load_token
 from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import Transaction, Transfer, encode_transaction, sign_transaction
 from flavum.core.types import Amount, Nonce
@@ -36,7 +37,9 @@ def test_submit_read_seal(api):
     account = client.get(f"/v1/accounts/0x{BOB.hex()}").json()
     assert account["balances"]["0x" + DEV_ASSET.hex()] == str(10**21 + 5)
     assert client.get(f"/v1/accounts/0x{ALICE.hex()}").json()["nonce"] == 1
-    sealed = client.post("/v1/batches/seal").json()
+    assert client.post("/v1/batches/seal").status_code == 401  # an operator endpoint
+    token = load_token(config.home)
+    sealed = client.post("/v1/batches/seal", headers={"authorization": f"Bearer {token}"}).json()
     assert sealed["sealed"] and sealed["batch"]["number"] == 0
     assert client.get("/v1/batches").json()[0]["tx_count"] == 1
     batch = client.get("/v1/batches/0").json()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from flavum.api.guard import load_token
 from flavum.client import Client, NodeUnreachable
 from flavum.core.transactions import address_of
 from flavum.core.types import Amount
@@ -69,7 +70,9 @@ class NodeProcess:
         while True:
             try:
                 client.status()
-                return client
+                # The node made its operator token at start: the operator's client uses it.
+                return Client(self.config.api_url, timeout=10,
+                              token=load_token(self.config.home))
             except NodeUnreachable:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     err = self.proc.stderr.read().decode() if self.proc.stderr else ""
