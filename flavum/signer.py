@@ -95,16 +95,19 @@ class SignerConfig:
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}: {exc}") from exc
 
+    def write(self, home: Path) -> None:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (home / CONFIG_FILE).write_text(self.to_toml())
+
     @property
     def domain(self) -> Domain:
         return Domain(ChainId(self.chain_id), Hash32(from_hex(self.rollup_id, 32, "rollup_id")))
 
 
-def write_signer_home(home: Path, config: SignerConfig, key: bytes | None = None) -> bytes:
-    """Write `signer.toml` and, unless one exists, `signer.key` (a new key unless `key` is
-    given; mode 0600 in a 0700 folder). Returns the signer's public key."""
+def create_signer_key(home: Path, key: bytes | None = None) -> bytes:
+    """Write `signer.key` (a new key unless `key` is given; mode 0600 in a 0700 folder)
+    unless the home has one. Returns the signer's public key."""
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    (home / CONFIG_FILE).write_text(config.to_toml())
     path = home / KEY_FILE
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

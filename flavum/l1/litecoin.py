@@ -118,11 +118,12 @@ class LitecoinLedger(Ledger):
         if not own <= set(public):
             raise LedgerError("a federation key of this node is not a member of the custody "
                               "multisig")
-        if len(own) + len(self.signers) < threshold:
+        self.anchor_signing_key = None if anchor_key is None else parse_private_key(anchor_key)
+        # The node's handle (it anchors, so it pays) must be able to gather a threshold.
+        if self.anchor_signing_key is not None and len(own) + len(self.signers) < threshold:
             raise LedgerError(f"this node holds {len(own)} federation keys and names "
                               f"{len(self.signers)} signers: a payout needs {threshold} "
                               "signatures")
-        self.anchor_signing_key = None if anchor_key is None else parse_private_key(anchor_key)
         if self.anchor_signing_key is not None:
             anchor_public = compute_public_key(self.anchor_signing_key)
         elif anchor_public_key is not None:

@@ -1,0 +1,230 @@
+"""The Litecoin federation of independent signers on a real regtest litecoind.
+
+A node that holds no federation key anchors its batches; three signers (2 of 3), each with its
+own key, journal and verifier, read the anchors from litecoind and the batch data from the
+data store. An honest withdrawal is paid with one signer down; the same leaf asked again is
+refused; a lying sequencer that anchors a forged batch (a withdrawal root paying it coins
+nobody deposited), with one federation member on its side, gets no payout: both honest
+signers refuse it, saying which check of which batch failed, and nothing reaches the chain.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from flavum.core.batch import BatchHeader, Withdrawal, compute_withdrawal_leaf
+from flavum.core.codec import to_hex
+from flavum.core.merkle import compute_tree_proof, compute_tree_root
+from flavum.core.transactions import Withdraw
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, ObjectId
+from flavum.core.witness_build import compute_batch_witness
+from flavum.da.batch_data import BatchData
+from flavum.da.interface import digest_from_cid
+from flavum.l1.errors import LedgerError, PayoutRefused, PayoutUnsigned
+from flavum.l1.litecoin import LitecoinLedger
+from flavum.l1.litecoin_chain import encode_payout_tag
+from flavum.l1.litecoin_federation import CosignRequest, request_cosign
+from flavum.l1.litecoin_script import compute_public_key
+from flavum.node.config import LedgerSpec, NodeConfig
+from flavum.node.node import Node
+from flavum.signer import FederationSigner, SignerConfig, create_signer_key
+from flavum.signer_http import SignerServer
+from flavum.zk.pool_inline import InlineProverPool
+from tests.node.conftest import BOB, BOB_KEY, free_port, make_config
+from tests.node.test_inference import send
+
+from .helpers import h
+from .litecoin_node import (
+    ANCHOR_KEY,
+    FEDERATION_KEYS,
+    LITECOIND,
+    RPC_PASSWORD,
+    RPC_USER,
+    THRESHOLD,
+    LitecoinNode,
+)
+
+LTC = 10**8
+PUBLIC_KEYS = [compute_public_key(k).hex() for k in FEDERATION_KEYS]
+
+pytestmark = pytest.mark.skipif(LITECOIND is None,
+                                reason="litecoind is not installed (apt-get install litecoind)")
+
+
+@pytest.fixture
+def litecoind(tmp_path) -> Iterator[LitecoinNode]:
+    node = LitecoinNode(tmp_path / "litecoin")
+    node.start()
+    try:
+        node.bootstrap()
+        yield node
+    finally:
+        node.stop()
+
+
+def signer_config(litecoind: LitecoinNode, config: NodeConfig, start: int,
+                  port: int) -> SignerConfig:
+    """What a federation member is told: its node, the federation, the data, the rollup."""
+    return SignerConfig(
+        litecoin_url=litecoind.url, rpc_user=RPC_USER, rpc_password=RPC_PASSWORD,
+        federation_public_keys=tuple(PUBLIC_KEYS), threshold=THRESHOLD,
+        anchor_public_key=compute_public_key(ANCHOR_KEY).hex(),
+        data_store=str(config.home / "da"), chain_id=config.domain.chain_id,
+        rollup_id=to_hex(config.domain.rollup_id), genesis_root=to_hex(config.genesis_state.root),
+        start_height=start, confirmations=2, port=port)
+
+
+def start_signer(home: Path, config: SignerConfig, key: bytes) -> SignerServer:
+    config.write(home)
+    create_signer_key(home, key)
+    return SignerServer(FederationSigner.open(home), "127.0.0.1", config.port).start()
+
+
+class SignerProcess:
+    """`flavum signer run` in a subprocess, as a federation member runs it."""
+
+    def __init__(self, home: Path, config: SignerConfig, key: bytes) -> None:
+        config.write(home)
+        create_signer_key(home, key)
+        self.url = f"http://127.0.0.1:{config.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "flavum", "signer", "run", "--home",
+                                      str(home)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(self.url + "/v1/signer", timeout=2).raise_for_status()
+                return
+            except requests.RequestException:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("the signer did not start") from None
+                time.sleep(0.1)
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        _, err = self.proc.communicate(timeout=30)
+        return err.decode()
+
+
+def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
+    """What a lying sequencer publishes and anchors: the next batch, with no transaction but a
+    withdrawal root that pays `withdrawal`; its data is consistent with its header (so the
+    forgery is found by re-execution, not by a missing or mismatched blob)."""
+    sequencer = node.sequencer
+    last = sequencer.store.batches()[-1].header
+    state = sequencer.sealed_state
+    assert state is not None
+    blob = BatchData(
+        number=last.number + 1, prev_state_root=last.state_root, state_root=last.state_root,
+        tx_root=compute_tree_root([]), trace_root=compute_tree_root([]),
+        withdrawal_root=compute_tree_root([compute_withdrawal_leaf(withdrawal)]),
+        chain_id=node.config.domain.chain_id, rollup_id=node.config.domain.rollup_id,
+        txs=(), executions=(), witness=compute_batch_witness(state, [], []), proofs=(),
+        circuits={})
+    pointer = digest_from_cid(sequencer.publisher.data_store.put(blob.to_bytes()))
+    return BatchHeader(blob.number, blob.prev_state_root, blob.state_root, blob.tx_root,
+                       blob.trace_root, blob.withdrawal_root, pointer)
+
+
+def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, litecoind):
+    start = litecoind.call("getblockcount")
+    ports = [free_port() for _ in FEDERATION_KEYS]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    # The node holds no federation key. Signer 2 is down: the node asks it first, in vain.
+    spec = LedgerSpec(
+        name="litecoin", kind="litecoin", url=litecoind.url, confirmations=2,
+        options={"rpc_user": RPC_USER, "rpc_password": RPC_PASSWORD, "threshold": THRESHOLD,
+                 "federation_public_keys": PUBLIC_KEYS, "anchor_key": ANCHOR_KEY.hex(),
+                 "signers": [urls[2], urls[0], urls[1]], "start_height": start})
+    config = make_config(tmp_path / "home", prover="inline", ledgers=(spec,))
+    configs = [signer_config(litecoind, config, start, port) for port in ports]
+    # Signer 0 is `flavum signer run` in its own process, signer 1 a server in this one.
+    member = SignerProcess(tmp_path / "signer-0", configs[0], FEDERATION_KEYS[0])
+    server = start_signer(tmp_path / "signer-1", configs[1], FEDERATION_KEYS[1])
+    node = Node.open(config, pool=InlineProverPool())
+    try:
+        link = node.ledger("litecoin")
+        ledger = link.ledger
+        assert ledger.signing_keys == ()
+        litecoind.send(ledger.anchor_address, LTC)
+        bob_address = litecoind.new_wallet("bob", 5 * LTC)
+        ledger.deposit_from_wallet("bob", BOB, 3 * LTC)
+        litecoind.mine(3)
+        link.tick()
+        asset = ledger.asset
+        assert node.sequencer.account(BOB)[1][asset] == 3 * LTC
+
+        # An honest withdrawal: anchored, two blocks deep, co-signed by signers 0 and 1.
+        payee = ledger.compute_recipient(bob_address)
+        receipt = send(node, BOB_KEY, BOB, Withdraw(ledger.ledger_id, payee, asset,
+                                                    Amount(LTC), NO_OBJECT))
+        honest = receipt.outcome.withdrawal
+        node.sequencer.seal_batch()
+        link.tick()
+        litecoind.mine(2)
+        link.tick()
+        assert link.last_error is None, link.last_error
+        payout = ledger.payout(honest)
+        assert payout is not None
+        litecoind.mine(1)
+        assert ledger.is_withdrawal_finalized(honest)
+        assert ledger.custody_balance() == 2 * LTC
+        got = litecoind.call("gettransaction", payout.txid, wallet="bob")["amount"]
+        assert LTC - 10_000 < got * LTC < LTC
+        assert requests.get(urls[0] + "/v1/signer", timeout=5).json()["cosigned"] == 1
+        assert server.signer.info()["cosigned"] == 1
+
+        # The same leaf again, in another transaction: signer 1 co-signed it once, never twice.
+        batch = node.sequencer.store.batches()[-1]
+        withdrawals = node.store.withdrawals_in(*node.store.batch_seq_span(batch))
+        leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
+        index = leaves.index(compute_withdrawal_leaf(honest))
+        again = ledger.wallet.build(ledger.custody, (ledger.payout_address(payee), LTC),
+                                    encode_payout_tag(honest), LedgerError, "replay")
+        replay = CosignRequest(batch.header.number, index,
+                               tuple(compute_tree_proof(leaves, index)), honest, again.raw)
+        with pytest.raises(PayoutRefused) as refused:
+            request_cosign(server.url, replay, timeout_s=60)
+        assert refused.value.reason == "already co-signed"
+
+        # The lying sequencer anchors a forged batch paying itself 2 LTC nobody deposited,
+        # and holds federation key 2. Signers 0 and 1 verify the batch and refuse.
+        thief = litecoind.new_wallet("thief")
+        forged_withdrawal = Withdrawal(h("forged"), ledger.ledger_id,
+                                       ledger.compute_recipient(thief), asset, Amount(2 * LTC),
+                                       ObjectId(ZERO_HASH), 0, ZERO_HASH, ObjectId(ZERO_HASH))
+        forged = forge_batch(node, forged_withdrawal)
+        ledger.post_batch(forged)
+        litecoind.mine(2)
+        liar = LitecoinLedger(litecoind.url, RPC_USER, RPC_PASSWORD, threshold=THRESHOLD,
+                              federation_public_keys=PUBLIC_KEYS,
+                              federation_keys=[FEDERATION_KEYS[2]], signers=urls[:2],
+                              anchor_key=ANCHOR_KEY, start_height=start,
+                              watch_wallet="liar")
+        with pytest.raises(PayoutUnsigned) as unsigned:
+            liar.pay_withdrawal(forged, forged_withdrawal, 0, [], confirmations=2)
+        refusals = unsigned.value.refusals
+        assert [(url, reason) for url, reason, _ in refusals] == [
+            (urls[0], "batch fails verification"), (urls[1], "batch fails verification")]
+        for _, _, message in refusals:
+            print(message)
+            assert f"batch {forged.number} fails verification (withdrawal_root)" in message
+        assert liar.payout(forged_withdrawal) is None
+        assert litecoind.call("getrawmempool") == []
+        litecoind.mine(1)
+        assert ledger.custody_balance() == 2 * LTC
+        assert litecoind.call("getbalance", wallet="thief") == 0
+    finally:
+        node.close()
+        server.stop()
+        server.signer.close()
+        log = member.stop()
+    assert "refused to co-sign" in log
