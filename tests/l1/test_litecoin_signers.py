@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -114,6 +115,15 @@ class SignerProcess:
         return err.decode()
 
 
+def refusal(url: str, request: CosignRequest) -> str | None:
+    """The reason the signer at `url` gives for refusing `request` (None: it signed)."""
+    try:
+        request_cosign(url, request, timeout_s=60)
+    except PayoutRefused as exc:
+        return exc.reason
+    return None
+
+
 def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
     """What a lying sequencer publishes and anchors: the next batch, with no transaction but a
     withdrawal root that pays `withdrawal`; its data is consistent with its header (so the
@@ -168,8 +178,32 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
                                                     Amount(LTC), NO_OBJECT))
         honest = receipt.outcome.withdrawal
         node.sequencer.seal_batch()
-        link.tick()
+        link.tick()  # anchored (in the mempool): not final yet
+        batch = node.sequencer.store.batches()[-1]
+        withdrawals = node.store.withdrawals_in(*node.store.batch_seq_span(batch))
+        leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
+        index = leaves.index(compute_withdrawal_leaf(honest))
+        proof = tuple(compute_tree_proof(leaves, index))
+        payment = (ledger.payout_address(payee), LTC)
+        first = ledger.wallet.build(ledger.custody, payment, encode_payout_tag(honest),
+                                    LedgerError, "early")
+        early = CosignRequest(batch.header.number, index, proof, honest, first.raw)
+        assert refusal(server.url, early) == "batch not final"
         litecoind.mine(2)
+        # A payout of the right leaf whose change goes to the thief, not back to custody.
+        thief = litecoind.new_wallet("thief")
+        tx = litecoind.call("decoderawtransaction", first.raw)
+        outputs = [{ledger.payout_address(payee): str(tx["vout"][0]["value"])},
+                   {"data": encode_payout_tag(honest).hex()},
+                   {thief: str(tx["vout"][2]["value"])}]
+        inputs = [{"txid": i["txid"], "vout": i["vout"]} for i in tx["vin"]]
+        stolen = litecoind.call("createrawtransaction", inputs, outputs)
+        assert refusal(server.url, replace(early, tx=stolen)) == "bad payout transaction"
+        assert refusal(server.url, replace(early, index=index + 1)) == (
+            "not in the verified withdrawal root")
+        malformed = requests.post(server.url + "/v1/cosign", json={"batch": -1}, timeout=10)
+        assert malformed.status_code == 422
+        assert malformed.json()["reason"] == "malformed request"
         link.tick()
         assert link.last_error is None, link.last_error
         payout = ledger.payout(honest)
@@ -183,21 +217,12 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
         assert server.signer.info()["cosigned"] == 1
 
         # The same leaf again, in another transaction: signer 1 co-signed it once, never twice.
-        batch = node.sequencer.store.batches()[-1]
-        withdrawals = node.store.withdrawals_in(*node.store.batch_seq_span(batch))
-        leaves = [compute_withdrawal_leaf(w) for w in withdrawals]
-        index = leaves.index(compute_withdrawal_leaf(honest))
-        again = ledger.wallet.build(ledger.custody, (ledger.payout_address(payee), LTC),
-                                    encode_payout_tag(honest), LedgerError, "replay")
-        replay = CosignRequest(batch.header.number, index,
-                               tuple(compute_tree_proof(leaves, index)), honest, again.raw)
-        with pytest.raises(PayoutRefused) as refused:
-            request_cosign(server.url, replay, timeout_s=60)
-        assert refused.value.reason == "already co-signed"
+        again = ledger.wallet.build(ledger.custody, payment, encode_payout_tag(honest),
+                                    LedgerError, "replay")
+        assert refusal(server.url, replace(early, tx=again.raw)) == "already co-signed"
 
         # The lying sequencer anchors a forged batch paying itself 2 LTC nobody deposited,
         # and holds federation key 2. Signers 0 and 1 verify the batch and refuse.
-        thief = litecoind.new_wallet("thief")
         forged_withdrawal = Withdrawal(h("forged"), ledger.ledger_id,
                                        ledger.compute_recipient(thief), asset, Amount(2 * LTC),
                                        ObjectId(ZERO_HASH), 0, ZERO_HASH, ObjectId(ZERO_HASH))
@@ -215,7 +240,6 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
         assert [(url, reason) for url, reason, _ in refusals] == [
             (urls[0], "batch fails verification"), (urls[1], "batch fails verification")]
         for _, _, message in refusals:
-            print(message)
             assert f"batch {forged.number} fails verification (withdrawal_root)" in message
         assert liar.payout(forged_withdrawal) is None
         assert litecoind.call("getrawmempool") == []
