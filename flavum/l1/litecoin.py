@@ -4,12 +4,16 @@ Litecoin cannot run a verifier, so this ledger anchors and custodies; it checks 
 `capabilities.anchors_only` is True and `verifies_proofs` is False. A batch is final for this
 ledger once its header is anchored (with the confirmations the caller asks for); whether the
 batch is valid is decided by the independent verifiers (`flavum verify`), not by Litecoin.
-Withdrawals are not claimed by users: the federation pays them (`pays_withdrawals`).
+Withdrawals are not claimed by users: the federation pays them (`pays_withdrawals`). Custody is
+a k-of-n multisig whose keys independent signers hold; each verifies the batch before it
+co-signs a payout (litecoin_federation.py, flavum/signer.py). The node holds no federation
+key unless configured with some (`federation_keys`, development only).
 
 `LitecoinLedger` is the adapter behind the `Ledger` interface; what it writes on chain and how
 it reads it back is in litecoin_chain.py, the keys and scripts in litecoin_script.py, the
-federation's wallet (coins, journal, signing) in litecoin_wallet.py, the RPC client in
-litecoin_rpc.py.
+custody and anchor wallet (coins, journal, building and signing spends) in
+litecoin_wallet.py, the co-sign requests to the signers in litecoin_federation.py, the RPC
+client in litecoin_rpc.py.
 
 Withdrawal recipients are the 20-byte witness program of a P2WPKH address (hash160 of the
 recipient's compressed public key, see `compute_recipient`).

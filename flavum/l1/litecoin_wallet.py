@@ -4,8 +4,8 @@ A watch-only wallet of the node tracks the coins of the custody multisig and of 
 (both imported as descriptors, never their private keys) and keeps the transactions sent from
 them: a journal that is sent again after a restart of litecoind, so an anchor or payout sent
 before a crash is found instead of made twice. A spend is built with Core
-(`createrawtransaction`), signed key by key (as separate federation members would sign in
-turn) and sent. The network fee of a payout is taken from the paid amount, so custody
+(`createrawtransaction`), signed key by key (`sign_spend`: the anchor key, or a federation
+member's key, by this node in development or by each signer on its own node) and sent. The network fee of a payout is taken from the paid amount, so custody
 decreases by exactly the withdrawn amount.
 """
 

@@ -33,9 +33,11 @@ from flavum.l1.errors import (
     LedgerError,
     LedgerUnreachable,
     LedgerUnsupported,
+    PayoutRefused,
     WithdrawalRefused,
 )
 from flavum.l1.litecoin_chain import ANCHOR_SIZE, DEPOSIT_TAG_SIZE, PAYOUT_SIZE, encode_anchor
+from flavum.l1.litecoin_federation import CosignRequest
 from flavum.l1.litecoin_script import (
     MAX_OP_RETURN,
     MultisigAccount,
@@ -156,6 +158,44 @@ def test_multisig_limits_and_capabilities():
     assert ledger.forced_requests() == []
     with pytest.raises(LedgerError):
         make_ledger_offline(keys=FEDERATION_KEYS[:1])  # one key, threshold two
+
+
+def test_the_node_holds_no_federation_key_by_default_but_must_reach_a_threshold():
+    public = [compute_public_key(k).hex() for k in FEDERATION_KEYS]
+    signers = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+    ledger = make_ledger_offline(keys=(), federation_public_keys=public, signers=signers)
+    assert ledger.signing_keys == () and ledger.custody.public_keys == tuple(
+        bytes.fromhex(k) for k in public)
+    with pytest.raises(LedgerError, match="needs 2 signatures"):
+        make_ledger_offline(keys=(), federation_public_keys=public, signers=signers[:1])
+    assert make_ledger_offline(keys=FEDERATION_KEYS[:1], federation_public_keys=public,
+                               signers=signers[:1]).signing_keys == FEDERATION_KEYS[:1]
+    with pytest.raises(LedgerError, match="not a member"):
+        make_ledger_offline(keys=[b"\x77" * 32], federation_public_keys=public, signers=signers)
+    with pytest.raises(LedgerError, match="names the federation"):
+        make_ledger_offline(keys=(), signers=signers)
+    # A signer's or a verifier's handle: no anchor key, no signer, nothing to post or pay.
+    from flavum.l1.litecoin import LitecoinLedger
+
+    reader = LitecoinLedger("http://127.0.0.1:9", "u", "p", threshold=2,
+                            federation_public_keys=public,
+                            anchor_public_key=compute_public_key(ANCHOR_KEY).hex())
+    assert reader.anchor_account == ledger.anchor_account
+    with pytest.raises(LedgerError, match="anchor key"):
+        LitecoinLedger("http://127.0.0.1:9", "u", "p", threshold=2,
+                       federation_public_keys=public)
+
+
+def test_cosign_requests_round_trip_and_malformed_ones_are_refused():
+    w = withdrawal(make_ledger_offline(), BOB, LTC)
+    request = CosignRequest(3, 1, (h("a"), h("b")), w, "0200")
+    assert CosignRequest.from_json(request.to_json()) == request
+    for broken in ({}, {**request.to_json(), "batch": -1}, {**request.to_json(), "tx": "zz"},
+                   {**request.to_json(), "proof": ["0x12"]}, {**request.to_json(), "index": "1"},
+                   {**request.to_json(), "withdrawal": {}}, []):
+        with pytest.raises(PayoutRefused) as refused:
+            CosignRequest.from_json(broken)
+        assert refused.value.reason == "malformed request"
 
 
 def make_ledger_offline(**options):
