@@ -148,8 +148,11 @@ class FederationSigner:
         self._verified: dict[int, tuple[Hash32, BatchHeader]] = {}  # by number: (hash, header)
         self._lock = threading.Lock()  # one request at a time: the journal check, then signing
         self.journal = sqlite3.connect(journal, check_same_thread=False, isolation_level=None)
+        # One row a leaf: the transaction co-signed for it, the coins it spends, and the
+        # height at which one of them was first seen spent by another transaction.
         self.journal.execute("CREATE TABLE IF NOT EXISTS cosigned (leaf TEXT PRIMARY KEY, "
-                             "txid TEXT NOT NULL, batch INTEGER, idx INTEGER, at REAL)")
+                             "txid TEXT NOT NULL, batch INTEGER, idx INTEGER, at REAL, "
+                             "inputs TEXT NOT NULL, dead_at INTEGER)")
 
     @classmethod
     def open(cls, home: Path) -> FederationSigner:
@@ -179,12 +182,13 @@ class FederationSigner:
         leaf = compute_withdrawal_leaf(withdrawal)
         txid, spend = check_payout(self.ledger.rpc, self.ledger.custody, withdrawal, request.tx,
                                    max_fee_rate=self.config.max_fee_rate)
-        signed_before = self.journal.execute("SELECT txid FROM cosigned WHERE leaf = ?",
-                                             (leaf.hex(),)).fetchone()
-        if signed_before is not None and signed_before[0] != txid:
-            raise PayoutRefused(f"this signer co-signed a payout of leaf {to_hex(leaf)} before "
-                                f"(transaction {signed_before[0]})", reason="already co-signed")
         paid = self.ledger.payouts().get(leaf)
+        before = self.journal.execute("SELECT txid, inputs, dead_at FROM cosigned WHERE leaf = ?",
+                                      (leaf.hex(),)).fetchone()
+        if before is not None and before[0] != txid and (
+                paid is not None or not self._abandoned(leaf, *before)):
+            raise PayoutRefused(f"this signer co-signed a payout of leaf {to_hex(leaf)} before "
+                                f"(transaction {before[0]})", reason="already co-signed")
         if paid is not None and paid.txid != txid:
             raise PayoutRefused(f"leaf {to_hex(leaf)} is paid by {paid.txid}",
                                 reason="already paid")
@@ -194,10 +198,29 @@ class FederationSigner:
                                 f"{request.batch}'s verified withdrawal root",
                                 reason="not in the verified withdrawal root")
         # Written before signing: a signature this signer gave is never given for another
-        # transaction of the same leaf, also after a crash.
-        self.journal.execute("INSERT OR IGNORE INTO cosigned VALUES (?, ?, ?, ?, ?)",
-                             (leaf.hex(), txid, request.batch, request.index, time.time()))
+        # transaction of the same leaf while that one can still be mined, also after a crash.
+        inputs = json.dumps([[p["txid"], p["vout"]] for p in spend.previous])
+        self.journal.execute("INSERT OR REPLACE INTO cosigned VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                             (leaf.hex(), txid, request.batch, request.index, time.time(), inputs))
         return sign_spend(self.ledger.rpc, spend, self.key).raw
+
+    def _abandoned(self, leaf: Hash32, txid: str, inputs: str, dead_at: int | None) -> bool:
+        """Whether the payout this signer co-signed for `leaf` (which is not paid) can no
+        longer be mined: a coin it spends was spent in the chain by another transaction, seen
+        so at least `confirmations` blocks ago (a reorg that shallow could revive it)."""
+        rpc = self.ledger.rpc
+        spent = any(rpc.call("gettxout", coin, vout, False) is None
+                    for coin, vout in json.loads(inputs))
+        if not spent:
+            self.journal.execute("UPDATE cosigned SET dead_at = NULL WHERE leaf = ?",
+                                 (leaf.hex(),))
+            return False
+        head = self.ledger.head()
+        if dead_at is None:
+            self.journal.execute("UPDATE cosigned SET dead_at = ? WHERE leaf = ?",
+                                 (head, leaf.hex()))
+            dead_at = head
+        return head - dead_at >= self.config.confirmations
 
     def verified_header(self, number: int) -> BatchHeader:
         """Batch `number`'s header, once anchored `confirmations` deep on this signer's node

@@ -69,7 +69,7 @@ from flavum.l1.litecoin_script import (
     parse_private_key,
     segwit_hrp,
 )
-from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet
+from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet, Spend
 
 
 class LitecoinLedger(Ledger):
@@ -143,6 +143,7 @@ class LitecoinLedger(Ledger):
         self.wallet = FederationWallet(self.rpc, self.scanner, watch_wallet, fee_rate=fee_rate,
                                        min_conf=min_conf, rescan_from=rescan_from)
         self._headers: dict[Hash32, BatchHeader] = {}  # posted by this object, by batch hash
+        self._proposed: dict[Hash32, Spend] = {}  # payouts not signed enough yet, by leaf
 
     # --- node basics ---------------------------------------------------------------------------
 
@@ -373,20 +374,27 @@ class LitecoinLedger(Ledger):
         if paid is not None:
             return paid.txid
         what = f"payout of withdrawal 0x{withdrawal.withdrawal_id.hex()}"
-        spend = self.wallet.build(
-            self.custody, payment=(self.payout_address(withdrawal.recipient),
-                                   int(withdrawal.amount)),
-            data=encode_payout_tag(withdrawal), underfunded=CustodyUnderfunded, what=what)
+        # A signer co-signs one transaction per leaf: the one proposed before is proposed
+        # again (with the signatures it has) for as long as it can still be mined.
+        spend = self._proposed.get(leaf)
+        if spend is None or not self.wallet.is_unspent(spend):
+            spend = self.wallet.build(
+                self.custody, payment=(self.payout_address(withdrawal.recipient),
+                                       int(withdrawal.amount)),
+                data=encode_payout_tag(withdrawal), underfunded=CustodyUnderfunded, what=what)
         spend = self.wallet.sign(spend, self.signing_keys)
         request = CosignRequest(header.number, index, tuple(proof), withdrawal, spend.raw)
         spend, refusals = gather_signatures(self.wallet, spend, self.signers, request,
                                             self.signer_timeout_s)
+        self._proposed[leaf] = spend
         if not spend.complete:
             said = "; ".join(f"{url}: {message}" for url, _, message in refusals)
             raise PayoutUnsigned(f"{what}: fewer than {self.custody.threshold} federation "
                                  f"members signed" + (f" ({said})" if said else ""),
                                  refusals=tuple(refusals))
-        return self.wallet.send(spend)
+        txid = self.wallet.send(spend)
+        del self._proposed[leaf]
+        return txid
 
     def pay_withdrawals(self, header: BatchHeader, withdrawals: Sequence[Withdrawal], *,
                         confirmations: int) -> list[str]:

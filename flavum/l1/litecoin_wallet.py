@@ -5,8 +5,9 @@ A watch-only wallet of the node tracks the coins of the custody multisig and of 
 them: a journal that is sent again after a restart of litecoind, so an anchor or payout sent
 before a crash is found instead of made twice. A spend is built with Core
 (`createrawtransaction`), signed key by key (`sign_spend`: the anchor key, or a federation
-member's key, by this node in development or by each signer on its own node) and sent. The network fee of a payout is taken from the paid amount, so custody
-decreases by exactly the withdrawn amount.
+member's key, by this node in development or by each signer on its own node) and sent. The
+network fee of a payout is taken from the paid amount, so custody decreases by exactly the
+withdrawn amount.
 """
 
 from __future__ import annotations
@@ -196,6 +197,11 @@ class FederationWallet:
         signed = self.rpc.call("signrawtransactionwithkey", spend.raw, [],
                                list(spend.previous))
         return replace(spend, complete=bool(signed.get("complete")))
+
+    def is_unspent(self, spend: Spend) -> bool:
+        """Whether every coin the spend takes is still unspent (chain and mempool)."""
+        return all(self.rpc.call("gettxout", p["txid"], p["vout"], True) is not None
+                   for p in spend.previous)
 
     def send(self, spend: Spend) -> str:
         return str(self.rpc.call("sendrawtransaction", spend.raw))

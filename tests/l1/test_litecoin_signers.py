@@ -24,7 +24,7 @@ from flavum.core.batch import BatchHeader, Withdrawal, compute_withdrawal_leaf
 from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
 from flavum.core.transactions import Withdraw
-from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount, ObjectId
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Address, Amount, Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData
 from flavum.da.interface import digest_from_cid
@@ -144,18 +144,41 @@ def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
                        blob.trace_root, blob.withdrawal_root, pointer)
 
 
-def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, litecoind):
+def federation(tmp_path: Path, litecoind: LitecoinNode, order: list[int],
+               ) -> tuple[NodeConfig, list[str], list[SignerConfig]]:
+    """A node home whose Litecoin ledger names signers `order` (by member) and holds no
+    federation key, and each member's signer configuration (on ports chosen now)."""
     start = litecoind.call("getblockcount")
     ports = [free_port() for _ in FEDERATION_KEYS]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    # The node holds no federation key. Signer 2 is down: the node asks it first, in vain.
     spec = LedgerSpec(
         name="litecoin", kind="litecoin", url=litecoind.url, confirmations=2,
         options={"rpc_user": RPC_USER, "rpc_password": RPC_PASSWORD, "threshold": THRESHOLD,
                  "federation_public_keys": PUBLIC_KEYS, "anchor_key": ANCHOR_KEY.hex(),
-                 "signers": [urls[2], urls[0], urls[1]], "start_height": start})
+                 "signers": [urls[i] for i in order], "start_height": start})
     config = make_config(tmp_path / "home", prover="inline", ledgers=(spec,))
-    configs = [signer_config(litecoind, config, start, port) for port in ports]
+    return config, urls, [signer_config(litecoind, config, start, port) for port in ports]
+
+
+def withdraw(node: Node, ledger: LitecoinLedger, payee: Address, amount: int) -> Withdrawal:
+    receipt = send(node, BOB_KEY, BOB, Withdraw(ledger.ledger_id, payee, ledger.asset,
+                                                Amount(amount), NO_OBJECT))
+    return receipt.outcome.withdrawal
+
+
+def leaf_proof(node: Node, withdrawal: Withdrawal) -> tuple[BatchHeader, int, tuple[Hash32, ...]]:
+    """The header of the last batch, and the index and Merkle proof of `withdrawal` in it."""
+    batch = node.store.batches()[-1]
+    leaves = [compute_withdrawal_leaf(w)
+              for w in node.store.withdrawals_in(*node.store.batch_seq_span(batch))]
+    index = leaves.index(compute_withdrawal_leaf(withdrawal))
+    return batch.header, index, tuple(compute_tree_proof(leaves, index))
+
+
+def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, litecoind):
+    # The node holds no federation key. Signer 2 is down: the node asks it first, in vain.
+    config, urls, configs = federation(tmp_path, litecoind, [2, 0, 1])
+    start = configs[0].start_height
     # Signer 0 is `flavum signer run` in its own process, signer 1 a server in this one.
     member = SignerProcess(tmp_path / "signer-0", configs[0], FEDERATION_KEYS[0])
     server = start_signer(tmp_path / "signer-1", configs[1], FEDERATION_KEYS[1])
@@ -252,3 +275,67 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
         server.signer.close()
         log = member.stop()
     assert "refused to co-sign" in log
+
+
+def test_a_payout_short_of_signatures_is_resumed_and_a_dead_one_replaced(tmp_path, litecoind):
+    """Liveness with one co-signed transaction per leaf: a payout signer 0 co-signed while
+    signer 1 was down is proposed again, the same transaction, once signer 1 is up; a payout
+    whose coins another payout spent is replaced, signer 0 co-signing the new one once the
+    conflicting spend is `confirmations` deep."""
+    config, urls, configs = federation(tmp_path, litecoind, [0, 1])
+    zero = start_signer(tmp_path / "signer-0", configs[0], FEDERATION_KEYS[0])
+    one: SignerServer | None = None
+    node = Node.open(config, pool=InlineProverPool())
+    try:
+        link = node.ledger("litecoin")
+        ledger = link.ledger
+        litecoind.send(ledger.anchor_address, LTC)
+        payee = ledger.compute_recipient(litecoind.new_wallet("bob", 20 * LTC))
+        ledger.deposit_from_wallet("bob", BOB, 3 * LTC)
+        litecoind.mine(3)
+        link.tick()
+        first = withdraw(node, ledger, payee, LTC)
+        node.sequencer.seal_batch()
+        link.tick()
+        litecoind.mine(2)
+        link.tick()  # signer 0 co-signs, signer 1 is down
+        assert link.last_error is not None and "fewer than 2" in link.last_error
+        [(proposed,)] = zero.signer.journal.execute("SELECT txid FROM cosigned").fetchall()
+        ledger.deposit_from_wallet("bob", BOB, 5 * LTC)  # a bigger coin: a new build differs
+        litecoind.mine(3)
+        one = start_signer(tmp_path / "signer-1", configs[1], FEDERATION_KEYS[1])
+        link.tick()
+        assert link.last_error is None, link.last_error
+        assert ledger.payout(first).txid == proposed  # the same transaction, completed
+        litecoind.mine(1)
+
+        # Signer 0 co-signs a payout of `second` that is never sent; the node then pays
+        # `third` from the same coin, which makes that payout of `second` unminable.
+        second = withdraw(node, ledger, payee, LTC // 2)
+        third = withdraw(node, ledger, payee, LTC // 4)
+        node.sequencer.seal_batch()
+        link.tick()
+        litecoind.mine(2)
+        header, index, proof = leaf_proof(node, second)
+        orphan = ledger.wallet.build(ledger.custody, (ledger.payout_address(payee), LTC // 2),
+                                     encode_payout_tag(second), LedgerError, "orphan")
+        request_cosign(zero.url, CosignRequest(header.number, index, proof, second, orphan.raw),
+                       timeout_s=60)
+        _, index, proof = leaf_proof(node, third)
+        ledger.pay_withdrawal(header, third, index, proof, confirmations=2)
+        litecoind.mine(1)
+        link.tick()  # signer 0 sees its payout of `second` dead, but only just: it refuses
+        assert link.last_error is not None and "co-signed a payout of leaf" in link.last_error
+        litecoind.mine(2)
+        link.tick()
+        assert link.last_error is None, link.last_error
+        litecoind.mine(1)
+        paid = [ledger.payout(w) for w in (first, second, third)]
+        assert all(p is not None and p.confirmations >= 1 for p in paid)
+        assert ledger.custody_balance() == 8 * LTC - LTC - LTC // 2 - LTC // 4
+    finally:
+        node.close()
+        for server in (zero, one):
+            if server is not None:
+                server.stop()
+                server.signer.close()
