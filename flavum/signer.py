@@ -4,7 +4,8 @@ Litecoin cannot check a batch, so LTC leaves custody only when `threshold` of th
 members sign. Each member runs a `FederationSigner` with its own key (never sent anywhere but
 to its own Litecoin node's signing call), its own Litecoin node and its own access to the
 batch data. Asked to co-sign a payout (flavum/l1/litecoin_federation.py, `CosignRequest`), it
-trusts nothing of the request but the transaction it is asked to sign:
+takes the request only from the sequencer (signed by its anchor key: see `CosignRequest`) and
+trusts nothing in it but the transaction it is asked to sign:
 
 1. the withdrawal is LTC of this ledger, above dust;
 2. it never co-signed another payout of this leaf (its own journal, written before it signs)
@@ -174,6 +175,9 @@ class FederationSigner:
             return self._cosign(request)
 
     def _cosign(self, request: CosignRequest) -> str:
+        if not request.is_signed_by(self.ledger.anchor_account.public_keys[0]):
+            raise PayoutRefused("the request is not signed by the sequencer's anchor key",
+                                reason="not from the sequencer")
         withdrawal = request.withdrawal
         try:
             self.ledger.check_payable(withdrawal)

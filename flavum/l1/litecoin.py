@@ -384,8 +384,13 @@ class LitecoinLedger(Ledger):
                 data=encode_payout_tag(withdrawal), underfunded=CustodyUnderfunded, what=what)
         spend = self.wallet.sign(spend, self.signing_keys)
         request = CosignRequest(header.number, index, tuple(proof), withdrawal, spend.raw)
-        spend, refusals = gather_signatures(self.wallet, spend, self.signers, request,
-                                            self.signer_timeout_s)
+        refusals: list[tuple[str, str, str]] = []
+        if self.signers:
+            if self.anchor_signing_key is None:
+                raise LedgerError("co-sign requests are signed with the anchor key: this "
+                                  "handle has none")
+            spend, refusals = gather_signatures(self.wallet, spend, self.signers, request,
+                                                self.anchor_signing_key, self.signer_timeout_s)
         self._proposed[leaf] = spend
         if not spend.complete:
             said = "; ".join(f"{url}: {message}" for url, _, message in refusals)

@@ -9,17 +9,20 @@ withdrawal root, that it never co-signed another payout of that leaf, and that t
 does nothing but pay that withdrawal from custody (`check_payout`). The payout is sent once k
 signatures are in; fewer than k honest signers cannot be made to pay from a forged batch.
 
-The wire format: POST `<signer>/v1/cosign` with a `CosignRequest` as JSON; the answer is
+The wire format: POST `<signer>/v1/cosign` with a `CosignRequest` as JSON, signed by the
+sequencer's anchor key; the answer is
 `{"tx": hex}` (the transaction with the signer's signature added) or, with a 4xx status,
 `{"code": ..., "reason": ..., "message": ...}` (a `PayoutRefused`).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import coincurve
 import requests
 
 from flavum.core.batch import Withdrawal
@@ -33,23 +36,46 @@ from flavum.l1.litecoin_script import MultisigAccount, encode_op_return
 from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet, Spend
 
 COSIGN_PATH = "/v1/cosign"
+REQUEST_TAG = b"flavum.litecoin.cosign\x00"  # no other message of the anchor key starts so
 
 
 @dataclass(frozen=True)
 class CosignRequest:
     """Co-sign `tx`, the payout of withdrawal leaf `index` (with its Merkle `proof`) of
-    anchored batch `batch`. Nothing in it is trusted: the signer reads the batch itself."""
+    anchored batch `batch`. Nothing in it is trusted: the signer reads the batch itself. It is
+    signed by the sequencer's anchor key (`signature`, DER): a signer co-signs one payout
+    transaction per leaf, so a request from anyone else could make it commit to a payout the
+    node never completes, and stall the leaf."""
 
     batch: int
     index: int
     proof: tuple[Hash32, ...]
     withdrawal: Withdrawal
     tx: str  # the raw transaction, hex, with the signatures gathered so far
+    signature: str = ""  # hex: the anchor key's signature of `message`
 
     def to_json(self) -> dict[str, Any]:
         return {"batch": self.batch, "index": self.index,
                 "proof": [to_hex(p) for p in self.proof],
-                "withdrawal": withdrawal_to_json(self.withdrawal), "tx": self.tx}
+                "withdrawal": withdrawal_to_json(self.withdrawal), "tx": self.tx,
+                "signature": self.signature}
+
+    @property
+    def message(self) -> bytes:
+        """What the anchor key signs: the request but its signature, as canonical JSON."""
+        fields = {k: v for k, v in self.to_json().items() if k != "signature"}
+        return REQUEST_TAG + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+    def signed(self, anchor_key: bytes) -> CosignRequest:
+        signature = coincurve.PrivateKey(anchor_key).sign(self.message).hex()
+        return replace(self, signature=signature)
+
+    def is_signed_by(self, anchor_public_key: bytes) -> bool:
+        try:
+            return bool(coincurve.PublicKey(anchor_public_key).verify(
+                bytes.fromhex(self.signature), self.message))
+        except ValueError:  # not DER, not hex
+            return False
 
     @classmethod
     def from_json(cls, data: Any) -> CosignRequest:
@@ -62,9 +88,12 @@ class CosignRequest:
             if not isinstance(tx, str):
                 raise ValueError("tx is a hex string")
             bytes.fromhex(tx)
+            signature = data.get("signature", "")
+            if not isinstance(signature, str):
+                raise ValueError("signature is a hex string")
             return cls(batch, index,
                        tuple(Hash32(from_hex(p, 32, "proof")) for p in data["proof"]),
-                       withdrawal_from_json(data["withdrawal"]), tx)
+                       withdrawal_from_json(data["withdrawal"]), tx, signature)
         except (KeyError, TypeError, ValueError, FlavumError) as exc:
             raise PayoutRefused(f"malformed co-sign request: {exc}",
                                 reason="malformed request") from exc
@@ -91,19 +120,20 @@ def request_cosign(url: str, request: CosignRequest, timeout_s: float) -> str:
 
 
 def gather_signatures(wallet: FederationWallet, spend: Spend, signers: Sequence[str],
-                      request: CosignRequest, timeout_s: float,
+                      request: CosignRequest, anchor_key: bytes, timeout_s: float,
                       ) -> tuple[Spend, list[tuple[str, str, str]]]:
-    """Ask the signers in turn until the spend is complete. Returns the spend and every
-    refusal met on the way as (url, reason, message). A signer that answers with another
-    transaction than the one asked for counts as a refusal."""
+    """Ask the signers in turn until the spend is complete, each request signed with the
+    anchor key. Returns the spend and every refusal met on the way as (url, reason, message).
+    A signer that answers with another transaction than the one asked for counts as a
+    refusal."""
     refusals: list[tuple[str, str, str]] = []
     txid = wallet.rpc.call("decoderawtransaction", spend.raw)["txid"]
     for url in signers:
         if spend.complete:
             break
         try:
-            raw = request_cosign(url, CosignRequest(request.batch, request.index, request.proof,
-                                                    request.withdrawal, spend.raw), timeout_s)
+            raw = request_cosign(url, replace(request, tx=spend.raw).signed(anchor_key),
+                                 timeout_s)
             answered = wallet.rpc.call("decoderawtransaction", raw)["txid"]
         except PayoutRefused as exc:
             refusals.append((url, exc.reason or "refused", str(exc)))

@@ -5,6 +5,7 @@ crashes), an underfunded custody, malformed deposit tags (parked, never credited
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -188,8 +189,13 @@ def test_the_node_holds_no_federation_key_by_default_but_must_reach_a_threshold(
 
 def test_cosign_requests_round_trip_and_malformed_ones_are_refused():
     w = withdrawal(make_ledger_offline(), BOB, LTC)
-    request = CosignRequest(3, 1, (h("a"), h("b")), w, "0200")
+    request = CosignRequest(3, 1, (h("a"), h("b")), w, "0200").signed(ANCHOR_KEY)
     assert CosignRequest.from_json(request.to_json()) == request
+    anchor = compute_public_key(ANCHOR_KEY)
+    assert request.is_signed_by(anchor)
+    assert not request.is_signed_by(compute_public_key(FEDERATION_KEYS[0]))
+    assert not replace(request, index=2).is_signed_by(anchor)  # the signature covers it all
+    assert not replace(request, signature="zz").is_signed_by(anchor)
     for broken in ({}, {**request.to_json(), "batch": -1}, {**request.to_json(), "tx": "zz"},
                    {**request.to_json(), "proof": ["0x12"]}, {**request.to_json(), "index": "1"},
                    {**request.to_json(), "withdrawal": {}}, []):

@@ -2,10 +2,12 @@
 
 A node that holds no federation key anchors its batches; three signers (2 of 3), each with its
 own key, journal and verifier, read the anchors from litecoind and the batch data from the
-data store. An honest withdrawal is paid with one signer down; the same leaf asked again is
-refused; a lying sequencer that anchors a forged batch (a withdrawal root paying it coins
-nobody deposited), with one federation member on its side, gets no payout: both honest
-signers refuse it, saying which check of which batch failed, and nothing reaches the chain.
+data store, and take co-sign requests signed by the sequencer's anchor key only. An honest
+withdrawal is paid with one signer down; the same leaf asked again is refused; a lying
+sequencer that anchors a forged batch (a withdrawal root paying it coins nobody deposited),
+with one federation member on its side, gets no payout: both honest signers refuse it, saying
+which check of which batch failed, and nothing reaches the chain. A payout short of
+signatures is resumed, and one made unminable is replaced, without a second payout.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class SignerProcess:
 def refusal(url: str, request: CosignRequest) -> str | None:
     """The reason the signer at `url` gives for refusing `request` (None: it signed)."""
     try:
-        request_cosign(url, request, timeout_s=60)
+        request_cosign(url, request.signed(ANCHOR_KEY), timeout_s=60)
     except PayoutRefused as exc:
         return exc.reason
     return None
@@ -212,6 +214,11 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
                                     LedgerError, "early")
         early = CosignRequest(batch.header.number, index, proof, honest, first.raw)
         assert refusal(server.url, early) == "batch not final"
+        # Only the sequencer asks: a request not signed by its anchor key commits no signer.
+        for unsigned in (early, early.signed(FEDERATION_KEYS[1])):
+            with pytest.raises(PayoutRefused) as refused:
+                request_cosign(server.url, unsigned, timeout_s=60)
+            assert refused.value.reason == "not from the sequencer"
         litecoind.mine(2)
         # A payout of the right leaf whose change goes to the thief, not back to custody.
         thief = litecoind.new_wallet("thief")
@@ -319,8 +326,8 @@ def test_a_payout_short_of_signatures_is_resumed_and_a_dead_one_replaced(tmp_pat
         header, index, proof = leaf_proof(node, second)
         orphan = ledger.wallet.build(ledger.custody, (ledger.payout_address(payee), LTC // 2),
                                      encode_payout_tag(second), LedgerError, "orphan")
-        request_cosign(zero.url, CosignRequest(header.number, index, proof, second, orphan.raw),
-                       timeout_s=60)
+        request_cosign(zero.url, CosignRequest(header.number, index, proof, second, orphan.raw)
+                       .signed(ANCHOR_KEY), timeout_s=60)
         _, index, proof = leaf_proof(node, third)
         ledger.pay_withdrawal(header, third, index, proof, confirmations=2)
         litecoind.mine(1)
