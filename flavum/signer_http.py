@@ -6,7 +6,8 @@
                     503 {"code": ..., "message": ...}: the signer's own node or store failed
   GET  /v1/signer   {"public_key", "threshold", "custody_address", "cosigned"}
 
-Anyone may ask: a request is only ever a question, the signer checks everything itself.
+A co-sign request is signed by the sequencer's anchor key (others are refused); it is only
+ever a question: the signer checks everything itself.
 """
 
 from __future__ import annotations
