@@ -63,7 +63,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/signer":
             self._answer(404, {"code": "not_found", "message": f"no route {self.path}"})
             return
-        self._answer(200, self.server.signer.info())
+        try:
+            info = self.server.signer.info()
+        except FlavumError as exc:  # its own Litecoin node is out of reach
+            self._answer(503, {"code": exc.code, "message": str(exc)})
+            return
+        self._answer(200, info)
 
     def do_POST(self) -> None:  # noqa: N802 - the http.server API
         if self.path != COSIGN_PATH:

@@ -111,7 +111,7 @@ def request_cosign(url: str, request: CosignRequest, timeout_s: float) -> str:
         body = reply.json()
     except ValueError:
         body = {}
-    if reply.status_code == 200 and isinstance(body.get("tx"), str):
+    if reply.status_code == 200 and isinstance(body, dict) and isinstance(body.get("tx"), str):
         return str(body["tx"])
     if 400 <= reply.status_code < 500 and isinstance(body, dict):
         raise PayoutRefused(f"signer {url}: {body.get('message', reply.text)}",
@@ -134,18 +134,24 @@ def gather_signatures(wallet: FederationWallet, spend: Spend, signers: Sequence[
         try:
             raw = request_cosign(url, replace(request, tx=spend.raw).signed(anchor_key),
                                  timeout_s)
-            answered = wallet.rpc.call("decoderawtransaction", raw)["txid"]
         except PayoutRefused as exc:
             refusals.append((url, exc.reason or "refused", str(exc)))
             continue
-        except (LedgerUnreachable, RpcError) as exc:
-            refusals.append((url, "unreachable" if isinstance(exc, LedgerUnreachable)
-                             else "bad answer", str(exc)))
+        except LedgerUnreachable as exc:
+            refusals.append((url, "unreachable", str(exc)))
             continue
-        if answered != txid:
-            refusals.append((url, "bad answer", f"signer {url} returned another transaction"))
+        try:
+            answered = wallet.rpc.call("decoderawtransaction", raw)["txid"]
+            if answered != txid:
+                refusals.append((url, "bad answer", f"signer {url} returned another "
+                                 "transaction"))
+                continue
+            # Merged, not taken as it is: a signer cannot drop the signatures of the others.
+            merged = wallet.rpc.call("combinerawtransaction", [spend.raw, raw])
+        except RpcError as exc:
+            refusals.append((url, "bad answer", f"signer {url}: {exc}"))
             continue
-        spend = wallet.check(Spend(spend.account, raw, spend.previous, False))
+        spend = wallet.check(Spend(spend.account, str(merged), spend.previous, False))
     return spend, refusals
 
 
@@ -163,7 +169,9 @@ def check_payout(rpc: LitecoinRpc, custody: MultisigAccount, withdrawal: Withdra
                             reason="bad payout transaction") from exc
     previous, total_in = [], 0
     for vin in tx["vin"]:
-        coin = rpc.call("gettxout", vin.get("txid", ""), int(vin.get("vout", 0)), True)
+        if "txid" not in vin:
+            raise _bad("a coinbase input")
+        coin = rpc.call("gettxout", vin["txid"], int(vin["vout"]), True)
         if coin is None:
             raise _bad(f"input {vin.get('txid')}:{vin.get('vout')} is spent or unknown")
         if coin["scriptPubKey"]["hex"] != custody.script_pubkey.hex():

@@ -12,11 +12,14 @@ signatures is resumed, and one made unminable is replaced, without a second payo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -117,6 +120,44 @@ class SignerProcess:
         return err.decode()
 
 
+class StripSignatures(BaseHTTPRequestHandler):
+    """A rogue "signer": answers a co-sign request with the transaction stripped of every
+    signature (same txid: the witnesses are not part of it)."""
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = json.dumps({"tx": strip_witnesses(bytes.fromhex(request["tx"])).hex()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def strip_witnesses(tx: bytes) -> bytes:
+    """A segwit transaction (BIP 144) without its marker, flag and witnesses."""
+    def varint(at: int) -> tuple[int, int]:
+        first = tx[at]
+        if first < 0xFD:
+            return first, at + 1
+        size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[first]
+        return int.from_bytes(tx[at + 1:at + 1 + size], "little"), at + 1 + size
+
+    if tx[4:6] != b"\x00\x01":
+        return tx
+    count, at = varint(6)
+    for _ in range(count):
+        length, at = varint(at + 36)  # outpoint, then the script
+        at += length + 4  # script, sequence
+    count, at = varint(at)
+    for _ in range(count):
+        length, at = varint(at + 8)  # value, then the script
+        at += length
+    return tx[:4] + tx[6:at] + tx[-4:]
+
+
 def refusal(url: str, request: CosignRequest) -> str | None:
     """The reason the signer at `url` gives for refusing `request` (None: it signed)."""
     try:
@@ -146,10 +187,11 @@ def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
                        blob.trace_root, blob.withdrawal_root, pointer)
 
 
-def federation(tmp_path: Path, litecoind: LitecoinNode, order: list[int],
+def federation(tmp_path: Path, litecoind: LitecoinNode, order: list[int | str],
                ) -> tuple[NodeConfig, list[str], list[SignerConfig]]:
-    """A node home whose Litecoin ledger names signers `order` (by member) and holds no
-    federation key, and each member's signer configuration (on ports chosen now)."""
+    """A node home whose Litecoin ledger names signers `order` (a member's number, or any
+    URL) and holds no federation key, and each member's signer configuration (on ports
+    chosen now)."""
     start = litecoind.call("getblockcount")
     ports = [free_port() for _ in FEDERATION_KEYS]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
@@ -157,7 +199,8 @@ def federation(tmp_path: Path, litecoind: LitecoinNode, order: list[int],
         name="litecoin", kind="litecoin", url=litecoind.url, confirmations=2,
         options={"rpc_user": RPC_USER, "rpc_password": RPC_PASSWORD, "threshold": THRESHOLD,
                  "federation_public_keys": PUBLIC_KEYS, "anchor_key": ANCHOR_KEY.hex(),
-                 "signers": [urls[i] for i in order], "start_height": start})
+                 "signers": [o if isinstance(o, str) else urls[o] for o in order],
+                 "start_height": start})
     config = make_config(tmp_path / "home", prover="inline", ledgers=(spec,))
     return config, urls, [signer_config(litecoind, config, start, port) for port in ports]
 
@@ -179,7 +222,11 @@ def leaf_proof(node: Node, withdrawal: Withdrawal) -> tuple[BatchHeader, int, tu
 
 def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, litecoind):
     # The node holds no federation key. Signer 2 is down: the node asks it first, in vain.
-    config, urls, configs = federation(tmp_path, litecoind, [2, 0, 1])
+    # A rogue server it is also told to ask answers with the signatures stripped.
+    rogue = ThreadingHTTPServer(("127.0.0.1", 0), StripSignatures)
+    threading.Thread(target=rogue.serve_forever, daemon=True).start()
+    rogue_url = f"http://127.0.0.1:{rogue.server_address[1]}"
+    config, urls, configs = federation(tmp_path, litecoind, [2, 0, rogue_url, 1])
     start = configs[0].start_height
     # Signer 0 is `flavum signer run` in its own process, signer 1 a server in this one.
     member = SignerProcess(tmp_path / "signer-0", configs[0], FEDERATION_KEYS[0])
@@ -280,6 +327,8 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
         node.close()
         server.stop()
         server.signer.close()
+        rogue.shutdown()
+        rogue.server_close()
         log = member.stop()
     assert "refused to co-sign" in log
 
