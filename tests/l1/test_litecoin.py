@@ -4,6 +4,7 @@ crashes), an underfunded custody, malformed deposit tags (parked, never credited
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ import pytest
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.errors import ConfigError
 from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Domain, get_balance
@@ -202,6 +204,27 @@ def test_cosign_requests_round_trip_and_malformed_ones_are_refused():
         with pytest.raises(PayoutRefused) as refused:
             CosignRequest.from_json(broken)
         assert refused.value.reason == "malformed request"
+
+
+def test_signer_key_is_private_and_kept(tmp_path):
+    from typer.testing import CliRunner
+
+    from flavum.cli import app
+    from flavum.signer import KEY_FILE, read_signer_key
+
+    home = tmp_path / "signer"
+    first = CliRunner().invoke(app, ["signer", "key", "--home", str(home), "--json"])
+    assert first.exit_code == 0, first.output
+    public = json.loads(first.output)["public_key"]
+    assert (home / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert public == "0x" + compute_public_key(read_signer_key(home)).hex()
+    again = CliRunner().invoke(app, ["signer", "key", "--home", str(home), "--json"])
+    assert json.loads(again.output)["public_key"] == public  # never replaced
+    (home / KEY_FILE).chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        read_signer_key(home)
+    missing = CliRunner().invoke(app, ["signer", "run", "--home", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no signer configuration" in missing.output
 
 
 def make_ledger_offline(**options):
