@@ -28,8 +28,17 @@ import requests
 from flavum.core.batch import BatchHeader, Withdrawal, compute_withdrawal_leaf
 from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
-from flavum.core.transactions import Withdraw
-from flavum.core.types import NO_OBJECT, ZERO_HASH, Address, Amount, Hash32, ObjectId
+from flavum.core.transactions import Deposit, Transaction, Withdraw
+from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_ADDRESS,
+    ZERO_HASH,
+    Address,
+    Amount,
+    Hash32,
+    Nonce,
+    ObjectId,
+)
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData
 from flavum.da.interface import digest_from_cid
@@ -43,7 +52,7 @@ from flavum.node.node import Node
 from flavum.signer import FederationSigner, SignerConfig, create_signer_key
 from flavum.signer_http import SignerServer
 from flavum.zk.pool_inline import InlineProverPool
-from tests.node.conftest import BOB, BOB_KEY, free_port, make_config
+from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, free_port, make_config
 from tests.node.test_inference import send
 
 from .helpers import h
@@ -331,6 +340,64 @@ def test_signers_pay_an_honest_withdrawal_and_refuse_a_forged_batch(tmp_path, li
         rogue.server_close()
         log = member.stop()
     assert "refused to co-sign" in log
+
+
+def test_signers_refuse_a_batch_crediting_a_deposit_nobody_made(tmp_path, litecoind):
+    """The state transition takes a Deposit on the sequencer's word (on the EVM the rollup
+    contract checks it against the bridge's inbox): a lying sequencer credits itself 2 LTC for
+    a deposit that never happened, withdraws them, and anchors the batch. Re-execution finds
+    nothing wrong; the signers find no such deposit to custody on their own nodes."""
+    config, urls, configs = federation(tmp_path, litecoind, [0, 1])
+    servers = [start_signer(tmp_path / f"signer-{i}", configs[i], FEDERATION_KEYS[i])
+               for i in (0, 1)]
+    node = Node.open(config, pool=InlineProverPool())
+    try:
+        link = node.ledger("litecoin")
+        ledger = link.ledger
+        litecoind.send(ledger.anchor_address, LTC)
+        litecoind.new_wallet("bob", 5 * LTC)
+        ledger.deposit_from_wallet("bob", BOB, 3 * LTC)  # a real deposit: custody holds 3 LTC
+        litecoind.mine(3)
+        link.tick()
+        node.sequencer.seal_batch()
+        link.tick()
+
+        domain = config.domain
+        fake = Deposit(ledger.ledger_id, h("nobody paid this"), ALICE, ZERO_ADDRESS,
+                       Amount(2 * LTC), ZERO_HASH, ZERO_HASH)
+        node.sequencer.submit_system(Transaction(domain.chain_id, domain.rollup_id,
+                                                 ZERO_ADDRESS, Nonce(0), fake))
+        thief = ledger.compute_recipient(litecoind.new_wallet("thief"))
+        receipt = send(node, ALICE_KEY, ALICE, Withdraw(ledger.ledger_id, thief, ledger.asset,
+                                                        Amount(2 * LTC), NO_OBJECT))
+        forged = node.sequencer.seal_batch()
+        link.tick()
+        litecoind.mine(2)
+        link.tick()  # the node itself asks: both signers refuse
+        assert link.last_error is not None
+        assert f"batch {forged.header.number} fails verification (deposits)" in link.last_error
+
+        # The lying sequencer, with federation key 2 on its side, asks too.
+        liar = LitecoinLedger(litecoind.url, RPC_USER, RPC_PASSWORD, threshold=THRESHOLD,
+                              federation_public_keys=PUBLIC_KEYS,
+                              federation_keys=[FEDERATION_KEYS[2]], signers=urls[:2],
+                              anchor_key=ANCHOR_KEY, start_height=configs[0].start_height,
+                              watch_wallet="liar")
+        header, index, proof = leaf_proof(node, receipt.outcome.withdrawal)
+        with pytest.raises(PayoutUnsigned) as unsigned:
+            liar.pay_withdrawal(header, receipt.outcome.withdrawal, index, list(proof),
+                                confirmations=2)
+        for _, reason, message in unsigned.value.refusals:
+            assert reason == "batch fails verification"
+            assert f"deposit {to_hex(fake.event_id)}, which this signer's node does not" in message
+        assert len(unsigned.value.refusals) == 2
+        assert litecoind.call("getrawmempool") == []
+        assert ledger.custody_balance() == 3 * LTC
+    finally:
+        node.close()
+        for server in servers:
+            server.stop()
+            server.signer.close()
 
 
 def test_a_payout_short_of_signatures_is_resumed_and_a_dead_one_replaced(tmp_path, litecoind):
