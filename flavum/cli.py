@@ -21,6 +21,7 @@ from flavum.cli_common import (
 )
 from flavum.cli_escape import escape
 from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
+from flavum.cli_signer import signer_app
 from flavum.client import Client
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
@@ -68,6 +69,7 @@ app.add_typer(proof_app, name="proof")
 app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")
+app.add_typer(signer_app, name="signer")
 
 
 # --- init and accounts ---

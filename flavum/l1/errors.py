@@ -79,6 +79,25 @@ class BatchNotFinal(LedgerError):
     code = "batch_not_final"
 
 
+class PayoutRefused(LedgerError):
+    """A federation signer refused to co-sign a payout (`reason` says why: the batch is not
+    final or fails its verification, the leaf is not in the verified root, the transaction
+    pays anything but the withdrawal, the leaf was co-signed before, ...)."""
+
+    code = "payout_refused"
+
+
+class PayoutUnsigned(LedgerError):
+    """Fewer than the threshold of federation members signed a payout: nothing was sent, the
+    withdrawal stays pending. `refusals` holds each signer's answer (URL, reason, message)."""
+
+    code = "payout_unsigned"
+
+    def __init__(self, message: str, *, refusals: tuple[tuple[str, str, str], ...] = ()) -> None:
+        super().__init__(message, reason="not enough signatures")
+        self.refusals = refusals
+
+
 class CompileError(LedgerError):
     """solc refused a source, or Node / solc-js is not available."""
 

@@ -3,8 +3,11 @@
 
   kind = "evm",      url = "embedded"   an in-process EVM, deployed afresh at every start
   kind = "evm",      url = JSON-RPC URL  the contracts of the deployment file (`flavum l1 deploy`)
-  kind = "litecoin", url = RPC URL       Litecoin Core; rpc_user, rpc_password, federation_keys,
-                                         threshold, anchor_key (and start_height) in its options
+  kind = "litecoin", url = RPC URL       Litecoin Core; rpc_user, rpc_password, threshold,
+                                         federation_public_keys and signers (the members' URLs),
+                                         anchor_key (a verifier: anchor_public_key) and
+                                         start_height in its options;
+                                         federation_keys: keys the node signs with (dev only)
 
 A handle opened without a key loader has no sequencer key: it reads, and users sign their own
 calls. An unknown kind or a missing setting raises ConfigError.
@@ -127,10 +130,14 @@ def _open_litecoin(spec: LedgerSettings, genesis_root: Hash32 | None) -> OpenedL
 
     options = spec.options
     try:
+        public_keys = options.get("federation_public_keys")
         ledger = LitecoinLedger(
             spec.url, str(options["rpc_user"]), str(options["rpc_password"]),
-            federation_keys=list(options["federation_keys"]),
-            threshold=int(options["threshold"]), anchor_key=options["anchor_key"],
+            threshold=int(options["threshold"]), signers=list(options.get("signers", [])),
+            federation_keys=list(options.get("federation_keys", [])),
+            federation_public_keys=None if public_keys is None else list(public_keys),
+            anchor_key=options.get("anchor_key"),
+            anchor_public_key=options.get("anchor_public_key"),
             name=spec.name, start_height=int(options.get("start_height", 0)),
             genesis_state_root=genesis_root)
     except KeyError as exc:

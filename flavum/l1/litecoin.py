@@ -4,12 +4,16 @@ Litecoin cannot run a verifier, so this ledger anchors and custodies; it checks 
 `capabilities.anchors_only` is True and `verifies_proofs` is False. A batch is final for this
 ledger once its header is anchored (with the confirmations the caller asks for); whether the
 batch is valid is decided by the independent verifiers (`flavum verify`), not by Litecoin.
-Withdrawals are not claimed by users: the federation pays them (`pays_withdrawals`).
+Withdrawals are not claimed by users: the federation pays them (`pays_withdrawals`). Custody is
+a k-of-n multisig whose keys independent signers hold; each verifies the batch before it
+co-signs a payout (litecoin_federation.py, flavum/signer.py). The node holds no federation
+key unless configured with some (`federation_keys`, development only).
 
 `LitecoinLedger` is the adapter behind the `Ledger` interface; what it writes on chain and how
 it reads it back is in litecoin_chain.py, the keys and scripts in litecoin_script.py, the
-federation's wallet (coins, journal, signing) in litecoin_wallet.py, the RPC client in
-litecoin_rpc.py.
+custody and anchor wallet (coins, journal, building and signing spends) in
+litecoin_wallet.py, the co-sign requests to the signers in litecoin_federation.py, the RPC
+client in litecoin_rpc.py.
 
 Withdrawal recipients are the 20-byte witness program of a P2WPKH address (hash160 of the
 recipient's compressed public key, see `compute_recipient`).
@@ -29,6 +33,7 @@ from flavum.l1.errors import (
     CustodyUnderfunded,
     LedgerError,
     LedgerUnsupported,
+    PayoutUnsigned,
     RpcError,
     WithdrawalRefused,
 )
@@ -56,6 +61,7 @@ from flavum.l1.litecoin_chain import (
     encode_deposit_tag,
     encode_payout_tag,
 )
+from flavum.l1.litecoin_federation import CosignRequest, gather_signatures
 from flavum.l1.litecoin_rpc import RPC_INVALID_PARAMETER, LitecoinRpc, to_ltc
 from flavum.l1.litecoin_script import (
     MultisigAccount,
@@ -64,7 +70,7 @@ from flavum.l1.litecoin_script import (
     parse_private_key,
     segwit_hrp,
 )
-from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet
+from flavum.l1.litecoin_wallet import DUST_LIMIT, FederationWallet, Spend
 
 
 class LitecoinLedger(Ledger):
@@ -78,43 +84,67 @@ class LitecoinLedger(Ledger):
     )
 
     def __init__(
-        self, rpc_url: str, rpc_user: str, rpc_password: str, *,
-        federation_keys: Sequence[str | bytes], threshold: int, anchor_key: str | bytes,
-        federation_public_keys: Sequence[str | bytes] | None = None, name: str = "litecoin",
-        watch_wallet: str = "flavum-watch", start_height: int = 0, fee_rate: int = 10,
-        min_conf: int = 1, genesis_state_root: Hash32 | None = None, rescan_from: int = 0,
-        timeout_s: float = 30.0,
+        self, rpc_url: str, rpc_user: str, rpc_password: str, *, threshold: int,
+        signers: Sequence[str] = (), federation_keys: Sequence[str | bytes] = (),
+        federation_public_keys: Sequence[str | bytes] | None = None,
+        anchor_key: str | bytes | None = None, anchor_public_key: str | bytes | None = None,
+        name: str = "litecoin", watch_wallet: str = "flavum-watch", start_height: int = 0,
+        fee_rate: int = 10, min_conf: int = 1, genesis_state_root: Hash32 | None = None,
+        rescan_from: int = 0, timeout_s: float = 30.0, signer_timeout_s: float = 600.0,
     ) -> None:
-        """`federation_keys` are the private keys this node signs with (hex or WIF), at least
-        `threshold` of them; `federation_public_keys` names every member (default: the keys'
-        own). `anchor_key` signs anchors and pays their fees (fund its `anchor_address`).
-        `start_height` is where scans begin, `fee_rate` in litoshis per vbyte, `min_conf` the
-        confirmations a custody coin needs before it is spent, `rescan_from` the block time
-        from which the watch-only wallet looks for custody coins when first created."""
+        """`signers` are the URLs of the federation's signers (litecoin_federation.py), asked
+        in turn to co-sign each payout; `federation_public_keys` names every member of the
+        custody multisig, `threshold` of whom sign a payout. `federation_keys` are private
+        keys this node signs with itself before asking the signers: a development shortcut
+        (the node then holds those members' keys; with `threshold` of them it needs no
+        signer). `federation_public_keys` defaults to those keys' own.
+        `anchor_key` signs anchors and pays their fees (fund its `anchor_address`); without it
+        (a signer's or a verifier's read-only handle) `anchor_public_key` names the anchor
+        account and nothing can be posted. `start_height` is where scans begin, `fee_rate` in
+        litoshis per vbyte, `min_conf` the confirmations a custody coin needs before it is
+        spent, `rescan_from` the block time from which the watch-only wallet looks for
+        custody coins when first created; `signer_timeout_s` bounds one co-sign request (a
+        signer verifies every batch it has not seen before answering)."""
         self.name = name
         self.ledger_id = compute_ledger_id(name)
         self.asset = compute_asset_id(self.ledger_id)
         self.rpc = LitecoinRpc(rpc_url, rpc_user, rpc_password, timeout_s)
         self.signing_keys = tuple(parse_private_key(k) for k in federation_keys)
+        self.signers = tuple(signers)
+        self.signer_timeout_s = signer_timeout_s
+        if federation_public_keys is None and not self.signing_keys:
+            raise LedgerError("federation_public_keys names the federation's members")
         if federation_public_keys is None:
             public = tuple(compute_public_key(k) for k in self.signing_keys)
         else:
-            public = tuple(bytes.fromhex(k.removeprefix("0x")) if isinstance(k, str) else k
-                           for k in federation_public_keys)
+            public = tuple(_public_key(k) for k in federation_public_keys)
         self.custody = MultisigAccount(threshold, public)
         own = {compute_public_key(k) for k in self.signing_keys}
-        if len(own & set(public)) < threshold:
-            raise LedgerError(f"this node holds {len(own & set(public))} federation keys, "
-                              f"the threshold is {threshold}")
-        self.anchor_signing_key = parse_private_key(anchor_key)
-        self.anchor_account = MultisigAccount(1, (compute_public_key(self.anchor_signing_key),))
-        if self.anchor_account.public_keys[0] in public:
+        if not own <= set(public):
+            raise LedgerError("a federation key of this node is not a member of the custody "
+                              "multisig")
+        self.anchor_signing_key = None if anchor_key is None else parse_private_key(anchor_key)
+        # The node's handle (it anchors, so it pays) must be able to gather a threshold.
+        if self.anchor_signing_key is not None and len(own) + len(self.signers) < threshold:
+            raise LedgerError(f"this node holds {len(own)} federation keys and names "
+                              f"{len(self.signers)} signers: a payout needs {threshold} "
+                              "signatures")
+        if self.anchor_signing_key is not None:
+            anchor_public = compute_public_key(self.anchor_signing_key)
+        elif anchor_public_key is not None:
+            anchor_public = _public_key(anchor_public_key)
+        else:
+            raise LedgerError("the anchor key, or its public key for a read-only handle, is "
+                              "needed to recognise the anchors")
+        self.anchor_account = MultisigAccount(1, (anchor_public,))
+        if anchor_public in public:
             raise LedgerError("the anchor key must not be a federation key")
         self.genesis_state_root = genesis_state_root
         self.scanner = ChainScanner(self.rpc, self.custody, self.anchor_account, start_height)
         self.wallet = FederationWallet(self.rpc, self.scanner, watch_wallet, fee_rate=fee_rate,
                                        min_conf=min_conf, rescan_from=rescan_from)
         self._headers: dict[Hash32, BatchHeader] = {}  # posted by this object, by batch hash
+        self._proposed: dict[Hash32, Spend] = {}  # payouts not signed enough yet, by leaf
 
     # --- node basics ---------------------------------------------------------------------------
 
@@ -308,6 +338,8 @@ class LitecoinLedger(Ledger):
             previous = before.state_root if before is not None else None
         if previous is not None and header.prev_state_root != previous:
             raise LedgerError("previous state root mismatch", reason="previous state root mismatch")
+        if self.anchor_signing_key is None:
+            raise LedgerError("this handle holds no anchor key: it cannot anchor batches")
         txid = self.wallet.spend(
             self.anchor_account, [self.anchor_signing_key], payment=None,
             data=encode_anchor(header), underfunded=AnchorUnderfunded,
@@ -318,12 +350,15 @@ class LitecoinLedger(Ledger):
 
     def pay_withdrawal(self, header: BatchHeader, withdrawal: Withdrawal, index: int,
                        proof: Sequence[Hash32], *, confirmations: int) -> str:
-        """Pay one LTC withdrawal of an anchored batch from custody, signed by `threshold`
-        federation keys; returns the payout txid. Paid once: a payout of this leaf already in
-        the chain, the mempool or the federation's journal is returned instead. Refuses
-        (typed error, nothing sent, still pending) when the batch is not anchored under
-        `confirmations` blocks or custody cannot cover the amount."""
-        self._check_payable(withdrawal)
+        """Pay one LTC withdrawal of an anchored batch from custody; returns the payout txid.
+        The payout is signed by this node's own federation keys (development) and then by the
+        signers, asked in turn until `threshold` signatures are in (each signer checks the
+        batch and the payout on its own: litecoin_federation.py). Paid once: a payout of this
+        leaf already in the chain, the mempool or the watch-only wallet is returned instead.
+        Refuses (typed error, nothing sent, still pending) when the batch is not anchored
+        under `confirmations` blocks, custody cannot cover the amount (CustodyUnderfunded) or
+        fewer than `threshold` members sign (PayoutUnsigned, with each signer's refusal)."""
+        self.check_payable(withdrawal)
         leaf = compute_withdrawal_leaf(withdrawal)
         anchored = self.anchor(header.number)
         if anchored is None or anchored.confirmations < confirmations:
@@ -340,11 +375,33 @@ class LitecoinLedger(Ledger):
         paid = self.payouts().get(leaf)
         if paid is not None:
             return paid.txid
-        recipient = self.payout_address(withdrawal.recipient)
-        return self.wallet.spend(
-            self.custody, self.signing_keys, payment=(recipient, int(withdrawal.amount)),
-            data=encode_payout_tag(withdrawal), underfunded=CustodyUnderfunded,
-            what=f"payout of withdrawal 0x{withdrawal.withdrawal_id.hex()}")
+        what = f"payout of withdrawal 0x{withdrawal.withdrawal_id.hex()}"
+        # A signer co-signs one transaction per leaf: the one proposed before is proposed
+        # again (with the signatures it has) for as long as it can still be mined.
+        spend = self._proposed.get(leaf)
+        if spend is None or not self.wallet.is_unspent(spend):
+            spend = self.wallet.build(
+                self.custody, payment=(self.payout_address(withdrawal.recipient),
+                                       int(withdrawal.amount)),
+                data=encode_payout_tag(withdrawal), underfunded=CustodyUnderfunded, what=what)
+        spend = self.wallet.sign(spend, self.signing_keys)
+        request = CosignRequest(header.number, index, tuple(proof), withdrawal, spend.raw)
+        refusals: list[tuple[str, str, str]] = []
+        if self.signers:
+            if self.anchor_signing_key is None:
+                raise LedgerError("co-sign requests are signed with the anchor key: this "
+                                  "handle has none")
+            spend, refusals = gather_signatures(self.wallet, spend, self.signers, request,
+                                                self.anchor_signing_key, self.signer_timeout_s)
+        self._proposed[leaf] = spend
+        if not spend.complete:
+            said = "; ".join(f"{url}: {message}" for url, _, message in refusals)
+            raise PayoutUnsigned(f"{what}: fewer than {self.custody.threshold} federation "
+                                 f"members signed" + (f" ({said})" if said else ""),
+                                 refusals=tuple(refusals))
+        txid = self.wallet.send(spend)
+        del self._proposed[leaf]
+        return txid
 
     def pay_withdrawals(self, header: BatchHeader, withdrawals: Sequence[Withdrawal], *,
                         confirmations: int) -> list[str]:
@@ -364,7 +421,8 @@ class LitecoinLedger(Ledger):
                                              confirmations=confirmations))
         return txids
 
-    def _check_payable(self, withdrawal: Withdrawal) -> None:
+    def check_payable(self, withdrawal: Withdrawal) -> None:
+        """WithdrawalRefused unless the withdrawal is LTC of this ledger, above dust."""
         if withdrawal.ledger != self.ledger_id:
             raise WithdrawalRefused("the withdrawal is for another ledger", reason="wrong ledger")
         if withdrawal.object_kind != 0:
@@ -411,3 +469,6 @@ class LitecoinLedger(Ledger):
             raise LedgerError("the depositor's wallet could not sign the deposit")
         return str(self.rpc.call("sendrawtransaction", signed["hex"]))
 
+
+def _public_key(key: str | bytes) -> bytes:
+    return bytes.fromhex(key.removeprefix("0x")) if isinstance(key, str) else key

@@ -4,14 +4,16 @@ A watch-only wallet of the node tracks the coins of the custody multisig and of 
 (both imported as descriptors, never their private keys) and keeps the transactions sent from
 them: a journal that is sent again after a restart of litecoind, so an anchor or payout sent
 before a crash is found instead of made twice. A spend is built with Core
-(`createrawtransaction`), signed key by key (as separate federation members would sign in
-turn) and sent. The network fee of a payout is taken from the paid amount, so custody
-decreases by exactly the withdrawn amount.
+(`createrawtransaction`), signed key by key (`sign_spend`: the anchor key, or a federation
+member's key, by this node in development or by each signer on its own node) and sent. The
+network fee of a payout is taken from the paid amount, so custody decreases by exactly the
+withdrawn amount.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flavum.l1.errors import LedgerError, RpcError, WithdrawalRefused
@@ -33,9 +35,6 @@ from flavum.l1.litecoin_script import (
 )
 
 DUST_LIMIT = 1_000  # litoshis: a smaller change goes to the fee, a smaller payout is refused
-
-
-
 
 
 
@@ -137,8 +136,16 @@ class FederationWallet:
     def spend(self, account: MultisigAccount, keys: Sequence[bytes],
               payment: tuple[str, int] | None, data: bytes, underfunded: type[LedgerError],
               what: str) -> str:
-        """Spend the account's coins to one OP_RETURN (and one payment, whose recipient bears
-        the fee), change back to the account; sign key by key; send. Returns the txid."""
+        """Build a spend (see `build`), sign it with `keys`, send it. Returns the txid."""
+        spend = self.sign(self.build(account, payment, data, underfunded, what), keys)
+        if not spend.complete:
+            raise LedgerError(f"{what}: the signatures are incomplete", reason="unsigned")
+        return self.send(spend)
+
+    def build(self, account: MultisigAccount, payment: tuple[str, int] | None, data: bytes,
+              underfunded: type[LedgerError], what: str) -> Spend:
+        """An unsigned spend of the account's coins to one OP_RETURN (and one payment, whose
+        recipient bears the fee), change back to the account."""
         data_script = len(encode_op_return(data))
         outputs = ([22] if payment is not None else []) + [data_script, 34]  # P2WPKH, change
         amount = payment[1] if payment is not None else 0
@@ -171,17 +178,48 @@ class FederationWallet:
             tx_outputs.append({account.address(self.hrp): to_ltc(change)})
         raw = self.rpc.call("createrawtransaction",
                             [{"txid": c["txid"], "vout": c["vout"]} for c in chosen], tx_outputs)
-        previous = [{"txid": c["txid"], "vout": c["vout"], "scriptPubKey": c["scriptPubKey"],
-                     "witnessScript": account.witness_script.hex(), "amount": c["amount"]}
-                    for c in chosen]
-        signable = [k for k in keys if compute_public_key(k) in account.public_keys]
-        complete = False
-        for key in signable[:account.threshold]:
-            # One key per call, as separate federation members would sign in turn.
-            signed = self.rpc.call("signrawtransactionwithkey", raw,
-                                   [encode_wif(key, self.rpc.chain)], previous)
-            raw, complete = signed["hex"], bool(signed.get("complete"))
-        if not complete:
-            raise LedgerError(f"{what}: the signatures are incomplete", reason="unsigned")
-        return str(self.rpc.call("sendrawtransaction", raw))
+        previous = tuple(
+            {"txid": c["txid"], "vout": c["vout"], "scriptPubKey": c["scriptPubKey"],
+             "witnessScript": account.witness_script.hex(), "amount": c["amount"]}
+            for c in chosen)
+        return Spend(account, str(raw), previous, False)
 
+    def sign(self, spend: Spend, keys: Sequence[bytes]) -> Spend:
+        """The spend signed by those of `keys` that are the account's, one key per call (as
+        separate federation members sign in turn), up to its threshold."""
+        signable = [k for k in keys if compute_public_key(k) in spend.account.public_keys]
+        for key in signable[:spend.account.threshold]:
+            spend = sign_spend(self.rpc, spend, key)
+        return spend
+
+    def check(self, spend: Spend) -> Spend:
+        """The spend with `complete` as Core finds it (signing with no key only checks)."""
+        signed = self.rpc.call("signrawtransactionwithkey", spend.raw, [],
+                               list(spend.previous))
+        return replace(spend, complete=bool(signed.get("complete")))
+
+    def is_unspent(self, spend: Spend) -> bool:
+        """Whether every coin the spend takes is still unspent (chain and mempool)."""
+        return all(self.rpc.call("gettxout", p["txid"], p["vout"], True) is not None
+                   for p in spend.previous)
+
+    def send(self, spend: Spend) -> str:
+        return str(self.rpc.call("sendrawtransaction", spend.raw))
+
+
+@dataclass(frozen=True)
+class Spend:
+    """A transaction spending `account`'s coins (`previous`: the coins, as Core's signing
+    calls take them), signed by some of its keys; `complete` once the threshold signed."""
+
+    account: MultisigAccount
+    raw: str
+    previous: tuple[dict[str, Any], ...]
+    complete: bool
+
+
+def sign_spend(rpc: LitecoinRpc, spend: Spend, key: bytes) -> Spend:
+    """The spend with one more signature, by `key` (the signatures already in it are kept)."""
+    signed = rpc.call("signrawtransactionwithkey", spend.raw, [encode_wif(key, rpc.chain)],
+                      list(spend.previous))
+    return replace(spend, raw=str(signed["hex"]), complete=bool(signed.get("complete")))

@@ -4,12 +4,15 @@ crashes), an underfunded custody, malformed deposit tags (parked, never credited
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
 from flavum.core.batch import Withdrawal, compute_batch_hash, compute_withdrawal_leaf
+from flavum.core.errors import ConfigError
 from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Domain, get_balance
@@ -33,9 +36,11 @@ from flavum.l1.errors import (
     LedgerError,
     LedgerUnreachable,
     LedgerUnsupported,
+    PayoutRefused,
     WithdrawalRefused,
 )
 from flavum.l1.litecoin_chain import ANCHOR_SIZE, DEPOSIT_TAG_SIZE, PAYOUT_SIZE, encode_anchor
+from flavum.l1.litecoin_federation import CosignRequest
 from flavum.l1.litecoin_script import (
     MAX_OP_RETURN,
     MultisigAccount,
@@ -156,6 +161,70 @@ def test_multisig_limits_and_capabilities():
     assert ledger.forced_requests() == []
     with pytest.raises(LedgerError):
         make_ledger_offline(keys=FEDERATION_KEYS[:1])  # one key, threshold two
+
+
+def test_the_node_holds_no_federation_key_by_default_but_must_reach_a_threshold():
+    public = [compute_public_key(k).hex() for k in FEDERATION_KEYS]
+    signers = ["http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]
+    ledger = make_ledger_offline(keys=(), federation_public_keys=public, signers=signers)
+    assert ledger.signing_keys == () and ledger.custody.public_keys == tuple(
+        bytes.fromhex(k) for k in public)
+    with pytest.raises(LedgerError, match="needs 2 signatures"):
+        make_ledger_offline(keys=(), federation_public_keys=public, signers=signers[:1])
+    assert make_ledger_offline(keys=FEDERATION_KEYS[:1], federation_public_keys=public,
+                               signers=signers[:1]).signing_keys == FEDERATION_KEYS[:1]
+    with pytest.raises(LedgerError, match="not a member"):
+        make_ledger_offline(keys=[b"\x77" * 32], federation_public_keys=public, signers=signers)
+    with pytest.raises(LedgerError, match="names the federation"):
+        make_ledger_offline(keys=(), signers=signers)
+    # A signer's or a verifier's handle: no anchor key, no signer, nothing to post or pay.
+    from flavum.l1.litecoin import LitecoinLedger
+
+    reader = LitecoinLedger("http://127.0.0.1:9", "u", "p", threshold=2,
+                            federation_public_keys=public,
+                            anchor_public_key=compute_public_key(ANCHOR_KEY).hex())
+    assert reader.anchor_account == ledger.anchor_account
+    with pytest.raises(LedgerError, match="anchor key"):
+        LitecoinLedger("http://127.0.0.1:9", "u", "p", threshold=2,
+                       federation_public_keys=public)
+
+
+def test_cosign_requests_round_trip_and_malformed_ones_are_refused():
+    w = withdrawal(make_ledger_offline(), BOB, LTC)
+    request = CosignRequest(3, 1, (h("a"), h("b")), w, "0200").signed(ANCHOR_KEY)
+    assert CosignRequest.from_json(request.to_json()) == request
+    anchor = compute_public_key(ANCHOR_KEY)
+    assert request.is_signed_by(anchor)
+    assert not request.is_signed_by(compute_public_key(FEDERATION_KEYS[0]))
+    assert not replace(request, index=2).is_signed_by(anchor)  # the signature covers it all
+    assert not replace(request, signature="zz").is_signed_by(anchor)
+    for broken in ({}, {**request.to_json(), "batch": -1}, {**request.to_json(), "tx": "zz"},
+                   {**request.to_json(), "proof": ["0x12"]}, {**request.to_json(), "index": "1"},
+                   {**request.to_json(), "withdrawal": {}}, []):
+        with pytest.raises(PayoutRefused) as refused:
+            CosignRequest.from_json(broken)
+        assert refused.value.reason == "malformed request"
+
+
+def test_signer_key_is_private_and_kept(tmp_path):
+    from typer.testing import CliRunner
+
+    from flavum.cli import app
+    from flavum.signer import KEY_FILE, read_signer_key
+
+    home = tmp_path / "signer"
+    first = CliRunner().invoke(app, ["signer", "key", "--home", str(home), "--json"])
+    assert first.exit_code == 0, first.output
+    public = json.loads(first.output)["public_key"]
+    assert (home / KEY_FILE).stat().st_mode & 0o777 == 0o600
+    assert public == "0x" + compute_public_key(read_signer_key(home)).hex()
+    again = CliRunner().invoke(app, ["signer", "key", "--home", str(home), "--json"])
+    assert json.loads(again.output)["public_key"] == public  # never replaced
+    (home / KEY_FILE).chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        read_signer_key(home)
+    missing = CliRunner().invoke(app, ["signer", "run", "--home", str(tmp_path / "none")])
+    assert missing.exit_code == 1 and "no signer configuration" in missing.output
 
 
 def make_ledger_offline(**options):
