@@ -190,7 +190,7 @@ def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
         withdrawal_root=compute_tree_root([compute_withdrawal_leaf(withdrawal)]),
         chain_id=node.config.domain.chain_id, rollup_id=node.config.domain.rollup_id,
         txs=(), executions=(), witness=compute_batch_witness(state, [], []), proofs=(),
-        circuits={})
+        circuits={}, records={})
     pointer = digest_from_cid(sequencer.publisher.data_store.put(blob.to_bytes()))
     return BatchHeader(blob.number, blob.prev_state_root, blob.state_root, blob.tx_root,
                        blob.trace_root, blob.withdrawal_root, pointer)
