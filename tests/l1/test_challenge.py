@@ -12,6 +12,7 @@ import pytest
 
 from flavum.challenger import Challenger
 from flavum.core.batch import (
+    BatchHeader,
     TxCommitment,
     Withdrawal,
     compute_batch_header,
@@ -94,11 +95,20 @@ class Rollup:
              executions: dict[int, Execution] | None = None,
              inferences: Sequence[ProvenInference] = (),
              forced: Sequence[ForcedInclusion] = (),
-             registrations: Sequence[ModelRegistration] = ()) -> tuple[object, list[BatchTx]]:
-        """Post the next batch: each tx's true commitment, or the lie given for its index
-        (the state then follows the lie no further: later batches build on the truth), with
-        the Infers' `executions` by index, the proofs of their traces and the registrations
+             registrations: Sequence[ModelRegistration] = ()
+             ) -> tuple[BatchHeader, list[BatchTx]]:
+        """Post the next batch (`seal`) with the proofs of its traces and the registrations
         of models its state root shows."""
+        header, posted = self.seal(txs, lie, executions)
+        self.ledger.post_batch(header, posted, inferences, forced, registrations)
+        self.batches.append(posted)
+        return header, posted
+
+    def seal(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None,
+             executions: dict[int, Execution] | None = None) -> tuple[BatchHeader, list[BatchTx]]:
+        """The next batch, applied to the state: each tx's true commitment, or the lie given
+        for its index (the state then follows the lie no further: later batches build on the
+        truth), with the Infers' `executions` by index."""
         prev_root = compute_state_root(self.state)
         posted = []
         for i, tx in enumerate(txs):
@@ -111,8 +121,6 @@ class Rollup:
                 outcome.withdrawal)))
         header = compute_batch_header(len(self.batches), prev_root,
                                       [t.commitment for t in posted], h("data"))
-        self.ledger.post_batch(header, posted, inferences, forced, registrations)
-        self.batches.append(posted)
         return header, posted
 
 
@@ -120,16 +128,20 @@ def h(label: str) -> Hash32:
     return keccak256(label.encode())
 
 
-@pytest.fixture
-def rollup() -> Rollup:
+def make_rollup() -> Rollup:
+    """Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox."""
     w3 = embedded_web3((*FUNDED, CHALLENGER_KEY))
     ledger = deploy(w3, challenge_window=WINDOW)
     r = Rollup(ledger, GENESIS.state())
-    # Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox.
     ledger.deposit_eth(ALICE_KEY, ALICE, 5 * ETH)
     (event,) = ledger.deposits(0, ledger.head())
     r.post([make_deposit_transaction(DOMAIN, ledger.ledger_id, event)])
     return r
+
+
+@pytest.fixture
+def rollup() -> Rollup:
+    return make_rollup()
 
 
 def signed(key: bytes, nonce: int, body) -> Transaction:
