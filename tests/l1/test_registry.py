@@ -30,6 +30,7 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_abi import header_tuple
 from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
 from flavum.l1.interface import ProvenInference, proven_inference
+from flavum.l1.verifiers import VerifierBuild
 from flavum.node.watcher import make_deposit_transaction
 from flavum.zk.execution import FIELD_MODULUS
 
@@ -72,6 +73,13 @@ def deploy_yes_verifier(ledger: EvmLedger, key: bytes = SEQUENCER_KEY) -> str:
     verify = "0x1e8e1e13" + "00" * 96  # verifyProof(bytes,uint256[]) of nothing
     assert int.from_bytes(ledger.w3.eth.call({"to": address, "data": verify}), "big") == 1
     return str(address)
+
+
+def deploy_verifier(ledger: EvmLedger, build: VerifierBuild, key: bytes = BOB_KEY) -> str:
+    """An instance of the model's own verifier code, deployed by `key` (anyone)."""
+    contract = build.contract
+    receipt = ledger._deploy("verifier", key, contract.abi, contract.bytecode, (), 8_000_000)
+    return str(receipt["contractAddress"])
 
 
 def inference_arg(inference: ProvenInference, vka: list[bytes] | None = None) -> tuple:
@@ -169,7 +177,7 @@ def test_a_registration_shows_the_models_own_binding_in_an_accepted_batch(ledger
     bound = replace(bound, state=state_of(bound.model, data))
     batch0 = make_batch(0, state_root=bound.root)
     ledger.post_batch(*batch0)
-    verifier = ledger.w3.to_checksum_address(ledger._own_verifier(tiny.verifier, BOB_KEY))
+    verifier = deploy_verifier(ledger, tiny.verifier)
     honest = bound.registration()
 
     def why(registration, header=batch0.header) -> str:
@@ -228,7 +236,7 @@ def test_the_reusable_path_reads_only_the_vka_the_binding_names(ledger, tiny):
     # A "reusable verifier" whose code is not the one the binding names: the yes-verifier.
     assert why(deploy_yes_verifier(ledger), vka) == "reusable verifier code is not the model's"
     # Its own verifier, though the binding names none.
-    own = ledger.w3.to_checksum_address(ledger._own_verifier(tiny.verifier, BOB_KEY))
+    own = deploy_verifier(ledger, tiny.verifier)
     assert why(own, []) == "the model has no verifier of its own: register its VKA"
     assert ledger.model(MODEL) is None
     # The posting of batch 1 binds it with the right VKA, and the real proof in it verifies.
