@@ -8,7 +8,7 @@ whose key used to register models, cannot bind a contract that says yes to any p
 honest model, nor to a model of a state root it never posted; a reusable verifier reads only
 the VKA the binding names; and a registration stops counting when its batch is reverted."""
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -23,7 +23,7 @@ from flavum.core.stf import (
     compute_object_id,
     process_transaction,
 )
-from flavum.core.transactions import Infer, Transfer, compute_tx_hash
+from flavum.core.transactions import Infer, Transaction, Transfer, compute_tx_hash
 from flavum.core.types import Access, Amount, Nonce, ObjectId, ObjectKind
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm import EvmLedger
@@ -48,6 +48,7 @@ from .helpers import (
 )
 from .test_challenge import (
     CHALLENGER_KEY,
+    Rollup,
     deploy_model,
     make_rollup,
     native,
@@ -256,18 +257,30 @@ def test_the_reusable_path_reads_only_the_vka_the_binding_names(ledger, tiny):
 # --- 4. a registration does not survive its batch's revert -------------------------------
 
 
-def test_a_registration_from_a_reverted_batch_stops_counting(tiny):
+@dataclass
+class Reverted:
+    """Batch 1 showed Alice's model and Bob registered it from there; then a fraud proof
+    reverted batch 1. What the honest batch 1 in its place is made of."""
+
+    r: Rollup  # its state: the truth before batch 1
+    model_id: ObjectId
+    txs: list[Transaction]  # the deposit of Alice's data point, her DeployModel, a transfer
+    infer: Transaction  # an Infer of the model on that data point
+    execution: Execution
+    inference: ProvenInference
+
+
+def revert_a_registration(tiny) -> Reverted:
     r = make_rollup()  # batch 0: Alice's 5 ETH (honest)
     ledger = r.ledger
-    ledger.deposit_data(ALICE_KEY, ALICE, tiny.execution.input_commitment.be_bytes,
-                        b"a row")
+    ledger.deposit_data(ALICE_KEY, ALICE, tiny.execution.input_commitment.be_bytes, b"a row")
     event = ledger.deposits(0, ledger.head())[-1]
     deposit = make_deposit_transaction(DOMAIN, ledger.ledger_id, event)
     truth = r.state.copy()
     # Batch 1: the deposit, Alice's model (committed to its verifier), and a transfer
     # committed as if Bob had received 2 ETH: the lying state root shows the model too.
-    model_tx, transfer = deploy_model(tiny), signed(ALICE_KEY, 1, Transfer(BOB, native(),
-                                                                           Amount(10**18)))
+    model_tx = deploy_model(tiny)
+    transfer = signed(ALICE_KEY, 1, Transfer(BOB, native(), Amount(10**18)))
     pre = r.state.copy()
     process_transaction(pre, deposit)
     process_transaction(pre, model_tx)
@@ -284,28 +297,49 @@ def test_a_registration_from_a_reverted_batch_stops_counting(tiny):
     assert ledger.next_batch_number() == 1
     model = ledger.model(model_id)
     assert (model.batch_number, model.standing) == (1, False)
-
-    # The honest batch 1 in its place (the bond topped up), showing the same model.
     r.state, r.batches = truth, r.batches[:1]
-    ledger.top_up_bond(Amount(DEFAULT_BOND_WEI), ALICE_KEY)
-    header1, _ = r.post([deposit, model_tx, transfer])
-    shown = r.state.copy()
-    # Batch 2 proves an inference of the model: refused while its registration is the
-    # reverted batch's (by the Python side, and by the rollup when sent past it).
-    data_id = compute_deposit_object_id(event.event_id)
-    infer = signed(ALICE_KEY, 2, Infer(model_id, data_id, Amount(0)))
-    proven = {0: Execution(tiny.execution.input_commitment.be_bytes, tiny.execution.outputs)}
+    ledger.top_up_bond(Amount(DEFAULT_BOND_WEI), ALICE_KEY)  # the revert paid the bond away
+
+    infer = signed(ALICE_KEY, 2, Infer(model_id, compute_deposit_object_id(event.event_id),
+                                       Amount(0)))
+    execution = Execution(tiny.execution.input_commitment.be_bytes, tiny.execution.outputs)
     result_id = compute_object_id(ALICE, Nonce(2))
     inference = proven_inference(model_id, tiny.proof, [(compute_tx_hash(infer), result_id)])
-    header2, posted2 = r.seal([infer], executions=proven)
+    return Reverted(r, model_id, [deposit, model_tx, transfer], infer, execution, inference)
+
+
+def test_a_registration_from_a_reverted_batch_stops_counting(tiny):
+    v = revert_a_registration(tiny)
+    ledger = v.r.ledger
+    # The honest batch 1 in its place, showing the same model.
+    header1, _ = v.r.post(v.txs)
+    shown = v.r.state.copy()
+    # Batch 2 proves an inference of the model: refused while its registration is the
+    # reverted batch's (by the Python side, and by the rollup when sent past it).
+    header2, posted2 = v.r.seal([v.infer], executions={0: v.execution})
     with pytest.raises(LedgerError) as err:
-        ledger.post_batch(header2, posted2, [inference])
+        ledger.post_batch(header2, posted2, [v.inference])
     assert reason(err) == "model not registered"
-    assert refused(ledger, submit(ledger, header2, posted2, [inference_arg(inference)])) == (
+    assert refused(ledger, submit(ledger, header2, posted2, [inference_arg(v.inference)])) == (
         "model registered from a reverted batch: register it again")
     # Registered again from the standing batch 1, the same inference is taken.
-    ledger.register_model(header1, registration_in(shown, tiny, model_id), BOB_KEY)
-    model = ledger.model(model_id)
+    ledger.register_model(header1, registration_in(shown, tiny, v.model_id), BOB_KEY)
+    model = ledger.model(v.model_id)
     assert (model.batch_number, model.standing) == (1, True)
-    ledger.post_batch(header2, posted2, [inference])
+    ledger.post_batch(header2, posted2, [v.inference])
     assert ledger.next_batch_number() == 3
+
+
+def test_the_batch_in_place_of_the_reverted_one_binds_the_model_again(tiny):
+    """The new batch 1 has the reverted batch's number, not its hash: the old registration
+    does not count for it either; its own posting binds the model again."""
+    v = revert_a_registration(tiny)
+    ledger = v.r.ledger
+    header1, posted1 = v.r.seal([*v.txs, v.infer], executions={3: v.execution})
+    assert refused(ledger, submit(ledger, header1, posted1, [inference_arg(v.inference)])) == (
+        "model registered from a reverted batch: register it again")
+    ledger.post_batch(header1, posted1, [v.inference],
+                      registrations=[registration_in(v.r.state, tiny, v.model_id)])
+    model = ledger.model(v.model_id)
+    assert (model.batch_number, model.standing) == (1, True)
+    assert ledger.batch_status(1).accepted
