@@ -3,7 +3,10 @@
 Measured on the embedded EVM (py-evm, Prague rules; anvil gives the same gas) with real ezkl
 proofs of a Gemm 4-8-3 MLP with hashed input:
 
-- contract deployments, and a model's verifier: its own contract or its VKA on the shared one;
+- contract deployments, and binding a model to its verifier with no registrar (its MODEL
+  object, committed to its binding, shown by inclusion proof in an accepted batch's state root
+  of 1,000 leaves): its own verifier (deployed, then `register`), its VKA on the shared one
+  (`register`), or either by the posting of the batch that first proves the model;
 - a batch of one Transfer; a batch of 1 and of 16 single-inference proofs (own verifier);
 - a batch of 16 inferences proven by ONE proof of the same model with a batch dimension of 16,
   on the reusable verifier (its own verifier is over the 24,576-byte limit): one verifier call
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,6 +43,16 @@ from flavum.core.batch import (  # noqa: E402
 from flavum.core.encoding import keccak256  # noqa: E402
 from flavum.core.genesis import Genesis  # noqa: E402
 from flavum.core.merkle import compute_tree_proof  # noqa: E402
+from flavum.core.model_binding import ModelBinding  # noqa: E402
+from flavum.core.state import (  # noqa: E402
+    Object,
+    State,
+    compute_object_key,
+    compute_state_root,
+    get_state_proof,
+    set_balance,
+    set_object,
+)
 from flavum.core.transactions import (  # noqa: E402
     Infer,
     Transfer,
@@ -46,10 +60,25 @@ from flavum.core.transactions import (  # noqa: E402
     address_of,
     compute_tx_hash,
 )
-from flavum.core.types import ZERO_HASH, Amount, Hash32, ObjectId  # noqa: E402
+from flavum.core.types import (  # noqa: E402
+    ZERO_HASH,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    ObjectId,
+)
+from flavum.l1.evm_abi import header_tuple  # noqa: E402
 from flavum.l1.evm_client import embedded_web3  # noqa: E402
 from flavum.l1.evm_deploy import deploy_contracts  # noqa: E402
-from flavum.l1.interface import ModelLayout, proven_inference  # noqa: E402
+from flavum.l1.evm_escape import object_tuple  # noqa: E402
+from flavum.l1.evm_step import proof_arg  # noqa: E402
+from flavum.l1.interface import (  # noqa: E402
+    CircuitFiles,
+    ModelLayout,
+    ModelRegistration,
+    proven_inference,
+)
 from flavum.zk.execution import outputs_per_row  # noqa: E402
 from tests.l1.conftest import (  # noqa: E402
     DEPLOYER_KEY,
@@ -57,7 +86,7 @@ from tests.l1.conftest import (  # noqa: E402
     make_per_row_model,
     make_proven_model,
 )
-from tests.l1.helpers import batch_of, signed  # noqa: E402
+from tests.l1.helpers import batch_of, model_binding, model_object, signed  # noqa: E402
 
 # The ledger tests' deployer: on a fresh chain its rollup is DOMAIN's, which they sign for.
 DEPLOYER, SEQUENCER, USER = DEPLOYER_KEY, b"\x42" * 32, b"\x43" * 32
@@ -68,12 +97,30 @@ def h(label: str) -> Hash32:
     return keccak256(label.encode())
 
 
+FILLER = 1_000  # leaves of the state the models are shown in: proofs of ~10 siblings
+
+
+def bind(model, label: str, layout: ModelLayout = ModelLayout(), *, own: bool = True
+         ) -> tuple[Object, ModelBinding, CircuitFiles]:
+    """`model` deployed as the MODEL h(label), committed to its real binding."""
+    binding = model_binding(model, layout, own=own)
+    return model_object(model, ObjectId(h(label)), binding), binding, model.circuit(layout)
+
+
 def main() -> None:
-    rows: list[tuple[str, int, str]] = []
     with tempfile.TemporaryDirectory(prefix="flavum-bench-gas-") as tmp:
-        single = make_proven_model(Path(tmp), batch=1)
-        batched = make_proven_model(Path(tmp), batch=16)
-        rows16 = make_per_row_model(Path(tmp), n=16, real=12)
+        rows = measure(Path(tmp))
+    print("| operation | gas | note |")
+    print("|---|---:|---|")
+    for name, gas, note in rows:
+        print(f"| {name} | {gas:,} | {note} |")
+
+
+def measure(tmp: Path) -> list[tuple[str, int, str]]:
+    rows: list[tuple[str, int, str]] = []
+    single = make_proven_model(tmp, batch=1)
+    batched = make_proven_model(tmp, batch=16)
+    rows16 = make_per_row_model(tmp, n=16, real=12)
     w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
     genesis = Genesis(DOMAIN).root
     ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
@@ -88,42 +135,27 @@ def main() -> None:
                           "ezkl reusable verifier (once per chain)"), deploy_gas, strict=True):
         rows.append((f"deploy {name}", gas, ""))
 
-    # Model verifiers.
-    own_model, vka_model, batch_model = ObjectId(h("own")), ObjectId(h("vka")), ObjectId(h("b16"))
-    rows_model, rows_vka_model = ObjectId(h("rows16")), ObjectId(h("rows16-vka"))
-    before = w3.eth.block_number
-    ledger.register_model(own_model, single.verifier, single.artifacts.vk_hash, address_of(USER))
-    receipts = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])
-                for n in range(before + 1, w3.eth.block_number + 1)]
-    size = single.verifier.contract.deployed_size
-    rows.append(("deploy a model's own ezkl verifier (Gemm 4-8-3)", receipts[0]["gasUsed"],
-                 f"{size:,} bytes of code"))
-    rows.append(("register it in the ModelRegistry", receipts[1]["gasUsed"], ""))
-    ledger.register_model(vka_model, single.verifier, single.artifacts.vk_hash, address_of(USER),
-                          use_reusable=True)
-    rows.append(("register a model's VKA on the reusable verifier (+ allow-list)",
-                 ledger.last_receipt["gasUsed"], f"{len(single.verifier.vka)} words"))
-    assert not batched.verifier.fits
-    ledger.register_model(batch_model, batched.verifier, batched.artifacts.vk_hash,
-                          address_of(USER), ModelLayout(16))
-    rows.append(("register the batch-16 model's VKA (own verifier too big)",
-                 ledger.last_receipt["gasUsed"], f"{len(batched.verifier.vka)} words"))
-    rows_verifier = "own verifier" if rows16.verifier.fits else "reusable verifier"
-    before = w3.eth.block_number
-    ledger.register_model(rows_model, rows16.verifier, rows16.artifacts.vk_hash,
-                          address_of(USER), ModelLayout(16, per_row_inputs=True))
-    gas_used = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
-                for n in range(before + 1, w3.eth.block_number + 1)]
-    note = (f"{rows16.verifier.contract.deployed_size:,} bytes of code"
-            if rows16.verifier.fits else f"{len(rows16.verifier.vka)} words")
-    rows.append((f"register the per-row batch-16 model ({rows_verifier}, deployed + registered)",
-                 sum(gas_used), note))
-    ledger.register_model(rows_vka_model, rows16.verifier, rows16.artifacts.vk_hash,
-                          address_of(USER), ModelLayout(16, per_row_inputs=True),
-                          use_reusable=True)
-    rows.append(("register the per-row batch-16 model's VKA on the reusable verifier",
-                 ledger.last_receipt["gasUsed"], f"{len(rows16.verifier.vka)} words"))
+    # Models, bound to their verifiers with no registrar: each MODEL object committed to its
+    # binding, shown in the state root of an accepted batch among FILLER other leaves.
+    own, vka = bind(single, "own"), bind(single, "vka", own=False)
+    own_posted = bind(single, "own, bound in the posting")
+    assert not batched.verifier.fits  # its own verifier is over the size limit: VKA only
+    batch16 = bind(batched, "b16", ModelLayout(16))
+    rows_own = bind(rows16, "rows16", ModelLayout(16, per_row_inputs=True))
+    rows_vka = bind(rows16, "rows16-vka", ModelLayout(16, per_row_inputs=True), own=False)
+    state = State(DOMAIN)
+    for i in range(FILLER):
+        set_balance(state, Address(h(f"holder {i}")[:20]), AssetId(h("asset")), Amount(1 + i))
+    for obj, _, _ in (own, vka, own_posted, batch16, rows_own, rows_vka):
+        set_object(state, obj)
+    root = compute_state_root(state)
 
+    def registration(bound) -> ModelRegistration:
+        obj, binding, circuit = bound
+        return ModelRegistration(obj, binding, get_state_proof(
+            state, compute_object_key(obj.object_id)), circuit)
+
+    siblings = len(registration(own).proof.siblings)
     number, prev, nonce = 0, genesis, 0
 
     def sign(body):
@@ -131,18 +163,65 @@ def main() -> None:
         nonce += 1
         return signed(body, nonce)
 
+    def post(emitted, inferences, registrations=()):
+        """Post the next batch of `emitted`: (transaction, its trace entry, its withdrawal);
+        its state root shows the models."""
+        nonlocal number, prev
+        header, txs = batch_of(number, prev, emitted, root)
+        ledger.post_batch(header, txs, inferences, registrations=registrations)
+        number, prev = number + 1, header.state_root
+        return header, ledger.last_receipt["gasUsed"]
+
+    eth = compute_asset_id(ledger.ledger_id)
+    shown, empty = post([(sign(Transfer(address_of(USER), eth, Amount(1))), None, None)], [])
+    rows.append(("batch without inferences (one Transfer)", empty, ""))
+
+    # Registered by anyone (here the user) with the registry's `register`.
+    before = w3.eth.block_number
+    ledger.register_model(shown, registration(own), USER)
+    receipts = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])
+                for n in range(before + 1, w3.eth.block_number + 1)]
+    size = single.verifier.contract.deployed_size
+    rows.append(("deploy a model's own ezkl verifier (Gemm 4-8-3)", receipts[0]["gasUsed"],
+                 f"{size:,} bytes of code"))
+    rows.append(("`register` it (inclusion proof, binding, EXTCODEHASH)",
+                 receipts[1]["gasUsed"], f"proof of {siblings} siblings"))
+
+    def register_vka(bound, words) -> int:
+        """`register` of a model's VKA on the reusable verifier (sent by hand: the model's
+        own verifier fits, a node would commit to it)."""
+        obj, binding, _ = bound
+        arg = (object_tuple(w3, obj), (binding.record_hash, binding.srs_hash,
+                                       binding.verifier_code_hash, binding.vka_digest,
+                                       binding.reusable_code_hash, binding.rows,
+                                       binding.per_row_inputs),
+               proof_arg(registration(bound).proof), ledger.reusable_verifier.address,
+               list(words))
+        ledger._transact("register", USER, ledger.registry.functions.register(
+            header_tuple(shown), arg), gas=3_000_000)
+        return int(ledger.last_receipt["gasUsed"])
+
+    rows.append(("`register` a model's VKA on the reusable verifier",
+                 register_vka(vka, single.verifier.vka),
+                 f"{len(single.verifier.vka)} words, proof of {siblings} siblings"))
+    rows_verifier = "own verifier" if rows16.verifier.fits else "reusable verifier"
+    before = w3.eth.block_number
+    ledger.register_model(shown, registration(rows_own), USER)
+    gas_used = [w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])["gasUsed"]
+                for n in range(before + 1, w3.eth.block_number + 1)]
+    note = (f"{rows16.verifier.contract.deployed_size:,} bytes of code"
+            if rows16.verifier.fits else f"{len(rows16.verifier.vka)} words")
+    rows.append((f"the per-row batch-16 model ({rows_verifier}, deployed + `register`)",
+                 sum(gas_used), note))
+    rows.append(("`register` the per-row batch-16 model's VKA on the reusable verifier",
+                 register_vka(rows_vka, rows16.verifier.vka),
+                 f"{len(rows16.verifier.vka)} words"))
+    own_model, vka_model, batch_model = (m[0].object_id for m in (own, vka, batch16))
+    rows_model, rows_vka_model = rows_own[0].object_id, rows_vka[0].object_id
     def infer(model_id, data_id):
         """A signed Infer transaction and its hash (its trace entry's tx_hash)."""
         tx = sign(Infer(model_id, data_id, Amount(0)))
         return tx, compute_tx_hash(tx)
-
-    def post(emitted, inferences):
-        """Post the next batch of `emitted`: (transaction, its trace entry, its withdrawal)."""
-        nonlocal number, prev
-        header, txs = batch_of(number, prev, emitted)
-        ledger.post_batch(header, txs, inferences)
-        number, prev = number + 1, header.state_root
-        return ledger.last_receipt["gasUsed"]
 
     def single_inferences(model_id, count):
         emitted, inferences = [], []
@@ -154,13 +233,17 @@ def main() -> None:
             inferences.append(proven_inference(model_id, single.proof, [(tx_hash, result)]))
         return emitted, inferences
 
-    eth = compute_asset_id(ledger.ledger_id)
-    empty = post([(sign(Transfer(address_of(USER), eth, Amount(1))), None, None)], [])
-    rows.append(("batch without inferences (one Transfer)", empty, ""))
+    gas1 = {}
     for model_id, label in ((own_model, "own verifier"), (vka_model, "reusable verifier")):
-        gas = post(*single_inferences(model_id, 1))
-        rows.append((f"batch of 1 proven inference, {label}", gas, ""))
-    gas16 = post(*single_inferences(own_model, 16))
+        _, gas1[model_id] = post(*single_inferences(model_id, 1))
+        rows.append((f"batch of 1 proven inference, {label}", gas1[model_id], ""))
+    # The model bound by the posting of the batch that first proves it (its verifier code
+    # already deployed: the own model's).
+    emitted, inferences = single_inferences(own_posted[0].object_id, 1)
+    _, gas = post(emitted, inferences, [registration(own_posted)])
+    rows.append(("the same batch, the model bound in its posting (own verifier)", gas,
+                 f"+{gas - gas1[own_model]:,} for the binding"))
+    _, gas16 = post(*single_inferences(own_model, 16))
     rows.append(("batch of 16 proofs of 1 inference, own verifier", gas16,
                  f"{gas16 // 16:,} per inference"))
 
@@ -174,7 +257,20 @@ def main() -> None:
                                        batched.execution.input_commitment.be_bytes,
                                        outputs[r * per_row:(r + 1) * per_row], result), None))
         proof_rows.append((tx_hash, result))
-    gas_b = post(emitted, [proven_inference(batch_model, batched.proof, proof_rows)])
+    proven = [proven_inference(batch_model, batched.proof, proof_rows)]
+    _, gas_bound = post(emitted, proven, [registration(batch16)])
+    # The same inferences again (new transactions), the model bound by then.
+    again = []
+    for r, (_, trace, _) in enumerate(emitted):
+        (tx, tx_hash), result = infer(batch_model, ObjectId(h("d"))), ObjectId(h(f"br2-{r}"))
+        again.append((tx, replace(trace, tx_hash=tx_hash, result_id=result), None))
+    emitted = again
+    proven = [proven_inference(batch_model, batched.proof,
+                               [(t.tx_hash, t.result_id) for _, t, _ in emitted])]
+    _, gas_b = post(emitted, proven)
+    rows.append(("batch of 16 inferences in ONE proof, the batch-16 model bound in its posting "
+                 "(VKA on the reusable verifier)", gas_bound,
+                 f"+{gas_bound - gas_b:,} for the binding ({len(batched.verifier.vka)} words)"))
     per_inference = gas_b // 16
     verdict = "goal met" if per_inference <= GOAL else "goal missed"
     rows.append(("**batch of 16 inferences in ONE proof (batch-16 model), reusable verifier**",
@@ -195,7 +291,7 @@ def main() -> None:
                                            result), None))
             proof_rows.append((tx_hash, result))
         proof_rows += [(ZERO_HASH, ZERO_HASH)] * (16 - real)  # padding rows: no trace leaf
-        return post(emitted, [proven_inference(model_id, proof, proof_rows)])
+        return post(emitted, [proven_inference(model_id, proof, proof_rows)])[1]
 
     gas_r = per_row_batch(rows16.full, rows16.full_proof, 16)
     per_inference = gas_r // 16
@@ -248,10 +344,7 @@ def main() -> None:
         rows.append((f"finalize withdrawal: {label} (tree of 16)", ledger.last_receipt["gasUsed"],
                      ""))
 
-    print("| operation | gas | note |")
-    print("|---|---:|---|")
-    for name, gas, note in rows:
-        print(f"| {name} | {gas:,} | {note} |")
+    return rows
 
 
 if __name__ == "__main__":

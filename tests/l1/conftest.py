@@ -23,6 +23,7 @@ from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3, rpc_web3
 from flavum.l1.evm_deploy import deploy_contracts, predict_domain
 from flavum.l1.evm_identity import EMBEDDED_CHAIN_ID, compute_deployment_domain
+from flavum.l1.interface import CircuitFiles, ModelLayout
 from flavum.l1.solc import REPO_ROOT
 from flavum.l1.verifiers import VerifierBuild, build_model_verifier
 from flavum.ml.batching import make_batched
@@ -131,6 +132,17 @@ class ProvenModel:
     execution: CircuitRun
     proof: Proof
     inputs: np.ndarray
+    directory: Path  # its verifier is kept under directory/evm, where a ledger looks for it
+
+    def circuit(self, layout: ModelLayout = ModelLayout()) -> CircuitFiles:
+        """The circuit's files, as a ledger builds (here: reads back) the model's verifier."""
+        return circuit_files(self.artifacts, self.directory, layout)
+
+
+def circuit_files(artifacts: CircuitArtifacts, directory: Path, layout: ModelLayout
+                  ) -> CircuitFiles:
+    return CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
+                        directory, layout)
 
 
 def make_proven_model(root: Path, batch: int) -> ProvenModel:
@@ -140,9 +152,10 @@ def make_proven_model(root: Path, batch: int) -> ProvenModel:
     inputs = make_calibration(4, rows=batch, seed=7)
     execution = run_witness(artifacts, inputs)
     proof = prove(artifacts, execution)
+    directory = root / f"verifier-{batch}"
     verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
-                                    artifacts.srs_path, root / f"verifier-{batch}")
-    return ProvenModel(artifacts, verifier, execution, proof, inputs)
+                                    artifacts.srs_path, directory / "evm")
+    return ProvenModel(artifacts, verifier, execution, proof, inputs, directory)
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +178,10 @@ class PerRowModel:
     padded_proof: Proof
     real: int
     inputs: np.ndarray  # the N rows of `full`
+    directory: Path  # its verifier is kept under directory/evm
+
+    def circuit(self, layout: ModelLayout) -> CircuitFiles:
+        return circuit_files(self.artifacts, self.directory, layout)
 
 
 def make_per_row_model(root: Path, n: int, real: int | None = None) -> PerRowModel:
@@ -176,10 +193,11 @@ def make_per_row_model(root: Path, n: int, real: int | None = None) -> PerRowMod
     full = run_witness(artifacts, rows)
     real = n - 1 if real is None else real
     padded = run_witness(artifacts, pad_rows(artifacts, rows[:real]))
+    directory = root / f"verifier-rows-{n}"
     verifier = build_model_verifier(artifacts.vk_path, artifacts.settings_path,
-                                    artifacts.srs_path, root / f"verifier-rows-{n}")
+                                    artifacts.srs_path, directory / "evm")
     return PerRowModel(artifacts, verifier, full, prove(artifacts, full), padded,
-                       prove(artifacts, padded), real, rows)
+                       prove(artifacts, padded), real, rows, directory)
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ import pytest
 
 from flavum.challenger import Challenger
 from flavum.core.batch import (
+    BatchHeader,
     TxCommitment,
     Withdrawal,
     compute_batch_header,
@@ -20,7 +21,16 @@ from flavum.core.batch import (
 )
 from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_proof
-from flavum.core.state import Domain, State, compute_state_root, decrease_balance, increase_balance
+from flavum.core.model_binding import compute_model_binding_hash
+from flavum.core.state import (
+    Domain,
+    State,
+    compute_object_key,
+    compute_state_root,
+    decrease_balance,
+    get_state_proof,
+    increase_balance,
+)
 from flavum.core.step_witness import compute_step_witness
 from flavum.core.stf import (
     Execution,
@@ -45,7 +55,13 @@ from flavum.l1.errors import LedgerError
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_client import embedded_web3
 from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
-from flavum.l1.interface import BatchTx, ForcedInclusion, ProvenInference, proven_inference
+from flavum.l1.interface import (
+    BatchTx,
+    ForcedInclusion,
+    ModelRegistration,
+    ProvenInference,
+    proven_inference,
+)
 from flavum.node.watcher import make_deposit_transaction
 
 from .conftest import (
@@ -59,7 +75,7 @@ from .conftest import (
     SEQUENCER_KEY,
     deploy,
 )
-from .helpers import mine
+from .helpers import mine, model_binding
 
 WINDOW = 20  # blocks
 ETH = 10**18
@@ -78,10 +94,21 @@ class Rollup:
     def post(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None,
              executions: dict[int, Execution] | None = None,
              inferences: Sequence[ProvenInference] = (),
-             forced: Sequence[ForcedInclusion] = ()) -> tuple[object, list[BatchTx]]:
-        """Post the next batch: each tx's true commitment, or the lie given for its index
-        (the state then follows the lie no further: later batches build on the truth), with
-        the Infers' `executions` by index and the proofs of their traces."""
+             forced: Sequence[ForcedInclusion] = (),
+             registrations: Sequence[ModelRegistration] = ()
+             ) -> tuple[BatchHeader, list[BatchTx]]:
+        """Post the next batch (`seal`) with the proofs of its traces and the registrations
+        of models its state root shows."""
+        header, posted = self.seal(txs, lie, executions)
+        self.ledger.post_batch(header, posted, inferences, forced, registrations)
+        self.batches.append(posted)
+        return header, posted
+
+    def seal(self, txs: list[Transaction], lie: dict[int, TxCommitment] | None = None,
+             executions: dict[int, Execution] | None = None) -> tuple[BatchHeader, list[BatchTx]]:
+        """The next batch, applied to the state: each tx's true commitment, or the lie given
+        for its index (the state then follows the lie no further: later batches build on the
+        truth), with the Infers' `executions` by index."""
         prev_root = compute_state_root(self.state)
         posted = []
         for i, tx in enumerate(txs):
@@ -94,8 +121,6 @@ class Rollup:
                 outcome.withdrawal)))
         header = compute_batch_header(len(self.batches), prev_root,
                                       [t.commitment for t in posted], h("data"))
-        self.ledger.post_batch(header, posted, inferences, forced)
-        self.batches.append(posted)
         return header, posted
 
 
@@ -103,16 +128,20 @@ def h(label: str) -> Hash32:
     return keccak256(label.encode())
 
 
-@pytest.fixture
-def rollup() -> Rollup:
+def make_rollup() -> Rollup:
+    """Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox."""
     w3 = embedded_web3((*FUNDED, CHALLENGER_KEY))
     ledger = deploy(w3, challenge_window=WINDOW)
     r = Rollup(ledger, GENESIS.state())
-    # Alice deposits 5 ETH on L1; batch 0 (honest) credits it from the inbox.
     ledger.deposit_eth(ALICE_KEY, ALICE, 5 * ETH)
     (event,) = ledger.deposits(0, ledger.head())
     r.post([make_deposit_transaction(DOMAIN, ledger.ledger_id, event)])
     return r
+
+
+@pytest.fixture
+def rollup() -> Rollup:
+    return make_rollup()
 
 
 def signed(key: bytes, nonce: int, body) -> Transaction:
@@ -284,19 +313,33 @@ def challenge_all(r: Rollup, number: int) -> str:
     return fraud.reason
 
 
+def deploy_model(tiny, nonce: int = 0) -> Transaction:
+    """Alice's DeployModel of the tiny model, committed to its binding (its own verifier)."""
+    return signed(ALICE_KEY, nonce, DeployModel(
+        h("onnx"), tiny.artifacts.vk_hash, compute_model_binding_hash(model_binding(tiny)),
+        Access.COMMON, native(), Amount(0)))
+
+
+def registration_in(state: State, tiny, model_id) -> ModelRegistration:
+    """What binds the tiny model `model_id` shown in `state`'s root."""
+    return ModelRegistration(state.objects[model_id], model_binding(tiny),
+                             get_state_proof(state, compute_object_key(model_id)),
+                             tiny.circuit())
+
+
 @pytest.fixture
 def with_model(rollup, tiny):
-    """Batch 1 (honest): Alice deposits her data point and deploys the tiny model, whose
-    verifier is registered on L1. Returns (rollup, model id, data id)."""
+    """Batch 1 (honest): Alice deposits her data point and deploys the tiny model; Bob binds
+    it to its verifier on L1 (shown in batch 1's state root). Returns (rollup, model id, data
+    id)."""
     r = rollup
     commitment = tiny.execution.input_commitment.be_bytes
     r.ledger.deposit_data(ALICE_KEY, ALICE, commitment, b"a row")
     event = r.ledger.deposits(0, r.ledger.head())[-1]
-    deploy = signed(ALICE_KEY, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
-                                              Access.COMMON, native(), Amount(0)))
-    r.post([make_deposit_transaction(DOMAIN, r.ledger.ledger_id, event), deploy])
+    header, _ = r.post([make_deposit_transaction(DOMAIN, r.ledger.ledger_id, event),
+                        deploy_model(tiny)])
     model_id = compute_object_id(ALICE, Nonce(0))
-    r.ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+    r.ledger.register_model(header, registration_in(r.state, tiny, model_id), BOB_KEY)
     return r, model_id, compute_deposit_object_id(event.event_id)
 
 

@@ -13,7 +13,15 @@ from flavum.core.batch import (
 )
 from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
-from flavum.core.state import Domain, compute_state_root, get_balance, get_object
+from flavum.core.model_binding import compute_model_binding_hash
+from flavum.core.state import (
+    Domain,
+    compute_object_key,
+    compute_state_root,
+    get_balance,
+    get_object,
+    get_state_proof,
+)
 from flavum.core.stf import (
     Execution,
     compute_deposit_object_id,
@@ -29,11 +37,11 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce, ObjectId
 from flavum.l1.evm_client import embedded_web3
-from flavum.l1.interface import BatchTx, proven_inference
+from flavum.l1.interface import BatchTx, ModelRegistration, proven_inference
 from flavum.node.watcher import LedgerWatcher
 
 from .conftest import ALICE, ALICE_KEY, BOB, FUNDED, deploy
-from .helpers import h, mine
+from .helpers import h, mine, model_binding
 
 ETH = 10**18
 BOB_KEY_FOR_GAS = FUNDED[3]  # a third party relays the finalizations and pays their gas
@@ -75,7 +83,10 @@ def run_e2e(w3, tiny, tmp_path):
     assert get_object(state, data_id).commitment == commitment
 
     # 2. L2: deploy the model, infer, withdraw 1 ETH to ALICE and the RESULT to BOB.
-    deploy_tx = _signed(domain, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
+    # Alice's DeployModel commits to the model's binding: its own verifier's code, its VKA.
+    binding = model_binding(tiny)
+    deploy_tx = _signed(domain, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash,
+                                               compute_model_binding_hash(binding),
                                                Access.COMMON, eth, Amount(0)))
     model_id = submit(deploy_tx).object_id
     infer_tx = _signed(domain, 1, Infer(model_id, data_id, Amount(0)))
@@ -87,14 +98,16 @@ def run_e2e(w3, tiny, tmp_path):
     w_eth = submit(withdraw_eth).withdrawal
     w_obj = submit(withdraw_obj).withdrawal
 
-    # 3. The batch: its DeployModel registers the model's verifier on L1, then it is posted
-    # with its six transactions (two deposits, four signed).
-    ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+    # 3. The batch, posted with its six transactions (two deposits, four signed); its posting
+    # also binds the model to its verifier: the MODEL shown in the batch's state root.
     header = compute_batch_header(0, genesis_root, [t.commitment for t in batch], h("data"))
     assert header.state_root == compute_state_root(state) and len(batch) == 6
     inference = proven_inference(model_id, tiny.proof, [(infer.trace.tx_hash, result_id)])
-    ledger.post_batch(header, batch, [inference])
+    registration = ModelRegistration(get_object(state, model_id), binding, get_state_proof(
+        state, compute_object_key(model_id)), tiny.circuit())
+    ledger.post_batch(header, batch, [inference], registrations=[registration])
     assert ledger.batch_status(0).accepted
+    assert ledger.model(model_id).standing
 
     # 4. Withdrawals against the accepted root.
     leaves = [compute_withdrawal_leaf(w) for w in (w_eth, w_obj)]
@@ -109,8 +122,6 @@ def run_e2e(w3, tiny, tmp_path):
     assert get_object(state, result_id) is None  # burnt on L2 when withdrawn
     assert ledger.eth_balance(bytes.fromhex(ledger.deployment.bridge[2:])) == ETH
     return ledger
-
-
 
 
 def test_e2e_embedded(tiny, tmp_path):

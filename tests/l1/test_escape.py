@@ -28,8 +28,8 @@ from flavum.core.stf import (
     compute_object_id,
     process_transaction,
 )
-from flavum.core.transactions import DeployModel, Infer, Transfer, address_of, compute_tx_hash
-from flavum.core.types import ZERO_HASH, Access, Amount, Nonce, ObjectKind
+from flavum.core.transactions import Infer, Transfer, address_of, compute_tx_hash
+from flavum.core.types import Amount, Nonce, ObjectKind
 from flavum.escape import (
     PAYABLE,
     SPENT,
@@ -45,7 +45,15 @@ from flavum.l1.interface import EscapeBalance, proven_inference
 from flavum.node.watcher import make_deposit_transaction
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, DOMAIN, FUNDED, GENESIS, deploy
-from .test_challenge import CHALLENGER_KEY, Rollup, balance, h, native, signed
+from .test_challenge import (
+    CHALLENGER_KEY,
+    Rollup,
+    balance,
+    deploy_model,
+    native,
+    registration_in,
+    signed,
+)
 
 WINDOW = 5  # blocks
 DELAY = 40  # blocks without an accepted batch before the freeze
@@ -80,11 +88,10 @@ def world(tiny) -> World:
     after_first = r.state.copy()
     ledger.deposit_data(ALICE_KEY, ALICE, tiny.execution.input_commitment.be_bytes, b"a row")
     event = ledger.deposits(0, ledger.head())[-1]
-    deploy_model = signed(ALICE_KEY, 0, DeployModel(h("onnx"), tiny.artifacts.vk_hash, ZERO_HASH,
-                                                    Access.COMMON, native(), Amount(0)))
-    r.post([make_deposit_transaction(DOMAIN, ledger.ledger_id, event), deploy_model])
+    header, _ = r.post([make_deposit_transaction(DOMAIN, ledger.ledger_id, event),
+                        deploy_model(tiny)])
     model_id = compute_object_id(ALICE, Nonce(0))
-    ledger.register_model(model_id, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+    ledger.register_model(header, registration_in(r.state, tiny, model_id), BOB_KEY)
     data_id = compute_deposit_object_id(event.event_id)
     infer = signed(ALICE_KEY, 1, Infer(model_id, data_id, Amount(0)))
     proven = Execution(tiny.execution.input_commitment.be_bytes, tuple(tiny.execution.outputs))

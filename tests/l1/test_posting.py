@@ -76,12 +76,12 @@ def test_the_rollup_refuses_malformed_packing(ledger):
               batch.header.tx_root, batch.header.trace_root, batch.header.withdrawal_root,
               batch.header.data_pointer)
     for bad in _malformed(data):
-        fn = ledger.rollup.functions.submitBatch(header, bad, [], [])
+        fn = ledger.rollup.functions.submitBatch(header, bad, [], [], [])
         with pytest.raises(LedgerError) as err:
             ledger._transact("raw submit", ledger.sequencer_key, fn)
         assert err.value.reason == "packed transactions are malformed"
     ledger._transact("submit", ledger.sequencer_key,
-                     ledger.rollup.functions.submitBatch(header, data, [], []))
+                     ledger.rollup.functions.submitBatch(header, data, [], [], []))
     assert ledger.posted_txs(0) == list(batch.txs)
 
 

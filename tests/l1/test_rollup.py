@@ -6,21 +6,27 @@ import pytest
 
 from flavum.core.assets import compute_asset_id
 from flavum.core.batch import Withdrawal, compute_withdrawal_leaf
+from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_root
 from flavum.core.transactions import Transfer, encode_transaction
 from flavum.core.types import ZERO_HASH, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerError, LedgerUnreachable
 from flavum.l1.evm import EvmLedger
+from flavum.l1.evm_abi import header_tuple
 from flavum.l1.evm_client import rpc_web3
 from flavum.l1.interface import ModelLayout
 
-from .conftest import ALICE, ALICE_KEY, BOB, GENESIS_ROOT, _free_port
+from .conftest import ALICE_KEY, BOB, BOB_KEY, GENESIS_ROOT, _free_port
 from .helpers import (
+    bind_model,
     h,
     header_of,
     make_batch,
     nonce_of,
     one_inference,
+    register,
+    registration_arg,
+    send_registration,
     signed,
     trace_of,
     tx_tuples,
@@ -30,8 +36,16 @@ MODEL = ObjectId(h("model"))
 
 
 @pytest.fixture
-def registered(ledger, tiny):
-    ledger.register_model(MODEL, tiny.verifier, tiny.artifacts.vk_hash, ALICE)
+def bound(tiny):
+    """The tiny model deployed as MODEL, committed to its own verifier."""
+    return bind_model(tiny, MODEL)
+
+
+@pytest.fixture
+def registered(ledger, bound):
+    """Batch 0 shows MODEL in its state root; Bob (anyone) binds it to its verifier. The
+    tests' batches follow, from batch 1."""
+    register(ledger, bound)
     return ledger
 
 
@@ -39,20 +53,33 @@ def reason(exc_info) -> str:
     return exc_info.value.reason
 
 
-def test_batch_with_a_real_proof_is_accepted(registered, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_batch_with_a_real_proof_is_accepted(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     tx_hash = registered.post_batch(header, txs, [inference])
-    status = registered.batch_status(0)
+    status = registered.batch_status(1)
     assert status.accepted and status.tx_hash == tx_hash
-    assert registered.next_batch_number() == 1
-    assert registered.model(MODEL).vk_hash == tiny.artifacts.vk_hash
-    # The next batch chains from the state root just accepted.
-    registered.post_batch(*make_batch(1, prev_root=header.state_root))
     assert registered.next_batch_number() == 2
+    model = registered.model(MODEL)
+    assert (model.vk_hash, model.batch_number, model.standing) == (tiny.artifacts.vk_hash, 0,
+                                                                   True)
+    # The next batch chains from the state root just accepted.
+    registered.post_batch(*make_batch(2, prev_root=header.state_root))
+    assert registered.next_batch_number() == 3
 
 
-def test_posting_is_idempotent(registered, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_a_model_is_bound_by_the_posting_that_first_proves_it(ledger, bound, tiny):
+    """No step before the batch: its state root shows the model, its posting binds it."""
+    header, txs, inference = one_inference(tiny, MODEL, state_root=bound.root)
+    ledger.post_batch(header, txs, [inference], registrations=[bound.registration()])
+    assert ledger.batch_status(0).accepted
+    model = ledger.model(MODEL)
+    assert (model.batch_number, model.standing, model.reusable) == (0, True, False)
+    code = ledger.w3.eth.get_code(ledger.w3.to_checksum_address(model.verifier))
+    assert keccak256(bytes(code)) == bound.binding.verifier_code_hash
+
+
+def test_posting_is_idempotent(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     first = registered.post_batch(header, txs, [inference])
     block = registered.head()
     assert registered.post_batch(header, txs, [inference]) == first
@@ -62,18 +89,17 @@ def test_posting_is_idempotent(registered, tiny):
     assert reason(err) == "batch hash mismatch"
 
 
-def test_wrong_previous_root(registered):
+def test_wrong_previous_root(ledger):
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(*make_batch(0, prev_root=h("not genesis")))
+        ledger.post_batch(*make_batch(0, prev_root=h("not genesis")))
     assert reason(err) == "previous state root mismatch"
 
 
-def test_batch_number_out_of_order(registered):
-    ledger = EvmLedger(registered.w3, registered.deployment, registered.sequencer_key)
+def test_batch_number_out_of_order(ledger):
     fn = ledger.rollup.functions.submitBatch(
-        (1, *[h(str(i)) for i in range(6)]), b"", [], [])
+        (1, *[h(str(i)) for i in range(6)]), b"", [], [], [])
     with pytest.raises(LedgerError) as err:
-        ledger._transact("raw submit", registered.sequencer_key, fn)
+        ledger._transact("raw submit", ledger.sequencer_key, fn)
     assert reason(err) == "batch number out of order"
 
 
@@ -84,7 +110,8 @@ def refused(ledger, header, txs, inferences=()) -> str:
     """Post a batch that must be refused; nothing is recorded. Returns the reason."""
     with pytest.raises(LedgerError) as err:
         ledger.post_batch(header, txs, inferences)
-    assert ledger.next_batch_number() == 0 and not ledger.batch_status(0).accepted
+    number = header.number
+    assert ledger.next_batch_number() == number and not ledger.batch_status(number).accepted
     return reason(err)
 
 
@@ -143,8 +170,8 @@ def test_withdrawal_root_must_follow_from_the_transactions(ledger):
     assert ledger.batch_status(0).withdrawal_root == header.withdrawal_root
 
 
-def test_trace_root_must_follow_from_the_transactions(registered, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_trace_root_must_follow_from_the_transactions(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     why = "trace root does not follow from the transactions"
     assert refused(registered, replace(header, trace_root=h("garbage")), txs,
                    [inference]) == why
@@ -152,10 +179,10 @@ def test_trace_root_must_follow_from_the_transactions(registered, tiny):
     # none, under a header that still claims its trace.
     [tx] = txs
     silent = (replace(tx, commitment=replace(tx.commitment, trace_leaf=ZERO_HASH)),)
-    claimed = replace(header_of(0, GENESIS_ROOT, silent), trace_root=header.trace_root)
+    claimed = replace(header_of(1, bound.root, silent), trace_root=header.trace_root)
     assert refused(registered, claimed, silent, [inference]) == why
     registered.post_batch(header, txs, [inference])
-    assert registered.batch_status(0).accepted
+    assert registered.batch_status(1).accepted
 
 
 def test_transactions_must_be_canonically_encoded(ledger):
@@ -168,30 +195,31 @@ def test_transactions_must_be_canonically_encoded(ledger):
     assert ledger.batch_status(0).accepted
 
 
-def test_unauthorised_poster(registered, tiny):
+def test_unauthorised_poster(registered, bound, tiny):
     intruder = EvmLedger(registered.w3, registered.deployment, sequencer_key=ALICE_KEY)
-    header, txs, inference = one_inference(tiny, MODEL)
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     with pytest.raises(LedgerError) as err:
         intruder.post_batch(header, txs, [inference])
     assert reason(err) == "only the sequencer posts batches"
 
 
-def test_bad_proof_byte(registered, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_bad_proof_byte(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     proof = bytearray(inference.proof)
     proof[100] ^= 0x01
     with pytest.raises(LedgerError) as err:
         registered.post_batch(header, txs, [replace(inference, proof=bytes(proof))])
     assert reason(err) == "proof rejected by the verifier"
-    assert registered.next_batch_number() == 0
+    assert registered.next_batch_number() == 1
 
 
-def test_public_values_not_matching_the_trace_leaves(registered, tiny):
-    _, _, inference = one_inference(tiny, MODEL)
+def test_public_values_not_matching_the_trace_leaves(registered, bound, tiny):
+    _, _, inference = one_inference(tiny, MODEL, 1, bound.root)
     [(tx_hash, result_id)] = inference.rows
     outputs = list(tiny.execution.outputs)
     outputs[0] += 1
-    lying = make_batch(0, traces=[trace_of(tiny, MODEL, tx_hash, result_id, outputs)])
+    lying = make_batch(1, prev_root=bound.root,
+                       traces=[trace_of(tiny, MODEL, tx_hash, result_id, outputs)])
     with pytest.raises(LedgerError) as err:
         registered.post_batch(*lying, [inference])
     assert reason(err) == "trace root mismatch"
@@ -203,13 +231,13 @@ def test_public_values_not_matching_the_trace_leaves(registered, tiny):
     assert reason(err) == "proof rejected by the verifier"
 
 
-def test_trace_root_mismatch(registered, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_trace_root_mismatch(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     # The transaction is said to emit another trace leaf than the proof gives.
     [tx] = txs
     garbage = (replace(tx, commitment=replace(tx.commitment, trace_leaf=h("garbage"))),)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header_of(0, header.prev_state_root, garbage), garbage, [inference])
+        registered.post_batch(header_of(1, header.prev_state_root, garbage), garbage, [inference])
     assert reason(err) == "trace root mismatch"
     # A proven inference whose row is another transaction than the header's trace says.
     other = replace(inference, rows=((h("another tx"), inference.rows[0][1]),))
@@ -218,64 +246,88 @@ def test_trace_root_mismatch(registered, tiny):
     assert reason(err) == "trace root mismatch"
 
 
-def test_rows_are_the_registered_ones(registered, ledger, tiny):
-    header, txs, inference = one_inference(tiny, MODEL)
+def test_rows_are_the_registered_ones(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
     two_rows = replace(inference, rows=inference.rows * 2)  # the model's proofs have 1 row
     with pytest.raises(LedgerError) as err:
         registered.post_batch(header, txs, [two_rows])
     assert reason(err) == "rows differ from the model's registration"
-    # Registered with 2 rows, the same circuit's 3 outputs do not split into them.
-    model = ObjectId(h("two-row model"))
-    ledger.register_model(model, tiny.verifier, tiny.artifacts.vk_hash, ALICE, ModelLayout(2))
+    # Bound with 2 rows (by the posting), the same circuit's 3 outputs do not split into them.
+    two = bind_model(tiny, ObjectId(h("two-row model")), ModelLayout(2))
+    header2, txs2, _ = one_inference(tiny, two.model_id, 1, bound.root, state_root=two.root)
     with pytest.raises(LedgerError) as err:
-        registered.post_batch(header, txs, [replace(two_rows, model_id=model)])
+        registered.post_batch(header2, txs2, [replace(two_rows, model_id=two.model_id)],
+                              registrations=[two.registration()])
     assert reason(err) == "outputs do not split into the rows"
-    # No registration without rows.
+    # No binding without rows.
+    none = bind_model(tiny, ObjectId(h("no rows")), ModelLayout(0))
     with pytest.raises(LedgerError) as err:
-        ledger.register_model(ObjectId(h("no rows")), tiny.verifier, tiny.artifacts.vk_hash,
-                              ALICE, ModelLayout(0))
+        registered.post_batch(*make_batch(1, prev_root=bound.root, state_root=none.root),
+                              registrations=[none.registration()])
     assert reason(err) == "a model's proofs have at least one row"
+    assert registered.next_batch_number() == 1
 
 
-def test_unregistered_model(registered, tiny):
-    header, txs, inference = one_inference(tiny, ObjectId(h("unknown model")))
+def test_unregistered_model(registered, bound, tiny):
+    header, txs, inference = one_inference(tiny, ObjectId(h("unknown model")), 1, bound.root)
     with pytest.raises(LedgerError) as err:
         registered.post_batch(header, txs, [inference])
     assert reason(err) == "model not registered"
 
 
-def test_model_registration_is_permanent_and_restricted(registered, tiny):
-    again = registered.register_model(MODEL, tiny.verifier, h("other vk"), ALICE)
-    assert again.vk_hash == tiny.artifacts.vk_hash  # idempotent: the first binding stays
-    outsider = EvmLedger(registered.w3, registered.deployment, sequencer_key=ALICE_KEY)
-    fn = outsider.registry.functions.registerModel(h("m2"), outsider.rollup.address, h("vk"),
-                                                   outsider.rollup.address, 1, False)
+def test_model_registration_is_permanent_and_open(registered, bound, tiny):
+    """Bob, neither the sequencer nor the owner, bound the model (the fixture); a standing
+    binding is never replaced, and only the rollup binds models while posting."""
+    batch0 = make_batch(0, state_root=bound.root)  # the fixture's registration batch
+    again = registered.register_model(batch0.header, bound.registration(), ALICE_KEY)
+    assert again == registered.model(MODEL)  # idempotent: the standing binding is returned
+    verifier = registered.w3.to_checksum_address(again.verifier)
     with pytest.raises(LedgerError) as err:
-        outsider._transact("registerModel", ALICE_KEY, fn)
-    assert reason(err) == "only the registrar registers models"
+        send_registration(registered, batch0.header,
+                          registration_arg(registered, bound.registration(), verifier))
+    assert reason(err) == "model already registered"
+    # Nor can a posting bind it again, from its own state root.
+    header, txs, inference = one_inference(tiny, MODEL, 1, bound.root, state_root=bound.root)
+    fn = registered.rollup.functions.submitBatch(
+        header_tuple(header), tx_tuples(txs),
+        [(MODEL, inference.proof, list(inference.instances), [], [inference.rows[0][0]],
+          [inference.rows[0][1]])], [],
+        [registration_arg(registered, bound.registration(), verifier)])
+    with pytest.raises(LedgerError) as err:
+        registered._transact("submit", registered.sequencer_key, fn, gas=5_000_000)
+    assert reason(err) == "model already registered"
+    fn = registered.registry.functions.registerAt(
+        1, h("batch"), bound.root, registration_arg(registered, bound.registration(), verifier))
+    with pytest.raises(LedgerError) as err:
+        registered._transact("registerAt", BOB_KEY, fn, gas=1_000_000)
+    assert reason(err) == "only the rollup registers while posting"
 
 
-def test_reusable_verifier_with_the_registry_allow_list(ledger, tiny):
-    model = ObjectId(h("vka model"))
-    registered = ledger.register_model(model, tiny.verifier, tiny.artifacts.vk_hash, ALICE,
-                                       use_reusable=True)
-    assert registered.reusable
-    header, txs, inference = one_inference(tiny, model)
+def test_reusable_verifier_reads_only_the_models_vka(ledger, tiny):
+    vka_model = bind_model(tiny, ObjectId(h("vka model")), own=False)
+    batch0 = make_batch(0, state_root=vka_model.root)
+    ledger.post_batch(*batch0)
+    # Bound by hand: the reusable verifier with the VKA words its binding's digest names.
+    send_registration(ledger, batch0.header, registration_arg(
+        ledger, vka_model.registration(), ledger.reusable_verifier.address,
+        tiny.verifier.vka))
+    model = vka_model.model_id
+    registered = ledger.model(model)
+    assert registered.reusable and registered.vka_digest == tiny.verifier.vka_digest
+    header, txs, inference = one_inference(tiny, model, 1, vka_model.root)
     ledger.post_batch(header, txs, [inference])
-    assert ledger.batch_status(0).accepted
+    assert ledger.batch_status(1).accepted
     # Anyone can register a VKA on the shared verifier; the rollup still refuses it for a
-    # model that the registry did not bind it to.
+    # model whose binding does not name it.
     forged = list(tiny.verifier.vka) + [b"\x00" * 32]
     reusable = ledger.reusable_verifier.functions.registerVka(forged)
     ledger._transact("registerVka", ALICE_KEY, reusable, gas=2_000_000)
-    header1, txs1, inference1 = one_inference(tiny, model, number=1,
+    header2, txs2, inference2 = one_inference(tiny, model, number=2,
                                               prev_root=header.state_root)
     fn = ledger.rollup.functions.submitBatch(
-        (header1.number, header1.prev_state_root, header1.state_root, header1.tx_root,
-         header1.trace_root, header1.withdrawal_root, header1.data_pointer),
-        tx_tuples(txs1),
-        [(model, inference1.proof, list(inference1.instances), forged,
-          [inference1.rows[0][0]], [inference1.rows[0][1]])], [])
+        header_tuple(header2), tx_tuples(txs2),
+        [(model, inference2.proof, list(inference2.instances), forged,
+          [inference2.rows[0][0]], [inference2.rows[0][1]])], [], [])
     with pytest.raises(LedgerError) as err:
         ledger._transact("submit", ledger.sequencer_key, fn, gas=5_000_000)
     assert reason(err) == "VKA not allowed for this model"

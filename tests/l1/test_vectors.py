@@ -22,6 +22,7 @@ from flavum.core.batch import (
 )
 from flavum.core.encoding import TREE_NODE_TAG, compute_tag, keccak256
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
+from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import (
     AMOUNT_TAG,
     Object,
@@ -184,3 +185,29 @@ def test_state_keys_and_value_hashes_match(harness, account, word, amount, kind)
                 obj.commitment, obj.metadata_hash, obj.vk_hash, obj.fee_asset, obj.fee,
                 obj.model_id, obj.data_id)
     assert harness.objectValueHash(as_tuple).call() == compute_object_hash(obj)
+
+
+def binding_tuple(binding: ModelBinding) -> tuple:
+    return (binding.record_hash, binding.srs_hash, binding.verifier_code_hash,
+            binding.vka_digest, binding.reusable_code_hash, binding.rows, binding.per_row_inputs)
+
+
+def test_model_binding_vectors(harness):
+    """A MODEL's metadata hash: the registry recomputes it from the binding a registrant shows."""
+    data = vectors("core/model_binding.json")
+    assert b(data["tag"]) == keccak256(b"flavum.model.binding")
+    for case in data["cases"]:
+        c = case["binding"]
+        binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
+                               b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
+                               c["per_row_inputs"])
+        assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.binary(min_size=32, max_size=32), min_size=5, max_size=5),
+       st.integers(0, 2**32 - 1), st.booleans())
+def test_model_binding_hash_matches(harness, words, rows, per_row_inputs):
+    binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs)
+    assert harness.modelBindingHash(binding_tuple(binding)).call() == (
+        compute_model_binding_hash(binding))

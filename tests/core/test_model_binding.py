@@ -1,0 +1,71 @@
+"""A model's binding (flavum.core.model_binding): what a MODEL's metadata hash commits to.
+Vectors for the Solidity side (FlavumHashes.modelBindingHash, tests/l1/test_vectors.py), and
+the property a registration relies on: any other field is another hash."""
+
+from dataclasses import fields, replace
+
+from flavum.core.encoding import encode_abi, keccak256
+from flavum.core.model_binding import (
+    MODEL_BINDING_ABI,
+    MODEL_BINDING_TAG,
+    ModelBinding,
+    compute_model_binding_hash,
+)
+from flavum.core.types import ZERO_HASH, Hash32
+from tests.vectors_util import check_vectors
+
+
+def word(n: int) -> Hash32:
+    return Hash32(bytes([n]) * 32)
+
+
+OWN = ModelBinding(word(1), word(2), word(3), word(4), word(5), 1, False)
+CASES = [
+    OWN,
+    # No verifier of its own (over the size limit): its VKA on the reusable verifier.
+    replace(OWN, verifier_code_hash=ZERO_HASH, rows=16),
+    # A batched model with one input commitment per row.
+    replace(OWN, rows=4, per_row_inputs=True),
+    ModelBinding(ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0, False),
+    ModelBinding(word(0xFF), word(0xFE), word(0xFD), word(0xFC), word(0xFB), 2**32 - 1, True),
+]
+
+
+def binding_json(b: ModelBinding) -> dict[str, object]:
+    return {"record_hash": "0x" + b.record_hash.hex(), "srs_hash": "0x" + b.srs_hash.hex(),
+            "verifier_code_hash": "0x" + b.verifier_code_hash.hex(),
+            "vka_digest": "0x" + b.vka_digest.hex(),
+            "reusable_code_hash": "0x" + b.reusable_code_hash.hex(), "rows": b.rows,
+            "per_row_inputs": b.per_row_inputs}
+
+
+def test_model_binding_vectors():
+    rows = [{"binding": binding_json(b), "hash": "0x" + compute_model_binding_hash(b).hex()}
+            for b in CASES]
+    check_vectors("core/model_binding.json",
+                  {"tag": "0x" + MODEL_BINDING_TAG.hex(), "cases": rows})
+
+
+def test_the_binding_hash_is_the_tagged_hash_of_its_fields():
+    assert MODEL_BINDING_TAG == keccak256(b"flavum.model.binding")
+    encoded = encode_abi(("bytes32", *MODEL_BINDING_ABI), (
+        MODEL_BINDING_TAG, word(1), word(2), word(3), word(4), word(5), 1, False))
+    # Seven 32-byte words after the tag: the hashes, rows (uint32) and the flag (bool).
+    assert len(encoded) == 32 * 8 and encoded[-64:] == (1).to_bytes(32, "big") + bytes(32)
+    assert compute_model_binding_hash(OWN) == keccak256(encoded)
+
+
+def test_any_other_field_is_another_binding():
+    """Another verifier's code, VKA, SRS, record or layout: never the same metadata hash."""
+    other = {"record_hash": word(9), "srs_hash": word(9), "verifier_code_hash": word(9),
+             "vka_digest": word(9), "reusable_code_hash": word(9), "rows": 2,
+             "per_row_inputs": True}
+    assert set(other) == {f.name for f in fields(ModelBinding)}
+    hashes = {compute_model_binding_hash(replace(OWN, **{name: value}))
+              for name, value in other.items()}
+    assert len(hashes) == len(other) and compute_model_binding_hash(OWN) not in hashes
+
+
+def test_a_binding_names_its_own_verifier_or_none():
+    assert OWN.has_own_verifier
+    assert not replace(OWN, verifier_code_hash=ZERO_HASH).has_own_verifier
