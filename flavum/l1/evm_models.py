@@ -103,7 +103,9 @@ class EvmModels(Ledger):
         build = build_model_verifier(circuit.vk_path, circuit.settings_path, circuit.srs_path,
                                      circuit.directory / "evm")
         binding = registration.binding
-        if build.code_hash != binding.verifier_code_hash or build.vka_digest != binding.vka_digest:
+        # A binding may name no own verifier (then only the VKA is bound) even where one fits.
+        if ((binding.has_own_verifier and build.code_hash != binding.verifier_code_hash)
+                or build.vka_digest != binding.vka_digest):
             raise LedgerError(
                 f"model {to_hex(registration.model.object_id)}: its circuit's verifier is not "
                 "the one its binding names", reason="binding mismatch")
