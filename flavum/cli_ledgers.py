@@ -73,9 +73,6 @@ def l1_deploy(
     admin: str | None = typer.Option(None, "--admin", help="Address (or key name) that may "
                                      "rotate the sequencer, for good (default: the deployer, "
                                      "i.e. the sequencer key)."),
-    rotation_delay: int | None = typer.Option(
-        None, "--rotation-delay", help="Blocks from a rotation's proposal to its activation; "
-        "more than the forced and challenge windows together (default: those plus 7,200)."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deploy the rollup, model registry and bridge contracts to an EVM ledger; the home's
@@ -115,7 +112,7 @@ def l1_deploy(
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
                               escape_delay_blocks=spec.escape_delay, admin=admin_address,
-                              rotation_delay_blocks=rotation_delay,
+                              rotation_delay_blocks=spec.rotation_delay,
                               ledger_name=spec.name, sequencer_key=key)
     retired = retire_home_state(home, (home / "config.toml", path)) if force else None
     write_deployment(path, handle.deployment)
