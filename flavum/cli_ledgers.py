@@ -191,9 +191,9 @@ def l1_rotate_sequencer(
     activate: bool = typer.Option(False, "--activate", help="Activate the proposed sequencer, "
                                   "once its delay is over (anyone may)."),
     admin_key: str | None = typer.Option(
-        None, "--admin-key", help="The admin's key, for --to and --cancel: a key file, or "
-        "env:VAR for an environment variable; never the key itself (default: the ledger's "
-        "sequencer key, the deployer's)."),
+        None, "--admin-key", help="The admin's key (it also pays --activate, which anyone "
+        "may send): a key file, or env:VAR for an environment variable; never the key itself "
+        "(default: the ledger's sequencer key, the deployer's)."),
     ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Replace the sequencer (the admin's one power): propose one (--to), which takes over
@@ -202,9 +202,8 @@ def l1_rotate_sequencer(
     if [to is not None, cancel, activate].count(True) != 1:
         raise InvalidInput("give exactly one of --to ADDRESS, --cancel, --activate")
     handle = open_evm(home, ledger)
-    default_key = ledger_spec(home, ledger).sequencer_key
-    key = (read_key_source(admin_key) if admin_key is not None and not activate
-           else load_key(home, default_key))
+    key = (read_key_source(admin_key) if admin_key is not None
+           else load_key(home, ledger_spec(home, ledger).sequencer_key))
     if to is not None:
         tx = handle.propose_sequencer(resolve_address(home, to), key)
     elif cancel:
