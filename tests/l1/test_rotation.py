@@ -2,18 +2,26 @@
 a user leaving, the old and the new sequencer: the admin alone proposes, the new sequencer
 takes over only after a delay longer than the forced and challenge windows (a withdrawal
 asked for when the rotation is proposed is paid before), the old one is refused from then on,
-and a proposal can be withdrawn."""
+and a proposal can be withdrawn. A lie the old sequencer posts just before the new one takes
+over still costs the bond, whoever posts after it."""
 
 import pytest
 
-from flavum.core.batch import BatchHeader, compute_batch_header, compute_withdrawal_leaf
+from flavum.challenger import Challenger
+from flavum.core.batch import (
+    BatchHeader,
+    TxCommitment,
+    Withdrawal,
+    compute_batch_header,
+    compute_withdrawal_leaf,
+)
 from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import compute_state_root
 from flavum.core.stf import process_transaction
-from flavum.core.transactions import Transfer, Withdraw, address_of
-from flavum.core.types import NO_OBJECT, Amount
-from flavum.l1.errors import LedgerError, NotSequencer
+from flavum.core.transactions import Transfer, Withdraw, address_of, compute_tx_hash
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Amount
+from flavum.l1.errors import BondShort, LedgerError, NotSequencer
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_abi import header_tuple
 from flavum.l1.evm_client import embedded_web3
@@ -21,9 +29,19 @@ from flavum.l1.evm_deploy import ROTATION_MARGIN
 from flavum.l1.evm_identity import read_domain
 from flavum.node.watcher import make_deposit_transaction
 
-from .conftest import ALICE, ALICE_KEY, BOB, DEPLOYER_KEY, FUNDED, SEQUENCER, deploy
+from .conftest import (
+    ALICE,
+    ALICE_KEY,
+    BOB,
+    BOB_KEY,
+    DEPLOYER_KEY,
+    FUNDED,
+    SEQUENCER,
+    SEQUENCER_KEY,
+    deploy,
+)
 from .helpers import mine
-from .test_challenge import ETH, Rollup, balance, native, signed
+from .test_challenge import CHALLENGER_KEY, ETH, Rollup, balance, native, signed
 from .test_identity import _deploy_raw
 
 ADMIN_KEY = DEPLOYER_KEY  # the deployer is the admin unless the deployment names another
@@ -41,7 +59,7 @@ def reason(err: pytest.ExceptionInfo[LedgerError]) -> str:
 @pytest.fixture
 def rollup() -> Rollup:
     """Alice's 5 ETH deposited and credited (batch 0, by the first sequencer)."""
-    w3 = embedded_web3((*FUNDED, NEW_KEY))
+    w3 = embedded_web3((*FUNDED, NEW_KEY, CHALLENGER_KEY))
     ledger = deploy(w3, forced_window=FORCED_WINDOW, challenge_window=CHALLENGE_WINDOW,
                     rotation_delay=DELAY)
     r = Rollup(ledger, Genesis(read_domain(w3, ledger.deployment.rollup)).state())
@@ -101,6 +119,45 @@ def test_only_the_admin_proposes_and_the_rotation_waits_out_its_delay(rollup):
     r.post([signed(ALICE_KEY, 1, Transfer(BOB, native(), Amount(ETH)))])
     assert new.next_batch_number() == 3
     assert new.bond().amount == new.bond().minimum, "the bond stays the rollup's"
+
+
+def test_a_lie_posted_just_before_the_rotation_still_costs_the_bond(rollup):
+    """The old sequencer steals through a withdrawal leaf in the last block before the new one
+    takes over, and the new one builds on it: once the lie is proven, both batches are
+    reverted, the bond (the rollup's, not either sequencer's) goes to the challenger, nothing
+    is paid, and the new sequencer must restore the bond to post."""
+    r = rollup
+    old, new = r.ledger, EvmLedger(r.ledger.w3, r.ledger.deployment, NEW_KEY)
+    standing = compute_state_root(r.state)  # after batch 0, the last honest one
+    old.propose_sequencer(NEW, ADMIN_KEY)
+    at = old.sequencer_roles().pending_at_block
+    old.mine_to(at - 2)
+    cover = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(0)))
+    stolen = Withdrawal(compute_tx_hash(cover), old.ledger_id, SEQUENCER, native(),
+                        Amount(5 * ETH), NO_OBJECT, 0, ZERO_HASH, NO_OBJECT)
+    after = r.state.copy()
+    process_transaction(after, cover)  # the post-state root is true: only the leaf lies
+    lie = TxCommitment(compute_tx_hash(cover), compute_state_root(after),
+                       compute_withdrawal_leaf(stolen))
+    r.post([cover], lie={0: lie})
+    r.state = after
+    assert old.head() == at - 1 and not old.sequencer_roles().due
+    new.activate_sequencer(NEW_KEY)
+    r.ledger = new
+    r.post([signed(BOB_KEY, 0, Transfer(ALICE, native(), Amount(0)))])
+    assert new.next_batch_number() == 3
+
+    before = balance(new, address_of(CHALLENGER_KEY))
+    (fraud,) = Challenger(new, Genesis(r.state.domain).state(), CHALLENGER_KEY).run()
+    assert (fraud.number, fraud.index, fraud.reason) == (1, 0, "wrong emission")
+    assert new.next_batch_number() == 1, "the new sequencer's batch is reverted with the lie"
+    assert balance(new, address_of(CHALLENGER_KEY)) > before + ETH * 9 // 10
+    assert new.bond().is_short and new.sequencer_roles().sequencer == NEW
+    with pytest.raises(BondShort):
+        new.post_batch(compute_batch_header(1, standing, [], ZERO_HASH))
+    new.mine_to(at + CHALLENGE_WINDOW + 1)
+    with pytest.raises(LedgerError, match="batch not accepted"):
+        new.finalize_withdrawal(stolen, 1, 0, [], SEQUENCER_KEY)
 
 
 def test_a_proposal_can_be_withdrawn_by_the_admin_only(rollup):
