@@ -74,7 +74,6 @@ class EvmLedger(EvmEscapeHatch, EvmRoles, Ledger):
         verifies_proofs=True, anchors_only=False, bridges_assets=True, bridges_objects=True,
         forced_inclusion=True, registers_models=True, pays_withdrawals=False,
         carries_batch_data=True, settles_by_fraud_proofs=True, escape_hatch=True,
-        rotates_sequencer=True,
     )
 
     def __init__(

@@ -2,8 +2,8 @@
 
 `EvmRoles` is the part of `EvmLedger` (evm.py) that reads who may post (the sequencer is the
 contract's, read at every call: the admin can replace it) and sends the admin's proposal, its
-cancellation and the activation once the rotation delay is over (docs/settlement.md, "Who can
-do what").
+cancellation and the activation once the rotation delay is over (docs/settlement.md, "Roles
+and sequencer rotation").
 """
 
 from __future__ import annotations

@@ -44,8 +44,6 @@ class Capabilities:
     settles_by_fraud_proofs: bool = False
     # frozen when no batch is accepted for a while: users withdraw from the last final state
     escape_hatch: bool = False
-    # an admin can replace the sequencer, after a delay users can leave in
-    rotates_sequencer: bool = False
 
 
 @dataclass(frozen=True)
@@ -486,7 +484,7 @@ class Ledger(ABC):
         """Pay `amount` into the sequencer's bond from `sender_key` (anyone may)."""
         raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
 
-    # --- capabilities.rotates_sequencer ---
+    # --- sequencer rotation (an EVM rollup's admin) ---
 
     def _no_rotation(self) -> LedgerUnsupported:
         return LedgerUnsupported(f"ledger {self.name} has no sequencer rotation",
