@@ -205,7 +205,9 @@ def status(home: Path = HomeOption, node: str | None = NodeOption,
             f"; REVERTED: posting stopped at batch {link['reverted_batch']}"
             if link["state"] == "reverted" else
             "; FROZEN in escape mode: leave with `flavum escape`"
-            if link["state"] == "frozen" else "") + (
+            if link["state"] == "frozen" else
+            "; REPLACED: this node's key is not the sequencer, posting stopped"
+            if link["state"] == "replaced" else "") + (
             f"; last error: {link['last_error']}" if link["last_error"] else "")
     emit(data, as_json, text)
 

@@ -70,6 +70,9 @@ def l1_deploy(
     force: bool = typer.Option(False, "--force", help="Replace an existing deployment: a new "
                                "rollup, so the home's state moves aside to retired-N/ and the "
                                "node starts from genesis."),
+    admin: str | None = typer.Option(None, "--admin", help="Address (or key name) that may "
+                                     "rotate the sequencer, for good (default: the deployer, "
+                                     "i.e. the sequencer key)."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deploy the rollup, model registry and bridge contracts to an EVM ledger; the home's
@@ -94,6 +97,7 @@ def l1_deploy(
                           "deployment is a new rollup, from genesis; --force moves the store "
                           "aside")
     funder = None if fund_from is None else read_key_source(fund_from)
+    admin_address = None if admin is None else resolve_address(home, admin)
     key = load_key(home, spec.sequencer_key)
     w3 = rpc_web3(spec.url)
     if funder is not None:
@@ -107,7 +111,8 @@ def l1_deploy(
                               challenge_window_blocks=(DEFAULT_CHALLENGE_WINDOW
                                                        if spec.challenge_window is None
                                                        else spec.challenge_window),
-                              escape_delay_blocks=spec.escape_delay,
+                              escape_delay_blocks=spec.escape_delay, admin=admin_address,
+                              rotation_delay_blocks=spec.rotation_delay,
                               ledger_name=spec.name, sequencer_key=key)
     retired = retire_home_state(home, (home / "config.toml", path)) if force else None
     write_deployment(path, handle.deployment)
@@ -165,6 +170,77 @@ def l1_bond(
                               f"{bond.minimum - bond.amount})")]
     if amount is not None:
         lines.insert(0, f"topped up  {_wei(amount)} (L1 tx {data['top_up_tx']})")
+    emit(data, as_json, "\n".join(lines))
+
+
+@l1_app.command("roles")
+@command
+def l1_roles(ledger: str = LedgerOption, home: Path = HomeOption,
+             as_json: bool = JsonOption) -> None:
+    """The rollup's admin and sequencer, a pending sequencer rotation, and whether this home's
+    sequencer key may post."""
+    show_roles(open_evm(home, ledger), home, ledger, as_json)
+
+
+@l1_app.command("rotate-sequencer")
+@command
+def l1_rotate_sequencer(
+    to: str | None = typer.Option(None, "--to", help="Propose this address (or key name) as "
+                                  "the sequencer."),
+    cancel: bool = typer.Option(False, "--cancel", help="Withdraw the pending proposal."),
+    activate: bool = typer.Option(False, "--activate", help="Activate the proposed sequencer, "
+                                  "once its delay is over (anyone may)."),
+    admin_key: str | None = typer.Option(
+        None, "--admin-key", help="The admin's key (it also pays --activate, which anyone "
+        "may send): a key file, or env:VAR for an environment variable; never the key itself "
+        "(default: the ledger's sequencer key, the deployer's)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Replace the sequencer (the admin's one power): propose one (--to), which takes over
+    only after the rotation delay, longer than the forced and challenge windows so users can
+    leave first; withdraw the proposal (--cancel); activate it after the delay (--activate)."""
+    if [to is not None, cancel, activate].count(True) != 1:
+        raise InvalidInput("give exactly one of --to ADDRESS, --cancel, --activate")
+    handle = open_evm(home, ledger)
+    key = (read_key_source(admin_key) if admin_key is not None
+           else load_key(home, ledger_spec(home, ledger).sequencer_key))
+    if to is not None:
+        tx = handle.propose_sequencer(resolve_address(home, to), key)
+    elif cancel:
+        tx = handle.cancel_sequencer(key)
+    else:
+        tx = handle.activate_sequencer(key)
+    show_roles(handle, home, ledger, as_json, {"l1_tx": to_hex(tx)})
+
+
+def show_roles(handle: Any, home: Path, ledger: str, as_json: bool,
+               extra: dict[str, Any] | None = None) -> None:
+    roles = handle.sequencer_roles()
+    try:
+        home_key: Address | None = address_of(load_key(home, ledger_spec(home, ledger)
+                                                       .sequencer_key))
+    except ConfigError:  # no sequencer key in this home: a user's
+        home_key = None
+    pending = None if roles.pending is None else {
+        "sequencer": to_hex(roles.pending), "at_block": roles.pending_at_block,
+        "due": roles.due}
+    data = (extra or {}) | {
+        "ledger": ledger, "admin": to_hex(roles.admin), "sequencer": to_hex(roles.sequencer),
+        "rotation_delay": roles.rotation_delay, "pending": pending, "head": roles.head,
+        "home_key": None if home_key is None else to_hex(home_key),
+        "home_key_posts": home_key == roles.sequencer}
+    lines = [f"admin           {to_hex(roles.admin)}",
+             f"sequencer       {to_hex(roles.sequencer)}"
+             + ("  (this home's sequencer key)" if home_key == roles.sequencer else ""),
+             f"rotation delay  {roles.rotation_delay} blocks"]
+    if roles.pending is not None and roles.pending_at_block is not None:
+        lines.append(f"PENDING         {to_hex(roles.pending)} takes over from block "
+                     f"{roles.pending_at_block} (head {roles.head}): "
+                     + ("due, activate it: flavum l1 rotate-sequencer --activate" if roles.due
+                        else f"{roles.pending_at_block - roles.head} blocks to go; users who "
+                        "would rather leave can withdraw meanwhile"))
+    if "l1_tx" in data:
+        lines.insert(0, f"sent            L1 tx {data['l1_tx']}")
     emit(data, as_json, "\n".join(lines))
 
 

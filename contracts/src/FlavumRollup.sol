@@ -35,6 +35,10 @@ interface IDepositInbox {
 /// than the challenge window), the rollup is frozen: it accepts no more batches, every batch
 /// it holds is final, and the Bridge pays each balance and DATA/RESULT object of the last
 /// state root (`escapeRoot`) to its owner, by inclusion proof, with no sequencer involved.
+/// Roles: the sequencer posts batches; the admin (fixed at deployment) can only rotate the
+/// sequencer, and a rotation takes effect `rotationDelay` blocks after it is proposed, longer
+/// than the forced and challenge windows together: a withdrawal asked for (or forced) when the
+/// rotation is proposed is final, and payable, before the new sequencer can post.
 contract FlavumRollup {
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
     /// public values are read are the model's, as the ModelRegistry pinned them:
@@ -131,7 +135,6 @@ contract FlavumRollup {
         FlavumStep.TraceClaim claim;
     }
 
-    address public immutable sequencer;
     ModelRegistry public immutable registry;
     uint256 public immutable forcedWindow; // blocks
     IDepositInbox public immutable inbox;
@@ -140,6 +143,12 @@ contract FlavumRollup {
     uint256 public immutable minBond; // wei the sequencer must keep bonded to post
     uint256 public immutable escapeDelay; // blocks without an accepted batch before the freeze
     uint64 internal immutable deployedAtBlock;
+    address public immutable admin; // proposes sequencer rotations, and nothing else
+    uint256 public immutable rotationDelay; // blocks from a proposal to its activation
+    bytes32 internal immutable rollupId; // FlavumHashes.rollupIdOf(this chain, this address)
+    address public sequencer; // the only poster of batches
+    address public pendingSequencer; // proposed by the admin (zero: none)
+    uint256 public pendingSequencerAtBlock; // from this block it can be activated
     uint256 public bond;
     uint256 public depositsConsumed; // this ledger's inbox deposits taken by accepted batches
     uint8 internal constant DEPOSIT_TX_TYPE = 8;
@@ -170,6 +179,9 @@ contract FlavumRollup {
     event ForcedRequestQueued(uint256 indexed requestId, bytes32 indexed txHash, address requester, bytes rawTx);
     event ForcedRequestProcessed(uint256 indexed requestId, uint64 indexed batchNumber, bool included);
     event BatchesReverted(uint64 indexed fromNumber, uint256 txIndex, address challenger, string reason, uint256 prize);
+    event SequencerProposed(address indexed sequencer, uint256 activeAtBlock);
+    event SequencerProposalCancelled(address indexed sequencer);
+    event SequencerActivated(address indexed previous, address indexed sequencer);
 
     /// The value sent is the sequencer's bond (`minBond`). `inbox_` is the Bridge, deployed
     /// right after this contract (its address is known in advance). The state batch 0 starts
@@ -179,8 +191,12 @@ contract FlavumRollup {
     /// batch the rollup holds when it freezes is final. `step_` must judge transactions for this
     /// contract's own domain (this chain, FlavumHashes.rollupIdOf(this chain, this address)): a
     /// transaction signed for any other deployment is refused by its one-step executor.
+    /// `admin_` may rotate the sequencer (zero: nobody can); `rotationDelay_` must exceed the
+    /// forced and challenge windows together (see proposeSequencer).
     constructor(
         address sequencer_,
+        address admin_,
+        uint256 rotationDelay_,
         ModelRegistry registry_,
         bytes memory genesis,
         uint256 forcedWindow_,
@@ -190,12 +206,17 @@ contract FlavumRollup {
         uint256 escapeDelay_
     ) payable {
         require(escapeDelay_ > challengeWindow_, "the escape delay must exceed the challenge window");
-        require(step_.chainId() == block.chainid, "the one-step executor is for another chain");
         require(
-            step_.rollupId() == FlavumHashes.rollupIdOf(block.chainid, address(this)),
-            "the one-step executor is for another rollup"
+            rotationDelay_ > challengeWindow_ + forcedWindow_,
+            "the rotation delay must exceed the forced and challenge windows"
         );
+        require(step_.chainId() == block.chainid, "the one-step executor is for another chain");
+        bytes32 id = FlavumHashes.rollupIdOf(block.chainid, address(this));
+        require(step_.rollupId() == id, "the one-step executor is for another rollup");
+        rollupId = id;
         sequencer = sequencer_;
+        admin = admin_;
+        rotationDelay = rotationDelay_;
         registry = registry_;
         bytes32 root = step_.genesisRoot(genesis);
         genesisStateRoot = root;
@@ -214,6 +235,46 @@ contract FlavumRollup {
     /// Restore the bond after a slash (anyone may pay it; only the sequencer posts).
     function topUpBond() external payable {
         bond += msg.value;
+    }
+
+    // --- roles: sequencer rotation -----------------------------------------------------------
+
+    /// Propose `next` as the sequencer (admin only). It can take over from `rotationDelay` blocks
+    /// on (activateSequencer), so everyone who would rather leave than trust it can first: a
+    /// withdrawal asked for now is in a batch within the forced window (forced, if need be)
+    /// and final a challenge window later, before the delay is over. A new proposal replaces a
+    /// pending one, its delay counted again. The bond stays as it is: it is the rollup's, not
+    /// a sequencer's, and a fraud proof against any batch, whoever posted it, takes it all.
+    function proposeSequencer(address next) external {
+        require(msg.sender == admin, "only the admin rotates the sequencer");
+        require(next != address(0), "the sequencer cannot be address zero");
+        pendingSequencer = next;
+        pendingSequencerAtBlock = block.number + rotationDelay;
+        emit SequencerProposed(next, block.number + rotationDelay);
+    }
+
+    /// Withdraw the pending proposal (admin only).
+    function cancelSequencer() external {
+        require(msg.sender == admin, "only the admin rotates the sequencer");
+        address next = _pendingSequencer();
+        delete pendingSequencer;
+        delete pendingSequencerAtBlock;
+        emit SequencerProposalCancelled(next);
+    }
+
+    /// Make the proposed sequencer the sequencer, once its delay is over (anyone may call).
+    function activateSequencer() external {
+        address next = _pendingSequencer();
+        require(block.number >= pendingSequencerAtBlock, "the rotation delay is not over");
+        emit SequencerActivated(sequencer, next);
+        sequencer = next;
+        delete pendingSequencer;
+        delete pendingSequencerAtBlock;
+    }
+
+    function _pendingSequencer() private view returns (address next) {
+        next = pendingSequencer;
+        require(next != address(0), "no sequencer rotation is pending");
     }
 
     // --- forced inclusion -----------------------------------------------------------------
@@ -290,6 +351,15 @@ contract FlavumRollup {
         require(bond >= minBond, "the sequencer's bond is short: top it up first");
         require(header.number == nextBatchNumber, "batch number out of order");
         require(header.prevStateRoot == lastStateRoot, "previous state root mismatch");
+        if (txs.length != 0) {
+            // The batch's domain is its first transaction's, which must be this rollup's: every
+            // non-empty batch commits (through its tx root) to the one deployment it is for.
+            require(_load(txs, 68, 1) & OWN_DOMAIN == 0, "packed transactions are malformed");
+            require(
+                _load(txs, 0, 32) == block.chainid && bytes32(_load(txs, 32, 32)) == rollupId,
+                "the batch's transactions are signed for another rollup"
+            );
+        }
 
         uint64 forcedBefore = uint64(forcedHead);
         uint64 depositsBefore = uint64(depositsConsumed);

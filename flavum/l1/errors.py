@@ -40,6 +40,13 @@ class BondShort(LedgerError):
     code = "bond_short"
 
 
+class NotSequencer(LedgerError):
+    """This handle's key is not the rollup's sequencer (the admin rotated it away, or it never
+    was): the rollup refuses its batches. Nothing was sent."""
+
+    code = "not_sequencer"
+
+
 class NotEscaped(LedgerError):
     """The rollup is not frozen yet: escape withdrawals are refused for `blocks_left` more
     blocks (if no batch is accepted meanwhile). Nothing was sent."""

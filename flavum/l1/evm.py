@@ -6,7 +6,7 @@ batch it accepts, the registry binds each model to its verifier (a model's own e
 compiled at run time by verifiers.py, or its VKA on the shared reusable one), the bridge takes
 deposits and pays withdrawals that users finalize with their Merkle proofs. A batch's data can
 ride in its own transaction (`submitBatchWithData`, flavum/da/evm_calldata.py). The escape
-hatch's calls are in evm_escape.py.
+hatch's calls are in evm_escape.py, the roles' (sequencer rotation) in evm_roles.py.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from flavum.l1.evm_escape import EvmEscapeHatch
 from flavum.l1.evm_gas import GasPolicy
 from flavum.l1.evm_models import EvmModels
 from flavum.l1.evm_posting import decode_posted_txs, encode_posted_txs
+from flavum.l1.evm_roles import EvmRoles
 from flavum.l1.evm_step import execute_args
 from flavum.l1.interface import (
     BatchRevert,
@@ -60,7 +61,7 @@ from flavum.l1.verifiers import REUSABLE_CONTRACT
 # --- the ledger -------------------------------------------------------------------------------
 
 
-class EvmLedger(EvmModels, EvmEscapeHatch, Ledger):
+class EvmLedger(EvmModels, EvmEscapeHatch, EvmRoles, Ledger):
     """The rollup's contracts on one EVM chain. `sequencer_key` signs batches and registrations."""
 
     capabilities = Capabilities(
@@ -234,6 +235,7 @@ class EvmLedger(EvmModels, EvmEscapeHatch, Ledger):
         status = self._check_posted(header)
         if status is not None:
             return status.tx_hash
+        self._require_posting_role(key)
         bond = self.bond()
         if bond.is_short:
             raise BondShort(f"the sequencer's bond is {bond.amount} wei, under the minimum "

@@ -31,12 +31,16 @@ DEFAULT_BOND_WEI = 10**18  # the sequencer's bond, paid to whoever proves a batc
 # Blocks without an accepted batch before the rollup freezes into escape mode: 14 days of
 # 12-second blocks, twice the default challenge window (docs/settlement.md, "Escape hatch").
 DEFAULT_ESCAPE_DELAY = 100_800
+# Blocks from a sequencer rotation's proposal to its activation, beyond the forced and challenge
+# windows (which it must exceed, so users can leave first): one day of 12-second blocks.
+ROTATION_MARGIN = 7_200
 
 
 def deploy_contracts(
     w3: Any, deployer_key: bytes, *, sequencer: Address, genesis: Genesis,
     forced_window_blocks: int = 100, challenge_window_blocks: int = 50_400,
-    escape_delay_blocks: int | None = None,
+    escape_delay_blocks: int | None = None, admin: Address | None = None,
+    rotation_delay_blocks: int | None = None,
     bond_wei: int = DEFAULT_BOND_WEI, ledger_name: str = "evm",
     with_reusable_verifier: bool = True, sequencer_key: bytes | None = None,
     gas: GasPolicy = GasPolicy(),
@@ -46,12 +50,24 @@ def deploy_contracts(
     bridge (which deploys the ERC-721 of objects) and the shared reusable ezkl verifier;
     return the ledger handle (signing with `sequencer_key`). The genesis's domain must be the
     one this deployment gets (`predict_domain`), and `escape_delay_blocks` (None:
-    DEFAULT_ESCAPE_DELAY) must exceed the challenge window: nothing is deployed otherwise."""
+    DEFAULT_ESCAPE_DELAY) must exceed the challenge window: nothing is deployed otherwise.
+    `admin` (None: the deployer) may rotate the sequencer, each rotation taking effect
+    `rotation_delay_blocks` after it is proposed (None: the forced and challenge windows plus
+    ROTATION_MARGIN), which must exceed those two windows together (the contract's rule).
+    Only a rotation proposed more than the rotation delay before the escape delay runs out
+    replaces a sequencer gone silent: the defaults leave 6 days (docs/settlement.md)."""
     escape_delay = DEFAULT_ESCAPE_DELAY if escape_delay_blocks is None else escape_delay_blocks
     if escape_delay <= challenge_window_blocks:
         raise LedgerError(f"the escape delay ({escape_delay} blocks) must exceed the challenge "
                           f"window ({challenge_window_blocks} blocks): a frozen rollup's "
                           "batches must all be final")
+    windows = forced_window_blocks + challenge_window_blocks
+    rotation_delay = (windows + ROTATION_MARGIN if rotation_delay_blocks is None
+                      else rotation_delay_blocks)
+    if rotation_delay <= windows:
+        raise LedgerError(f"the rotation delay ({rotation_delay} blocks) must exceed the forced "
+                          f"and challenge windows ({windows} blocks together): users must be "
+                          "able to leave before a new sequencer posts")
     chain_id = int(call_mapped("chain id", lambda: w3.eth.chain_id))
     start = int(call_mapped("block number", lambda: w3.eth.block_number))
     deployer = w3.to_checksum_address(address_of(deployer_key))
@@ -81,8 +97,10 @@ def deploy_contracts(
     # The rollup reads the bridge's deposit inbox: the bridge is deployed right after it.
     inbox = w3.to_checksum_address(compute_create_address(address_of(deployer_key), nonce + 3))
     balances = encode_genesis_balances(genesis.balances())
-    rollup = deploy("FlavumRollup", (seq, registry, balances, forced_window_blocks, inbox, step,
-                                     challenge_window_blocks, escape_delay),
+    owner = deployer if admin is None else w3.to_checksum_address(admin)
+    rollup = deploy("FlavumRollup", (seq, owner, rotation_delay, registry, balances,
+                                     forced_window_blocks, inbox, step, challenge_window_blocks,
+                                     escape_delay),
                     5_000_000 + 60_000 * len(genesis.allocations), bond_wei)
     if rollup != w3.to_checksum_address(rollup_address):
         raise LedgerError(f"the rollup landed at {rollup}, the registry reads {rollup_address!r}")

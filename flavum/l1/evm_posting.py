@@ -11,8 +11,11 @@ batch has no transactions):
 
 A record is the transaction's envelope without the ABI words of its wire encoding and, unless
 it was signed for another domain than the batch's first transaction (the rules refuse it, but
-it can be posted and then challenged), without its domain. The contract hashes a record as it
-hashes the wire bytes, so tx hashes and signatures are those of `flavum.core.transactions`.
+it can be posted and then challenged), without its domain. The batch's domain is its first
+transaction's (whose record never names its own), and the contract requires it to be its own:
+a batch made for one deployment is refused at posting by every other. The contract hashes a
+record as it hashes the wire bytes, so tx hashes and signatures are those of
+`flavum.core.transactions`.
 Posting packed saves calldata: the wire encoding's offset, length and padding words are mostly
 zero bytes but still paid, and a zero leaf for what a transaction did not emit is 32 bytes
 more. The wire encoding of every posted transaction is rebuilt from its record
@@ -79,9 +82,10 @@ def decode_posted_txs(data: bytes) -> list[BatchTx]:
     if count == 0:
         raise LedgerError(_MALFORMED, reason=_MALFORMED)
     txs = []
-    for _ in range(count):
+    for i in range(count):
         flags = reader.uint(1)
-        if flags > EMITS_WITHDRAWAL | EMITS_TRACE | OWN_DOMAIN:
+        # The first record's domain is the batch's: it never names its own.
+        if flags > EMITS_WITHDRAWAL | EMITS_TRACE | OWN_DOMAIN or (i == 0 and flags & OWN_DOMAIN):
             raise LedgerError(_MALFORMED, reason=_MALFORMED)
         chain_id, rollup_id = batch_domain
         if flags & OWN_DOMAIN:

@@ -39,6 +39,7 @@ class LedgerSettings(Protocol):
     forced_window: int
     challenge_window: int | None  # None: the default (0 on the embedded EVM)
     escape_delay: int | None  # None: the default (evm_deploy.DEFAULT_ESCAPE_DELAY)
+    rotation_delay: int | None  # None: the default (the windows + evm_deploy.ROTATION_MARGIN)
     options: Mapping[str, Any]
 
 
@@ -96,6 +97,7 @@ def _open_evm(spec: LedgerSettings, home: Path, genesis: Genesis | None,
                                   forced_window_blocks=spec.forced_window,
                                   challenge_window_blocks=spec.challenge_window or 0,
                                   escape_delay_blocks=spec.escape_delay,
+                                  rotation_delay_blocks=spec.rotation_delay,
                                   ledger_name=spec.name, sequencer_key=key)
         return OpenedLedger(ledger, ledger.deployment.deployed_at_block, True)
     path = home / (spec.deployment or f"{spec.name}-deployment.json")

@@ -240,6 +240,32 @@ class EscapeStatus:
 
 
 @dataclass(frozen=True)
+class SequencerRoles:
+    """Who posts to a rollup and who can change that, as of block `head`: the admin proposes a
+    new sequencer (`pending`), who can be activated from block `pending_at_block` on,
+    `rotation_delay` blocks after the proposal (longer than the forced and challenge windows:
+    users can leave first). `poster` is the address this ledger handle posts with (None: it
+    holds no key)."""
+
+    admin: Address
+    sequencer: Address
+    rotation_delay: int
+    pending: Address | None
+    pending_at_block: int | None
+    head: int
+    poster: Address | None
+
+    @property
+    def may_post(self) -> bool:
+        return self.poster == self.sequencer
+
+    @property
+    def due(self) -> bool:
+        """A rotation is pending and its delay is over: anyone may activate it."""
+        return self.pending_at_block is not None and self.head >= self.pending_at_block
+
+
+@dataclass(frozen=True)
 class EscapeBalance:
     """A balance leaf of the escape root: `account` holds `amount` of `asset`."""
 
@@ -481,6 +507,28 @@ class Ledger(ABC):
     def top_up_bond(self, amount: Amount, sender_key: bytes) -> Hash32:
         """Pay `amount` into the sequencer's bond from `sender_key` (anyone may)."""
         raise LedgerUnsupported(f"ledger {self.name} holds no bond", reason="no fraud proofs")
+
+    # --- sequencer rotation (an EVM rollup's admin) ---
+
+    def _no_rotation(self) -> LedgerUnsupported:
+        return LedgerUnsupported(f"ledger {self.name} has no sequencer rotation",
+                                 reason="no sequencer rotation")
+
+    def sequencer_roles(self) -> SequencerRoles:
+        """The admin, the sequencer and a pending rotation."""
+        raise self._no_rotation()
+
+    def propose_sequencer(self, sequencer: Address, admin_key: bytes) -> Hash32:
+        """Propose `sequencer` (the admin's call); it can be activated after the delay."""
+        raise self._no_rotation()
+
+    def cancel_sequencer(self, admin_key: bytes) -> Hash32:
+        """Withdraw the pending proposal (the admin's call)."""
+        raise self._no_rotation()
+
+    def activate_sequencer(self, sender_key: bytes) -> Hash32:
+        """Make the proposed sequencer the sequencer once its delay is over (anyone may)."""
+        raise self._no_rotation()
 
     # --- capabilities.escape_hatch ---
 

@@ -75,6 +75,9 @@ class LedgerSpec:
     # blocks without an accepted batch before the rollup freezes into escape mode (EVM);
     # None: flavum.l1.evm_deploy.DEFAULT_ESCAPE_DELAY (100,800 blocks, 14 days)
     escape_delay: int | None = None
+    # blocks from a sequencer rotation's proposal to its activation (EVM); more than the forced
+    # and challenge windows together; None: those plus flavum.l1.evm_deploy.ROTATION_MARGIN
+    rotation_delay: int | None = None
     options: dict[str, Any] = field(default_factory=dict)  # backend-specific settings
 
     def to_toml(self) -> list[str]:
@@ -86,11 +89,13 @@ class LedgerSpec:
             lines.append(f"challenge_window = {self.challenge_window}")
         if self.escape_delay is not None:
             lines.append(f"escape_delay = {self.escape_delay}")
+        if self.rotation_delay is not None:
+            lines.append(f"rotation_delay = {self.rotation_delay}")
         return lines + [f"{k} = {json.dumps(v)}" for k, v in self.options.items()]
 
 
 LEDGER_FIELDS = ("name", "kind", "url", "deployment", "sequencer_key", "confirmations",
-                 "forced_window", "challenge_window", "escape_delay")
+                 "forced_window", "challenge_window", "escape_delay", "rotation_delay")
 
 
 def parse_ledger(raw: dict[str, Any]) -> LedgerSpec:

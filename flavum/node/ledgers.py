@@ -16,6 +16,9 @@ no longer holds are recorded "reverted". If a fraud proof reverted the node's ow
 node's execution disagrees with the ledger's one-step executor: posting to that ledger stops
 (re-posting would lose the bond again). A revert of a batch the node did not make (posted with
 its key by someone else) changes nothing: the node posts its own batches from there on.
+A node whose key the rollup's admin rotated away (or a proposed sequencer not activated yet)
+posts nothing and says so ("replaced"); it posts again once its key is the sequencer, a
+proposed key activating itself when its delay is over.
 """
 
 import logging
@@ -29,7 +32,7 @@ from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
-from flavum.l1.errors import BondShort, LedgerError, WithdrawalRefused
+from flavum.l1.errors import BondShort, LedgerError, NotSequencer, WithdrawalRefused
 from flavum.l1.interface import (
     BatchRevert,
     BatchTx,
@@ -66,6 +69,7 @@ class LedgerLink:
         # The first fraud proof that reverted one of this node's own batches: posting stops.
         self.reverted: BatchRevert | None = None
         self.frozen = False  # the rollup froze in escape mode: it takes no batch again
+        self.replaced = False  # this node's key is not the rollup's sequencer: nothing posted
 
     def tick(self) -> None:
         """Deposits in, forced requests in, reverts followed, batches out. A ledger error is
@@ -87,9 +91,16 @@ class LedgerLink:
                                    f"users leave with `flavum escape --ledger {self.name}`")
                 return
             self.post_pending()
+            self.replaced = False
             if caps.pays_withdrawals:
                 self.pay_federated_withdrawals()
             self.last_error = None
+        except NotSequencer as exc:
+            if not self.replaced:  # said once, not at every tick
+                log.error("ledger %s: %s", self.name, exc)
+            self.replaced = True
+            self.last_error = (f"{exc}; posting to {self.name} is stopped until this node's key "
+                               f"is the sequencer (`flavum l1 roles --ledger {self.name}`)")
         except BondShort as exc:
             self.last_error = (f"{exc}; top it up with `flavum l1 bond --ledger {self.name} "
                                "--top-up AMOUNT`")

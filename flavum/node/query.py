@@ -40,7 +40,8 @@ class LedgerInfo:
     verifies_proofs: bool
     anchors_only: bool
     last_error: str | None
-    state: str  # posting | reverted (posting stopped) | frozen (escape mode)
+    state: str  # posting | reverted (posting stopped) | frozen (escape mode) | replaced
+    # (posting stopped: this node's key is not the rollup's sequencer)
     reverted_batch: int | None  # the node's own batch a fraud proof reverted: posting stopped
     deployment: dict[str, Any] | None  # EVM: the rollup's contracts
     custody_address: str | None  # Litecoin: where deposits go
@@ -245,7 +246,8 @@ def _ledger_info(link: LedgerLink) -> LedgerInfo:
     return LedgerInfo(
         name=link.name, ledger_id=ledger.ledger_id, verifies_proofs=caps.verifies_proofs,
         anchors_only=caps.anchors_only, last_error=link.last_error,
-        state="reverted" if link.reverted else "frozen" if link.frozen else "posting",
+        state=("reverted" if link.reverted else "frozen" if link.frozen
+               else "replaced" if link.replaced else "posting"),
         reverted_batch=None if link.reverted is None else link.reverted.number,
         deployment=addresses.deployment, custody_address=addresses.custody_address,
         anchor_address=addresses.anchor_address,

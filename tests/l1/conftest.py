@@ -52,7 +52,8 @@ GENESIS_ROOT = GENESIS.root
 
 
 def deploy(w3: object, forced_window: int = 5, genesis: Genesis = GENESIS,
-           challenge_window: int = 0, escape_delay: int | None = None) -> EvmLedger:
+           challenge_window: int = 0, escape_delay: int | None = None,
+           rotation_delay: int | None = None) -> EvmLedger:
     """The contracts on `w3`; batches final at once unless a test opens a challenge window;
     the default escape delay (14 days of blocks) unless a test freezes the rollup. The
     genesis's allocations, for the domain this deployment gets (DOMAIN on a fresh embedded
@@ -61,7 +62,8 @@ def deploy(w3: object, forced_window: int = 5, genesis: Genesis = GENESIS,
     return deploy_contracts(w3, DEPLOYER_KEY, sequencer=SEQUENCER, genesis=genesis,
                             forced_window_blocks=forced_window,
                             challenge_window_blocks=challenge_window,
-                            escape_delay_blocks=escape_delay, sequencer_key=SEQUENCER_KEY)
+                            escape_delay_blocks=escape_delay,
+                            rotation_delay_blocks=rotation_delay, sequencer_key=SEQUENCER_KEY)
 
 
 @pytest.fixture

@@ -301,12 +301,12 @@ def bridge_of(r: Rollup) -> bytes:
     return bytes.fromhex(r.ledger.deployment.bridge[2:])
 
 
-def challenge_all(r: Rollup, number: int) -> str:
-    """Run the challenger from genesis; it must find transaction 0 of batch `number` and
-    revert it. Returns the fraud's reason."""
+def challenge_all(r: Rollup, number: int, index: int = 0) -> str:
+    """Run the challenger from genesis; it must find transaction `index` of batch `number`
+    and revert it. Returns the fraud's reason."""
     before = balance(r.ledger, CHALLENGER)
     (fraud,) = Challenger(r.ledger, GENESIS.state(), CHALLENGER_KEY).run()
-    assert (fraud.number, fraud.index) == (number, 0) and fraud.challenge_tx is not None
+    assert (fraud.number, fraud.index) == (number, index) and fraud.challenge_tx is not None
     assert r.ledger.next_batch_number() == number, "the lying batch is reverted"
     assert balance(r.ledger, CHALLENGER) > before + DEFAULT_BOND_WEI * 9 // 10
     assert balance(r.ledger, bridge_of(r)) == 5 * ETH
@@ -366,24 +366,29 @@ def test_a_result_whose_outputs_differ_from_the_proven_trace_is_challenged(with_
 
 
 def test_a_transaction_the_rules_refuse_is_challenged_when_included(rollup):
+    """Signed for another chain, it cannot open a batch (a batch's domain is its first
+    transaction's, and the rollup refuses another than its own at posting: test_identity.py),
+    but it can follow one of this rollup's own transactions, to be challenged."""
     r = rollup
     other = Domain(ChainId(1), Hash32(b"\x99" * 32))  # another rollup's domain
-    replayed = sign_transaction(Transaction(other.chain_id, other.rollup_id, ALICE, Nonce(0),
-                                            Transfer(SEQUENCER, native(), Amount(5 * ETH))),
+    honest = signed(ALICE_KEY, 0, Transfer(BOB, native(), Amount(1)))
+    replayed = sign_transaction(Transaction(other.chain_id, other.rollup_id, ALICE, Nonce(1),
+                                            Transfer(SEQUENCER, native(), Amount(4 * ETH))),
                                 ALICE_KEY)
     theft = signed(SEQUENCER_KEY, 0, Withdraw(r.ledger.ledger_id, SEQUENCER, native(),
-                                              Amount(5 * ETH), NO_OBJECT))
-    # As if the replayed transfer had paid the sequencer Alice's 5 ETH, which it then withdraws.
+                                              Amount(4 * ETH), NO_OBJECT))
+    # As if the replayed transfer had paid the sequencer 4 of Alice's ETH, which it withdraws.
     lying_state = r.state.copy()
-    decrease_balance(lying_state, ALICE, native(), Amount(5 * ETH))
-    increase_balance(lying_state, SEQUENCER, native(), Amount(5 * ETH))
+    process_transaction(lying_state, honest)
+    decrease_balance(lying_state, ALICE, native(), Amount(4 * ETH))
+    increase_balance(lying_state, SEQUENCER, native(), Amount(4 * ETH))
     first = compute_tx_commitment(compute_tx_hash(replayed), compute_state_root(lying_state),
                                   None, None)
     outcome = process_transaction(lying_state, theft)
     second = compute_tx_commitment(outcome.tx_hash, compute_state_root(lying_state), None,
                                    outcome.withdrawal)
-    r.post([replayed, theft], lie={0: first, 1: second})
-    reason = challenge_all(r, 1)
+    r.post([honest, replayed, theft], lie={1: first, 2: second})
+    reason = challenge_all(r, 1, index=1)
     assert reason.startswith("the rules refuse it") and "signed for chain 1" in reason
     mine(r.ledger, WINDOW + 1)
     paid: Withdrawal = outcome.withdrawal

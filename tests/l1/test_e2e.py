@@ -15,7 +15,6 @@ from flavum.core.genesis import Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.model_binding import compute_model_binding_hash
 from flavum.core.state import (
-    Domain,
     compute_object_key,
     compute_state_root,
     get_balance,
@@ -32,15 +31,17 @@ from flavum.core.transactions import (
     Infer,
     Transaction,
     Withdraw,
+    address_of,
     encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import ZERO_HASH, Access, Amount, ChainId, Hash32, Nonce, ObjectId
+from flavum.core.types import ZERO_HASH, Access, Amount, Nonce, ObjectId
 from flavum.l1.evm_client import embedded_web3
+from flavum.l1.evm_deploy import predict_domain
 from flavum.l1.interface import BatchTx, ModelRegistration, proven_inference
 from flavum.node.watcher import LedgerWatcher
 
-from .conftest import ALICE, ALICE_KEY, BOB, FUNDED, deploy
+from .conftest import ALICE, ALICE_KEY, BOB, DEPLOYER_KEY, FUNDED, deploy
 from .helpers import h, mine, model_binding
 
 ETH = 10**18
@@ -53,8 +54,8 @@ def _signed(domain, nonce, body):
 
 
 def run_e2e(w3, tiny, tmp_path):
-    domain = Domain(ChainId(7), Hash32(b"\x22" * 32))
-    genesis = Genesis(domain)
+    domain = predict_domain(w3, address_of(DEPLOYER_KEY))  # the rollup's: its batches are
+    genesis = Genesis(domain)  # refused at posting unless their transactions are signed for it
     state = genesis.state()
     genesis_root = genesis.root
     ledger = deploy(w3, genesis=genesis)

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from flavum.challenger import Challenger
-from flavum.core.batch import compute_tx_commitment, compute_withdrawal_leaf
+from flavum.core.batch import compute_batch_header, compute_tx_commitment, compute_withdrawal_leaf
 from flavum.core.errors import ConfigError, WrongDomain
-from flavum.core.genesis import Genesis
+from flavum.core.genesis import DEV_ASSET, Genesis
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import (
     compute_rollup_id,
@@ -26,9 +26,10 @@ from flavum.core.transactions import (
     Withdraw,
     address_of,
     compute_tx_hash,
+    encode_transaction,
     sign_transaction,
 )
-from flavum.core.types import NO_OBJECT, Address, Amount, ChainId, Nonce
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Address, Amount, ChainId, Nonce
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_client import (
     constructor_data,
@@ -45,6 +46,7 @@ from flavum.l1.evm_identity import (
     read_domain,
 )
 from flavum.l1.factory import open_ledger
+from flavum.l1.interface import BatchTx
 from flavum.node.config import LedgerSpec
 from flavum.node.watcher import make_deposit_transaction
 from tests.vectors_util import VECTORS_DIR
@@ -53,11 +55,13 @@ from .conftest import (
     ALICE,
     ALICE_KEY,
     BOB,
+    BOB_KEY,
     DEPLOYER_KEY,
     DOMAIN,
     FUNDED,
     GENESIS,
     SEQUENCER,
+    SEQUENCER_KEY,
     deploy,
 )
 from .test_challenge import CHALLENGER_KEY, WINDOW, Rollup, mine, native
@@ -107,8 +111,8 @@ def test_the_rollup_refuses_an_executor_for_another_domain(which):
     chain = EMBEDDED_CHAIN_ID if which == "rollup" else 1
     other = compute_create_address(DEPLOYER, nonce + 7) if which == "rollup" else rollup
     step = _deploy_raw(w3, "FlavumStep", (chain, compute_rollup_id(ChainId(chain), other)))
-    args = (w3.to_checksum_address(SEQUENCER), step, encode_genesis_balances([]), 5, step,
-            step, 0, 1)
+    args = (w3.to_checksum_address(SEQUENCER), w3.to_checksum_address(DEPLOYER), 6, step,
+            encode_genesis_balances([]), 5, step, step, 0, 1)
     with pytest.raises(LedgerError, match=f"the one-step executor is for another {which}"):
         _deploy_raw(w3, "FlavumRollup", args, value=ETH)
 
@@ -160,10 +164,46 @@ def _signed(r: Rollup, key: bytes, nonce: int, body) -> Transaction:
                                         Nonce(nonce), body), key)
 
 
+def test_a_batch_posted_to_one_deployment_is_refused_by_another_at_posting():
+    """The replay of a batch's posting, its very calldata, from one deployment to another of
+    the same sequencer, genesis and chain, both with a challenge window of 0 (nothing could
+    be challenged: whatever is accepted is final at once): refused at posting, the batch's
+    transactions being signed for the first rollup. So is the batch posted by a node's store
+    made for the first."""
+    w3 = embedded_web3(FUNDED)
+    funded = ((ALICE, Amount(10 * ETH)),)
+    a = deploy(w3, genesis=Genesis(DOMAIN, funded))
+    b = deploy(w3, genesis=Genesis(DOMAIN, funded))
+    assert a.genesis_state_root() == b.genesis_state_root()
+    state = Genesis(read_domain(w3, a.deployment.rollup), funded).state()
+    prev_root = compute_state_root(state)
+    domain = state.domain
+    tx = sign_transaction(Transaction(domain.chain_id, domain.rollup_id, ALICE, Nonce(0),
+                                      Transfer(BOB, DEV_ASSET, Amount(ETH))), ALICE_KEY)
+    outcome = process_transaction(state, tx)
+    commitment = compute_tx_commitment(outcome.tx_hash, compute_state_root(state), None, None)
+    header = compute_batch_header(0, prev_root, [commitment], ZERO_HASH)
+    posted = [BatchTx(encode_transaction(tx), commitment)]
+    a.post_batch(header, posted)
+    assert a.batch_status(0).accepted
+
+    calldata = w3.eth.get_transaction(a.batch_status(0).tx_hash)["input"]
+    with pytest.raises(LedgerError) as err:
+        send_transaction(w3, w3.eth.chain_id, SEQUENCER_KEY,
+                         {"to": b.deployment.rollup, "data": calldata, "gas": 3_000_000},
+                         "replayed posting")
+    assert err.value.reason == "the batch's transactions are signed for another rollup"
+    with pytest.raises(LedgerError) as err:
+        b.post_batch(header, posted)
+    assert err.value.reason == "the batch's transactions are signed for another rollup"
+    assert b.next_batch_number() == 0
+
+
 def test_a_transaction_signed_for_one_deployment_is_refused_by_another():
     """Two deployments on one chain (the double deploy): Alice's transfer and withdrawal on A,
-    replayed into a batch of B, are refused by the rules and proven fraudulent on B; the
-    withdrawal A paid cannot be finalized on B."""
+    replayed into a batch of B, are refused by the rules, and proven fraudulent on B when
+    posted after one of B's own transactions (opening a batch, they are refused at posting);
+    the withdrawal A paid cannot be finalized on B."""
     w3 = embedded_web3((*FUNDED, CHALLENGER_KEY))
     a, b = _rollup(w3), _rollup(w3)
     assert a.state.domain != b.state.domain
@@ -180,14 +220,20 @@ def test_a_transaction_signed_for_one_deployment_is_refused_by_another():
 
     with pytest.raises(WrongDomain, match="signed for rollup"):
         process_transaction(b.state.copy(), transfer)
-    # B's sequencer includes A's transfer as if it applied there (the state it would give).
+    # B's sequencer includes A's transfer as if it applied there (the state it would give):
+    # opening a batch, it is refused at posting; after one of B's own, it is posted.
+    own = _signed(b, BOB_KEY, 0, Transfer(ALICE, native(), Amount(0)))
     lying = b.state.copy()
     decrease_balance(lying, ALICE, native(), Amount(ETH))
     increase_balance(lying, BOB, native(), Amount(ETH))
     lie = compute_tx_commitment(compute_tx_hash(transfer), compute_state_root(lying), None, None)
-    b.post([transfer], lie={0: lie})
+    with pytest.raises(LedgerError, match="signed for another rollup"):
+        b.post([transfer], lie={0: lie})
+    process_transaction(lying, own)
+    lie = compute_tx_commitment(compute_tx_hash(transfer), compute_state_root(lying), None, None)
+    b.post([own, transfer], lie={1: lie})
     (fraud,) = Challenger(b.ledger, Genesis(b.state.domain).state(), CHALLENGER_KEY).run()
-    assert (fraud.number, fraud.index) == (1, 0) and "signed for rollup" in fraud.reason
+    assert (fraud.number, fraud.index) == (1, 1) and "signed for rollup" in fraud.reason
     (revert,) = b.ledger.batch_reverts()
     assert revert.reason == "wrong domain"  # the one-step executor's verdict
     assert b.ledger.next_batch_number() == 1

@@ -88,8 +88,11 @@ def test_the_rollup_refuses_malformed_packing(ledger):
 def _malformed(data: bytes) -> list[bytes]:
     """`data` (one record, no leaves) cut short, with a trailing byte, with a count of zero,
     with an announced trace leaf that is zero, with unknown flags, naming the batch's own
-    domain as its own."""
+    domain as its own, naming another domain as its own (the first record's domain is the
+    batch's: one encoding per batch)."""
     record = data[68:]
+    other = (1).to_bytes(32, "big") + data[32:64]
     return [data[:-1], data + b"\x00", data[:64] + bytes(4) + record,
             data[:68] + b"\x02" + record[1:] + bytes(32), data[:68] + b"\x08" + record[1:],
-            data[:68] + b"\x04" + data[:64] + record[1:]]
+            data[:68] + b"\x04" + data[:64] + record[1:],
+            data[:68] + b"\x04" + other + record[1:]]

@@ -10,10 +10,11 @@ from flavum.core.encoding import keccak256
 from flavum.core.merkle import compute_tree_root
 from flavum.core.transactions import Transfer, encode_transaction
 from flavum.core.types import ZERO_HASH, Amount, AssetId, Hash32, ObjectId
-from flavum.l1.errors import LedgerError, LedgerUnreachable
+from flavum.l1.errors import LedgerError, LedgerUnreachable, NotSequencer
 from flavum.l1.evm import EvmLedger
 from flavum.l1.evm_abi import header_tuple
 from flavum.l1.evm_client import rpc_web3
+from flavum.l1.evm_posting import encode_posted_txs
 from flavum.l1.interface import ModelLayout
 
 from .conftest import ALICE_KEY, BOB, BOB_KEY, GENESIS_ROOT, _free_port
@@ -196,11 +197,21 @@ def test_transactions_must_be_canonically_encoded(ledger):
 
 
 def test_unauthorised_poster(registered, bound, tiny):
+    """Refused before sending (nothing is spent), and by the contract when sent anyway."""
     intruder = EvmLedger(registered.w3, registered.deployment, sequencer_key=ALICE_KEY)
     header, txs, inference = one_inference(tiny, MODEL, 1, bound.root)
-    with pytest.raises(LedgerError) as err:
+    with pytest.raises(NotSequencer, match="is not the sequencer"):
         intruder.post_batch(header, txs, [inference])
-    assert reason(err) == "only the sequencer posts batches"
+    assert reason(_raw_submit(intruder, header, txs)) == "only the sequencer posts batches"
+
+
+def _raw_submit(ledger: EvmLedger, header, txs) -> pytest.ExceptionInfo[LedgerError]:
+    """submitBatch sent as it is, with no check before sending."""
+    fn = ledger.rollup.functions.submitBatch(header_tuple(header), encode_posted_txs(txs), [],
+                                             [], [])
+    with pytest.raises(LedgerError) as err:
+        ledger._transact("raw submit", ledger.sequencer_key, fn, gas=3_000_000)
+    return err
 
 
 def test_bad_proof_byte(registered, bound, tiny):
@@ -347,6 +358,6 @@ def test_revert_reason_from_anvil(anvil):
         ledger.post_batch(*make_batch(0, prev_root=Hash32(b"\x09" * 32)))
     assert reason(err) == "previous state root mismatch"
     intruder = EvmLedger(anvil.w3, ledger.deployment, sequencer_key=ALICE_KEY)
-    with pytest.raises(LedgerError) as err:
-        intruder.post_batch(*make_batch(0))
+    batch = make_batch(0)
+    err = _raw_submit(intruder, batch.header, batch.txs)
     assert reason(err) == "only the sequencer posts batches"
