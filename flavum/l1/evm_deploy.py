@@ -101,7 +101,7 @@ def deploy_contracts(
     rollup = deploy("FlavumRollup", (seq, owner, rotation_delay, registry, balances,
                                      forced_window_blocks, inbox, step, challenge_window_blocks,
                                      escape_delay),
-                    5_000_000 + 60_000 * len(genesis.allocations), bond_wei)
+                    6_500_000 + 60_000 * len(genesis.allocations), bond_wei)
     if rollup != w3.to_checksum_address(rollup_address):
         raise LedgerError(f"the rollup landed at {rollup}, the registry reads {rollup_address!r}")
     bridge = deploy("FlavumBridge", (rollup, compute_ledger_id(ledger_name)), 4_500_000)
