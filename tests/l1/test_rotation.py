@@ -219,4 +219,4 @@ def _next_batch(r: Rollup) -> tuple[BatchHeader, tuple[()]]:
 
 def _raw_args(r: Rollup) -> tuple[object, ...]:
     header, _ = _next_batch(r)
-    return header_tuple(header), b"", [], []
+    return header_tuple(header), b"", [], [], []
