@@ -81,11 +81,12 @@ def _free_port() -> int:
 class Anvil:
     """anvil on 127.0.0.1 and a free port, started by the test and stopped after."""
 
-    def __init__(self) -> None:
+    def __init__(self, chain_id: int | None = None) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        chain = [] if chain_id is None else ["--chain-id", str(chain_id)]
         self.proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent"],
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent", *chain],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
@@ -121,6 +122,19 @@ def anvil() -> Iterator[Anvil]:
     if not ANVIL.is_file() or shutil.which("node") is None:
         pytest.skip("anvil is not installed (npm ci)")
     node = Anvil()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture
+def anvil_as_embedded() -> Iterator[Anvil]:
+    """anvil with the embedded EVM's chain id: a fresh deployment there has DOMAIN, so the
+    batches the helpers sign for DOMAIN are this rollup's."""
+    if not ANVIL.is_file() or shutil.which("node") is None:
+        pytest.skip("anvil is not installed (npm ci)")
+    node = Anvil(chain_id=EMBEDDED_CHAIN_ID)
     try:
         yield node
     finally:

@@ -163,8 +163,8 @@ def test_a_verifier_that_accepts_everything_cannot_be_bound_to_an_honest_model(l
     play_the_yes_verifier_attack(ledger, tiny)
 
 
-def test_the_same_attack_on_anvil(anvil, tiny):
-    play_the_yes_verifier_attack(deploy(anvil.w3), tiny)
+def test_the_same_attack_on_anvil(anvil_as_embedded, tiny):
+    play_the_yes_verifier_attack(deploy(anvil_as_embedded.w3), tiny)
 
 
 # --- 2. what a registration must show ---------------------------------------------------
