@@ -190,7 +190,7 @@ def forge_batch(node: Node, withdrawal: Withdrawal) -> BatchHeader:
         withdrawal_root=compute_tree_root([compute_withdrawal_leaf(withdrawal)]),
         chain_id=node.config.domain.chain_id, rollup_id=node.config.domain.rollup_id,
         txs=(), executions=(), witness=compute_batch_witness(state, [], []), proofs=(),
-        circuits={})
+        circuits={}, records={})
     pointer = digest_from_cid(sequencer.publisher.data_store.put(blob.to_bytes()))
     return BatchHeader(blob.number, blob.prev_state_root, blob.state_root, blob.tx_root,
                        blob.trace_root, blob.withdrawal_root, pointer)
@@ -389,7 +389,8 @@ def test_signers_refuse_a_batch_crediting_a_deposit_nobody_made(tmp_path, liteco
                                 confirmations=2)
         for _, reason, message in unsigned.value.refusals:
             assert reason == "batch fails verification"
-            assert f"deposit {to_hex(fake.event_id)}, which this signer's node does not" in message
+            assert (f"deposit {to_hex(fake.event_id)}, which ledger litecoin does not hold"
+                    in message)
         assert len(unsigned.value.refusals) == 2
         assert litecoind.call("getrawmempool") == []
         assert ledger.custody_balance() == 3 * LTC
