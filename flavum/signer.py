@@ -14,8 +14,8 @@ trusts nothing in it but the transaction it is asked to sign:
 4. its independent verifier (flavum/verifier.py) accepts batches 0..n, read from the anchors
    and the batch data: re-execution of every transaction, every root, every proof, each batch
    continuing the previous one's state root from the rollup's genesis root, and every LTC
-   deposit those batches credit a deposit to custody that its own node holds, as credited,
-   under `confirmations` blocks (the verifier's "deposits" check: the state transition takes
+   deposit those batches credit is a deposit to custody its own node holds, as credited, with
+   `confirmations` blocks on top (the verifier's "deposits" check: the state transition takes
    a Deposit on the sequencer's word, and Litecoin checks none);
 5. the leaf is in batch n's verified withdrawal root (the request's Merkle proof);
 6. the transaction only pays that withdrawal from custody (`check_payout`).
