@@ -42,13 +42,14 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, compute_withdrawal_leaf
 from flavum.core.codec import from_hex, to_hex
-from flavum.core.errors import ConfigError
+from flavum.core.errors import ConfigError, FlavumError
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.state import Domain
 from flavum.core.types import ChainId, Hash32
+from flavum.da.errors import StoreUnreachable
 from flavum.da.factory import open_store
 from flavum.da.interface import DataStore
-from flavum.l1.errors import PayoutRefused, WithdrawalRefused
+from flavum.l1.errors import LedgerUnreachable, PayoutRefused, WithdrawalRefused
 from flavum.l1.interface import PostedBatch
 from flavum.l1.litecoin import LitecoinLedger
 from flavum.l1.litecoin_federation import CosignRequest, check_payout
@@ -58,6 +59,10 @@ from flavum.ledger_deposits import LedgerDeposits
 from flavum.verifier import ArtifactCache, verify_posted
 
 CONFIG_FILE, KEY_FILE, JOURNAL_FILE = "signer.toml", "signer.key", "journal.db"
+# A check that failed only because this signer's own Litecoin node or data store did not answer
+# is no verdict on the batch: the error passes on (the HTTP server answers 503, ask again).
+UNREACHABLE: dict[str, type[FlavumError]] = {
+    LedgerUnreachable.code: LedgerUnreachable, StoreUnreachable.code: StoreUnreachable}
 
 
 @dataclass(frozen=True)
@@ -256,6 +261,8 @@ class FederationSigner:
             report, header = verify_posted(posted, self.store, self.domain,
                                            prev_state_root=prev, artifacts=self.artifacts,
                                            deposits=self.deposits)
+            if report.code in UNREACHABLE:  # no verdict: its own node or store is out of reach
+                raise UNREACHABLE[report.code](f"batch {n} ({report.check}): {report.reason}")
             if not report.ok or header is None:
                 raise PayoutRefused(f"batch {n} fails verification ({report.check}): "
                                     f"{report.reason}", reason="batch fails verification")
