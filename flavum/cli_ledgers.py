@@ -455,18 +455,22 @@ def verify_batches(
                                     "used wherever a model's binding pins it."),
     home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
-    """Verify posted batches with no node: data, roots, re-execution and every proof.
+    """Verify posted batches with no node: data, roots, re-execution, deposits and every proof.
     Prints OK or the exact reason per batch; exit status 1 if any batch failed.
     With --challenge, a bad batch still in its challenge window is also proven fraudulent.
     With --models, each proven model is compiled again from what was published: its vk hash,
     verifier code hash and VKA digest must be the ones its owner committed to."""
     from flavum.l1.factory import open_ledger
+    from flavum.ledger_deposits import LedgerDeposits
     from flavum.verifier import LedgerHeaders, Verifier
 
     config = load_config(home)
     spec = ledger_spec(home, ledger)
     genesis = config.genesis_state
-    handle = open_ledger(spec, home, genesis=genesis).ledger
+    opened = open_ledger(spec, home, genesis=genesis)
+    handle = opened.ledger
+    # Deposits count as the node's watcher credits them: this ledger's confirmations.
+    deposits = LedgerDeposits(handle, spec.confirmations, opened.start_block)
     store = open_verifier_store(home, da, handle)
     challenger = None
     if challenge:
@@ -477,8 +481,8 @@ def verify_batches(
     frauds: list[Fraud] = []
     if srs is not None and not srs.is_file():
         raise ConfigError(f"no SRS file {srs}")
-    with Verifier(LedgerHeaders(handle), store, config.domain,
-                  genesis_root=genesis.root, srs_file=srs) as verifier:
+    with Verifier(LedgerHeaders(handle), store, config.domain, genesis_root=genesis.root,
+                  srs_file=srs, deposits=deposits) as verifier:
         stream = (verifier.watch(from_batch, poll_s=poll) if watch
                   else verifier.run(from_batch))
         try:

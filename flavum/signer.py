@@ -13,8 +13,10 @@ trusts nothing in it but the transaction it is asked to sign:
 3. batch `n` is anchored on its own node under at least `confirmations` blocks;
 4. its independent verifier (flavum/verifier.py) accepts batches 0..n, read from the anchors
    and the batch data: re-execution of every transaction, every root, every proof, each batch
-   continuing the previous one's state root from the rollup's genesis root; and every LTC
-   deposit those batches credit is a deposit to custody on its own node (`_check_deposits`);
+   continuing the previous one's state root from the rollup's genesis root, and every LTC
+   deposit those batches credit is a deposit to custody its own node holds, as credited, with
+   `confirmations` blocks on top (the verifier's "deposits" check: the state transition takes
+   a Deposit on the sequencer's word, and Litecoin checks none);
 5. the leaf is in batch n's verified withdrawal root (the request's Merkle proof);
 6. the transaction only pays that withdrawal from custody (`check_payout`).
 
@@ -40,23 +42,27 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, compute_withdrawal_leaf
 from flavum.core.codec import from_hex, to_hex
-from flavum.core.errors import ConfigError
+from flavum.core.errors import ConfigError, FlavumError
 from flavum.core.merkle import verify_tree_proof
 from flavum.core.state import Domain
-from flavum.core.transactions import Deposit, decode_transaction
 from flavum.core.types import ChainId, Hash32
-from flavum.da.batch_data import BatchData
+from flavum.da.errors import StoreUnreachable
 from flavum.da.factory import open_store
-from flavum.da.interface import DataStore, cid_from_digest
-from flavum.l1.errors import PayoutRefused, WithdrawalRefused
-from flavum.l1.interface import DepositEvent, PostedBatch
+from flavum.da.interface import DataStore
+from flavum.l1.errors import LedgerUnreachable, PayoutRefused, WithdrawalRefused
+from flavum.l1.interface import PostedBatch
 from flavum.l1.litecoin import LitecoinLedger
 from flavum.l1.litecoin_federation import CosignRequest, check_payout
 from flavum.l1.litecoin_script import compute_public_key, parse_private_key
 from flavum.l1.litecoin_wallet import sign_spend
+from flavum.ledger_deposits import LedgerDeposits
 from flavum.verifier import ArtifactCache, verify_posted
 
 CONFIG_FILE, KEY_FILE, JOURNAL_FILE = "signer.toml", "signer.key", "journal.db"
+# A check that failed only because this signer's own Litecoin node or data store did not answer
+# is no verdict on the batch: the error passes on (the HTTP server answers 503, ask again).
+UNREACHABLE: dict[str, type[FlavumError]] = {
+    LedgerUnreachable.code: LedgerUnreachable, StoreUnreachable.code: StoreUnreachable}
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,9 @@ class SignerConfig:
     genesis_root: str
     ledger_name: str = "litecoin"
     start_height: int = 0
-    confirmations: int = 2  # an anchor this deep is final for this signer
+    # An anchor this deep is final for this signer; a deposit is held with this many blocks
+    # on top (as the node's watcher credits it).
+    confirmations: int = 2
     max_fee_rate: int = 100  # litoshis a vbyte a payout may spend on its fee (from its amount)
     host: str = "127.0.0.1"
     port: int = 8790
@@ -149,6 +157,7 @@ class FederationSigner:
         self.genesis_root = Hash32(from_hex(config.genesis_root, 32, "genesis_root"))
         self._tmp = None if workdir is not None else tempfile.mkdtemp(prefix="flavum-signer-")
         self.artifacts = ArtifactCache(self.store, workdir or Path(self._tmp or "."))
+        self.deposits = LedgerDeposits(self.ledger, config.confirmations, config.start_height)
         self._verified: dict[int, tuple[Hash32, BatchHeader]] = {}  # by number: (hash, header)
         self._lock = threading.Lock()  # one request at a time: the journal check, then signing
         self.journal = sqlite3.connect(journal, check_same_thread=False, isolation_level=None)
@@ -211,34 +220,6 @@ class FederationSigner:
                              (leaf.hex(), txid, request.batch, request.index, time.time(), inputs))
         return sign_spend(self.ledger.rpc, spend, self.key).raw
 
-    def _check_deposits(self, header: BatchHeader) -> None:
-        """Every LTC deposit the batch credits is a deposit to custody that this signer's node
-        holds `confirmations` deep, credited as made (recipient, amount). The state transition
-        takes a Deposit on the sequencer's word: on the EVM the rollup contract checks it
-        against the bridge's inbox, on Litecoin only the signers can. (Another ledger's
-        deposits credit another asset, which this ledger never pays.)"""
-        data = BatchData.from_bytes(self.store.get(cid_from_digest(header.data_pointer)))
-        held: dict[Hash32, DepositEvent] | None = None
-        for index, raw in enumerate(data.txs):
-            body = decode_transaction(raw).body
-            if not isinstance(body, Deposit) or body.ledger != self.ledger.ledger_id:
-                continue
-            if held is None:  # read once a batch, and only for a batch with LTC deposits
-                last = self.ledger.head() - self.config.confirmations + 1
-                held = {e.event_id: e for e in self.ledger.deposits(self.config.start_height,
-                                                                     last)}
-            event = held.get(body.event_id)
-            credited = (body.recipient, body.token, body.amount, body.data_commitment,
-                        body.metadata_hash)
-            if event is None or credited != (event.recipient, event.token, event.amount,
-                                             event.data_commitment, event.metadata_hash):
-                raise PayoutRefused(
-                    f"batch {header.number} fails verification (deposits): transaction {index} "
-                    f"credits {body.amount} litoshis to {to_hex(body.recipient)} for Litecoin "
-                    f"deposit {to_hex(body.event_id)}, which this signer's node does not hold "
-                    f"{self.config.confirmations} blocks deep as credited",
-                    reason="batch fails verification")
-
     def _abandoned(self, leaf: Hash32, txid: str, inputs: str, dead_at: int | None) -> bool:
         """Whether the payout this signer co-signed for `leaf` (which is not paid) can no
         longer be mined: a coin it spends was spent in the chain by another transaction, seen
@@ -278,11 +259,13 @@ class FederationSigner:
                 del self._verified[later]
             posted = PostedBatch(n, None, found.batch_hash, found.data_pointer)
             report, header = verify_posted(posted, self.store, self.domain,
-                                           prev_state_root=prev, artifacts=self.artifacts)
+                                           prev_state_root=prev, artifacts=self.artifacts,
+                                           deposits=self.deposits)
+            if report.code in UNREACHABLE:  # no verdict: its own node or store is out of reach
+                raise UNREACHABLE[report.code](f"batch {n} ({report.check}): {report.reason}")
             if not report.ok or header is None:
                 raise PayoutRefused(f"batch {n} fails verification ({report.check}): "
                                     f"{report.reason}", reason="batch fails verification")
-            self._check_deposits(header)
             self._verified[n] = (found.batch_hash, header)
             prev = header.state_root
         return self._verified[number][1]

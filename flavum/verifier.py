@@ -13,6 +13,11 @@ batch it
    valid, and the new state root must be the header's;
 4. recomputes the tx root from what each transaction did (its post-state root and emissions,
    core/batch.py), then the trace root and the withdrawal root;
+5. given the ledger's deposits (`LedgerDeposits`, flavum/ledger_deposits.py): checks that
+   every Deposit transaction of that ledger credits a deposit the ledger holds confirmed (as
+   the node's watcher reads them), with the same recipient, token, amount, data commitment
+   and metadata hash. The state transition takes a Deposit on the sequencer's word and an
+   anchoring ledger (Litecoin) checks none itself; Deposits of other ledgers are theirs;
 6. for every inference trace entry, in order: takes its proof from the blob, the model's
    record (it must hash, as the model's binding, to the MODEL object's metadata hash), its
    circuit by the MODEL object's vk hash (keccak256 of the verifying key must be that hash),
@@ -20,9 +25,11 @@ batch it
    copy in the same store), verifies the proof with ezkl and checks that its public values
    are the entry's input commitment and outputs.
 
-The first failed check is reported with its exact reason; a batch with none is OK. ML
-execution is thus checked by proof, everything else by re-execution, and nothing is taken
-from the node.
+The checks are named, in order: data (1), header and domain (2), state_root (3), tx_root,
+trace_root and withdrawal_root (4), deposits (5), proofs (6). The first failed check is
+reported with its exact reason; a batch with none is OK. ML execution is thus checked by
+proof, deposits against the ledger, everything else by re-execution, and nothing is taken from
+the node.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from flavum.core.witness import verify_batch_transition
 from flavum.da.batch_data import BatchData, CircuitData, compute_record_binding
 from flavum.da.interface import DataStore, cid_from_digest
 from flavum.l1.interface import Ledger, PostedBatch
+from flavum.ledger_deposits import LedgerDeposits
 
 HEADER_FIELDS = ("number", "prev_state_root", "state_root", "tx_root", "trace_root",
                  "withdrawal_root")
@@ -270,24 +278,28 @@ class _Progress:
 
 def verify_batch(header: BatchHeader, blob_source: DataStore, domain: Domain, *,
                  prev_state_root: Hash32 | None = None,
-                 artifacts: ArtifactCache | None = None) -> BatchReport:
+                 artifacts: ArtifactCache | None = None,
+                 deposits: LedgerDeposits | None = None) -> BatchReport:
     """Verify one batch as a ledger recorded it (`header`) against its data in `blob_source`.
 
     `prev_state_root`: the state root the batch must start from (the previous batch's, or the
     genesis root); None takes the header's own. `artifacts` caches circuits and SRS files
-    across batches (one is made in a temporary directory otherwise)."""
+    across batches (one is made in a temporary directory otherwise). `deposits`: the ledger's,
+    for the "deposits" check (None: a batch with no ledger to check them against; that check
+    is then not made, and not reported as passed)."""
     if artifacts is not None:
-        return _verify(header, blob_source, domain, prev_state_root, artifacts)
+        return _verify(header, blob_source, domain, prev_state_root, artifacts, deposits)
     with tempfile.TemporaryDirectory(prefix="flavum-verifier-") as tmp:
         return _verify(header, blob_source, domain, prev_state_root,
-                       ArtifactCache(blob_source, Path(tmp)))
+                       ArtifactCache(blob_source, Path(tmp)), deposits)
 
 
 def verify_posted(posted: PostedBatch, blob_source: DataStore, domain: Domain, *,
-                  prev_state_root: Hash32 | None = None,
-                  artifacts: ArtifactCache | None = None) -> tuple[BatchReport, BatchHeader | None]:
-    """Verify a ledger's record of a batch, full header or anchor; also return the header
-    (rebuilt from the blob for an anchor) when it could be established."""
+                  prev_state_root: Hash32 | None = None, artifacts: ArtifactCache | None = None,
+                  deposits: LedgerDeposits | None = None,
+                  ) -> tuple[BatchReport, BatchHeader | None]:
+    """Verify a ledger's record of a batch, full header or anchor (as `verify_batch`); also
+    return the header (rebuilt from the blob for an anchor) when it could be established."""
     header = posted.header
     if header is None:
         try:
@@ -299,7 +311,7 @@ def verify_posted(posted: PostedBatch, blob_source: DataStore, domain: Domain, *
                                            "ledger recorded")
         return _failed(posted.number, exc, _Progress(), header.data_pointer), None
     return verify_batch(header, blob_source, domain, prev_state_root=prev_state_root,
-                        artifacts=artifacts), header
+                        artifacts=artifacts, deposits=deposits), header
 
 
 def _header_from_anchor(posted: PostedBatch, store: DataStore) -> BatchHeader:
@@ -335,10 +347,11 @@ def _failed(number: int, exc: VerificationFailed, progress: _Progress,
 
 
 def _verify(header: BatchHeader, store: DataStore, domain: Domain,
-            prev_state_root: Hash32 | None, artifacts: ArtifactCache) -> BatchReport:
+            prev_state_root: Hash32 | None, artifacts: ArtifactCache,
+            deposits: LedgerDeposits | None) -> BatchReport:
     progress = _Progress()
     try:
-        _check_batch(header, store, domain, prev_state_root, artifacts, progress)
+        _check_batch(header, store, domain, prev_state_root, artifacts, deposits, progress)
     except VerificationFailed as exc:
         return _failed(header.number, exc, progress, header.data_pointer)
     return BatchReport(header.number, True, None, None, None, tuple(progress.checks),
@@ -348,7 +361,7 @@ def _verify(header: BatchHeader, store: DataStore, domain: Domain,
 
 def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
                  prev_state_root: Hash32 | None, artifacts: ArtifactCache,
-                 progress: _Progress) -> None:
+                 deposits: LedgerDeposits | None, progress: _Progress) -> None:
     data = load_batch_data(store, header.data_pointer)
     progress.passed("data")
 
@@ -395,6 +408,17 @@ def _check_batch(header: BatchHeader, store: DataStore, domain: Domain,
                 compute_tree_root([compute_withdrawal_leaf(w) for w in withdrawals]),
                 header.withdrawal_root)
     progress.passed("withdrawal_root")
+
+    if deposits is not None:  # before the proofs: a ledger read is cheaper than ezkl
+        try:
+            refusal = deposits.refusal(txs)
+        except FlavumError as exc:  # LedgerUnreachable, LedgerError
+            raise VerificationFailed("deposits", f"reading the deposits of ledger "
+                                                 f"{deposits.ledger.name}: {exc}",
+                                     exc.code) from exc
+        if refusal is not None:
+            raise VerificationFailed("deposits", refusal)
+        progress.passed("deposits")
 
     _check_proofs(data, traces, artifacts)
     progress.passed("proofs")
@@ -511,12 +535,14 @@ def _show(value: Any) -> str:
 
 class Verifier:
     """Walks a ledger's batches from a number on, each against its data, with the chain of
-    state roots: batch n must start where batch n-1 (as the ledger recorded it) ended."""
+    state roots: batch n must start where batch n-1 (as the ledger recorded it) ended; and,
+    given the ledger's `deposits`, each batch's deposits of that ledger against them."""
 
     def __init__(self, headers: HeaderSource, store: DataStore, domain: Domain, *,
                  genesis_root: Hash32 | None = None, workdir: Path | None = None,
-                 srs_file: Path | None = None) -> None:
+                 srs_file: Path | None = None, deposits: LedgerDeposits | None = None) -> None:
         self.headers = headers
+        self.deposits = deposits  # the ledger's deposits, for the "deposits" check
         self.store = store
         self.domain = domain
         self.genesis_root = genesis_root  # the root batch 0 must start from, when known
@@ -548,7 +574,7 @@ class Verifier:
         elif number == 0:
             prev = self.genesis_root
         report, header = verify_posted(posted, self.store, self.domain, prev_state_root=prev,
-                                       artifacts=self.artifacts)
+                                       artifacts=self.artifacts, deposits=self.deposits)
         if header is not None:
             self._last = (number, header.state_root)
         return report

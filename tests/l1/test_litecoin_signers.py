@@ -42,7 +42,7 @@ from flavum.core.types import (
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData
 from flavum.da.interface import digest_from_cid
-from flavum.l1.errors import LedgerError, PayoutRefused, PayoutUnsigned
+from flavum.l1.errors import LedgerError, LedgerUnreachable, PayoutRefused, PayoutUnsigned
 from flavum.l1.litecoin import LitecoinLedger
 from flavum.l1.litecoin_chain import encode_payout_tag
 from flavum.l1.litecoin_federation import CosignRequest, request_cosign
@@ -389,10 +389,24 @@ def test_signers_refuse_a_batch_crediting_a_deposit_nobody_made(tmp_path, liteco
                                 confirmations=2)
         for _, reason, message in unsigned.value.refusals:
             assert reason == "batch fails verification"
-            assert f"deposit {to_hex(fake.event_id)}, which this signer's node does not" in message
+            assert (f"deposit {to_hex(fake.event_id)}, which ledger litecoin does not hold"
+                    in message)
         assert len(unsigned.value.refusals) == 2
         assert litecoind.call("getrawmempool") == []
         assert ledger.custody_balance() == 3 * LTC
+
+        # A signer whose own node does not answer while it reads the deposits has no verdict:
+        # it answers 503 (ask again later), not a refusal.
+        def unreachable() -> None:
+            raise LedgerUnreachable("litecoind did not answer")
+
+        servers[0].signer.deposits.held = unreachable  # type: ignore[method-assign]
+        withdrawal = receipt.outcome.withdrawal
+        payout = ledger.wallet.build(ledger.custody, (ledger.payout_address(thief), 2 * LTC),
+                                     encode_payout_tag(withdrawal), LedgerError, "payout")
+        request = CosignRequest(header.number, index, proof, withdrawal, payout.raw)
+        with pytest.raises(LedgerUnreachable, match="answered HTTP 503"):
+            request_cosign(servers[0].url, request.signed(ANCHOR_KEY), timeout_s=60)
     finally:
         node.close()
         for server in servers:

@@ -28,6 +28,7 @@ from tests.node.test_inference import deploy, send, submit_data, wait_proven
 __all__ = ["shared_srs"]
 
 ETH = DEV_ASSET  # the genesis funds the users hold
+DEPOSIT = 12_345  # wei Bob deposits on the EVM bridge in batch 0
 SEQUENCER_KEY = b"\x05" * 32
 
 
@@ -85,11 +86,15 @@ class Chain:
 
 
 def build_honest_chain(node: Node) -> Chain:
-    """Batch 0: transfers, a model deployed, two data points. Batch 1: two proven inferences
-    and a transfer. Batch 2: an inference, a withdrawal of funds and a RESULT withdrawal."""
-    ledger = node.ledger("evm").ledger
+    """Batch 0: a bridge deposit, transfers, a model deployed, two data points. Batch 1: two
+    proven inferences and a transfer. Batch 2: an inference, a withdrawal of funds and a
+    RESULT withdrawal."""
+    link = node.ledger("evm")
+    ledger = link.ledger
     example = examples.train_sklearn_logreg("iris")
     headers = []
+    ledger.deposit_eth(BOB_KEY, BOB, DEPOSIT)
+    link.tick()  # the watcher credits it (no confirmations on the embedded chain)
     send(node, ALICE_KEY, ALICE, Transfer(BOB, ETH, Amount(5)))
     _, model_id = deploy(node, example)
     data_1 = submit_data(node, model_id, example.test_inputs[0])

@@ -14,11 +14,13 @@ from flavum.core.batch import (
 from flavum.core.merkle import compute_tree_root
 from flavum.core.state import compute_state_root
 from flavum.core.stf import Execution, process_transaction
-from flavum.core.transactions import decode_transaction
-from flavum.core.types import Hash32
+from flavum.core.transactions import Deposit, decode_transaction, encode_transaction
+from flavum.core.types import Amount, Hash32
 from flavum.core.witness import NodeKind, WitnessNode, build_partial_state
+from flavum.core.witness_build import compute_batch_witness
 from flavum.da.interface import cid_from_digest, compute_cid, compute_digest
 from flavum.l1.interface import PostedBatch
+from flavum.ledger_deposits import LedgerDeposits
 from flavum.verifier import (
     BatchReport,
     LedgerHeaders,
@@ -27,10 +29,10 @@ from flavum.verifier import (
     verify_posted,
 )
 
-from .conftest import digest
+from .conftest import BOB, DEPOSIT, digest
 
 ALL_CHECKS = ("data", "header", "domain", "state_root", "tx_root", "trace_root",
-              "withdrawal_root", "proofs")
+              "withdrawal_root", "deposits", "proofs")
 WRONG = Hash32(b"\x77" * 32)
 
 
@@ -50,12 +52,14 @@ def test_ledger_headers_are_the_nodes(chain):
 
 
 def test_honest_chain_verifies(chain):
+    # Batch 0 credits a bridge deposit: the deposits check finds it in the ledger's logs.
     with Verifier(LedgerHeaders(chain.ledger), chain.copy_store(), chain.domain,
-                  genesis_root=chain.node.sequencer.genesis_root) as verifier:
+                  genesis_root=chain.node.sequencer.genesis_root,
+                  deposits=LedgerDeposits(chain.ledger, 0)) as verifier:
         reports = list(verifier.run(0))
     assert [r.ok for r in reports] == [True, True, True], [r.describe() for r in reports]
     assert all(r.checks == ALL_CHECKS for r in reports)
-    assert [(r.txs, r.inferences, r.withdrawals) for r in reports] == [(4, 0, 0), (3, 2, 0),
+    assert [(r.txs, r.inferences, r.withdrawals) for r in reports] == [(5, 0, 0), (3, 2, 0),
                                                                        (3, 1, 2)]
     assert [r.state_root for r in reports] == [h.state_root for h in chain.headers]
     assert reports[1].describe() == "batch 1: OK (3 txs, 2 inferences proven, 0 withdrawals)"
@@ -150,7 +154,8 @@ def test_proofs_swapped_between_trace_entries(chain):
     swapped = replace(data, proofs=(replace(first, proof=second.proof),
                                     replace(second, proof=first.proof)))
     store.put(swapped.to_bytes())
-    report = verify_batch(replace(header, data_pointer=digest(swapped)), store, chain.domain)
+    report = verify_batch(replace(header, data_pointer=digest(swapped)), store, chain.domain,
+                          deposits=LedgerDeposits(chain.ledger, 0))
     check(report, "proofs", "invalid_proof",
           f"trace entry 0 (tx {h(t0.tx_hash)}): proof's input commitment for row 0 is "
           f"{h(t1.input_commitment)}, not {h(t0.input_commitment)}")
@@ -202,6 +207,66 @@ def _with_outputs(data, index: int, outputs):
     return replace(data, executions=tuple(executions))
 
 
+def _resealed(chain, number: int, data):
+    """What a lying sequencer publishes for batch `number` with `data` changed: every root
+    recomputed from what its transactions do, so header and data agree and re-execution
+    finds nothing wrong."""
+    header = chain.headers[number]
+    state = build_partial_state(chain.domain, header.prev_state_root, data.witness)
+    outcomes, commitments = [], []
+    for raw, ex in zip(data.txs, data.executions, strict=True):
+        outcomes.append(process_transaction(state, decode_transaction(raw), ex))
+        o = outcomes[-1]
+        commitments.append(compute_tx_commitment(o.tx_hash, compute_state_root(state), o.trace,
+                                                 o.withdrawal))
+    traces = [o.trace for o in outcomes if o.trace]
+    withdrawals = [o.withdrawal for o in outcomes if o.withdrawal]
+    data = replace(data, state_root=compute_state_root(state),
+                   tx_root=compute_tree_root([compute_tx_leaf(c) for c in commitments]),
+                   trace_root=compute_tree_root([compute_trace_leaf(t) for t in traces]),
+                   withdrawal_root=compute_tree_root([compute_withdrawal_leaf(w)
+                                                      for w in withdrawals]))
+    return replace(header, state_root=data.state_root, tx_root=data.tx_root,
+                   trace_root=data.trace_root, withdrawal_root=data.withdrawal_root,
+                   data_pointer=digest(data)), data
+
+
+def test_deposit_the_ledger_does_not_hold(chain):
+    """A sequencer crediting more than was deposited, a deposit nobody made, with header and
+    data consistent (witness and roots made for the forged transactions): re-execution accepts
+    it, the ledger's deposit logs refute it. (The rollup contract would refuse to accept such
+    a batch; the verifier does not rely on that.) Another ledger's deposit is not its concern."""
+    store = chain.copy_store()
+    data = chain.blob(0)
+    txs = [decode_transaction(raw) for raw in data.txs]
+    ((index, tx),) = [(i, t) for i, t in enumerate(txs) if isinstance(t.body, Deposit)]
+    assert tx.body.amount == DEPOSIT
+
+    def forge(**changes):
+        forged = list(txs)
+        forged[index] = replace(tx, body=replace(tx.body, **changes))
+        witness = compute_batch_witness(chain.node.sequencer.genesis.state(), forged,
+                                        data.executions)
+        lying, blob = _resealed(chain, 0, replace(
+            data, txs=tuple(encode_transaction(t) for t in forged), witness=witness))
+        store.put(blob.to_bytes())
+        assert verify_batch(lying, store, chain.domain).ok  # every other check passes
+        return verify_batch(lying, store, chain.domain, deposits=deposits)
+
+    deposits = LedgerDeposits(chain.ledger, 0)
+    report = forge(amount=Amount(DEPOSIT * 1000))
+    check(report, "deposits", "verification_failed",
+          f"transaction {index} credits {DEPOSIT * 1000} to {h(BOB)} for deposit "
+          f"{h(tx.body.event_id)}: ledger evm's deposit has amount {DEPOSIT}, the transaction "
+          f"{DEPOSIT * 1000}")
+    assert report.checks == ALL_CHECKS[:-2]
+    report = forge(event_id=WRONG)
+    check(report, "deposits", "verification_failed",
+          f"transaction {index} credits {DEPOSIT} to {h(BOB)} for deposit {h(WRONG)}, which "
+          f"ledger evm does not hold with 0 blocks on top (blocks 0..{chain.ledger.head()})")
+    assert forge(ledger=WRONG, event_id=WRONG).ok
+
+
 def test_changed_output_breaks_the_state_root(chain):
     store = chain.copy_store()
     header, data = chain.headers[2], chain.blob(2)
@@ -219,30 +284,14 @@ def test_changed_output_breaks_the_state_root(chain):
 def test_changed_output_with_consistent_roots_fails_its_proof(chain):
     """A sequencer that changes an output and recomputes every root: only the proof says no."""
     store = chain.copy_store()
-    header, data = chain.headers[2], chain.blob(2)
+    data = chain.blob(2)
     index = next(i for i, e in enumerate(data.executions) if e is not None)
     original = data.executions[index].outputs
     outputs = list(original)
     outputs[0] += 1
-    changed = _with_outputs(data, index, outputs)
-    state = build_partial_state(chain.domain, header.prev_state_root, changed.witness)
-    outcomes, commitments = [], []
-    for raw, ex in zip(changed.txs, changed.executions, strict=True):
-        outcomes.append(process_transaction(state, decode_transaction(raw), ex))
-        o = outcomes[-1]
-        commitments.append(compute_tx_commitment(o.tx_hash, compute_state_root(state), o.trace,
-                                                 o.withdrawal))
-    traces = [o.trace for o in outcomes if o.trace]
-    withdrawals = [o.withdrawal for o in outcomes if o.withdrawal]
-    changed = replace(changed, state_root=compute_state_root(state),
-                      tx_root=compute_tree_root([compute_tx_leaf(c) for c in commitments]),
-                      trace_root=compute_tree_root([compute_trace_leaf(t) for t in traces]),
-                      withdrawal_root=compute_tree_root([compute_withdrawal_leaf(w)
-                                                         for w in withdrawals]))
+    lying, changed = _resealed(chain, 2, _with_outputs(data, index, outputs))
     store.put(changed.to_bytes())
-    lying = replace(header, state_root=changed.state_root, tx_root=changed.tx_root,
-                    trace_root=changed.trace_root,
-                    withdrawal_root=changed.withdrawal_root, data_pointer=digest(changed))
+    traces = chain.traces[2]
     report = verify_batch(lying, store, chain.domain)
     check(report, "proofs", "invalid_proof",
           f"trace entry 0 (tx {h(traces[0].tx_hash)}): proof's row 0 outputs {original} are not "
