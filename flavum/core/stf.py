@@ -195,9 +195,8 @@ def process_deploy_model(
 ) -> Outcome:
     model = compute_new_object(tx, ObjectKind.MODEL, body.access, body.model_hash,
                                body.metadata_hash)
-    model = replace(model, vk_hash=body.vk_hash, fee_asset=body.fee_asset, fee=body.fee)
-    set_object(state, model)
-    return Outcome(tx_hash, object_id=model.object_id)
+    return add_object(state, tx_hash, replace(model, vk_hash=body.vk_hash,
+                                              fee_asset=body.fee_asset, fee=body.fee))
 
 
 def process_submit_data(
@@ -205,8 +204,7 @@ def process_submit_data(
 ) -> Outcome:
     data = compute_new_object(tx, ObjectKind.DATA, body.access, body.commitment,
                               body.metadata_hash)
-    set_object(state, data)
-    return Outcome(tx_hash, object_id=data.object_id)
+    return add_object(state, tx_hash, data)
 
 
 def process_infer(
@@ -228,7 +226,6 @@ def process_infer(
     result = compute_new_object(tx, ObjectKind.RESULT, Access.OWNED,
                                 compute_outputs_hash(execution.outputs), ZERO_HASH)
     result = replace(result, model_id=model.object_id, data_id=data.object_id)
-    set_object(state, result)
     trace = TraceEntry(
         tx_hash=tx_hash,
         model_id=model.object_id,
@@ -237,7 +234,7 @@ def process_infer(
         outputs=execution.outputs,
         result_id=result.object_id,
     )
-    return Outcome(tx_hash, object_id=result.object_id, trace=trace)
+    return add_object(state, tx_hash, result, trace)
 
 
 def process_withdraw(state: State, sender: Address, body: Withdraw, tx_hash: Hash32) -> Outcome:
@@ -271,17 +268,15 @@ def process_deposit(state: State, body: Deposit, tx_hash: Hash32) -> Outcome:
         increase_balance(state, body.recipient, asset, body.amount)
     if body.data_commitment == ZERO_HASH:
         return Outcome(tx_hash)
-    object_id = compute_deposit_object_id(body.event_id)
     data = Object(
-        object_id=object_id,
+        object_id=compute_deposit_object_id(body.event_id),
         kind=ObjectKind.DATA,
         owner=body.recipient,
         access=Access.OWNED,
         commitment=body.data_commitment,
         metadata_hash=body.metadata_hash,
     )
-    set_object(state, data)
-    return Outcome(tx_hash, object_id=object_id)
+    return add_object(state, tx_hash, data)
 
 
 def compute_new_object(
@@ -297,6 +292,14 @@ def compute_new_object(
         commitment=commitment,
         metadata_hash=metadata_hash,
     )
+
+
+def add_object(
+    state: State, tx_hash: Hash32, obj: Object, trace: TraceEntry | None = None
+) -> Outcome:
+    """Store the object a transaction created; its outcome names the object."""
+    set_object(state, obj)
+    return Outcome(tx_hash, object_id=obj.object_id, trace=trace)
 
 
 def get_owned_object(state: State, object_id: ObjectId, sender: Address) -> Object:
