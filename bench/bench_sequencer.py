@@ -40,7 +40,7 @@ def make_transfers(config: NodeConfig, keys: list[bytes], count: int) -> list[by
     for i in range(count):
         s = i % len(keys)
         to = addresses[(i * 7 + 1) % len(keys)]
-        tx = Transaction(config.domain.chain_id, config.rollup_id, addresses[s],
+        tx = Transaction(config.domain.chain_id, config.domain.rollup_id, addresses[s],
                          Nonce(nonces[s]), Transfer(to, eth, Amount(1 + i % 5)))
         raws.append(encode_transaction(sign_transaction(tx, keys[s])))
         nonces[s] += 1

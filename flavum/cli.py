@@ -54,18 +54,21 @@ from flavum.zk.errors import ProvingFailed
 
 app = typer.Typer(help="Flavum: a machine-learning L2 rollup.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
-account_app = typer.Typer(help="Keys and accounts.", no_args_is_help=True)
-batch_app = typer.Typer(help="Sealed batches.", no_args_is_help=True)
-node_app = typer.Typer(help="Run a node.", no_args_is_help=True)
-app.add_typer(account_app, name="account")
-app.add_typer(batch_app, name="batch")
-app.add_typer(node_app, name="node")
-model_app = typer.Typer(help="Deploy and inspect ONNX models.", no_args_is_help=True)
-data_app = typer.Typer(help="Data points.", no_args_is_help=True)
-proof_app = typer.Typer(help="Proofs of inference trace entries.", no_args_is_help=True)
-app.add_typer(model_app, name="model")
-app.add_typer(data_app, name="data")
-app.add_typer(proof_app, name="proof")
+
+
+def _command_group(name: str, help_text: str) -> typer.Typer:
+    """The group of commands `flavum NAME ...`."""
+    group = typer.Typer(help=help_text, no_args_is_help=True)
+    app.add_typer(group, name=name)
+    return group
+
+
+account_app = _command_group("account", "Keys and accounts.")
+batch_app = _command_group("batch", "Sealed batches.")
+node_app = _command_group("node", "Run a node.")
+model_app = _command_group("model", "Deploy and inspect ONNX models.")
+data_app = _command_group("data", "Data points.")
+proof_app = _command_group("proof", "Proofs of inference trace entries.")
 app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")

@@ -72,9 +72,9 @@ content (a withdrawal, a transaction): then no inner node can pose as a leaf of 
 Both trees are pure computations: no I/O, no clock, no randomness.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar
+from typing import Generic, TypeAlias, TypeVar, cast
 
 from flavum.core.encoding import (
     compute_smt_leaf_hash,
@@ -130,6 +130,7 @@ class SmtOpaque:
 SmtNode: TypeAlias = "SmtLeaf | SmtInner[SmtNode] | None"
 PartialSmtNode: TypeAlias = "SmtLeaf | SmtInner[PartialSmtNode] | SmtOpaque | None"
 _N = TypeVar("_N", SmtNode, PartialSmtNode)  # a helper below serves either tree
+_T = TypeVar("_T")
 
 
 def compute_key_bit(key_int: int, depth: int) -> int:
@@ -182,23 +183,36 @@ def copy_subtree(node: _N) -> _N:
 
 
 def split_leaves(existing: SmtLeaf, new: SmtLeaf, new_key_int: int, depth: int) -> SmtInner[_N]:
-    """The subtree at `depth` holding two leaves whose keys agree on their first `depth` bits.
+    """The subtree at `depth` holding two leaves whose keys agree on their first `depth` bits
+    (see `compute_split`)."""
+    leaf: _N = new
+    other: _N = existing
+    join: Callable[[_N, _N], _N] = SmtInner
+    node = compute_split(new_key_int, int.from_bytes(existing.key, "big"), depth, leaf, other,
+                         None, join)
+    return cast(SmtInner[_N], node)  # made by `join`
+
+
+def compute_split(
+    key_int: int, other_key_int: int, depth: int, leaf: _T, other: _T, empty: _T,
+    join: Callable[[_T, _T], _T],
+) -> _T:
+    """The subtree at `depth` over a leaf and another leaf whose keys agree on their first
+    `depth` bits, as nodes or as hashes (`join` makes the parent of two children).
 
     The inner node with both leaves sits at the first bit where the keys differ; above it, up
-    to `depth`, a chain of inner nodes whose other child is empty.
+    to `depth`, a chain of inner nodes whose other child is `empty`.
     """
-    differing = new_key_int ^ int.from_bytes(existing.key, "big")
-    split_depth = SMT_DEPTH - differing.bit_length()  # index of the first differing bit
-    node: SmtInner[_N]
-    if compute_key_bit(new_key_int, split_depth):
-        node = SmtInner(existing, new)
+    split_depth = SMT_DEPTH - (key_int ^ other_key_int).bit_length()  # first differing bit
+    if compute_key_bit(key_int, split_depth):
+        node = join(other, leaf)
     else:
-        node = SmtInner(new, existing)
+        node = join(leaf, other)
     for d in range(split_depth - 1, depth - 1, -1):
-        if compute_key_bit(new_key_int, d):
-            node = SmtInner(None, node)
+        if compute_key_bit(key_int, d):
+            node = join(empty, node)
         else:
-            node = SmtInner(node, None)
+            node = join(node, empty)
     return node
 
 

@@ -45,8 +45,8 @@ from flavum.core.merkle import (
     SmtProof,
     SmtSibling,
     _check_hash32,
-    compute_key_bit,
     compute_path_root,
+    compute_split,
 )
 from flavum.core.types import ZERO_HASH, Hash32
 
@@ -120,19 +120,10 @@ def compute_updated_root(
         if old_value_hash is not None or other_key is None:
             # Replace the key's leaf, or fill the empty subtree at depth n.
             return compute_path_root(key_int, siblings, n, leaf)
-        # Both leaves go down to the first bit where the keys differ (>= n: they share n bits),
-        # under an inner node there; every level from n to it has an empty sibling.
-        split = SMT_DEPTH - (key_int ^ int.from_bytes(other_key, "big")).bit_length()
-        if compute_key_bit(key_int, split):
-            current = compute_smt_node_hash(bottom, leaf)
-        else:
-            current = compute_smt_node_hash(leaf, bottom)
-        for d in range(split - 1, n - 1, -1):
-            if compute_key_bit(key_int, d):
-                current = compute_smt_node_hash(ZERO_HASH, current)
-            else:
-                current = compute_smt_node_hash(current, ZERO_HASH)
-        return compute_path_root(key_int, siblings, n, current)
+        # Both leaves go down to the first bit where the keys differ (>= n: they share n bits).
+        split = compute_split(key_int, int.from_bytes(other_key, "big"), n, leaf, bottom,
+                              ZERO_HASH, compute_smt_node_hash)
+        return compute_path_root(key_int, siblings, n, split)
     # Delete: the key's leaf at depth n goes.
     if n == 0:
         return ZERO_HASH

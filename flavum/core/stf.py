@@ -193,36 +193,18 @@ def process_grant_access(
 def process_deploy_model(
     state: State, tx: Transaction, body: DeployModel, tx_hash: Hash32
 ) -> Outcome:
-    object_id = compute_object_id(tx.sender, tx.nonce)
-    model = Object(
-        object_id=object_id,
-        kind=ObjectKind.MODEL,
-        owner=tx.sender,
-        access=body.access,
-        commitment=body.model_hash,
-        metadata_hash=body.metadata_hash,
-        vk_hash=body.vk_hash,
-        fee_asset=body.fee_asset,
-        fee=body.fee,
-    )
-    set_object(state, model)
-    return Outcome(tx_hash, object_id=object_id)
+    model = compute_new_object(tx, ObjectKind.MODEL, body.access, body.model_hash,
+                               body.metadata_hash)
+    return add_object(state, tx_hash, replace(model, vk_hash=body.vk_hash,
+                                              fee_asset=body.fee_asset, fee=body.fee))
 
 
 def process_submit_data(
     state: State, tx: Transaction, body: SubmitData, tx_hash: Hash32
 ) -> Outcome:
-    object_id = compute_object_id(tx.sender, tx.nonce)
-    data = Object(
-        object_id=object_id,
-        kind=ObjectKind.DATA,
-        owner=tx.sender,
-        access=body.access,
-        commitment=body.commitment,
-        metadata_hash=body.metadata_hash,
-    )
-    set_object(state, data)
-    return Outcome(tx_hash, object_id=object_id)
+    data = compute_new_object(tx, ObjectKind.DATA, body.access, body.commitment,
+                              body.metadata_hash)
+    return add_object(state, tx_hash, data)
 
 
 def process_infer(
@@ -241,27 +223,18 @@ def process_infer(
     if model.fee:
         decrease_balance(state, sender, model.fee_asset, model.fee)
         increase_balance(state, model.owner, model.fee_asset, model.fee)
-    result_id = compute_object_id(sender, tx.nonce)
-    result = Object(
-        object_id=result_id,
-        kind=ObjectKind.RESULT,
-        owner=sender,
-        access=Access.OWNED,
-        commitment=compute_outputs_hash(execution.outputs),
-        metadata_hash=ZERO_HASH,
-        model_id=model.object_id,
-        data_id=data.object_id,
-    )
-    set_object(state, result)
+    result = compute_new_object(tx, ObjectKind.RESULT, Access.OWNED,
+                                compute_outputs_hash(execution.outputs), ZERO_HASH)
+    result = replace(result, model_id=model.object_id, data_id=data.object_id)
     trace = TraceEntry(
         tx_hash=tx_hash,
         model_id=model.object_id,
         data_id=data.object_id,
         input_commitment=data.commitment,
         outputs=execution.outputs,
-        result_id=result_id,
+        result_id=result.object_id,
     )
-    return Outcome(tx_hash, object_id=result_id, trace=trace)
+    return add_object(state, tx_hash, result, trace)
 
 
 def process_withdraw(state: State, sender: Address, body: Withdraw, tx_hash: Hash32) -> Outcome:
@@ -295,17 +268,38 @@ def process_deposit(state: State, body: Deposit, tx_hash: Hash32) -> Outcome:
         increase_balance(state, body.recipient, asset, body.amount)
     if body.data_commitment == ZERO_HASH:
         return Outcome(tx_hash)
-    object_id = compute_deposit_object_id(body.event_id)
     data = Object(
-        object_id=object_id,
+        object_id=compute_deposit_object_id(body.event_id),
         kind=ObjectKind.DATA,
         owner=body.recipient,
         access=Access.OWNED,
         commitment=body.data_commitment,
         metadata_hash=body.metadata_hash,
     )
-    set_object(state, data)
-    return Outcome(tx_hash, object_id=object_id)
+    return add_object(state, tx_hash, data)
+
+
+def compute_new_object(
+    tx: Transaction, kind: ObjectKind, access: Access, commitment: Hash32, metadata_hash: Hash32
+) -> Object:
+    """The object a user's transaction creates: the sender owns it, and its id follows from the
+    sender and the nonce."""
+    return Object(
+        object_id=compute_object_id(tx.sender, tx.nonce),
+        kind=kind,
+        owner=tx.sender,
+        access=access,
+        commitment=commitment,
+        metadata_hash=metadata_hash,
+    )
+
+
+def add_object(
+    state: State, tx_hash: Hash32, obj: Object, trace: TraceEntry | None = None
+) -> Outcome:
+    """Store the object a transaction created; its outcome names the object."""
+    set_object(state, obj)
+    return Outcome(tx_hash, object_id=obj.object_id, trace=trace)
 
 
 def get_owned_object(state: State, object_id: ObjectId, sender: Address) -> Object:

@@ -376,12 +376,19 @@ class PartialState(State):
         return other
 
 
-def _check_unique(keys: Sequence[Any], table: str) -> None:
-    seen: set[Any] = set()
-    for key in keys:
-        if key in seen:
-            raise InvalidWitness(f"witness lists {describe_entry(table, key)} twice")
-        seen.add(key)
+def compute_witness_entries(witness: StateWitness) -> list[tuple[str, Any, Hash32, Any]]:
+    """Every entry the witness gives, table by table: (table, key, leaf key, value), the value
+    None where the entry is absent (as the state's tables hold it)."""
+    return [
+        *(("nonces", a, compute_account_key(a), n or None) for a, n in witness.nonces),
+        *(("balances", (a, s), compute_balance_key(a, s), v or None)
+          for a, s, v in witness.balances),
+        *(("objects", i, compute_object_key(i), o) for i, o in witness.objects),
+        *(("grants", (i, o, g), compute_grant_key(i, o, g), True if v else None)
+          for i, o, g, v in witness.grants),
+        *(("deposits", e, compute_deposit_key(e), True if v else None)
+          for e, v in witness.deposits),
+    ]
 
 
 def build_partial_state(domain: Domain, prev_root: Hash32, witness: StateWitness) -> PartialState:
@@ -397,11 +404,12 @@ def build_partial_state(domain: Domain, prev_root: Hash32, witness: StateWitness
             f"the witness tree hashes to 0x{root.hex()}, not to the previous state root "
             f"0x{prev_root.hex()} (a tampered sibling, leaf or opening)"
         )
-    _check_unique([a for a, _ in witness.nonces], "nonces")
-    _check_unique([(a, s) for a, s, _ in witness.balances], "balances")
-    _check_unique([i for i, _ in witness.objects], "objects")
-    _check_unique([(i, o, g) for i, o, g, _ in witness.grants], "grants")
-    _check_unique([e for e, _ in witness.deposits], "deposits")
+    entries = compute_witness_entries(witness)
+    seen: set[tuple[str, Any]] = set()
+    for table, key, _, _ in entries:
+        if (table, key) in seen:
+            raise InvalidWitness(f"witness lists {describe_entry(table, key)} twice")
+        seen.add((table, key))
     for object_id, obj in witness.objects:
         if obj is not None and obj.object_id != object_id:
             raise InvalidWitness(
@@ -426,22 +434,13 @@ def build_partial_state(domain: Domain, prev_root: Hash32, witness: StateWitness
                 f"but {real} under the previous state root"
             )
 
-    for address, nonce in witness.nonces:
-        check("nonces", address, compute_account_key(address), nonce != 0)
-        state.nonces.add_known(address, nonce or None)
-    for address, asset, amount in witness.balances:
-        check("balances", (address, asset), compute_balance_key(address, asset), amount != 0)
-        state.balances.add_known((address, asset), amount or None)
-    for object_id, obj in witness.objects:
-        check("objects", object_id, compute_object_key(object_id), obj is not None)
-        state.objects.add_known(object_id, obj)
-    for object_id, owner, grantee, allowed in witness.grants:
-        key = (object_id, owner, grantee)
-        check("grants", key, compute_grant_key(object_id, owner, grantee), allowed)
-        state.grants.add_known(key, True if allowed else None)
-    for event_id, applied in witness.deposits:
-        check("deposits", event_id, compute_deposit_key(event_id), applied)
-        state.deposits.add_known(event_id, True if applied else None)
+    tables: dict[str, StrictTable[Any, Any]] = {
+        "nonces": state.nonces, "balances": state.balances, "objects": state.objects,
+        "grants": state.grants, "deposits": state.deposits,
+    }
+    for table, key, leaf_key, value in entries:
+        check(table, key, leaf_key, value is not None)
+        tables[table].add_known(key, value)
     return state
 
 

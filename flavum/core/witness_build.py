@@ -9,7 +9,7 @@ transaction's entries, up to its refusal if the rules refuse it (core/step_witne
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flavum.core.encoding import compute_smt_node_hash
 from flavum.core.errors import InvalidTransaction
@@ -26,11 +26,6 @@ from flavum.core.merkle_partial import closed_subtree
 from flavum.core.state import (
     Object,
     State,
-    compute_account_key,
-    compute_balance_key,
-    compute_deposit_key,
-    compute_grant_key,
-    compute_object_key,
     compute_state_root,
     get_leaf_value,
     get_state_proof,
@@ -43,6 +38,7 @@ from flavum.core.witness import (
     StateWitness,
     StrictTable,
     WitnessNode,
+    compute_witness_entries,
     encode_tree,
 )
 
@@ -217,20 +213,17 @@ def compute_state_witness(pre_state: State, access: BatchAccess) -> StateWitness
     objects = tuple((i, pre_state.objects.get(i)) for i in sorted(access.objects))
     grants = tuple((i, o, g, (i, o, g) in pre_state.grants) for i, o, g in sorted(access.grants))
     deposits = tuple((e, e in pre_state.deposits) for e in sorted(access.deposits))
-    leaf_keys = (
-        [compute_account_key(a) for a, _ in nonces]
-        + [compute_balance_key(a, s) for a, s, _ in balances]
-        + [compute_object_key(i) for i, _ in objects]
-        + [compute_grant_key(i, o, g) for i, o, g, _ in grants]
-        + [compute_deposit_key(e) for e, _ in deposits]
+    contents = StateWitness(nonces, balances, objects, grants, deposits, tree=())
+    targets = sorted(
+        (int.from_bytes(leaf_key, "big"), SMT_DEPTH)
+        for _, _, leaf_key, _ in compute_witness_entries(contents)
     )
-    targets = sorted((int.from_bytes(k, "big"), SMT_DEPTH) for k in leaf_keys)
     tree = _expand(pre_state, targets)
     deleted = {int.from_bytes(k, "big") for k in access.deleted}
     _open_for_deletions(pre_state, tree, 0, 0, deleted)
     nodes: list[WitnessNode] = []
     encode_tree(tree, nodes)
-    return StateWitness(nonces, balances, objects, grants, deposits, tuple(nodes))
+    return replace(contents, tree=tuple(nodes))
 
 
 def compute_batch_witness(

@@ -10,6 +10,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +137,14 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+# The columns that the row readers at the end of this module (_stored_tx, _block, _batch,
+# _trace) take, in their order.
+_SELECT_TXS = "SELECT seq, hash, raw, execution, block FROM txs"
+_SELECT_BLOCKS = "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
+_SELECT_BATCHES = (
+    "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at FROM batches"
+)
+_SELECT_TRACES = "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
 
 
 @dataclass(frozen=True)
@@ -252,70 +261,50 @@ class Store:
     ) -> int:
         """Record an accepted transaction with what it produced, atomically; return its seq."""
         tx_hash = commitment.tx_hash
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                cur = self._conn.execute(
-                    "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at,"
-                    " post_state_root, withdrawal_leaf, trace_leaf)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
-                     received_at, commitment.post_state_root, commitment.withdrawal_leaf,
-                     commitment.trace_leaf),
+        with self._atomic():
+            cur = self._conn.execute(
+                "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at,"
+                " post_state_root, withdrawal_leaf, trace_leaf)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
+                 received_at, commitment.post_state_root, commitment.withdrawal_leaf,
+                 commitment.trace_leaf),
+            )
+            seq = int(cur.lastrowid or 0)
+            if trace is not None:
+                self._conn.execute(
+                    "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
+                    (tx_hash, seq, json.dumps(trace_to_json(trace))),
                 )
-                seq = int(cur.lastrowid or 0)
-                if trace is not None:
-                    self._conn.execute(
-                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
-                        (tx_hash, seq, json.dumps(trace_to_json(trace))),
-                    )
-                if withdrawal is not None:
-                    self._conn.execute(
-                        "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
-                        (withdrawal.withdrawal_id, seq, json.dumps(withdrawal_to_json(withdrawal))),
-                    )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            return seq
+            if withdrawal is not None:
+                self._conn.execute(
+                    "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
+                    (withdrawal.withdrawal_id, seq, json.dumps(withdrawal_to_json(withdrawal))),
+                )
+        return seq
 
     def iter_txs(self) -> Iterator[StoredTx]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, hash, raw, execution, block FROM txs ORDER BY seq"
-            ).fetchall()
-        for seq, tx_hash, raw, execution, block in rows:
-            yield StoredTx(seq, Hash32(tx_hash), raw, _load_execution(execution), block)
+        for row in self._all(_SELECT_TXS + " ORDER BY seq", ()):
+            yield _stored_tx(row)
 
     def txs_in(self, first_seq: int, last_seq: int) -> list[StoredTx]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, hash, raw, execution, block FROM txs WHERE seq BETWEEN ? AND ?"
-                " ORDER BY seq", (first_seq, last_seq)).fetchall()
-        return [StoredTx(seq, Hash32(h), raw, _load_execution(ex), block)
-                for seq, h, raw, ex, block in rows]
+        rows = self._all(_SELECT_TXS + " WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
+        return [_stored_tx(r) for r in rows]
 
     def get_tx(self, tx_hash: Hash32) -> StoredTx | None:
-        row = self._one("SELECT seq, hash, raw, execution, block FROM txs WHERE hash = ?",
-                        (tx_hash,))
-        if row is None:
-            return None
-        return StoredTx(row[0], Hash32(row[1]), row[2], _load_execution(row[3]), row[4])
+        row = self._one(_SELECT_TXS + " WHERE hash = ?", (tx_hash,))
+        return None if row is None else _stored_tx(row)
 
     def commitments(self, first_seq: int, last_seq: int) -> list[TxCommitment]:
         """What each transaction in the span did: its leaf in the batch's tx root."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT hash, post_state_root, withdrawal_leaf, trace_leaf FROM txs"
-                " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
+        rows = self._all("SELECT hash, post_state_root, withdrawal_leaf, trace_leaf FROM txs"
+                         " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq))
         return [TxCommitment(*(Hash32(bytes(v)) for v in row)) for row in rows]
 
     def tx_hashes(self, first_seq: int, last_seq: int) -> list[Hash32]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT hash FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)
-            ).fetchall()
+        rows = self._all("SELECT hash FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
         return [Hash32(r[0]) for r in rows]
 
     def unblocked_seqs(self) -> tuple[int, int] | None:
@@ -331,24 +320,18 @@ class Store:
     def add_block(self, block: BlockRecord, changes: StateChanges) -> None:
         """Record a block, mark its transactions, and refresh the readable state tables with
         the entries written since the last block."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._conn.execute(
-                    "INSERT INTO blocks(number, first_seq, last_seq, state_root, created_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (block.number, block.first_seq, block.last_seq, block.state_root,
-                     block.created_at),
-                )
-                self._conn.execute(
-                    "UPDATE txs SET block = ? WHERE seq BETWEEN ? AND ?",
-                    (block.number, block.first_seq, block.last_seq),
-                )
-                self._write_state_changes(changes)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._atomic():
+            self._conn.execute(
+                "INSERT INTO blocks(number, first_seq, last_seq, state_root, created_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (block.number, block.first_seq, block.last_seq, block.state_root,
+                 block.created_at),
+            )
+            self._conn.execute(
+                "UPDATE txs SET block = ? WHERE seq BETWEEN ? AND ?",
+                (block.number, block.first_seq, block.last_seq),
+            )
+            self._write_state_changes(changes)
 
     def _write_state_changes(self, changes: StateChanges) -> None:
         for address, nonce in changes.nonces.items():
@@ -372,94 +355,66 @@ class Store:
                     (object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))))
 
     def last_block(self) -> BlockRecord | None:
-        row = self._one(
-            "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
-            " ORDER BY number DESC LIMIT 1", ())
+        row = self._one(_SELECT_BLOCKS + " ORDER BY number DESC LIMIT 1", ())
         return None if row is None else _block(row)
 
     def blocks(self, first: int, last: int) -> list[BlockRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
-                " WHERE number BETWEEN ? AND ? ORDER BY number", (first, last)
-            ).fetchall()
+        rows = self._all(_SELECT_BLOCKS + " WHERE number BETWEEN ? AND ? ORDER BY number",
+                         (first, last))
         return [_block(r) for r in rows]
 
     def unbatched_blocks(self) -> list[BlockRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT number, first_seq, last_seq, state_root, batch, created_at FROM blocks"
-                " WHERE batch IS NULL ORDER BY number"
-            ).fetchall()
+        rows = self._all(_SELECT_BLOCKS + " WHERE batch IS NULL ORDER BY number", ())
         return [_block(r) for r in rows]
 
     # --- batches ---
 
     def add_batch(self, batch: BatchRecord) -> None:
         first_seq, last_seq = self.batch_seq_span(batch)
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._conn.execute(
-                    "INSERT INTO batches(number, batch_hash, header, first_block, last_block,"
-                    " tx_count, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (batch.header.number, batch.batch_hash,
-                     json.dumps(header_to_json(batch.header)), batch.first_block,
-                     batch.last_block, batch.tx_count, batch.sealed_at),
-                )
-                number = batch.header.number
-                span = (batch.first_block, batch.last_block)
-                self._conn.execute("UPDATE blocks SET batch = ? WHERE number BETWEEN ? AND ?",
-                                   (number, *span))
-                for table in ("traces", "withdrawals"):
-                    self._conn.execute(f"UPDATE {table} SET batch = ? WHERE seq BETWEEN ? AND ?",
-                                       (number, first_seq, last_seq))
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._atomic():
+            self._conn.execute(
+                "INSERT INTO batches(number, batch_hash, header, first_block, last_block,"
+                " tx_count, sealed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (batch.header.number, batch.batch_hash,
+                 json.dumps(header_to_json(batch.header)), batch.first_block,
+                 batch.last_block, batch.tx_count, batch.sealed_at),
+            )
+            number = batch.header.number
+            span = (batch.first_block, batch.last_block)
+            self._conn.execute("UPDATE blocks SET batch = ? WHERE number BETWEEN ? AND ?",
+                               (number, *span))
+            for table in ("traces", "withdrawals"):
+                self._conn.execute(f"UPDATE {table} SET batch = ? WHERE seq BETWEEN ? AND ?",
+                                   (number, first_seq, last_seq))
 
     def batches(self) -> list[BatchRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at"
-                " FROM batches ORDER BY number"
-            ).fetchall()
+        rows = self._all(_SELECT_BATCHES + " ORDER BY number", ())
         return [_batch(r) for r in rows]
 
     def get_batch(self, number: int) -> BatchRecord | None:
-        row = self._one(
-            "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at FROM batches"
-            " WHERE number = ?", (number,))
+        row = self._one(_SELECT_BATCHES + " WHERE number = ?", (number,))
         return None if row is None else _batch(row)
 
     def traces_in(self, first_seq: int, last_seq: int) -> list[TraceEntry]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry FROM traces WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first_seq, last_seq)).fetchall()
+        rows = self._all("SELECT entry FROM traces WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
         return [trace_from_json(json.loads(r[0])) for r in rows]
 
     def withdrawals_in(self, first_seq: int, last_seq: int) -> list[Withdrawal]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry FROM withdrawals WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first_seq, last_seq)).fetchall()
+        rows = self._all("SELECT entry FROM withdrawals WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
         return [withdrawal_from_json(json.loads(r[0])) for r in rows]
 
     # --- proofs of trace entries ---
 
     def get_trace(self, tx_hash: Hash32) -> TraceRecord | None:
-        row = self._one("SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
-                        " WHERE tx_hash = ?", (tx_hash,))
+        row = self._one(_SELECT_TRACES + " WHERE tx_hash = ?", (tx_hash,))
         return None if row is None else _trace(row)
 
     def traces_with_status(self, *statuses: str) -> list[TraceRecord]:
         marks = ", ".join("?" for _ in statuses)
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
-                f" WHERE proof_status IN ({marks}) ORDER BY seq", statuses).fetchall()
+        rows = self._all(_SELECT_TRACES + f" WHERE proof_status IN ({marks}) ORDER BY seq",
+                         statuses)
         return [_trace(r) for r in rows]
 
     def set_proof_status(self, tx_hash: Hash32, status: str, reason: str | None = None) -> None:
@@ -481,19 +436,15 @@ class Store:
                    (ledger, batch, state, tx_hash, detail, at))
 
     def ledger_posts(self, batch: int) -> list[LedgerPost]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT ledger, state, tx_hash, detail, updated_at FROM ledger_posts"
-                " WHERE batch = ? ORDER BY ledger", (batch,)).fetchall()
+        rows = self._all("SELECT ledger, state, tx_hash, detail, updated_at FROM ledger_posts"
+                         " WHERE batch = ? ORDER BY ledger", (batch,))
         return [LedgerPost(str(r[0]), str(r[1]), bytes(r[2]) if r[2] else None, r[3],
                            float(r[4])) for r in rows]
 
     def ledger_batches(self, ledger: str, state: str, from_batch: int) -> list[int]:
         """The batches from `from_batch` on whose state on `ledger` is `state`, in order."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT batch FROM ledger_posts WHERE ledger = ? AND state = ? AND batch >= ?"
-                " ORDER BY batch", (ledger, state, from_batch)).fetchall()
+        rows = self._all("SELECT batch FROM ledger_posts WHERE ledger = ? AND state = ?"
+                         " AND batch >= ? ORDER BY batch", (ledger, state, from_batch))
         return [int(r[0]) for r in rows]
 
     def set_forced(self, ledger: str, request_id: int, tx_hash: bytes | None, included: bool,
@@ -521,17 +472,13 @@ class Store:
         return first, last
 
     def raw_txs(self, first_seq: int, last_seq: int) -> list[bytes]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT raw FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq",
-                (first_seq, last_seq)).fetchall()
+        rows = self._all("SELECT raw FROM txs WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
         return [bytes(r[0]) for r in rows]
 
     def trace_records_in(self, first_seq: int, last_seq: int) -> list[TraceRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
-                " WHERE seq BETWEEN ? AND ? ORDER BY seq", (first_seq, last_seq)).fetchall()
+        rows = self._all(_SELECT_TRACES + " WHERE seq BETWEEN ? AND ? ORDER BY seq",
+                         (first_seq, last_seq))
         return [_trace(r) for r in rows]
 
     def find_withdrawal(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int | None] | None:
@@ -562,39 +509,46 @@ class Store:
 
     def account(self, address: Address) -> tuple[int, dict[AssetId, Amount]]:
         row = self._one("SELECT nonce FROM accounts WHERE address = ?", (address,))
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT asset, amount FROM balances WHERE address = ?", (address,)).fetchall()
+        rows = self._all("SELECT asset, amount FROM balances WHERE address = ?", (address,))
         return (int(row[0]) if row else 0), {AssetId(a): Amount(int(v)) for a, v in rows}
 
     def objects(self, kind: ObjectKind, limit: int = 100) -> list[Object]:
         """Objects of a kind as of the last block, most recent first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry FROM objects WHERE kind = ? ORDER BY rowid DESC LIMIT ?",
-                (int(kind), limit)).fetchall()
+        rows = self._all("SELECT entry FROM objects WHERE kind = ? ORDER BY rowid DESC LIMIT ?",
+                         (int(kind), limit))
         return [object_from_json(json.loads(r[0])) for r in rows]
 
     def recent_traces(self, limit: int = 100) -> list[TraceRecord]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
-                " ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        rows = self._all(_SELECT_TRACES + " ORDER BY seq DESC LIMIT ?", (limit,))
         return [_trace(r) for r in rows]
 
     def recent_withdrawals(self, limit: int = 100) -> list[tuple[Withdrawal, int | None]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT entry, batch FROM withdrawals ORDER BY seq DESC LIMIT ?",
-                (limit,)).fetchall()
+        rows = self._all("SELECT entry, batch FROM withdrawals ORDER BY seq DESC LIMIT ?",
+                         (limit,))
         return [(withdrawal_from_json(json.loads(r[0])), r[1]) for r in rows]
 
     # --- helpers ---
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One SQL transaction under the lock: committed at the end, rolled back on an error."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
             row = self._conn.execute(sql, params).fetchone()
         return None if row is None else tuple(row)
+
+    def _all(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     def _exec(self, sql: str, params: tuple[Any, ...]) -> None:
         with self._lock:
@@ -607,6 +561,10 @@ def _dump_execution(execution: Execution | None) -> str | None:
 
 def _load_execution(text: str | None) -> Execution | None:
     return None if text is None else execution_from_json(json.loads(text))
+
+
+def _stored_tx(row: Any) -> StoredTx:
+    return StoredTx(row[0], Hash32(row[1]), row[2], _load_execution(row[3]), row[4])
 
 
 def _block(row: Any) -> BlockRecord:

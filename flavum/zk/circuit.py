@@ -42,6 +42,9 @@ from flavum.zk.srs import Progress, SrsStore, compute_file_sha256
 # Bumped when the artifact layout or meta.json changes, so old cache entries are not reused.
 ARTIFACT_FORMAT = 1
 META_FILE = "meta.json"
+# The other files of a build's directory (CircuitArtifacts' *_path attributes).
+MODEL_FILE, SETTINGS_FILE, COMPILED_FILE = "model.onnx", "settings.json", "model.compiled"
+VK_FILE, PK_FILE = "vk", "pk"
 
 INPUT_VISIBILITIES = ("hashed", "public", "private")
 OUTPUT_VISIBILITIES = ("public",)  # the rollup reads outputs from the proof's public values
@@ -185,6 +188,16 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
+class _ArtifactFile:
+    """The path of one artifact file in a CircuitArtifacts' directory (a read-only attribute)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, artifacts: CircuitArtifacts, owner: type | None = None) -> Path:
+        return artifacts.directory / self.name
+
+
 @dataclass(frozen=True)
 class CircuitArtifacts:
     """A compiled circuit and its keys on disk, with the facts needed to run and read it."""
@@ -206,25 +219,11 @@ class CircuitArtifacts:
     # (a batched model from flavum.ml.batching) and `batch_size` is this count.
     row_inputs: int = 1
 
-    @property
-    def model_path(self) -> Path:
-        return self.directory / "model.onnx"
-
-    @property
-    def settings_path(self) -> Path:
-        return self.directory / "settings.json"
-
-    @property
-    def compiled_path(self) -> Path:
-        return self.directory / "model.compiled"
-
-    @property
-    def vk_path(self) -> Path:
-        return self.directory / "vk"
-
-    @property
-    def pk_path(self) -> Path:
-        return self.directory / "pk"
+    model_path = _ArtifactFile(MODEL_FILE)
+    settings_path = _ArtifactFile(SETTINGS_FILE)
+    compiled_path = _ArtifactFile(COMPILED_FILE)
+    vk_path = _ArtifactFile(VK_FILE)
+    pk_path = _ArtifactFile(PK_FILE)
 
     @property
     def input_size(self) -> int:
@@ -457,9 +456,9 @@ def _build_into(
         if progress is not None:
             progress(stage, fraction)
 
-    model_path = work / "model.onnx"
-    settings_path = work / "settings.json"
-    compiled_path = work / "model.compiled"
+    model_path = work / MODEL_FILE
+    settings_path = work / SETTINGS_FILE
+    compiled_path = work / COMPILED_FILE
     calibration_path = work / "calibration.json"
     model_path.write_bytes(model_bytes)
     calibration_data = compute_calibration_data(cal, row_inputs)
@@ -511,7 +510,7 @@ def _build_into(
         logrows=logrows,
         srs_path=srs_path,
         srs_sha256=srs_sha256,
-        vk_hash=compute_vk_hash(work / "vk"),
+        vk_hash=compute_vk_hash(work / VK_FILE),
         input_shape=input_shape,
         input_scale=input_scale,
         output_shapes=output_shapes,
@@ -552,13 +551,13 @@ def _setup_keys(directory: Path, srs_path: Path, progress: Progress | None) -> N
 
     if progress is not None:
         progress("setup", None)
-    vk_tmp, pk_tmp = directory / "vk.tmp", directory / "pk.tmp"
+    vk_tmp, pk_tmp = directory / (VK_FILE + ".tmp"), directory / (PK_FILE + ".tmp")
     call_ezkl(
         "setup", ModelRejected, ezkl.setup,
-        str(directory / "model.compiled"), str(vk_tmp), str(pk_tmp), srs_path=str(srs_path),
+        str(directory / COMPILED_FILE), str(vk_tmp), str(pk_tmp), srs_path=str(srs_path),
     )
-    os.replace(vk_tmp, directory / "vk")
-    os.replace(pk_tmp, directory / "pk")
+    os.replace(vk_tmp, directory / VK_FILE)
+    os.replace(pk_tmp, directory / PK_FILE)
     if progress is not None:
         progress("setup", 1.0)
 
@@ -573,7 +572,7 @@ def _reuse(directory: Path, store: SrsStore, progress: Progress | None) -> Circu
     # Keys belong to one SRS: a regenerated or user-supplied SRS needs new keys (a new vk_hash).
     _setup_keys(directory, srs_path, progress)
     meta["srs_sha256"] = compute_file_sha256(srs_path)
-    meta["vk_hash"] = "0x" + compute_vk_hash(directory / "vk").hex()
+    meta["vk_hash"] = "0x" + compute_vk_hash(directory / VK_FILE).hex()
     tmp = directory / (META_FILE + ".tmp")
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, directory / META_FILE)

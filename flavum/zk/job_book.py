@@ -2,8 +2,9 @@
 
 A pool adds jobs to its book, takes the next queued one for a worker (it is then proving, one
 attempt more), and reports each attempt's end; the book requeues a failed attempt while the
-job has retries left. `BookedPool` reads status and results from the book, so each backend
-only decides where an attempt runs.
+job has retries left. `BookedPool` reads status and results from the book, and
+`SupervisedPool` adds the supervisor thread that hands jobs to workers, so each backend only
+decides where an attempt runs.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 import resource
 import threading
+from abc import abstractmethod
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -115,6 +117,48 @@ class BookedPool(ProverPool):
 
     def result(self, job_id: str, timeout: float | None = None) -> Proof:
         return read_job_proof(self._book.wait(job_id, timeout))
+
+
+class SupervisedPool(BookedPool):
+    """A booked pool whose supervisor thread hands queued jobs to workers (local processes,
+    Ray tasks): `submit` books a job and wakes the supervisor; `close` stops it, releases the
+    workers, then fails every job not finished."""
+
+    def __init__(self, max_retries: int, timeout_s: float | None) -> None:
+        self._book = JobBook(max_retries)
+        self._timeout = timeout_s
+        self._closing = threading.Event()
+
+    def _start_supervisor(self, name: str) -> None:
+        self._thread = threading.Thread(target=self._supervise, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, job: ProofJob) -> str:
+        if self._closing.is_set():
+            raise ProvingFailed("the prover pool is closed")
+        job_id = self._book.add(job)
+        self._wake()
+        return job_id
+
+    def close(self) -> None:
+        if self._closing.is_set():
+            return
+        self._closing.set()
+        self._wake()
+        self._thread.join()
+        self._release_workers()
+        self._book.fail_all_pending("pool closed")
+
+    @abstractmethod
+    def _supervise(self) -> None:
+        """The supervisor thread: runs until `_closing` is set."""
+
+    @abstractmethod
+    def _wake(self) -> None:
+        """Wake the supervisor: a job was booked, or the pool closes."""
+
+    def _release_workers(self) -> None:
+        """Once the supervisor has stopped: let go of what still runs (nothing by default)."""
 
 
 def peak_rss_bytes() -> int:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flavum.core.errors import ConfigError
-from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import DEFAULT_TIMEOUT_S, JobRunner
-from flavum.zk.job_book import BookedPool, JobBook, describe_error, peak_rss_bytes
-from flavum.zk.proof import ProofJob, run_proof_job
+from flavum.zk.job_book import SupervisedPool, describe_error, peak_rss_bytes
+from flavum.zk.proof import run_proof_job
 
 
 def _local_worker_main(
@@ -61,7 +60,7 @@ class _Worker:
     deadline: float | None = None
 
 
-class LocalProverPool(BookedPool):
+class LocalProverPool(SupervisedPool):
     """Worker processes on this machine (spawned, not forked)."""
 
     # A worker that dies before it is ready this many times in a row means the pool cannot run.
@@ -81,27 +80,17 @@ class LocalProverPool(BookedPool):
             raise ConfigError("threads_per_worker must be >= 1")
         if timeout_s is not None and timeout_s <= 0:
             raise ConfigError("timeout_s must be positive")
-        self._book = JobBook(max_retries)
+        super().__init__(max_retries, timeout_s)
         self._threads = threads_per_worker
-        self._timeout = timeout_s
         self._runner = runner  # module-level function: the spawned worker imports it by name
         self._context = multiprocessing.get_context("spawn")
         self._wake_recv, self._wake_send = self._context.Pipe(duplex=False)
-        self._closing = threading.Event()
         self._start_failures = 0
         self._ready = threading.Condition()
         self._workers = [self._start_worker() for _ in range(workers)]
-        self._thread = threading.Thread(target=self._supervise, name="prover-pool", daemon=True)
-        self._thread.start()
+        self._start_supervisor("prover-pool")
 
     # -- interface --
-
-    def submit(self, job: ProofJob) -> str:
-        if self._closing.is_set():
-            raise ProvingFailed("the prover pool is closed")
-        job_id = self._book.add(job)
-        self._wake()
-        return job_id
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Block until every worker has started (loaded ezkl); False on timeout."""
@@ -109,14 +98,6 @@ class LocalProverPool(BookedPool):
             return self._ready.wait_for(
                 lambda: all(w.ready for w in self._workers) or self._closing.is_set(), timeout
             )
-
-    def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        self._wake()
-        self._thread.join()
-        self._book.fail_all_pending("pool closed")
 
     @property
     def worker_pids(self) -> list[int]:

@@ -11,9 +11,8 @@ import time
 from typing import Any
 
 from flavum.core.errors import ConfigError
-from flavum.zk.errors import ProvingFailed
 from flavum.zk.interface import DEFAULT_TIMEOUT_S
-from flavum.zk.job_book import BookedPool, JobBook, describe_error, peak_rss_bytes
+from flavum.zk.job_book import SupervisedPool, describe_error, peak_rss_bytes
 from flavum.zk.proof import ProofJob, run_proof_job
 
 
@@ -24,7 +23,7 @@ def _ray_prove(job: ProofJob) -> tuple[float, int]:
     return time.perf_counter() - start, peak_rss_bytes()
 
 
-class RayProverPool(BookedPool):
+class RayProverPool(SupervisedPool):
     """Proof jobs as Ray tasks on an existing cluster (`ray start --head ...`).
 
     At most `max_in_flight` tasks (default: the cluster's CPUs / `cpus_per_job`) are handed
@@ -45,9 +44,8 @@ class RayProverPool(BookedPool):
             import ray
         except ImportError as exc:
             raise ConfigError("RayProverPool needs the `ray` package (pip install ray)") from exc
+        super().__init__(max_retries, timeout_s)
         self._ray = ray
-        self._book = JobBook(max_retries)
-        self._timeout = timeout_s
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
         if max_in_flight is None:
             cpus = ray.cluster_resources().get("CPU", 1.0)
@@ -58,27 +56,15 @@ class RayProverPool(BookedPool):
             options["runtime_env"] = {"env_vars": {"RAYON_NUM_THREADS": str(threads_per_job)}}
         self._task = ray.remote(_ray_prove).options(**options)
         self._in_flight: dict[Any, tuple[str, float | None]] = {}  # ref -> (job id, deadline)
-        self._closing = threading.Event()
         self._wakeup = threading.Event()
-        self._thread = threading.Thread(target=self._supervise, name="ray-prover", daemon=True)
-        self._thread.start()
+        self._start_supervisor("ray-prover")
 
-    def submit(self, job: ProofJob) -> str:
-        if self._closing.is_set():
-            raise ProvingFailed("the prover pool is closed")
-        job_id = self._book.add(job)
+    def _wake(self) -> None:
         self._wakeup.set()
-        return job_id
 
-    def close(self) -> None:
-        if self._closing.is_set():
-            return
-        self._closing.set()
-        self._wakeup.set()
-        self._thread.join()
+    def _release_workers(self) -> None:
         for ref in self._in_flight:
             self._ray.cancel(ref, force=True)
-        self._book.fail_all_pending("pool closed")
         self._ray.shutdown()  # disconnects this driver; the cluster keeps running
 
     def _supervise(self) -> None:
