@@ -68,6 +68,12 @@ def test_verify_batches_posted_to_anvil(tmp_path, shared_srs):
         assert result["batches"][1]["inferences"] == 1
         queues = result["queues"]
         assert (queues["deposits"], queues["overdue_deposits"], queues["forced"]) == (0, [], [])
+        # Every proven model re-derived from its published graph, and bound on the ledger.
+        out = flavum("verify", "--models", "--json", home=home)
+        assert out.returncode == 0, out.stdout + out.stderr
+        (checked,) = json.loads(out.stdout)["models"]
+        assert (checked["model_id"], checked["ok"], checked["registered"]) == (
+            "0x" + model_id.hex(), True, "standing")
         out = flavum("verify", "--from-batch", "1", home=home)
         assert out.returncode == 0, out.stdout + out.stderr
         assert out.stdout.splitlines() == [
