@@ -1,7 +1,6 @@
 """Run a node: a ticker producing blocks, batches and proofs on time, and the HTTP API."""
 
 import os
-import sys
 import threading
 
 import uvicorn
@@ -45,7 +44,6 @@ def run_node(config: NodeConfig, host: str | None = None, port: int | None = Non
         ledgers.stop()
         node.sequencer.produce_block()
         node.close()
-        print("flavum node stopped", file=sys.stderr, flush=True)
 
 
 def banner(config: NodeConfig, host: str, port: int) -> str:

@@ -110,6 +110,13 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
                   "bob", "--json", home=home)
     assert data.returncode == 0, data.stderr
     data_id = json.loads(data.stdout)["data_id"]
+    models = json.loads(flavum("model", "list", "--json", home=home).stdout)
+    assert [m["object_id"] for m in models] == [model_id]
+    listed = flavum("model", "list", home=home).stdout
+    assert listed.startswith(model_id) and listed.rstrip().endswith("fee 7 dev")
+    points = json.loads(flavum("data", "list", "--json", home=home).stdout)
+    assert [d["object_id"] for d in points] == [data_id] and points[0]["access"] == "OWNED"
+    assert flavum("data", "list", home=home).stdout.startswith(data_id)
     inferred = flavum("infer", model_id, data_id, "--max-fee", "7dev", "--wait", "--from", "bob",
                       "--json", home=home)
     assert inferred.returncode == 0, inferred.stderr
