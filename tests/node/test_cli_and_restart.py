@@ -137,3 +137,8 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
     assert nan.returncode == 1 and "NaN" in nan.stderr
     unpaid = flavum("infer", model_id, data_id, "--from", "bob", home=home)
     assert unpaid.returncode == 1 and "fee" in unpaid.stderr
+    # ezkl's and tract's chatter (compile, prove) stays out of the node's log: no --verbose.
+    node.stop()
+    assert node.proc is not None and node.proc.stderr is not None
+    log = node.proc.stderr.read().decode()
+    assert "Numerical Fidelity Report" not in log and "tract" not in log, log[-2000:]
