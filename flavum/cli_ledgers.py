@@ -25,6 +25,7 @@ from flavum.cli_common import (
     parse_id,
     read_rows,
     resolve_address,
+    spinner,
 )
 from flavum.core.assets import compute_asset_id
 from flavum.core.codec import from_hex, to_hex, withdrawal_from_json
@@ -256,7 +257,8 @@ def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
     sender's own address) and print its L1 transaction."""
     key = load_key(home, sender)
     recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = send(open_evm(home, ledger), key, recipient)
+    with spinner("depositing on L1 (waiting for the transaction to be mined)", show=not as_json):
+        receipt = send(open_evm(home, ledger), key, recipient)
     tx_hash = to_hex(bytes(receipt["transactionHash"]))
     emit({"l1_tx": tx_hash, **(extra or {}), "recipient": to_hex(recipient)}, as_json,
          f"deposited{' ' + what if what else ''}: L1 tx {tx_hash}")
@@ -375,8 +377,9 @@ def withdraw_finalize(
     withdrawal = withdrawal_from_json(data["withdrawal"])
     proof = [Hash32(from_hex(p)) for p in data["proof"]]
     evm = open_evm(home, ledger)
-    l1_tx = evm.finalize_withdrawal(withdrawal, data["batch"], data["index"], proof,
-                                    load_key(home, sender))
+    with spinner("claiming on L1 (waiting for the transaction to be mined)", show=not as_json):
+        l1_tx = evm.finalize_withdrawal(withdrawal, data["batch"], data["index"], proof,
+                                        load_key(home, sender))
     out: dict[str, Any] = {"l1_tx": to_hex(l1_tx), "batch": data["batch"]}
     text = f"finalized on L1: tx {to_hex(l1_tx)} (batch {data['batch']})"
     if withdrawal.object_id != NO_OBJECT:  # minted as an ERC-721: say where to find it
