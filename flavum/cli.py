@@ -8,6 +8,7 @@ from typing import Any
 import typer
 
 from flavum.cli_common import (
+    HOME_KEY,
     HomeOption,
     JsonOption,
     NodeOption,
@@ -16,12 +17,15 @@ from flavum.cli_common import (
     command,
     emit,
     parse_amount,
+    parse_id,
     read_rows,
     resolve_address,
+    spinner,
 )
 from flavum.cli_escape import escape
 from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
 from flavum.cli_signer import signer_app
+from flavum.cli_units import Units
 from flavum.client import Client
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
@@ -73,6 +77,14 @@ app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")
 app.add_typer(signer_app, name="signer")
+
+
+@app.callback()
+def main_options(ctx: typer.Context, home: Path | None = typer.Option(
+        None, "--home", help="Node home directory for every command (env FLAVUM_HOME).")) -> None:
+    """Flavum: a machine-learning L2 rollup."""
+    if home is not None:  # every command's own --home defaults to it (cli_common.HomeOption)
+        ctx.meta[HOME_KEY] = home
 
 
 # --- init and accounts ---
@@ -144,9 +156,11 @@ def account_show(who: str = typer.Argument("default", help="Key name or 0x addre
                  home: Path = HomeOption, node: str | None = NodeOption,
                  as_json: bool = JsonOption) -> None:
     """Nonce and balances of an account, from the node."""
-    data = client_for(home, node).account(resolve_address(home, who))
+    client = client_for(home, node)
+    data = client.account(resolve_address(home, who))
+    units = Units(client.status(), home)
     lines = [f"address {data['address']}", f"nonce   {data['nonce']}"]
-    lines += [f"balance {amount} of {asset}" for asset, amount in data["balances"].items()]
+    lines += [f"balance {units.show(amount, asset)}" for asset, amount in data["balances"].items()]
     emit(data, as_json, "\n".join(lines))
 
 
@@ -163,13 +177,13 @@ def transfer(to: str = typer.Argument(..., help="Recipient: key name or 0x addre
              home: Path = HomeOption, node: str | None = NodeOption,
              as_json: bool = JsonOption) -> None:
     """Sign and submit a transfer."""
-    client = client_for(home, node)
-    key = load_key(home, sender)
     if asset is not None and amount_unit(amount) is not None:
         raise InvalidInput(f"{amount!r} names its asset: drop --asset")
-    asset_id = (AssetId(from_hex(asset, prefix_optional=True)) if asset is not None
-                else asset_of_amount(client, amount))
-    body = Transfer(resolve_address(home, to), asset_id, parse_amount(amount))
+    value, recipient = parse_amount(amount), resolve_address(home, to)
+    given_asset = AssetId(parse_id(asset, "asset id")) if asset is not None else None
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    body = Transfer(recipient, given_asset or asset_of_amount(client, amount), value)
     receipt = client.send(key, address_of(key), body)
     emit(receipt, as_json, f"accepted {receipt['tx_hash']} (seq {receipt['seq']})")
 
@@ -187,12 +201,16 @@ def asset_of_amount(client: Any, amount: str) -> AssetId:
 @node_app.command("run")
 @command
 def node_run(home: Path = HomeOption, host: str | None = typer.Option(None),
-             port: int | None = typer.Option(None), as_json: bool = JsonOption) -> None:
-    """Run the node: sequencer, batcher and HTTP API (Ctrl-C stops it; restart resumes)."""
+             port: int | None = typer.Option(None),
+             verbose: bool = typer.Option(False, "--verbose", "-v", help="Keep ezkl's and "
+                                          "tract's diagnostics and the HTTP access log."),
+             as_json: bool = JsonOption) -> None:
+    """Run the node: sequencer, batcher and HTTP API (Ctrl-C stops it; restart resumes).
+    Prints the API and explorer URLs once it starts."""
     from flavum.runner import run_node
 
     config = load_config(home)
-    run_node(config, host=host, port=port)
+    run_node(config, host=host, port=port, verbose=verbose)
 
 
 @app.command()
@@ -261,9 +279,29 @@ def _finality_text(post: dict[str, Any]) -> str:
 def batch_seal(home: Path = HomeOption, node: str | None = NodeOption,
                as_json: bool = JsonOption) -> None:
     """Seal the pending blocks into a batch now."""
-    data = client_for(home, node).seal_batch()
+    client = client_for(home, node)
+    with spinner("sealing the pending blocks", show=not as_json):
+        data = client.seal_batch()
     batch = data["batch"]
-    emit(data, as_json, f"sealed batch #{batch['number']}" if batch else "nothing to seal")
+    if batch:
+        text = f"sealed batch #{batch['number']} ({batch['tx_count']} transactions)"
+    else:
+        text = _why_not_sealed(client.status())
+    emit(data, as_json, text)
+
+
+def _why_not_sealed(status: dict[str, Any]) -> str:
+    """Why a seal made no batch: nothing left (the batcher sealed on its own, by the policy
+    of config.toml's [batching]), or blocks that wait for their inferences' proofs."""
+    last = status["last_batch"]
+    waiting = status["blocks"] - (last["last_block"] + 1 if last else 0)
+    if waiting > 0:
+        return (f"not sealed yet: {waiting} block{'s' if waiting > 1 else ''} wait for the "
+                "proofs of their inferences (see `flavum proof show`); retry once proven")
+    if last is None:
+        return "nothing to seal: no transactions yet"
+    return (f"nothing to seal: every transaction is already in a batch (the batcher sealed up "
+            f"to #{last['number']} on its own, see `flavum batch list`)")
 
 
 # --- models, data, inference, proofs ---
@@ -333,16 +371,31 @@ def model_deploy(
          f"max abs error {accuracy['max_abs_error']:.2e}")
 
 
+@model_app.command("list")
+@command
+def model_list(home: Path = HomeOption, node: str | None = NodeOption,
+               as_json: bool = JsonOption) -> None:
+    """The deployed models: id, owner, access and fee."""
+    client = client_for(home, node)
+    models = client.models()
+    units = Units(client.status(), home) if models else None
+    lines = [f"{m['object_id']}  owner {m['owner']}  {m['access'].lower():6}  fee "
+             f"{units.show(m['fee'], m['fee_asset']) if units else m['fee']}" for m in models]
+    emit(models, as_json, "\n".join(lines) or "no models yet")
+
+
 @model_app.command("show")
 @command
 def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
                as_json: bool = JsonOption) -> None:
     """A model: owner, fee, circuit and accuracy report."""
-    data = client_for(home, node).model(model_id)
+    client = client_for(home, node)
+    data = client.model(to_hex(parse_id(model_id, "model id")))
     record = data["record"]
+    fee = Units(client.status(), home).show(data["fee"], data["fee_asset"])
     emit(data, as_json, "\n".join([
         f"model      {data['object_id']}", f"owner      {data['owner']}",
-        f"access     {data['access']}", f"fee        {data['fee']}",
+        f"access     {data['access']}", f"fee        {fee}",
         f"vk_hash    {record['vk_hash']}", f"logrows    {record['logrows']}",
         f"proves     {record['proven_output']} (then {record['postprocess']} outside)",
         f"accuracy   {json.dumps(record['accuracy'])}",
@@ -359,16 +412,28 @@ def data_submit(
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
     """Register a data point: the node keeps the values, the rollup their commitment."""
+    values = [x for row in read_rows(values_file) for x in row]
+    model_hex = to_hex(parse_id(model_id, "model id"))
     client = client_for(home, node)
     key = load_key(home, sender)
-    values = [x for row in read_rows(values_file) for x in row]
-    commitment = client.commit_data(model_id, values)["commitment"]
+    commitment = client.commit_data(model_hex, values)["commitment"]
     body = SubmitData(Hash32(from_hex(commitment)), Hash32(b"\x00" * 32),
                       Access.COMMON if common else Access.OWNED)
     receipt = client.send(key, address_of(key), body)
     emit({"data_id": receipt["object_id"], "commitment": commitment,
           "tx_hash": receipt["tx_hash"]}, as_json,
          f"data {receipt['object_id']}\n  commitment {commitment}")
+
+
+@data_app.command("list")
+@command
+def data_list(home: Path = HomeOption, node: str | None = NodeOption,
+              as_json: bool = JsonOption) -> None:
+    """The registered data points: id, owner, access and commitment."""
+    points = client_for(home, node).data_points()
+    lines = [f"{d['object_id']}  owner {d['owner']}  {d['access'].lower():6}  commitment "
+             f"{d['commitment']}" for d in points]
+    emit(points, as_json, "\n".join(lines) or "no data points yet")
 
 
 @app.command()
@@ -382,10 +447,10 @@ def infer(
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
     """Run a model on a data point: the output at once, the proof follows (--wait for it)."""
+    body = Infer(ObjectId(parse_id(model_id, "model id")), ObjectId(parse_id(data_id, "data id")),
+                 parse_amount(max_fee))
     client = client_for(home, node)
     key = load_key(home, sender)
-    body = Infer(ObjectId(from_hex(model_id, prefix_optional=True)),
-                 ObjectId(from_hex(data_id, prefix_optional=True)), parse_amount(max_fee))
     receipt = client.send(key, address_of(key), body)
     out: dict[str, Any] = {"trace_id": receipt["tx_hash"], "result_id": receipt["object_id"],
                            "outputs": receipt["trace"]["outputs"],
@@ -393,12 +458,14 @@ def infer(
     if wait:
         deadline = time.monotonic() + timeout
         trace = client.trace(receipt["tx_hash"])
-        while trace["proof_status"] not in ("proven", "failed"):
-            if time.monotonic() > deadline:
-                status = trace["proof_status"]
-                raise ProvingFailed(f"no proof after {timeout:.0f} s (status {status})")
-            time.sleep(0.5)
-            trace = client.trace(receipt["tx_hash"])
+        with spinner("proving the inference", show=not as_json) as note:
+            while trace["proof_status"] not in ("proven", "failed"):
+                if time.monotonic() > deadline:
+                    status = trace["proof_status"]
+                    raise ProvingFailed(f"no proof after {timeout:.0f} s (status {status})")
+                time.sleep(0.5)
+                trace = client.trace(receipt["tx_hash"])
+                note(f"proof {trace['proof_status']}")
         out["proof_status"] = trace["proof_status"]
         if trace["proof_status"] == "failed":
             raise ProvingFailed(f"proving failed: {trace['reason']}")
@@ -413,7 +480,7 @@ def infer(
 def proof_show(trace_id: str, home: Path = HomeOption, node: str | None = NodeOption,
                as_json: bool = JsonOption) -> None:
     """A trace entry and the status of its proof."""
-    data = client_for(home, node).trace(trace_id)
+    data = client_for(home, node).trace(to_hex(parse_id(trace_id, "trace id")))
     emit(data, as_json, "\n".join(f"{k:17} {v}" for k, v in data.items()))
 
 
@@ -422,7 +489,7 @@ def proof_show(trace_id: str, home: Path = HomeOption, node: str | None = NodeOp
 def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = NodeOption,
                  as_json: bool = JsonOption) -> None:
     """Verify a trace entry's proof with the model's verifying key and its public values."""
-    data = client_for(home, node).verify_trace(trace_id)
+    data = client_for(home, node).verify_trace(to_hex(parse_id(trace_id, "trace id")))
     emit(data, as_json, f"proof of {trace_id} verified: input commitment and outputs match")
 
 

@@ -1,21 +1,22 @@
 """What every `flavum` command shares: the common options, one-line errors, output, the
 node's client, and reading addresses, amounts and input rows."""
 
+import contextlib
 import functools
 import json
 import math
-import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
+import requests
 import typer
 
 from flavum.api.guard import TOKEN_FILE
 from flavum.client import Client
-from flavum.core.codec import parse_address
+from flavum.core.codec import from_hex, parse_address
 from flavum.core.errors import ConfigError, FlavumError, MalformedHex
 from flavum.core.types import Address, Amount
 from flavum.ml.errors import InvalidInput
@@ -26,8 +27,21 @@ from flavum.node.config import (
     load_config,
 )
 
-HomeOption = typer.Option(Path(os.environ.get("FLAVUM_HOME", DEFAULT_HOME)), "--home",
-                          help="Node home directory (env FLAVUM_HOME).")
+HOME_KEY = "flavum.home"  # `flavum --home H COMMAND`: the root context's meta holds H
+
+
+def _home(ctx: typer.Context, param: typer.CallbackParam, value: Path) -> Path:
+    """A command's own --home wins; else one given before the command; else FLAVUM_HOME."""
+    given = ctx.find_root().meta.get(HOME_KEY)
+    source = ctx.get_parameter_source(param.name or "home")
+    if given is not None and getattr(source, "name", None) != "COMMANDLINE":
+        return Path(given)
+    return value
+
+
+HomeOption = typer.Option(DEFAULT_HOME, "--home", envvar="FLAVUM_HOME", callback=_home,
+                          help="Node home directory (env FLAVUM_HOME; may also come before "
+                               "the command).")
 JsonOption = typer.Option(False, "--json", help="Print one JSON object.")
 NodeOption = typer.Option(None, "--node", help="Node API URL (default: from the config).",
                           envvar="FLAVUM_NODE")
@@ -44,23 +58,62 @@ def command(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except FlavumError as exc:
+            cause = exc.__cause__  # a ledger's HTTP failure: say it without urllib3's chain
+            if isinstance(cause, requests.RequestException):
+                fail(exc.code, _unreachable(cause), as_json)
             fail(exc.code, str(exc), as_json)
+        except requests.RequestException as exc:  # web3's HTTP provider: the L1 node is down
+            fail("ledger_unreachable", _unreachable(exc), as_json)
         except OSError as exc:
-            fail("os_error", str(exc), as_json)
+            fail("os_error", _os_error(exc), as_json)
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # a bug: still one line, never a traceback
-            fail("internal_error", f"{type(exc).__name__}: {exc}", as_json)
+            fail("internal_error", f"internal error (please report it): {exc}", as_json)
 
     return wrapper  # type: ignore[return-value]
 
 
+def _os_error(exc: OSError) -> str:
+    """An OS error in words, naming the file (never Python's `[Errno 2]` form)."""
+    name = f" {exc.filename}" if exc.filename is not None else ""
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file:{name}"
+    if isinstance(exc, IsADirectoryError):
+        return f"expected a file, got the directory{name}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied:{name}"
+    return f"cannot use{name or ' a file'}: {exc.strerror or exc}"
+
+
+def _unreachable(exc: Exception) -> str:
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None) or "its configured URL"
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return f"cannot reach the ledger at {url}: is its node running?"
+    return f"the ledger at {url} failed to answer: {type(exc).__name__.lower()}"
+
+
 def fail(code: str, message: str, as_json: bool) -> None:
+    message = " ".join(message.split())  # one line, whatever the error's text holds
     if as_json:
         print(json.dumps({"error": code, "message": message}))
     else:
         print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def spinner(what: str, show: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on stderr while the CLI waits (hidden with --json or
+    when stderr is not a terminal); yields a function to update the line's note."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), disable=not show, transient=True) as bars:
+        task = bars.add_task(what)
+        yield lambda note: bars.update(task, description=f"{what}: {note}")
 
 
 def emit(data: Any, as_json: bool, text: str) -> None:
@@ -75,13 +128,23 @@ def client_for(home: Path, node: str | None) -> Client:
     return Client(node or load_config(home).api_url, token=token)
 
 
+def parse_id(text: str, what: str) -> bytes:
+    """A 32-byte id (object, trace, withdrawal) typed as hex, with or without 0x."""
+    try:
+        return from_hex(text, 32, what, prefix_optional=True)
+    except MalformedHex:
+        raise InvalidInput(f"{what} must be 32 bytes of hex (0x and 64 hex digits), got "
+                           f"{text[:70]!r}") from None
+
+
 def resolve_address(home: Path, who: str) -> Address:
     """An address given as hex, or the address of a key by its name."""
     if who.startswith("0x"):
         try:
             return parse_address(who)
-        except MalformedHex as exc:
-            raise ConfigError(str(exc)) from exc
+        except MalformedHex:
+            raise ConfigError(f"{who[:70]!r} is not an address: expected 0x and 40 hex digits"
+                              ) from None
     keys = list_keys(home)
     if who not in keys:
         raise ConfigError(f"{who!r} is neither a 0x address nor a key name ({', '.join(keys)})")
@@ -97,8 +160,9 @@ def parse_amount(text: str) -> Amount:
         else:
             value = Decimal(text)
     except InvalidOperation as exc:
-        raise InvalidInput(f"not an amount: {text!r}") from exc
-    if value != value.to_integral_value() or value < 0:
+        raise InvalidInput(f"not an amount: {text!r} (expected wei, or e.g. 1.5eth, 20dev)"
+                           ) from exc
+    if not value.is_finite() or value != value.to_integral_value() or value < 0:
         raise InvalidInput(f"amount must be a whole, non-negative number of base units: {text!r}")
     return Amount(int(value))
 

@@ -22,8 +22,10 @@ from flavum.cli_common import (
     emit,
     ledger_spec,
     parse_amount,
+    parse_id,
     read_rows,
     resolve_address,
+    spinner,
 )
 from flavum.core.assets import compute_asset_id
 from flavum.core.codec import from_hex, to_hex, withdrawal_from_json
@@ -255,7 +257,8 @@ def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
     sender's own address) and print its L1 transaction."""
     key = load_key(home, sender)
     recipient = resolve_address(home, to) if to else address_of(key)
-    receipt = send(open_evm(home, ledger), key, recipient)
+    with spinner("depositing on L1 (waiting for the transaction to be mined)", show=not as_json):
+        receipt = send(open_evm(home, ledger), key, recipient)
     tx_hash = to_hex(bytes(receipt["transactionHash"]))
     emit({"l1_tx": tx_hash, **(extra or {}), "recipient": to_hex(recipient)}, as_json,
          f"deposited{' ' + what if what else ''}: L1 tx {tx_hash}")
@@ -302,7 +305,8 @@ def deposit_data(
     """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
     The node keeps the values (they never go on L1)."""
     values = [x for row in read_rows(values_file) for x in row]
-    commitment = client_for(home, node).commit_data(model_id, values)["commitment"]
+    model_hex = to_hex(parse_id(model_id, "model id"))
+    commitment = client_for(home, node).commit_data(model_hex, values)["commitment"]
     deposit(home, ledger, sender, to, as_json,
             lambda evm, key, recipient: evm.deposit_data(key, recipient,
                                                          Hash32(from_hex(commitment))),
@@ -353,7 +357,7 @@ def withdraw_object(
 ) -> None:
     """Burn an object on L2; claim it on L1 as an ERC-721 with `flavum withdraw finalize`."""
     receipt = send_withdraw(home, node, sender, ledger, to, Amount(0),
-                            ObjectId(from_hex(object_id, prefix_optional=True)))
+                            ObjectId(parse_id(object_id, "object id")))
     withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
     emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
          f"withdrawal {withdrawal_id}")
@@ -368,13 +372,24 @@ def withdraw_finalize(
     as_json: bool = JsonOption,
 ) -> None:
     """Claim a withdrawal on L1 with its Merkle proof against the accepted batch."""
-    data = client_for(home, node).withdrawal_proof(withdrawal_id)
+    data = client_for(home, node).withdrawal_proof(to_hex(parse_id(withdrawal_id,
+                                                                   "withdrawal id")))
     withdrawal = withdrawal_from_json(data["withdrawal"])
     proof = [Hash32(from_hex(p)) for p in data["proof"]]
-    l1_tx = open_evm(home, ledger).finalize_withdrawal(withdrawal, data["batch"], data["index"],
-                                                       proof, load_key(home, sender))
-    emit({"l1_tx": to_hex(l1_tx), "batch": data["batch"]}, as_json,
-         f"finalized on L1: tx {to_hex(l1_tx)} (batch {data['batch']})")
+    evm = open_evm(home, ledger)
+    with spinner("claiming on L1 (waiting for the transaction to be mined)", show=not as_json):
+        l1_tx = evm.finalize_withdrawal(withdrawal, data["batch"], data["index"], proof,
+                                        load_key(home, sender))
+    out: dict[str, Any] = {"l1_tx": to_hex(l1_tx), "batch": data["batch"]}
+    text = f"finalized on L1: tx {to_hex(l1_tx)} (batch {data['batch']})"
+    if withdrawal.object_id != NO_OBJECT:  # minted as an ERC-721: say where to find it
+        out["erc721"] = evm.objects.address
+        out["token_id"] = str(int.from_bytes(withdrawal.object_id, "big"))
+        text += (f"\n  ERC-721 {out['erc721']} token id {out['token_id']} (object "
+                 f"{to_hex(withdrawal.object_id)}), owner {to_hex(withdrawal.recipient)}")
+    else:
+        text += f"\n  paid {_wei(withdrawal.amount)} to {to_hex(withdrawal.recipient)}"
+    emit(out, as_json, text)
 
 
 # --- independent verification ---

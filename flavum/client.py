@@ -57,7 +57,10 @@ class Client:
         try:
             return self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise NodeUnreachable(f"cannot reach the node at {self.url}: {exc}") from exc
+            reason = "no answer in time" if isinstance(exc, httpx.TimeoutException) else (
+                "connection refused" if isinstance(exc, httpx.ConnectError) else str(exc))
+            raise NodeUnreachable(f"cannot reach the node at {self.url} ({reason}): is "
+                                  "`flavum node run` running, and is --node right?") from exc
 
     def status(self) -> dict[str, Any]:
         return self._call("GET", "/v1/status")  # type: ignore[no-any-return]
@@ -109,6 +112,12 @@ class Client:
 
     def model(self, model_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/{model_id}")  # type: ignore[no-any-return]
+
+    def models(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/models")  # type: ignore[no-any-return]
+
+    def data_points(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/data")  # type: ignore[no-any-return]
 
     def commit_data(self, model_id: str, values: list[float]) -> dict[str, Any]:
         body = {"model_id": model_id, "values": values}

@@ -22,6 +22,7 @@ from typing import Any
 
 from flavum.core.errors import FlavumError
 from flavum.ml.errors import ModelRejected, ModelTooLarge
+from flavum.zk.logs import quiet_ezkl_logs
 
 Progress = Callable[[str, float | None], None]
 
@@ -75,6 +76,7 @@ def run_limited(fn: Callable[..., Any], args: tuple[Any, ...], limits: ResourceL
 
 def _child(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...],
            limits: ResourceLimits) -> None:
+    quiet_ezkl_logs()  # a spawned process: the node's log settings do not reach it
     memory = limits.memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))

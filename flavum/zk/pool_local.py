@@ -19,6 +19,7 @@ from typing import Any
 from flavum.core.errors import ConfigError
 from flavum.zk.interface import DEFAULT_TIMEOUT_S, JobRunner
 from flavum.zk.job_book import SupervisedPool, describe_error, peak_rss_bytes
+from flavum.zk.logs import quiet_ezkl_logs
 from flavum.zk.proof import run_proof_job
 
 
@@ -29,6 +30,7 @@ def _local_worker_main(
     if threads is not None:
         # Before ezkl's first parallel call: rayon sizes its global pool once, from this.
         os.environ["RAYON_NUM_THREADS"] = str(threads)
+    quiet_ezkl_logs()  # a spawned process: the node's log settings do not reach it
     import ezkl  # noqa: F401  (load the library now, not inside the first job's timeout)
 
     conn.send(("ready", os.getpid()))

@@ -120,6 +120,13 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
                   "bob", "--json", home=home)
     assert data.returncode == 0, data.stderr
     data_id = json.loads(data.stdout)["data_id"]
+    models = json.loads(flavum("model", "list", "--json", home=home).stdout)
+    assert [m["object_id"] for m in models] == [model_id]
+    listed = flavum("model", "list", home=home).stdout
+    assert listed.startswith(model_id) and listed.rstrip().endswith("fee 7 dev")
+    points = json.loads(flavum("data", "list", "--json", home=home).stdout)
+    assert [d["object_id"] for d in points] == [data_id] and points[0]["access"] == "OWNED"
+    assert flavum("data", "list", home=home).stdout.startswith(data_id)
     inferred = flavum("infer", model_id, data_id, "--max-fee", "7dev", "--wait", "--from", "bob",
                       "--json", home=home)
     assert inferred.returncode == 0, inferred.stderr
@@ -140,3 +147,8 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
     assert nan.returncode == 1 and "NaN" in nan.stderr
     unpaid = flavum("infer", model_id, data_id, "--from", "bob", home=home)
     assert unpaid.returncode == 1 and "fee" in unpaid.stderr
+    # ezkl's and tract's chatter (compile, prove) stays out of the node's log: no --verbose.
+    node.stop()
+    assert node.proc is not None and node.proc.stderr is not None
+    log = node.proc.stderr.read().decode()
+    assert "Numerical Fidelity Report" not in log and "tract" not in log, log[-2000:]

@@ -116,10 +116,15 @@ def test_cli_round_trip_on_anvil(tmp_path):
                 "number"]
             wait_for(lambda: batch_state(home, number) == "accepted", "withdrawal batch")
             l1_before = anvil.w3.eth.get_balance(anvil.w3.to_checksum_address(BOB))
+            finalized = {}
             for withdrawal_id in (w_eth, w_nft):
                 done = flavum("withdraw", "finalize", withdrawal_id, "--from", "bob", "--json",
                               home=home)
                 assert done.returncode == 0, done.stderr
+                finalized[withdrawal_id] = json.loads(done.stdout)
+            # The RESULT came out as an ERC-721: the CLI says which contract and token id.
+            assert finalized[w_nft]["token_id"] == str(int(result_id, 16))
+            assert "erc721" not in finalized[w_eth]
             l1_after = anvil.w3.eth.get_balance(anvil.w3.to_checksum_address(BOB))
             assert 5 * 10**17 - 10**16 < l1_after - l1_before <= 5 * 10**17
             again = flavum("withdraw", "finalize", w_eth, "--from", "bob", home=home)
@@ -130,6 +135,7 @@ def test_cli_round_trip_on_anvil(tmp_path):
 
         ledger = open_evm(home, "evm")
         assert ledger.object_owner(ObjectId(from_hex(result_id))) == BOB
+        assert finalized[w_nft]["erc721"] == ledger.objects.address
     finally:
         anvil.stop()
 
