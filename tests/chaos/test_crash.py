@@ -6,6 +6,7 @@ posted twice or skipped, and the independent verifier's clean replay ends at the
 
 import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ def load_harness():
     spec = importlib.util.spec_from_file_location("crash", REPO / "bench" / "crash.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
