@@ -156,7 +156,8 @@ def create_app(node: Node) -> FastAPI:
         return {
             **batch_to_json(detail.record),
             "ledgers": [{**post_to_json(p), "confirmations": detail.confirmations[p.name],
-                         **_finality_to_json(detail.finality[p.name])}
+                         **_finality_to_json(detail.finality[p.name]),
+                         **_fault_to_json(detail.ledger_faults.get(p.name))}
                         for p in detail.posts],
             "tx_hashes": [to_hex(h) for h in detail.tx_hashes],
             "traces": [trace_to_json(t) for t in detail.traces],
@@ -359,6 +360,11 @@ def parse_hash(text: str, name: str) -> bytes:
 
 def parse_address(text: str) -> Address:
     return Address(parse_hex(text, "address", ADDRESS_SIZE))
+
+
+def _fault_to_json(fault: tuple[str, str | None] | None) -> dict[str, Any]:
+    """A ledger that is not posting now (unreachable, chain_reset, ...): its state and why."""
+    return {} if fault is None else {"ledger_state": fault[0], "ledger_error": fault[1]}
 
 
 def _finality_to_json(finality: tuple[int, int] | None) -> dict[str, Any]:
