@@ -298,7 +298,8 @@ def ledger_to_json(info: LedgerInfo) -> dict[str, Any]:
             "verifies_proofs": info.verifies_proofs, "anchors_only": info.anchors_only,
             "last_error": info.last_error,
             "state": info.state,
-            "reverted_batch": info.reverted_batch, "deployment": info.deployment,
+            "reverted_batch": info.reverted_batch, "confirmed_batch": info.confirmed_batch,
+            "deployment": info.deployment,
             "custody_address": info.custody_address, "anchor_address": info.anchor_address}
 
 

@@ -206,6 +206,11 @@ class LedgerLink:
     def _confirmed_through(self) -> int:
         return int(self.store.get_meta(self._confirmed_key) or -1)
 
+    def confirmed_batch(self) -> int | None:
+        """The newest batch seen deeper than the confirmations on this ledger (None: none)."""
+        confirmed = self._confirmed_through()
+        return None if confirmed < 0 else confirmed
+
     def depth(self, number: int) -> int | None:
         """How deep batch `number` is on this ledger (None: not posted, or unknown)."""
         return self.ledger.batch_depth(number)

@@ -45,6 +45,9 @@ class LedgerInfo:
     # replaced (posting stopped: this node's key is not the rollup's sequencer)
     state: str
     reverted_batch: int | None  # the node's own batch a fraud proof reverted: posting stopped
+    # the newest batch seen deeper than the confirmations there: a chain that lacks it forgot
+    # it (chain_reset); None: none yet
+    confirmed_batch: int | None
     deployment: dict[str, Any] | None  # EVM: the rollup's contracts
     custody_address: str | None  # Litecoin: where deposits go
     anchor_address: str | None  # Litecoin: the address that pays the anchors' fees
@@ -264,6 +267,7 @@ def _ledger_info(link: LedgerLink) -> LedgerInfo:
         name=link.name, ledger_id=ledger.ledger_id, verifies_proofs=caps.verifies_proofs,
         anchors_only=caps.anchors_only, last_error=link.last_error, state=link.state,
         reverted_batch=None if link.reverted is None else link.reverted.number,
+        confirmed_batch=link.confirmed_batch(),
         deployment=addresses.deployment, custody_address=addresses.custody_address,
         anchor_address=addresses.anchor_address,
     )

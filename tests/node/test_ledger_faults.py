@@ -182,3 +182,75 @@ def test_a_reorg_that_takes_a_credited_deposit_away_is_shown(tmp_path):
         assert "Traceback" not in errors, errors[-3000:]
     finally:
         anvil.stop()
+
+
+def test_a_chain_that_forgets_a_confirmed_batch_is_refused_a_shallow_one_reposted(tmp_path):
+    """anvil restored from an older state file: a batch it lost that was not yet deeper than
+    the confirmations is posted again; one that was is a forgotten batch: chain_reset."""
+    chain = [Anvil(state=tmp_path / "anvil-state.json")]
+
+    def restore(saved: bytes, name: str) -> None:
+        """Stop anvil and start it again, on its port, from the state `saved`."""
+        chain[-1].stop()
+        (tmp_path / name).write_bytes(saved)
+        chain.append(Anvil(port=chain[0].port, state=tmp_path / name))
+
+    def mine(blocks: int) -> None:
+        for _ in range(blocks):
+            chain[-1].rpc("evm_mine", [])
+
+    try:
+        spec = LedgerSpec(name="evm", kind="evm", url=chain[0].url,
+                          deployment="evm-deployment.json", confirmations=2, challenge_window=0)
+        home = make_config(tmp_path / "home", ledgers=(spec,), batch_interval_s=3600.0).home
+        (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
+        deployed = cli_deploy(home)
+        assert deployed.returncode == 0, deployed.stderr
+        config = load_config(home)
+        node = NodeProcess(config)
+        node.start()
+        watch = Watch(config.api_url)
+        try:
+            first = seal_one(home)
+            wait_for(lambda: watch.post(first, "evm")["state"] == "accepted", "batch 0")
+            mine(3)  # batch 0 three blocks deep: beyond the two confirmations
+            wait_for(lambda: watch.ledger("evm")["confirmed_batch"] == first, "batch 0 final")
+            chain[-1].stop()  # it saves its state: the chain with batch 0 only
+            older = (tmp_path / "anvil-state.json").read_bytes()
+            restore(older, "running.json")
+
+            second = seal_one(home)
+            wait_for(lambda: watch.post(second, "evm")["state"] == "accepted", "batch 1")
+            posted_at = watch.post(second, "evm")["updated_at"]
+            assert watch.ledger("evm")["confirmed_batch"] == first  # one block deep only
+            # The chain loses batch 1 while it is one block deep: it is simply posted again.
+            restore(older, "copy-1.json")
+            wait_for(lambda: watch.post(second, "evm")["updated_at"] != posted_at,
+                     "batch 1 posted again", timeout=60)
+            assert watch.post(second, "evm")["state"] == "accepted"
+            assert watch.ledger("evm")["state"] == "posting"
+            mine(3)
+            wait_for(lambda: watch.ledger("evm")["confirmed_batch"] == second, "batch 1 final")
+
+            # Restored to the older state again: batch 1, final, is forgotten.
+            restore(older, "copy-2.json")
+            wait_for(lambda: watch.ledger("evm")["state"] == "chain_reset", "chain_reset",
+                     timeout=60)
+            reason = watch.ledger("evm")["last_error"]
+            assert "forgot accepted batch 1" in reason, reason
+            assert watch.post(second, "evm")["ledger_state"] == "chain_reset"
+            third = seal_one(home)
+            assert watch.post(third, "evm")["state"] == "pending"
+            sequencer = chain[-1].w3.eth.account.from_key(SEQUENCER_KEY).address
+            sent = chain[-1].w3.eth.get_transaction_count(sequencer)
+            mine(2)
+            assert watch.ledger("evm")["state"] == "chain_reset"
+            assert chain[-1].w3.eth.get_transaction_count(sequencer) == sent  # nothing posted
+        finally:
+            node.stop()
+        errors = node.proc.stderr.read().decode() if node.proc.stderr else ""
+        assert "Traceback" not in errors, errors[-3000:]
+    finally:
+        for anvil in chain:
+            if anvil.proc.poll() is None:
+                anvil.stop()
