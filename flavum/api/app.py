@@ -1,7 +1,9 @@
 """The node's HTTP API (FastAPI): submit signed transactions, read state, blocks and batches.
 
 Reads go through the node's read model (`NodeQuery`), writes through the sequencer and the
-model service; this module turns their typed records into JSON with the one codec.
+model service; this module turns their typed records into JSON with the one codec. Each
+endpoint declares its response model (`schemas`): FastAPI checks the JSON against it before
+sending, and `/openapi.json` documents it; `/docs` and `/redoc` are served offline (`docs`).
 
 One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": <text>}` where
 `code` is the `code` of the FlavumError raised; bad input never gives a 500.
@@ -19,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
+from flavum.api import schemas as s
+from flavum.api.docs import add_offline_docs
 from flavum.api.guard import GuardSettings, RequestGuard, load_token
 from flavum.core import errors
 from flavum.core.codec import (
@@ -50,6 +54,9 @@ STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     InvalidInput: 422,
     ModelRejected: 422,
 }
+# Every refusal has the one error body (documented once for all endpoints).
+ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": s.ErrorBody,
+                                                   "description": "refused: see `error`"}}
 
 
 class SubmitRequest(BaseModel):
@@ -74,7 +81,9 @@ def create_app(node: Node) -> FastAPI:
         title="Flavum node",
         version="0.1.0",
         description="A machine-learning L2 rollup: signed transactions, ZK-proven inference.",
+        docs_url=None, redoc_url=None, responses=ERRORS,
     )
+    add_offline_docs(app)
     query = NodeQuery(node)
     sequencer = node.sequencer
     models = node.models
@@ -101,7 +110,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.exception_handler(errors.FlavumError)
     async def flavum_error(_: Request, exc: errors.FlavumError) -> JSONResponse:
-        status = next((s for cls, s in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
+        status = next((code for cls, code in STATUS_BY_ERROR.items() if isinstance(exc, cls)), 400)
         return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=status)
 
     @app.exception_handler(RequestValidationError)
@@ -115,43 +124,55 @@ def create_app(node: Node) -> FastAPI:
     def explorer() -> str:
         return EXPLORER_PAGE.read_text()
 
-    @app.post("/v1/transactions")
+    @app.post("/v1/transactions", response_model=s.Receipt,
+              response_model_exclude_unset=True)
     def submit(body: SubmitRequest) -> dict[str, Any]:
+        """Submit a signed transaction (hex of its wire encoding); the receipt has `result` for an
+        inference."""
         raw = parse_hex(body.raw, "raw", error=errors.MalformedTransaction)
         return receipt_json(sequencer.submit(raw))
 
-    @app.get("/v1/transactions/{tx_hash}")
+    @app.get("/v1/transactions/{tx_hash}", response_model=s.StoredTransaction)
     def transaction(tx_hash: str) -> dict[str, Any]:
+        """An accepted transaction and the block it is in."""
         stored = found(query.transaction(Hash32(parse_hash(tx_hash, "tx_hash"))),
                        f"transaction {tx_hash}")
         return {"tx_hash": to_hex(stored.hash), "seq": stored.seq, "block": stored.block,
                 "raw": to_hex(stored.raw)}
 
-    @app.get("/v1/accounts/{address}")
+    @app.get("/v1/accounts/{address}", response_model=s.Account)
     def account(address: str) -> dict[str, Any]:
+        """An account's nonce and balances."""
         return account_to_json(query.account(parse_address(address)))
 
-    @app.get("/v1/objects/{object_id}")
+    @app.get("/v1/objects/{object_id}", response_model=s.ObjectJson)
     def object_(object_id: str) -> dict[str, Any]:
+        """Any object: a model, a data point or a result."""
         obj = query.object(ObjectId(parse_hash(object_id, "object_id")))
         return object_to_json(found(obj, f"object {object_id}"))
 
-    @app.get("/v1/status")
+    @app.get("/v1/status", response_model=s.Status)
     def status() -> dict[str, Any]:
+        """The node's chain, state root, counts and ledgers."""
         return status_to_json(query.status())
 
-    @app.get("/v1/ledgers")
+    @app.get("/v1/ledgers", response_model=list[s.Ledger])
     def ledgers() -> list[dict[str, Any]]:
+        """The ledgers the node posts to: capabilities, deployment, state and last error."""
         return [ledger_to_json(info) for info in query.ledgers()]
 
-    @app.get("/v1/batches")
+    @app.get("/v1/batches", response_model=list[s.BatchSummary])
     def batches() -> list[dict[str, Any]]:
+        """Sealed batches with their state on each ledger."""
         return [{**batch_to_json(b),
                  "ledgers": [post_to_json(p) for p in query.ledger_posts(b.header.number)]}
                 for b in query.batches()]
 
-    @app.get("/v1/batches/{number}")
+    @app.get("/v1/batches/{number}", response_model=s.BatchDetail,
+             response_model_exclude_unset=True)
     def batch(number: int = BATCH_NUMBER) -> dict[str, Any]:
+        """A batch with its confirmations and challenge window on each ledger, its transactions,
+        traces and withdrawals."""
         detail = found(query.batch(number), f"batch {number}")
         return {
             **batch_to_json(detail.record),
@@ -164,8 +185,9 @@ def create_app(node: Node) -> FastAPI:
             "withdrawals": [withdrawal_to_json(w) for w in detail.withdrawals],
         }
 
-    @app.post("/v1/models/compile")
+    @app.post("/v1/models/compile", response_model=s.CompileJob)
     def compile_model(body: CompileRequest) -> dict[str, Any]:
+        """Start compiling an ONNX model into a circuit; returns the job."""
         try:
             onnx_bytes = base64.b64decode(body.onnx, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -184,8 +206,9 @@ def create_app(node: Node) -> FastAPI:
         )
         return job_to_json(models.start_compile(onnx_bytes, body.calibration, options))
 
-    @app.get("/v1/models/compile/{job_id}")
+    @app.get("/v1/models/compile/{job_id}", response_model=s.CompileJob)
     def compile_status(job_id: str) -> dict[str, Any]:
+        """A compile job's stage, progress, and record or error."""
         return job_to_json(models.job(job_id))
 
     def known_model(object_id: str, name: str) -> Object:
@@ -194,61 +217,71 @@ def create_app(node: Node) -> FastAPI:
     def model_json(model: Object) -> dict[str, Any]:
         return {**object_to_json(model), "record": query.model_record(model).to_json()}
 
-    @app.get("/v1/models/{object_id}")
+    @app.get("/v1/models/{object_id}", response_model=s.Model)
     def model(object_id: str) -> dict[str, Any]:
+        """A model with its compile record and accuracy report."""
         return model_json(known_model(object_id, "object_id"))
 
-    @app.post("/v1/data/commit")
+    @app.post("/v1/data/commit", response_model=s.DataCommitment)
     def commit_data(body: DataRequest) -> dict[str, Any]:
+        """Keep a data point's values for a model; returns their commitment."""
         model = known_model(body.model_id, "model_id")
         commitment = models.commit_data(model.vk_hash, body.values)
         return {"commitment": to_hex(commitment), "model_id": body.model_id}
 
-    @app.get("/v1/models")
+    @app.get("/v1/models", response_model=list[s.Model])
     def models_list(limit: int = LIMIT) -> list[dict[str, Any]]:
+        """Models, most recent first."""
         return [model_json(m) for m in query.objects(ObjectKind.MODEL, limit)]
 
-    @app.get("/v1/data")
+    @app.get("/v1/data", response_model=list[s.DataObject])
     def data_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """DATA objects. The node's copy of the values is shown for common data only: owned
         data shows its commitment, never its values."""
         return [{**object_to_json(d), "values": query.common_values(d)}
                 for d in query.objects(ObjectKind.DATA, limit)]
 
-    @app.get("/v1/traces")
+    @app.get("/v1/traces", response_model=list[s.TraceRecord])
     def traces_list(limit: int = LIMIT) -> list[dict[str, Any]]:
+        """Trace entries with their proof status."""
         return [trace_record_to_json(r) for r in query.traces(limit)]
 
-    @app.get("/v1/withdrawals")
+    @app.get("/v1/withdrawals", response_model=list[s.WithdrawalInBatch])
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
+        """Withdrawal claims and the batch each is sealed in."""
         return [{**withdrawal_to_json(w.withdrawal), "batch": w.batch}
                 for w in query.withdrawals(limit)]
 
-    @app.get("/v1/withdrawals/{withdrawal_id}/proof")
+    @app.get("/v1/withdrawals/{withdrawal_id}/proof", response_model=s.WithdrawalProof)
     def withdrawal_proof(withdrawal_id: str) -> dict[str, Any]:
+        """What finalizing a withdrawal on L1 needs: its batch, index and Merkle proof."""
         proof = query.withdrawal_proof(Hash32(parse_hash(withdrawal_id, "withdrawal_id")))
         return withdrawal_proof_to_json(proof)
 
-    @app.get("/v1/traces/{tx_hash}")
+    @app.get("/v1/traces/{tx_hash}", response_model=s.TraceRecord)
     def trace(tx_hash: str) -> dict[str, Any]:
+        """An inference's trace entry with its proof status."""
         record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
         return trace_record_to_json(found(record, f"trace entry for transaction {tx_hash}"))
 
-    @app.get("/v1/traces/{tx_hash}/proof")
+    @app.get("/v1/traces/{tx_hash}/proof", response_model=s.TraceProof)
     def proof(tx_hash: str) -> dict[str, Any]:
+        """An inference's ezkl proof."""
         _, proof_json = proven_trace(tx_hash)
         return {"tx_hash": tx_hash, "proof": json.loads(proof_json)}
 
-    @app.post("/v1/traces/{tx_hash}/verify")
+    @app.post("/v1/traces/{tx_hash}/verify", response_model=s.TraceVerified)
     def verify_trace(tx_hash: str) -> dict[str, Any]:
+        """Verify an inference's proof with its model's vk and bind its public values."""
         record, proof_json = proven_trace(tx_hash)
         query.verify_trace(record.entry, proof_json)
         return {"tx_hash": tx_hash, "verified": True,
                 "input_commitment": to_hex(record.entry.input_commitment),
                 "outputs": list(record.entry.outputs)}
 
-    @app.post("/v1/batches/seal")
+    @app.post("/v1/batches/seal", response_model=s.Sealed)
     def seal() -> dict[str, Any]:
+        """Seal a batch now (once its proofs are made). An operator endpoint: needs the token."""
         record = sequencer.seal_batch()
         return {"sealed": record is not None,
                 "batch": batch_to_json(record) if record is not None else None}

@@ -129,7 +129,7 @@ class RequestGuard:
                          f"the request body is over this endpoint's limit of {limit} bytes",
                          close=True)
             return
-        await self.app(scope, _replay(body), send)
+        await self.app(scope, _replay(body, receive), send)
 
     def _own_origin(self, origin: str, host: str) -> bool:
         return (origin in (f"http://{host}", f"https://{host}")
@@ -194,13 +194,15 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, rest: Receive) -> Receive:
+    """The body read, then the connection's own messages: a disconnect only when the client
+    goes (a streamed response, such as a static file, stops at the first disconnect)."""
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await rest()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 

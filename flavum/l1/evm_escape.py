@@ -7,27 +7,20 @@ refunds deposits no batch consumed (docs/settlement.md, "Escape hatch").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flavum.core.merkle import SmtProof
 from flavum.core.state import Object
 from flavum.core.types import AssetId, Hash32
 from flavum.l1.errors import NotEscaped
 from flavum.l1.evm_client import call_mapped
+from flavum.l1.evm_parts import EvmPart
 from flavum.l1.evm_step import proof_arg
-from flavum.l1.interface import DepositEvent, EscapeBalance, EscapeLeaf, EscapeStatus, Ledger
+from flavum.l1.interface import DepositEvent, EscapeBalance, EscapeLeaf, EscapeStatus
 
 
-class EvmEscapeHatch(Ledger):
+class EvmEscapeHatch(EvmPart):
     """EvmLedger's escape-hatch calls (the contracts and sender are the ledger's)."""
-
-    w3: Any
-    rollup: Any
-    bridge: Any
-
-    if TYPE_CHECKING:
-        def _transact(self, what: str, key: bytes, fn: Any, gas: int | None = None,
-                      value: int = 0) -> Any: ...
 
     def escape_status(self) -> EscapeStatus:
         delay = int(call_mapped("escapeDelay", self.rollup.functions.escapeDelay().call))

@@ -10,7 +10,7 @@ anyone can send one for a batch the rollup holds (`register_model`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
@@ -18,27 +18,14 @@ from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
 from flavum.l1.evm_client import call_mapped
+from flavum.l1.evm_parts import EvmPart
 from flavum.l1.evm_step import proof_arg
-from flavum.l1.interface import Ledger, ModelLayout, ModelRegistration, RegisteredModel
+from flavum.l1.interface import ModelLayout, ModelRegistration, RegisteredModel
 from flavum.l1.verifiers import EIP170_LIMIT, VerifierBuild, build_model_verifier
 
 
-class EvmModels(Ledger):
+class EvmModels(EvmPart):
     """EvmLedger's model registry calls (the contracts and sender are the ledger's)."""
-
-    w3: Any
-    rollup: Any
-    registry: Any
-    reusable_verifier: Any
-    gas: Any
-    deployment: Any
-
-    if TYPE_CHECKING:
-        def _transact(self, what: str, key: bytes, fn: Any, gas: int | None = None,
-                      value: int = 0) -> Any: ...
-
-        def _deploy(self, what: str, key: bytes, abi: list[Any], bytecode: bytes,
-                    args: Any, gas: int) -> Any: ...
 
     def model(self, model_id: ObjectId) -> RegisteredModel | None:
         (verifier, reusable, rows, per_row_inputs, batch_number, owner, vk_hash, vka_digest,

@@ -8,25 +8,18 @@ and sequencer rotation").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flavum.core.transactions import address_of
 from flavum.core.types import Address, Hash32
 from flavum.l1.errors import NotSequencer
 from flavum.l1.evm_client import call_mapped
-from flavum.l1.interface import Ledger, SequencerRoles
+from flavum.l1.evm_parts import EvmPart
+from flavum.l1.interface import SequencerRoles
 
 
-class EvmRoles(Ledger):
+class EvmRoles(EvmPart):
     """EvmLedger's role calls (the contracts and sender are the ledger's)."""
-
-    w3: Any
-    rollup: Any
-    sequencer_key: bytes | None
-
-    if TYPE_CHECKING:
-        def _transact(self, what: str, key: bytes, fn: Any, gas: int | None = None,
-                      value: int = 0) -> Any: ...
 
     def sequencer_roles(self) -> SequencerRoles:
         fns = self.rollup.functions

@@ -24,7 +24,9 @@ def validate_input(values: Any, input_shape: tuple[int, ...]) -> np.ndarray:
     """Return `values` as float32 of shape (n, *input_shape); `InvalidInput` if they do not fit.
 
     Accepted: one sample shaped `input_shape`, a batch shaped (n, *input_shape), one flat sample
-    of prod(input_shape) values, or flat rows (n, prod(input_shape)) as input.json carries them.
+    of prod(input_shape) values, or flat rows (n, prod(input_shape)) as input.json carries them;
+    also ezkl's own layout, a flat list (or flat rows) holding several samples back to back
+    (`{"input_data": [x.reshape([-1]).tolist()]}` for a batch `x`), chunked by the input size.
     """
     size = math.prod(input_shape)
     try:
@@ -51,6 +53,8 @@ def validate_input(values: Any, input_shape: tuple[int, ...]) -> np.ndarray:
         array = array.reshape(1, *input_shape)
     elif array.ndim == 2 and array.shape[1] == size:
         array = array.reshape(array.shape[0], *input_shape)
+    elif array.ndim <= 2 and array.size % size == 0 and array.shape[-1] % size == 0:
+        array = array.reshape(-1, *input_shape)  # ezkl's layout: samples back to back
     else:
         raise InvalidInput(
             f"input has shape {list(array.shape)}; expected {list(input_shape)} "

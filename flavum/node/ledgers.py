@@ -52,6 +52,7 @@ from flavum.l1.interface import (
     ProvenInference,
     proven_inference,
 )
+from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.publisher import load_model_proof
 from flavum.node.sequencer import Sequencer
@@ -327,6 +328,7 @@ class LedgerLink:
         forced = (self.forced_for(first, tx_hashes) if self.ledger.capabilities.forced_inclusion
                   else [])
         tx_hash = self.ledger.post_batch(batch.header, txs, inferences, forced, registrations)
+        crash_point("posted")
         state = "accepted" if self.ledger.capabilities.verifies_proofs else "anchored"
         self._record(number, state, tx_hash, None)
         return True

@@ -15,6 +15,7 @@ the user signs SubmitData with that commitment.
 """
 
 import json
+import math
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -38,7 +39,7 @@ from flavum.ml.batching import make_batched
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import IntakeLimits
-from flavum.ml.reference import accuracy_report, apply_postprocess, run_float
+from flavum.ml.reference import accuracy_report, apply_postprocess, run_float, validate_input
 from flavum.node.sandbox import ResourceLimits, run_limited
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
@@ -255,6 +256,9 @@ def compile_record(onnx_bytes: bytes, calibration: Any, options: DeployOptions, 
 the sandbox's child process (everything it takes and gives back is plain data)."""
     samples = _as_rows(calibration)
     normalized = normalize(onnx_bytes, samples, options.proven_output, limits=options.limits)
+    # One flat row per sample, whatever layout the calibration came in (ezkl's included).
+    samples = validate_input(samples, normalized.input_shape).reshape(-1, math.prod(
+        normalized.input_shape))
     circuit_model = normalized.model_bytes
     if options.batch_size > 1:
         circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)

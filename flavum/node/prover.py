@@ -23,6 +23,7 @@ from flavum.core.batch import TraceEntry
 from flavum.core.codec import to_hex
 from flavum.core.errors import FlavumError
 from flavum.core.types import Hash32, ObjectId
+from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store
@@ -156,6 +157,7 @@ class ProofManager:
             except FlavumError as exc:
                 self.store.set_proof_status(tx_hash, "failed", f"proof rejected: {exc}")
                 continue
+            crash_point("proven")
             self.store.set_proof(tx_hash, proof_json, row)
 
     def _vk_hash(self, model_id: ObjectId) -> Hash32:

@@ -17,6 +17,7 @@ from flavum.core.types import Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData, CircuitData, TraceProof, encode_model_record
 from flavum.da.interface import DataStore, digest_from_cid
+from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.store import Store
 from flavum.zk.srs import compute_file_sha256
@@ -55,7 +56,9 @@ class BatchPublisher:
             txs=tuple(encode_transaction(tx) for tx in txs), executions=tuple(executions),
             witness=witness, proofs=tuple(proofs), circuits=circuits, records=records,
         )
-        return digest_from_cid(self.data_store.put(data.to_bytes()))
+        pointer = digest_from_cid(self.data_store.put(data.to_bytes()))
+        crash_point("published")
+        return pointer
 
     def _circuit(self, vk_hash: Hash32) -> CircuitData:
         artifacts = self.models.artifacts(vk_hash)

@@ -66,6 +66,7 @@ from flavum.core.types import (
     ObjectKind,
 )
 from flavum.node.config import NodeConfig
+from flavum.node.failpoints import crash_point
 from flavum.node.store import BatchRecord, BlockRecord, StateChanges, Store
 
 DATA_POINTER_TAG = compute_tag("batch.data")
@@ -252,6 +253,7 @@ class Sequencer:
                 commitment, raw, tx.sender, tx.type.name, execution, outcome.object_id,
                 outcome.trace, outcome.withdrawal, self.clock(),
             )
+            crash_point("accepted")
             self._pending += 1
             self._note_asset(tx)
             if self._pending >= self.config.block_max_txs:

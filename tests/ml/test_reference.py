@@ -23,6 +23,10 @@ ExampleFn = Callable[..., ExampleModel]
         (np.zeros(4), (1, 4)),
         ([[0.0] * 4] * 3, (3, 4)),
         (np.zeros((5, 1, 2, 2)), (5, 1, 2, 2)),
+        # ezkl's own layout: several samples back to back in one flat list, or in each row
+        ([np.arange(12.0).tolist()], (3, 4)),
+        (np.zeros(8), (2, 4)),
+        (np.zeros((2, 8)), (4, 4)),
     ],
 )
 def test_validate_input_accepts_samples_batches_and_flat_rows(values: object, shape: tuple) -> None:
@@ -98,3 +102,9 @@ def test_accuracy_report() -> None:
     assert accuracy_report(reference[:, :1], circuit[:, :1], "none")["top1_agreement"] is None
     with pytest.raises(InvalidInput, match="shapes differ"):
         accuracy_report(reference, circuit[:2], "none")
+
+
+def test_ezkl_layout_keeps_the_samples_in_order() -> None:
+    batch = np.arange(24.0).reshape(6, 4)
+    flat = {"input_data": [batch.reshape([-1]).tolist()]}["input_data"]
+    assert np.array_equal(validate_input(flat, (4,)), batch.astype(np.float32))

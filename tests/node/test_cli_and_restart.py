@@ -8,7 +8,7 @@ from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import Transaction, Transfer, sign_transaction
 from flavum.core.types import Amount, Hash32, Nonce
 
-from .conftest import ALICE, ALICE_KEY, BOB
+from .conftest import ALICE, ALICE_KEY, BOB, NodeProcess, make_config
 
 
 def flavum(*args: str, home=None) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,17 @@ def test_errors_are_one_line_and_non_zero(tmp_path):
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["error"] == "config_error"
 
 
-def test_cli_against_a_running_node(node):
+def test_cli_against_a_running_node(tmp_path):
+    # The test seals batch 0 itself: no timed sealing (10 s by default) may beat it to it on
+    # a slow machine.
+    node = NodeProcess(make_config(tmp_path / "home", batch_interval_s=3600.0))
+    try:
+        _cli_against(node)
+    finally:
+        node.stop()
+
+
+def _cli_against(node) -> None:
     node.start()
     home = node.config.home
     sent = flavum("transfer", "bob", "1.5dev", "--from", "alice", "--json", home=home)

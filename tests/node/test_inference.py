@@ -255,3 +255,26 @@ def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_p
         assert node.sequencer.seal_batch() is not None
     finally:
         node.close()
+
+
+def test_calibration_in_ezkls_layout_deploys_the_same_model(node):
+    """ezkl's notebooks write a batch as one flat list (`{"input_data": [x.reshape([-1])]}`):
+    the node chunks it by the input size and compiles the same circuit from it."""
+    example = examples.train_sklearn_logreg("iris")
+    rows = node.models.compile(example.onnx_bytes, example.samples)
+    flat = node.models.compile(example.onnx_bytes, [example.samples.reshape(-1).tolist()])
+    assert flat.vk_hash == rows.vk_hash and flat.accuracy == rows.accuracy
+    assert flat.accuracy["samples"] == min(len(example.samples), 32)
+
+
+def test_pytorch_default_exporter_deploys(node):
+    """torch.onnx.export with its defaults (the dynamo exporter, onnxscript installed)."""
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 3)).eval()
+    onnx_bytes = torch.onnx.export(model, (torch.randn(1, 4),)).model_proto.SerializeToString()
+    samples = np.random.default_rng(0).uniform(-1, 1, (16, 4)).astype(np.float32)
+    record = node.models.compile(onnx_bytes, samples)
+    assert record.accuracy["top1_agreement"] >= 0.9
