@@ -228,7 +228,8 @@ def status(home: Path = HomeOption, node: str | None = NodeOption,
             "; FROZEN in escape mode: leave with `flavum escape`"
             if link["state"] == "frozen" else
             "; REPLACED: this node's key is not the sequencer, posting stopped"
-            if link["state"] == "replaced" else "") + (
+            if link["state"] == "replaced" else
+            f"; {link['state'].upper()}" if link["state"] != "posting" else "") + (
             f"; last error: {link['last_error']}" if link["last_error"] else "")
     emit(data, as_json, text)
 
@@ -261,7 +262,9 @@ def batch_show(number: int, home: Path = HomeOption, node: str | None = NodeOpti
             f" ({role}, {depth} confirmation{'' if depth == 1 else 's'})"
             if depth is not None else "") + (
             f" (tx {post['tx_hash']})" if post["tx_hash"] else "") + (
-            f": {post['detail']}" if post["detail"] else "") + _finality_text(post)
+            f": {post['detail']}" if post["detail"] else "") + _finality_text(post) + (
+            f"; LEDGER {post['ledger_state'].upper()}: {post['ledger_error']}"
+            if "ledger_state" in post else "")
     emit(data, as_json, text)
 
 

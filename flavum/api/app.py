@@ -177,7 +177,8 @@ def create_app(node: Node) -> FastAPI:
         return {
             **batch_to_json(detail.record),
             "ledgers": [{**post_to_json(p), "confirmations": detail.confirmations[p.name],
-                         **_finality_to_json(detail.finality[p.name])}
+                         **_finality_to_json(detail.finality[p.name]),
+                         **_fault_to_json(detail.ledger_faults.get(p.name))}
                         for p in detail.posts],
             "tx_hashes": [to_hex(h) for h in detail.tx_hashes],
             "traces": [trace_to_json(t) for t in detail.traces],
@@ -330,7 +331,8 @@ def ledger_to_json(info: LedgerInfo) -> dict[str, Any]:
             "verifies_proofs": info.verifies_proofs, "anchors_only": info.anchors_only,
             "last_error": info.last_error,
             "state": info.state,
-            "reverted_batch": info.reverted_batch, "deployment": info.deployment,
+            "reverted_batch": info.reverted_batch, "confirmed_batch": info.confirmed_batch,
+            "deployment": info.deployment,
             "custody_address": info.custody_address, "anchor_address": info.anchor_address}
 
 
@@ -392,6 +394,11 @@ def parse_hash(text: str, name: str) -> bytes:
 
 def parse_address(text: str) -> Address:
     return Address(parse_hex(text, "address", ADDRESS_SIZE))
+
+
+def _fault_to_json(fault: tuple[str, str | None] | None) -> dict[str, Any]:
+    """A ledger that is not posting now (unreachable, chain_reset, ...): its state and why."""
+    return {} if fault is None else {"ledger_state": fault[0], "ledger_error": fault[1]}
 
 
 def _finality_to_json(finality: tuple[int, int] | None) -> dict[str, Any]:

@@ -20,6 +20,21 @@ class LedgerUnreachable(LedgerError):
     code = "ledger_unreachable"
 
 
+class ChainReset(LedgerError):
+    """The chain no longer holds what the rollup put on it: its contracts have no code, or it
+    forgot a batch that was accepted beyond the confirmation depth (a reset, or a reorg deeper
+    than the confirmations). Nothing is posted to it: the node re-deploys nothing itself."""
+
+    code = "chain_reset"
+
+
+class DepositReorged(LedgerError):
+    """A reorg deeper than the confirmations took away a deposit the rollup already credited:
+    the credit cannot be taken back, and the ledger would refuse the batch that consumes it."""
+
+    code = "deposit_reorged"
+
+
 class LedgerUnsupported(LedgerError):
     """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal that the
     ledger's federation pays): it is outside the ledger's capabilities."""

@@ -28,7 +28,7 @@ from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
-from flavum.l1.errors import BondShort, LedgerError
+from flavum.l1.errors import BondShort, ChainReset, LedgerError
 from flavum.l1.evm_abi import header_from_abi, header_tuple, leaf_before, withdrawal_tuple
 from flavum.l1.evm_client import call_mapped, constructor_data, load_artifact, send_transaction
 from flavum.l1.evm_deployment import EvmDeployment
@@ -152,6 +152,12 @@ class EvmLedger(EvmModels, EvmEscapeHatch, EvmRoles, Ledger):
 
     def addresses(self) -> LedgerAddresses:
         return LedgerAddresses(deployment=self.deployment.to_json())
+
+    def check_deployment(self) -> None:
+        code = call_mapped("code", lambda: self.w3.eth.get_code(self.rollup.address))
+        if not code:
+            raise ChainReset(f"the chain no longer holds the rollup's contracts (the deployment "
+                             f"at {self.deployment.rollup} has no code)")
 
     # --- batches -----------------------------------------------------------------------------
 

@@ -86,10 +86,13 @@ def _is_connection_error(exc: BaseException) -> bool:
 def call_mapped(what: str, fn: Callable[[], Any]) -> Any:
     """Run a web3 call; raise LedgerError (reverts) or LedgerUnreachable (connection)."""
     from eth_tester.exceptions import TransactionFailed
-    from web3.exceptions import ContractLogicError, Web3RPCError
+    from web3.exceptions import BadFunctionCallOutput, ContractLogicError, Web3RPCError
 
     try:
         return fn()
+    except BadFunctionCallOutput as exc:  # an empty answer: no contract code at the address
+        raise LedgerError(f"{what}: no contract answered (is the deployment on this chain?)",
+                          reason="no contract code") from exc
     except (TransactionFailed, ContractLogicError) as exc:
         reason = _revert_reason(exc)
         raise LedgerError(f"{what} reverted: {reason}", reason=reason) from exc

@@ -439,6 +439,11 @@ class Ledger(ABC):
         """Where users reach the rollup on this ledger (nothing, unless the ledger says)."""
         return LedgerAddresses()
 
+    def check_deployment(self) -> None:
+        """Raise ChainReset when the chain no longer holds the rollup's contracts (nothing to
+        check on a ledger without any)."""
+        return None
+
     # --- capabilities.registers_models ---
 
     def model(self, model_id: ObjectId) -> RegisteredModel | None:

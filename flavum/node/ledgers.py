@@ -32,7 +32,15 @@ from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.transactions import compute_tx_hash, decode_transaction
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
-from flavum.l1.errors import BondShort, LedgerError, NotSequencer, WithdrawalRefused
+from flavum.l1.errors import (
+    BondShort,
+    ChainReset,
+    DepositReorged,
+    LedgerError,
+    LedgerUnreachable,
+    NotSequencer,
+    WithdrawalRefused,
+)
 from flavum.l1.interface import (
     BatchRevert,
     BatchTx,
@@ -71,44 +79,138 @@ class LedgerLink:
         self.reverted: BatchRevert | None = None
         self.frozen = False  # the rollup froze in escape mode: it takes no batch again
         self.replaced = False  # this node's key is not the rollup's sequencer: nothing posted
+        # Why the ledger cannot be posted to now (None: it can): "unreachable", "chain_reset",
+        # "deposit_reorged", or "error" (an exception nothing expected).
+        self.fault: str | None = None
+
+    @property
+    def state(self) -> str:
+        """posting, or why not: a fault of the ledger (unreachable, chain_reset,
+        deposit_reorged, error) or a stop the ledger decided (reverted, frozen, replaced)."""
+        if self.fault is not None:
+            return self.fault
+        return ("reverted" if self.reverted else "frozen" if self.frozen
+                else "replaced" if self.replaced else "posting")
 
     def tick(self) -> None:
         """Deposits in, forced requests in, reverts followed, batches out. A ledger error is
         recorded, not raised: the next tick tries again."""
-        caps = self.ledger.capabilities
         try:
-            self.watcher.poll()
-            if caps.forced_inclusion:
-                self.include_forced_requests()
-            if caps.settles_by_fraud_proofs:
-                self.follow_reverts()
-            if self.reverted is not None:
-                self.last_error = self.stopped_message(self.reverted)
-                return
-            self.frozen = caps.escape_hatch and self.ledger.escape_status().escaped
-            if self.frozen:
-                self.last_error = (f"the rollup on {self.name} is frozen in escape mode (no "
-                                   "batch for its escape delay): it takes no batch again; "
-                                   f"users leave with `flavum escape --ledger {self.name}`")
-                return
-            self.post_pending()
-            self.replaced = False
-            if caps.pays_withdrawals:
-                self.pay_federated_withdrawals()
-            self.last_error = None
+            self._tick()
+            self.fault = None
+        except ChainReset as exc:
+            self._fault("chain_reset", f"{exc}: posting to {self.name} is stopped; the node "
+                        "re-deploys nothing by itself (restore the chain, or deploy a new "
+                        "rollup)")
+        except DepositReorged as exc:
+            self._fault("deposit_reorged", f"{exc}: posting to {self.name} is stopped")
+        except LedgerUnreachable as exc:
+            self._fault("unreachable", f"{exc}; retrying, the backlog is posted when it "
+                        "answers again")
         except NotSequencer as exc:
+            self.fault = None
             if not self.replaced:  # said once, not at every tick
                 log.error("ledger %s: %s", self.name, exc)
             self.replaced = True
             self.last_error = (f"{exc}; posting to {self.name} is stopped until this node's key "
                                f"is the sequencer (`flavum l1 roles --ledger {self.name}`)")
         except BondShort as exc:
+            self.fault = None
             self.last_error = (f"{exc}; top it up with `flavum l1 bond --ledger {self.name} "
                                "--top-up AMOUNT`")
             log.warning("ledger %s: %s", self.name, self.last_error)
         except LedgerError as exc:
+            self.fault = None
             self.last_error = str(exc)
             log.warning("ledger %s: %s", self.name, exc)
+
+    def _tick(self) -> None:
+        caps = self.ledger.capabilities
+        self.ledger.check_deployment()
+        if caps.settles_by_fraud_proofs:
+            self.follow_reverts()
+        self.check_not_forgotten()
+        self.watcher.poll()
+        if caps.forced_inclusion:
+            self.include_forced_requests()
+        if self.reverted is not None:
+            self.last_error = self.stopped_message(self.reverted)
+            return
+        self.frozen = caps.escape_hatch and self.ledger.escape_status().escaped
+        if self.frozen:
+            self.last_error = (f"the rollup on {self.name} is frozen in escape mode (no "
+                               "batch for its escape delay): it takes no batch again; "
+                               f"users leave with `flavum escape --ledger {self.name}`")
+            return
+        self.post_pending()
+        self.track_confirmed()
+        self.replaced = False
+        if caps.pays_withdrawals:
+            self.pay_federated_withdrawals()
+        self.last_error = None
+
+    def _fault(self, fault: str, message: str) -> None:
+        """Put the link in a fault state, said in the log once per fault, not at every tick."""
+        if fault != self.fault:
+            log.error("ledger %s: %s", self.name, message)
+        self.fault = fault
+        self.last_error = message
+
+    def fail(self, exc: Exception) -> None:
+        """An exception nothing expected: the link shows it (state "error") and the next tick
+        tries again; its traceback is logged once."""
+        message = f"unexpected {type(exc).__name__}: {exc} (traceback in the node's log)"
+        if message != self.last_error:
+            log.exception("ledger %s: %s", self.name, message)
+        self.fault = "error"
+        self.last_error = message
+
+    # --- what the ledger must still hold ---
+
+    def check_not_forgotten(self) -> None:
+        """ChainReset when the ledger no longer holds a batch this node saw accepted beyond
+        the confirmation depth (a batch it lacks that was shallower is simply posted again)."""
+        confirmed = self._confirmed_through()
+        if confirmed < 0:
+            return
+        next_number = self.ledger.next_batch_number()
+        if next_number <= confirmed:
+            raise ChainReset(
+                f"ledger {self.name} forgot accepted batch {next_number} (it holds batches "
+                f"below {next_number} only; batches through {confirmed} were more than "
+                f"{self.confirmations} blocks deep): the chain was reset or reorganised "
+                "beyond the confirmation depth")
+
+    def track_confirmed(self) -> None:
+        """Remember the newest batch the ledger holds beyond the confirmation depth."""
+        confirmed = self._confirmed_through()
+        for number in range(self.ledger.next_batch_number() - 1, confirmed, -1):
+            depth = self.ledger.batch_depth(number)
+            if depth is not None and depth > self.confirmations:
+                self.store.set_meta(self._confirmed_key, str(number))
+                return
+
+    def forget_chain(self) -> None:
+        """The ledger is a new chain (an in-process EVM deployed afresh): nothing on it is
+        expected to remain from before."""
+        self.store.set_meta(self._confirmed_key, "-1")
+        self.store.set_meta(self._reverts_key, "0")
+
+    @property
+    def _confirmed_key(self) -> str:
+        return f"confirmed_through:{self.name}"
+
+    @property
+    def _reverts_key(self) -> str:
+        return f"reverts_seen:{self.name}"
+
+    def _confirmed_through(self) -> int:
+        return int(self.store.get_meta(self._confirmed_key) or -1)
+
+    def confirmed_batch(self) -> int | None:
+        """The newest batch seen deeper than the confirmations on this ledger (None: none)."""
+        confirmed = self._confirmed_through()
+        return None if confirmed < 0 else confirmed
 
     def depth(self, number: int) -> int | None:
         """How deep batch `number` is on this ledger (None: not posted, or unknown)."""
@@ -165,6 +267,12 @@ class LedgerLink:
         as long as the node's store holds that batch (derived from the ledger at every tick,
         so a restart does not resume it)."""
         reverts = self.ledger.batch_reverts()
+        seen = int(self.store.get_meta(self._reverts_key) or 0)
+        if len(reverts) > seen:  # a fraud proof took batches off: not a chain that forgot them
+            lowest = min(r.number for r in reverts[seen:])
+            self.store.set_meta(self._confirmed_key,
+                                str(min(self._confirmed_through(), lowest - 1)))
+            self.store.set_meta(self._reverts_key, str(len(reverts)))
         own = [r for r in reverts if self._is_own(r)]
         if own and self.reverted is None:
             log.error("ledger %s: %s", self.name, self.stopped_message(own[0]))
@@ -309,11 +417,14 @@ def _revert_detail(number: int, cause: BatchRevert) -> str:
 
 
 class LedgerRunner:
-    """Ticks each ledger link in its own thread."""
+    """Ticks each ledger link in its own thread. No exception ends a thread: the link shows
+    it, and a link in a fault state is retried less often (doubling up to `max_backoff_s`)."""
 
-    def __init__(self, links: list[LedgerLink], interval_s: float = 0.5) -> None:
+    def __init__(self, links: list[LedgerLink], interval_s: float = 0.5,
+                 max_backoff_s: float = 8.0) -> None:
         self.links = links
         self.interval_s = interval_s
+        self.max_backoff_s = max_backoff_s
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._run, args=(link,), daemon=True,
                                           name=f"ledger-{link.name}") for link in links]
@@ -328,9 +439,14 @@ class LedgerRunner:
             thread.join()
 
     def _run(self, link: LedgerLink) -> None:
-        while not self._stop.wait(self.interval_s):
+        delay = self.interval_s
+        while not self._stop.wait(delay):
             try:
                 link.tick()
             except FlavumError as exc:  # e.g. a model the node cannot build a verifier for
                 link.last_error = str(exc)
                 log.warning("ledger %s: %s", link.name, exc)
+            except Exception as exc:  # noqa: BLE001 - shown on the link; the thread lives on
+                link.fail(exc)
+            delay = (self.interval_s if link.fault is None
+                     else min(self.max_backoff_s, delay * 2))

@@ -85,8 +85,11 @@ class Node:
         watcher = LedgerWatcher(opened.ledger, self.sequencer.submit_system, self.config.domain,
                                 cursor, confirmations=spec.confirmations,
                                 start_block=opened.start_block)
-        return LedgerLink(spec.name, opened.ledger, watcher, self.store, self.sequencer,
+        link = LedgerLink(spec.name, opened.ledger, watcher, self.store, self.sequencer,
                           self.models, home, confirmations=spec.confirmations)
+        if opened.ephemeral:
+            link.forget_chain()
+        return link
 
     def withdrawal_proof(self, withdrawal_id: Hash32) -> tuple[Withdrawal, int, int,
                                                               tuple[Hash32, ...]]:

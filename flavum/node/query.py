@@ -40,9 +40,14 @@ class LedgerInfo:
     verifies_proofs: bool
     anchors_only: bool
     last_error: str | None
-    state: str  # posting | reverted (posting stopped) | frozen (escape mode) | replaced
-    # (posting stopped: this node's key is not the rollup's sequencer)
+    # posting | unreachable (retrying) | chain_reset | deposit_reorged | error (an unexpected
+    # exception: see last_error) | reverted (posting stopped) | frozen (escape mode) |
+    # replaced (posting stopped: this node's key is not the rollup's sequencer)
+    state: str
     reverted_batch: int | None  # the node's own batch a fraud proof reverted: posting stopped
+    # the newest batch seen deeper than the confirmations there: a chain that lacks it forgot
+    # it (chain_reset); None: none yet
+    confirmed_batch: int | None
     deployment: dict[str, Any] | None  # EVM: the rollup's contracts
     custody_address: str | None  # Litecoin: where deposits go
     anchor_address: str | None  # Litecoin: the address that pays the anchors' fees
@@ -73,6 +78,9 @@ class BatchDetail:
     # by ledger name, for ledgers that settle by fraud proofs: blocks left in its challenge
     # window (0: final) and the block it is final from; None: no window there, or unknown
     finality: dict[str, tuple[int, int] | None]
+    # by ledger name: (state, last_error) of a ledger that is not posting now; the batch's
+    # post there is as last seen
+    ledger_faults: dict[str, tuple[str, str | None]]
     tx_hashes: tuple[Hash32, ...]
     traces: tuple[TraceEntry, ...]
     withdrawals: tuple[Withdrawal, ...]
@@ -161,18 +169,24 @@ class NodeQuery:
             return None
         first_seq, last_seq = self._store.batch_seq_span(record)
         posts = self._store.ledger_posts(number)
+        posted = {post.name for post in posts}
+        # A ledger the batch has not reached yet (e.g. one that does not answer) is listed too.
+        posts += [LedgerPost(link.name, "pending", None, None, record.sealed_at)
+                  for link in self._node.ledgers if link.name not in posted]
         return BatchDetail(
             record=record,
             posts=tuple(posts),
             confirmations={post.name: self._confirmations(post.name, number) for post in posts},
             finality={post.name: self._finality(post, number) for post in posts},
+            ledger_faults={link.name: (link.state, link.last_error)
+                           for link in self._node.ledgers if link.state != "posting"},
             tx_hashes=tuple(self._store.tx_hashes(first_seq, last_seq)),
             traces=tuple(self._store.traces_in(first_seq, last_seq)),
             withdrawals=tuple(self._store.withdrawals_in(first_seq, last_seq)),
         )
 
     def _finality(self, post: LedgerPost, number: int) -> tuple[int, int] | None:
-        link = next((link for link in self._node.ledgers if link.name == post.name), None)
+        link = self._reachable(post.name)
         if (link is None or post.state != "accepted"
                 or not link.ledger.capabilities.settles_by_fraud_proofs):
             return None
@@ -182,8 +196,14 @@ class NodeQuery:
         except FlavumError:
             return None
 
-    def _confirmations(self, name: str, number: int) -> int | None:
+    def _reachable(self, name: str) -> LedgerLink | None:
+        """The link of ledger `name`, unless it has a fault: a ledger that does not answer
+        (or holds another chain) is not asked, the answer is "unknown"."""
         link = next((link for link in self._node.ledgers if link.name == name), None)
+        return None if link is None or link.fault is not None else link
+
+    def _confirmations(self, name: str, number: int) -> int | None:
+        link = self._reachable(name)
         if link is None:
             return None
         try:
@@ -245,10 +265,9 @@ def _ledger_info(link: LedgerLink) -> LedgerInfo:
     addresses = ledger.addresses()
     return LedgerInfo(
         name=link.name, ledger_id=ledger.ledger_id, verifies_proofs=caps.verifies_proofs,
-        anchors_only=caps.anchors_only, last_error=link.last_error,
-        state=("reverted" if link.reverted else "frozen" if link.frozen
-               else "replaced" if link.replaced else "posting"),
+        anchors_only=caps.anchors_only, last_error=link.last_error, state=link.state,
         reverted_batch=None if link.reverted is None else link.reverted.number,
+        confirmed_batch=link.confirmed_batch(),
         deployment=addresses.deployment, custody_address=addresses.custody_address,
         anchor_address=addresses.anchor_address,
     )

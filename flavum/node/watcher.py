@@ -15,8 +15,9 @@ Reorgs: a deposit in a block that is not yet confirmed is never read, so a reorg
 deeper than the confirmations), the cursor moves back to the last block whose hash still
 matches and the reorg is counted in `deep_reorgs`. An id does not depend on the block (the
 inbox index on the EVM, the txid on Litecoin), so a deposit the reorg re-mines is the same
-deposit and is credited once; deposits credited from dropped blocks that are not re-mined
-cannot be taken back, which is why `confirmations` must exceed the deepest reorg the ledger can
+deposit and is credited once. A deposit credited from dropped blocks that is not on the new
+chain cannot be taken back: the poll raises DepositReorged (and unwinds nothing) for as long as
+the chain lacks it, which is why `confirmations` must exceed the deepest reorg the ledger can
 have.
 """
 
@@ -30,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flavum.core.codec import to_hex
 from flavum.core.errors import DepositAlreadyApplied
 from flavum.core.state import Domain
-from flavum.core.transactions import Deposit, Transaction
+from flavum.core.transactions import Deposit, Transaction, compute_tx_hash
 from flavum.core.types import ZERO_ADDRESS, Hash32, Nonce
+from flavum.l1.errors import DepositReorged
 from flavum.l1.interface import DepositEvent, Ledger
 
 log = logging.getLogger(__name__)
@@ -188,6 +191,7 @@ class LedgerWatcher:
             unwind_to = number
         if unwind_to is None:
             return
+        self._check_credited_deposits_kept(unwind_to)
         self.deep_reorgs += 1
         log.warning("ledger %s reorganised below the confirmation depth, back to block %d",
                     self.ledger.name, unwind_to)
@@ -196,3 +200,29 @@ class LedgerWatcher:
         self._db.execute("UPDATE cursor SET next_block = ? WHERE ledger = ?",
                          (unwind_to, self._key))
         self._db.commit()
+
+    def _check_credited_deposits_kept(self, from_block: int) -> None:
+        """DepositReorged when a deposit credited from a block at or after `from_block` is no
+        longer on the ledger as it was credited (gone, or another deposit under its inbox
+        index). Nothing is unwound then: the check is made again at the next poll, and passes
+        if the chain brings the deposit back."""
+        credited = self._db.execute(
+            "SELECT event_id, block_number, tx_hash FROM events WHERE ledger = ? AND "
+            "block_number >= ? ORDER BY block_number", (self._key, from_block)).fetchall()
+        if not credited:
+            return
+        head = self.ledger.head()
+        now: dict[bytes, DepositEvent] = (
+            {e.event_id: e for e in self.ledger.deposits(from_block, head)}
+            if head >= from_block else {})
+        for event_id, block, tx_hash in credited:
+            event = now.get(bytes(event_id))
+            changed = event is not None and tx_hash is not None and compute_tx_hash(
+                make_deposit_transaction(self.domain, self.ledger.ledger_id, event)) != tx_hash
+            if event is None or changed:
+                raise DepositReorged(
+                    f"ledger {self.ledger.name} reorganised below the confirmation depth (from "
+                    f"block {from_block}) and {'changed' if changed else 'dropped'} deposit "
+                    f"{to_hex(bytes(event_id))}, credited from block {block}: a credit cannot "
+                    f"be taken back (confirmations = {self.confirmations} is below this "
+                    "reorg's depth)")

@@ -81,12 +81,18 @@ def _free_port() -> int:
 class Anvil:
     """anvil on 127.0.0.1 and a free port, started by the test and stopped after."""
 
-    def __init__(self, chain_id: int | None = None) -> None:
-        self.port = _free_port()
+    def __init__(self, chain_id: int | None = None, port: int | None = None,
+                 state: Path | None = None) -> None:
+        """`port`: a given one (an anvil restarted where the node looks for it); `state`: the
+        chain is loaded from this file and saved to it when anvil stops (without it a restart
+        is a new chain)."""
+        self.port = _free_port() if port is None else port
         self.url = f"http://127.0.0.1:{self.port}"
         chain = [] if chain_id is None else ["--chain-id", str(chain_id)]
+        saved = [] if state is None else ["--state", str(state), "--preserve-historical-states"]
         self.proc = subprocess.Popen(
-            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent", *chain],
+            [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.port), "--silent", *chain,
+             *saved],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20

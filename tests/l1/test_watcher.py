@@ -9,6 +9,7 @@ from flavum.core.genesis import Genesis
 from flavum.core.state import Domain, get_balance, get_object
 from flavum.core.stf import compute_deposit_object_id, process_transaction
 from flavum.core.types import ChainId, Hash32
+from flavum.l1.errors import DepositReorged
 from flavum.l1.fake import FakeLedger
 from flavum.node.watcher import LedgerWatcher
 
@@ -113,6 +114,28 @@ def test_deposit_remined_by_a_deep_reorg_is_credited_once(tmp_path):
     fresh = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "other.db", confirmations=1)
     assert (fresh.poll().submitted, len(rollup.applied)) == (0, 1)
     assert get_balance(rollup.state, BOB, compute_asset_id(ledger.ledger_id)) == 9
+
+
+@pytest.mark.parametrize("replaced", [False, True])
+def test_a_reorg_that_takes_a_credited_deposit_away_is_refused(tmp_path, replaced):
+    """Deeper than the confirmations, a reorg drops a credited deposit (and, `replaced`, puts
+    another one under its inbox index): the poll says so, for as long as the chain lacks it,
+    and unwinds nothing."""
+    ledger = FakeLedger(SEQUENCER, Hash32(b"\x01" * 32))
+    rollup = Rollup()
+    watcher = LedgerWatcher(ledger, rollup.submit, DOMAIN, tmp_path / "w.db", confirmations=1)
+    ledger.mine(3)
+    event = ledger.deposit(ALICE, BOB, 9)
+    ledger.mine()
+    assert watcher.poll().submitted == 1
+    ledger.reorg(2)
+    if replaced:
+        assert ledger.deposit(ALICE, ALICE, 1).event_id == event.event_id
+    ledger.mine()
+    for _ in range(2):
+        with pytest.raises(DepositReorged, match="changed" if replaced else "dropped"):
+            watcher.poll()
+    assert watcher.deep_reorgs == 0 and rollup.applied == [event.event_id]
 
 
 class GappyLedger(FakeLedger):
