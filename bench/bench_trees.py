@@ -6,7 +6,7 @@ Printed per family: internal nodes, leaves, the row estimate the intake refuses 
 and logrows ezkl calibrated, prove seconds, and top-1 agreement of the circuit with
 onnxruntime on the first test rows (for regressors: max abs error).
 
-    python bench/bench_trees.py [--rows 20] [--cases decision_tree:iris,...]
+    python bench/bench_trees.py [--rows 20] [--cases decision_tree:iris,random_forest:wine:20:6]
 """
 
 from __future__ import annotations
@@ -33,25 +33,29 @@ CASES = (
     "decision_tree:iris", "decision_tree:breast_cancer", "decision_tree:diabetes",
     "random_forest:iris", "random_forest:breast_cancer", "random_forest:diabetes",
     "extra_trees:wine", "gradient_boosting:iris", "gradient_boosting:breast_cancer",
-    "gradient_boosting:diabetes",
+    "gradient_boosting:diabetes", "random_forest:breast_cancer:20:6",
+    "gradient_boosting:breast_cancer:30:4",
 )
 
 
-def tree_sizes(model_bytes: bytes) -> tuple[int, int, int, int]:
-    """(internal nodes, leaves, features, columns) of the rewritten ensemble."""
+def tree_sizes(model_bytes: bytes) -> tuple[int, int, int, int, int]:
+    """(internal nodes, leaves, features, columns, trees) of the rewritten ensemble, padded
+    per tree."""
     inits = {t.name: t for t in onnx.load_from_string(model_bytes).graph.initializer}
     paths = onnx.numpy_helper.to_array(next(t for n, t in inits.items() if "tree_paths" in n))
     values = onnx.numpy_helper.to_array(
         next(t for n, t in inits.items() if "tree_leaf_values" in n))
     select = onnx.numpy_helper.to_array(next(t for n, t in inits.items() if "tree_select" in n))
-    return paths.shape[0], paths.shape[1], select.shape[0], values.shape[1]
+    trees, width, depth = paths.shape
+    return trees * width, trees * depth, select.shape[0], values.shape[1], trees
 
 
 def bench_case(case: str, rows: int, store: SrsStore, root: Path) -> dict:
-    family, dataset = case.split(":")
-    example = train_sklearn_trees(family, dataset)
+    family, dataset, *size = case.split(":")  # family:dataset[:n_estimators:max_depth]
+    trees, depth = (int(size[0]), int(size[1])) if size else (5, 3)
+    example = train_sklearn_trees(family, dataset, n_estimators=trees, max_depth=depth)
     normalized = normalize(example.onnx_bytes, example.samples)
-    internal, leaves, features, columns = tree_sizes(normalized.model_bytes)
+    internal, leaves, features, columns, trees = tree_sizes(normalized.model_bytes)
     samples = example.samples.reshape(len(example.samples), -1)
     artifacts = build_circuit(normalized.model_bytes, samples, CircuitConfig(), store,
                               cache_dir=root / "circuits")
@@ -71,7 +75,7 @@ def bench_case(case: str, rows: int, store: SrsStore, root: Path) -> dict:
     verify(artifacts, proof)
     return {
         "case": case, "internal": internal, "leaves": leaves,
-        "estimate": estimate_rows(internal, leaves, features, columns),
+        "estimate": estimate_rows(internal, leaves, features, columns, trees),
         "rows": settings.get("num_rows"), "logrows": artifacts.logrows,
         "prove_s": round(seconds, 1), "quality": quality,
     }
@@ -85,7 +89,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = SrsStore(root / "srs")
-        print("| model (depth 3, 5 trees) | internal | leaves | estimate | rows | logrows "
+        print("| model (trees:depth, default 5:3) | internal | leaves | estimate | rows | logrows "
               "| prove s | circuit vs onnxruntime |")
         print("|---|---:|---:|---:|---:|---:|---:|---|")
         for case in args.cases.split(","):

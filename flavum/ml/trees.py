@@ -6,7 +6,8 @@ All trees of the ensemble become one block of matrices, I internal nodes, L leav
   every node whatever its mode): g = Greater(x @ A, b), one 0/1 per node;
 - C [I, L] holds, per leaf, +1 for an ancestor whose g must be 1 on the way to the leaf, -1 for
   one whose g must be 0; the leaf is reached iff g @ C reaches its count of +1 entries, so
-  leaf = Cast(Greater(g @ C, D - 0.5)), exactly one leaf per tree;
+  leaf = Cast(Greater(g @ C, D - 0.5)), exactly one leaf per tree; this product runs tree by
+  tree (`_per_tree`: C [T, I_t, L_t]), as one block it would cost T times the rows;
 - V [L, K] holds the leaf weights per class/target: scores = leaf @ V + base_values, then the
   post_transform as the operator defines it (onnxruntime's reading of the binary cases).
 
@@ -51,16 +52,18 @@ class _Ensemble:
 
     select: np.ndarray  # A [F, I]
     thresholds: np.ndarray  # b [I]
-    paths: np.ndarray  # C [I, L]
-    counts: np.ndarray  # D [L]
+    paths: np.ndarray  # C [I, L], per tree [T, I_t, L_t]
+    counts: np.ndarray  # D [L], per tree [T, L_t]
     values: np.ndarray  # V [L, K]
     trees: int
 
 
-def estimate_rows(internal: int, leaves: int, features: int, columns: int) -> int:
-    """Circuit rows the rewritten ensemble needs: the two comparisons' products and lookups
-    dominate (calibrated on skl2onnx exports, see BENCHMARKS.md)."""
-    return internal * features + internal * leaves + leaves * columns + 8 * (internal + leaves)
+def estimate_rows(internal: int, leaves: int, features: int, columns: int, trees: int) -> int:
+    """Circuit rows the rewritten ensemble needs (`internal`, `leaves` as padded per tree):
+    the three products and the comparisons dominate (calibrated on skl2onnx exports, see
+    BENCHMARKS.md)."""
+    per_tree = internal * leaves // max(trees, 1)
+    return internal * features + per_tree + leaves * columns + 24 * (internal + leaves) + 512
 
 
 def _attrs(node: onnx.NodeProto) -> dict[str, object]:
@@ -128,10 +131,9 @@ def _build_ensemble(
             for column, direction in path:
                 paths[column, leaves[key]] = direction
             continue
-        i = index.get(key)
-        if i is None:
+        if key not in internal:
             raise ModelRejected(f"{node.op_type} '{node.name}': node {key} does not exist")
-        column = internal[key]
+        i, column = index[key], internal[key]
         true_value, false_value = (-1.0, 1.0) if flipped[column] else (1.0, -1.0)
         stack.append(((key[0], true_ids[i]), [*path, (column, true_value)]))
         stack.append(((key[0], false_ids[i]), [*path, (column, false_value)]))
@@ -145,13 +147,47 @@ def _build_ensemble(
         if (tree, leaf) not in leaves or not 0 <= column < columns:
             raise ModelRejected(f"{node.op_type} '{node.name}': weight for unknown leaf or class")
         leaf_values[leaves[(tree, leaf)], column] += weight
-    return _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots))
+    tree_of = {tree: k for k, tree in enumerate(sorted({t for t, _ in roots}))}
+    return _per_tree(
+        _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots)),
+        np.array([tree_of[t] for t, _ in internal]), np.array([tree_of[t] for t, _ in leaves]),
+    )
+
+
+def _per_tree(flat: _Ensemble, node_trees: np.ndarray, leaf_trees: np.ndarray) -> _Ensemble:
+    """Lay the block matrices out tree by tree, each padded to the largest tree: the path
+    product then runs per tree (T x I_t x L_t multiplications, not I x L for the whole
+    ensemble). Padding nodes compare 0 > 0 (never taken); padding leaves need one taken
+    node of none (never reached) and weigh nothing."""
+    trees = flat.trees
+    width = max(int(np.bincount(node_trees, minlength=trees).max()), 1)
+    depth = max(int(np.bincount(leaf_trees, minlength=trees).max()), 1)
+    node_slot = np.zeros(len(node_trees), int)
+    leaf_slot = np.zeros(len(leaf_trees), int)
+    for t in range(trees):
+        node_slot[node_trees == t] = np.arange(np.sum(node_trees == t))
+        leaf_slot[leaf_trees == t] = np.arange(np.sum(leaf_trees == t))
+    node_column = node_trees * width + node_slot
+    leaf_column = leaf_trees * depth + leaf_slot
+    select = np.zeros((flat.select.shape[0], trees * width), np.float32)
+    select[:, node_column] = flat.select
+    thresholds = np.zeros(trees * width, np.float32)
+    thresholds[node_column] = flat.thresholds
+    paths = np.zeros((trees, width, depth), np.float32)
+    for i, (t, slot) in enumerate(zip(node_trees, node_slot, strict=True)):
+        leaves_here = leaf_trees == t
+        paths[t, slot, leaf_slot[leaves_here]] = flat.paths[i, leaves_here]
+    counts = np.ones((trees, depth), np.float32)
+    counts[leaf_trees, leaf_slot] = flat.counts
+    values = np.zeros((trees * depth, flat.values.shape[1]), np.float32)
+    values[leaf_column] = flat.values
+    return _Ensemble(select, thresholds, paths, counts, values, trees)
 
 
 def _check_size(graph: _Graph, node: onnx.NodeProto, ensemble: _Ensemble) -> None:
     features, internal = ensemble.select.shape
     leaves, columns = ensemble.values.shape
-    rows = estimate_rows(internal, leaves, features, columns)
+    rows = estimate_rows(internal, leaves, features, columns, ensemble.trees)
     if rows > graph.max_rows:
         logrows = math.ceil(math.log2(rows))
         raise EnsembleTooLarge(
@@ -169,10 +205,15 @@ def _scores(graph: _Graph, node: onnx.NodeProto, ensemble: _Ensemble, values: np
     decided = graph.add("MatMul", [x, graph.const("tree_select", ensemble.select)])
     went = graph.add("Greater", [decided, graph.const("tree_thresholds", ensemble.thresholds)])
     went = graph.add("Cast", [went], to=onnx.TensorProto.FLOAT)
-    matched = graph.add("MatMul", [went, graph.const("tree_paths", ensemble.paths)])
-    reached = graph.add("Greater", [matched, graph.const("tree_counts", ensemble.counts - 0.5)])
+    trees, width, depth = ensemble.paths.shape
+    shape = graph.const("tree_shape", np.array([-1, trees, 1, width]))
+    matched = graph.add("MatMul", [graph.add("Reshape", [went, shape]),
+                                   graph.const("tree_paths", ensemble.paths)])
+    counts = ensemble.counts.reshape(trees, 1, depth) - 0.5
+    reached = graph.add("Greater", [matched, graph.const("tree_counts", counts)])
     reached = graph.add("Cast", [reached], to=onnx.TensorProto.FLOAT)
-    return graph.add("MatMul", [reached, graph.const("tree_leaf_values", values)])
+    flat = graph.add("Reshape", [reached, graph.const("leaf_shape", np.array([-1, trees * depth]))])
+    return graph.add("MatMul", [flat, graph.const("tree_leaf_values", values)])
 
 
 def _features(graph: _Graph, node: onnx.NodeProto) -> int:

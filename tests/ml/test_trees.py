@@ -107,7 +107,7 @@ def test_equality_modes_are_refused_by_name() -> None:
 
 
 def test_too_large_forest_is_refused_with_the_estimate() -> None:
-    case = trained("random_forest", "breast_cancer", n_estimators=40, max_depth=8)
+    case = trained("random_forest", "breast_cancer", n_estimators=200, max_depth=10)
     with pytest.raises(EnsembleTooLarge, match=r"circuit rows \(logrows \d+\).*n_estimators"):
         normalize(case.onnx_bytes, case.samples)
     small = IntakeLimits(max_logrows=10)

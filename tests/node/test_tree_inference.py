@@ -18,7 +18,7 @@ from .test_inference import deploy, node, send, submit_data, wait_proven
 __all__ = ["node"]  # the fixture, shared with test_inference
 
 FAMILIES = [("decision_tree", "breast_cancer"), ("random_forest", "wine"),
-            pytest.param("gradient_boosting", "iris", marks=pytest.mark.slow)]  # ~45 s
+            ("gradient_boosting", "iris")]  # ~20 s each
 
 
 @pytest.mark.parametrize("family, dataset", FAMILIES)
