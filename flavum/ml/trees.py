@@ -120,6 +120,8 @@ def _build_ensemble(
     children = {(t, c) for t, a, b, n in zip(tree_ids, true_ids, false_ids, node_ids, strict=True)
                 for c in (a, b) if (t, n) in internal}
     roots = [key for key in index if key not in children]
+    if sorted(t for t, _ in roots) != sorted(set(tree_ids)):
+        raise ModelRejected(f"{node.op_type} '{node.name}': every tree needs exactly one root")
     stack: list[tuple[tuple[int, int], list[tuple[int, float]]]] = [(r, []) for r in roots]
     seen = 0
     while stack:
@@ -137,6 +139,8 @@ def _build_ensemble(
         true_value, false_value = (-1.0, 1.0) if flipped[column] else (1.0, -1.0)
         stack.append(((key[0], true_ids[i]), [*path, (column, true_value)]))
         stack.append(((key[0], false_ids[i]), [*path, (column, false_value)]))
+    if seen != len(index):
+        raise ModelRejected(f"{node.op_type} '{node.name}': a node is shared or unreachable")
     counts = (paths > 0).sum(axis=0).astype(np.float32)
     leaf_values = np.zeros((len(leaves), columns), np.float32)
     weight_ids = ints(f"{prefix}_ids")

@@ -73,13 +73,13 @@ def test_rewritten_ensemble_equals_onnxruntime_on_held_out_rows(family: str, dat
         assert (result.proven_output, result.postprocess) == ("outputs", "none")
 
 
-def _one_tree(mode: str, threshold: float) -> bytes:
+def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)) -> bytes:
     """x0 `mode` threshold -> class 1 (true) else class 0: a hand-written TreeEnsembleClassifier."""
     node = helper.make_node(
         "TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
         nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0],
         nodes_modes=[mode, "LEAF", "LEAF"], nodes_values=[threshold, 0.0, 0.0],
-        nodes_truenodeids=[1, 0, 0], nodes_falsenodeids=[2, 0, 0],
+        nodes_truenodeids=list(true_ids), nodes_falsenodeids=[2, 0, 0],
         class_treeids=[0, 0, 0, 0], class_nodeids=[1, 1, 2, 2], class_ids=[0, 1, 0, 1],
         class_weights=[0.0, 1.0, 1.0, 0.0], classlabels_int64s=[0, 1],
     )
@@ -104,6 +104,16 @@ def test_every_comparison_mode_agrees_at_the_threshold(mode: str) -> None:
 def test_equality_modes_are_refused_by_name() -> None:
     with pytest.raises(ModelRejected, match="BRANCH_EQ is not supported"):
         normalize(_one_tree("BRANCH_EQ", 0.5), np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "shared or unreachable"),
+                                               ((2, 0, 0), "exactly one root"),
+                                               ((7, 0, 0), "exactly one root")])
+def test_malformed_trees_are_refused(true_ids: tuple[int, ...], message: str) -> None:
+    # A branch pointing back at its own root (a cycle), at the sibling leaf (leaving a node
+    # no one points to), or at no node at all.
+    with pytest.raises(ModelRejected, match=message):
+        normalize(_one_tree("BRANCH_LEQ", 0.5, true_ids), np.zeros((2, 2), np.float32))
 
 
 def test_too_large_forest_is_refused_with_the_estimate() -> None:
