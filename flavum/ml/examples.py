@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
-DATASETS = ("digits", "breast_cancer", "iris", "wine")
+DATASETS = ("digits", "breast_cancer", "iris", "wine", "diabetes")
 SAMPLE_ROWS = 8
 SEED = 0
 
@@ -44,12 +44,15 @@ def load_split(dataset: str) -> _Split:
         "breast_cancer": datasets.load_breast_cancer,
         "iris": datasets.load_iris,
         "wine": datasets.load_wine,
+        "diabetes": datasets.load_diabetes,  # a regression target: not stratified
     }
     if dataset not in loaders:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {DATASETS}")
     x, y = loaders[dataset](return_X_y=True)
+    regression = dataset == "diabetes"
     parts = train_test_split(
-        x.astype(np.float32), y.astype(np.int64), test_size=0.25, random_state=SEED, stratify=y
+        x.astype(np.float32), y.astype(np.float32 if regression else np.int64), test_size=0.25,
+        random_state=SEED, stratify=None if regression else y,
     )
     return _Split(*parts)
 
@@ -82,6 +85,37 @@ def train_sklearn_mlp(dataset: str) -> ExampleModel:
 
     mlp = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1000, random_state=SEED)
     return _sklearn_example(mlp, load_split(dataset))
+
+
+TREE_FAMILIES = {
+    "decision_tree": ("DecisionTreeClassifier", "DecisionTreeRegressor"),
+    "random_forest": ("RandomForestClassifier", "RandomForestRegressor"),
+    "extra_trees": ("ExtraTreesClassifier", "ExtraTreesRegressor"),
+    "gradient_boosting": ("GradientBoostingClassifier", "GradientBoostingRegressor"),
+}
+
+
+def train_sklearn_trees(
+    family: str, dataset: str, *, n_estimators: int = 5, max_depth: int = 3
+) -> ExampleModel:
+    """A tree model of `family` (TREE_FAMILIES; a regressor on diabetes, else a classifier),
+    exported alone by skl2onnx with default options: trees need no input scaling."""
+    from skl2onnx import to_onnx
+    from sklearn import ensemble, tree
+
+    if family not in TREE_FAMILIES:
+        raise ValueError(f"unknown tree family {family!r}; expected one of {list(TREE_FAMILIES)}")
+    name = TREE_FAMILIES[family][dataset == "diabetes"]
+    estimator_class = getattr(tree if family == "decision_tree" else ensemble, name)
+    options: dict[str, Any] = {"max_depth": max_depth, "random_state": SEED}
+    if family != "decision_tree":
+        options["n_estimators"] = n_estimators
+    split = load_split(dataset)
+    model = estimator_class(**options).fit(split.x_train, split.y_train)
+    onnx_model = to_onnx(model, split.x_train[:1])  # default options, as users export
+    return ExampleModel(
+        onnx_model.SerializeToString(), split.x_train[:SAMPLE_ROWS], split.x_test, split.y_test
+    )
 
 
 def _fit_torch(network: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> None:

@@ -2,7 +2,8 @@
 
 skl2onnx emits `ai.onnx.ml` operators that ezkl refuses. Their linear ones are rewritten into
 standard ONNX (Scaler -> Sub/Mul, LinearClassifier/LinearRegressor -> Gemm plus the
-post_transform as Sigmoid/Softmax, Normalizer -> Abs/Mul/ReduceSum/Sqrt/ReduceMax/Div); ZipMap
+post_transform as Sigmoid/Softmax, Normalizer -> Abs/Mul/ReduceSum/Sqrt/ReduceMax/Div, tree
+ensembles -> MatMul/Greater, see `flavum.ml.trees`); ZipMap
 and the label branch (ArgMax, ArrayFeatureExtractor, Cast ...) are dropped so that only the
 score output remains. Any other foreign operator is refused by name.
 
@@ -31,6 +32,7 @@ from flavum.ml.onnx_check import (
     load_model,
 )
 from flavum.ml.reference import apply_postprocess, run_outputs, validate_input
+from flavum.ml.trees import rewrite_tree_classifier, rewrite_tree_regressor
 
 ML_DOMAIN = "ai.onnx.ml"
 EQUIVALENCE_TOLERANCE = 1e-5
@@ -64,8 +66,12 @@ class NormalizedModel:
 class _Graph:
     """The graph being rewritten: kept and new nodes, constants, and fresh tensor names."""
 
-    def __init__(self, model: onnx.ModelProto, opset: int) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, opset: int, spec: InputSpec, max_rows: int
+    ) -> None:
         self.opset = opset
+        self.input_name, self.input_shape = spec.name, spec.shape
+        self.max_rows = max_rows  # the circuit size a rewrite may aim at (trees refuse above)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers = {t.name: t for t in model.graph.initializer}
         self.renames: dict[str, str] = {}
@@ -154,7 +160,7 @@ def normalize(
     if dropped:
         rewrites.append(f"dropped the label branch ({', '.join(dropped)})")
 
-    graph = _Graph(model, _standard_opset(model))
+    graph = _Graph(model, _standard_opset(model), spec, 2**limits.max_logrows)
     normalizers: dict[str, tuple[str, str]] = {}
     for node in kept:
         if node.domain in STANDARD_DOMAINS:
@@ -407,6 +413,8 @@ _REWRITERS = {
     "LinearClassifier": _rewrite_linear_classifier,
     "LinearRegressor": _rewrite_linear_regressor,
     "Normalizer": _rewrite_normalizer,
+    "TreeEnsembleClassifier": rewrite_tree_classifier,
+    "TreeEnsembleRegressor": rewrite_tree_regressor,
 }
 
 

@@ -50,6 +50,7 @@ class IntakeLimits:
 
     max_tensor_elements: int = 2**22  # one intermediate tensor: 16 MB of float32
     max_activation_elements: int = 2**24  # all intermediate tensors together: 64 MB
+    max_logrows: int = 18  # the circuit a rewrite may aim at (tree ensembles are sized up front)
 
 
 @dataclass(frozen=True)

@@ -180,15 +180,15 @@ def test_normalizer_and_linear_regressor(norm: str) -> None:
     assert np.max(np.abs(run_float(result.model_bytes, x) - expected)) < 1e-3
 
 
-def test_tree_ensemble_is_refused_by_name() -> None:
+def test_foreign_operator_is_refused_by_name() -> None:
     from skl2onnx import to_onnx
     from sklearn.datasets import load_wine
-    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.svm import SVC
 
     x, y = load_wine(return_X_y=True)
     x = x.astype(np.float32)
-    data = to_onnx(DecisionTreeClassifier(random_state=0).fit(x, y), x[:1]).SerializeToString()
-    with pytest.raises(UnsupportedOperator, match="ai.onnx.ml:TreeEnsembleClassifier"):
+    data = to_onnx(SVC().fit(x, y), x[:1]).SerializeToString()
+    with pytest.raises(UnsupportedOperator, match="ai.onnx.ml:SVMClassifier"):
         normalize(data, x[:4])
 
 

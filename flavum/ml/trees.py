@@ -1,0 +1,313 @@
+"""Tree ensembles as matrix products: `ai.onnx.ml` TreeEnsembleClassifier / TreeEnsembleRegressor
+rewritten into standard operators the prover takes (the GEMM formulation of trees).
+
+All trees of the ensemble become one block of matrices, I internal nodes, L leaves, F features:
+- A [F, I] picks each node's feature, b [I] its threshold (signed so that one `Greater` decides
+  every node whatever its mode): g = Greater(x @ A, b), one 0/1 per node;
+- C [I, L] holds, per leaf, +1 for an ancestor whose g must be 1 on the way to the leaf, -1 for
+  one whose g must be 0; the leaf is reached iff g @ C reaches its count of +1 entries, so
+  leaf = Cast(Greater(g @ C, D - 0.5)), exactly one leaf per tree; this product runs tree by
+  tree (`_per_tree`: C [T, I_t, L_t]), as one block it would cost T times the rows;
+- V [L, K] holds the leaf weights per class/target: scores = leaf @ V + base_values, then the
+  post_transform as the operator defines it (onnxruntime's reading of the binary cases).
+
+A circuit proves about `estimate_rows` rows for this; an ensemble that would exceed the
+circuit-size limit is refused before anything compiles, naming the size and what to reduce.
+Missing values (`missing_value_tracks_true`) cannot occur: inputs holding NaN are refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from flavum.ml.errors import ModelRejected, ModelTooLarge
+
+if TYPE_CHECKING:
+    from flavum.ml.normalize import _Graph
+
+# mode -> (sign, flipped): node goes true iff Greater(sign * x, sign * b) is (not, if flipped) 1.
+_MODES = {
+    "BRANCH_GT": (1.0, False),
+    "BRANCH_LEQ": (1.0, True),
+    "BRANCH_LT": (-1.0, False),
+    "BRANCH_GTE": (-1.0, True),
+}
+
+
+class EnsembleTooLarge(ModelTooLarge):
+    """A tree ensemble whose circuit would exceed the circuit-size limit."""
+
+    code = "ensemble_too_large"
+
+
+@dataclass(frozen=True)
+class _Ensemble:
+    """The block matrices of all trees (see the module docstring)."""
+
+    select: np.ndarray  # A [F, I]
+    thresholds: np.ndarray  # b [I]
+    paths: np.ndarray  # C [I, L], per tree [T, I_t, L_t]
+    counts: np.ndarray  # D [L], per tree [T, L_t]
+    values: np.ndarray  # V [L, K]
+    trees: int
+
+
+def estimate_rows(internal: int, leaves: int, features: int, columns: int, trees: int) -> int:
+    """Circuit rows the rewritten ensemble needs (`internal`, `leaves` as padded per tree):
+    the three products and the comparisons dominate (calibrated on skl2onnx exports, see
+    BENCHMARKS.md)."""
+    per_tree = internal * leaves // max(trees, 1)
+    return internal * features + per_tree + leaves * columns + 24 * (internal + leaves) + 512
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+    values = {}
+    for attr in node.attribute:
+        value = helper.get_attribute_value(attr)
+        if isinstance(value, list):
+            value = [v.decode() if isinstance(v, bytes) else v for v in value]
+        values[attr.name] = value.decode() if isinstance(value, bytes) else value
+    return values
+
+
+def _build_ensemble(
+    node: onnx.NodeProto, attrs: dict[str, object], prefix: str, columns: int, features: int
+) -> _Ensemble:
+    def ints(name: str) -> list[int]:
+        return [int(v) for v in attrs.get(name, [])]  # type: ignore[attr-defined]
+
+    if "nodes_values" not in attrs:
+        raise ModelRejected(f"{node.op_type} '{node.name}': only float thresholds are supported")
+    tree_ids, node_ids = ints("nodes_treeids"), ints("nodes_nodeids")
+    feature_ids = ints("nodes_featureids")
+    true_ids, false_ids = ints("nodes_truenodeids"), ints("nodes_falsenodeids")
+    modes = [str(m) for m in attrs["nodes_modes"]]  # type: ignore[attr-defined]
+    values = [float(v) for v in attrs["nodes_values"]]  # type: ignore[attr-defined]
+    index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids, strict=True))}
+    internal: dict[tuple[int, int], int] = {}
+    leaves: dict[tuple[int, int], int] = {}
+    for i, key in enumerate(zip(tree_ids, node_ids, strict=True)):
+        if modes[i] == "LEAF":
+            leaves[key] = len(leaves)
+        elif modes[i] in _MODES:
+            internal[key] = len(internal)
+        else:
+            raise ModelRejected(
+                f"{node.op_type} '{node.name}': node mode {modes[i]} is not supported "
+                f"(supported: {', '.join(sorted(_MODES))}, LEAF)"
+            )
+    select = np.zeros((features, len(internal)), np.float32)
+    thresholds = np.zeros(len(internal), np.float32)
+    flipped = np.zeros(len(internal), bool)
+    for key, column in internal.items():
+        i = index[key]
+        sign, flipped[column] = _MODES[modes[i]]
+        if not 0 <= feature_ids[i] < features:
+            raise ModelRejected(
+                f"{node.op_type} '{node.name}': feature {feature_ids[i]} is out of range"
+            )
+        select[feature_ids[i], column] = sign
+        thresholds[column] = sign * values[i]
+    # Walk each tree from its root (the node no other node points to), recording per leaf the
+    # direction taken at each ancestor.
+    paths = np.zeros((len(internal), len(leaves)), np.float32)
+    children = {(t, c) for t, a, b, n in zip(tree_ids, true_ids, false_ids, node_ids, strict=True)
+                for c in (a, b) if (t, n) in internal}
+    roots = [key for key in index if key not in children]
+    if sorted(t for t, _ in roots) != sorted(set(tree_ids)):
+        raise ModelRejected(f"{node.op_type} '{node.name}': every tree needs exactly one root")
+    stack: list[tuple[tuple[int, int], list[tuple[int, float]]]] = [(r, []) for r in roots]
+    seen = 0
+    while stack:
+        key, path = stack.pop()
+        seen += 1
+        if seen > len(index):
+            raise ModelRejected(f"{node.op_type} '{node.name}': the trees hold a cycle")
+        if key in leaves:
+            for column, direction in path:
+                paths[column, leaves[key]] = direction
+            continue
+        if key not in internal:
+            raise ModelRejected(f"{node.op_type} '{node.name}': node {key} does not exist")
+        i, column = index[key], internal[key]
+        true_value, false_value = (-1.0, 1.0) if flipped[column] else (1.0, -1.0)
+        stack.append(((key[0], true_ids[i]), [*path, (column, true_value)]))
+        stack.append(((key[0], false_ids[i]), [*path, (column, false_value)]))
+    if seen != len(index):
+        raise ModelRejected(f"{node.op_type} '{node.name}': a node is shared or unreachable")
+    counts = (paths > 0).sum(axis=0).astype(np.float32)
+    leaf_values = np.zeros((len(leaves), columns), np.float32)
+    weight_ids = ints(f"{prefix}_ids")
+    weights = [float(w) for w in attrs.get(f"{prefix}_weights", [])]  # type: ignore[attr-defined]
+    targets = zip(ints(f"{prefix}_treeids"), ints(f"{prefix}_nodeids"), weight_ids, weights,
+                  strict=True)
+    for tree, leaf, column, weight in targets:
+        if (tree, leaf) not in leaves or not 0 <= column < columns:
+            raise ModelRejected(f"{node.op_type} '{node.name}': weight for unknown leaf or class")
+        leaf_values[leaves[(tree, leaf)], column] += weight
+    tree_of = {tree: k for k, tree in enumerate(sorted({t for t, _ in roots}))}
+    return _per_tree(
+        _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots)),
+        np.array([tree_of[t] for t, _ in internal]), np.array([tree_of[t] for t, _ in leaves]),
+    )
+
+
+def _per_tree(flat: _Ensemble, node_trees: np.ndarray, leaf_trees: np.ndarray) -> _Ensemble:
+    """Lay the block matrices out tree by tree, each padded to the largest tree: the path
+    product then runs per tree (T x I_t x L_t multiplications, not I x L for the whole
+    ensemble). Padding nodes compare 0 > 0 (never taken); padding leaves need one taken
+    node of none (never reached) and weigh nothing."""
+    trees = flat.trees
+    width = max(int(np.bincount(node_trees, minlength=trees).max()), 1)
+    depth = max(int(np.bincount(leaf_trees, minlength=trees).max()), 1)
+    node_slot = np.zeros(len(node_trees), int)
+    leaf_slot = np.zeros(len(leaf_trees), int)
+    for t in range(trees):
+        node_slot[node_trees == t] = np.arange(np.sum(node_trees == t))
+        leaf_slot[leaf_trees == t] = np.arange(np.sum(leaf_trees == t))
+    node_column = node_trees * width + node_slot
+    leaf_column = leaf_trees * depth + leaf_slot
+    select = np.zeros((flat.select.shape[0], trees * width), np.float32)
+    select[:, node_column] = flat.select
+    thresholds = np.zeros(trees * width, np.float32)
+    thresholds[node_column] = flat.thresholds
+    paths = np.zeros((trees, width, depth), np.float32)
+    for i, (t, slot) in enumerate(zip(node_trees, node_slot, strict=True)):
+        leaves_here = leaf_trees == t
+        paths[t, slot, leaf_slot[leaves_here]] = flat.paths[i, leaves_here]
+    counts = np.ones((trees, depth), np.float32)
+    counts[leaf_trees, leaf_slot] = flat.counts
+    values = np.zeros((trees * depth, flat.values.shape[1]), np.float32)
+    values[leaf_column] = flat.values
+    return _Ensemble(select, thresholds, paths, counts, values, trees)
+
+
+def _check_size(graph: _Graph, node: onnx.NodeProto, ensemble: _Ensemble) -> None:
+    features, internal = ensemble.select.shape
+    leaves, columns = ensemble.values.shape
+    rows = estimate_rows(internal, leaves, features, columns, ensemble.trees)
+    if rows > graph.max_rows:
+        logrows = math.ceil(math.log2(rows))
+        raise EnsembleTooLarge(
+            f"{node.op_type} '{node.name}': {ensemble.trees} trees with {internal} internal "
+            f"nodes and {leaves} leaves over {features} features need about {rows:,} circuit "
+            f"rows (logrows {logrows}), over the limit of {graph.max_rows:,} "
+            f"(logrows {int(math.log2(graph.max_rows))}); train fewer or shallower trees "
+            "(n_estimators, max_depth or max_leaf_nodes)"
+        )
+
+
+def _scores(graph: _Graph, node: onnx.NodeProto, ensemble: _Ensemble, values: np.ndarray) -> str:
+    """leaf indicator @ values: the summed leaf weights of every tree."""
+    x = graph.resolve(node.input[0])
+    decided = graph.add("MatMul", [x, graph.const("tree_select", ensemble.select)])
+    went = graph.add("Greater", [decided, graph.const("tree_thresholds", ensemble.thresholds)])
+    went = graph.add("Cast", [went], to=onnx.TensorProto.FLOAT)
+    trees, width, depth = ensemble.paths.shape
+    shape = graph.const("tree_shape", np.array([-1, trees, 1, width]))
+    matched = graph.add("MatMul", [graph.add("Reshape", [went, shape]),
+                                   graph.const("tree_paths", ensemble.paths)])
+    counts = ensemble.counts.reshape(trees, 1, depth) - 0.5
+    reached = graph.add("Greater", [matched, graph.const("tree_counts", counts)])
+    reached = graph.add("Cast", [reached], to=onnx.TensorProto.FLOAT)
+    flat = graph.add("Reshape", [reached, graph.const("leaf_shape", np.array([-1, trees * depth]))])
+    return graph.add("MatMul", [flat, graph.const("tree_leaf_values", values)])
+
+
+def _features(graph: _Graph, node: onnx.NodeProto) -> int:
+    shape = graph.input_shape
+    if len(shape) != 1 or node.input[0] != graph.input_name:
+        raise ModelRejected(
+            f"{node.op_type} '{node.name}' must read the model's input of shape [batch, features]"
+        )
+    return shape[0]
+
+
+def _finish(graph: _Graph, node: onnx.NodeProto, scores: str, post: str, output: str) -> str:
+    if post == "NONE":
+        graph.renames[output] = scores
+        return ""
+    if post == "LOGISTIC":
+        graph.add("Sigmoid", [scores], output)
+        return " + Sigmoid"
+    if post == "SOFTMAX":
+        graph.add("Softmax", [scores], output, axis=1)
+        return " + Softmax"
+    raise ModelRejected(f"{node.op_type} '{node.name}': post_transform {post} is not supported")
+
+
+def rewrite_tree_classifier(
+    graph: _Graph, node: onnx.NodeProto, rewrites: list[str], _: dict[str, tuple[str, str]]
+) -> None:
+    attrs = _attrs(node)
+    labels = attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or []
+    classes = len(labels)  # type: ignore[arg-type]
+    features = _features(graph, node)
+    ensemble = _build_ensemble(node, attrs, "class", classes, features)
+    _check_size(graph, node, ensemble)
+    post = str(attrs.get("post_transform", "NONE"))
+    base = np.asarray(attrs.get("base_values") or [0.0] * classes, np.float32)
+    used = {int(c) for c in attrs.get("class_ids", [])}  # type: ignore[attr-defined]
+    summary = f"TreeEnsembleClassifier '{node.name}' ({ensemble.trees} trees) -> MatMul/Greater"
+    if classes == 2 and used == {0}:
+        # One score column s for two classes; onnxruntime writes [1 - s, s] when every weight
+        # is positive (random forests), else sigmoid([-s, s]) (LOGISTIC) or [-s, s].
+        base = base if "base_values" in attrs else base[:1]
+        if len(base) > 1:
+            raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary with 2 base values")
+        if post not in ("NONE", "LOGISTIC", "SOFTMAX"):
+            raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary {post} unsupported")
+        column = ensemble.values[:, :1]
+        values = np.concatenate([-column, column], axis=1)
+        if bool(np.all(ensemble.values >= 0)):
+            bias, post = np.array([1 - base[0], base[0]], np.float32), "NONE"
+        else:
+            bias = np.array([-base[0], base[0]], np.float32)
+            post = "LOGISTIC" if post == "LOGISTIC" else "NONE"
+        scores = graph.add("Add", [_scores(graph, node, ensemble, values),
+                                   graph.const("tree_base", bias)])
+        rewrites.append(summary + _finish(graph, node, scores, post, node.output[1]))
+        return
+    if len(base) != classes:
+        raise ModelRejected(
+            f"TreeEnsembleClassifier '{node.name}': {len(base)} base values for {classes} classes"
+        )
+    scores = _scores(graph, node, ensemble, ensemble.values)
+    if np.any(base != 0):
+        scores = graph.add("Add", [scores, graph.const("tree_base", base)])
+    rewrites.append(summary + _finish(graph, node, scores, post, node.output[1]))
+
+
+def rewrite_tree_regressor(
+    graph: _Graph, node: onnx.NodeProto, rewrites: list[str], _: dict[str, tuple[str, str]]
+) -> None:
+    attrs = _attrs(node)
+    targets = int(attrs.get("n_targets", 1))  # type: ignore[call-overload]
+    features = _features(graph, node)
+    ensemble = _build_ensemble(node, attrs, "target", targets, features)
+    _check_size(graph, node, ensemble)
+    aggregate = str(attrs.get("aggregate_function", "SUM"))
+    values = ensemble.values
+    if aggregate == "AVERAGE":
+        values = values / np.float32(ensemble.trees)
+    elif aggregate != "SUM":
+        raise ModelRejected(
+            f"TreeEnsembleRegressor '{node.name}': aggregate_function {aggregate} is not supported"
+        )
+    base = np.asarray(attrs.get("base_values") or [0.0] * targets, np.float32)
+    if len(base) != targets:
+        raise ModelRejected(
+            f"TreeEnsembleRegressor '{node.name}': {len(base)} base values for {targets} targets"
+        )
+    scores = _scores(graph, node, ensemble, values)
+    if np.any(base != 0):
+        scores = graph.add("Add", [scores, graph.const("tree_base", base)])
+    post = str(attrs.get("post_transform", "NONE"))
+    summary = f"TreeEnsembleRegressor '{node.name}' ({ensemble.trees} trees) -> MatMul/Greater"
+    rewrites.append(summary + _finish(graph, node, scores, post, node.output[0]))

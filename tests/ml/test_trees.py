@@ -1,0 +1,151 @@
+"""Tree ensembles: skl2onnx's TreeEnsemble exports become MatMul/Greater graphs that compute the
+same thing as onnxruntime on the original, are refused up front when too large, and prove."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper
+
+from flavum.ml.errors import ModelRejected
+from flavum.ml.examples import ExampleModel, train_sklearn_trees
+from flavum.ml.normalize import normalize
+from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
+from flavum.ml.reference import apply_postprocess, run_float
+from flavum.ml.trees import EnsembleTooLarge
+
+CASES = [
+    ("decision_tree", "iris"),
+    ("decision_tree", "breast_cancer"),
+    ("decision_tree", "diabetes"),
+    ("random_forest", "iris"),
+    ("random_forest", "breast_cancer"),
+    ("random_forest", "diabetes"),
+    ("extra_trees", "wine"),
+    ("extra_trees", "diabetes"),
+    ("gradient_boosting", "iris"),
+    ("gradient_boosting", "breast_cancer"),
+    ("gradient_boosting", "wine"),
+    ("gradient_boosting", "diabetes"),
+]
+
+
+@functools.cache
+def trained(family: str, dataset: str, n_estimators: int = 5, max_depth: int = 3) -> ExampleModel:
+    return train_sklearn_trees(family, dataset, n_estimators=n_estimators, max_depth=max_depth)
+
+
+def original_scores(model_bytes: bytes, inputs: np.ndarray) -> np.ndarray:
+    """onnxruntime on the export: probabilities read from ZipMap's dicts, or the regression."""
+    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    outputs = session.run(None, {session.get_inputs()[0].name: inputs})
+    last = outputs[-1]
+    if isinstance(last, list):
+        return np.array([[row[k] for k in sorted(row)] for row in last], np.float32)
+    return np.asarray(last, np.float32)
+
+
+@pytest.mark.parametrize("family, dataset", CASES)
+def test_rewritten_ensemble_equals_onnxruntime_on_held_out_rows(family: str, dataset: str) -> None:
+    case = trained(family, dataset)
+    result = normalize(case.onnx_bytes, case.samples)
+    model = onnx.load_from_string(result.model_bytes)
+    assert [o.domain for o in model.opset_import] == [""]
+    for node in model.graph.node:
+        assert node.domain in STANDARD_DOMAINS and node.op_type in SUPPORTED_OPS, node.op_type
+    assert any("TreeEnsemble" in r for r in result.rewrites)
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs), result.postprocess)
+    expected = original_scores(case.onnx_bytes, case.test_inputs).reshape(derived.shape)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    assert np.max(np.abs(derived - expected)) <= 1e-5 * scale
+    if dataset != "diabetes":
+        assert np.mean(derived.argmax(axis=1) == case.test_labels) > 0.8
+    if family == "gradient_boosting" and dataset != "diabetes":
+        # Boosting ends in a sigmoid/softmax: cut, proven at its logits as for linear models.
+        assert result.proven_output == "logits"
+        assert result.postprocess == ("sigmoid" if dataset == "breast_cancer" else "softmax")
+    else:
+        assert (result.proven_output, result.postprocess) == ("outputs", "none")
+
+
+def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)) -> bytes:
+    """x0 `mode` threshold -> class 1 (true) else class 0: a hand-written TreeEnsembleClassifier."""
+    node = helper.make_node(
+        "TreeEnsembleClassifier", ["x"], ["label", "scores"], domain="ai.onnx.ml",
+        nodes_treeids=[0, 0, 0], nodes_nodeids=[0, 1, 2], nodes_featureids=[0, 0, 0],
+        nodes_modes=[mode, "LEAF", "LEAF"], nodes_values=[threshold, 0.0, 0.0],
+        nodes_truenodeids=list(true_ids), nodes_falsenodeids=[2, 0, 0],
+        class_treeids=[0, 0, 0, 0], class_nodeids=[1, 1, 2, 2], class_ids=[0, 1, 0, 1],
+        class_weights=[0.0, 1.0, 1.0, 0.0], classlabels_int64s=[0, 1],
+    )
+    graph = helper.make_graph(
+        [node], "tree", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("scores", TensorProto.FLOAT, [None, 2])],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)]
+    return helper.make_model(graph, opset_imports=opsets).SerializeToString()
+
+
+@pytest.mark.parametrize("mode", ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"])
+def test_every_comparison_mode_agrees_at_the_threshold(mode: str) -> None:
+    model = _one_tree(mode, 0.5)
+    # Values on, just below and just above the threshold tell the four modes apart.
+    x = np.array([[0.5, 0], [0.25, 0], [0.75, 0], [0.5, 9], [-3, 0]], np.float32)
+    result = normalize(model, x)
+    assert np.array_equal(run_float(result.model_bytes, x), original_scores(model, x))
+
+
+def test_equality_modes_are_refused_by_name() -> None:
+    with pytest.raises(ModelRejected, match="BRANCH_EQ is not supported"):
+        normalize(_one_tree("BRANCH_EQ", 0.5), np.zeros((2, 2), np.float32))
+
+
+@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "shared or unreachable"),
+                                               ((2, 0, 0), "exactly one root"),
+                                               ((7, 0, 0), "exactly one root")])
+def test_malformed_trees_are_refused(true_ids: tuple[int, ...], message: str) -> None:
+    # A branch pointing back at its own root (a cycle), at the sibling leaf (leaving a node
+    # no one points to), or at no node at all.
+    with pytest.raises(ModelRejected, match=message):
+        normalize(_one_tree("BRANCH_LEQ", 0.5, true_ids), np.zeros((2, 2), np.float32))
+
+
+def test_too_large_forest_is_refused_with_the_estimate() -> None:
+    case = trained("random_forest", "breast_cancer", n_estimators=200, max_depth=10)
+    with pytest.raises(EnsembleTooLarge, match=r"circuit rows \(logrows \d+\).*n_estimators"):
+        normalize(case.onnx_bytes, case.samples)
+    small = IntakeLimits(max_logrows=10)
+    with pytest.raises(EnsembleTooLarge, match="over the limit of 1,024"):
+        normalize(trained("random_forest", "iris").onnx_bytes, case.samples[:, :4], limits=small)
+
+
+@pytest.mark.parametrize("family, dataset", [("random_forest", "iris"),
+                                             ("gradient_boosting", "diabetes")])
+def test_tree_ensemble_is_proven_and_verified(tmp_path: Path, family: str, dataset: str) -> None:
+    from flavum.zk.circuit import CircuitConfig, build_circuit
+    from flavum.zk.execution import run_witness
+    from flavum.zk.proof import prove, verify
+    from flavum.zk.srs import SrsStore
+
+    case = trained(family, dataset)
+    normalized = normalize(case.onnx_bytes, case.samples)
+    artifacts = build_circuit(normalized.model_bytes, case.samples, CircuitConfig(),
+                              SrsStore(tmp_path / "srs"), cache_dir=tmp_path / "circuits")
+    rows = case.test_inputs[:12]
+    reference = run_float(normalized.model_bytes, rows).reshape(len(rows), -1)
+    circuit = np.array([run_witness(artifacts, row, workdir=tmp_path / f"w{i}").rescaled_outputs
+                        for i, row in enumerate(rows)]).reshape(reference.shape)
+    if reference.shape[1] > 1:
+        # A value within one fixed-point step of a threshold may take the other branch (iris:
+        # a test row's 1.6 sits on the split between 1.5 and 1.7), so one tree's vote moves.
+        assert np.mean(reference.argmax(axis=1) == circuit.argmax(axis=1)) >= 0.9
+    else:
+        assert np.max(np.abs(reference - circuit)) <= 1e-3 * float(np.abs(reference).max())
+    proof = prove(artifacts, run_witness(artifacts, rows[0], workdir=tmp_path / "proof"))
+    verify(artifacts, proof)
