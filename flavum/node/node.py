@@ -42,7 +42,8 @@ class Node:
         options = DeployOptions(min_agreement=config.min_agreement,
                                 circuit=CircuitConfig(max_logrows=config.max_logrows),
                                 limits=IntakeLimits(config.max_tensor_elements,
-                                                    config.max_activation_elements))
+                                                    config.max_activation_elements,
+                                                    config.max_logrows))
         models = ModelService(config.home, store, srs, options, ResourceLimits(
             config.compile_memory_mb, config.compile_cpu_s, config.compile_timeout_s))
         local_da = config.home / "da"
