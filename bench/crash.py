@@ -161,6 +161,12 @@ class Harness:
     def alive(self) -> bool:
         return self.node is not None and self.node.poll() is None
 
+    def wait_death(self, timeout_s: float) -> None:
+        """Give a node armed at a stage the time to get there (proving, sealing, posting)."""
+        deadline = time.monotonic() + timeout_s
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
     def kill(self) -> None:
         if self.node is not None and self.node.poll() is None:
             self.node.send_signal(signal.SIGKILL)
@@ -174,10 +180,10 @@ class Harness:
 
     # --- load ---------------------------------------------------------------------------------
 
-    def step(self, client: Client) -> bool:
-        """One operation of the load; False when the node died under it."""
-        kind = self.rng.choice(("transfer", "transfer", "transfer", "deposit", "withdraw",
-                                "infer"))
+    def step(self, client: Client, kind: str | None = None) -> bool:
+        """One operation of the load (`kind`, or drawn); False when the node died under it."""
+        kind = kind or self.rng.choice(("transfer", "transfer", "transfer", "deposit",
+                                        "withdraw", "infer"))
         try:
             if kind == "deposit":
                 amount = self.rng.randint(1, 50) * GWEI
@@ -296,11 +302,15 @@ def run(kills: int, seed: int = 1, ops_between: tuple[int, int] = (3, 12)) -> Ta
                 harness.kill()
                 harness.tally.kills["random"] += 1
                 client = harness.start(stage)
+                # What reaches the stage: an inference to prove, else a transaction.
+                harness.step(client, "infer" if stage == "proven" else "transfer")
             for _ in range(harness.rng.randint(*ops_between)):
-                if not harness.step(client) or not harness.alive():
+                if not harness.alive() or not harness.step(client):
                     break
             if stage is None:
                 time.sleep(harness.rng.uniform(0, 1.5))
+            else:
+                harness.wait_death(60)
             died_there = stage is not None and not harness.alive()
             harness.kill()
             harness.tally.kills[stage if died_there else "random"] += 1

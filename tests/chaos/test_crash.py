@@ -30,4 +30,5 @@ def test_eight_kills_lose_nothing():
     tally = load_harness().run(kills=8, seed=7, ops_between=(2, 6))
     assert tally.losses == []
     assert sum(tally.kills.values()) >= 12  # eight rounds, four re-armed starts
+    assert {"accepted", "published", "proven", "posted"} <= set(tally.kills), tally.kills
     assert tally.receipts > 0 and tally.deposits > 0 and tally.inferences
