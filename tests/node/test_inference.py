@@ -158,11 +158,11 @@ def test_bad_models_are_refused_before_anything_is_created(node):
         with pytest.raises(ModelRejected):
             node.models.compile(bad, example.samples)
     from skl2onnx import to_onnx
-    from sklearn.tree import DecisionTreeClassifier
+    from sklearn.svm import SVC
 
-    tree = DecisionTreeClassifier(max_depth=2).fit(example.samples, [0, 1] * 4)
-    with pytest.raises(UnsupportedOperator, match="TreeEnsemble"):
-        node.models.compile(to_onnx(tree, example.samples[:1]).SerializeToString(),
+    svm = SVC().fit(example.samples, [0, 1] * 4)  # trees are rewritten; kernels are not
+    with pytest.raises(UnsupportedOperator, match="SVMClassifier"):
+        node.models.compile(to_onnx(svm, example.samples[:1]).SerializeToString(),
                             example.samples)
     with pytest.raises(InvalidInput):
         node.models.compile(example.onnx_bytes, np.full_like(example.samples, np.nan))
