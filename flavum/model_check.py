@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -135,4 +135,4 @@ def _with_registration(report: ModelReport, ledger: Ledger | None) -> ModelRepor
         return report
     registered = ledger.model(report.model_id)
     state = "no" if registered is None else "standing" if registered.standing else "reverted"
-    return ModelReport(**{**report.__dict__, "registered": state})
+    return replace(report, registered=state)
