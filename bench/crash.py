@@ -25,7 +25,6 @@ Prints the counts; RELIABILITY.md holds the latest table. tests/chaos runs a sho
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -42,6 +41,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.node_harness import deploy_example, flavum_cli, free_port  # noqa: E402
 from flavum.api.guard import load_token  # noqa: E402
 from flavum.client import Client, NodeUnreachable  # noqa: E402
 from flavum.core.assets import compute_asset_id  # noqa: E402
@@ -58,7 +58,7 @@ from flavum.core.transactions import (  # noqa: E402
     compute_tx_hash,
     sign_transaction,
 )
-from flavum.core.types import NO_OBJECT, Amount, Nonce, ObjectId  # noqa: E402
+from flavum.core.types import NO_OBJECT, Amount, Nonce  # noqa: E402
 from flavum.l1.factory import open_ledger  # noqa: E402
 from flavum.node.config import LedgerSpec, load_config, load_key, write_config  # noqa: E402
 
@@ -90,7 +90,7 @@ class Harness:
         self.workdir = workdir
         self.home = workdir / "home"
         self.tally = Tally()
-        self.anvil = _free_port()
+        self.anvil = free_port()
         self.anvil_proc = subprocess.Popen(
             [str(ANVIL), "--host", "127.0.0.1", "--port", str(self.anvil), "--silent",
              "--block-time", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,24 +99,17 @@ class Harness:
 
     # --- set-up -------------------------------------------------------------------------------
 
-    def _flavum(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        out = subprocess.run([sys.executable, "-m", "flavum", *args, "--home", str(self.home)],
-                             capture_output=True, text=True, timeout=300, cwd=REPO)
-        if check and out.returncode != 0:
-            raise RuntimeError(f"flavum {' '.join(args)}: {out.stderr.strip()}")
-        return out
-
     def _setup(self) -> None:
-        self._flavum("init")
+        flavum_cli(self.home, "init")
         config = load_config(self.home)
         spec = LedgerSpec(name="evm", kind="evm", url=f"http://127.0.0.1:{self.anvil}",
                           deployment="evm-deployment.json", confirmations=1,
                           challenge_window=0)
         write_config(replace(config, ledgers=(spec,), prover="inline", batch_interval_s=2.0,
-                             port=_free_port()))
+                             port=free_port()))
         funder = self.workdir / "anvil-0.key"
         funder.write_text(ANVIL_KEY)
-        _wait(lambda: self._flavum("l1", "deploy", "--fund-from", str(funder),
+        _wait(lambda: flavum_cli(self.home, "l1", "deploy", "--fund-from", str(funder),
                                    check=False).returncode == 0, 30, "the deployment")
         self.config = load_config(self.home)
         self.alice_key = load_key(self.home, "default")
@@ -129,20 +122,7 @@ class Harness:
 
     def deploy_model(self) -> None:
         """A small classifier and one data point (through the CLI, as a user does)."""
-        from flavum.ml import examples
-
-        example = examples.train_sklearn_logreg("iris")
-        (self.workdir / "model.onnx").write_bytes(example.onnx_bytes)
-        (self.workdir / "cal.json").write_text(json.dumps({"input_data":
-                                                           example.samples.tolist()}))
-        (self.workdir / "x.json").write_text(json.dumps(example.test_inputs[0].tolist()))
-        deployed = self._flavum("model", "deploy", str(self.workdir / "model.onnx"),
-                                "--calibration", str(self.workdir / "cal.json"), "--common",
-                                "--json")
-        self.model_id = ObjectId(bytes.fromhex(json.loads(deployed.stdout)["model_id"][2:]))
-        submitted = self._flavum("data", "submit", str(self.workdir / "x.json"), "--model",
-                                 to_hex(self.model_id), "--common", "--json")
-        self.data_id = ObjectId(bytes.fromhex(json.loads(submitted.stdout)["data_id"][2:]))
+        self.model_id, self.data_id = deploy_example(self.home, self.workdir)
 
     # --- the node -----------------------------------------------------------------------------
 
@@ -347,14 +327,6 @@ def _wait(done: Any, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:

@@ -32,36 +32,27 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.node_harness import (  # noqa: E402
+    deploy_example,
+    flavum_cli,
+    free_port,
+    peak_rss_mb,
+)
 from flavum.api.guard import load_token  # noqa: E402
 from flavum.client import Client, NodeUnreachable  # noqa: E402
 from flavum.core.errors import FlavumError  # noqa: E402
 from flavum.core.genesis import DEV_ASSET  # noqa: E402
 from flavum.core.transactions import Infer, Transfer, address_of  # noqa: E402
-from flavum.core.types import Amount, ObjectId  # noqa: E402
+from flavum.core.types import Amount  # noqa: E402
 from flavum.node.config import load_config, load_key, write_config  # noqa: E402
-
-
-def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _flavum(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([sys.executable, "-m", "flavum", *args, "--home", str(home)],
-                         capture_output=True, text=True, timeout=300, cwd=REPO)
-    if out.returncode != 0:
-        raise RuntimeError(f"flavum {' '.join(args)}: {out.stderr.strip()}")
-    return out
 
 
 def run(clients: int, seconds: float) -> dict[str, object]:
     workdir = Path(tempfile.mkdtemp(prefix="flavum-load-"))
     home = workdir / "home"
-    _flavum(home, "init")
+    flavum_cli(home, "init")
     config = load_config(home)
-    port = _free_port()
+    port = free_port()
     write_config(replace(config, port=port, host="127.0.0.1"))
     config = load_config(home)
     node = subprocess.Popen([sys.executable, "-m", "flavum", "node", "run", "--home", str(home)],
@@ -78,7 +69,7 @@ def run(clients: int, seconds: float) -> dict[str, object]:
                     raise
                 time.sleep(0.2)
         client = Client(config.api_url, timeout=60, token=load_token(home))
-        model_id, data_id = _deploy(home, workdir)
+        model_id, data_id = deploy_example(home, workdir)
         funder = load_key(home, "default")
         keys = [bytes([i + 1]) * 32 for i in range(clients)]
         for key in keys:  # each client its own sender: no nonce races between clients
@@ -129,30 +120,6 @@ def run(clients: int, seconds: float) -> dict[str, object]:
         node.kill()
         node.wait()
         shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _deploy(home: Path, workdir: Path) -> tuple[ObjectId, ObjectId]:
-    from flavum.ml import examples
-
-    example = examples.train_sklearn_logreg("iris")
-    (workdir / "model.onnx").write_bytes(example.onnx_bytes)
-    (workdir / "cal.json").write_text(json.dumps({"input_data": example.samples.tolist()}))
-    (workdir / "x.json").write_text(json.dumps(example.test_inputs[0].tolist()))
-    deployed = _flavum(home, "model", "deploy", str(workdir / "model.onnx"), "--calibration",
-                       str(workdir / "cal.json"), "--common", "--json")
-    model_id = json.loads(deployed.stdout)["model_id"]
-    submitted = _flavum(home, "data", "submit", str(workdir / "x.json"), "--model", model_id,
-                        "--common", "--json")
-    data_id = json.loads(submitted.stdout)["data_id"]
-    return (ObjectId(bytes.fromhex(model_id[2:])), ObjectId(bytes.fromhex(data_id[2:])))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> int:
