@@ -11,14 +11,16 @@ it).
 import os
 import signal
 
+# Read once: the harness sets it before the node starts, and a crash point sits on the
+# sequencer's hot path (every accepted transaction).
+_SPEC = os.environ.get("FLAVUM_CRASH_AT", "")
 _counts: dict[str, int] = {}
 
 
 def crash_point(stage: str) -> None:
-    spec = os.environ.get("FLAVUM_CRASH_AT", "")
-    if not spec:
+    if not _SPEC:
         return
-    name, _, nth = spec.partition(":")
+    name, _, nth = _SPEC.partition(":")
     if name != stage:
         return
     _counts[stage] = _counts.get(stage, 0) + 1
