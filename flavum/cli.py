@@ -17,9 +17,9 @@ from flavum.cli_common import (
     client_for,
     command,
     emit,
+    one_data_point,
     parse_amount,
     parse_id,
-    read_data_point,
     read_rows,
     resolve_address,
     spinner,
@@ -462,9 +462,11 @@ def data_submit(
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
     """Register a data point: the node keeps the values, the rollup their commitment."""
+    rows = read_rows(values_file)
     model_hex = to_hex(parse_id(model_id, "model id"))
     client = client_for(home, node)
-    values = read_data_point(values_file, client.model(model_hex)["record"]["input_shape"])
+    values = one_data_point(rows, values_file.name,
+                            client.model(model_hex)["record"]["input_shape"])
     key = load_key(home, sender)
     commitment = client.commit_data(model_hex, values)["commitment"]
     body = SubmitData(Hash32(from_hex(commitment)), Hash32(b"\x00" * 32),

@@ -194,20 +194,20 @@ def read_rows(path: Path) -> list[list[float]]:
     return rows
 
 
-def read_data_point(path: Path, input_shape: list[int]) -> list[float]:
-    """The values of one data point, i.e. one row (one inference's input), from a JSON input
-    file (`read_rows`' layouts; a row may also be nested in the model's input shape). A file
-    of several rows is refused by name: each data point is a file of its own."""
-    values = [x for row in read_rows(path) for x in row]
+def one_data_point(rows: list[list[float]], name: str, input_shape: list[int]) -> list[float]:
+    """The values of one data point, i.e. one row (one inference's input), from the rows
+    `read_rows` read from the file `name` (a row may also be nested in the model's input
+    shape). A file of several rows is refused by name: each data point is a file of its own."""
+    values = [x for row in rows for x in row]
     size = math.prod(input_shape)
     if len(values) == size:
         return values
     if len(values) > size and len(values) % size == 0:
-        raise InvalidInput(f"{path.name} holds {len(values) // size} rows of {size} values: a "
-                           "data file holds exactly one row (one inference's input); put each "
-                           "row in a file of its own")
-    raise InvalidInput(f"{path.name} holds {len(values)} values: the model takes one row of "
-                       f"{size} (input shape {input_shape})")
+        raise InvalidInput(f"{name} holds {len(values) // size} rows of {size} values: a data "
+                           "file holds exactly one row (one inference's input); put each row "
+                           "in a file of its own")
+    raise InvalidInput(f"{name} holds {len(values)} values: the model takes one row of {size} "
+                       f"(input shape {input_shape})")
 
 
 def _flatten(value: Any) -> list[Any]:

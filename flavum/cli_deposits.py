@@ -17,9 +17,10 @@ from flavum.cli_common import (
     command,
     emit,
     ledger_spec,
+    one_data_point,
     parse_amount,
     parse_id,
-    read_data_point,
+    read_rows,
     resolve_address,
     spinner,
 )
@@ -120,9 +121,11 @@ def deposit_data(
 ) -> None:
     """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
     The node keeps the values (they never go on L1)."""
+    rows = read_rows(values_file)
     model_hex = to_hex(parse_id(model_id, "model id"))
     client = client_for(home, node)
-    values = read_data_point(values_file, client.model(model_hex)["record"]["input_shape"])
+    values = one_data_point(rows, values_file.name,
+                            client.model(model_hex)["record"]["input_shape"])
     commitment = client.commit_data(model_hex, values)["commitment"]
     deposit(home, ledger, sender, to, as_json,
             lambda evm, key, recipient: evm.deposit_data(key, recipient,

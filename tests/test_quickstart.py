@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from flavum.cli_common import read_data_point, read_rows
+from flavum.cli_common import one_data_point, read_rows
 from flavum.core.codec import from_hex
 from flavum.core.types import ObjectId
 from flavum.l1.solc import REPO_ROOT
@@ -113,6 +113,11 @@ def doc_block(marker: str) -> str:
     (block,) = re.findall(rf"^```json {marker}\n(.*?)^```", (REPO_ROOT / "docs" / "cli.md")
                           .read_text(), re.S | re.M)
     return str(block)
+
+
+def read_data_point(path: Path, input_shape: list[int]) -> list[float]:
+    """A data file as `flavum data submit` reads it."""
+    return one_data_point(read_rows(path), path.name, input_shape)
 
 
 def test_the_documented_input_files_read_as_documented(tmp_path):

@@ -1,6 +1,7 @@
 """Keys stay off the command line and out of other users' reach: `flavum account import`
-reads a key file, standard input or an environment variable, `flavum l1 deploy --fund-from` refuses a raw key,
-and the config and key files are the owner's only (0600, keys folder 0700)."""
+reads a key file, standard input or an environment variable, `flavum l1 deploy --fund-from`
+refuses a raw key, and the config and key files are the owner's only (0600, keys folder 0700).
+`flavum init --evm-url` writes an RPC ledger with its confirmations and challenge window."""
 
 import json
 import stat
