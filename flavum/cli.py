@@ -138,7 +138,8 @@ def init(home: Path = HomeOption, port: int = typer.Option(8787, help="API port.
          f" (funded at genesis with {DEV_FUNDING} of the dev asset, which cannot be withdrawn;"
          " deposit ETH from L1 to withdraw it later)"
          + ("" if embedded else f"\n  ledger  evm at {evm_url}, {ledger.confirmations} "
-            "confirmations: deploy the contracts with `flavum l1 deploy`"))
+            f"confirmation{'' if ledger.confirmations == 1 else 's'}: deploy the contracts "
+            "with `flavum l1 deploy`"))
 
 
 @account_app.command("new")
