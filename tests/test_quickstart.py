@@ -64,8 +64,8 @@ def test_the_readme_quickstart_runs_as_written_on_anvil(tmp_path):
         try:
             code = proc.wait(timeout=400)
             stdout, stderr = out_file.read_text(), err_file.read_text()
-            node_log = (tmp_path / "node.log").read_text() if (tmp_path / "node.log").exists() \
-                else ""
+            log = tmp_path / "node.log"  # where the quickstart sends the node's output
+            node_log = log.read_text() if log.exists() else ""
             assert code == 0, f"{stderr[-3000:]}\nnode.log:\n{node_log[-2000:]}"
             check_outputs(stdout)
             check_state(home, stdout)
@@ -106,6 +106,21 @@ def check_state(home: Path, stdout: str) -> None:
     ledger = open_evm(home, "evm")
     result = ObjectId(from_hex(inference["result_id"]))
     assert ledger.object_owner(result) == list_keys(home)["default"]
+
+
+def check_one_row_per_data_file(tmp_path: Path, env: dict[str, str], stdout: str) -> None:
+    """A data file of two rows, given to the quickstart's node: one line naming the mistake."""
+    match = re.search(r"^model +(0x[0-9a-f]{64})$", stdout, re.M)
+    assert match, stdout
+    two_rows = tmp_path / "two-rows.json"
+    two_rows.write_text("[[5.1, 3.4, 1.5, 0.2], [4.9, 3.0, 1.4, 0.2]]")
+    refused = subprocess.run([sys.executable, "-m", "flavum", "data", "submit", str(two_rows),
+                              "--model", match.group(1)], env=env, capture_output=True,
+                             text=True, timeout=60)
+    assert refused.returncode == 1
+    assert refused.stderr == ("error: two-rows.json holds 2 rows of 4 values: a data file holds "
+                              "exactly one row (one inference's input); put each row in a file "
+                              "of its own\n")
 
 
 def doc_block(marker: str) -> str:
@@ -150,18 +165,3 @@ def test_the_documented_input_files_read_as_documented(tmp_path):
     # ezkl's notebooks' layout: samples back to back in one flat row, for calibration.
     x.write_text('{"input_data": [[5.1, 3.5, 1.4, 0.2, 6.2, 2.9, 4.3, 1.3]]}')
     assert validate_input(read_rows(x), (4,)).shape == (2, 4)
-
-
-def check_one_row_per_data_file(tmp_path: Path, env: dict[str, str], stdout: str) -> None:
-    """A data file of two rows, given to the quickstart's node: one line naming the mistake."""
-    match = re.search(r"^model +(0x[0-9a-f]{64})$", stdout, re.M)
-    assert match, stdout
-    two_rows = tmp_path / "two-rows.json"
-    two_rows.write_text("[[5.1, 3.4, 1.5, 0.2], [4.9, 3.0, 1.4, 0.2]]")
-    refused = subprocess.run([sys.executable, "-m", "flavum", "data", "submit", str(two_rows),
-                              "--model", match.group(1)], env=env, capture_output=True,
-                             text=True, timeout=60)
-    assert refused.returncode == 1
-    assert refused.stderr == ("error: two-rows.json holds 2 rows of 4 values: a data file holds "
-                              "exactly one row (one inference's input); put each row in a file "
-                              "of its own\n")
