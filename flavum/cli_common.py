@@ -111,7 +111,9 @@ def spinner(what: str, show: bool = True) -> Iterator[Callable[[str], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=not show, transient=True) as bars:
+                  console=Console(stderr=True), transient=True,
+                  # rich still ends a hidden live display with a newline: not on a pipe
+                  disable=not (show and sys.stderr.isatty())) as bars:
         task = bars.add_task(what)
         yield lambda note: bars.update(task, description=f"{what}: {note}")
 
