@@ -1,5 +1,6 @@
-"""`flavum l1`, `flavum deposit`, `flavum withdraw` and `flavum verify`: the commands that talk
-to a ledger (users sign their own L1 transactions) and the independent verifier."""
+"""`flavum l1`, `flavum withdraw` and `flavum verify`: the commands that talk to a ledger
+(users sign their own L1 transactions; `flavum deposit` is in cli_deposits.py) and the
+independent verifier."""
 
 import json
 import re
@@ -282,6 +283,7 @@ def show_roles(handle: Any, home: Path, ledger: str, as_json: bool,
 
 
 def show_wei(amount: int) -> str:
+    """An amount of wei, also in ETH."""
     return f"{amount} wei ({Decimal(amount) / 10**18:f} ETH)"
 
 
