@@ -1,6 +1,7 @@
 """The `flavum` command line. Every command takes --json; every error is one line and exit 1."""
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,19 @@ from flavum.cli_common import (
     client_for,
     command,
     emit,
+    one_data_point,
     parse_amount,
     parse_id,
     read_rows,
     resolve_address,
     spinner,
 )
+from flavum.cli_deposits import deposit_app
 from flavum.cli_escape import escape
-from flavum.cli_ledgers import deposit_app, l1_app, verify_batches, withdraw_app
+from flavum.cli_ledgers import l1_app, verify_batches, withdraw_app
 from flavum.cli_signer import signer_app
 from flavum.cli_units import Units
-from flavum.client import Client
+from flavum.client import Client, NodeUnreachable
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
 from flavum.core.genesis import DEV_ASSET
@@ -41,6 +44,8 @@ from flavum.core.types import Access, Amount, AssetId, Hash32, ObjectId
 from flavum.errors import error_for_code
 from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
+    DEFAULT_CHALLENGE_WINDOW,
+    DEFAULT_CONFIRMATIONS,
     DEV_FUNDING,
     Allocation,
     LedgerSpec,
@@ -50,6 +55,7 @@ from flavum.node.config import (
     load_config,
     load_key,
     new_key,
+    parse_private_key,
     read_key_env,
     read_key_file,
     write_config,
@@ -93,6 +99,15 @@ def main_options(ctx: typer.Context, home: Path | None = typer.Option(
 @app.command()
 @command
 def init(home: Path = HomeOption, port: int = typer.Option(8787, help="API port."),
+         evm_url: str = typer.Option("embedded", "--evm-url", help="The EVM ledger: `embedded` "
+                                     "(in-process) or a JSON-RPC URL (deploy to it with "
+                                     "`flavum l1 deploy`)."),
+         confirmations: int | None = typer.Option(
+             None, min=0, help="Blocks on top of a deposit before it is credited (default: 0 "
+                               f"embedded, else {DEFAULT_CONFIRMATIONS})."),
+         challenge_window: int | None = typer.Option(
+             None, "--challenge-window", min=0, help="Blocks before a batch is final (default: "
+             f"0 embedded, else {DEFAULT_CHALLENGE_WINDOW:,}, 7 days)."),
          as_json: bool = JsonOption) -> None:
     """Create a home directory: config, a dev key named `default` funded in the dev asset.
     The domain is the embedded EVM's rollup (deployed by the `sequencer` key at every node
@@ -101,19 +116,30 @@ def init(home: Path = HomeOption, port: int = typer.Option(8787, help="API port.
 
     if (home / "config.toml").exists():
         raise ConfigError(f"{home} is already initialised")
+    embedded = evm_url == "embedded"
+    if not embedded and not evm_url.startswith(("http://", "https://")):
+        raise InvalidInput(f"--evm-url must be `embedded` or an http(s) JSON-RPC URL, got "
+                           f"{evm_url[:70]!r}")
     address = new_key(home, "default")
     domain = compute_embedded_domain(new_key(home, "sequencer"))  # it posts the batches
     # The embedded EVM cannot reorganise: its deposits are credited as soon as they are mined.
-    embedded = LedgerSpec(name="evm", kind="evm", url="embedded", confirmations=0)
+    ledger = LedgerSpec(
+        name="evm", kind="evm", url=evm_url,
+        deployment="" if embedded else "evm-deployment.json",
+        confirmations=(0 if embedded else DEFAULT_CONFIRMATIONS) if confirmations is None
+        else confirmations, challenge_window=challenge_window)
     config = NodeConfig(home=home, chain_id=domain.chain_id, rollup_id=domain.rollup_id,
                         port=port, genesis=(Allocation(address, Amount(DEV_FUNDING)),),
-                        ledgers=(embedded,))
+                        ledgers=(ledger,))
     path = write_config(config)
     emit({"home": str(home), "config": str(path), "address": to_hex(address),
           "rollup_id": to_hex(domain.rollup_id)}, as_json,
          f"initialised {home}\n  config  {path}\n  key     default = {to_hex(address)}"
          f" (funded at genesis with {DEV_FUNDING} of the dev asset, which cannot be withdrawn;"
-         " deposit ETH from L1 to withdraw it later)")
+         " deposit ETH from L1 to withdraw it later)"
+         + ("" if embedded else f"\n  ledger  evm at {evm_url}, {ledger.confirmations} "
+            f"confirmation{'' if ledger.confirmations == 1 else 's'}: deploy the contracts "
+            "with `flavum l1 deploy`"))
 
 
 @account_app.command("new")
@@ -128,16 +154,24 @@ def account_new(name: str = typer.Option(..., "--name", help="Name of the key.")
 @account_app.command("import")
 @command
 def account_import(name: str = typer.Option(..., "--name", help="Name of the key."),
-                   key_file: Path | None = typer.Option(None, "--key-file",
-                                                        help="File holding the hex key."),
+                   key_file: Path | None = typer.Option(
+                       None, "--key-file", help="File holding the hex key; - reads it from "
+                       "standard input."),
                    from_env: str | None = typer.Option(None, "--from-env", help="Environment "
                                                        "variable holding the hex key."),
                    home: Path = HomeOption, as_json: bool = JsonOption) -> None:
-    """Import a key from a file or an environment variable (never from the command line,
-    which every user of the machine can read)."""
+    """Import a key from a file, standard input or an environment variable (never from the
+    command line, which every user of the machine can read). Stored like `account new`'s:
+    a 0600 file in the home's 0700 keys folder."""
     if (key_file is None) == (from_env is None):
-        raise InvalidInput("give the key with exactly one of --key-file FILE or --from-env VAR")
-    key = read_key_file(key_file) if key_file is not None else read_key_env(str(from_env))
+        raise InvalidInput("give the key with exactly one of --key-file FILE (- for standard "
+                           "input) or --from-env VAR")
+    if key_file == Path("-"):
+        key = parse_private_key(sys.stdin.read(), "the key on standard input")
+    elif key_file is not None:
+        key = read_key_file(key_file)
+    else:
+        key = read_key_env(str(from_env))
     address = import_key(home, name, key)
     emit({"name": name, "address": to_hex(address)}, as_json, f"{name} = {to_hex(address)}")
 
@@ -216,9 +250,22 @@ def node_run(home: Path = HomeOption, host: str | None = typer.Option(None),
 @app.command()
 @command
 def status(home: Path = HomeOption, node: str | None = NodeOption,
+           wait: bool = typer.Option(False, "--wait", help="Wait until the node answers "
+                                     "(e.g. right after `flavum node run &`)."),
+           timeout: float = typer.Option(60.0, help="Seconds to wait with --wait."),
            as_json: bool = JsonOption) -> None:
     """The node's state root, counts of transactions, blocks and batches."""
-    data = client_for(home, node).status()
+    client = client_for(home, node)
+    deadline = time.monotonic() + (timeout if wait else 0.0)
+    with spinner("waiting for the node to answer", show=wait and not as_json):
+        while True:
+            try:
+                data = client.status()
+                break
+            except NodeUnreachable:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
     text = "\n".join(f"{k:14} {v}" for k, v in data.items() if k not in ("last_batch", "ledgers"))
     for link in data["ledgers"]:
         role = "verifies proofs" if link["verifies_proofs"] else "anchors headers only"
@@ -408,16 +455,19 @@ def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOp
 @data_app.command("submit")
 @command
 def data_submit(
-    values_file: Path = typer.Argument(..., help="JSON: the input values of one inference."),
+    values_file: Path = typer.Argument(..., help="JSON: one row, the input values of one "
+                                                 "inference (docs/cli.md#input-files)."),
     model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
     common: bool = typer.Option(False, "--common", help="Anyone may use it (default: owned)."),
     sender: str = typer.Option("default", "--from", help="Key name of the owner."),
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
     """Register a data point: the node keeps the values, the rollup their commitment."""
-    values = [x for row in read_rows(values_file) for x in row]
+    rows = read_rows(values_file)
     model_hex = to_hex(parse_id(model_id, "model id"))
     client = client_for(home, node)
+    values = one_data_point(rows, values_file.name,
+                            client.model(model_hex)["record"]["input_shape"])
     key = load_key(home, sender)
     commitment = client.commit_data(model_hex, values)["commitment"]
     body = SubmitData(Hash32(from_hex(commitment)), Hash32(b"\x00" * 32),

@@ -111,7 +111,9 @@ def spinner(what: str, show: bool = True) -> Iterator[Callable[[str], None]]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=Console(stderr=True), disable=not show, transient=True) as bars:
+                  console=Console(stderr=True), transient=True,
+                  # rich still ends a hidden live display with a newline: not on a pipe
+                  disable=not (show and sys.stderr.isatty())) as bars:
         task = bars.add_task(what)
         yield lambda note: bars.update(task, description=f"{what}: {note}")
 
@@ -192,6 +194,22 @@ def read_rows(path: Path) -> list[list[float]]:
     if not all(math.isfinite(x) for row in rows for x in row):
         raise InvalidInput(f"{path.name} holds NaN or infinite values")
     return rows
+
+
+def one_data_point(rows: list[list[float]], name: str, input_shape: list[int]) -> list[float]:
+    """The values of one data point, i.e. one row (one inference's input), from the rows
+    `read_rows` read from the file `name` (a row may also be nested in the model's input
+    shape). A file of several rows is refused by name: each data point is a file of its own."""
+    values = [x for row in rows for x in row]
+    size = math.prod(input_shape)
+    if len(values) == size:
+        return values
+    if len(values) > size and len(values) % size == 0:
+        raise InvalidInput(f"{name} holds {len(values) // size} rows of {size} values: a data "
+                           "file holds exactly one row (one inference's input); put each row "
+                           "in a file of its own")
+    raise InvalidInput(f"{name} holds {len(values)} values: the model takes one row of {size} "
+                       f"(input shape {input_shape})")
 
 
 def _flatten(value: Any) -> list[Any]:

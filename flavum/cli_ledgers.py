@@ -1,9 +1,10 @@
-"""`flavum l1`, `flavum deposit`, `flavum withdraw` and `flavum verify`: the commands that talk
-to a ledger (users sign their own L1 transactions) and the independent verifier."""
+"""`flavum l1`, `flavum withdraw` and `flavum verify`: the commands that talk to a ledger
+(users sign their own L1 transactions; `flavum deposit` is in cli_deposits.py) and the
+independent verifier."""
 
 import json
 import re
-from collections.abc import Callable
+import time
 from dataclasses import asdict, replace
 from decimal import Decimal
 from pathlib import Path
@@ -17,24 +18,25 @@ from flavum.cli_common import (
     JsonOption,
     LedgerOption,
     NodeOption,
+    amount_unit,
     client_for,
     command,
     emit,
     ledger_spec,
     parse_amount,
     parse_id,
-    read_rows,
     resolve_address,
     spinner,
 )
 from flavum.core.assets import compute_asset_id
 from flavum.core.codec import from_hex, to_hex, withdrawal_from_json
-from flavum.core.errors import ConfigError
+from flavum.core.errors import ConfigError, NotFound
 from flavum.core.transactions import (
     Withdraw,
     address_of,
 )
 from flavum.core.types import NO_OBJECT, Address, Amount, Hash32, ObjectId
+from flavum.l1.errors import BatchNotFinal
 from flavum.l1.interface import LedgerQueues
 from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
@@ -47,8 +49,6 @@ from flavum.node.config import (
 )
 
 l1_app = typer.Typer(help="The rollup's contracts on a ledger.", no_args_is_help=True)
-deposit_app = typer.Typer(help="Deposit on L1 into the rollup (signs on L1).",
-                          no_args_is_help=True)
 withdraw_app = typer.Typer(help="Withdraw from the rollup to L1.", no_args_is_help=True)
 
 def open_evm(home: Path, name: str) -> Any:
@@ -129,6 +129,41 @@ def l1_deploy(
     emit(data, as_json, "\n".join(lines))
 
 
+@l1_app.command("fund")
+@command
+def l1_fund(
+    to: str = typer.Argument(..., help="Who gets the ETH on L1: a key name or 0x address."),
+    amount: str = typer.Argument(..., help="Wei, or e.g. 10eth."),
+    sender: str = typer.Option(..., "--from", help="Key name that pays (e.g. an anvil "
+                               "account's, imported with `flavum account import`)."),
+    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
+) -> None:
+    """Send ETH on the L1 itself (not into the rollup): gas money for your own key or the
+    sequencer's, e.g. from one of anvil's dev accounts."""
+    from flavum.l1.evm_client import rpc_web3, send_transaction
+
+    if amount_unit(amount) == "dev":
+        raise InvalidInput(f"{amount!r}: the dev asset lives only in the rollup; give wei or "
+                           "e.g. 10eth")
+    value, recipient = parse_amount(amount), resolve_address(home, to)
+    key = load_key(home, sender)
+    spec = ledger_spec(home, ledger)
+    if spec.kind != "evm" or spec.url == "embedded":
+        raise ConfigError(f"ledger {spec.name!r} is not an EVM reached by JSON-RPC: nothing to "
+                          "fund (the embedded EVM funds its own accounts)")
+    w3 = rpc_web3(spec.url)
+    with spinner("sending on L1 (waiting for the transaction to be mined)", show=not as_json):
+        receipt = send_transaction(w3, int(w3.eth.chain_id), key,
+                                   {"to": w3.to_checksum_address(recipient), "value": value,
+                                    "gas": 21_000}, f"funding {to}")
+    balance = int(w3.eth.get_balance(w3.to_checksum_address(recipient)))
+    tx_hash = to_hex(bytes(receipt["transactionHash"]))
+    emit({"l1_tx": tx_hash, "to": to_hex(recipient), "amount": str(value),
+          "balance": str(balance)}, as_json,
+         f"sent {show_wei(value)} to {to_hex(recipient)} on L1 (tx {tx_hash}); it holds "
+         f"{show_wei(balance)}")
+
+
 def read_key_source(source: str) -> bytes:
     """A key given as `env:VAR` or a key file's path. A raw key is refused: the command line
     is visible to every user of the machine (ps) and lands in shell histories."""
@@ -165,13 +200,14 @@ def l1_bond(
     bond = handle.bond()
     data |= {"bond": str(bond.amount), "min_bond": str(bond.minimum),
              "can_post": not bond.is_short}
-    lines = [f"bond       {_wei(bond.amount)}", f"min bond   {_wei(bond.minimum)}",
+    lines = [f"bond       {show_wei(bond.amount)}", f"min bond   {show_wei(bond.minimum)}",
              "posting    " + ("possible" if not bond.is_short else
-                              f"REFUSED: the bond is short by {_wei(bond.minimum - bond.amount)}"
+                              "REFUSED: the bond is short by "
+                              f"{show_wei(bond.minimum - bond.amount)}"
                               f" (top it up: flavum l1 bond --ledger {ledger} --top-up "
                               f"{bond.minimum - bond.amount})")]
     if amount is not None:
-        lines.insert(0, f"topped up  {_wei(amount)} (L1 tx {data['top_up_tx']})")
+        lines.insert(0, f"topped up  {show_wei(amount)} (L1 tx {data['top_up_tx']})")
     emit(data, as_json, "\n".join(lines))
 
 
@@ -246,71 +282,9 @@ def show_roles(handle: Any, home: Path, ledger: str, as_json: bool,
     emit(data, as_json, "\n".join(lines))
 
 
-def _wei(amount: int) -> str:
+def show_wei(amount: int) -> str:
+    """An amount of wei, also in ETH."""
     return f"{amount} wei ({Decimal(amount) / 10**18:f} ETH)"
-
-
-def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
-            send: Callable[[Any, bytes, Address], Any], extra: dict[str, str] | None = None,
-            what: str = "") -> None:
-    """Sign a deposit on L1 with the key `sender` for the L2 recipient `to` (default: the
-    sender's own address) and print its L1 transaction."""
-    key = load_key(home, sender)
-    recipient = resolve_address(home, to) if to else address_of(key)
-    with spinner("depositing on L1 (waiting for the transaction to be mined)", show=not as_json):
-        receipt = send(open_evm(home, ledger), key, recipient)
-    tx_hash = to_hex(bytes(receipt["transactionHash"]))
-    emit({"l1_tx": tx_hash, **(extra or {}), "recipient": to_hex(recipient)}, as_json,
-         f"deposited{' ' + what if what else ''}: L1 tx {tx_hash}")
-
-
-@deposit_app.command("eth")
-@command
-def deposit_eth(
-    amount: str = typer.Argument(..., help="Wei, or e.g. 1.5eth."),
-    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Deposit ETH into the rollup; credited on L2 after the ledger's confirmations."""
-    deposit(home, ledger, sender, to, as_json,
-            lambda evm, key, recipient: evm.deposit_eth(key, recipient, parse_amount(amount)))
-
-
-@deposit_app.command("erc20")
-@command
-def deposit_erc20(
-    token: str = typer.Argument(..., help="The ERC-20 contract address."),
-    amount: str = typer.Argument(..., help="Base units of the token."),
-    to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
-) -> None:
-    """Deposit an ERC-20 token (the bridge is approved and pulls it)."""
-    deposit(home, ledger, sender, to, as_json,
-            lambda evm, key, recipient: evm.deposit_erc20(key, token, parse_amount(amount),
-                                                          recipient))
-
-
-@deposit_app.command("data")
-@command
-def deposit_data(
-    values_file: Path = typer.Argument(..., help="JSON: the input values of one inference."),
-    model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
-    to: str | None = typer.Option(None, help="L2 owner (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
-    ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
-    as_json: bool = JsonOption,
-) -> None:
-    """Deposit a data point: its commitment goes through L1 and becomes an owned DATA object.
-    The node keeps the values (they never go on L1)."""
-    values = [x for row in read_rows(values_file) for x in row]
-    model_hex = to_hex(parse_id(model_id, "model id"))
-    commitment = client_for(home, node).commit_data(model_hex, values)["commitment"]
-    deposit(home, ledger, sender, to, as_json,
-            lambda evm, key, recipient: evm.deposit_data(key, recipient,
-                                                         Hash32(from_hex(commitment))),
-            {"commitment": commitment}, f"data {commitment}")
 
 
 def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: str | None,
@@ -368,12 +342,18 @@ def withdraw_object(
 def withdraw_finalize(
     withdrawal_id: str,
     sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    wait: bool = typer.Option(False, "--wait", help="Wait until its batch is sealed, accepted "
+                              "on L1 and past its challenge window."),
+    timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Claim a withdrawal on L1 with its Merkle proof against the accepted batch."""
-    data = client_for(home, node).withdrawal_proof(to_hex(parse_id(withdrawal_id,
-                                                                   "withdrawal id")))
+    client = client_for(home, node)
+    hex_id = to_hex(parse_id(withdrawal_id, "withdrawal id"))
+    if wait:
+        wait_until_payable(client, hex_id, ledger, timeout, show=not as_json)
+    data = client.withdrawal_proof(hex_id)
     withdrawal = withdrawal_from_json(data["withdrawal"])
     proof = [Hash32(from_hex(p)) for p in data["proof"]]
     evm = open_evm(home, ledger)
@@ -388,8 +368,36 @@ def withdraw_finalize(
         text += (f"\n  ERC-721 {out['erc721']} token id {out['token_id']} (object "
                  f"{to_hex(withdrawal.object_id)}), owner {to_hex(withdrawal.recipient)}")
     else:
-        text += f"\n  paid {_wei(withdrawal.amount)} to {to_hex(withdrawal.recipient)}"
+        text += f"\n  paid {show_wei(withdrawal.amount)} to {to_hex(withdrawal.recipient)}"
     emit(out, as_json, text)
+
+
+def wait_until_payable(client: Any, withdrawal_id: str, ledger: str, timeout: float,
+                       show: bool) -> None:
+    """Wait until the withdrawal's batch is sealed, accepted on `ledger` and final there (its
+    challenge window over); BatchNotFinal after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    with spinner("waiting for the withdrawal's batch", show=show) as note:
+        while True:
+            try:
+                number = client.withdrawal_proof(withdrawal_id)["batch"]
+            except NotFound:
+                status = "not in a sealed batch yet"
+            else:
+                post = next((p for p in client.batch(number)["ledgers"] if p["name"] == ledger),
+                            None)
+                if post is None:
+                    raise ConfigError(f"the node posts to no ledger named {ledger!r}")
+                if post["state"] == "accepted" and post.get("final", True):
+                    return
+                status = (f"batch {number}: {post['state']}" if post["state"] != "accepted" else
+                          f"batch {number}: accepted, {post['blocks_to_final']} blocks of its "
+                          "challenge window left")
+            note(status)
+            if time.monotonic() > deadline:
+                raise BatchNotFinal(f"withdrawal {withdrawal_id} is not payable after "
+                                    f"{timeout:.0f} s: {status}")
+            time.sleep(0.5)
 
 
 # --- independent verification ---

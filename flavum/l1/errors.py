@@ -35,6 +35,13 @@ class DepositReorged(LedgerError):
     code = "deposit_reorged"
 
 
+class DepositNotCredited(LedgerError):
+    """A deposit mined on the ledger was not credited on L2 in the time waited for it (too
+    few blocks on top of it yet: an idle anvil makes none unless given --block-time)."""
+
+    code = "deposit_not_credited"
+
+
 class LedgerUnsupported(LedgerError):
     """The call has no meaning on this ledger (e.g. a user finalizing a withdrawal that the
     ledger's federation pays): it is outside the ledger's capabilities."""

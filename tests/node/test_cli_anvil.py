@@ -144,3 +144,37 @@ def node_get(config, path: str):
     from flavum.client import Client
 
     return Client(config.api_url)._call("GET", path)
+
+
+def test_a_deposit_waiting_on_an_anvil_that_makes_no_blocks_says_why(tmp_path):
+    """anvil's default mines only when a transaction arrives: a deposit never gets the block on
+    top of it that `confirmations = 1` asks for. `deposit eth --wait` says so, and the
+    deposit is credited as soon as a block comes."""
+    anvil = Anvil()
+    try:
+        spec = LedgerSpec(name="evm", kind="evm", url=anvil.url,
+                          deployment="evm-deployment.json", confirmations=1)
+        config = make_config(tmp_path / "home", ledgers=(spec,), batch_interval_s=3600.0)
+        home = config.home
+        (home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
+        anvil.rpc("anvil_setBalance", ["0x" + BOB.hex(), hex(10**21)])
+        assert cli_deploy(home).returncode == 0
+        node = NodeProcess(load_config(home))
+        node.start()
+        try:
+            out = flavum("deposit", "eth", "1eth", "--wait", "--timeout", "3", "--from", "bob",
+                         home=home)
+            assert out.returncode == 1
+            assert out.stderr == (
+                "error: the deposit is not credited on L2 after 3 s: does the L1 make blocks (1 "
+                "must follow it; anvil makes none while idle unless started with "
+                "--block-time)?\n")
+            anvil.rpc("evm_mine", [])
+            eth = "0x" + native_asset().hex()
+            wait_for(lambda: json.loads(flavum("account", "show", "bob", "--json", home=home)
+                                        .stdout)["balances"].get(eth) == str(10**18),
+                     "the deposit credited once a block is on top of it")
+        finally:
+            node.stop()
+    finally:
+        anvil.stop()

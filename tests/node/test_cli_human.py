@@ -92,6 +92,22 @@ def test_an_unreachable_node_says_how_to_fix_it(home):
                     "`flavum node run` running, and is --node right?")
     as_json = flavum("status", "--node", url, "--json", "--home", str(home))
     assert as_json.returncode == 1 and json.loads(as_json.stdout)["error"] == "node_unreachable"
+    # --wait keeps trying for --timeout seconds, then says the same.
+    assert_one_line(flavum("status", "--wait", "--timeout", "1", "--node", url, "--home",
+                           str(home)),
+                    f"error: cannot reach the node at {url} (connection refused): is "
+                    "`flavum node run` running, and is --node right?")
+
+
+def test_l1_fund_says_what_it_cannot_fund(home):
+    assert_one_line(flavum("l1", "fund", "default", "1eth", "--from", "default", "--home",
+                           str(home)),
+                    "error: ledger 'evm' is not an EVM reached by JSON-RPC: nothing to fund "
+                    "(the embedded EVM funds its own accounts)")
+    assert_one_line(flavum("l1", "fund", "default", "1dev", "--from", "default", "--home",
+                           str(home)),
+                    "error: '1dev': the dev asset lives only in the rollup; give wei or e.g. "
+                    "10eth")
 
 
 def test_an_unreachable_ledger_is_one_line(tmp_path):

@@ -1,6 +1,7 @@
 """Keys stay off the command line and out of other users' reach: `flavum account import`
-reads a key file or an environment variable, `flavum l1 deploy --fund-from` refuses a raw key,
-and the config and key files are the owner's only (0600, keys folder 0700)."""
+reads a key file, standard input or an environment variable, `flavum l1 deploy --fund-from`
+refuses a raw key, and the config and key files are the owner's only (0600, keys folder 0700).
+`flavum init --evm-url` writes an RPC ledger with its confirmations and challenge window."""
 
 import json
 import stat
@@ -55,6 +56,39 @@ def test_account_import_from_a_file_or_the_environment(tmp_path):
               "--home", str(home), env={"OPS_KEY": KEY.hex()})
     assert out.exit_code == 0, out.output
     assert load_key(home, "env") == KEY
+
+
+def test_account_import_from_standard_input(tmp_path):
+    home = tmp_path / "h"
+    out = CliRunner().invoke(app, ["account", "import", "--name", "me", "--key-file", "-",
+                                   "--home", str(home), "--json"], input="0x" + KEY.hex() + "\n")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["address"] == "0x" + address_of(KEY).hex()
+    assert load_key(home, "me") == KEY
+    assert mode(home / "keys" / "me.key") == 0o600 and mode(home / "keys") == 0o700
+    garbage = CliRunner().invoke(app, ["account", "import", "--name", "bad", "--key-file", "-",
+                                       "--home", str(home), "--json"], input="not a key\n")
+    assert garbage.exit_code == 1
+    assert json.loads(garbage.output)["message"] == "the key on standard input is not hex"
+    assert not (home / "keys" / "bad.key").exists()
+
+
+def test_init_with_an_rpc_evm_writes_its_ledger(tmp_path):
+    home = tmp_path / "h"
+    out = run("init", "--evm-url", "http://127.0.0.1:8545", "--confirmations", "1",
+              "--challenge-window", "5", "--home", str(home))
+    assert out.exit_code == 0, out.output
+    (ledger,) = load_config(home).ledgers
+    assert (ledger.url, ledger.deployment, ledger.confirmations, ledger.challenge_window) == (
+        "http://127.0.0.1:8545", "evm-deployment.json", 1, 5)
+    defaults = run("init", "--evm-url", "https://rpc.example", "--home", str(tmp_path / "d"))
+    assert defaults.exit_code == 0, defaults.output
+    (ledger,) = load_config(tmp_path / "d").ledgers
+    # A real network's defaults: 12 confirmations, the 7-day window (set at `l1 deploy`).
+    assert (ledger.confirmations, ledger.challenge_window) == (12, None)
+    bad = run("init", "--evm-url", "localhost:8545", "--home", str(tmp_path / "b"))
+    assert bad.exit_code == 1 and "http(s) JSON-RPC URL" in bad.output
+    assert not (tmp_path / "b" / "config.toml").exists()
 
 
 def test_account_import_refuses_what_it_cannot_trust(tmp_path):
