@@ -244,7 +244,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/traces", response_model=list[s.TraceRecord])
     def traces_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """Trace entries with their proof status."""
-        return [trace_record_to_json(r) for r in query.traces(limit)]
+        return [trace_record_to_json(r, query.result(r.entry)) for r in query.traces(limit)]
 
     @app.get("/v1/withdrawals", response_model=list[s.WithdrawalInBatch])
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
@@ -261,8 +261,9 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/traces/{tx_hash}", response_model=s.TraceRecord)
     def trace(tx_hash: str) -> dict[str, Any]:
         """An inference's trace entry with its proof status."""
-        record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
-        return trace_record_to_json(found(record, f"trace entry for transaction {tx_hash}"))
+        record = found(query.trace(Hash32(parse_hash(tx_hash, "tx_hash"))),
+                       f"trace entry for transaction {tx_hash}")
+        return trace_record_to_json(record, query.result(record.entry))
 
     @app.get("/v1/traces/{tx_hash}/proof", response_model=s.TraceProof)
     def proof(tx_hash: str) -> dict[str, Any]:
@@ -353,9 +354,9 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
     }
 
 
-def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
+def trace_record_to_json(record: TraceRecord, result: dict[str, Any] | None) -> dict[str, Any]:
     return {**trace_to_json(record.entry), "batch": record.batch,
-            "proof_status": record.proof_status, "reason": record.reason}
+            "proof_status": record.proof_status, "reason": record.reason, "result": result}
 
 
 def withdrawal_proof_to_json(proof: WithdrawalProof) -> dict[str, Any]:

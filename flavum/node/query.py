@@ -14,6 +14,7 @@ from flavum.core.batch import TraceEntry, Withdrawal
 from flavum.core.errors import FlavumError, NotFound
 from flavum.core.state import Object
 from flavum.core.types import Access, Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.ml.errors import ModelRejected
 from flavum.node.config import native_asset
 from flavum.node.ledgers import LedgerLink
 from flavum.node.models import ModelRecord, interpret_outputs
@@ -125,11 +126,15 @@ class NodeQuery:
 
     def result(self, trace: TraceEntry) -> dict[str, Any] | None:
         """An inference's outputs read as numbers, probabilities and class (None: its model
-        is gone)."""
+        is gone, or this node does not hold its record)."""
         model = self._sequencer.object(trace.model_id)
         if model is None:
             return None
-        return interpret_outputs(self._models.record(model.vk_hash), trace.outputs)
+        try:
+            record = self._models.record(model.vk_hash)
+        except ModelRejected:  # this node never compiled it
+            return None
+        return interpret_outputs(record, trace.outputs)
 
     # --- the node and its ledgers ---
 

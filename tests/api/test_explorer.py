@@ -59,7 +59,9 @@ def test_explorer_lists_and_verifies(served_node):
         assert "100%" in page.inner_text("#models")
         data_row = page.inner_text("#data tbody")
         assert "COMMON" in data_row and "private" not in data_row
-        assert "proven" in page.inner_text("#traces")
+        traces = page.inner_text("#traces")
+        assert "proven" in traces and "class " in traces and "logits" in traces
+        assert "proven (fixed-point, scale 2^" in page.inner_html("#traces")
         page.click(f"button[data-trace='0x{trace_hash.hex()}']")
         page.wait_for_selector("#traces .result.status-proven")
         assert "verified" in page.inner_text("#traces .result")
