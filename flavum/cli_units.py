@@ -14,10 +14,7 @@ from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
 from flavum.core.genesis import DEV_ASSET
 from flavum.core.types import Hash32
-from flavum.node.config import load_config
-
-DEV = ("dev", 18, "")
-COINS = {"evm": ("ETH", 18), "litecoin": ("LTC", 8)}
+from flavum.node.config import COIN_UNITS, DEV_UNIT, load_config
 
 
 class Units:
@@ -25,11 +22,11 @@ class Units:
 
     def __init__(self, status: dict[str, Any], home: Path | None = None) -> None:
         kinds = _ledger_kinds(home)
-        self.assets: dict[str, tuple[str, int, str]] = {to_hex(DEV_ASSET): DEV}
+        self.assets: dict[str, tuple[str, int, str]] = {to_hex(DEV_ASSET): (*DEV_UNIT, "")}
         for ledger in status.get("ledgers", []):
             name = ledger["name"]
             kind = kinds.get(name, "litecoin" if "litecoin" in name or "ltc" in name else "evm")
-            unit, decimals = COINS.get(kind, COINS["evm"])
+            unit, decimals = COIN_UNITS.get(kind, COIN_UNITS["evm"])
             asset = compute_asset_id(Hash32(from_hex(ledger["ledger_id"], 32, "ledger_id")))
             self.assets[to_hex(asset)] = (unit, decimals, name)
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from flavum.api import schemas as s
@@ -39,12 +40,19 @@ from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.node.models import CompileJob, DeployOptions
 from flavum.node.node import Node
-from flavum.node.query import Account, LedgerInfo, NodeQuery, Status, WithdrawalProof
+from flavum.node.query import (
+    Account,
+    LedgerInfo,
+    ModelOnLedger,
+    NodeQuery,
+    Status,
+    WithdrawalProof,
+)
 from flavum.node.sequencer import Receipt
 from flavum.node.store import BatchRecord, LedgerPost, TraceRecord
 
 T = TypeVar("T")
-EXPLORER_PAGE = Path(__file__).with_name("explorer.html")
+EXPLORER = Path(__file__).with_name("explorer")
 LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
 BATCH_NUMBER = PathParam(..., ge=0, le=2**62)
 STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
@@ -102,6 +110,9 @@ def create_app(node: Node) -> FastAPI:
                 data["result"] = result
         return data
 
+    def trace_json(record: TraceRecord) -> dict[str, Any]:
+        return {**trace_record_to_json(record), "result": query.result(record.entry)}
+
     def proven_trace(tx_hash: str) -> tuple[TraceRecord, bytes]:
         record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
         if record is None or record.proof is None:
@@ -122,7 +133,9 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def explorer() -> str:
-        return EXPLORER_PAGE.read_text()
+        return (EXPLORER / "index.html").read_text()
+
+    app.mount("/explorer", StaticFiles(directory=EXPLORER), name="explorer")
 
     @app.post("/v1/transactions", response_model=s.Receipt,
               response_model_exclude_unset=True)
@@ -160,6 +173,13 @@ def create_app(node: Node) -> FastAPI:
     def ledgers() -> list[dict[str, Any]]:
         """The ledgers the node posts to: capabilities, deployment, state and last error."""
         return [ledger_to_json(info) for info in query.ledgers()]
+
+    @app.get("/v1/assets", response_model=list[s.AssetInfo])
+    def assets() -> list[dict[str, Any]]:
+        """The assets amounts are counted in: the dev asset and each ledger's native coin, with
+        the unit and decimals to read them by."""
+        return [{"asset": to_hex(a.asset), "unit": a.unit, "decimals": a.decimals,
+                 "ledger": a.ledger} for a in query.assets()]
 
     @app.get("/v1/batches", response_model=list[s.BatchSummary])
     def batches() -> list[dict[str, Any]]:
@@ -222,6 +242,13 @@ def create_app(node: Node) -> FastAPI:
         """A model with its compile record and accuracy report."""
         return model_json(known_model(object_id, "object_id"))
 
+    @app.get("/v1/models/{object_id}/verifiers", response_model=list[s.ModelVerifier])
+    def model_verifiers(object_id: str) -> list[dict[str, Any]]:
+        """The verifier the model is bound to on each ledger that checks proofs (no entry: not
+        registered there yet)."""
+        model = known_model(object_id, "object_id")
+        return [registration_to_json(r) for r in query.model_registrations(model.object_id)]
+
     @app.post("/v1/data/commit", response_model=s.DataCommitment)
     def commit_data(body: DataRequest) -> dict[str, Any]:
         """Keep a data point's values for a model; returns their commitment."""
@@ -244,7 +271,7 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/traces", response_model=list[s.TraceRecord])
     def traces_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """Trace entries with their proof status."""
-        return [trace_record_to_json(r, query.result(r.entry)) for r in query.traces(limit)]
+        return [trace_json(r) for r in query.traces(limit)]
 
     @app.get("/v1/withdrawals", response_model=list[s.WithdrawalInBatch])
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
@@ -261,9 +288,8 @@ def create_app(node: Node) -> FastAPI:
     @app.get("/v1/traces/{tx_hash}", response_model=s.TraceRecord)
     def trace(tx_hash: str) -> dict[str, Any]:
         """An inference's trace entry with its proof status."""
-        record = found(query.trace(Hash32(parse_hash(tx_hash, "tx_hash"))),
-                       f"trace entry for transaction {tx_hash}")
-        return trace_record_to_json(record, query.result(record.entry))
+        record = query.trace(Hash32(parse_hash(tx_hash, "tx_hash")))
+        return trace_json(found(record, f"trace entry for transaction {tx_hash}"))
 
     @app.get("/v1/traces/{tx_hash}/proof", response_model=s.TraceProof)
     def proof(tx_hash: str) -> dict[str, Any]:
@@ -354,9 +380,19 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
     }
 
 
-def trace_record_to_json(record: TraceRecord, result: dict[str, Any] | None) -> dict[str, Any]:
+def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
     return {**trace_to_json(record.entry), "batch": record.batch,
-            "proof_status": record.proof_status, "reason": record.reason, "result": result}
+            "proof_status": record.proof_status, "reason": record.reason}
+
+
+def registration_to_json(found: ModelOnLedger) -> dict[str, Any]:
+    registered = found.registration
+    if registered is None:
+        return {"ledger": found.ledger, "known": found.known, "registered": False}
+    return {"ledger": found.ledger, "known": True, "registered": True,
+            "verifier": to_hex(registered.verifier), "reusable": registered.reusable,
+            "vka_digest": to_hex(registered.vka_digest), "batch": registered.batch_number,
+            "standing": registered.standing}
 
 
 def withdrawal_proof_to_json(proof: WithdrawalProof) -> dict[str, Any]:

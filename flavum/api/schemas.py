@@ -247,8 +247,31 @@ class TraceRecord(TraceJson):
     batch: int | None
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
-    result: InferenceResult | None = Field(description="its outputs read as numbers (none: its "
-                                                       "model is gone)")
+    result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
+                                                       "the model is gone, or this node does "
+                                                       "not hold its record)")
+
+
+class AssetInfo(Schema):
+    """How amounts of an asset read."""
+
+    asset: Hash
+    unit: str = Field(description="dev, ETH, LTC")
+    decimals: int
+    ledger: str | None = Field(description="the ledger whose native coin it is")
+
+
+class ModelVerifier(Schema):
+    """A model's verifier on one ledger that binds models to verifiers."""
+
+    ledger: str
+    known: bool = Field(description="false: the ledger could not be asked now")
+    registered: bool
+    verifier: AddressHex | None = None
+    reusable: bool | None = Field(None, description="the reusable verifier reading a VKA")
+    vka_digest: Hash | None = None
+    batch: int | None = Field(None, description="the batch whose state root showed the model")
+    standing: bool | None = Field(None, description="false: that batch was reverted")
 
 
 class TraceProof(Schema):

@@ -79,8 +79,9 @@ def compute_withdrawal_leaf(w: Withdrawal) -> Hash32:
 
 
 @dataclass(frozen=True)
-class BatchHeader:
-    """What a ledger records of a batch."""
+class BatchRoots:
+    """A batch's number and roots: the header without its data pointer (the batch data, which
+    the pointer names, holds these)."""
 
     number: int
     prev_state_root: Hash32
@@ -88,6 +89,12 @@ class BatchHeader:
     tx_root: Hash32
     trace_root: Hash32
     withdrawal_root: Hash32
+
+
+@dataclass(frozen=True)
+class BatchHeader(BatchRoots):
+    """What a ledger records of a batch."""
+
     data_pointer: Hash32  # content id of the published batch data
 
 

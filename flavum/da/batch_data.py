@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flavum.core.batch import BatchRoots
 from flavum.core.codec import execution_from_json, execution_to_json, from_hex, to_hex
 from flavum.core.encoding import keccak256
 from flavum.core.errors import FlavumError
@@ -58,13 +59,9 @@ class CircuitData:
 
 
 @dataclass(frozen=True)
-class BatchData:
-    number: int
-    prev_state_root: Hash32
-    state_root: Hash32
-    tx_root: Hash32
-    trace_root: Hash32
-    withdrawal_root: Hash32
+class BatchData(BatchRoots):
+    """The published blob: the batch's roots, its domain, and what checking it needs."""
+
     chain_id: int
     rollup_id: Hash32
     txs: tuple[bytes, ...]

@@ -45,6 +45,11 @@ DEFAULT_CHALLENGE_WINDOW = 50_400
 DEV_ROLLUP_ID = compute_tag("rollup.flavum-dev")
 
 
+# How amounts of an asset read: (unit, decimals) of the dev asset and of each ledger kind's coin.
+DEV_UNIT = ("dev", 18)
+COIN_UNITS = {"evm": ("ETH", 18), "litecoin": ("LTC", 8)}
+
+
 def native_asset(ledger: str = DEFAULT_LEDGER) -> AssetId:
     """The native coin of a ledger, as an asset of the rollup."""
     return compute_asset_id(compute_ledger_id(ledger))

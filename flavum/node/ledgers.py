@@ -24,6 +24,7 @@ proposed key activating itself when its delay is over.
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flavum.core.batch import compute_withdrawal_leaf
@@ -62,26 +63,26 @@ from flavum.node.watcher import LedgerWatcher
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class LedgerLink:
-    def __init__(self, name: str, ledger: Ledger, watcher: LedgerWatcher, store: Store,
-                 sequencer: Sequencer, models: ModelService, workdir: Path,
-                 confirmations: int = 0) -> None:
-        self.name = name
-        self.confirmations = confirmations
-        self.ledger = ledger
-        self.watcher = watcher
-        self.store = store
-        self.sequencer = sequencer
-        self.models = models
-        self.workdir = workdir
-        self.last_error: str | None = None
-        # The first fraud proof that reverted one of this node's own batches: posting stops.
-        self.reverted: BatchRevert | None = None
-        self.frozen = False  # the rollup froze in escape mode: it takes no batch again
-        self.replaced = False  # this node's key is not the rollup's sequencer: nothing posted
-        # Why the ledger cannot be posted to now (None: it can): "unreachable", "chain_reset",
-        # "deposit_reorged", or "error" (an exception nothing expected).
-        self.fault: str | None = None
+    """One ledger the node posts to: its watcher, and why it cannot be posted to now."""
+
+    name: str
+    ledger: Ledger
+    watcher: LedgerWatcher
+    store: Store
+    sequencer: Sequencer
+    models: ModelService
+    workdir: Path
+    confirmations: int = 0
+    last_error: str | None = field(default=None, init=False)
+    # The first fraud proof that reverted one of this node's own batches: posting stops.
+    reverted: BatchRevert | None = field(default=None, init=False)
+    frozen: bool = field(default=False, init=False)  # the rollup froze in escape mode
+    replaced: bool = field(default=False, init=False)  # our key is not the rollup's sequencer
+    # Why the ledger cannot be posted to now (None: it can): "unreachable", "chain_reset",
+    # "deposit_reorged", or "error" (an exception nothing expected).
+    fault: str | None = field(default=None, init=False)
 
     @property
     def state(self) -> str:

@@ -17,6 +17,7 @@ fails with the reason.
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flavum.core.batch import TraceEntry
@@ -33,21 +34,26 @@ from flavum.zk.interface import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
 
 
+@dataclass(eq=False)
 class ProofManager:
-    def __init__(self, store: Store, sequencer: Sequencer, models: ModelService,
-                 pool: ProverPool, proofs_dir: Path, pack_wait_s: float = 2.0) -> None:
-        self.store = store
-        self.sequencer = sequencer
-        self.models = models
-        self.pool = pool
-        self.proofs_dir = proofs_dir
-        self.pack_wait_s = pack_wait_s
-        self._incoming: deque[TraceEntry] = deque()
-        self._packing: dict[Hash32, list[tuple[TraceEntry, float]]] = {}  # by vk hash
-        self._jobs: dict[str, tuple[Hash32, list[tuple[Hash32, int]]]] = {}  # id -> vk, rows
-        self._lock = threading.Lock()
-        sequencer.listeners.append(self.on_receipt)
-        for record in store.traces_with_status("queued", "proving"):
+    """Queues the sequencer's trace entries, packs them per circuit, and records their proofs."""
+
+    store: Store
+    sequencer: Sequencer
+    models: ModelService
+    pool: ProverPool
+    proofs_dir: Path
+    pack_wait_s: float = 2.0
+    _incoming: deque[TraceEntry] = field(default_factory=deque, init=False)
+    _packing: dict[Hash32, list[tuple[TraceEntry, float]]] = field(  # by vk hash
+        default_factory=dict, init=False)
+    _jobs: dict[str, tuple[Hash32, list[tuple[Hash32, int]]]] = field(  # id -> vk, rows
+        default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.sequencer.listeners.append(self.on_receipt)
+        for record in self.store.traces_with_status("queued", "proving"):
             self._incoming.append(record.entry)
 
     def on_receipt(self, receipt: Receipt) -> None:

@@ -12,10 +12,12 @@ from typing import Any
 
 from flavum.core.batch import TraceEntry, Withdrawal
 from flavum.core.errors import FlavumError, NotFound
+from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import Object
 from flavum.core.types import Access, Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.l1.interface import RegisteredModel
 from flavum.ml.errors import ModelRejected
-from flavum.node.config import native_asset
+from flavum.node.config import COIN_UNITS, DEV_UNIT, native_asset
 from flavum.node.ledgers import LedgerLink
 from flavum.node.models import ModelRecord, interpret_outputs
 from flavum.node.node import Node
@@ -85,6 +87,25 @@ class BatchDetail:
     tx_hashes: tuple[Hash32, ...]
     traces: tuple[TraceEntry, ...]
     withdrawals: tuple[Withdrawal, ...]
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    """How amounts of an asset read: its unit and decimals, and the ledger whose coin it is."""
+
+    asset: AssetId
+    unit: str
+    decimals: int
+    ledger: str | None  # None: the dev asset of the genesis
+
+
+@dataclass(frozen=True)
+class ModelOnLedger:
+    """A model's binding to its verifier on one ledger that registers models."""
+
+    ledger: str
+    registration: RegisteredModel | None  # None: not registered there (yet), or unknown
+    known: bool  # False: the ledger could not be asked now (a fault)
 
 
 @dataclass(frozen=True)
@@ -159,6 +180,14 @@ class NodeQuery:
     def ledgers(self) -> list[LedgerInfo]:
         return [_ledger_info(link) for link in self._node.ledgers]
 
+    def assets(self) -> list[AssetInfo]:
+        """The dev asset and each ledger's native coin, with their units."""
+        assets = [AssetInfo(DEV_ASSET, *DEV_UNIT, None)]
+        for spec in self._node.config.ledgers:
+            unit, decimals = COIN_UNITS.get(spec.kind, COIN_UNITS["evm"])
+            assets.append(AssetInfo(native_asset(spec.name), unit, decimals, spec.name))
+        return assets
+
     # --- batches ---
 
     def batches(self) -> list[BatchRecord]:
@@ -225,6 +254,21 @@ class NodeQuery:
     def model_record(self, model: Object) -> ModelRecord:
         """What this node knows of a MODEL's compiled circuit."""
         return self._models.record(model.vk_hash)
+
+    def model_registrations(self, model_id: ObjectId) -> list[ModelOnLedger]:
+        """The model's verifier on each ledger that binds models to verifiers."""
+        found = []
+        for link in self._node.ledgers:
+            if not link.ledger.capabilities.registers_models:
+                continue
+            reachable = self._reachable(link.name)
+            try:
+                registered = reachable.ledger.model(model_id) if reachable else None
+            except FlavumError:
+                reachable = None
+                registered = None
+            found.append(ModelOnLedger(link.name, registered, reachable is not None))
+        return found
 
     def objects(self, kind: ObjectKind, limit: int) -> list[Object]:
         """Objects of a kind as of the last block, most recent first."""
