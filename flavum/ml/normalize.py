@@ -10,7 +10,10 @@ score output remains. Any other foreign operator is refused by name.
 Classifiers are then cut at their logits by default: a final Softmax makes a circuit about ten
 times larger, while probabilities and the class follow from the logits outside the circuit
 (`postprocess` names how, see `flavum.ml.reference.apply_postprocess`). Every result is checked
-against the original model with onnxruntime on the caller's sample inputs.
+against the original model with onnxruntime on the caller's sample inputs. Exports older than
+opset 7 (which onnxruntime does not run) are first upgraded with the onnx version converter.
+`NormalizedModel.proven_output` names what the proven values are (logits, probabilities,
+scores or values): the name an inference's result is shown under.
 """
 
 from __future__ import annotations
@@ -222,7 +225,7 @@ def normalize(
     elif proven_output == "probabilities":
         chosen, proven, postprocess = probabilities_model, "probabilities", "none"
     elif not _prune(graph.nodes, logits):
-        # The model is its activation alone: cut, nothing would be left to prove.
+        # The model is its activation alone: cutting it would leave no node to prove.
         rewrites.append(f"kept the final {postprocess} (the model computes nothing before it)")
         chosen, proven, postprocess = probabilities_model, "probabilities", "none"
     else:
