@@ -506,7 +506,6 @@ def infer(
     key = load_key(home, sender)
     receipt = client.send(key, address_of(key), body)
     out: dict[str, Any] = {"trace_id": receipt["tx_hash"], "result_id": receipt["object_id"],
-                           "outputs": receipt["trace"]["outputs"],
                            "result": receipt.get("result")}
     if wait:
         deadline = time.monotonic() + timeout
@@ -522,10 +521,33 @@ def infer(
         out["proof_status"] = trace["proof_status"]
         if trace["proof_status"] == "failed":
             raise ProvingFailed(f"proving failed: {trace['reason']}")
-    prediction = (receipt.get("result") or {}).get("prediction")
-    emit(out, as_json, f"trace {receipt['tx_hash']}\n  result {receipt['object_id']}\n"
-         f"  prediction {prediction}  outputs {receipt['trace']['outputs']}"
-         + (f"\n  proof {out['proof_status']}" if wait else ""))
+    lines = [f"trace {receipt['tx_hash']}", f"  result {receipt['object_id']}",
+             *describe_result(receipt.get("result"), receipt["trace"]["outputs"])]
+    if wait:
+        lines.append(f"  proof {out['proof_status']}")
+    emit(out, as_json, "\n".join(lines))
+
+
+def describe_result(result: dict[str, Any] | None, outputs: list[int]) -> list[str]:
+    """An inference's outputs for people: the class, the dequantized values under their name,
+    probabilities where the model has them, and the proven fixed-point integers last."""
+    if result is None:  # its model is gone: only the proven integers are left
+        return [f"  proven {outputs} (fixed-point)"]
+
+    def numbers(rows: list[list[float]]) -> str:
+        return "[" + ", ".join(f"{v:.6g}" for v in rows[0]) + "]"
+
+    kind = result["proven_output"]
+    lines = []
+    if result.get("prediction") is not None:
+        lines.append(f"  class {result['prediction'][0]}")
+    lines.append(f"  {kind} {numbers(result['values'])}")
+    if result.get("probabilities") is not None and kind != "probabilities":
+        lines.append(f"  probabilities {numbers(result['probabilities'])} "
+                     "(derived outside the circuit)")
+    proven = result["proven"]
+    lines.append(f"  proven {proven['fixed_point']} (fixed-point, scale 2^{proven['scale']})")
+    return lines
 
 
 @proof_app.command("show")
@@ -534,7 +556,8 @@ def proof_show(trace_id: str, home: Path = HomeOption, node: str | None = NodeOp
                as_json: bool = JsonOption) -> None:
     """A trace entry and the status of its proof."""
     data = client_for(home, node).trace(to_hex(parse_id(trace_id, "trace id")))
-    emit(data, as_json, "\n".join(f"{k:17} {v}" for k, v in data.items()))
+    fields = [f"{k:17} {v}" for k, v in data.items() if k not in ("outputs", "result")]
+    emit(data, as_json, "\n".join([*fields, *describe_result(data["result"], data["outputs"])]))
 
 
 @proof_app.command("verify")

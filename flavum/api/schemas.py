@@ -73,14 +73,24 @@ class WithdrawalJson(Schema):
     model_id: Hash
 
 
-class InferenceResult(Schema):
-    """An inference's outputs read as numbers (derived outside the circuit from the proven
-    fixed-point outputs)."""
+class ProvenOutputs(Schema):
+    """The values the proof binds: fixed-point integers, value = integer / 2**scale."""
 
-    values: list[list[float]]
-    proven_output: str
-    probabilities: list[list[float]] | None = None  # more than one output
-    prediction: list[int] | None = None
+    fixed_point: list[int]
+    scale: int
+
+
+class InferenceResult(Schema):
+    """An inference's outputs as people read them, derived outside the circuit from the proven
+    fixed-point outputs (`proven`)."""
+
+    values: list[list[float]] = Field(description="the proven outputs dequantized")
+    proven_output: str = Field(description="what `values` are: logits, probabilities, scores "
+                                           "(other class scores) or values (a regression)")
+    proven: ProvenOutputs
+    probabilities: list[list[float]] | None = Field(
+        None, description="only where the model applies softmax/sigmoid")
+    prediction: list[int] | None = Field(None, description="the class, for a classifier")
 
 
 class Receipt(Schema):
@@ -194,9 +204,12 @@ class ModelRecord(Schema):
     batch_size: int
     input_scale: int
     output_shapes: list[list[int]]
-    output_scales: list[int]
-    proven_output: str
-    postprocess: str
+    output_scales: list[int] = Field(description="value = proven integer / 2**scale")
+    proven_output: str = Field(description="what the proven values are: logits, probabilities, "
+                                           "scores or values (outputs: a record made before "
+                                           "these were told apart)")
+    postprocess: str = Field(description="how probabilities follow from the proven logits: "
+                                         "softmax, sigmoid, sigmoid_l1 or none")
     rewrites: list[str]
     accuracy: dict[str, Any]
     visibility: dict[str, str]
@@ -235,7 +248,8 @@ class TraceRecord(TraceJson):
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
     result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
-                                                       "the model is gone)")
+                                                       "the model is gone, or this node does "
+                                                       "not hold its record)")
 
 
 class AssetInfo(Schema):

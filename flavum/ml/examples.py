@@ -132,11 +132,13 @@ def _fit_torch(network: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> None:
     network.eval()
 
 
-def _export_torch(network: Any, sample: np.ndarray) -> bytes:
+def _export_torch(network: Any, sample: np.ndarray, softmax: bool = True) -> bytes:
     import torch
 
-    # The export computes probabilities, as a user would ship it; normalize cuts the softmax.
-    exported = torch.nn.Sequential(network, torch.nn.Softmax(dim=1)).eval()
+    # By default the export computes probabilities, as a user would ship it; normalize cuts the
+    # softmax. Without it the model answers with its logits.
+    exported = torch.nn.Sequential(network, torch.nn.Softmax(dim=1)) if softmax else network
+    exported.eval()
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter is legacy
@@ -147,8 +149,8 @@ def _export_torch(network: Any, sample: np.ndarray) -> bytes:
             dynamo=False,  # the dynamo exporter needs onnxscript; this gives plain Gemm/Conv
             opset_version=17,
             input_names=["input"],
-            output_names=["probabilities"],
-            dynamic_axes={"input": {0: "batch_size"}, "probabilities": {0: "batch_size"}},
+            output_names=["output"],
+            dynamic_axes={"input": {0: "batch_size"}, "output": {0: "batch_size"}},
         )
     return buffer.getvalue()
 
@@ -173,8 +175,9 @@ def _standardizer(x_train: np.ndarray) -> Any:
     return Standardize()
 
 
-def train_torch_mlp(dataset: str) -> ExampleModel:
-    """Standardize + Linear(32) + ReLU + Linear, trained with torch, exported with softmax."""
+def train_torch_mlp(dataset: str, softmax: bool = True) -> ExampleModel:
+    """Standardize + Linear(32) + ReLU + Linear, trained with torch, exported with softmax
+    (or, `softmax=False`, answering with its logits)."""
     import torch
 
     torch.manual_seed(SEED)
@@ -188,7 +191,7 @@ def train_torch_mlp(dataset: str) -> ExampleModel:
     )
     _fit_torch(network, split.x_train, split.y_train, epochs=200)
     return ExampleModel(
-        _export_torch(network, split.x_train),
+        _export_torch(network, split.x_train, softmax),
         split.x_train[:SAMPLE_ROWS],
         split.x_test,
         split.y_test,
@@ -222,3 +225,59 @@ def train_torch_cnn() -> ExampleModel:
     return ExampleModel(
         _export_torch(network, images[0]), images[0][:SAMPLE_ROWS], images[1], split.y_test
     )
+
+
+OLD_ONNX_KINDS = ("mlp", "softmax", "one_node")
+
+
+def old_onnx_model(ir_version: int, opset: int, kind: str = "mlp") -> ExampleModel:
+    """A model written as the exporters of IR `ir_version` / `opset` wrote it: initializers
+    listed among the inputs before IR 4, Gemm with its explicit bias (and `broadcast` before
+    opset 7). `kind` "mlp": a logistic regression on iris answering with its logits through
+    Gemm + Relu + Gemm layers; "softmax": the same regression's Gemm and Softmax
+    (probabilities); "one_node": a single Softmax node."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    if kind not in OLD_ONNX_KINDS:
+        raise ValueError(f"unknown kind {kind!r}; expected one of {OLD_ONNX_KINDS}")
+    split = load_split("iris")
+    scaler = StandardScaler().fit(split.x_train)
+    fit = LogisticRegression(max_iter=2000).fit(scaler.transform(split.x_train), split.y_train)
+    # The scaler folds into the first Gemm: w' = w / std, b' = b - w' @ mean.
+    weights = (fit.coef_ / scaler.scale_).astype(np.float32)
+    bias = (fit.intercept_ - weights @ scaler.mean_).astype(np.float32)
+    gemm = {"transB": 1, **({"broadcast": 1} if opset < 7 else {})}
+    tensors = [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")]
+    linear = helper.make_node("Gemm", ["x", "W", "B"], ["z"], name="fc1", **gemm)
+    outputs = 3
+    if kind == "one_node":
+        tensors, outputs = [], 4
+        nodes = [helper.make_node("Softmax", ["x"], ["y"], name="softmax", axis=1)]
+    elif kind == "softmax":
+        nodes = [linear, helper.make_node("Softmax", ["z"], ["y"], name="softmax", axis=1)]
+    else:
+        # [z, -z] -> Relu -> Relu(z) - Relu(-z) = z: the logits, through a hidden Relu layer.
+        split_signs = np.concatenate([np.eye(3), -np.eye(3)]).astype(np.float32)
+        tensors += [numpy_helper.from_array(split_signs, "W2"),
+                    numpy_helper.from_array(np.zeros(6, np.float32), "B2"),
+                    numpy_helper.from_array(split_signs.T.copy(), "W3"),
+                    numpy_helper.from_array(np.zeros(3, np.float32), "B3")]
+        nodes = [linear,
+                 helper.make_node("Gemm", ["z", "W2", "B2"], ["h"], name="fc2", **gemm),
+                 helper.make_node("Relu", ["h"], ["r"], name="relu"),
+                 helper.make_node("Gemm", ["r", "W3", "B3"], ["y"], name="fc3", **gemm)]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])]
+    if ir_version < 4:
+        inputs += [helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                   for t in tensors]
+    graph = helper.make_graph(
+        nodes, "old", inputs,
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, outputs])], tensors)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    onnx.checker.check_model(model)
+    return ExampleModel(model.SerializeToString(), split.x_train[:SAMPLE_ROWS], split.x_test,
+                        split.y_test)

@@ -10,16 +10,20 @@ score output remains. Any other foreign operator is refused by name.
 Classifiers are then cut at their logits by default: a final Softmax makes a circuit about ten
 times larger, while probabilities and the class follow from the logits outside the circuit
 (`postprocess` names how, see `flavum.ml.reference.apply_postprocess`). Every result is checked
-against the original model with onnxruntime on the caller's sample inputs.
+against the original model with onnxruntime on the caller's sample inputs. Exports older than
+opset 7 (which onnxruntime does not run) are first upgraded with the onnx version converter.
+`NormalizedModel.proven_output` names what the proven values are (logits, probabilities,
+scores or values): the name an inference's result is shown under.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper, version_converter
 
 from flavum.ml.errors import ModelRejected, UnsupportedOperator
 from flavum.ml.onnx_check import (
@@ -42,15 +46,26 @@ BATCH_DIM = "batch_size"
 """The name ezkl's run args resolve (to 1 by default) for a dynamic batch dimension."""
 
 PROVEN_OUTPUTS = ("logits", "probabilities")
+OUTPUT_KINDS = ("logits", "probabilities", "scores", "values")
+"""What a proven output is: class logits, class probabilities, class scores of another kind
+(decision functions, votes), or values (regression): see `NormalizedModel`."""
+MIN_OPSET = 7
+"""The oldest standard opset onnxruntime runs; older models are upgraded first."""
+UPGRADE_OPSET = 12
+"""The opset older models are upgraded to: the last before Softmax changed meaning in 13 (the
+converter wraps a Softmax taken past 12 in Flatten/Reshape, hiding it from `_find_tail`)."""
 
 
 @dataclass(frozen=True)
 class NormalizedModel:
     """A provable model and how to read its output.
 
-    `proven_output` is "logits", "probabilities", or "outputs" when the graph ends in no
-    activation (regressors, models exported without softmax). `postprocess` turns the proven
-    output into probabilities: "softmax", "sigmoid", "sigmoid_l1" or "none". Shapes exclude the
+    `proven_output` says what the proven values are (`OUTPUT_KINDS`): "logits" when a final
+    softmax/sigmoid was cut (or a graph without one ends in several columns: a classifier
+    exported without softmax), "probabilities" when the proven graph applies it (or a tree
+    ensemble's votes sum to one), "scores" for other class scores (LinearSVC's decision
+    function), "values" for a regression. `postprocess` turns logits into probabilities:
+    "softmax", "sigmoid", "sigmoid_l1", or "none" (no probabilities follow). Shapes exclude the
     leading batch dimension.
     """
 
@@ -72,6 +87,7 @@ class _Graph:
         self.opset = opset
         self.input_name, self.input_shape = spec.name, spec.shape
         self.max_rows = max_rows  # the circuit size a rewrite may aim at (trees refuse above)
+        self.kind: str | None = None  # the score's kind when an ai.onnx.ml operator tells it
         self.nodes: list[onnx.NodeProto] = []
         self.initializers = {t.name: t for t in model.graph.initializer}
         self.renames: dict[str, str] = {}
@@ -119,6 +135,20 @@ class _Graph:
             return self.add(op, [x, self.const("axes", np.array([-1], np.int64))], keepdims=1)
         return self.add(op, [x], axes=[-1], keepdims=1)
 
+    def post_transform(self, node: onnx.NodeProto, scores: str, post: str, output: str) -> str:
+        """The `post_transform` of an ai.onnx.ml operator applied to its `scores`, written to
+        `output`; returns what was added (" + Sigmoid", " + Softmax" or "") for the report."""
+        if post == "NONE":
+            self.renames[output] = scores
+            return ""
+        if post == "LOGISTIC":
+            self.add("Sigmoid", [scores], output)
+            return " + Sigmoid"
+        if post == "SOFTMAX":
+            self.add("Softmax", [scores], output, axis=1)
+            return " + Softmax"
+        raise ModelRejected(f"{node.op_type} '{node.name}': post_transform {post} is not supported")
+
     def producer(self, name: str) -> onnx.NodeProto | None:
         for node in self.nodes:
             if name in node.output:
@@ -151,6 +181,7 @@ def normalize(
     spec = get_input_spec(model)
     samples = validate_input(sample_inputs, spec.shape)
     rewrites: list[str] = []
+    model = _upgrade(model, rewrites)
 
     score = _select_score_output(model, rewrites)
     all_nodes = list(model.graph.node)
@@ -188,8 +219,14 @@ def normalize(
         )
 
     if postprocess == "none":
-        chosen, proven, postprocess = probabilities_model, "outputs", "none"
+        columns = math.prod(reference.shape[1:])
+        kind = graph.kind or ("logits" if columns > 1 else "values")
+        chosen, proven = probabilities_model, kind
     elif proven_output == "probabilities":
+        chosen, proven, postprocess = probabilities_model, "probabilities", "none"
+    elif not _prune(graph.nodes, logits):
+        # The model is its activation alone: cutting it would leave no node to prove.
+        rewrites.append(f"kept the final {postprocess} (the model computes nothing before it)")
         chosen, proven, postprocess = probabilities_model, "probabilities", "none"
     else:
         logits_shape = _run(_build(graph, model, logits, None), samples, spec).shape[1:]
@@ -256,6 +293,28 @@ def _prune(nodes: list[onnx.NodeProto], output: str) -> list[onnx.NodeProto]:
     return list(reversed(kept))
 
 
+def _upgrade(model: onnx.ModelProto, rewrites: list[str]) -> onnx.ModelProto:
+    """An export older than `MIN_OPSET` (onnxruntime cannot run it) upgraded to
+    `UPGRADE_OPSET` with the onnx version converter; newer ones as they are."""
+    opset = _standard_opset(model)
+    if opset >= MIN_OPSET:
+        return model
+    try:
+        # The converter's adapters need every tensor's shape (old Gemm's broadcast...).
+        shaped = onnx.shape_inference.infer_shapes(model)
+        upgraded = version_converter.convert_version(shaped, UPGRADE_OPSET)
+    except Exception as exc:  # the converter raises untyped errors naming the operator
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelRejected(
+            f"opset {opset} is older than {MIN_OPSET} and the onnx version converter cannot "
+            f"upgrade it: {first_line}"
+        ) from None
+    upgraded.ir_version = max(upgraded.ir_version,
+                              helper.find_min_ir_version_for(list(upgraded.opset_import)))
+    rewrites.append(f"upgraded opset {opset} -> {UPGRADE_OPSET} (onnx version converter)")
+    return upgraded
+
+
 def _standard_opset(model: onnx.ModelProto) -> int:
     for opset in model.opset_import:
         if opset.domain in STANDARD_DOMAINS:
@@ -309,20 +368,6 @@ def _linear(
     )
 
 
-def _post_transform(graph: _Graph, node: onnx.NodeProto, scores: str, output: str) -> str:
-    post = str(_attrs(node).get("post_transform", "NONE"))
-    if post == "NONE":
-        graph.renames[output] = scores
-        return "none"
-    if post == "LOGISTIC":
-        graph.add("Sigmoid", [scores], output)
-        return "Sigmoid"
-    if post == "SOFTMAX":
-        graph.add("Softmax", [scores], output, axis=1)
-        return "Softmax"
-    raise ModelRejected(f"{node.op_type} '{node.name}': post_transform {post} is not supported")
-
-
 def _rewrite_linear_classifier(
     graph: _Graph, node: onnx.NodeProto, rewrites: list[str], _: dict[str, tuple[str, str]]
 ) -> None:
@@ -348,6 +393,7 @@ def _rewrite_linear_classifier(
                 f"LinearClassifier '{node.name}': post_transform {post} unsupported"
             )
         scores = _linear(graph, node, 2, weights, bias)
+        graph.kind = "scores"  # [1 - z, z] without LOGISTIC: a decision function
         rewrites.append(f"LinearClassifier '{node.name}' (binary, one score column) -> Gemm")
         if post == "LOGISTIC":
             graph.add("Sigmoid", [scores], node.output[1])
@@ -360,8 +406,8 @@ def _rewrite_linear_classifier(
             f"LinearClassifier '{node.name}': {rows} score columns for {n_classes} classes"
         )
     scores = _linear(graph, node, rows, coefficients, intercepts)
-    activation = _post_transform(graph, node, scores, node.output[1])
-    suffix = "" if activation == "none" else f" + {activation}"
+    graph.kind = "scores"  # without SOFTMAX/LOGISTIC: a decision function (LinearSVC)
+    suffix = graph.post_transform(node, scores, post, node.output[1])
     rewrites.append(f"LinearClassifier '{node.name}' -> Gemm{suffix}")
 
 
@@ -375,8 +421,9 @@ def _rewrite_linear_regressor(
     if len(intercepts) != targets:
         raise ModelRejected(f"LinearRegressor '{node.name}': {len(intercepts)} intercepts")
     scores = _linear(graph, node, targets, coefficients, intercepts)
-    activation = _post_transform(graph, node, scores, node.output[0])
-    suffix = "" if activation == "none" else f" + {activation}"
+    graph.kind = "values"
+    post = str(attrs.get("post_transform", "NONE"))
+    suffix = graph.post_transform(node, scores, post, node.output[0])
     rewrites.append(f"LinearRegressor '{node.name}' -> Gemm{suffix}")
 
 
@@ -483,7 +530,9 @@ def _build(
     )
     opsets = [helper.make_opsetid("", graph.opset)]
     model = helper.make_model(body, opset_imports=opsets, producer_name="flavum.ml.normalize")
-    model.ir_version = max(original.ir_version, helper.find_min_ir_version_for(opsets))
+    # IR 4 is the first that lets initializers stay out of the graph's inputs (IR 3 exports
+    # list them there; the built graph lists its one input).
+    model.ir_version = max(original.ir_version, helper.find_min_ir_version_for(opsets), 4)
     return model
 
 

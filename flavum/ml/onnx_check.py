@@ -6,13 +6,16 @@ shape (the leading batch dimension may be dynamic), that reads any tensor from o
 compiles the model, ONNX shape inference (with data propagation, one sample) gives every
 intermediate tensor's shape, and each must stay under `IntakeLimits.max_tensor_elements`, all
 of them together under `max_activation_elements` (a 120-byte graph can otherwise ask for
-gigabytes). `check_supported_ops` refuses operators the prover (ezkl 23) cannot turn into a
-circuit. All raise `ModelRejected` (or a subclass) with a one-line message a user can act on.
+gigabytes). `check_supported_ops` refuses operators outside ONNX's standard domain (the prover,
+ezkl 23, knows no other); whether a standard operator can be proven is ezkl's to say when it
+compiles the graph, and `name_prover_refusal` names the operator and node it refused. All raise
+`ModelRejected` (or a subclass) with a one-line message a user can act on.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,8 +32,8 @@ STANDARD_DOMAINS = frozenset({"", "ai.onnx"})
 SUPPORTED_OPS = frozenset(
     {
         # Each op was compiled with ezkl 23.0.5 (gen_settings, calibrate_settings, compile_circuit,
-        # gen_witness) in a one-node graph. Absent on purpose: Gelu (tract: Unimplemented) and Max
-        # (ezkl: "invalid dimensions"), and everything untested.
+        # gen_witness) in a one-node graph. Others are left to ezkl (Softplus, Elu, Hardmax ...
+        # compile; Gelu and Mish do not: tract's Unimplemented), refused by name if it fails.
         "Abs", "Add", "ArgMax", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat",
         "Constant", "Conv", "Div", "Einsum", "Erf", "Exp", "Flatten", "Gather", "Gemm",
         "GlobalAveragePool", "Greater", "HardSigmoid", "Identity", "LeakyRelu", "Log",
@@ -188,10 +191,36 @@ def get_input_spec(model: onnx.ModelProto) -> InputSpec:
 
 
 def check_supported_ops(model: onnx.ModelProto) -> None:
-    """Refuse the first operator the prover cannot handle, naming its type and node."""
+    """Refuse the first operator outside ONNX's standard domain, naming its type and node."""
     for node in model.graph.node:
-        if node.domain not in STANDARD_DOMAINS or node.op_type not in SUPPORTED_OPS:
-            qualified = f"{node.domain}:{node.op_type}" if node.domain else node.op_type
+        if node.domain not in STANDARD_DOMAINS:
             raise UnsupportedOperator(
-                f"operator {qualified} (node '{node.name or '?'}') is not supported by the prover"
+                f"operator {node.domain}:{node.op_type} (node '{node.name or '?'}') is not "
+                "supported by the prover"
             )
+
+
+_TRACT_NODE = re.compile(r'node #\d+ "([^"]*)"')
+
+
+def name_prover_refusal(model_bytes: bytes, refusal: ModelRejected) -> ModelRejected:
+    """The prover's refusal to compile a graph, naming the operator and node it refused: the
+    node its message names (tract's "Translating node #1 \"name\" Unimplemented(Gelu)"), else
+    the first operator not in `SUPPORTED_OPS`. A refusal of a more precise kind (circuit too
+    large...), or one of a graph of tested operators only, is returned as it is."""
+    if type(refusal) is not ModelRejected:
+        return refusal
+    model = onnx.ModelProto()
+    model.ParseFromString(model_bytes)
+    nodes = {node.name: node for node in model.graph.node if node.name}
+    named = _TRACT_NODE.search(str(refusal))
+    node = nodes.get(named.group(1)) if named else None
+    if node is None:
+        node = next((n for n in model.graph.node if n.op_type not in SUPPORTED_OPS), None)
+    if node is None:
+        return refusal
+    reason = str(refusal).strip().splitlines()[0]
+    return UnsupportedOperator(
+        f"operator {node.op_type} (node '{node.name or '?'}') cannot be proven: the prover "
+        f"refused the graph ({reason})"
+    )

@@ -229,17 +229,21 @@ def _features(graph: _Graph, node: onnx.NodeProto) -> int:
     return shape[0]
 
 
-def _finish(graph: _Graph, node: onnx.NodeProto, scores: str, post: str, output: str) -> str:
-    if post == "NONE":
-        graph.renames[output] = scores
-        return ""
-    if post == "LOGISTIC":
-        graph.add("Sigmoid", [scores], output)
-        return " + Sigmoid"
-    if post == "SOFTMAX":
-        graph.add("Softmax", [scores], output, axis=1)
-        return " + Softmax"
-    raise ModelRejected(f"{node.op_type} '{node.name}': post_transform {post} is not supported")
+def _votes_sum_to_one(ensemble: _Ensemble, base: np.ndarray) -> bool:
+    """Whether every input's class scores are probabilities: no negative weight, and in each
+    tree every leaf's weights sum to one constant, these (and the base values) to one in all
+    (decision trees and forests: class fractions of the leaf, divided by the tree count).
+    Leaves weighing nothing (the padding) are never reached and do not count."""
+    if np.any(ensemble.values < 0) or np.any(base < 0):
+        return False
+    sums = ensemble.values.sum(axis=1).reshape(ensemble.trees, -1)
+    total = float(base.sum())
+    for tree in sums:
+        weighed = tree[tree != 0]
+        if len(weighed) and np.ptp(weighed) > 1e-6:
+            return False
+        total += float(weighed[0]) if len(weighed) else 0.0
+    return abs(total - 1.0) <= 1e-5
 
 
 def rewrite_tree_classifier(
@@ -267,12 +271,16 @@ def rewrite_tree_classifier(
         values = np.concatenate([-column, column], axis=1)
         if bool(np.all(ensemble.values >= 0)):
             bias, post = np.array([1 - base[0], base[0]], np.float32), "NONE"
+            # [1 - s, s] are probabilities when s, the votes for class 1, stays within [0, 1].
+            most = base[0] + column.reshape(ensemble.trees, -1).max(axis=1).sum()
+            graph.kind = "probabilities" if base[0] >= 0 and most <= 1 + 1e-6 else "scores"
         else:
             bias = np.array([-base[0], base[0]], np.float32)
             post = "LOGISTIC" if post == "LOGISTIC" else "NONE"
+            graph.kind = "scores"
         scores = graph.add("Add", [_scores(graph, node, ensemble, values),
                                    graph.const("tree_base", bias)])
-        rewrites.append(summary + _finish(graph, node, scores, post, node.output[1]))
+        rewrites.append(summary + graph.post_transform(node, scores, post, node.output[1]))
         return
     if len(base) != classes:
         raise ModelRejected(
@@ -281,7 +289,8 @@ def rewrite_tree_classifier(
     scores = _scores(graph, node, ensemble, ensemble.values)
     if np.any(base != 0):
         scores = graph.add("Add", [scores, graph.const("tree_base", base)])
-    rewrites.append(summary + _finish(graph, node, scores, post, node.output[1]))
+    graph.kind = "probabilities" if _votes_sum_to_one(ensemble, base) else "scores"
+    rewrites.append(summary + graph.post_transform(node, scores, post, node.output[1]))
 
 
 def rewrite_tree_regressor(
@@ -308,6 +317,7 @@ def rewrite_tree_regressor(
     scores = _scores(graph, node, ensemble, values)
     if np.any(base != 0):
         scores = graph.add("Add", [scores, graph.const("tree_base", base)])
+    graph.kind = "values"
     post = str(attrs.get("post_transform", "NONE"))
     summary = f"TreeEnsembleRegressor '{node.name}' ({ensemble.trees} trees) -> MatMul/Greater"
-    rewrites.append(summary + _finish(graph, node, scores, post, node.output[0]))
+    rewrites.append(summary + graph.post_transform(node, scores, post, node.output[0]))

@@ -38,7 +38,7 @@ from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.batching import make_batched
 from flavum.ml.errors import AccuracyTooLow, InvalidInput, ModelRejected
 from flavum.ml.normalize import normalize
-from flavum.ml.onnx_check import IntakeLimits
+from flavum.ml.onnx_check import IntakeLimits, name_prover_refusal
 from flavum.ml.reference import accuracy_report, apply_postprocess, run_float, validate_input
 from flavum.node.sandbox import ResourceLimits, run_limited
 from flavum.node.store import Store
@@ -262,8 +262,14 @@ the sandbox's child process (everything it takes and gives back is plain data)."
     circuit_model = normalized.model_bytes
     if options.batch_size > 1:
         circuit_model = make_batched(normalized.model_bytes, options.batch_size, samples)
-    artifacts = build_circuit(circuit_model, samples, options.circuit, srs, progress,
-                              cache_dir=circuits_dir)
+    try:
+        artifacts = build_circuit(circuit_model, samples, options.circuit, srs, progress,
+                                  cache_dir=circuits_dir)
+    except ModelRejected as exc:
+        named = name_prover_refusal(circuit_model, exc)
+        if named is exc:
+            raise
+        raise named from exc
     if progress is not None:
         progress("verifier", None)
     # The verifiers a DeployModel commits to, so no one can bind it another.
@@ -334,16 +340,36 @@ def _as_rows(values: Any) -> np.ndarray:
     return array.reshape(len(array), -1)
 
 
-def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str, Any]:
-    """A trace's fixed-point outputs as numbers, probabilities and predicted class.
+def output_kind(record: ModelRecord) -> str:
+    """What a model's proven values are (flavum.ml.normalize.OUTPUT_KINDS). Records made before
+    kinds were told apart say "outputs" for a graph without a final activation: several
+    columns were read as class scores then, one as a value."""
+    if record.proven_output != "outputs":
+        return record.proven_output
+    columns = math.prod(record.output_shapes[0][1:]) if record.output_shapes else 1
+    return "logits" if columns > 1 else "values"
 
-    Only the fixed-point outputs are proven; the rest is derived from them outside the circuit.
-    """
+
+def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str, Any]:
+    """A trace's outputs as people read them: the proven fixed-point integers dequantized
+    (value = integer / 2**scale) and labelled with what they are (logits, probabilities,
+    scores or values); probabilities only where the model applies softmax/sigmoid (derived
+    outside the circuit when that was cut); the class of a classifier (argmax, or a threshold
+    for one column). Only the fixed-point integers are proven."""
     scale = record.output_scales[0] if record.output_scales else 0
     values = np.asarray(outputs, dtype=np.float64) / 2.0**scale
     rows = values.reshape(1, -1)  # a trace entry holds one inference's outputs
-    result: dict[str, Any] = {"values": rows.tolist(), "proven_output": record.proven_output}
-    if rows.shape[1] > 1:
+    kind = output_kind(record)
+    result: dict[str, Any] = {"values": rows.tolist(), "proven_output": kind,
+                              "proven": {"fixed_point": list(outputs), "scale": scale}}
+    if record.postprocess != "none":
         result["probabilities"] = apply_postprocess(rows, record.postprocess).tolist()
-        result["prediction"] = [int(i) for i in rows.argmax(axis=1)]
+    elif kind == "probabilities":
+        result["probabilities"] = rows.tolist()
+    if kind != "values":
+        if rows.shape[1] > 1:
+            result["prediction"] = [int(i) for i in rows.argmax(axis=1)]
+        else:  # one column: a probability above one half, a logit or score above zero
+            threshold = 0.5 if kind == "probabilities" else 0.0
+            result["prediction"] = [int(v > threshold) for v in rows[:, 0]]
     return result

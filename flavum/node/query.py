@@ -16,6 +16,7 @@ from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import Object
 from flavum.core.types import Access, Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
 from flavum.l1.interface import RegisteredModel
+from flavum.ml.errors import ModelRejected
 from flavum.node.config import COIN_UNITS, DEV_UNIT, native_asset
 from flavum.node.ledgers import LedgerLink
 from flavum.node.models import ModelRecord, interpret_outputs
@@ -146,11 +147,15 @@ class NodeQuery:
 
     def result(self, trace: TraceEntry) -> dict[str, Any] | None:
         """An inference's outputs read as numbers, probabilities and class (None: its model
-        is gone)."""
+        is gone, or this node does not hold its record)."""
         model = self._sequencer.object(trace.model_id)
         if model is None:
             return None
-        return interpret_outputs(self._models.record(model.vk_hash), trace.outputs)
+        try:
+            record = self._models.record(model.vk_hash)
+        except ModelRejected:  # this node never compiled it
+            return None
+        return interpret_outputs(record, trace.outputs)
 
     # --- the node and its ledgers ---
 

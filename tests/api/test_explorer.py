@@ -95,7 +95,9 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
         assert "100%" in page.inner_text("#models")
         data_row = page.inner_text("#data tbody")
         assert "COMMON" in data_row and "private" not in data_row
-        assert "prediction" in page.inner_text("#traces")  # outputs read as numbers
+        traces = page.inner_text("#traces")  # outputs read as numbers, named
+        assert "class " in traces and "logits " in traces and "derived outside" in traces
+        assert "proven (fixed-point, scale 2^" in traces
         assert page.locator("#batch-chart rect").count() == 1
         assert "evm: accepted" in page.inner_text("#batches")
         shoot(page, "home")
@@ -119,7 +121,7 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
         page.click(f"#traces a[href='#/trace/{trace}']")
         page.wait_for_selector("#instances")
         fields = page.inner_text("#trace-fields")
-        assert "prediction" in fields and "evm: accepted in L1 tx" in fields
+        assert "class " in fields and "evm: accepted in L1 tx" in fields
         assert page.locator("#instances tbody tr").count() >= 2
         instances = page.inner_text("#instances tbody")
         assert "the input commitment" in instances and "output 0" in instances

@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
+from flavum.ml import examples
 from flavum.ml import normalize as normalize_module
 from flavum.ml.errors import InvalidInput, ModelRejected, UnsupportedOperator
 from flavum.ml.examples import ExampleModel
@@ -175,7 +176,7 @@ def test_normalizer_and_linear_regressor(norm: str) -> None:
     data = to_onnx(pipeline, x[:1]).SerializeToString()
     result = normalize(data, x[:8])
     assert_provable(result.model_bytes)
-    assert (result.proven_output, result.postprocess) == ("outputs", "none")
+    assert (result.proven_output, result.postprocess) == ("values", "none")
     expected = ort.InferenceSession(data).run(None, {"X": x})[0]
     assert np.max(np.abs(run_float(result.model_bytes, x) - expected)) < 1e-3
 
@@ -211,3 +212,54 @@ def test_bad_samples_and_arguments_are_refused(example: ExampleFn) -> None:
         normalize(case.onnx_bytes, case.samples, proven_output="labels")
     with pytest.raises(ModelRejected):
         normalize(case.onnx_bytes[:100], case.samples)
+
+
+OLD_VERSIONS = [(3, 6), (3, 7), (3, 8), (4, 9), (5, 10), (6, 11), (7, 12)]
+
+
+@pytest.mark.parametrize("ir_version, opset", OLD_VERSIONS)
+@pytest.mark.parametrize("kind", ["mlp", "softmax", "one_node"])
+def test_old_ir_and_opsets_normalize_to_the_same_function(
+    ir_version: int, opset: int, kind: str
+) -> None:
+    case = examples.old_onnx_model(ir_version, opset, kind)
+    result = normalize(case.onnx_bytes, case.samples)
+    assert_provable(result.model_bytes)
+    upgraded = any("upgraded opset" in r for r in result.rewrites)
+    assert upgraded == (opset < 7)  # onnxruntime runs opset 7 and later as they are
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs),
+                                result.postprocess)
+    reference = ort.InferenceSession(onnx.version_converter.convert_version(
+        onnx.load_from_string(case.onnx_bytes), 12).SerializeToString()).run(
+        None, {"x": case.test_inputs[:1]})[0]  # one row: the old graphs fix the batch at 1
+    assert np.max(np.abs(derived[:1] - reference)) < 1e-5
+    if kind == "one_node":  # nothing before the softmax: it stays, proven
+        assert (result.proven_output, result.postprocess) == ("probabilities", "none")
+    elif kind == "softmax":
+        assert (result.proven_output, result.postprocess) == ("logits", "softmax")
+    else:
+        assert (result.proven_output, result.postprocess) == ("logits", "none")
+        assert np.mean(derived.argmax(axis=1) == case.test_labels) > 0.85
+
+
+def test_an_old_opset_the_converter_cannot_upgrade_is_refused() -> None:
+    # Gemm before opset 6 infers no shapes, which the converter needs for the next Gemm.
+    case = examples.old_onnx_model(3, 5, "mlp")
+    with pytest.raises(ModelRejected, match="opset 5 is older than 7 and the onnx version "
+                                            "converter cannot upgrade it"):
+        normalize(case.onnx_bytes, case.samples)
+    upgraded = normalize(examples.old_onnx_model(3, 5, "softmax").onnx_bytes, case.samples)
+    assert "upgraded opset 5 -> 12 (onnx version converter)" in upgraded.rewrites
+
+
+def test_output_kinds_name_what_is_proven() -> None:
+    from skl2onnx import to_onnx
+    from sklearn.svm import LinearSVC
+
+    torch_logits = examples.train_torch_mlp("wine", softmax=False)
+    logits = normalize(torch_logits.onnx_bytes, torch_logits.samples)
+    assert (logits.proven_output, logits.postprocess) == ("logits", "none")  # no softmax: none
+    split = examples.load_split("wine")
+    svc = LinearSVC().fit(split.x_train / 100, split.y_train)
+    scores = normalize(to_onnx(svc, split.x_train[:1]).SerializeToString(), split.x_train[:8])
+    assert (scores.proven_output, scores.postprocess) == ("scores", "none")  # decision function

@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from flavum.ml.errors import ModelRejected, UnsupportedOperator
+from flavum.ml.errors import ModelRejected, ModelTooLarge, UnsupportedOperator
 from flavum.ml.examples import ExampleModel
-from flavum.ml.onnx_check import check_supported_ops, get_input_spec, load_model
+from flavum.ml.onnx_check import (
+    check_supported_ops,
+    get_input_spec,
+    load_model,
+    name_prover_refusal,
+)
 
 ExampleFn = Callable[..., ExampleModel]
 
@@ -122,9 +126,35 @@ def test_unsupported_foreign_operator_is_named() -> None:
         check_supported_ops(model)
 
 
-def test_unsupported_standard_operator_is_named_with_its_node() -> None:
+def test_standard_operators_are_left_to_the_prover() -> None:
+    # ezkl compiles Softplus, Elu, Hardmax ... that Flavum never tested: not refused up front.
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])]
-    node = helper.make_node("Gelu", ["x"], ["y"], name="act1")
-    model = onnx.load_from_string(_graph_model([node], inputs, opset=20))
-    with pytest.raises(UnsupportedOperator, match="Gelu.*'act1'"):
-        check_supported_ops(model)
+    node = helper.make_node("Softplus", ["x"], ["y"], name="act1")
+    check_supported_ops(load_model(_graph_model([node], inputs)))
+
+
+def _gelu_then_relu() -> bytes:
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3])]
+    nodes = [helper.make_node("Relu", ["x"], ["h"], name="first"),
+             helper.make_node("Gelu", ["h"], ["y"], name="act1")]
+    return _graph_model(nodes, inputs, opset=20)
+
+
+@pytest.mark.parametrize("message, named", [
+    # tract's own words name the node it could not translate
+    ('calibration failed: [graph] [tract] Translating node #2 "act1" Unimplemented(Gelu)',
+     "operator Gelu (node 'act1')"),
+    # a refusal naming no node: the first operator outside the tested ones
+    ("compile_circuit failed: [halo2] General synthesis error", "operator Gelu (node 'act1')"),
+])
+def test_a_prover_refusal_names_the_operator_and_node(message: str, named: str) -> None:
+    refusal = name_prover_refusal(_gelu_then_relu(), ModelRejected(message))
+    assert isinstance(refusal, UnsupportedOperator)
+    assert str(refusal).startswith(named + " cannot be proven") and message in str(refusal)
+
+
+def test_other_refusals_are_kept() -> None:
+    too_large = ModelTooLarge("too large")
+    assert name_prover_refusal(_gelu_then_relu(), too_large) is too_large
+    tested_only = ModelRejected("compile_circuit failed: no idea")
+    assert name_prover_refusal(_gemm_model(), tested_only) is tested_only

@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+
 from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import Transaction, Transfer, sign_transaction
 from flavum.core.types import Amount, Hash32, Nonce
@@ -132,8 +134,20 @@ def test_model_data_infer_proof_through_the_cli(node, tmp_path):
     assert inferred.returncode == 0, inferred.stderr
     result = json.loads(inferred.stdout)
     assert result["proof_status"] == "proven" and len(result["result"]["prediction"]) == 1
+    read = result["result"]  # logistic regression: logits proven, softmax derived outside
+    assert read["proven_output"] == "logits" and len(read["probabilities"][0]) == 3
+    assert read["prediction"] == [int(np.argmax(read["values"][0]))]
     trace = json.loads(flavum("proof", "show", result["trace_id"], "--json", home=home).stdout)
-    assert trace["proof_status"] == "proven" and trace["outputs"] == result["outputs"]
+    assert trace["proof_status"] == "proven" and trace["result"] == read
+    fixed, scale = read["proven"]["fixed_point"], read["proven"]["scale"]
+    assert trace["outputs"] == fixed
+    assert np.allclose(np.array(fixed) / 2**scale, read["values"][0])
+    shown = flavum("proof", "show", result["trace_id"], home=home).stdout.splitlines()
+    assert f"  class {read['prediction'][0]}" in shown
+    assert any(line.startswith("  logits [") for line in shown)
+    assert any(line.startswith("  probabilities [") and "derived outside" in line
+               for line in shown)
+    assert f"  proven {fixed} (fixed-point, scale 2^{scale})" in shown
     verified = json.loads(flavum("proof", "verify", result["trace_id"], "--json",
                                  home=home).stdout)
     assert verified["verified"] is True

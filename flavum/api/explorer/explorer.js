@@ -74,12 +74,21 @@ function numbers(values, most = 8) {
   return `<span class="values">${shown}${flat.length > most ? ", …" : ""}</span>`;
 }
 
-// An inference's result as the node reads it: every derived field (values, probabilities or
-// logits, class) by name; only the fixed-point outputs are proven.
+// An inference's result as the node reads it: the class of a classifier, the dequantized
+// values under their name (logits, probabilities, scores or values), probabilities only where
+// the model applies softmax/sigmoid; only the fixed-point integers (`proven`) are proven.
 function result(r, most = 8) {
   if (!r) return '<span class="muted">model gone</span>';
-  return Object.entries(r).filter(([k, v]) => k !== "proven_output" && v !== null)
-    .map(([k, v]) => `${esc(k)} ${Array.isArray(v) ? numbers(v, most) : esc(v)}`).join("<br>");
+  const lines = [];
+  if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
+  lines.push(`${esc(r.proven_output)} ${numbers(r.values, most)}`);
+  if (r.probabilities && r.proven_output !== "probabilities") {
+    lines.push(`probabilities ${numbers(r.probabilities, most)} ` +
+      '<span class="muted">(derived outside the circuit)</span>');
+  }
+  lines.push(`<span class="muted">proven (fixed-point, scale 2^${number(r.proven.scale)})` +
+    `</span> ${numbers(r.proven.fixed_point, most)}`);
+  return lines.join("<br>");
 }
 
 // --- pages ---
