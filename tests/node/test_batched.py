@@ -22,7 +22,9 @@ N = 4
 
 @pytest.fixture
 def batched(tmp_path, shared_srs):
-    config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2)
+    # The tests seal their batches themselves: no timed sealing racing a slow proof.
+    config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
+                         batch_interval_s=3600.0)
     (config.home / "srs").symlink_to(shared_srs)
     node = Node.open(config, pool=InlineProverPool())
     example = examples.train_sklearn_logreg("iris")
