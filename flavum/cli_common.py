@@ -219,6 +219,7 @@ def _flatten(value: Any) -> list[Any]:
 
 
 LedgerOption = typer.Option("evm", "--ledger", help="Ledger name from the node's config.")
+L1SenderOption = typer.Option("default", "--from", help="Key name (signs on L1).")
 
 
 def ledger_spec(home: Path, name: str) -> LedgerSpec:

@@ -11,6 +11,7 @@ import typer
 from flavum.cli_common import (
     HomeOption,
     JsonOption,
+    L1SenderOption,
     LedgerOption,
     NodeOption,
     client_for,
@@ -54,7 +55,7 @@ def deposit(home: Path, ledger: str, sender: str, to: str | None, as_json: bool,
 def deposit_eth(
     amount: str = typer.Argument(..., help="Wei, or e.g. 1.5eth."),
     to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    sender: str = L1SenderOption,
     wait: bool = typer.Option(False, "--wait", help="Wait until the node has credited it."),
     timeout: float = typer.Option(120.0, help="Seconds to wait with --wait."),
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
@@ -99,7 +100,7 @@ def deposit_erc20(
     token: str = typer.Argument(..., help="The ERC-20 contract address."),
     amount: str = typer.Argument(..., help="Base units of the token."),
     to: str | None = typer.Option(None, help="L2 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    sender: str = L1SenderOption,
     ledger: str = LedgerOption, home: Path = HomeOption, as_json: bool = JsonOption,
 ) -> None:
     """Deposit an ERC-20 token (the bridge is approved and pulls it)."""
@@ -115,7 +116,7 @@ def deposit_data(
                                                  "inference (docs/cli.md#input-files)."),
     model_id: str = typer.Option(..., "--model", help="The model whose input this is."),
     to: str | None = typer.Option(None, help="L2 owner (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    sender: str = L1SenderOption,
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
     as_json: bool = JsonOption,
 ) -> None:

@@ -16,6 +16,7 @@ from flavum.challenger import Challenger, Fraud
 from flavum.cli_common import (
     HomeOption,
     JsonOption,
+    L1SenderOption,
     LedgerOption,
     NodeOption,
     amount_unit,
@@ -288,7 +289,8 @@ def show_wei(amount: int) -> str:
 
 
 def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: str | None,
-                  amount: Amount, object_id: ObjectId) -> dict[str, Any]:
+                  amount: Amount, object_id: ObjectId, as_json: bool) -> None:
+    """Sign a Withdraw and print the withdrawal's id (what `withdraw finalize` takes)."""
     client = client_for(home, node)
     key = load_key(home, sender)
     link = next((entry for entry in client.ledgers() if entry["name"] == ledger), None)
@@ -297,7 +299,10 @@ def send_withdraw(home: Path, node: str | None, sender: str, ledger: str, to: st
     recipient = resolve_address(home, to) if to else address_of(key)
     ledger_id = Hash32(from_hex(link["ledger_id"]))
     body = Withdraw(ledger_id, recipient, compute_asset_id(ledger_id), amount, object_id)
-    return client.send(key, address_of(key), body)
+    receipt = client.send(key, address_of(key), body)
+    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
+    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
+         f"withdrawal {withdrawal_id}")
 
 
 @withdraw_app.command("coin")
@@ -308,16 +313,13 @@ def withdraw_eth(
     to: str | None = typer.Option(
         None, help="L1 recipient (default: the sender's address); on Litecoin the 20-byte "
                    "program of a P2WPKH address, as 0x hex."),
-    sender: str = typer.Option("default", "--from", help="Key name."),
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L2)."),
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Burn the ledger's native coin on L2. On an EVM, claim it with `flavum withdraw
     finalize` once the batch is in; on Litecoin the federation pays it once the batch is final."""
-    receipt = send_withdraw(home, node, sender, ledger, to, parse_amount(amount), NO_OBJECT)
-    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
-    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
-         f"withdrawal {withdrawal_id}")
+    send_withdraw(home, node, sender, ledger, to, parse_amount(amount), NO_OBJECT, as_json)
 
 
 @withdraw_app.command("object")
@@ -325,23 +327,20 @@ def withdraw_eth(
 def withdraw_object(
     object_id: str = typer.Argument(..., help="The DATA or RESULT object to take to L1."),
     to: str | None = typer.Option(None, help="L1 recipient (default: the sender's address)."),
-    sender: str = typer.Option("default", "--from", help="Key name."),
+    sender: str = typer.Option("default", "--from", help="Key name (signs on L2)."),
     ledger: str = LedgerOption, home: Path = HomeOption, node: str | None = NodeOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Burn an object on L2; claim it on L1 as an ERC-721 with `flavum withdraw finalize`."""
-    receipt = send_withdraw(home, node, sender, ledger, to, Amount(0),
-                            ObjectId(parse_id(object_id, "object id")))
-    withdrawal_id = receipt["withdrawal"]["withdrawal_id"]
-    emit({"withdrawal_id": withdrawal_id, "tx_hash": receipt["tx_hash"]}, as_json,
-         f"withdrawal {withdrawal_id}")
+    send_withdraw(home, node, sender, ledger, to, Amount(0),
+                  ObjectId(parse_id(object_id, "object id")), as_json)
 
 
 @withdraw_app.command("finalize")
 @command
 def withdraw_finalize(
     withdrawal_id: str,
-    sender: str = typer.Option("default", "--from", help="Key name (signs on L1)."),
+    sender: str = L1SenderOption,
     wait: bool = typer.Option(False, "--wait", help="Wait until its batch is sealed, accepted "
                               "on L1 and past its challenge window."),
     timeout: float = typer.Option(600.0, help="Seconds to wait with --wait."),
