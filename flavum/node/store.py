@@ -30,15 +30,7 @@ from flavum.core.codec import (
 )
 from flavum.core.state import Object
 from flavum.core.stf import Execution
-from flavum.core.types import (
-    Address,
-    Amount,
-    AssetId,
-    Hash32,
-    Nonce,
-    ObjectId,
-    ObjectKind,
-)
+from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS txs (
@@ -166,6 +158,22 @@ class StoredTx:
 
 
 @dataclass(frozen=True)
+class AcceptedTx:
+    """An accepted transaction with what it produced, as `Store.add_txs` records it."""
+
+    seq: int
+    commitment: TxCommitment
+    raw: bytes
+    sender: Address
+    tx_type: str
+    execution: Execution | None
+    object_id: ObjectId | None
+    trace: TraceEntry | None
+    withdrawal: Withdrawal | None
+    received_at: float
+
+
+@dataclass(frozen=True)
 class BlockRecord:
     number: int
     first_seq: int
@@ -247,41 +255,36 @@ class Store:
     def has_tx(self, tx_hash: Hash32) -> bool:
         return self._one("SELECT 1 FROM txs WHERE hash = ?", (tx_hash,)) is not None
 
-    def add_tx(
-        self,
-        commitment: TxCommitment,
-        raw: bytes,
-        sender: Address,
-        tx_type: str,
-        execution: Execution | None,
-        object_id: ObjectId | None,
-        trace: TraceEntry | None,
-        withdrawal: Withdrawal | None,
-        received_at: float,
-    ) -> int:
-        """Record an accepted transaction with what it produced, atomically; return its seq."""
-        tx_hash = commitment.tx_hash
+    def known_txs(self, tx_hashes: list[Hash32]) -> set[Hash32]:
+        """Which of `tx_hashes` are already recorded."""
+        marks = ", ".join("?" for _ in tx_hashes)
+        rows = self._all(f"SELECT hash FROM txs WHERE hash IN ({marks})", tuple(tx_hashes))
+        return {Hash32(bytes(r[0])) for r in rows}
+
+    def add_txs(self, txs: list[AcceptedTx]) -> None:
+        """Record a group of accepted transactions with what they produced, in one SQL
+        transaction: all of them durable at once, or none."""
         with self._atomic():
-            cur = self._conn.execute(
-                "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at,"
+            self._conn.executemany(
+                "INSERT INTO txs(seq, hash, raw, execution, sender, type, object_id, received_at,"
                 " post_state_root, withdrawal_leaf, trace_leaf)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
-                 received_at, commitment.post_state_root, commitment.withdrawal_leaf,
-                 commitment.trace_leaf),
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(t.seq, t.commitment.tx_hash, t.raw, _dump_execution(t.execution), t.sender,
+                  t.tx_type, t.object_id, t.received_at, t.commitment.post_state_root,
+                  t.commitment.withdrawal_leaf, t.commitment.trace_leaf) for t in txs],
             )
-            seq = int(cur.lastrowid or 0)
-            if trace is not None:
-                self._conn.execute(
-                    "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
-                    (tx_hash, seq, json.dumps(trace_to_json(trace))),
-                )
-            if withdrawal is not None:
-                self._conn.execute(
-                    "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
-                    (withdrawal.withdrawal_id, seq, json.dumps(withdrawal_to_json(withdrawal))),
-                )
-        return seq
+            for t in txs:
+                if t.trace is not None:
+                    self._conn.execute(
+                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
+                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace))),
+                    )
+                if t.withdrawal is not None:
+                    self._conn.execute(
+                        "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
+                        (t.withdrawal.withdrawal_id, t.seq,
+                         json.dumps(withdrawal_to_json(t.withdrawal))),
+                    )
 
     def iter_txs(self) -> Iterator[StoredTx]:
         for row in self._all(_SELECT_TXS + " ORDER BY seq", ()):

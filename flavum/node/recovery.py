@@ -1,0 +1,136 @@
+"""Signer recovery off the sequencer's commit path: worker processes decode submitted
+transactions and recover their signers (secp256k1) in parallel, on every core.
+
+Processes, not threads: most of a recovery is Python (decoding, hashing, eth_keys' wrapping
+around libsecp256k1) and holds the GIL; two recovery threads were slower than one (BENCHMARKS.md).
+A transaction submitted while no other is being recovered is recovered at once in the submitting
+thread (no hand-off, no waiting); under concurrency submissions queue up, and each worker takes
+a share of what is queued as one chunk. The workers start on first need.
+
+A worker returns `recover_transaction(raw)` for each raw transaction it was sent: the bytes,
+what they decode to, the hash and the signer, so what the sequencer executes and stores is what
+the signer was recovered from.
+"""
+
+import math
+import multiprocessing
+import threading
+from collections import deque
+from multiprocessing.connection import Connection
+
+from flavum.core.errors import FlavumError
+from flavum.core.transactions import Recovered, recover_transaction
+
+MAX_CHUNK = 64  # transactions a worker takes at once: enough to spread the hand-off's cost
+
+
+class _Job:
+    """A raw transaction waiting for a worker, and its outcome."""
+
+    __slots__ = ("done", "raw", "result")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.result: Recovered | FlavumError  # set before `done` is released
+        # Held until the result is in: the submitting thread blocks on acquiring it.
+        self.done = threading.Lock()
+        self.done.acquire()
+
+
+class SignerRecovery:
+    """`recover(raw)`: `recover_transaction(raw)`, computed here or by a worker process."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers  # 0: always in the submitting thread
+        self._cond = threading.Condition()
+        self._queue: deque[_Job] = deque()
+        self._in_flight = 0
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def recover(self, raw: bytes) -> Recovered:
+        """Raises MalformedTransaction if `raw` does not decode."""
+        with self._cond:
+            inline = self.workers == 0 or self._in_flight == 0 or self._closed
+            self._in_flight += 1
+            if not inline:
+                job = _Job(raw)
+                self._queue.append(job)
+                self._cond.notify()
+                if not self._threads:
+                    self._start()
+        try:
+            if inline:
+                return recover_transaction(raw)
+            job.done.acquire()
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+        if isinstance(job.result, FlavumError):
+            raise job.result
+        return job.result
+
+    def close(self) -> None:
+        """Stop the workers (they finish the chunk in hand); recovery goes on in the caller."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+
+    def _start(self) -> None:
+        for number in range(self.workers):
+            thread = threading.Thread(target=self._feed, name=f"flavum-recovery-{number}",
+                                      daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def _feed(self) -> None:
+        """One worker process's feeder: sends it chunks of queued jobs, hands out the results.
+        A worker that dies is replaced; the chunk it held is recovered here."""
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded node
+        connection: Connection | None = None
+        process = None
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if self._closed and not self._queue:
+                    break
+                size = min(MAX_CHUNK, math.ceil(len(self._queue) / self.workers))
+                chunk = [self._queue.popleft() for _ in range(size)]
+            if connection is None:
+                connection, theirs = context.Pipe()
+                process = context.Process(target=serve, args=(theirs,), daemon=True,
+                                          name="flavum-recovery")
+                process.start()
+                theirs.close()
+            try:
+                connection.send([job.raw for job in chunk])
+                results = connection.recv()
+            except (OSError, EOFError):
+                connection = None  # started again for the next chunk
+                results = [_recover(job.raw) for job in chunk]
+            for job, result in zip(chunk, results, strict=True):
+                job.result = result
+                job.done.release()
+        if connection is not None and process is not None:
+            connection.close()  # the worker sees the end of its input and returns
+            process.join()
+
+
+def serve(connection: Connection) -> None:
+    """A worker process: recovers each chunk it receives until its input ends."""
+    while True:
+        try:
+            raws = connection.recv()
+        except EOFError:
+            return
+        connection.send([_recover(raw) for raw in raws])
+
+
+def _recover(raw: bytes) -> Recovered | FlavumError:
+    try:
+        return recover_transaction(raw)
+    except FlavumError as exc:
+        return exc
