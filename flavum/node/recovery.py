@@ -13,10 +13,13 @@ the signer was recovered from.
 """
 
 import math
-import multiprocessing
+import os
+import subprocess
+import sys
 import threading
 from collections import deque
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from flavum.core.errors import FlavumError
 from flavum.core.transactions import Recovered, recover_transaction
@@ -46,6 +49,7 @@ class SignerRecovery:
         self._queue: deque[_Job] = deque()
         self._in_flight = 0
         self._threads: list[threading.Thread] = []
+        self._ready = threading.Semaphore(0)  # released by each worker's first answer
         self._closed = False
 
     def recover(self, raw: bytes) -> Recovered:
@@ -70,6 +74,15 @@ class SignerRecovery:
             raise job.result
         return job.result
 
+    def start(self) -> None:
+        """Start the workers now and wait until each answers (else they start on first need)."""
+        with self._cond:
+            if self._threads:
+                return
+            self._start()
+        for _ in range(self.workers):
+            self._ready.acquire()
+
     def close(self) -> None:
         """Stop the workers (they finish the chunk in hand); recovery goes on in the caller."""
         with self._cond:
@@ -88,9 +101,8 @@ class SignerRecovery:
     def _feed(self) -> None:
         """One worker process's feeder: sends it chunks of queued jobs, hands out the results.
         A worker that dies is replaced; the chunk it held is recovered here."""
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded node
-        connection: Connection | None = None
-        process = None
+        worker = _Worker()
+        self._ready.release()
         while True:
             with self._cond:
                 while not self._queue and not self._closed:
@@ -99,34 +111,58 @@ class SignerRecovery:
                     break
                 size = min(MAX_CHUNK, math.ceil(len(self._queue) / self.workers))
                 chunk = [self._queue.popleft() for _ in range(size)]
-            if connection is None:
-                connection, theirs = context.Pipe()
-                process = context.Process(target=serve, args=(theirs,), daemon=True,
-                                          name="flavum-recovery")
-                process.start()
-                theirs.close()
             try:
-                connection.send([job.raw for job in chunk])
-                results = connection.recv()
+                results = worker.recover([job.raw for job in chunk])
             except (OSError, EOFError):
-                connection = None  # started again for the next chunk
                 results = [_recover(job.raw) for job in chunk]
+                worker.close()
+                worker = _Worker()
             for job, result in zip(chunk, results, strict=True):
                 job.result = result
                 job.done.release()
-        if connection is not None and process is not None:
-            connection.close()  # the worker sees the end of its input and returns
-            process.join()
+        worker.close()
 
 
-def serve(connection: Connection) -> None:
+class _Worker:
+    """A worker process (`python -m flavum.node.recovery`), spoken to through two pipes with
+    multiprocessing's framing: a list of raw transactions in, their recoveries out. It is a
+    fresh interpreter (no fork of a threaded node, no re-import of the caller's main module);
+    it ends when its input pipe closes, also when the node is killed."""
+
+    def __init__(self) -> None:
+        worker_reads, we_write = os.pipe()
+        we_read, worker_writes = os.pipe()
+        package_root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "flavum.node.recovery", str(worker_reads), str(worker_writes)],
+            pass_fds=(worker_reads, worker_writes), env={**os.environ, "PYTHONPATH": path},
+        )
+        os.close(worker_reads)
+        os.close(worker_writes)
+        self._input = Connection(we_write, readable=False)
+        self._output = Connection(we_read, writable=False)
+        self.recover([])  # answers once it has started
+
+    def recover(self, raws: list[bytes]) -> list[Recovered | FlavumError]:
+        self._input.send(raws)
+        results: list[Recovered | FlavumError] = self._output.recv()
+        return results
+
+    def close(self) -> None:
+        self._input.close()
+        self._output.close()
+        self._process.wait()
+
+
+def serve(requests: Connection, answers: Connection) -> None:
     """A worker process: recovers each chunk it receives until its input ends."""
     while True:
         try:
-            raws = connection.recv()
+            raws = requests.recv()
         except EOFError:
             return
-        connection.send([_recover(raw) for raw in raws])
+        answers.send([_recover(raw) for raw in raws])
 
 
 def _recover(raw: bytes) -> Recovered | FlavumError:
@@ -134,3 +170,8 @@ def _recover(raw: bytes) -> Recovered | FlavumError:
         return recover_transaction(raw)
     except FlavumError as exc:
         return exc
+
+
+if __name__ == "__main__":
+    serve(Connection(int(sys.argv[1]), writable=False),
+          Connection(int(sys.argv[2]), readable=False))

@@ -255,17 +255,18 @@ class Sequencer:
         """Accept a transaction a user forced on a ledger: (its receipt, its seq), or (None,
         the seq it was refused at: the one the next transaction would take), refusals being
         judged on the state before that seq. Raises DuplicateTransaction if already taken."""
-        refused: InvalidTransaction | None = None
+        item: Recovered | InvalidTransaction
         try:
-            recovered: Recovered | InvalidTransaction = self.recovery.recover(raw)
+            item = self.recovery.recover(raw)
         except InvalidTransaction as exc:
-            recovered = exc
-        else:
-            if recovered.tx.is_system:
-                refused = MalformedTransaction("a deposit cannot be forced")
-        submission = _Submission(refused or recovered, None, forced=True)
-        if refused is None and not isinstance(recovered, InvalidTransaction):
-            submission.execution = self._execute(recovered.tx)
+            item = exc  # refused in sequence, like any other refusal
+        execution = None
+        if isinstance(item, Recovered):
+            if item.tx.is_system:
+                item = MalformedTransaction("deposits come from a ledger watcher, not from users")
+            else:
+                execution = self._execute(item.tx)
+        submission = _Submission(item, execution, forced=True)
         try:
             receipt = self._commit(submission)
         except DuplicateTransaction:
@@ -296,13 +297,15 @@ class Sequencer:
             self._leading = True
         if not lead:
             submission.done.acquire()  # finished, or handed the lead
-        while not submission.finished:
-            self._commit_group()
-        with self._queue_lock:
-            if self._queue:
-                self._queue[0].done.release()  # the next leader
-            else:
-                self._leading = False
+            lead = not submission.finished
+        if lead:
+            while not submission.finished:
+                self._commit_group()
+            with self._queue_lock:
+                if self._queue:
+                    self._queue[0].done.release()  # the next leader
+                else:
+                    self._leading = False
         if isinstance(submission.result, BaseException):
             raise submission.result
         return submission.result

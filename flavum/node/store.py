@@ -252,9 +252,6 @@ class Store:
 
     # --- transactions ---
 
-    def has_tx(self, tx_hash: Hash32) -> bool:
-        return self._one("SELECT 1 FROM txs WHERE hash = ?", (tx_hash,)) is not None
-
     def known_txs(self, tx_hashes: list[Hash32]) -> set[Hash32]:
         """Which of `tx_hashes` are already recorded."""
         marks = ", ".join("?" for _ in tx_hashes)
@@ -337,25 +334,20 @@ class Store:
             self._write_state_changes(changes)
 
     def _write_state_changes(self, changes: StateChanges) -> None:
-        for address, nonce in changes.nonces.items():
-            self._conn.execute("INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
-                               (address, nonce))
-        for (address, asset), amount in changes.balances.items():
-            if amount:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
-                    (address, asset, str(amount)))
-            else:
-                self._conn.execute("DELETE FROM balances WHERE address = ? AND asset = ?",
-                                   (address, asset))
-        for object_id, obj in changes.objects.items():
-            if obj is None:
-                self._conn.execute("DELETE FROM objects WHERE object_id = ?", (object_id,))
-            else:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO objects(object_id, kind, owner, entry)"
-                    " VALUES (?, ?, ?, ?)",
-                    (object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))))
+        execute = self._conn.executemany  # one call per table: a block changes many rows
+        execute("INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
+                list(changes.nonces.items()))
+        balances = changes.balances.items()
+        execute("INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
+                [(address, asset, str(amount)) for (address, asset), amount in balances if amount])
+        execute("DELETE FROM balances WHERE address = ? AND asset = ?",
+                [key for key, amount in balances if not amount])
+        objects = changes.objects.items()
+        execute("DELETE FROM objects WHERE object_id = ?",
+                [(object_id,) for object_id, obj in objects if obj is None])
+        execute("INSERT OR REPLACE INTO objects(object_id, kind, owner, entry) VALUES (?, ?, ?, ?)",
+                [(object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj)))
+                 for object_id, obj in objects if obj is not None])
 
     def last_block(self) -> BlockRecord | None:
         row = self._one(_SELECT_BLOCKS + " ORDER BY number DESC LIMIT 1", ())
