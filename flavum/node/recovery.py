@@ -12,14 +12,18 @@ what they decode to, the hash and the signer, so what the sequencer executes and
 the signer was recovered from.
 """
 
+from __future__ import annotations  # threading.Lock is a function at run time
+
 import math
 import os
 import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import overload
 
 from flavum.core.errors import FlavumError
 from flavum.core.transactions import Recovered, recover_transaction
@@ -30,14 +34,15 @@ MAX_CHUNK = 64  # transactions a worker takes at once: enough to spread the hand
 class _Job:
     """A raw transaction waiting for a worker, and its outcome."""
 
-    __slots__ = ("done", "raw", "result")
+    __slots__ = ("done", "raw", "result", "take", "taken")
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, done: threading.Lock,
+                 take: Callable[[Recovered], bool] | None) -> None:
         self.raw = raw
         self.result: Recovered | FlavumError  # set before `done` is released
-        # Held until the result is in: the submitting thread blocks on acquiring it.
-        self.done = threading.Lock()
-        self.done.acquire()
+        self.done = done  # held until then: the submitting thread blocks on acquiring it
+        self.take = take
+        self.taken = False
 
 
 class SignerRecovery:
@@ -52,13 +57,28 @@ class SignerRecovery:
         self._ready = threading.Semaphore(0)  # released by each worker's first answer
         self._closed = False
 
-    def recover(self, raw: bytes) -> Recovered:
-        """Raises MalformedTransaction if `raw` does not decode."""
+    @overload
+    def recover(self, raw: bytes) -> Recovered: ...
+
+    @overload
+    def recover(self, raw: bytes, done: threading.Lock,
+                take: Callable[[Recovered], bool]) -> Recovered | None: ...
+
+    def recover(self, raw: bytes, done: threading.Lock | None = None,
+                take: Callable[[Recovered], bool] | None = None) -> Recovered | None:
+        """Raises MalformedTransaction if `raw` does not decode.
+
+        `take`: called by a worker's feeder with the recovered transaction; if it takes it on
+        (True), `recover` returns None once `done` (a held lock) is released by whoever it
+        was handed to. Without a worker, `take` is not called."""
         with self._cond:
             inline = self.workers == 0 or self._in_flight == 0 or self._closed
             self._in_flight += 1
             if not inline:
-                job = _Job(raw)
+                if done is None:
+                    done = threading.Lock()
+                    done.acquire()
+                job = _Job(raw, done, take)
                 self._queue.append(job)
                 self._cond.notify()
                 if not self._threads:
@@ -70,6 +90,8 @@ class SignerRecovery:
         finally:
             with self._cond:
                 self._in_flight -= 1
+        if job.taken:
+            return None
         if isinstance(job.result, FlavumError):
             raise job.result
         return job.result
@@ -119,6 +141,12 @@ class SignerRecovery:
                 worker = _Worker()
             for job, result in zip(chunk, results, strict=True):
                 job.result = result
+                if job.take is not None and isinstance(result, Recovered):
+                    # Marked first: once taken, `done` may be released by another thread.
+                    job.taken = True
+                    if job.take(result):
+                        continue
+                    job.taken = False
                 job.done.release()
         worker.close()
 

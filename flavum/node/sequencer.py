@@ -109,9 +109,10 @@ class _Submission:
 
     __slots__ = ("done", "execution", "finished", "forced", "result", "recovered", "refused_at")
 
-    def __init__(self, recovered: Recovered | InvalidTransaction, execution: Execution | None,
-                 forced: bool) -> None:
-        self.recovered = recovered  # or why its bytes were refused before any state was read
+    def __init__(self, recovered: Recovered | InvalidTransaction | None,
+                 execution: Execution | None, forced: bool) -> None:
+        # Or why its bytes were refused before any state was read; None until recovered.
+        self.recovered = recovered
         self.execution = execution
         self.forced = forced
         self.finished = False
@@ -246,10 +247,16 @@ class Sequencer:
 
     def submit(self, raw: bytes) -> Receipt:
         """Accept a signed transaction in its wire encoding, or raise its typed error."""
-        recovered = self.recovery.recover(raw)
+        submission = _Submission(None, None, forced=False)
+        recovered = self.recovery.recover(raw, submission.done,
+                                          lambda r: self._take(submission, r))
+        if recovered is None:  # a recovery worker queued it for the group commit
+            return self._outcome(submission)
         if recovered.tx.is_system:
             raise MalformedTransaction("deposits come from a ledger watcher, not from users")
-        return self._accept(recovered)
+        submission.recovered = recovered
+        submission.execution = self._execute(recovered.tx)
+        return self._commit(submission)
 
     def submit_forced(self, raw: bytes) -> tuple[Receipt | None, int]:
         """Accept a transaction a user forced on a ledger: (its receipt, its seq), or (None,
@@ -279,26 +286,42 @@ class Sequencer:
 
     def submit_system(self, tx: Transaction) -> Receipt:
         """Accept a system transaction (a deposit seen by a ledger watcher)."""
-        return self._accept(recover_transaction(encode_transaction(tx)))
+        return self._commit(_Submission(recover_transaction(encode_transaction(tx)), None,
+                                        forced=False))
 
     def close(self) -> None:
         self.recovery.close()
-
-    def _accept(self, recovered: Recovered) -> Receipt:
-        return self._commit(_Submission(recovered, self._execute(recovered.tx), forced=False))
 
     def _commit(self, submission: _Submission) -> Receipt:
         """Queue `submission` and return its receipt once its group is durable, or raise its
         error. The first submission to find nobody committing leads; a leader commits groups
         until its own submission is in one, then hands the lead to the first one waiting."""
+        if not self._enqueue(submission):
+            submission.done.acquire()  # finished, or handed the lead
+        return self._outcome(submission)
+
+    def _take(self, submission: _Submission, recovered: Recovered) -> bool:
+        """In a recovery worker's feeder: queue a transaction that needs nothing more from its
+        submitting thread, which then wakes only once (its group durable, or to lead)."""
+        if recovered.tx.is_system or self._needs_executor(recovered.tx):
+            return False
+        submission.recovered = recovered
+        if self._enqueue(submission):
+            submission.done.release()  # nobody was leading: its thread leads
+        return True
+
+    def _enqueue(self, submission: _Submission) -> bool:
+        """Queue `submission`; True if nobody was leading, so that its thread must lead."""
         with self._queue_lock:
             self._queue.append(submission)
             lead = not self._leading
             self._leading = True
-        if not lead:
-            submission.done.acquire()  # finished, or handed the lead
-            lead = not submission.finished
-        if lead:
+        return lead
+
+    def _outcome(self, submission: _Submission) -> Receipt:
+        """The receipt of a woken submission, or its error; one woken to lead (not finished)
+        commits groups until it is in one, then hands the lead on."""
+        if not submission.finished:
             while not submission.finished:
                 self._commit_group()
             with self._queue_lock:
@@ -351,8 +374,8 @@ class Sequencer:
         for submission in group:
             try:
                 recovered = submission.recovered
-                if isinstance(recovered, InvalidTransaction):
-                    raise recovered
+                if not isinstance(recovered, Recovered):
+                    raise recovered or MalformedTransaction("not recovered")  # never: queued
                 tx = recovered.tx
                 # A replayed deposit is refused by the state itself (DepositAlreadyApplied).
                 if not tx.is_system and recovered.tx_hash in taken:
@@ -378,6 +401,9 @@ class Sequencer:
             self._note_asset(tx)
             seq += 1
         return accepted
+
+    def _needs_executor(self, tx: Transaction) -> bool:
+        return self.executor is not None and isinstance(tx.body, DeployModel | SubmitData | Infer)
 
     def _execute(self, tx: Transaction) -> Execution | None:
         """Run an inference outside the lock; the state transition re-checks everything.
