@@ -153,8 +153,8 @@ def main() -> None:
              run_baseline(config("one"), raws)),
             ("decode + signature recovery only (one core)", run_signatures_only(raws)),
             ("core: decode + signature + STF + root per block", run_core_only(config("one"), raws)),
-            ("sequencer, per-transaction commit (1 submitter)", single),
-            (f"sequencer, group commit ({args.submitters} submitters)", grouped),
+            ("Flavum sequencer, per-transaction commit (1 submitter)", single),
+            (f"Flavum sequencer, group commit ({args.submitters} submitters)", grouped),
         ]
     base = rows[0][1]
     print(f"{args.txs} signed transfers among {args.accounts} accounts, blocks of 500")
