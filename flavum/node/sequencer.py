@@ -322,13 +322,15 @@ class Sequencer:
         """The receipt of a woken submission, or its error; one woken to lead (not finished)
         commits groups until it is in one, then hands the lead on."""
         if not submission.finished:
-            while not submission.finished:
-                self._commit_group()
-            with self._queue_lock:
-                if self._queue:
-                    self._queue[0].done.release()  # the next leader
-                else:
-                    self._leading = False
+            try:
+                while not submission.finished:
+                    self._commit_group()
+            finally:  # even if a listener raised: the others must not wait for a leader
+                with self._queue_lock:
+                    if self._queue:
+                        self._queue[0].done.release()  # the next leader
+                    else:
+                        self._leading = False
         if isinstance(submission.result, BaseException):
             raise submission.result
         return submission.result
@@ -340,28 +342,37 @@ class Sequencer:
             room = max(1, self.config.block_max_txs - self._pending)
             with self._queue_lock:
                 group = [self._queue.popleft() for _ in range(min(room, len(self._queue)))]
+            try:
+                accepted = self._write_group(group)
+                for _, row in accepted:
+                    crash_point("accepted")
+                    self._next_seq = row.seq + 1
+                    self._pending += 1
+                if self._pending >= self.config.block_max_txs:
+                    self.produce_block()
+                for receipt, _ in accepted:  # under the lock: listeners see sequence order
+                    for listener in self.listeners:
+                        listener(receipt)
+            finally:
+                for submission in group:
+                    submission.finished = True
+                    submission.done.release()
+
+    def _write_group(self, group: list[_Submission]) -> list[tuple[Receipt, AcceptedTx]]:
+        """Apply the group and write its accepted transactions durably. If either fails, the
+        group's accepted ones get the error instead of a receipt, and the live state, which may
+        have gone ahead of the store, is rebuilt from it."""
+        try:
             accepted = self._apply_group(group)
             if accepted:
-                try:
-                    self.store.add_txs([row for _, row in accepted])
-                except BaseException as exc:
-                    for submission in group:
-                        if isinstance(submission.result, Receipt):
-                            submission.result = exc
-                    self._load_state()  # the live state went ahead of the store: rebuild it
-                    accepted = []
-            for _, row in accepted:
-                crash_point("accepted")
-                self._next_seq = row.seq + 1
-                self._pending += 1
-            if self._pending >= self.config.block_max_txs:
-                self.produce_block()
-            for receipt, _ in accepted:  # under the lock: listeners see sequence order
-                for listener in self.listeners:
-                    listener(receipt)
-        for submission in group:
-            submission.finished = True
-            submission.done.release()
+                self.store.add_txs([row for _, row in accepted])
+            return accepted
+        except Exception as exc:
+            for submission in group:
+                if not isinstance(getattr(submission, "result", None), Exception):
+                    submission.result = exc
+            self._load_state()
+            return []
 
     def _apply_group(self, group: list[_Submission]) -> list[tuple[Receipt, AcceptedTx]]:
         """Apply each submission to the live state in turn: the accepted ones with their rows

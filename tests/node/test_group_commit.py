@@ -190,3 +190,18 @@ def test_worker_processes_recover_what_the_submitter_would(rig):
         thread.join()
     recovery.close()
     assert results == {i: outcome(recover_transaction, raw) for i, raw in enumerate(raws)}
+
+
+def test_a_failing_listener_hands_the_lead_on(rig):
+    config, store, sequencer = rig
+
+    def listener(receipt):
+        sequencer.listeners.remove(listener)
+        raise RuntimeError("listener failed")
+
+    sequencer.listeners.append(listener)
+    with pytest.raises(RuntimeError):
+        sequencer.submit(signed(config, ALICE_KEY, 0, BOB, 10))
+    assert store.count_txs() == 1  # durable before the listeners ran
+    assert not sequencer._leading and not sequencer._queue
+    assert sequencer.submit(signed(config, ALICE_KEY, 1, BOB, 10)).seq == 2
