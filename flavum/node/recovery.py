@@ -122,8 +122,9 @@ class SignerRecovery:
 
     def _feed(self) -> None:
         """One worker process's feeder: sends it chunks of queued jobs, hands out the results.
-        A worker that dies is replaced; the chunk it held is recovered here."""
-        worker = _Worker()
+        A worker that dies is replaced; the chunk it held (and any chunk while no worker will
+        start) is recovered here."""
+        worker = _start_worker()
         self._ready.release()
         while True:
             with self._cond:
@@ -134,11 +135,14 @@ class SignerRecovery:
                 size = min(MAX_CHUNK, math.ceil(len(self._queue) / self.workers))
                 chunk = [self._queue.popleft() for _ in range(size)]
             try:
+                if worker is None:
+                    raise EOFError("no worker")
                 results = worker.recover([job.raw for job in chunk])
             except (OSError, EOFError):
                 results = [_recover(job.raw) for job in chunk]
-                worker.close()
-                worker = _Worker()
+                if worker is not None:
+                    worker.close()
+                worker = _start_worker()
             for job, result in zip(chunk, results, strict=True):
                 job.result = result
                 if job.take is not None and isinstance(result, Recovered):
@@ -148,7 +152,8 @@ class SignerRecovery:
                         continue
                     job.taken = False
                 job.done.release()
-        worker.close()
+        if worker is not None:
+            worker.close()
 
 
 class _Worker:
@@ -181,6 +186,13 @@ class _Worker:
         self._input.close()
         self._output.close()
         self._process.wait()
+
+
+def _start_worker() -> _Worker | None:
+    try:
+        return _Worker()
+    except (OSError, EOFError):
+        return None  # recovered in the feeder meanwhile
 
 
 def serve(requests: Connection, answers: Connection) -> None:
