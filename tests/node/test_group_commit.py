@@ -3,8 +3,11 @@ receipts in one gap-free sequence, a refused transaction in a group changes noth
 nobody else, a failed write leaves no trace in the live state, and the workers' recoveries are
 the same as the submitting thread's, errors included."""
 
+import os
+import signal
 import threading
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -205,3 +208,38 @@ def test_a_failing_listener_hands_the_lead_on(rig):
     assert store.count_txs() == 1  # durable before the listeners ran
     assert not sequencer._leading and not sequencer._queue
     assert sequencer.submit(signed(config, ALICE_KEY, 1, BOB, 10)).seq == 2
+
+
+def test_a_killed_worker_is_replaced_and_its_chunk_recovered(rig):
+    config, _, _ = rig
+    recovery = SignerRecovery(1)
+    recovery.start()
+    workers = [pid for pid in children() if b"flavum.node.recovery" in cmdline(pid)]
+    assert len(workers) == 1
+    os.kill(workers[0], signal.SIGKILL)
+    os.waitpid(workers[0], 0)
+    raws = list(cases(config).values()) * 3
+    results: dict[int, object] = {}
+
+    def recover(index):
+        results[index] = outcome(recovery.recover, raws[index])
+
+    threads = [threading.Thread(target=recover, args=(i,)) for i in range(len(raws))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recovery.close()
+    assert results == {i: outcome(recover_transaction, raw) for i, raw in enumerate(raws)}
+
+
+def children() -> list[int]:
+    return [int(pid) for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()]
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        return b""
