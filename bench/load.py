@@ -107,6 +107,8 @@ def run(clients: int, seconds: float) -> dict[str, object]:
         result: dict[str, object] = {
             "clients": clients, "seconds": round(elapsed, 1),
             "errors": dict(errors), "node_peak_rss_mb": round(peak_rss_mb(node.pid), 1),
+            # the node's child processes: signature recovery workers, prover workers
+            "children_peak_rss_mb": [round(peak_rss_mb(pid), 1) for pid in children(node.pid)],
         }
         for kind, values in latencies.items():
             values.sort()
@@ -122,6 +124,11 @@ def run(clients: int, seconds: float) -> dict[str, object]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def children(pid: int) -> list[int]:
+    return [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+            for child in (task / "children").read_text().split()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=8)
@@ -135,7 +142,8 @@ def main() -> int:
         if isinstance(row, dict):
             print(f"{kind:<10} {row['requests']:>9} {row['per_s']:>8} {row['p50_ms']:>8} "
                   f"{row['p99_ms']:>8}")
-    print(f"errors: {result['errors'] or 'none'}; node peak RSS {result['node_peak_rss_mb']} MB")
+    print(f"errors: {result['errors'] or 'none'}; node peak RSS {result['node_peak_rss_mb']} MB;"
+          f" its child processes' {result['children_peak_rss_mb']} MB")
     return 0
 
 

@@ -153,9 +153,12 @@ def compute_subtree_hash(node: _N) -> Hash32:
     if isinstance(node, SmtLeaf):
         node.hash = compute_smt_leaf_hash(node.key, node.value_hash)
     elif isinstance(node, SmtInner):
-        node.hash = compute_smt_node_hash(
-            compute_subtree_hash(node.left), compute_subtree_hash(node.right)
-        )
+        left, right = node.left, node.right
+        # An empty or clean child answers without a call: after a few writes most children do
+        # (the sequencer computes a root after every transaction).
+        left_hash = ZERO_HASH if left is None else left.hash or compute_subtree_hash(left)
+        right_hash = ZERO_HASH if right is None else right.hash or compute_subtree_hash(right)
+        node.hash = compute_smt_node_hash(left_hash, right_hash)
     return node.hash  # an opaque node's hash is always known
 
 
@@ -308,7 +311,7 @@ class SparseMerkleTree:
         while isinstance(node, SmtInner):
             node.hash = None  # this node's subtree changes
             parent = node
-            parent_bit = compute_key_bit(key_int, depth)
+            parent_bit = (key_int >> (255 - depth)) & 1  # compute_key_bit, inlined: hot loop
             node = node.right if parent_bit else node.left
             depth += 1
         replacement: SmtNode

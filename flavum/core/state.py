@@ -9,6 +9,9 @@ Writes go through `_write`, which records the old value in a journal while a tra
 The tree is brought up to date lazily, from the keys written since, by `compute_state_root`.
 """
 
+# The write functions define closures: their annotations are not evaluated on every call.
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -189,7 +192,7 @@ class State:
                 self._tree.set(leaf_key, value_hash)
         self._dirty.clear()
 
-    def copy(self) -> "State":
+    def copy(self) -> State:
         """An independent copy (used by dry runs and tests)."""
         other = State(self.domain)
         self._sync_tree()

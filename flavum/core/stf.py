@@ -51,6 +51,7 @@ from flavum.core.transactions import (
     Deposit,
     GrantAccess,
     Infer,
+    Recovered,
     SubmitData,
     Transaction,
     Transfer,
@@ -108,12 +109,26 @@ def process_transaction(
     state: State, tx: Transaction, execution: Execution | None = None
 ) -> Outcome:
     """Check and apply `tx`; on any error the state is unchanged and the error propagates."""
+    return _process(state, tx, None, None, execution)
+
+
+def process_recovered(
+    state: State, recovered: Recovered, execution: Execution | None = None
+) -> Outcome:
+    """`process_transaction` of `recovered.tx`, with the signer and hash recovered beforehand
+    from its bytes (`recover_transaction`): the same checks in the same order, the same result."""
+    return _process(state, recovered.tx, recovered.signer, recovered.tx_hash, execution)
+
+
+def _process(state: State, tx: Transaction, signer: Address | None, tx_hash: Hash32 | None,
+             execution: Execution | None) -> Outcome:
     validate_transaction(tx)
     check_domain(state, tx)
     if not tx.is_system:
-        check_signature(tx)
+        # None: not recovered beforehand, or recovered to no key (recovering again says why).
+        check_signature(tx, signer or recover_signer(tx))
         check_nonce(state, tx)
-    tx_hash = compute_tx_hash(tx)
+    tx_hash = tx_hash or compute_tx_hash(tx)
     state.begin()
     try:
         outcome = process_body(state, tx, tx_hash, execution)
@@ -133,8 +148,8 @@ def check_domain(state: State, tx: Transaction) -> None:
         )
 
 
-def check_signature(tx: Transaction) -> None:
-    signer = recover_signer(tx)
+def check_signature(tx: Transaction, signer: Address) -> None:
+    """`signer`: the address `tx`'s signature recovers to."""
     if signer != tx.sender:
         raise BadSignature(f"signed by 0x{signer.hex()}, not by the sender 0x{tx.sender.hex()}")
 

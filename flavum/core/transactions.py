@@ -252,7 +252,11 @@ def compute_signing_hash(tx: Transaction) -> Hash32:
 
 def compute_tx_hash(tx: Transaction) -> Hash32:
     """The transaction's id and its leaf in a batch's tx root; it covers the signature."""
-    return hash_tagged(TX_HASH_TAG, ("bytes32", "bytes"), (compute_signing_hash(tx), tx.signature))
+    return _compute_tx_hash(compute_signing_hash(tx), tx.signature)
+
+
+def _compute_tx_hash(signing_hash: Hash32, signature: Signature) -> Hash32:
+    return hash_tagged(TX_HASH_TAG, ("bytes32", "bytes"), (signing_hash, signature))
 
 
 def sign_transaction(tx: Transaction, private_key: bytes) -> Transaction:
@@ -266,18 +270,49 @@ def sign_transaction(tx: Transaction, private_key: bytes) -> Transaction:
 
 def recover_signer(tx: Transaction) -> Address:
     """The address that signed `tx`; raises BadSignature if the signature is malformed."""
-    if len(tx.signature) != 65:
-        raise BadSignature(f"signature must be 65 bytes, got {len(tx.signature)}")
-    s = int.from_bytes(tx.signature[32:64], "big")
+    return _recover_signer(tx.signature, compute_signing_hash(tx))
+
+
+def _recover_signer(signature: Signature, signing_hash: Hash32) -> Address:
+    if len(signature) != 65:
+        raise BadSignature(f"signature must be 65 bytes, got {len(signature)}")
+    s = int.from_bytes(signature[32:64], "big")
     # Low-s only: otherwise the same transaction would have two valid signatures and two hashes.
     if s > SECPK1_N // 2:
         raise BadSignature("signature s value is not canonical (high s)")
     try:
-        signature = EcdsaSignature(tx.signature)
-        public_key = signature.recover_public_key_from_msg_hash(compute_signing_hash(tx))
+        public_key = EcdsaSignature(signature).recover_public_key_from_msg_hash(signing_hash)
     except Exception as exc:
         raise BadSignature(f"signature does not recover a key: {exc}") from exc
     return Address(public_key.to_canonical_address())
+
+
+@dataclass(frozen=True)
+class Recovered:
+    """A transaction's wire bytes, what they decode to, its hash and the address its signature
+    recovers to, all computed once from those bytes (`recover_transaction`). The sequencer
+    recovers signers in worker processes, off its commit path; `process_recovered` then uses
+    this signer and hash instead of computing them again."""
+
+    raw: bytes
+    tx: Transaction
+    tx_hash: Hash32
+    # None: a system transaction (unsigned), or a signature that recovers no key (the state
+    # transition recovers it again, and raises BadSignature at its own step).
+    signer: Address | None
+
+
+def recover_transaction(raw: bytes) -> Recovered:
+    """Decode `raw` and recover its signer; raises MalformedTransaction if it does not decode."""
+    tx = decode_transaction(raw)
+    signing_hash = compute_signing_hash(tx)
+    signer = None
+    if not tx.is_system:
+        try:
+            signer = _recover_signer(tx.signature, signing_hash)
+        except BadSignature:
+            pass  # raised by the state transition, after the checks that come before it
+    return Recovered(raw, tx, _compute_tx_hash(signing_hash, tx.signature), signer)
 
 
 def address_of(private_key: bytes) -> Address:

@@ -125,6 +125,7 @@ class NodeConfig:
     port: int = DEFAULT_PORT
     max_body_bytes: int = 1 << 20  # any request but an ONNX upload (api.guard)
     max_upload_bytes: int = 96 << 20  # POST /v1/models/compile: base64 ONNX and calibration
+    recover_workers: int = 2  # processes recovering signers under load (0: in the submitter)
     prover: str = "local"  # local | inline | ray
     prover_workers: int = 1
     prover_threads: int | None = None  # RAYON_NUM_THREADS per worker (None: all cores)
@@ -211,6 +212,7 @@ def load_config(home: Path) -> NodeConfig:
             port=int(node.get("port", DEFAULT_PORT)),
             max_body_bytes=int(node.get("max_body_bytes", 1 << 20)),
             max_upload_bytes=int(node.get("max_upload_bytes", 96 << 20)),
+            recover_workers=int(node.get("recover_workers", 2)),
             prover=str(prover.get("backend", "local")),
             prover_workers=int(prover.get("workers", 1)),
             prover_threads=int(prover["threads_per_worker"]) if "threads_per_worker" in prover
@@ -247,6 +249,7 @@ def write_config(config: NodeConfig) -> Path:
         f"port = {config.port}",
         f"max_body_bytes = {config.max_body_bytes}  # a request's body (413 past it)",
         f"max_upload_bytes = {config.max_upload_bytes}  # an ONNX upload's",
+        f"recover_workers = {config.recover_workers}  # signature recovery processes under load",
         "",
         "[batching]",
         f"block_max_txs = {config.block_max_txs}",

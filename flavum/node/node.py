@@ -122,5 +122,6 @@ class Node:
     def close(self) -> None:
         for link in self.ledgers:
             link.watcher.close()
+        self.sequencer.close()
         self.pool.close()
         self.store.close()

@@ -2,9 +2,19 @@
 
 A submitted transaction is checked and applied to the live state immediately; if it is valid
 it is written to the store before the receipt is returned (a soft confirmation), otherwise the
-caller gets the typed error and nothing changes. Accepted transactions wait in the mempool
-(accepted, not yet in a block) until a block is produced, by count or by time; blocks are
-sealed into batches, by count or by time, each with its header of roots.
+caller gets the typed error and nothing changes. Signers are recovered before that, in worker
+processes when many transactions come at once (recovery.py).
+
+Group commit: concurrent submissions queue up; one submitting thread at a time (the leader)
+applies what is queued, transaction by transaction, each with the state root after it, and
+writes the accepted ones in one SQL transaction; only then does each submitter get its receipt,
+or its typed error (a refused transaction changes nothing, the others go on). The leader then
+hands the lead to the first submission still waiting. A lone transaction is committed at once,
+by its own thread: groups form by themselves under load, no timer holds anything back.
+
+Accepted transactions wait in the mempool (accepted, not yet in a block) until a block is
+produced, by count or by time; blocks are sealed into batches, by count or by time, each with
+its header of roots.
 
 On start the sequencer rebuilds the state by replaying the stored log from genesis and checks
 every stored block root on the way, so a node killed at any point resumes where it was.
@@ -12,10 +22,12 @@ every stored block root on the way, so a node killed at any point resumes where 
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from flavum.core import types
 from flavum.core.batch import (
     BatchHeader,
     compute_batch_hash,
@@ -40,34 +52,22 @@ from flavum.core.state import (
     get_nonce,
     get_object,
 )
-from flavum.core.stf import (
-    Execution,
-    Outcome,
-    apply_block,
-    process_transaction,
-)
+from flavum.core.stf import Execution, Outcome, apply_block, process_recovered, process_transaction
 from flavum.core.transactions import (
     DeployModel,
     Infer,
+    Recovered,
     SubmitData,
     Transaction,
-    compute_tx_hash,
     decode_transaction,
     encode_transaction,
+    recover_transaction,
 )
-from flavum.core.types import (
-    ZERO_HASH,
-    Address,
-    Amount,
-    AssetId,
-    Hash32,
-    Nonce,
-    ObjectId,
-    ObjectKind,
-)
+from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, Nonce, ObjectId
 from flavum.node.config import NodeConfig
 from flavum.node.failpoints import crash_point
-from flavum.node.store import BatchRecord, BlockRecord, StateChanges, Store
+from flavum.node.recovery import SignerRecovery
+from flavum.node.store import AcceptedTx, BatchRecord, BlockRecord, StateChanges, Store
 
 DATA_POINTER_TAG = compute_tag("batch.data")
 
@@ -102,6 +102,25 @@ class Receipt:
     seq: int
     outcome: Outcome
     execution: Execution | None
+
+
+class _Submission:
+    """A transaction waiting in the group-commit queue, and what came of it."""
+
+    __slots__ = ("done", "execution", "finished", "forced", "result", "recovered", "refused_at")
+
+    def __init__(self, recovered: Recovered | InvalidTransaction | None,
+                 execution: Execution | None, forced: bool) -> None:
+        # Or why its bytes were refused before any state was read; None until recovered.
+        self.recovered = recovered
+        self.execution = execution
+        self.forced = forced
+        self.finished = False
+        self.result: Receipt | BaseException  # set before it is finished
+        self.refused_at: int | None = None  # forced and refused: the seq it would have taken
+        # Held until the submission is finished or handed the lead: its thread blocks on it.
+        self.done = threading.Lock()
+        self.done.acquire()
 
 
 class _LoggedTable(dict[Any, Any]):
@@ -166,17 +185,15 @@ class Sequencer:
         self.store = store
         self.executor = executor
         self.clock = clock
-        self._lock = threading.RLock()
+        self.recovery = SignerRecovery(config.recover_workers)
+        self._lock = threading.RLock()  # the live state, blocks and batches
+        self._queue: deque[_Submission] = deque()  # waiting for a group commit
+        self._queue_lock = threading.Lock()  # the queue and the lead
+        self._leading = False  # a submitter is committing groups
         self.genesis = config.genesis_state
-        self.state = self.genesis.state()
         self.genesis_root = self.genesis.root
-        self._written = WriteLog(self.state)
-        # The state as of the last sealed batch: the pre-state of the next batch's witness.
-        self.sealed_state = self.state.copy() if publisher is not None else None
-        self.assets: set[AssetId] = {DEV_ASSET} if config.genesis else set()  # every asset moved
         self._check_genesis()
-        self._pending = 0  # accepted transactions not yet in a block
-        self._replay()
+        self._load_state()
         now = clock()
         self._last_block_at = now
         self._last_batch_at = now
@@ -195,6 +212,17 @@ class Sequencer:
                 f"for {identity}: its transactions are signed for that rollup, and are never "
                 "posted to another (`flavum l1 deploy --force` moves a replaced rollup's store "
                 "aside)")
+
+    def _load_state(self) -> None:
+        """The live state: genesis, then every stored transaction replayed."""
+        self.state = self.genesis.state()
+        self._written = WriteLog(self.state)
+        # The state as of the last sealed batch: the pre-state of the next batch's witness.
+        self.sealed_state = self.state.copy() if self.publisher is not None else None
+        self.assets: set[AssetId] = {DEV_ASSET} if self.config.genesis else set()  # every asset
+        self._pending = 0  # accepted transactions not yet in a block
+        self._replay()
+        self._next_seq = self.store.next_seq()
 
     def _replay(self) -> None:
         block_roots = {}
@@ -219,55 +247,174 @@ class Sequencer:
 
     def submit(self, raw: bytes) -> Receipt:
         """Accept a signed transaction in its wire encoding, or raise its typed error."""
-        tx = decode_transaction(raw)
-        if tx.is_system:
+        submission = _Submission(None, None, forced=False)
+        recovered = self.recovery.recover(raw, submission.done,
+                                          lambda r: self._take(submission, r))
+        if recovered is None:  # a recovery worker queued it for the group commit
+            return self._outcome(submission)
+        if recovered.tx.is_system:
             raise MalformedTransaction("deposits come from a ledger watcher, not from users")
-        return self._accept(tx, raw)
+        submission.recovered = recovered
+        submission.execution = self._execute(recovered.tx)
+        return self._commit(submission)
 
     def submit_forced(self, raw: bytes) -> tuple[Receipt | None, int]:
         """Accept a transaction a user forced on a ledger: (its receipt, its seq), or (None,
         the seq it was refused at: the one the next transaction would take), refusals being
         judged on the state before that seq. Raises DuplicateTransaction if already taken."""
-        with self._lock:
-            try:
-                receipt = self.submit(raw)
-            except DuplicateTransaction:
+        item: Recovered | InvalidTransaction
+        try:
+            item = self.recovery.recover(raw)
+        except InvalidTransaction as exc:
+            item = exc  # refused in sequence, like any other refusal
+        execution = None
+        if isinstance(item, Recovered):
+            if item.tx.is_system:
+                item = MalformedTransaction("deposits come from a ledger watcher, not from users")
+            else:
+                execution = self._execute(item.tx)
+        submission = _Submission(item, execution, forced=True)
+        try:
+            receipt = self._commit(submission)
+        except DuplicateTransaction:
+            raise
+        except InvalidTransaction:
+            if submission.refused_at is None:
                 raise
-            except InvalidTransaction:
-                return None, self.store.next_seq()
-            return receipt, receipt.seq
+            return None, submission.refused_at
+        return receipt, receipt.seq
 
     def submit_system(self, tx: Transaction) -> Receipt:
         """Accept a system transaction (a deposit seen by a ledger watcher)."""
-        return self._accept(tx, encode_transaction(tx))
+        return self._commit(_Submission(recover_transaction(encode_transaction(tx)), None,
+                                        forced=False))
 
-    def _accept(self, tx: Transaction, raw: bytes) -> Receipt:
-        execution = self._execute(tx)
+    def close(self) -> None:
+        self.recovery.close()
+
+    def _commit(self, submission: _Submission) -> Receipt:
+        """Queue `submission` and return its receipt once its group is durable, or raise its
+        error. The first submission to find nobody committing leads; a leader commits groups
+        until its own submission is in one, then hands the lead to the first one waiting."""
+        if not self._enqueue(submission):
+            submission.done.acquire()  # finished, or handed the lead
+        return self._outcome(submission)
+
+    def _take(self, submission: _Submission, recovered: Recovered) -> bool:
+        """In a recovery worker's feeder: queue a transaction that needs nothing more from its
+        submitting thread, which then wakes only once (its group durable, or to lead)."""
+        if recovered.tx.is_system or self._needs_executor(recovered.tx):
+            return False
+        submission.recovered = recovered
+        if self._enqueue(submission):
+            submission.done.release()  # nobody was leading: its thread leads
+        return True
+
+    def _enqueue(self, submission: _Submission) -> bool:
+        """Queue `submission`; True if nobody was leading, so that its thread must lead."""
+        with self._queue_lock:
+            self._queue.append(submission)
+            lead = not self._leading
+            self._leading = True
+        return lead
+
+    def _outcome(self, submission: _Submission) -> Receipt:
+        """The receipt of a woken submission, or its error; one woken to lead (not finished)
+        commits groups until it is in one, then hands the lead on."""
+        if not submission.finished:
+            try:
+                while not submission.finished:
+                    self._commit_group()
+            finally:  # even if a listener raised: the others must not wait for a leader
+                with self._queue_lock:
+                    if self._queue:
+                        self._queue[0].done.release()  # the next leader
+                    else:
+                        self._leading = False
+        if isinstance(submission.result, BaseException):
+            raise submission.result
+        return submission.result
+
+    def _commit_group(self) -> None:
+        """Apply the queued submissions (up to the room left in the block), write the accepted
+        ones in one SQL transaction, then finish them all."""
         with self._lock:
-            outcome = self._apply(tx, execution)
+            room = max(1, self.config.block_max_txs - self._pending)
+            with self._queue_lock:
+                group = [self._queue.popleft() for _ in range(min(room, len(self._queue)))]
+            try:
+                accepted = self._write_group(group)
+                for _, row in accepted:
+                    crash_point("accepted")
+                    self._next_seq = row.seq + 1
+                    self._pending += 1
+                if self._pending >= self.config.block_max_txs:
+                    self.produce_block()
+                for receipt, _ in accepted:  # under the lock: listeners see sequence order
+                    for listener in self.listeners:
+                        listener(receipt)
+            finally:
+                for submission in group:
+                    submission.finished = True
+                    submission.done.release()
+
+    def _write_group(self, group: list[_Submission]) -> list[tuple[Receipt, AcceptedTx]]:
+        """Apply the group and write its accepted transactions durably. If either fails, the
+        group's accepted ones get the error instead of a receipt, and the live state, which may
+        have gone ahead of the store, is rebuilt from it."""
+        try:
+            accepted = self._apply_group(group)
+            if accepted:
+                self.store.add_txs([row for _, row in accepted])
+            return accepted
+        except Exception as exc:
+            for submission in group:
+                if not isinstance(getattr(submission, "result", None), Exception):
+                    submission.result = exc
+            self._load_state()
+            return []
+
+    def _apply_group(self, group: list[_Submission]) -> list[tuple[Receipt, AcceptedTx]]:
+        """Apply each submission to the live state in turn: the accepted ones with their rows
+        and receipts; a refused one gets its error and leaves the state as it was."""
+        hashes = [s.recovered.tx_hash for s in group
+                  if isinstance(s.recovered, Recovered) and not s.recovered.tx.is_system]
+        taken = self.store.known_txs(hashes) if hashes else set()
+        seq = self._next_seq
+        accepted = []
+        for submission in group:
+            try:
+                recovered = submission.recovered
+                if not isinstance(recovered, Recovered):
+                    raise recovered or MalformedTransaction("not recovered")  # never: queued
+                tx = recovered.tx
+                # A replayed deposit is refused by the state itself (DepositAlreadyApplied).
+                if not tx.is_system and recovered.tx_hash in taken:
+                    raise DuplicateTransaction("this transaction was already accepted")
+                outcome = process_recovered(self.state, recovered, submission.execution)
+            except Exception as exc:
+                submission.result = exc
+                if submission.forced and isinstance(exc, InvalidTransaction) and not isinstance(
+                        exc, DuplicateTransaction):
+                    submission.refused_at = seq
+                continue
+            taken.add(recovered.tx_hash)
             # Every transaction commits the state root after it: the one-step fraud proof
             # re-executes a single transaction between two such roots.
             commitment = compute_tx_commitment(outcome.tx_hash, compute_state_root(self.state),
                                                outcome.trace, outcome.withdrawal)
-            seq = self.store.add_tx(
-                commitment, raw, tx.sender, tx.type.name, execution, outcome.object_id,
-                outcome.trace, outcome.withdrawal, self.clock(),
-            )
-            crash_point("accepted")
-            self._pending += 1
+            row = AcceptedTx(seq, commitment, recovered.raw, tx.sender, tx.type.name,
+                             submission.execution, outcome.object_id, outcome.trace,
+                             outcome.withdrawal, self.clock())
+            receipt = Receipt(outcome.tx_hash, seq, outcome, submission.execution)
+            submission.result = receipt
+            accepted.append((receipt, row))
             self._note_asset(tx)
-            if self._pending >= self.config.block_max_txs:
-                self.produce_block()
-            receipt = Receipt(outcome.tx_hash, seq, outcome, execution)
-            for listener in self.listeners:  # under the lock: listeners see sequence order
-                listener(receipt)
-        return receipt
+            seq += 1
+        return accepted
 
-    def _apply(self, tx: Transaction, execution: Execution | None) -> Outcome:
-        # A replayed deposit is refused by the state itself (DepositAlreadyApplied).
-        if not tx.is_system and self.store.has_tx(compute_tx_hash(tx)):
-            raise DuplicateTransaction("this transaction was already accepted")
-        return process_transaction(self.state, tx, execution)
+    def _needs_executor(self, tx: Transaction) -> bool:
+        return self.executor is not None and isinstance(tx.body, DeployModel | SubmitData | Infer)
 
     def _execute(self, tx: Transaction) -> Execution | None:
         """Run an inference outside the lock; the state transition re-checks everything.
@@ -285,9 +432,9 @@ class Sequencer:
         with self._lock:
             model = get_object(self.state, body.model_id)
             data = get_object(self.state, body.data_id)
-        if model is None or data is None or model.kind != ObjectKind.MODEL:
+        if model is None or data is None or model.kind != types.ObjectKind.MODEL:
             return None  # process_transaction raises the precise error
-        if data.kind != ObjectKind.DATA:
+        if data.kind != types.ObjectKind.DATA:
             return None
         return self.executor.execute(model, data)
 

@@ -30,15 +30,7 @@ from flavum.core.codec import (
 )
 from flavum.core.state import Object
 from flavum.core.stf import Execution
-from flavum.core.types import (
-    Address,
-    Amount,
-    AssetId,
-    Hash32,
-    Nonce,
-    ObjectId,
-    ObjectKind,
-)
+from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS txs (
@@ -166,6 +158,22 @@ class StoredTx:
 
 
 @dataclass(frozen=True)
+class AcceptedTx:
+    """An accepted transaction with what it produced, as `Store.add_txs` records it."""
+
+    seq: int
+    commitment: TxCommitment
+    raw: bytes
+    sender: Address
+    tx_type: str
+    execution: Execution | None
+    object_id: ObjectId | None
+    trace: TraceEntry | None
+    withdrawal: Withdrawal | None
+    received_at: float
+
+
+@dataclass(frozen=True)
 class BlockRecord:
     number: int
     first_seq: int
@@ -244,44 +252,36 @@ class Store:
 
     # --- transactions ---
 
-    def has_tx(self, tx_hash: Hash32) -> bool:
-        return self._one("SELECT 1 FROM txs WHERE hash = ?", (tx_hash,)) is not None
+    def known_txs(self, tx_hashes: list[Hash32]) -> set[Hash32]:
+        """Which of `tx_hashes` are already recorded."""
+        marks = ", ".join("?" for _ in tx_hashes)
+        rows = self._all(f"SELECT hash FROM txs WHERE hash IN ({marks})", tuple(tx_hashes))
+        return {Hash32(bytes(r[0])) for r in rows}
 
-    def add_tx(
-        self,
-        commitment: TxCommitment,
-        raw: bytes,
-        sender: Address,
-        tx_type: str,
-        execution: Execution | None,
-        object_id: ObjectId | None,
-        trace: TraceEntry | None,
-        withdrawal: Withdrawal | None,
-        received_at: float,
-    ) -> int:
-        """Record an accepted transaction with what it produced, atomically; return its seq."""
-        tx_hash = commitment.tx_hash
+    def add_txs(self, txs: list[AcceptedTx]) -> None:
+        """Record a group of accepted transactions with what they produced, in one SQL
+        transaction: all of them durable at once, or none."""
         with self._atomic():
-            cur = self._conn.execute(
-                "INSERT INTO txs(hash, raw, execution, sender, type, object_id, received_at,"
+            self._conn.executemany(
+                "INSERT INTO txs(seq, hash, raw, execution, sender, type, object_id, received_at,"
                 " post_state_root, withdrawal_leaf, trace_leaf)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (tx_hash, raw, _dump_execution(execution), sender, tx_type, object_id,
-                 received_at, commitment.post_state_root, commitment.withdrawal_leaf,
-                 commitment.trace_leaf),
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(t.seq, t.commitment.tx_hash, t.raw, _dump_execution(t.execution), t.sender,
+                  t.tx_type, t.object_id, t.received_at, t.commitment.post_state_root,
+                  t.commitment.withdrawal_leaf, t.commitment.trace_leaf) for t in txs],
             )
-            seq = int(cur.lastrowid or 0)
-            if trace is not None:
-                self._conn.execute(
-                    "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
-                    (tx_hash, seq, json.dumps(trace_to_json(trace))),
-                )
-            if withdrawal is not None:
-                self._conn.execute(
-                    "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
-                    (withdrawal.withdrawal_id, seq, json.dumps(withdrawal_to_json(withdrawal))),
-                )
-        return seq
+            for t in txs:
+                if t.trace is not None:
+                    self._conn.execute(
+                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
+                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace))),
+                    )
+                if t.withdrawal is not None:
+                    self._conn.execute(
+                        "INSERT INTO withdrawals(withdrawal_id, seq, entry) VALUES (?, ?, ?)",
+                        (t.withdrawal.withdrawal_id, t.seq,
+                         json.dumps(withdrawal_to_json(t.withdrawal))),
+                    )
 
     def iter_txs(self) -> Iterator[StoredTx]:
         for row in self._all(_SELECT_TXS + " ORDER BY seq", ()):
@@ -334,25 +334,20 @@ class Store:
             self._write_state_changes(changes)
 
     def _write_state_changes(self, changes: StateChanges) -> None:
-        for address, nonce in changes.nonces.items():
-            self._conn.execute("INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
-                               (address, nonce))
-        for (address, asset), amount in changes.balances.items():
-            if amount:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
-                    (address, asset, str(amount)))
-            else:
-                self._conn.execute("DELETE FROM balances WHERE address = ? AND asset = ?",
-                                   (address, asset))
-        for object_id, obj in changes.objects.items():
-            if obj is None:
-                self._conn.execute("DELETE FROM objects WHERE object_id = ?", (object_id,))
-            else:
-                self._conn.execute(
-                    "INSERT OR REPLACE INTO objects(object_id, kind, owner, entry)"
-                    " VALUES (?, ?, ?, ?)",
-                    (object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj))))
+        execute = self._conn.executemany  # one call per table: a block changes many rows
+        execute("INSERT OR REPLACE INTO accounts(address, nonce) VALUES (?, ?)",
+                list(changes.nonces.items()))
+        balances = changes.balances.items()
+        execute("INSERT OR REPLACE INTO balances(address, asset, amount) VALUES (?, ?, ?)",
+                [(address, asset, str(amount)) for (address, asset), amount in balances if amount])
+        execute("DELETE FROM balances WHERE address = ? AND asset = ?",
+                [key for key, amount in balances if not amount])
+        objects = changes.objects.items()
+        execute("DELETE FROM objects WHERE object_id = ?",
+                [(object_id,) for object_id, obj in objects if obj is None])
+        execute("INSERT OR REPLACE INTO objects(object_id, kind, owner, entry) VALUES (?, ?, ?, ?)",
+                [(object_id, int(obj.kind), obj.owner, json.dumps(object_to_json(obj)))
+                 for object_id, obj in objects if obj is not None])
 
     def last_block(self) -> BlockRecord | None:
         row = self._one(_SELECT_BLOCKS + " ORDER BY number DESC LIMIT 1", ())

@@ -17,7 +17,7 @@ from flavum.ml.batching import make_batched
 from flavum.ml.errors import InvalidInput
 from flavum.node.prover import ProofManager
 from flavum.node.sequencer import Receipt
-from flavum.node.store import Store
+from flavum.node.store import AcceptedTx, Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
 from flavum.zk.execution import run_row
 from flavum.zk.fake import FakeProverPool
@@ -124,8 +124,9 @@ class Rig:
         entry = TraceEntry(tx_hash, MODEL, ObjectId(commitment), commitment, outputs,
                            ObjectId(Hash32(b"\x52" * 32)))
         post_root = Hash32(b"\x5a" * 32)  # no state here: any root will do
-        seq = self.store.add_tx(compute_tx_commitment(tx_hash, post_root, entry, None), b"",
-                                ALICE, "Infer", None, None, entry, None, 0.0)
+        seq = self.store.next_seq()
+        self.store.add_txs([AcceptedTx(seq, compute_tx_commitment(tx_hash, post_root, entry, None),
+                                       b"", ALICE, "Infer", None, None, entry, None, 0.0)])
         for listener in self.sequencer.listeners:
             listener(Receipt(tx_hash, seq, Outcome(tx_hash, trace=entry), None))
         return tx_hash
