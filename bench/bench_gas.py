@@ -194,7 +194,7 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
         arg = (object_tuple(w3, obj), (binding.record_hash, binding.srs_hash,
                                        binding.verifier_code_hash, binding.vka_digest,
                                        binding.reusable_code_hash, binding.rows,
-                                       binding.per_row_inputs),
+                                       binding.inputs),
                proof_arg(registration(bound).proof), ledger.reusable_verifier.address,
                list(words))
         ledger._transact("register", USER, ledger.registry.functions.register(
