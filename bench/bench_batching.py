@@ -6,13 +6,16 @@ one-row inputs, so a hashed input gives one Poseidon commitment per inference).
 
 For each circuit setting and N in --sizes: logrows, rows used (the larger of the model's and
 the Poseidon hashes', which run beside each other) and the hashes' rows, setup time, pk size,
-prove time of one proof (median of --reps, each in a fresh pool worker process), peak RSS of
+prove time of one proof (median of --reps rounds, each in a fresh pool worker process), peak RSS of
 that worker, and the per-inference prove time relative to N=1 of the same setting and to the
 baseline: batch 1 with ezkl's default settings (the goal: best N <= 0.1 of it). The batched
 circuits take the input scale of the N=1 circuit, so a row's commitment is the same in every
 circuit of one setting. Each proof is verified.
 
     python bench/bench_batching.py [--sizes 1,8,12,16,24,32] [--settings default] [--reps 1]
+
+All circuits are built first; then each round proves every point once (the baseline too), so
+that on a shared machine a change of load falls on all of them alike.
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from flavum.ml.batching import make_batched  # noqa: E402
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit  # noqa: E402
 from flavum.zk.execution import compute_input_commitment, run_witness  # noqa: E402
+from flavum.zk.polycommit import (  # noqa: E402
+    compute_point_digest,
+    compute_row_point,
+    read_proof_points,
+)
 from flavum.zk.pool_local import LocalProverPool  # noqa: E402
 from flavum.zk.proof import make_proof_job, public_values, read_job_proof, verify  # noqa: E402
 from flavum.zk.srs import SrsStore  # noqa: E402
@@ -53,6 +61,12 @@ SETTINGS = {
     # Public rows instead of hashed: no Poseidon in the circuit, but the rows are public values
     # (a verifier must hash them itself to find the DATA commitments).
     "public-input": CircuitConfig(input_visibility="public"),
+    # A KZG commitment per row in the proof instead of a Poseidon hash in the circuit: no hash
+    # rows, rows not public (owned data); the DATA commitment is keccak of the row's point.
+    "polycommit": CircuitConfig(input_visibility="polycommit"),
+    # No input commitment at all (binds nothing: not a deployable option): the floor that any
+    # way of committing the rows adds to.
+    "private-input": CircuitConfig(input_visibility="private"),
 }
 BASELINE = "ezkl-defaults"
 
@@ -83,19 +97,64 @@ def train_model() -> tuple[bytes, np.ndarray]:
     return buffer.getvalue(), x
 
 
-def prove_in_worker(artifacts: CircuitArtifacts, rows: np.ndarray, work: Path, reps: int):
-    """(median prove seconds, peak RSS bytes of the worker), each proof in a fresh worker."""
-    execution = run_witness(artifacts, rows, workdir=work)
-    seconds, peaks = [], []
-    for rep in range(reps):
-        job = make_proof_job(artifacts, execution, work / f"proof{rep}.json")
-        with LocalProverPool(workers=1, max_retries=0, timeout_s=1800) as pool:
-            pool.wait_ready(120)
-            job_id = pool.submit(job)
-            pool.result(job_id, timeout=1800)
-            status = pool.status(job_id)
-        seconds.append(status.seconds)
-        peaks.append(status.peak_rss_bytes or 0)
+@dataclasses.dataclass
+class Point:
+    """One (setting, N): its circuit, the rows it proves, and its measurements."""
+
+    result: dict
+    artifacts: CircuitArtifacts
+    rows: np.ndarray
+    work: Path
+    seconds: list = dataclasses.field(default_factory=list)
+    peaks: list = dataclasses.field(default_factory=list)
+
+
+def build_points(name: str, config: CircuitConfig, model: bytes, x: np.ndarray,
+                 sizes: list[int], store: SrsStore, root: Path) -> list[Point]:
+    points: list[Point] = []
+    for n in sizes:
+        if points:  # pin the scale of N=1: a row's commitment is the same in every circuit
+            config = dataclasses.replace(config, scales=(points[0].artifacts.input_scale,))
+        calibration = x[: max(2 * n, 8) // n * n]
+        start = time.perf_counter()
+        artifacts = build_circuit(make_batched(model, n, x[:n]), calibration, config, store,
+                                  cache_dir=root / "circuits")
+        build_s = time.perf_counter() - start
+        settings = json.loads(artifacts.settings_path.read_text())
+        result = {
+            "setting": name, "n": n, "logrows": artifacts.logrows,
+            "rows_used": int(settings["num_rows"]),
+            "hash_rows": int(settings["module_sizes"]["poseidon"][0]),
+            "input_scale": artifacts.input_scale,
+            "build_s": build_s, "pk_mb": artifacts.pk_path.stat().st_size / 1e6,
+        }
+        if config.input_visibility == "polycommit":  # does a row's point depend on the circuit?
+            result["row_point"] = compute_point_digest(
+                compute_row_point(artifacts, x[100])).hex()[:16]
+            print(f"  {name} N={n}: keccak of the point of row 100: {result['row_point']}")
+        print(f"  {name} N={n}: logrows {artifacts.logrows}, built in {build_s:.1f} s", flush=True)
+        points.append(Point(result, artifacts, x[100: 100 + n], root / f"run-{name}-{n}"))
+    return points
+
+
+def prove_once(point: Point, rep: int) -> None:
+    """One proof of the point in a fresh worker process: its seconds and peak RSS."""
+    execution = run_witness(point.artifacts, point.rows, workdir=point.work)
+    job = make_proof_job(point.artifacts, execution, point.work / f"proof{rep}.json")
+    with LocalProverPool(workers=1, max_retries=0, timeout_s=1800) as pool:
+        pool.wait_ready(120)
+        job_id = pool.submit(job)
+        pool.result(job_id, timeout=1800)
+        status = pool.status(job_id)
+    point.seconds.append(status.seconds)
+    point.peaks.append(status.peak_rss_bytes or 0)
+
+
+def check_proof(point: Point) -> None:
+    """The last proof verifies and binds the rows: outputs, and each row's commitment."""
+    artifacts, rows = point.artifacts, point.rows
+    execution = run_witness(artifacts, rows, workdir=point.work)
+    job = make_proof_job(artifacts, execution, point.work / f"proof{len(point.seconds) - 1}.json")
     proof = read_job_proof(job)
     verify(artifacts, proof)
     values = public_values(proof)
@@ -105,36 +164,28 @@ def prove_in_worker(artifacts: CircuitArtifacts, rows: np.ndarray, work: Path, r
         expected = tuple(compute_input_commitment(artifacts, row) for row in rows)
         if values.input_commitments != expected:
             raise SystemExit("the proof's commitments are not the rows' commitments")
-    return statistics.median(seconds), max(peaks)
+    if artifacts.config.input_visibility == "polycommit":
+        points = tuple(compute_row_point(artifacts, row) for row in rows)
+        if read_proof_points(proof.proof_bytes, len(rows)) != points:
+            raise SystemExit("the proof's points are not the rows' KZG commitments")
 
 
-def bench_setting(name: str, config: CircuitConfig, model: bytes, x: np.ndarray,
-                  sizes: list[int], reps: int, store: SrsStore, root: Path) -> list[dict]:
-    results = []
-    for n in sizes:
-        if results:  # pin the scale of N=1: a row's commitment is the same in every circuit
-            config = dataclasses.replace(config, scales=(results[0]["input_scale"],))
-        calibration = x[: max(2 * n, 8) // n * n]
-        start = time.perf_counter()
-        artifacts = build_circuit(make_batched(model, n, x[:n]), calibration, config, store,
-                                  cache_dir=root / "circuits")
-        build_s = time.perf_counter() - start
-        settings = json.loads(artifacts.settings_path.read_text())
-        rows = x[100 : 100 + n]
-        prove_s, peak = prove_in_worker(artifacts, rows, root / f"run-{name}-{n}", reps)
-        results.append({
-            "setting": name, "n": n, "logrows": artifacts.logrows,
-            "rows_used": int(settings["num_rows"]),
-            "hash_rows": int(settings["module_sizes"]["poseidon"][0]),
-            "input_scale": artifacts.input_scale,
-            "build_s": build_s, "pk_mb": artifacts.pk_path.stat().st_size / 1e6,
-            "prove_s": prove_s, "per_inference_s": prove_s / n, "peak_rss_mb": peak / 1e6,
-        })
-        r = results[-1]
-        r["ratio"] = r["per_inference_s"] / results[0]["per_inference_s"]
-        print(f"  {name} N={n}: logrows {r['logrows']}, prove {prove_s:.2f} s, "
-              f"{r['per_inference_s']:.2f} s/inference ({r['ratio']:.2f} of N=1)", flush=True)
-    return results
+def measure(points: list[Point], reps: int) -> None:
+    """Prove every point once per round, `reps` rounds: on a shared machine a change of load
+    then falls on every setting alike, and each point's time is its median."""
+    for rep in range(reps):
+        for point in points:
+            prove_once(point, rep)
+            r = point.result
+            print(f"  round {rep + 1}: {r['setting']} N={r['n']}: {point.seconds[-1]:.2f} s",
+                  flush=True)
+    for point in points:
+        check_proof(point)
+        r = point.result
+        r["prove_s"] = statistics.median(point.seconds)
+        r["prove_all_s"] = point.seconds
+        r["per_inference_s"] = r["prove_s"] / r["n"]
+        r["peak_rss_mb"] = max(point.peaks) / 1e6
 
 
 def print_table(results: list[dict], baseline: dict) -> None:
@@ -167,18 +218,22 @@ def main() -> None:
     if sizes[0] != 1:
         sizes = [1, *sizes]
     model, x = train_model()
-    results = []
     with tempfile.TemporaryDirectory(prefix="flavum-bench-batching-") as tmp:
         root = Path(tmp)
         store = SrsStore(root / "srs")
         baseline_config = dataclasses.replace(SETTINGS[BASELINE], max_logrows=args.max_logrows)
         print(f"baseline {BASELINE}: {baseline_config}", flush=True)
-        baseline = bench_setting(BASELINE, baseline_config, model, x, [1], args.reps, store,
-                                 root)[0]
+        points = build_points(BASELINE, baseline_config, model, x, [1], store, root)
         for name in args.settings.split(","):
             config = dataclasses.replace(SETTINGS[name], max_logrows=args.max_logrows)
             print(f"setting {name}: {config}", flush=True)
-            results += bench_setting(name, config, model, x, sizes, args.reps, store, root)
+            points += build_points(name, config, model, x, sizes, store, root)
+        measure(points, args.reps)
+    baseline, results = points[0].result, [p.result for p in points[1:]]
+    for r in results:
+        first = next(o for o in results if o["setting"] == r["setting"])
+        r["ratio"] = r["per_inference_s"] / first["per_inference_s"]
+    baseline["ratio"] = 1.0
     print_table(results, baseline)
     if args.json:
         args.json.write_text(json.dumps([baseline, *results], indent=1))

@@ -14,6 +14,8 @@ proofs of a Gemm 4-8-3 MLP with hashed input:
 - the same with one input commitment per row (the model batched by 16 with make_batched:
   16 inputs, 16 Poseidon commitments, registered with that layout): its own verifier fits the
   limit; full, 12 requests + 4 padding rows, and full on the reusable verifier;
+- the same model with its rows committed as KZG points (polycommit, registered with the
+  row-points layout: each row's commitment is keccak256 of its point in the proof);
 - deposits (ETH, ERC-20, data) and withdrawal finalizations (ETH, ERC-20, RESULT as ERC-721).
 
 Every batch carries its signed transactions (one Infer per inference, one Withdraw per
@@ -79,7 +81,9 @@ from flavum.l1.interface import (  # noqa: E402
     ModelRegistration,
     proven_inference,
 )
+from flavum.zk.circuit import CircuitConfig  # noqa: E402
 from flavum.zk.execution import outputs_per_row  # noqa: E402
+from flavum.zk.polycommit import compute_data_commitment  # noqa: E402
 from tests.l1.conftest import (  # noqa: E402
     DEPLOYER_KEY,
     DOMAIN,
@@ -121,6 +125,8 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
     single = make_proven_model(tmp, batch=1)
     batched = make_proven_model(tmp, batch=16)
     rows16 = make_per_row_model(tmp, n=16, real=12)
+    points16 = make_per_row_model(tmp / "points", n=16, real=12,
+                                  config=CircuitConfig(input_visibility="polycommit"))
     w3 = embedded_web3([DEPLOYER, SEQUENCER, USER])
     genesis = Genesis(DOMAIN).root
     ledger = deploy_contracts(w3, DEPLOYER, sequencer=address_of(SEQUENCER),
@@ -143,10 +149,11 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
     batch16 = bind(batched, "b16", ModelLayout(16))
     rows_own = bind(rows16, "rows16", ModelLayout(16, per_row_inputs=True))
     rows_vka = bind(rows16, "rows16-vka", ModelLayout(16, per_row_inputs=True), own=False)
+    points_own = bind(points16, "points16", ModelLayout(16, per_row_inputs=True, row_points=True))
     state = State(DOMAIN)
     for i in range(FILLER):
         set_balance(state, Address(h(f"holder {i}")[:20]), AssetId(h("asset")), Amount(1 + i))
-    for obj, _, _ in (own, vka, own_posted, batch16, rows_own, rows_vka):
+    for obj, _, _ in (own, vka, own_posted, batch16, rows_own, rows_vka, points_own):
         set_object(state, obj)
     root = compute_state_root(state)
 
@@ -194,7 +201,7 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
         arg = (object_tuple(w3, obj), (binding.record_hash, binding.srs_hash,
                                        binding.verifier_code_hash, binding.vka_digest,
                                        binding.reusable_code_hash, binding.rows,
-                                       binding.per_row_inputs),
+                                       binding.inputs),
                proof_arg(registration(bound).proof), ledger.reusable_verifier.address,
                list(words))
         ledger._transact("register", USER, ledger.registry.functions.register(
@@ -216,6 +223,15 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
     rows.append(("`register` the per-row batch-16 model's VKA on the reusable verifier",
                  register_vka(rows_vka, rows16.verifier.vka),
                  f"{len(rows16.verifier.vka)} words"))
+    if not points16.verifier.fits:
+        raise SystemExit("the row-points batch-16 verifier is over the size limit")
+    before = w3.eth.block_number
+    ledger.register_model(shown, registration(points_own), USER)
+    rows.append(("the row-points (polycommit) batch-16 model (own verifier, deployed + "
+                 "`register`)", sum(
+                     w3.eth.get_transaction_receipt(w3.eth.get_block(n)["transactions"][0])[
+                         "gasUsed"] for n in range(before + 1, w3.eth.block_number + 1)),
+                 f"{points16.verifier.contract.deployed_size:,} bytes of code"))
     own_model, vka_model, batch_model = (m[0].object_id for m in (own, vka, batch16))
     rows_model, rows_vka_model = rows_own[0].object_id, rows_vka[0].object_id
     def infer(model_id, data_id):
@@ -280,14 +296,14 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
                  f"{marginal:,} per inference"))
 
     # One proof for 16 rows, one input commitment per row: 16 leaves, each its own commitment.
-    def per_row_batch(execution, proof, real, model_id=rows_model):
-        outputs = outputs_per_row(rows16.artifacts, execution.outputs)
+    def per_row_batch(execution, proof, real, model_id=rows_model, model=rows16):
+        outputs = outputs_per_row(model.artifacts, execution.outputs)
         emitted, proof_rows = [], []
         for r in range(real):
             data_id, result = ObjectId(h(f"d{r}")), ObjectId(h(f"prr{number}-{r}"))
             tx, tx_hash = infer(model_id, data_id)
-            emitted.append((tx, TraceEntry(tx_hash, model_id, data_id,
-                                           execution.input_commitments[r].be_bytes, outputs[r],
+            commitment = compute_data_commitment(model.artifacts, model.inputs[r])
+            emitted.append((tx, TraceEntry(tx_hash, model_id, data_id, commitment, outputs[r],
                                            result), None))
             proof_rows.append((tx_hash, result))
         proof_rows += [(ZERO_HASH, ZERO_HASH)] * (16 - real)  # padding rows: no trace leaf
@@ -307,6 +323,13 @@ def measure(tmp: Path) -> list[tuple[str, int, str]]:
     gas_v = per_row_batch(rows16.full, rows16.full_proof, 16, rows_vka_model)
     rows.append(("  the same full batch on the reusable verifier", gas_v,
                  f"{gas_v // 16:,} per inference"))
+    # The same model with KZG-committed rows: commitments read from the proof's points.
+    gas_k = per_row_batch(points16.full, points16.full_proof, 16, points_own[0].object_id,
+                          points16)
+    rows.append(("batch of 16 inferences in ONE proof, rows as KZG points (polycommit), own "
+                 "verifier", gas_k, f"{gas_k // 16:,} per inference"))
+    rows.append(("  the same, marginal over an empty batch", gas_k - empty,
+                 f"{(gas_k - empty) // 16:,} per inference"))
 
     # Deposits and withdrawals.
     token = ledger.deploy_test_token(USER)

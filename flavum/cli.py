@@ -359,11 +359,13 @@ def _why_not_sealed(status: dict[str, Any]) -> str:
 
 def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[float]],
                           proven_output: str | None, min_agreement: float | None,
-                          batch_size: int, show: bool) -> dict[str, Any]:
+                          batch_size: int, show: bool, input_visibility: str = "hashed"
+                          ) -> dict[str, Any]:
     """Start a compile job on the node and draw a progress bar per stage until it ends."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    job = client.compile_model(onnx_bytes, rows, proven_output, min_agreement, batch_size)
+    job = client.compile_model(onnx_bytes, rows, proven_output, min_agreement, batch_size,
+                               input_visibility)
     stages = ("calibrate", "compile", "srs", "setup", "accuracy")
     with Progress(SpinnerColumn(), TextColumn("{task.description:10}"), BarColumn(),
                   TimeElapsedColumn(), disable=not show, transient=False) as bars:
@@ -399,6 +401,9 @@ def model_deploy(
     min_agreement: float | None = typer.Option(None, help="Refuse below this top-1 agreement."),
     batch: int = typer.Option(1, "--batch", help="Prove N inferences per proof (queued and "
                                                  "packed; one commitment per row)."),
+    kzg_inputs: bool = typer.Option(False, "--kzg-inputs", help="Commit each row with a KZG "
+                                    "point in the proof (polycommit) instead of a Poseidon "
+                                    "hash: cheaper proofs per inference."),
     sender: str = typer.Option("default", "--from", help="Key name of the owner."),
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
@@ -406,7 +411,8 @@ def model_deploy(
     client = client_for(home, node)
     key = load_key(home, sender)
     job = compile_with_progress(client, onnx_file.read_bytes(), read_rows(calibration),
-                                proven_output, min_agreement, batch, show=not as_json)
+                                proven_output, min_agreement, batch, show=not as_json,
+                                input_visibility="polycommit" if kzg_inputs else "hashed")
     record = job["record"]
     body = DeployModel(Hash32(from_hex(record["model_hash"])), Hash32(from_hex(record["vk_hash"])),
                        Hash32(from_hex(job["metadata_hash"])),

@@ -101,10 +101,11 @@ class Client:
 
     def compile_model(self, onnx_bytes: bytes, calibration: list[list[float]],
                       proven_output: str | None = None,
-                      min_agreement: float | None = None, batch_size: int = 1) -> dict[str, Any]:
+                      min_agreement: float | None = None, batch_size: int = 1,
+                      input_visibility: str = "hashed") -> dict[str, Any]:
         body = {"onnx": base64.b64encode(onnx_bytes).decode(), "calibration": calibration,
                 "proven_output": proven_output, "min_agreement": min_agreement,
-                "batch_size": batch_size}
+                "batch_size": batch_size, "input_visibility": input_visibility}
         return self._call("POST", "/v1/models/compile", json=body)  # type: ignore[no-any-return]
 
     def compile_status(self, job_id: str) -> dict[str, Any]:

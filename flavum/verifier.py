@@ -249,12 +249,14 @@ def circuit_artifacts(directory: Path, vk_hash: Hash32, circuit: CircuitData, sr
         logrows=logrows, srs_path=srs, srs_sha256="", vk_hash=vk_hash, input_shape=input_shape,
         input_scale=input_scales[0] if input_scales else 0, output_shapes=output_shapes,
         output_scales=output_scales, num_input_instances=num_inputs, model_sha256="",
-        row_inputs=len(input_scales) if visibility == "hashed" and input_scales else 1,
+        row_inputs=(len(input_scales) if visibility in ("hashed", "polycommit") and input_scales
+                    else 1),
     )
 
 
 def _visibility(value: Any) -> str:
-    """ezkl's serialized visibility ("Public", "Private", {"Hashed": {...}}) as Flavum names it."""
+    """ezkl's serialized visibility ("Public", "Private", {"Hashed": {...}}, "KZGCommit") as
+    Flavum names it."""
     name = next(iter(value)) if isinstance(value, dict) else str(value)
     if name == "Hashed":
         if isinstance(value, dict) and not value["Hashed"].get("hash_is_public", True):
@@ -262,6 +264,8 @@ def _visibility(value: Any) -> str:
         return "hashed"
     if name in ("Public", "Private"):
         return name.lower()
+    if name == "KZGCommit":
+        return "polycommit"
     raise ValueError(f"unsupported input visibility {value!r}")
 
 

@@ -75,7 +75,7 @@ library FlavumHashes {
         bytes32 vkaDigest;
         bytes32 reusableCodeHash;
         uint32 rows;
-        bool perRowInputs;
+        uint8 inputs; // INPUTS_ONE, INPUTS_PER_ROW or INPUTS_ROW_POINTS (FlavumRollup.Inference)
     }
 
     /// keccak256(abi.encode(TREE_NODE_TAG, left, right)), hashed in scratch memory past the

@@ -40,14 +40,23 @@ interface IDepositInbox {
 /// than the forced and challenge windows together: a withdrawal asked for (or forced) when the
 /// rotation is proposed is final, and payable, before the new sequencer can post.
 contract FlavumRollup {
+    uint8 internal constant INPUTS_ONE = 0;
+    uint8 internal constant INPUTS_PER_ROW = 1;
+    uint8 internal constant INPUTS_ROW_POINTS = 2;
+    uint256 internal constant POINT_BYTES = 64;
+
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
     /// public values are read are the model's, as the ModelRegistry pinned them:
-    /// perRowInputs false: public values [input commitment, outputs...]; the outputs are split
+    /// INPUTS_ONE: public values [input commitment, outputs...]; the outputs are split
     /// into `rows` equal slices, one trace leaf each, all with the one input commitment.
-    /// perRowInputs true (a batched model with one input commitment per row): public values
+    /// INPUTS_PER_ROW (a batched model with one input commitment per row): public values
     /// [c_0, ..., c_{N-1}, outputs of row 0, ..., outputs of row N-1] with N = rows;
-    /// row r's leaf has commitment c_r and the r-th equal slice of the outputs. A padding row
-    /// (tx hash and result id both zero: the proof's rows beyond the real ones) has no leaf.
+    /// row r's leaf has commitment c_r and the r-th equal slice of the outputs.
+    /// INPUTS_ROW_POINTS (the same with ezkl's polycommit inputs): public values are the
+    /// outputs only; c_r is keccak256 of the r-th KZG point of the proof, its bytes
+    /// [64 r, 64 r + 64) (x, y), the commitment to row r's input column that the verifier uses.
+    /// A padding row (tx hash and result id both zero: the proof's rows beyond the real ones)
+    /// has no leaf.
     struct Inference {
         bytes32 modelId;
         bytes proof;
@@ -795,14 +804,14 @@ contract FlavumRollup {
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
             models[i] = _registered(inferences[i], number, batchHash);
-            total += _leafCount(inferences[i], models[i].perRowInputs);
+            total += _leafCount(inferences[i], models[i].inputs != INPUTS_ONE);
         }
         bytes32[] memory leaves = new bytes32[](total);
         uint256 next = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
             Inference calldata inf = inferences[i];
             _verifyProof(inf, models[i]);
-            next = _appendLeaves(inf, models[i].perRowInputs, leaves, next);
+            next = _appendLeaves(inf, models[i].inputs, leaves, next);
         }
         return FlavumHashes.computeTreeRoot(leaves);
     }
@@ -857,14 +866,14 @@ contract FlavumRollup {
         }
     }
 
-    function _appendLeaves(Inference calldata inf, bool perRowInputs, bytes32[] memory leaves, uint256 next)
+    function _appendLeaves(Inference calldata inf, uint8 inputs, bytes32[] memory leaves, uint256 next)
         private
         pure
         returns (uint256)
     {
         uint256 rows = inf.txHashes.length;
-        if (perRowInputs) {
-            return _appendRowLeaves(inf, leaves, next);
+        if (inputs != INPUTS_ONE) {
+            return _appendRowLeaves(inf, inputs == INPUTS_ROW_POINTS, leaves, next);
         }
         // instances[0] is the input commitment (hashed input); the rest are outputs.
         require(inf.instances.length > 1, "proof exposes no outputs");
@@ -878,15 +887,19 @@ contract FlavumRollup {
     }
 
     /// The leaves of a proof with one input commitment per row: instances[r] is row r's
-    /// commitment, the N * perRow values after the N commitments are the outputs, row-major.
-    function _appendRowLeaves(Inference calldata inf, bytes32[] memory leaves, uint256 next)
+    /// commitment, the N * perRow values after the N commitments are the outputs, row-major;
+    /// with `points`, row r's commitment is keccak256 of the proof's r-th point and every
+    /// public value is an output.
+    function _appendRowLeaves(Inference calldata inf, bool points, bytes32[] memory leaves, uint256 next)
         private
         pure
         returns (uint256)
     {
         uint256 rows = inf.txHashes.length;
-        require(inf.instances.length > rows, "proof exposes no outputs");
-        uint256 outputCount = inf.instances.length - rows;
+        uint256 heads = points ? 0 : rows; // public values before the outputs
+        require(!points || inf.proof.length >= rows * POINT_BYTES, "proof holds no point per row");
+        require(inf.instances.length > heads, "proof exposes no outputs");
+        uint256 outputCount = inf.instances.length - heads;
         uint256 perRow = outputCount / rows;
         require(perRow * rows == outputCount, "outputs do not split into the rows");
         uint256 first = next;
@@ -896,7 +909,10 @@ contract FlavumRollup {
                 require(inf.resultIds[r] == bytes32(0), "a padding row names a result");
                 continue;
             }
-            leaves[next++] = _rowLeaf(inf, r, bytes32(inf.instances[r]), rows + r * perRow, perRow);
+            bytes32 commitment = points
+                ? keccak256(inf.proof[r * POINT_BYTES:(r + 1) * POINT_BYTES])
+                : bytes32(inf.instances[r]);
+            leaves[next++] = _rowLeaf(inf, r, commitment, heads + r * perRow, perRow);
         }
         // A proof of padding only proves nothing the trace holds.
         require(next > first, "an inference has no real row");

@@ -26,8 +26,7 @@ interface IRollupBatches {
 /// verifying-key artifact (VKA) with the code hash of the reusable verifier that reads it; the
 /// registry checks the verifier's code (EXTCODEHASH) or hashes the VKA words, so a verifier that
 /// accepts everything cannot be bound to a model whose owner did not commit to it. The binding
-/// also pins how the model's public values are read (`rows`, `perRowInputs`, see
-/// FlavumRollup.Inference).
+/// also pins how the model's proofs are read (`rows`, `inputs`, see FlavumRollup.Inference).
 /// A registration is only as good as the batch it was shown in: if a fraud proof reverts that
 /// batch, the registration stops counting (`isStanding`) and the model is registered again.
 /// The rollup registers models while it accepts a batch (`registerAt`, proven against that
@@ -39,7 +38,7 @@ contract ModelRegistry {
         address verifier;
         bool reusable;
         uint32 rows; // trace rows per proof (padding rows included)
-        bool perRowInputs; // one input commitment per row, else one for the whole proof
+        uint8 inputs; // how its input commitments are read: FlavumRollup.INPUTS_*
         uint64 batchNumber; // the batch whose state root showed the model
         address owner;
         bytes32 vkHash;
@@ -68,7 +67,7 @@ contract ModelRegistry {
         bytes32 vkaDigest,
         uint64 batchNumber,
         uint32 rows,
-        bool perRowInputs
+        uint8 inputs
     );
 
     /// `rollup_` is deployed after this contract (its address is known in advance: CREATE).
@@ -116,10 +115,10 @@ contract ModelRegistry {
             require(IReusableVerifier(r.verifier).registerVka(r.vka) == digest, "verifier disagrees on the VKA digest");
         }
         models[o.objectId] = Model(
-            r.verifier, reusable, r.binding.rows, r.binding.perRowInputs, number, o.owner, o.vkHash, digest, batchHash
+            r.verifier, reusable, r.binding.rows, r.binding.inputs, number, o.owner, o.vkHash, digest, batchHash
         );
         emit ModelRegistered(
-            o.objectId, r.verifier, reusable, digest, number, r.binding.rows, r.binding.perRowInputs
+            o.objectId, r.verifier, reusable, digest, number, r.binding.rows, r.binding.inputs
         );
     }
 

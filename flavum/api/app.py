@@ -12,6 +12,7 @@ One error model: every refusal is a 4xx JSON body `{"error": <code>, "message": 
 import base64
 import binascii
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +78,9 @@ class CompileRequest(BaseModel):
     proven_output: str | None = None  # logits (default for classifiers) or probabilities
     min_agreement: float | None = None
     batch_size: int = 1  # N > 1: one proof covers N inferences
+    # How a row is committed: hashed (Poseidon, a public value) or polycommit (a KZG point in
+    # the proof: faster to prove per inference; see flavum.zk.polycommit).
+    input_visibility: str = "hashed"
 
 
 class DataRequest(BaseModel):
@@ -216,12 +220,14 @@ def create_app(node: Node) -> FastAPI:
             raise InvalidInput("proven_output is logits or probabilities")
         if not 1 <= body.batch_size <= 64:
             raise InvalidInput("batch_size is between 1 and 64")
+        if body.input_visibility not in ("hashed", "polycommit"):
+            raise InvalidInput("input_visibility is hashed or polycommit")
         options = DeployOptions(
             batch_size=body.batch_size,
             proven_output=body.proven_output,
             min_agreement=models.options.min_agreement if body.min_agreement is None
             else body.min_agreement,
-            circuit=models.options.circuit,
+            circuit=replace(models.options.circuit, input_visibility=body.input_visibility),
             limits=models.options.limits,
         )
         return job_to_json(models.start_compile(onnx_bytes, body.calibration, options))

@@ -19,8 +19,13 @@ from flavum.core.types import ZERO_HASH, Hash32
 
 MODEL_BINDING_TAG: Final = compute_tag("model.binding")
 MODEL_BINDING_ABI: Final = (
-    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "bool",
+    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint8",
 )
+# How the rollup reads a proof's input commitments (the binding's last word; 0 and 1 encode
+# exactly as the bool this word was before, so older bindings keep their hashes).
+INPUTS_ONE: Final = 0  # public value 0: one commitment for the whole proof
+INPUTS_PER_ROW: Final = 1  # public values 0..N-1: one Poseidon commitment per row
+INPUTS_ROW_POINTS: Final = 2  # none public: row r's is keccak256 of the proof's r-th KZG point
 
 
 @dataclass(frozen=True)
@@ -34,16 +39,29 @@ class ModelBinding:
     reusable_code_hash: Hash32  # EXTCODEHASH of the reusable verifier that reads the VKA
     rows: int  # trace rows per proof (padding rows included)
     per_row_inputs: bool  # one input commitment per row, else one for the whole proof
+    row_points: bool = False  # per row, as KZG points in the proof (polycommit), not public
 
     @property
     def has_own_verifier(self) -> bool:
         return self.verifier_code_hash != ZERO_HASH
+
+    @property
+    def inputs(self) -> int:
+        """The layout word the chain reads (INPUTS_*)."""
+        return compute_inputs_layout(self.per_row_inputs, self.row_points)
+
+
+def compute_inputs_layout(per_row_inputs: bool, row_points: bool) -> int:
+    """INPUTS_* of a layout; row points are per-row inputs by definition."""
+    if row_points:
+        return INPUTS_ROW_POINTS
+    return INPUTS_PER_ROW if per_row_inputs else INPUTS_ONE
 
 
 def compute_model_binding_hash(binding: ModelBinding) -> Hash32:
     """keccak256(abi.encode(MODEL_BINDING_TAG, <the binding's fields in order>))."""
     return hash_tagged(MODEL_BINDING_TAG, MODEL_BINDING_ABI, (
         binding.record_hash, binding.srs_hash, binding.verifier_code_hash, binding.vka_digest,
-        binding.reusable_code_hash, binding.rows, binding.per_row_inputs,
+        binding.reusable_code_hash, binding.rows, binding.inputs,
     ))
 

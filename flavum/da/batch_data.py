@@ -192,6 +192,8 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
         reusable_code_hash=_hash32(record["reusable_code_hash"]),
         rows=batch_size,
         per_row_inputs=batch_size > 1,  # a batched model commits to each row
+        # KZG points in the proof rather than public values (polycommit).
+        row_points=record.get("visibility", {}).get("input") == "polycommit",
     )
 
 

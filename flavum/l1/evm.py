@@ -212,7 +212,7 @@ class EvmLedger(EvmModels, EvmEscapeHatch, EvmRoles, Ledger):
                 model_id, bytes(posted["proof"]), tuple(int(v) for v in posted["instances"]),
                 tuple((Hash32(bytes(t)), ObjectId(bytes(r)))
                       for t, r in zip(posted["txHashes"], posted["resultIds"], strict=True)))
-            executions.update(proven_executions(inference, model.layout.per_row_inputs))
+            executions.update(proven_executions(inference, model.layout))
         return executions
 
     def posted_forced(self, number: int) -> list[ForcedInclusion]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
+from flavum.core.model_binding import INPUTS_ONE, INPUTS_ROW_POINTS
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
@@ -28,7 +29,7 @@ class EvmModels(EvmPart):
     """EvmLedger's model registry calls (the contracts and sender are the ledger's)."""
 
     def model(self, model_id: ObjectId) -> RegisteredModel | None:
-        (verifier, reusable, rows, per_row_inputs, batch_number, owner, vk_hash, vka_digest,
+        (verifier, reusable, rows, inputs, batch_number, owner, vk_hash, vka_digest,
          _) = call_mapped("getModel", self.registry.functions.getModel(model_id).call)
         if int(verifier, 16) == 0:
             return None
@@ -36,7 +37,8 @@ class EvmModels(EvmPart):
                                     self.registry.functions.isStanding(model_id).call))
         return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
                                Address(bytes.fromhex(owner[2:])), reusable,
-                               ModelLayout(int(rows), bool(per_row_inputs)), Hash32(vka_digest),
+                               ModelLayout(int(rows), int(inputs) != INPUTS_ONE,
+                                           int(inputs) == INPUTS_ROW_POINTS), Hash32(vka_digest),
                                int(batch_number), standing)
 
     def register_model(self, header: BatchHeader, registration: ModelRegistration,
@@ -71,7 +73,7 @@ class EvmModels(EvmPart):
             verifier, vka = self.reusable_verifier.address, list(build.vka)
         binding_arg = (binding.record_hash, binding.srs_hash, binding.verifier_code_hash,
                        binding.vka_digest, binding.reusable_code_hash, binding.rows,
-                       binding.per_row_inputs)
+                       binding.inputs)
         return (object_tuple(self.w3, registration.model), binding_arg,
                 proof_arg(registration.proof), verifier, vka)
 

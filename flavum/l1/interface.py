@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
+from flavum.core.encoding import keccak256
 from flavum.core.merkle import SmtProof
 from flavum.core.model_binding import ModelBinding
 from flavum.core.state import Object
@@ -27,6 +28,7 @@ from flavum.core.stf import Execution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
 from flavum.zk.execution import felt_to_signed
+from flavum.zk.polycommit import POINT_BYTES
 
 
 @dataclass(frozen=True)
@@ -77,10 +79,12 @@ class ProvenInference:
 @dataclass(frozen=True)
 class ModelLayout:
     """How a ledger reads a model's proofs, pinned when the model is registered: the trace rows
-    per proof (padding rows included) and whether each row has its own input commitment."""
+    per proof (padding rows included), whether each row has its own input commitment and
+    whether those are KZG points in the proof (polycommit) rather than public values."""
 
     rows: int = 1
     per_row_inputs: bool = False
+    row_points: bool = False
 
 
 @dataclass(frozen=True)
@@ -328,24 +332,32 @@ class ModelRegistration:
     circuit: CircuitFiles
 
 
-def proven_executions(inference: ProvenInference, per_row_inputs: bool
+def proven_executions(inference: ProvenInference, layout: ModelLayout
                       ) -> list[tuple[Hash32, Execution]]:
-    """What a proof proves of each of its trace rows, read from its public values as the rollup
-    contract reads them (see ProvenInference): (the Infer's tx hash, its execution), in row
-    order, padding rows left out. Outputs are the field elements read as signed integers."""
+    """What a proof proves of each of its trace rows, read from its public values (and, for
+    row points, its bytes) as the rollup contract reads them (see ProvenInference): (the
+    Infer's tx hash, its execution), in row order, padding rows left out. Outputs are the field
+    elements read as signed integers."""
     rows = len(inference.rows)
     values = inference.instances
-    heads = rows if per_row_inputs else 1  # input commitments before the outputs
+    per_row_inputs = layout.per_row_inputs or layout.row_points
+    # Input commitments before the outputs: none public for row points.
+    heads = 0 if layout.row_points else rows if per_row_inputs else 1
     per_row = (len(values) - heads) // rows if rows else 0
     if rows == 0 or per_row == 0 or heads + per_row * rows != len(values):
         raise ValueError(f"{len(values)} public values do not split into {rows} rows")
+    if layout.row_points and len(inference.proof) < POINT_BYTES * rows:
+        raise ValueError(f"a proof of {len(inference.proof)} bytes holds no point per row")
     executions = []
     for r, (tx_hash, _) in enumerate(inference.rows):
         if tx_hash == ZERO_HASH:
             continue  # a padding row
-        commitment = values[r] if per_row_inputs else values[0]
+        if layout.row_points:
+            commitment = keccak256(inference.proof[POINT_BYTES * r: POINT_BYTES * (r + 1)])
+        else:
+            commitment = Hash32((values[r] if per_row_inputs else values[0]).to_bytes(32, "big"))
         outputs = values[heads + r * per_row: heads + (r + 1) * per_row]
-        executions.append((tx_hash, Execution(Hash32(commitment.to_bytes(32, "big")),
+        executions.append((tx_hash, Execution(commitment,
                                               tuple(felt_to_signed(v) for v in outputs))))
     return executions
 

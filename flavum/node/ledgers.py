@@ -372,7 +372,8 @@ class LedgerLink:
             artifacts = self.models.artifacts(model.vk_hash)
             circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
                                    artifacts.directory,
-                                   ModelLayout(artifacts.batch_size, artifacts.batch_size > 1))
+                                   ModelLayout(artifacts.batch_size, artifacts.batch_size > 1,
+                                               artifacts.config.input_visibility == "polycommit"))
             registrations.append(ModelRegistration(
                 model, self.models.record(model.vk_hash).binding, proof, circuit))
         return registrations

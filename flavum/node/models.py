@@ -43,7 +43,8 @@ from flavum.ml.reference import accuracy_report, apply_postprocess, run_float, v
 from flavum.node.sandbox import ResourceLimits, run_limited
 from flavum.node.store import Store
 from flavum.zk.circuit import CircuitArtifacts, CircuitConfig, build_circuit
-from flavum.zk.execution import compute_input_commitment, run_row, run_witness
+from flavum.zk.execution import run_row, run_witness
+from flavum.zk.polycommit import compute_data_commitment
 from flavum.zk.proof import Proof, verify_inference
 from flavum.zk.srs import Progress, SrsStore
 
@@ -197,7 +198,7 @@ class ModelService:
     def commit_data(self, vk_hash: Hash32, values: Any) -> Hash32:
         """Keep `values` for the model's circuit and return their commitment."""
         artifacts = self.artifacts(vk_hash)
-        commitment = compute_input_commitment(artifacts, values).be_bytes
+        commitment = compute_data_commitment(artifacts, values)
         flat = np.asarray(values, dtype=np.float32).reshape(-1).tolist()
         self.store.put_data_input(commitment, vk_hash, json.dumps(flat))
         return commitment
@@ -233,10 +234,10 @@ class ModelService:
                 f"{artifacts.row_size}: it was submitted for another model's input"
             )
         if artifacts.batch_size > 1:
-            commitment = compute_input_commitment(artifacts, values).be_bytes
+            commitment = compute_data_commitment(artifacts, values)
             return Execution(commitment, run_row(artifacts, values))
         run = run_witness(artifacts, values)
-        return Execution(run.input_commitment.be_bytes, run.outputs)
+        return Execution(compute_data_commitment(artifacts, values), run.outputs)
 
     # --- verification ---
 

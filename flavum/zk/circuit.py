@@ -46,7 +46,8 @@ META_FILE = "meta.json"
 MODEL_FILE, SETTINGS_FILE, COMPILED_FILE = "model.onnx", "settings.json", "model.compiled"
 VK_FILE, PK_FILE = "vk", "pk"
 
-INPUT_VISIBILITIES = ("hashed", "public", "private")
+# polycommit: a KZG commitment to each input tensor in the proof (flavum.zk.polycommit).
+INPUT_VISIBILITIES = ("hashed", "public", "private", "polycommit")
 OUTPUT_VISIBILITIES = ("public",)  # the rollup reads outputs from the proof's public values
 PARAM_VISIBILITIES = ("fixed", "private")
 CALIBRATION_TARGETS = ("resources", "accuracy")
@@ -63,8 +64,10 @@ CALIBRATED_RUN_ARGS = ("input_scale", "param_scale", "scale_rebase_multiplier", 
 class CircuitConfig:
     """How a model becomes a circuit. Every field is part of the artifacts' cache key.
 
-    input_visibility "hashed" exposes the Poseidon hash of the input (the DATA commitment);
-    params "fixed" bind the weights into the verifying key.
+    input_visibility "hashed" exposes the Poseidon hash of the input (the DATA commitment),
+    "polycommit" puts a KZG commitment of each input tensor in the proof (no public value,
+    no hash in the circuit: flavum.zk.polycommit); params "fixed" bind the weights into the
+    verifying key.
 
     The range-check fields default by model kind (None = the default of the kind):
     - one-row models: tables 128**4 (decomp_base/decomp_legs: the same 2**28 range as ezkl's
@@ -240,8 +243,10 @@ class CircuitArtifacts:
 
     @property
     def commits_rows(self) -> bool:
-        """True when a hashed input gives one commitment per row (one hash per inference)."""
-        return self.config.input_visibility == "hashed" and self.batch_size == self.row_inputs
+        """True when the input gives one commitment per row (one Poseidon hash, or one KZG
+        point with polycommit, per inference)."""
+        return (self.config.input_visibility in ("hashed", "polycommit")
+                and self.batch_size == self.row_inputs)
 
     @property
     def row_size(self) -> int:

@@ -143,8 +143,11 @@ def compute_input_commitment(artifacts: CircuitArtifacts, inputs: Any) -> FieldE
     field elements are hashed with ezkl's Poseidon, as the circuit's hashed-input module does.
     For a circuit with one commitment per row (`artifacts.commits_rows`), `inputs` is one row;
     its commitment equals that of the same row in a batch-1 circuit with the same input scale.
-    Otherwise `inputs` is the whole input of one call.
+    Otherwise `inputs` is the whole input of one call. A polycommit circuit commits with KZG
+    instead (flavum.zk.polycommit).
     """
+    if artifacts.config.input_visibility != "hashed":
+        raise InvalidInput("the circuit does not hash its input (see flavum.zk.polycommit)")
     if artifacts.commits_rows:
         flat = prepare_row(artifacts, inputs)
     else:
@@ -156,6 +159,8 @@ def compute_input_commitments(
     artifacts: CircuitArtifacts, rows: Any
 ) -> tuple[FieldElement, ...]:
     """The commitments a hashed-input circuit exposes for one call's inputs, in order."""
+    if artifacts.config.input_visibility != "hashed":
+        raise InvalidInput("the circuit does not hash its input (see flavum.zk.polycommit)")
     flat = prepare_inputs(artifacts, rows)
     if not artifacts.commits_rows:
         return (_poseidon_commitment(flat, artifacts.input_scale),)

@@ -32,6 +32,7 @@ from flavum.zk.execution import (
     outputs_per_row,
     signed_to_felt,
 )
+from flavum.zk.polycommit import compute_point_digest, read_proof_points
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,7 @@ def check_public_row(
     if input_commitment is not None:
         if not artifacts.commits_rows:
             raise InvalidProof("this circuit does not expose one input commitment per row")
-        actual = values.input_commitments[row]
+        actual = _row_commitment(artifacts, proof, values, row)
         if actual != input_commitment:
             raise InvalidProof(
                 f"proof's input commitment for row {row} is {actual.hex}, not "
@@ -250,6 +251,17 @@ def check_public_row(
         expected = tuple(signed_to_felt(int(o)) for o in outputs)
         if expected != tuple(signed_to_felt(o) for o in rows[row]):
             raise InvalidProof(f"proof's row {row} outputs {rows[row]} are not {tuple(outputs)}")
+
+
+def _row_commitment(artifacts: CircuitArtifacts, proof: Proof, values: PublicValues,
+                    row: int) -> FieldElement:
+    """Row `row`'s input commitment as a 32-byte word: its Poseidon hash (a public value), or
+    for a polycommit circuit the keccak256 of its KZG point in the proof bytes (a hash, not a
+    field element: held in a FieldElement only to compare words)."""
+    if artifacts.config.input_visibility == "polycommit":
+        point = read_proof_points(proof.proof_bytes, artifacts.batch_size)[row]
+        return FieldElement(int.from_bytes(compute_point_digest(point), "big"))
+    return values.input_commitments[row]
 
 
 def verify_inference(

@@ -26,6 +26,8 @@ CASES = [
     replace(OWN, verifier_code_hash=ZERO_HASH, rows=16),
     # A batched model with one input commitment per row.
     replace(OWN, rows=4, per_row_inputs=True),
+    # The same with its commitments as KZG points in the proof (polycommit).
+    replace(OWN, rows=12, per_row_inputs=True, row_points=True),
     ModelBinding(ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0, False),
     ModelBinding(word(0xFF), word(0xFE), word(0xFD), word(0xFC), word(0xFB), 2**32 - 1, True),
 ]
@@ -36,7 +38,7 @@ def binding_json(b: ModelBinding) -> dict[str, object]:
             "verifier_code_hash": "0x" + b.verifier_code_hash.hex(),
             "vka_digest": "0x" + b.vka_digest.hex(),
             "reusable_code_hash": "0x" + b.reusable_code_hash.hex(), "rows": b.rows,
-            "per_row_inputs": b.per_row_inputs}
+            "per_row_inputs": b.per_row_inputs, "row_points": b.row_points}
 
 
 def test_model_binding_vectors():
@@ -49,8 +51,9 @@ def test_model_binding_vectors():
 def test_the_binding_hash_is_the_tagged_hash_of_its_fields():
     assert MODEL_BINDING_TAG == keccak256(b"flavum.model.binding")
     encoded = encode_abi(("bytes32", *MODEL_BINDING_ABI), (
-        MODEL_BINDING_TAG, word(1), word(2), word(3), word(4), word(5), 1, False))
-    # Seven 32-byte words after the tag: the hashes, rows (uint32) and the flag (bool).
+        MODEL_BINDING_TAG, word(1), word(2), word(3), word(4), word(5), 1, 0))
+    # Seven 32-byte words after the tag: the hashes, rows (uint32) and the inputs layout
+    # (uint8; 0 and 1 encode as the bool it was, so older bindings keep their hashes).
     assert len(encoded) == 32 * 8 and encoded[-64:] == (1).to_bytes(32, "big") + bytes(32)
     assert compute_model_binding_hash(OWN) == keccak256(encoded)
 
@@ -59,7 +62,7 @@ def test_any_other_field_is_another_binding():
     """Another verifier's code, VKA, SRS, record or layout: never the same metadata hash."""
     other = {"record_hash": word(9), "srs_hash": word(9), "verifier_code_hash": word(9),
              "vka_digest": word(9), "reusable_code_hash": word(9), "rows": 2,
-             "per_row_inputs": True}
+             "per_row_inputs": True, "row_points": True}
     assert set(other) == {f.name for f in fields(ModelBinding)}
     hashes = {compute_model_binding_hash(replace(OWN, **{name: value}))
               for name, value in other.items()}

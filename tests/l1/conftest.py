@@ -206,10 +206,11 @@ class PerRowModel:
         return circuit_files(self.artifacts, self.directory, layout)
 
 
-def make_per_row_model(root: Path, n: int, real: int | None = None) -> PerRowModel:
+def make_per_row_model(root: Path, n: int, real: int | None = None,
+                       config: CircuitConfig = CircuitConfig()) -> PerRowModel:
     store = SrsStore(root / "srs")
     artifacts = build_circuit(make_batched(make_mlp_model((4, 8, 3)), n),
-                              make_calibration(4, rows=4 * n), CircuitConfig(), store,
+                              make_calibration(4, rows=4 * n), config, store,
                               cache_dir=root / "circuits")
     rows = make_calibration(4, rows=n, seed=7)
     full = run_witness(artifacts, rows)
@@ -226,6 +227,14 @@ def make_per_row_model(root: Path, n: int, real: int | None = None) -> PerRowMod
 def per_row(tmp_path_factory: pytest.TempPathFactory) -> PerRowModel:
     """Gemm 4-8-3 batched by 4 with make_batched: instances [c_0..c_3, 4 x 3 outputs]."""
     return make_per_row_model(tmp_path_factory.mktemp("l1zk-rows"), n=4)
+
+
+@pytest.fixture(scope="session")
+def per_row_points(tmp_path_factory: pytest.TempPathFactory) -> PerRowModel:
+    """The same, inputs committed with KZG (polycommit): instances are the 4 x 3 outputs, and
+    the proof's first 4 points commit to the rows."""
+    return make_per_row_model(tmp_path_factory.mktemp("l1zk-points"), n=4,
+                              config=CircuitConfig(input_visibility="polycommit"))
 
 
 def address(value: Address) -> str:

@@ -198,6 +198,7 @@ def model_binding(model: ProvenModel | PerRowModel, layout: ModelLayout = ModelL
         reusable_code_hash=compute_reusable_code_hash(),
         rows=layout.rows,
         per_row_inputs=layout.per_row_inputs,
+        row_points=layout.row_points,
     )
 
 
@@ -266,7 +267,7 @@ def registration_arg(ledger: EvmLedger, registration: ModelRegistration, verifie
     b = registration.binding
     return (object_tuple(ledger.w3, registration.model),
             (b.record_hash, b.srs_hash, b.verifier_code_hash, b.vka_digest,
-             b.reusable_code_hash, b.rows, b.per_row_inputs),
+             b.reusable_code_hash, b.rows, b.inputs),
             proof_arg(registration.proof), verifier, list(vka))
 
 

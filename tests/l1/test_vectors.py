@@ -189,7 +189,7 @@ def test_state_keys_and_value_hashes_match(harness, account, word, amount, kind)
 
 def binding_tuple(binding: ModelBinding) -> tuple:
     return (binding.record_hash, binding.srs_hash, binding.verifier_code_hash,
-            binding.vka_digest, binding.reusable_code_hash, binding.rows, binding.per_row_inputs)
+            binding.vka_digest, binding.reusable_code_hash, binding.rows, binding.inputs)
 
 
 def test_model_binding_vectors(harness):
@@ -200,14 +200,14 @@ def test_model_binding_vectors(harness):
         c = case["binding"]
         binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
                                b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
-                               c["per_row_inputs"])
+                               c["per_row_inputs"], c["row_points"])
         assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=5, max_size=5),
-       st.integers(0, 2**32 - 1), st.booleans())
-def test_model_binding_hash_matches(harness, words, rows, per_row_inputs):
-    binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs)
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
+def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points):
+    binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs, row_points)
     assert harness.modelBindingHash(binding_tuple(binding)).call() == (
         compute_model_binding_hash(binding))
