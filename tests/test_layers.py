@@ -8,6 +8,7 @@ does for the core):
 - node/ and the verifier use flavum.l1 only through its interface, its errors, its factory and
   its verifier builder (a model's binding names its verifiers' code);
 - da/ imports nothing of flavum.l1, node/ nothing of flavum.api;
+- ml/, zk/, l1/ and da/ keep to docs/architecture.md's table (`NEVER`);
 - api/ reads the node through its query module, never its store (`.store`).
 """
 
@@ -150,6 +151,25 @@ def test_node_and_verifier_use_only_the_ledger_interface_errors_and_factory():
 def test_da_does_not_import_l1():
     found = [f"{path.name} imports {name}" for path, tree in modules("da")
              for name in imported(tree) if name == "flavum.l1" or name.startswith("flavum.l1.")]
+    assert not found, found
+
+
+# docs/architecture.md: what each lower layer never imports.
+NEVER = {
+    "ml": ("zk", "l1", "da", "node", "api"),
+    "zk": ("l1", "da", "node", "api"),
+    "l1": ("da", "zk", "ml", "node", "api"),
+    "da": ("l1", "node", "api"),
+    "challenger.py": ("node", "api", "zk"),
+    "escape.py": ("node", "api", "zk"),
+}
+
+
+def test_lower_layers_never_import_the_layers_above():
+    found = [f"{path.relative_to(PACKAGE)} imports {name}"
+             for layer, never in NEVER.items() for path, tree in modules(layer)
+             for name in imported(tree)
+             if any(name == f"flavum.{n}" or name.startswith(f"flavum.{n}.") for n in never)]
     assert not found, found
 
 

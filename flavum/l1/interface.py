@@ -20,6 +20,7 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.encoding import keccak256
+from flavum.core.field import POINT_BYTES, felt_to_signed
 from flavum.core.merkle import SmtProof
 from flavum.core.model_binding import ModelBinding
 from flavum.core.state import Object
@@ -27,8 +28,6 @@ from flavum.core.step_witness import StepWitness
 from flavum.core.stf import Execution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
-from flavum.zk.execution import felt_to_signed
-from flavum.zk.polycommit import POINT_BYTES
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from flavum.core.field import FIELD_MODULUS, felt_to_signed
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
 from flavum.zk.errors import ProvingFailed
-
-# The BN254 scalar field: ezkl's circuits work modulo this prime.
-FIELD_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
 @dataclass(frozen=True)
@@ -67,15 +65,6 @@ def _checked_field(value: int) -> int:
     if not 0 <= value < FIELD_MODULUS:
         raise ValueError("value is not a canonical field element")
     return value
-
-
-def felt_to_signed(value: int) -> int:
-    """A field element read as a signed integer: the upper half of the field is negative."""
-    return value - FIELD_MODULUS if value > FIELD_MODULUS // 2 else value
-
-
-def signed_to_felt(value: int) -> int:
-    return value % FIELD_MODULUS
 
 
 @dataclass(frozen=True)

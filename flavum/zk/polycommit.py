@@ -21,12 +21,11 @@ from typing import Any
 
 from flavum.core.encoding import keccak256
 from flavum.core.errors import InvalidProof
+from flavum.core.field import POINT_BYTES
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
 from flavum.zk.execution import compute_input_commitment, prepare_row
-
-POINT_BYTES = 64  # x and y, 32 bytes big-endian each
 
 
 def compute_row_point(artifacts: CircuitArtifacts, row: Any) -> bytes:

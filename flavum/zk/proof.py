@@ -22,16 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from flavum.core.errors import InvalidProof
+from flavum.core.field import felt_to_signed, signed_to_felt
 from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
 from flavum.zk.errors import ProvingFailed
-from flavum.zk.execution import (
-    CircuitRun,
-    FieldElement,
-    felt_to_signed,
-    outputs_per_row,
-    signed_to_felt,
-)
+from flavum.zk.execution import CircuitRun, FieldElement, outputs_per_row
 from flavum.zk.polycommit import compute_point_digest, read_proof_points
 
 

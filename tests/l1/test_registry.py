@@ -14,6 +14,7 @@ import pytest
 
 from flavum.core.assets import compute_asset_id
 from flavum.core.batch import TxCommitment, Withdrawal, compute_outputs_hash
+from flavum.core.field import FIELD_MODULUS
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.state import Object, compute_object_key, compute_state_root, get_state_proof
 from flavum.core.step_witness import compute_step_witness
@@ -32,7 +33,6 @@ from flavum.l1.evm_deploy import DEFAULT_BOND_WEI
 from flavum.l1.interface import ProvenInference, proven_inference
 from flavum.l1.verifiers import VerifierBuild
 from flavum.node.watcher import make_deposit_transaction
-from flavum.zk.execution import FIELD_MODULUS
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, DOMAIN, SEQUENCER, SEQUENCER_KEY, deploy
 from .helpers import (

@@ -21,6 +21,7 @@ from flavum.core.batch import (
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import TREE_NODE_TAG, compute_tag, keccak256
+from flavum.core.field import FIELD_MODULUS, felt_to_signed
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
 from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import (
@@ -43,7 +44,6 @@ from flavum.core.types import (
     ObjectKind,
 )
 from flavum.l1.evm_client import embedded_web3, load_artifact
-from flavum.zk.execution import FIELD_MODULUS, felt_to_signed
 from tests.vectors_util import VECTORS_DIR
 
 from .conftest import DEPLOYER_KEY
