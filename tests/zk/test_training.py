@@ -1,0 +1,162 @@
+"""Proven training steps: real ezkl proofs of SGD steps that chain by weight commitments, and a
+verifier that refuses a chain with another batch, a skipped step or a wrong final version."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flavum.core.errors import InvalidProof
+from flavum.ml.errors import InvalidInput
+from flavum.ml.training import LogisticStep, load_standardized, make_batches, make_labelled_rows
+from flavum.zk.execution import FieldElement
+from flavum.zk.proof import Proof
+from flavum.zk.srs import SrsStore
+from flavum.zk.training import (
+    StepCircuit,
+    StepRun,
+    build_step_circuit,
+    check_training_chain,
+    compute_params_commitment,
+    compute_row_commitment,
+    load_step_proof,
+    prove_step,
+    run_step,
+    verify_step,
+)
+
+SMALL = LogisticStep(features=4, batch=4, learning_rate=0.5)
+SMALL_SCALE = 8  # a sigmoid table of 2 * 8 * 2**8 + 1 rows: logrows 13, proofs in seconds
+
+
+@pytest.fixture(scope="module")
+def small_circuit(srs_store: SrsStore, zk_root: Path) -> StepCircuit:
+    return build_step_circuit(SMALL, srs_store, scale=SMALL_SCALE,
+                              cache_dir=zk_root / "train-steps")
+
+
+@pytest.fixture(scope="module")
+def small_batches() -> list[np.ndarray]:
+    x_train, y_train, _, _ = load_standardized("breast_cancer", SMALL.features)
+    return make_batches(make_labelled_rows(x_train, y_train), SMALL.batch, steps=3)
+
+
+def run_chain(circuit: StepCircuit, batches: list[np.ndarray], workdir: Path) -> list[StepRun]:
+    theta = np.zeros(circuit.step.width)
+    runs = []
+    for i, rows in enumerate(batches):
+        run = run_step(circuit, theta, rows, workdir / f"step{i}")
+        runs.append(run)
+        theta = run.new_params_values
+    return runs
+
+
+def commitments(circuit: StepCircuit, rows: np.ndarray) -> tuple[FieldElement, ...]:
+    return tuple(compute_row_commitment(circuit, row) for row in rows)
+
+
+@pytest.fixture(scope="module")
+def proven_chain(small_circuit: StepCircuit, small_batches: list[np.ndarray],
+                 tmp_path_factory: pytest.TempPathFactory) -> tuple[list[StepRun], list[Proof]]:
+    """Two proven steps from zero params (the third batch is left for attacks)."""
+    runs = run_chain(small_circuit, small_batches[:2], tmp_path_factory.mktemp("chain"))
+    return runs, [prove_step(small_circuit, run) for run in runs]
+
+
+def test_step_circuit_is_small_and_deterministic(small_circuit: StepCircuit, srs_store: SrsStore,
+                                                 tmp_path: Path) -> None:
+    assert small_circuit.logrows == 13
+    again = build_step_circuit(SMALL, srs_store, scale=SMALL_SCALE, cache_dir=tmp_path)
+    assert again.vk_hash == small_circuit.vk_hash  # no calibration data: one step, one key
+
+
+def test_canonical_step_follows_the_float_step(small_circuit: StepCircuit,
+                                               small_batches: list[np.ndarray],
+                                               tmp_path: Path) -> None:
+    runs = run_chain(small_circuit, small_batches, tmp_path)
+    theta = np.zeros(SMALL.width)
+    for run, rows in zip(runs, small_batches, strict=True):
+        theta = SMALL.step(theta, rows)
+        # a few quanta of 2**-8 per step
+        np.testing.assert_allclose(run.new_params_values, theta, atol=0.02)
+    # Commitments outside the circuit are the ones the circuit shows.
+    assert runs[0].params_commitment == compute_params_commitment(small_circuit,
+                                                                  np.zeros(SMALL.width))
+    assert runs[1].params_commitment == runs[0].new_params_commitment
+    assert runs[1].params_commitment == compute_params_commitment(small_circuit,
+                                                                  runs[0].new_params_values)
+    assert runs[2].row_commitments == commitments(small_circuit, small_batches[2])
+
+
+def test_proven_steps_chain_and_verify(small_circuit: StepCircuit,
+                                       small_batches: list[np.ndarray],
+                                       proven_chain: tuple[list[StepRun], list[Proof]]) -> None:
+    runs, proofs = proven_chain
+    values = verify_step(small_circuit, proofs[0])
+    assert values.params_commitment == runs[0].params_commitment
+    assert values.row_commitments == commitments(small_circuit, small_batches[0])
+    assert values.new_params_commitment == runs[0].new_params_commitment
+    received = [load_step_proof(small_circuit, p.to_json()) for p in proofs]
+    check_training_chain(
+        small_circuit, compute_params_commitment(small_circuit, np.zeros(SMALL.width)), received,
+        [commitments(small_circuit, b) for b in small_batches[:2]], runs[1].new_params_commitment,
+    )
+
+
+def test_attacks_on_the_chain_are_refused(small_circuit: StepCircuit,
+                                          small_batches: list[np.ndarray],
+                                          proven_chain: tuple[list[StepRun], list[Proof]]) -> None:
+    runs, proofs = proven_chain
+    parent = compute_params_commitment(small_circuit, np.zeros(SMALL.width))
+    batches = [commitments(small_circuit, b) for b in small_batches[:2]]
+    final = runs[1].new_params_commitment
+    # The trainer claims it trained on batch 2's DATA, but proved step 0 on batch 0.
+    with pytest.raises(InvalidProof, match="other rows"):
+        check_training_chain(small_circuit, parent, proofs[:1],
+                             [commitments(small_circuit, small_batches[2])],
+                             runs[0].new_params_commitment)
+    # Step 0 left out: step 1 does not start from the parent's params.
+    with pytest.raises(InvalidProof, match="skipped"):
+        check_training_chain(small_circuit, parent, proofs[1:], batches[1:], final)
+    # Steps swapped.
+    with pytest.raises(InvalidProof, match="skipped"):
+        check_training_chain(small_circuit, parent, proofs[::-1], batches[::-1], final)
+    # A new version whose weights are not what the last step output.
+    with pytest.raises(InvalidProof, match="new version"):
+        check_training_chain(small_circuit, parent, proofs, batches,
+                             runs[0].new_params_commitment)
+    # A proof whose public output commitment is rewritten to other weights does not verify.
+    forged = dataclasses.replace(
+        proofs[1], instances=proofs[1].instances[:-1] + (runs[0].new_params_commitment.value,))
+    with pytest.raises(InvalidProof, match="verif"):
+        check_training_chain(small_circuit, parent, [proofs[0], forged], batches,
+                             runs[0].new_params_commitment)
+    # Rows swapped inside the batch: the order of the DATA objects is part of the step.
+    with pytest.raises(InvalidProof, match="other rows"):
+        check_training_chain(small_circuit, parent, proofs[:1], [batches[0][::-1]],
+                             runs[0].new_params_commitment)
+    with pytest.raises(InvalidProof, match="2 step proofs for 1 batches"):
+        check_training_chain(small_circuit, parent, proofs, batches[:1], final)
+
+
+def test_a_proof_of_another_step_circuit_is_refused(
+    small_circuit: StepCircuit, srs_store: SrsStore, zk_root: Path,
+    proven_chain: tuple[list[StepRun], list[Proof]],
+) -> None:
+    # Same shapes, another learning rate: another verifying key.
+    other = build_step_circuit(dataclasses.replace(SMALL, learning_rate=0.25), srs_store,
+                               scale=SMALL_SCALE, cache_dir=zk_root / "train-steps")
+    assert other.vk_hash != small_circuit.vk_hash
+    with pytest.raises(InvalidProof):
+        verify_step(other, proven_chain[1][0])
+
+
+def test_rows_outside_the_step_are_refused(small_circuit: StepCircuit, tmp_path: Path) -> None:
+    theta = np.zeros(SMALL.width)
+    with pytest.raises(InvalidInput, match="labels"):
+        run_step(small_circuit, theta, np.c_[np.zeros((4, 4)), [0, 1, 2, 0]], tmp_path)
+    with pytest.raises(InvalidInput, match="shape"):
+        run_step(small_circuit, theta, np.zeros((3, 5)), tmp_path)
