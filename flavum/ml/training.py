@@ -117,6 +117,29 @@ class LogisticStep:
         graph_bytes: bytes = model.SerializeToString()
         return graph_bytes
 
+    def make_inference_graph(self) -> bytes:
+        """The inference graph of every version: params `theta` and one augmented row
+        [x_1 .. x_d, 1] (the 1 multiplies the bias) as inputs, the logit as output.
+
+        The params are an input, as in the step graph, not an initializer: hashed, they show
+        the same commitment as the step proof that made them, and the circuit's key is one
+        per architecture by construction. (ezkl's hashed params gave the same key for other
+        weights too, but their proofs failed to verify about half the time: docs/training.md.)
+        """
+        inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, self.width])
+                  for name in (PARAMS_INPUT, "x")]
+        graph = helper.make_graph(
+            [helper.make_node("Transpose", [PARAMS_INPUT], ["theta_column"], perm=[1, 0]),
+             helper.make_node("MatMul", ["x", "theta_column"], ["logit"])],
+            "logistic_logit", inputs,
+            [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [1, 1])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        graph_bytes: bytes = model.SerializeToString()
+        return graph_bytes
+
     def step(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The float reference step (float64): new params from params and one batch of rows."""
         theta = self.check_params(theta).astype(np.float64)

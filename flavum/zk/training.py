@@ -19,11 +19,7 @@ that table, so the same step always compiles to the same circuit.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import os
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,29 +32,15 @@ from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.training import LOGIT_BOUND, LogisticStep
-from flavum.zk.circuit import (
-    COMPILED_FILE,
-    META_FILE,
-    MODEL_FILE,
-    PK_FILE,
-    SETTINGS_FILE,
-    VK_FILE,
-    _setup_keys,
-    call_ezkl,
-    compute_vk_hash,
-)
-from flavum.zk.errors import CircuitTooLarge
+from flavum.zk.circuit import COMPILED_FILE, MODEL_FILE, PK_FILE, SETTINGS_FILE, VK_FILE, call_ezkl
 from flavum.zk.execution import FieldElement, compute_poseidon_commitment, felt_to_signed
+from flavum.zk.fixed import build_fixed_circuit
 from flavum.zk.proof import Proof, ProofJob, parse_proof, read_job_proof, run_proof_job
-from flavum.zk.srs import SrsStore, compute_file_sha256
+from flavum.zk.srs import SrsStore
 
-STEP_FORMAT = 1
 DEFAULT_SCALE = 10
 """Fixed point 2**-10: the sigmoid table spans +-8 * 2**10 (logrows 15) and training on
 breast_cancer ends within a point of float SGD (docs/training.md)."""
-MAX_LOGROWS = 18
-# Rows halo2 keeps for blinding and ezkl for its own use, beyond the circuit's rows and table.
-RESERVED_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -127,14 +109,6 @@ class StepPublicValues:
     new_params_commitment: FieldElement
 
 
-def compute_step_key(graph: bytes, scale: int) -> str:
-    digest = hashlib.sha256()
-    digest.update(b"flavum.train-step.v%d\x00" % STEP_FORMAT)
-    digest.update(hashlib.sha256(graph).digest())
-    digest.update(b"scale=%d" % scale)
-    return digest.hexdigest()
-
-
 def build_step_circuit(
     step: LogisticStep,
     store: SrsStore,
@@ -148,115 +122,32 @@ def build_step_circuit(
     """
     if not 4 <= scale <= 16:
         raise InvalidInput(f"scale must lie in 4..16, not {scale}")
-    graph = step.make_graph()
-    root = Path(cache_dir) if cache_dir is not None else store.directory / "train-steps"
-    final_dir = root / compute_step_key(graph, scale)
-    if not (final_dir / META_FILE).is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-        try:
-            _build_into(work, graph, step, scale, store)
-            try:
-                os.rename(work, final_dir)
-            except OSError:
-                if not (final_dir / META_FILE).is_file():  # not a concurrent identical build
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return _load(final_dir, step, store)
-
-
-def _run_args(scale: int, logrows: int) -> Any:
-    import ezkl
-
     bound = int(LOGIT_BOUND * 2**scale)
-    values = {
-        "input_visibility": "hashed",
-        "output_visibility": "hashed",
-        "param_visibility": "fixed",
-        "input_scale": scale,
-        "param_scale": scale,
-        "scale_rebase_multiplier": 1,
-        "lookup_range": (-bound, bound),  # the clipped logits: the sigmoid's only inputs
-        "logrows": logrows,
-    }
-    args = ezkl.PyRunArgs()
-    for name, value in values.items():
-        setattr(args, name, value)  # ezkl's stubs lack these attributes
-    return args
 
+    def run_args(logrows: int) -> dict[str, Any]:
+        return {
+            "input_visibility": "hashed",
+            "output_visibility": "hashed",
+            "param_visibility": "fixed",
+            "input_scale": scale,
+            "param_scale": scale,
+            "scale_rebase_multiplier": 1,
+            "lookup_range": (-bound, bound),  # the clipped logits: the sigmoid's only inputs
+            "logrows": logrows,
+        }
 
-def _gen_settings(model: Path, settings: Path, scale: int, logrows: int) -> dict[str, Any]:
-    import ezkl
+    def check(settings: dict[str, Any]) -> None:
+        # Chaining needs the new params at the params' scale (then equal values hash equally).
+        scales = set(settings["model_input_scales"]) | set(settings["model_output_scales"])
+        if scales != {scale}:
+            raise ModelRejected(f"the step graph's inputs and output have scales "
+                                f"{sorted(scales)}, not all {scale}")
 
-    call_ezkl("gen_settings", ModelRejected, ezkl.gen_settings,
-              str(model), str(settings), py_run_args=_run_args(scale, logrows))
-    data: dict[str, Any] = json.loads(settings.read_text())
-    # ezkl lists the range checks in hash-set order, which changes from run to run, and the
-    # order lays out the columns: sorted, the same step always gets the same verifying key.
-    for name in ("required_range_checks", "required_lookups"):
-        data[name] = sorted(data[name], key=json.dumps)
-    data.pop("timestamp", None)
-    settings.write_text(json.dumps(data))
-    return data
-
-
-def _build_into(work: Path, graph: bytes, step: LogisticStep, scale: int,
-                store: SrsStore) -> None:
-    import ezkl
-
-    model, settings_path = work / MODEL_FILE, work / SETTINGS_FILE
-    model.write_bytes(graph)
-    table = 2 * int(LOGIT_BOUND * 2**scale) + 1
-    settings = _gen_settings(model, settings_path, scale, MAX_LOGROWS)
-    needed = max(int(settings["num_rows"]), table) + RESERVED_ROWS
-    logrows = max(1, math.ceil(math.log2(needed)))
-    if logrows > MAX_LOGROWS:
-        raise CircuitTooLarge(f"the step circuit needs logrows {logrows}, above {MAX_LOGROWS}")
-    settings = _gen_settings(model, settings_path, scale, logrows)
-    # Chaining needs the new params at the params' scale (then equal values hash equally).
-    scales = set(settings["model_input_scales"]) | set(settings["model_output_scales"])
-    if scales != {scale}:
-        raise ModelRejected(f"the step graph's inputs and output have scales {sorted(scales)}, "
-                            f"not all {scale}")
-    call_ezkl("compile_circuit", ModelRejected, ezkl.compile_circuit,
-              str(model), str(work / COMPILED_FILE), str(settings_path))
-    srs_path = store.path_for(logrows)
-    _setup_keys(work, srs_path, None)
-    meta = {
-        "format": STEP_FORMAT,
-        "features": step.features,
-        "batch": step.batch,
-        "learning_rate": step.learning_rate,
-        "scale": scale,
-        "logrows": logrows,
-        "srs_sha256": compute_file_sha256(srs_path),
-        "vk_hash": "0x" + compute_vk_hash(work / VK_FILE).hex(),
-    }
-    (work / META_FILE).write_text(json.dumps(meta, indent=1))
-
-
-def _load(directory: Path, step: LogisticStep, store: SrsStore) -> StepCircuit:
-    meta = json.loads((directory / META_FILE).read_text())
-    if meta.get("format") != STEP_FORMAT:
-        raise ModelRejected(f"step circuit in {directory} has an unknown format")
-    srs_path = store.path_for(int(meta["logrows"]))
-    srs_sha256 = compute_file_sha256(srs_path)
-    if srs_sha256 != meta["srs_sha256"]:
-        # Keys belong to one SRS: another SRS file needs new keys (and gives a new vk hash).
-        _setup_keys(directory, srs_path, None)
-        meta["srs_sha256"] = srs_sha256
-        meta["vk_hash"] = "0x" + compute_vk_hash(directory / VK_FILE).hex()
-        (directory / META_FILE).write_text(json.dumps(meta, indent=1))
-    return StepCircuit(
-        directory=directory,
-        step=step,
-        scale=int(meta["scale"]),
-        logrows=int(meta["logrows"]),
-        srs_path=srs_path,
-        srs_sha256=srs_sha256,
-        vk_hash=Hash32(bytes.fromhex(meta["vk_hash"][2:])),
-    )
+    root = Path(cache_dir) if cache_dir is not None else store.directory / "train-steps"
+    fixed = build_fixed_circuit("logistic-step", step.make_graph(), run_args, 2 * bound + 1,
+                                store, root, {"scale": scale}, check)
+    return StepCircuit(fixed.directory, step, int(fixed.meta["scale"]), fixed.logrows,
+                       fixed.srs_path, fixed.srs_sha256, fixed.vk_hash)
 
 
 def compute_params_commitment(circuit: StepCircuit, params: np.ndarray) -> FieldElement:

@@ -27,6 +27,14 @@ from flavum.zk.training import (
     run_step,
     verify_step,
 )
+from flavum.zk.versions import (
+    VersionKey,
+    build_version_key,
+    load_version_proof,
+    prove_version,
+    run_version,
+    verify_version,
+)
 
 SMALL = LogisticStep(features=4, batch=4, learning_rate=0.5)
 SMALL_SCALE = 8  # a sigmoid table of 2 * 8 * 2**8 + 1 rows: logrows 13, proofs in seconds
@@ -160,3 +168,41 @@ def test_rows_outside_the_step_are_refused(small_circuit: StepCircuit, tmp_path:
         run_step(small_circuit, theta, np.c_[np.zeros((4, 4)), [0, 1, 2, 0]], tmp_path)
     with pytest.raises(InvalidInput, match="shape"):
         run_step(small_circuit, theta, np.zeros((3, 5)), tmp_path)
+
+
+@pytest.fixture(scope="module")
+def version_key(srs_store: SrsStore, zk_root: Path) -> VersionKey:
+    return build_version_key(SMALL, srs_store, scale=SMALL_SCALE,
+                             cache_dir=zk_root / "train-versions")
+
+
+def test_inference_on_a_trained_version_binds_to_its_step_chain(
+    version_key: VersionKey, small_circuit: StepCircuit,
+    proven_chain: tuple[list[StepRun], list[Proof]], tmp_path: Path,
+) -> None:
+    runs, _ = proven_chain
+    parent, trained = np.zeros(SMALL.width), runs[-1].new_params_values
+    row = np.array([0.5, -1.0, 0.25, 2.0])
+    proofs = {}
+    for name, weights in (("parent", parent), ("trained", trained)):
+        run = run_version(version_key, weights, row, tmp_path / name)
+        proofs[name] = load_version_proof(prove_version(version_key, run).to_json())
+        values = verify_version(version_key, proofs[name])  # one key for every version
+        assert values.logit == run.logit
+        assert values.row_commitment == run.row_commitment
+    # The trained version's inference shows the weight commitment the last step proved.
+    assert verify_version(version_key, proofs["trained"]).params_commitment == (
+        runs[-1].new_params_commitment)
+    assert verify_version(version_key, proofs["parent"]).params_commitment == (
+        compute_params_commitment(small_circuit, parent))
+    expected = float(row @ trained[:-1] + trained[-1])
+    logit = verify_version(version_key, proofs["trained"]).logit / 2**SMALL_SCALE
+    assert abs(logit - expected) < 0.05
+    # The parent's proof passed off as the trained version's: another weight commitment.
+    assert verify_version(version_key, proofs["parent"]).params_commitment != (
+        runs[-1].new_params_commitment)
+    # Rewriting the params commitment in the proof does not verify.
+    forged = dataclasses.replace(proofs["parent"], instances=(
+        runs[-1].new_params_commitment.value,) + proofs["parent"].instances[1:])
+    with pytest.raises(InvalidProof, match="verif"):
+        verify_version(version_key, forged)
