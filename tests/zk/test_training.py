@@ -206,3 +206,28 @@ def test_inference_on_a_trained_version_binds_to_its_step_chain(
         runs[-1].new_params_commitment.value,) + proofs["parent"].instances[1:])
     with pytest.raises(InvalidProof, match="verif"):
         verify_version(version_key, forged)
+
+
+@pytest.mark.slow
+def test_proven_training_on_breast_cancer_matches_float_sgd(srs_store: SrsStore, zk_root: Path,
+                                                            tmp_path: Path) -> None:
+    """8 features, batches of 8, lr 0.5, scale 2**-10: 60 canonical steps (one pass) end within
+    a point of float SGD's test accuracy; the first 3 are proven and chain."""
+    step = LogisticStep(features=8, batch=8, learning_rate=0.5)
+    circuit = build_step_circuit(step, srs_store, cache_dir=zk_root / "train-steps")
+    x_train, y_train, x_test, y_test = load_standardized("breast_cancer", step.features)
+    batches = make_batches(make_labelled_rows(x_train, y_train), step.batch, steps=60)
+    runs = run_chain(circuit, batches, tmp_path)
+    theta = np.zeros(step.width)
+    for rows in batches:  # float SGD with the plain sigmoid (no clip)
+        design = np.c_[rows[:, :-1], np.ones(step.batch)]
+        errors = 1.0 / (1.0 + np.exp(-(design @ theta))) - rows[:, -1]
+        theta = theta - step.step_size * design.T @ errors
+    float_accuracy = np.mean(step.predict(theta, x_test) == y_test)
+    proven_accuracy = np.mean(step.predict(runs[-1].new_params_values, x_test) == y_test)
+    assert float_accuracy > 0.85
+    assert abs(proven_accuracy - float_accuracy) <= 0.01
+    proofs = [prove_step(circuit, run) for run in runs[:3]]
+    check_training_chain(circuit, compute_params_commitment(circuit, np.zeros(step.width)),
+                         proofs, [commitments(circuit, b) for b in batches[:3]],
+                         runs[2].new_params_commitment)
