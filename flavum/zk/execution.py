@@ -141,7 +141,7 @@ def compute_input_commitment(artifacts: CircuitArtifacts, inputs: Any) -> FieldE
         flat = prepare_row(artifacts, inputs)
     else:
         flat = prepare_inputs(artifacts, inputs)
-    return _poseidon_commitment(flat, artifacts.input_scale)
+    return compute_poseidon_commitment(flat, artifacts.input_scale)
 
 
 def compute_input_commitments(
@@ -152,12 +152,13 @@ def compute_input_commitments(
         raise InvalidInput("the circuit does not hash its input (see flavum.zk.polycommit)")
     flat = prepare_inputs(artifacts, rows)
     if not artifacts.commits_rows:
-        return (_poseidon_commitment(flat, artifacts.input_scale),)
+        return (compute_poseidon_commitment(flat, artifacts.input_scale),)
     per_row = flat.reshape(artifacts.batch_size, artifacts.row_size)
-    return tuple(_poseidon_commitment(row, artifacts.input_scale) for row in per_row)
+    return tuple(compute_poseidon_commitment(row, artifacts.input_scale) for row in per_row)
 
 
-def _poseidon_commitment(flat: np.ndarray, scale: int) -> FieldElement:
+def compute_poseidon_commitment(flat: np.ndarray, scale: int) -> FieldElement:
+    """ezkl's Poseidon hash of `flat` quantized at `scale`: what a hashed tensor exposes."""
     import ezkl
 
     felts = [

@@ -1,0 +1,212 @@
+"""Training steps as ONNX graphs: one SGD step of a model family, and its float reference.
+
+A step graph takes the current parameters and a batch of labelled rows and outputs the new
+parameters. The parameters are an *input* of the graph, never an initializer, so one circuit
+(one verifying key) proves a step from any parameters; the circuit hashes its inputs and output,
+and the proof's public values are the commitments [H(params), H(row_0), ..., H(row_{B-1}),
+H(new params)] (see flavum/zk/training.py and docs/training.md).
+
+Layouts, chosen so that every input tensor has the same shape [1, d + 1] (ezkl gives all inputs
+one scale, and a row's commitment is then the hash of exactly that row):
+- logistic regression (binary): params `theta` = [w_1 .. w_d, b]; a row = [x_1 .. x_d, y] with
+  y in {0, 1}. One step: z = X w + b, p = sigmoid(z), g = [X 1]^T (p - y),
+  theta' = theta - (lr / B) g.
+
+The learning rate and the batch size are fixed per graph (constants of the circuit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from flavum.ml.errors import InvalidInput
+
+OPSET = 17
+PARAMS_INPUT = "theta"
+NEW_PARAMS_OUTPUT = "theta_next"
+MAX_STEP_BATCH = 64
+"""A step circuit grows linearly with its batch: beyond this it would not fit logrows <= 18."""
+MAX_FEATURES = 64
+LOGIT_BOUND = 8.0
+"""Logits are clipped to [-8, 8] before the sigmoid (|sigmoid(8) - 1| < 3.4e-4): the sigmoid is a
+lookup table over its input range, and the clip bounds that range whatever the params become."""
+
+
+def get_row_input_name(index: int) -> str:
+    """The step graph's input that carries row `index` of the batch."""
+    return f"row_{index}"
+
+
+@dataclass(frozen=True)
+class LogisticStep:
+    """One SGD step of binary logistic regression on `batch` rows of `features` values.
+
+    `learning_rate / batch` is the constant the graph multiplies the summed gradient by; a power
+    of two keeps it exact in fixed point.
+    """
+
+    features: int
+    batch: int
+    learning_rate: float
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.features <= MAX_FEATURES:
+            raise InvalidInput(f"features must lie in 1..{MAX_FEATURES}, not {self.features}")
+        if not 1 <= self.batch <= MAX_STEP_BATCH:
+            raise InvalidInput(f"batch must lie in 1..{MAX_STEP_BATCH}, not {self.batch}")
+        if not 0 < self.learning_rate <= 16:
+            raise InvalidInput(f"learning rate must lie in (0, 16], not {self.learning_rate}")
+
+    @property
+    def width(self) -> int:
+        """Values in the params and in one row: d weights + bias, d features + label."""
+        return self.features + 1
+
+    @property
+    def step_size(self) -> float:
+        return self.learning_rate / self.batch
+
+    def make_graph(self) -> bytes:
+        """The ONNX step graph (see the module docstring)."""
+        d, n = self.features, self.width
+        # [x, y] -> [x, 1]: zero the label column, then add a one there (the bias input).
+        keep = np.ones((1, n), np.float32)
+        keep[0, d] = 0.0
+        one_last = np.zeros((1, n), np.float32)
+        one_last[0, d] = 1.0
+        label = np.zeros((n, 1), np.float32)
+        label[d, 0] = 1.0
+        inits = [
+            numpy_helper.from_array(keep, "keep_features"),
+            numpy_helper.from_array(one_last, "bias_column"),
+            numpy_helper.from_array(label, "label_selector"),
+            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
+            numpy_helper.from_array(np.array(-LOGIT_BOUND, np.float32), "logit_min"),
+            numpy_helper.from_array(np.array(LOGIT_BOUND, np.float32), "logit_max"),
+        ]
+        rows = [get_row_input_name(i) for i in range(self.batch)]
+        nodes = [
+            helper.make_node("Concat", rows, ["rows"], axis=0),
+            helper.make_node("Mul", ["rows", "keep_features"], ["features"]),
+            helper.make_node("Add", ["features", "bias_column"], ["design"]),
+            helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
+            helper.make_node("Transpose", [PARAMS_INPUT], ["theta_column"], perm=[1, 0]),
+            helper.make_node("MatMul", ["design", "theta_column"], ["logits"]),
+            helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
+            helper.make_node("Sigmoid", ["clipped_logits"], ["probabilities"]),
+            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+            helper.make_node("Transpose", ["errors"], ["errors_row"], perm=[1, 0]),
+            helper.make_node("MatMul", ["errors_row", "design"], ["gradient_sum"]),
+            helper.make_node("Mul", ["gradient_sum", "step_size"], ["update"]),
+            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
+        ]
+        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT, [1, n])]
+        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, n]) for r in rows]
+        graph = helper.make_graph(
+            nodes, "logistic_sgd_step", inputs,
+            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT, [1, n])],
+            inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        graph_bytes: bytes = model.SerializeToString()
+        return graph_bytes
+
+    def make_inference_graph(self) -> bytes:
+        """The inference graph of every version: params `theta` and one augmented row
+        [x_1 .. x_d, 1] (the 1 multiplies the bias) as inputs, the logit as output.
+
+        The params are an input, as in the step graph, not an initializer: hashed, they show
+        the same commitment as the step proof that made them, and the circuit's key is one
+        per architecture by construction. (ezkl's hashed params gave the same key for other
+        weights too, but their proofs failed to verify about half the time: docs/training.md.)
+        """
+        inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, self.width])
+                  for name in (PARAMS_INPUT, "x")]
+        graph = helper.make_graph(
+            [helper.make_node("Transpose", [PARAMS_INPUT], ["theta_column"], perm=[1, 0]),
+             helper.make_node("MatMul", ["x", "theta_column"], ["logit"])],
+            "logistic_logit", inputs,
+            [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [1, 1])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        graph_bytes: bytes = model.SerializeToString()
+        return graph_bytes
+
+    def step(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The float reference step (float64): new params from params and one batch of rows."""
+        theta = self.check_params(theta).astype(np.float64)
+        rows = self.check_rows(rows).astype(np.float64)
+        design = np.concatenate([rows[:, :-1], np.ones((self.batch, 1))], axis=1)
+        logits = np.clip(design @ theta, -LOGIT_BOUND, LOGIT_BOUND)
+        probabilities = 1.0 / (1.0 + np.exp(-logits))
+        gradient_sum = design.T @ (probabilities - rows[:, -1])
+        result: np.ndarray = theta - self.step_size * gradient_sum
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        theta = self.check_params(theta).astype(np.float64)
+        x = np.asarray(features, dtype=np.float64)
+        predictions: np.ndarray = (x @ theta[:-1] + theta[-1] > 0).astype(np.int64)
+        return predictions
+
+    def check_params(self, theta: np.ndarray) -> np.ndarray:
+        """Params as a flat vector of `width` finite values; InvalidInput otherwise."""
+        flat = np.asarray(theta, dtype=np.float64).reshape(-1)
+        if flat.size != self.width:
+            raise InvalidInput(f"params have {flat.size} values; the step takes {self.width}")
+        if not np.all(np.isfinite(flat)):
+            raise InvalidInput("params hold NaN or infinite values")
+        return flat
+
+    def check_rows(self, rows: np.ndarray) -> np.ndarray:
+        """One batch as (batch, width) finite values with labels 0 or 1; InvalidInput otherwise."""
+        array = np.asarray(rows, dtype=np.float64)
+        if array.shape != (self.batch, self.width):
+            raise InvalidInput(
+                f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
+                f"{self.features} features and a label"
+            )
+        if not np.all(np.isfinite(array)):
+            raise InvalidInput("rows hold NaN or infinite values")
+        if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
+            raise InvalidInput("labels (the last value of each row) must be 0 or 1")
+        return array
+
+
+def make_labelled_rows(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Rows [x_1 .. x_d, y] as a step graph takes them (float32)."""
+    x = np.asarray(features, dtype=np.float32)
+    y = np.asarray(labels, dtype=np.float32).reshape(-1, 1)
+    if x.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise InvalidInput(f"{x.shape[0] if x.ndim else 0} feature rows and {y.shape[0]} labels")
+    return np.concatenate([x, y], axis=1)
+
+
+def load_standardized(dataset: str, features: int) -> tuple[np.ndarray, ...]:
+    """The examples' fixed split of `dataset`, standardized with the training rows' mean and
+    deviation, keeping the first `features` columns: (x_train, y_train, x_test, y_test)."""
+    from flavum.ml.examples import load_split  # scikit-learn: only for example data
+
+    split = load_split(dataset)
+    mean = split.x_train.mean(axis=0)
+    deviation = np.where(split.x_train.std(axis=0) > 0, split.x_train.std(axis=0), 1.0)
+    x_train = ((split.x_train - mean) / deviation)[:, :features]
+    x_test = ((split.x_test - mean) / deviation)[:, :features]
+    return x_train, split.y_train, x_test, split.y_test
+
+
+def make_batches(rows: np.ndarray, batch: int, steps: int, seed: int = 0) -> list[np.ndarray]:
+    """`steps` batches of `batch` rows: passes over `rows` in fixed-seed shuffled orders."""
+    rng = np.random.default_rng(seed)
+    passes = -(-steps * batch // len(rows))
+    order = np.concatenate([rng.permutation(len(rows)) for _ in range(passes)])
+    return [rows[order[i * batch:(i + 1) * batch]] for i in range(steps)]

@@ -1,0 +1,177 @@
+"""Inference on the versions of a trainable model: one circuit and key per architecture, the
+version's params a hashed input.
+
+The inference graph (`LogisticStep.make_inference_graph`) takes the params and one row as
+inputs, so nothing of a version is in the circuit: one key serves every version, set up once.
+An inference proof's public values are
+
+    [H(params), H(row), logit]
+
+where H(params) is the same commitment the last training step's proof shows for its output
+(same Poseidon over the same values at the step's scale): the proof binds the inference to the
+version that a chain of step proofs made. The row is the features with a 1 appended (the
+bias's column), so H(row) commits to [x_1 .. x_d, 1].
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flavum.core.errors import InvalidProof
+from flavum.core.types import Hash32
+from flavum.ml.errors import InvalidInput, ModelRejected
+from flavum.ml.training import LogisticStep
+from flavum.zk.circuit import COMPILED_FILE, PK_FILE, SETTINGS_FILE, VK_FILE, call_ezkl
+from flavum.zk.execution import FieldElement, felt_to_signed
+from flavum.zk.fixed import build_fixed_circuit
+from flavum.zk.proof import Proof, ProofJob, parse_proof, read_job_proof, run_proof_job
+from flavum.zk.srs import SrsStore
+from flavum.zk.training import DEFAULT_SCALE
+
+NUM_INPUT_INSTANCES = 2  # the params' and the row's commitments
+MIN_ROWS = 2**11  # logrows >= 12: smaller circuits failed to verify now and then (ezkl 23.0.5)
+
+
+@dataclass(frozen=True)
+class VersionKey:
+    """The inference circuit and keys of one trainable architecture (every version's)."""
+
+    directory: Path
+    step: LogisticStep  # the architecture (only its features matter here)
+    scale: int
+    logrows: int
+    srs_path: Path
+    vk_hash: Hash32
+
+    @property
+    def compiled_path(self) -> Path:
+        return self.directory / COMPILED_FILE
+
+    @property
+    def settings_path(self) -> Path:
+        return self.directory / SETTINGS_FILE
+
+    @property
+    def vk_path(self) -> Path:
+        return self.directory / VK_FILE
+
+    @property
+    def pk_path(self) -> Path:
+        return self.directory / PK_FILE
+
+
+@dataclass(frozen=True)
+class VersionRun:
+    """One canonical inference of a version: the commitments it shows and its logit."""
+
+    params_commitment: FieldElement
+    row_commitment: FieldElement
+    logit: int  # value = integer / 2**scale
+    witness_path: Path
+
+
+@dataclass(frozen=True)
+class VersionPublicValues:
+    params_commitment: FieldElement
+    row_commitment: FieldElement
+    logit: int
+
+
+def build_version_key(
+    step: LogisticStep,
+    store: SrsStore,
+    *,
+    scale: int = DEFAULT_SCALE,
+    cache_dir: Path | str | None = None,
+) -> VersionKey:
+    """Set up the architecture's inference circuit (once; reused when built before)."""
+
+    def run_args(logrows: int) -> dict[str, Any]:
+        return {
+            "input_visibility": "hashed",
+            "output_visibility": "public",
+            "param_visibility": "fixed",
+            "input_scale": scale,  # the step's scale: the same params hash to the same value
+            "param_scale": scale,
+            "scale_rebase_multiplier": 1,
+            "logrows": logrows,
+        }
+
+    def check(settings: dict[str, Any]) -> None:
+        if settings["model_output_scales"] != [scale]:
+            raise ModelRejected(f"the logit has scale {settings['model_output_scales']}")
+
+    root = Path(cache_dir) if cache_dir is not None else store.directory / "train-versions"
+    fixed = build_fixed_circuit("logistic-version", step.make_inference_graph(), run_args,
+                                MIN_ROWS, store, root, {"scale": scale}, check)
+    return VersionKey(fixed.directory, step, scale, fixed.logrows, fixed.srs_path,
+                      fixed.vk_hash)
+
+
+def run_version(key: VersionKey, params: np.ndarray, features: np.ndarray,
+                workdir: Path | str) -> VersionRun:
+    """The canonical inference of the version `params` on one row of features."""
+    import ezkl
+
+    theta = key.step.check_params(params).astype(np.float32)
+    x = np.asarray(features, dtype=np.float64).reshape(-1)
+    if x.size != key.step.features or not np.all(np.isfinite(x)):
+        raise InvalidInput(f"a row is {key.step.features} finite values")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    input_path, witness_path = workdir / "input.json", workdir / "witness.json"
+    row = np.append(x, 1.0).astype(np.float32)
+    input_path.write_text(json.dumps({"input_data": [theta.tolist(), row.tolist()]}))
+    call_ezkl("witness generation of the inference", InvalidInput, ezkl.gen_witness,
+              str(input_path), str(key.compiled_path), str(witness_path))
+    pretty = json.loads(witness_path.read_text())["pretty_elements"]
+    params_hash, row_hash = (FieldElement.from_hex(h) for t in pretty["processed_inputs"]
+                             for h in t)
+    (logit,) = [felt_to_signed(FieldElement.from_hex(h).value) for t in pretty["outputs"]
+                for h in t]
+    return VersionRun(params_hash, row_hash, logit, witness_path)
+
+
+def prove_version(key: VersionKey, run: VersionRun) -> Proof:
+    """Prove a version's inference with the architecture's proving key."""
+    job = ProofJob(
+        compiled_path=str(key.compiled_path),
+        pk_path=str(key.pk_path),
+        srs_path=str(key.srs_path),
+        witness_path=str(run.witness_path),
+        proof_path=str(run.witness_path.with_name("proof.json")),
+        input_visibility="hashed",
+        num_input_instances=NUM_INPUT_INSTANCES,
+    )
+    run_proof_job(job)
+    return read_job_proof(job)
+
+
+def load_version_proof(data: bytes) -> Proof:
+    return parse_proof(data, "hashed", NUM_INPUT_INSTANCES)
+
+
+def verify_version(key: VersionKey, proof: Proof) -> VersionPublicValues:
+    """Check an inference proof against the architecture's key: its public values (the
+    caller compares the params' commitment with the version's), or InvalidProof."""
+    import ezkl
+
+    if len(proof.instances) != NUM_INPUT_INSTANCES + 1:
+        raise InvalidProof(f"an inference proof of a version has 3 public values, this one "
+                           f"{len(proof.instances)}")
+    with tempfile.TemporaryDirectory(prefix="flavum-verify-version-") as tmp:
+        path = Path(tmp) / "proof.json"
+        path.write_bytes(proof.to_json())
+        ok = call_ezkl("inference proof verification", InvalidProof, ezkl.verify,
+                       str(path), str(key.settings_path), str(key.vk_path),
+                       srs_path=str(key.srs_path), reduced_srs=False)
+    if ok is not True:
+        raise InvalidProof("inference proof does not verify against the architecture's key")
+    params, row, logit = proof.instances
+    return VersionPublicValues(FieldElement(params), FieldElement(row), felt_to_signed(logit))
