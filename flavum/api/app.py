@@ -388,7 +388,8 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
 
 def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
     return {**trace_to_json(record.entry), "batch": record.batch,
-            "proof_status": record.proof_status, "reason": record.reason}
+            "proof_status": record.proof_status, "reason": record.reason,
+            "proof_seconds": record.proof_seconds}
 
 
 def registration_to_json(found: ModelOnLedger) -> dict[str, Any]:

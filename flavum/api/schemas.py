@@ -247,6 +247,8 @@ class TraceRecord(TraceJson):
     batch: int | None
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
+    proof_seconds: float | None = Field(description="from the Infer's receipt to its proof "
+                                                    "(none until proven)")
     result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
                                                        "the model is gone, or this node does "
                                                        "not hold its record)")

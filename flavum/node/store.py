@@ -9,6 +9,7 @@ and objects are kept as readable tables, refreshed at every block.
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ CREATE TABLE IF NOT EXISTS traces (
     proof_status TEXT NOT NULL DEFAULT 'queued',
     proof BLOB,
     reason TEXT,
-    proof_row INTEGER NOT NULL DEFAULT 0
+    proof_row INTEGER NOT NULL DEFAULT 0,
+    proved_at REAL
 );
 CREATE TABLE IF NOT EXISTS withdrawals (
     withdrawal_id BLOB PRIMARY KEY,
@@ -136,7 +138,9 @@ _SELECT_BLOCKS = "SELECT number, first_seq, last_seq, state_root, batch, created
 _SELECT_BATCHES = (
     "SELECT header, batch_hash, first_block, last_block, tx_count, sealed_at FROM batches"
 )
-_SELECT_TRACES = "SELECT entry, batch, proof_status, proof, reason, proof_row FROM traces"
+# A proof's time: from the Infer's receipt to the proof recorded.
+_SELECT_TRACES = ("SELECT entry, batch, proof_status, proof, reason, proof_row, proved_at - "
+                  "(SELECT received_at FROM txs WHERE txs.hash = traces.tx_hash) FROM traces")
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ class TraceRecord:
     proof: bytes | None  # ezkl proof.json
     reason: str | None  # why proving failed
     row: int = 0  # which inference of a batched proof this entry is
+    proof_seconds: float | None = None  # from the receipt to the proof; None: not proven
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,9 @@ class Store:
         # too; the sequencer's group commit makes that one fsync per group of transactions.
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(traces)")}
+        if "proved_at" not in columns:  # a store made before proof times were kept
+            self._conn.execute("ALTER TABLE traces ADD COLUMN proved_at REAL")
 
     def close(self) -> None:
         with self._lock:
@@ -419,7 +427,8 @@ class Store:
 
     def set_proof(self, tx_hash: Hash32, proof: bytes, row: int = 0) -> None:
         self._exec("UPDATE traces SET proof_status = 'proven', proof = ?, reason = NULL,"
-                   " proof_row = ? WHERE tx_hash = ?", (proof, row, tx_hash))
+                   " proof_row = ?, proved_at = ? WHERE tx_hash = ?",
+                   (proof, row, time.time(), tx_hash))
 
     # --- ledgers ---
 
@@ -570,7 +579,7 @@ def _block(row: Any) -> BlockRecord:
 
 def _trace(row: Any) -> TraceRecord:
     return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4],
-                       int(row[5]))
+                       int(row[5]), None if row[6] is None else float(row[6]))
 
 
 def _batch(row: Any) -> BatchRecord:

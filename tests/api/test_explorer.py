@@ -99,6 +99,8 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
         assert "class " in traces and "logits " in traces and "derived outside" in traces
         assert "proven (fixed-point, scale 2^" in traces
         assert page.locator("#batch-chart rect").count() == 1
+        assert page.locator("#proof-chart rect").count() == 1
+        assert "1 proofs" in page.text_content("#proof-chart")
         assert "evm: accepted" in page.inner_text("#batches")
         shoot(page, "home")
 

@@ -5,6 +5,7 @@ is proven: the fake pool settles each job with a recorded proof or fails it on d
 stand-in model service checks proofs as the test says.
 """
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,7 @@ def test_an_entry_follows_its_job_from_queued_to_proven(rig: Rig) -> None:
     tx_hash = rig.infer(ROWS[0])
     rig.manager.poll()
     assert rig.proof_status(tx_hash) == ("queued", None)
+    assert rig.store.get_trace(tx_hash).proof_seconds is None
     [job] = rig.pool.submitted
     assert Path(job.witness_path).is_file() and job.proof_path.endswith(f"{tx_hash.hex()}.json")
     assert not rig.manager.all_done(1, 1)
@@ -169,8 +171,21 @@ def test_an_entry_follows_its_job_from_queued_to_proven(rig: Rig) -> None:
     rig.manager.poll()
     record = rig.store.get_trace(tx_hash)
     assert (record.proof_status, record.proof, record.row) == ("proven", RECORDED.to_json(), 0)
+    assert record.proof_seconds is not None and record.proof_seconds >= 0
     assert rig.models.checked == [(tx_hash, RECORDED.to_json(), 0)]
     assert rig.manager.all_done(1, 1)
+
+
+def test_a_store_made_before_proof_times_gains_the_column(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "node.db")
+    db.execute("CREATE TABLE traces (tx_hash BLOB PRIMARY KEY, seq INTEGER NOT NULL, entry TEXT"
+               " NOT NULL, batch INTEGER, proof_status TEXT NOT NULL DEFAULT 'queued', proof"
+               " BLOB, reason TEXT, proof_row INTEGER NOT NULL DEFAULT 0)")
+    db.close()
+    Store(tmp_path / "node.db").close()
+    db = sqlite3.connect(tmp_path / "node.db")
+    assert "proved_at" in {row[1] for row in db.execute("PRAGMA table_info(traces)")}
+    db.close()
 
 
 def test_a_failed_attempt_is_retried_and_the_entry_proven(make_rig, single) -> None:

@@ -108,6 +108,7 @@ async function home() {
     <div class="muted">A machine-learning L2 rollup: inferences proven with zero-knowledge
     proofs, batches committed with Merkle roots to ledgers.</div>${summary}
     <h2>Batch sizes over time</h2>${batchChart(batches)}
+    <h2>Proof times</h2>${proofChart(traces)}
     <h2>Batches</h2>${table("batches", ["#", "txs", "sealed", "state root", "ledgers"],
       batches.slice().reverse().slice(0, 25).map((b) => [
         batchLink(b.number), b.tx_count, time(b.sealed_at), short(b.state_root),
@@ -159,6 +160,26 @@ function batchChart(batches) {
     `<text x="${pad}" y="${h - 8}">${esc(time(t0))}</text>` +
     `<text x="${w - pad}" y="${h - 8}" text-anchor="end">${esc(time(t1))}</text>` +
     `<text x="4" y="${pad - 8}">${most} txs</text></svg>`;
+}
+
+// Bars of seconds from an inference's receipt to its proof, oldest first, colored by model.
+function proofChart(traces) {
+  const proven = traces.filter((t) => t.proof_seconds !== null).reverse();
+  if (proven.length === 0) return '<p class="muted">no proof yet</p>';
+  const w = 760, h = 150, pad = 28;
+  const most = Math.max(...proven.map((t) => t.proof_seconds), 0.001);
+  const step = (w - 2 * pad) / proven.length, bar = Math.max(2, Math.min(18, step - 2));
+  const bars = proven.map((t, i) => {
+    const bh = (h - 2 * pad) * t.proof_seconds / most;
+    return `<a href="#/trace/${t.tx_hash}"><rect x="${pad + i * step + (step - bar) / 2}" ` +
+      `y="${h - pad - bh}" width="${bar}" height="${bh}"><title>${esc(t.tx_hash.slice(0, 10))}…` +
+      `: proven ${t.proof_seconds.toFixed(1)} s after its receipt</title></rect></a>`;
+  }).join("");
+  const mean = proven.reduce((sum, t) => sum + t.proof_seconds, 0) / proven.length;
+  return `<svg id="proof-chart" class="chart" width="${w}" height="${h}" role="img" ` +
+    `aria-label="seconds from receipt to proof per inference">${bars}` +
+    `<text x="${pad}" y="${h - 8}">${proven.length} proofs, oldest first; mean ` +
+    `${mean.toFixed(1)} s</text><text x="4" y="${pad - 8}">${most.toFixed(1)} s</text></svg>`;
 }
 
 async function batchPage(number) {
