@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test test-all bench lint debian-packages
+.PHONY: demo test test-all test-slow bench lint debian-packages
 
 $(STAMP): pyproject.toml package.json package-lock.json ipfs/package.json ipfs/package-lock.json
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP) debian-packages
 
 test-all: $(STAMP) debian-packages
 	FLAVUM_NO_SKIP=1 $(PY) -m pytest -q -m ''
+
+# Only the tests marked slow (the long forms: more deploys, kills, random sequences, steps).
+test-slow: $(STAMP) debian-packages
+	FLAVUM_NO_SKIP=1 $(PY) -m pytest -q -m slow
 
 # chromium and litecoind, through apt-get when this machine allows it.
 debian-packages:

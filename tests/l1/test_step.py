@@ -291,9 +291,23 @@ def random_transaction(draw, state: State, known: list[ObjectId]) -> tuple[bytes
     return encode_transaction(sign_transaction(tx, key)), execution
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RANDOM_SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@settings(max_examples=10, **RANDOM_SETTINGS)
 @given(st.data())
 def test_executor_agrees_with_the_stf_on_random_sequences(executors, postable, data):
+    agree_on_a_random_sequence(executors, postable, data)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, **RANDOM_SETTINGS)
+@given(st.data())
+def test_executor_agrees_with_the_stf_on_many_random_sequences(executors, postable, data):
+    agree_on_a_random_sequence(executors, postable, data)
+
+
+def agree_on_a_random_sequence(executors, postable, data) -> None:
     state = random_genesis()
     contract = executors(RANDOM_DOMAIN.chain_id, RANDOM_DOMAIN.rollup_id)
     known: list[ObjectId] = []
