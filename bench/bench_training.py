@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--proofs", type=int, default=2)
     args = parser.parse_args()
-    cases = [("logistic", 10), ("softmax", 8), ("mlp", 8), ("mlp", 10)]
+    cases = [("logistic", 10), ("softmax", 10), ("mlp", 8), ("mlp", 10)]
     context = multiprocessing.get_context("spawn")  # a fresh process per family: its own RSS
     print("| family | scale | logrows | steps k | prove s/step | verify s | peak RSS MB "
           "| float acc | proven acc | goal |")
