@@ -45,7 +45,8 @@ def test_proven_softmax_training_on_iris_matches_float_sgd(srs_store: SrsStore, 
     assert np.abs(proven - float_theta).max() < 0.02
 
     # Consecutive steps chain by commitments; one real proof (logrows 14 proofs take seconds).
-    assert all(a.new_params_commitment == b.params_commitment for a, b in zip(runs, runs[1:], strict=False))
+    for before, after in zip(runs, runs[1:], strict=False):
+        assert after.params_commitment == before.new_params_commitment
     proof = prove_step(circuit, runs[0])
     parent = compute_params_commitment(circuit, np.zeros(STEP.params_size))
     first_rows = tuple(compute_row_commitment(circuit, r) for r in batches[0])
