@@ -12,12 +12,15 @@ one scale, and a row's commitment is then the hash of exactly that row):
   y in {0, 1}. One step: z = X w + b, p = sigmoid(z), g = [X 1]^T (p - y),
   theta' = theta - (lr / B) g.
 
-The learning rate and the batch size are fixed per graph (constants of the circuit).
+The learning rate and the batch size are fixed per graph (constants of the circuit). Other
+families (flavum/ml/softmax_step.py, flavum/ml/mlp_step.py) follow the `TrainingStep` protocol:
+params one input, each row one input, new params the one output.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import onnx
@@ -41,6 +44,55 @@ def get_row_input_name(index: int) -> str:
     return f"row_{index}"
 
 
+class TrainingStep(Protocol):
+    """What the step circuit (flavum/zk/training.py) needs of a model family's SGD step."""
+
+    @property
+    def name(self) -> str: ...  # the family, part of the circuit's cache key
+
+    @property
+    def batch(self) -> int: ...
+
+    @property
+    def params_size(self) -> int: ...
+
+    @property
+    def row_width(self) -> int: ...
+
+    @property
+    def logit_bound(self) -> float: ...  # the nonlinearity's lookup range is +-this
+
+    def make_graph(self) -> bytes: ...
+
+    def check_params(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def check_rows(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+def finish_model(graph: onnx.GraphProto) -> bytes:
+    """A checked ONNX model (opset 17, IR 8) of `graph`, serialized."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    graph_bytes: bytes = model.SerializeToString()
+    return graph_bytes
+
+
+def check_step_shape(features: int, batch: int, learning_rate: float) -> None:
+    """InvalidInput unless a step's features, batch and learning rate are in range."""
+    if not 1 <= features <= MAX_FEATURES:
+        raise InvalidInput(f"features must lie in 1..{MAX_FEATURES}, not {features}")
+    if not 1 <= batch <= MAX_STEP_BATCH:
+        raise InvalidInput(f"batch must lie in 1..{MAX_STEP_BATCH}, not {batch}")
+    if not 0 < learning_rate <= 16:
+        raise InvalidInput(f"learning rate must lie in (0, 16], not {learning_rate}")
+
+
+def check_finite(array: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(array)):
+        raise InvalidInput(f"{what} hold NaN or infinite values")
+
+
 @dataclass(frozen=True)
 class LogisticStep:
     """One SGD step of binary logistic regression on `batch` rows of `features` values.
@@ -53,18 +105,24 @@ class LogisticStep:
     batch: int
     learning_rate: float
 
+    name = "logistic"
+    logit_bound = LOGIT_BOUND
+
     def __post_init__(self) -> None:
-        if not 1 <= self.features <= MAX_FEATURES:
-            raise InvalidInput(f"features must lie in 1..{MAX_FEATURES}, not {self.features}")
-        if not 1 <= self.batch <= MAX_STEP_BATCH:
-            raise InvalidInput(f"batch must lie in 1..{MAX_STEP_BATCH}, not {self.batch}")
-        if not 0 < self.learning_rate <= 16:
-            raise InvalidInput(f"learning rate must lie in (0, 16], not {self.learning_rate}")
+        check_step_shape(self.features, self.batch, self.learning_rate)
 
     @property
     def width(self) -> int:
         """Values in the params and in one row: d weights + bias, d features + label."""
         return self.features + 1
+
+    @property
+    def params_size(self) -> int:
+        return self.width
+
+    @property
+    def row_width(self) -> int:
+        return self.width
 
     @property
     def step_size(self) -> float:
@@ -111,11 +169,7 @@ class LogisticStep:
             [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT, [1, n])],
             inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-        model.ir_version = 8
-        onnx.checker.check_model(model)
-        graph_bytes: bytes = model.SerializeToString()
-        return graph_bytes
+        return finish_model(graph)
 
     def make_inference_graph(self) -> bytes:
         """The inference graph of every version: params `theta` and one augmented row
@@ -134,11 +188,7 @@ class LogisticStep:
             "logistic_logit", inputs,
             [helper.make_tensor_value_info("logit", TensorProto.FLOAT, [1, 1])],
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-        model.ir_version = 8
-        onnx.checker.check_model(model)
-        graph_bytes: bytes = model.SerializeToString()
-        return graph_bytes
+        return finish_model(graph)
 
     def step(self, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The float reference step (float64): new params from params and one batch of rows."""
@@ -163,8 +213,7 @@ class LogisticStep:
         flat = np.asarray(theta, dtype=np.float64).reshape(-1)
         if flat.size != self.width:
             raise InvalidInput(f"params have {flat.size} values; the step takes {self.width}")
-        if not np.all(np.isfinite(flat)):
-            raise InvalidInput("params hold NaN or infinite values")
+        check_finite(flat, "params")
         return flat
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -175,8 +224,7 @@ class LogisticStep:
                 f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
                 f"{self.features} features and a label"
             )
-        if not np.all(np.isfinite(array)):
-            raise InvalidInput("rows hold NaN or infinite values")
+        check_finite(array, "rows")
         if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
             raise InvalidInput("labels (the last value of each row) must be 0 or 1")
         return array

@@ -12,7 +12,7 @@ where H is ezkl's Poseidon over the tensor quantized at the circuit's one scale.
 at that same scale, so H(new params) is exactly the commitment the next step's proof shows for
 its params input: proofs chain by equal commitments (`check_training_chain`).
 
-No calibration: the scale is chosen (the step's precision, docs/training.md), the sigmoid's
+No calibration: the scale is chosen (the step's precision, docs/training.md), the nonlinearity's
 lookup table covers exactly the clipped logits, and logrows follows from the circuit's rows and
 that table, so the same step always compiles to the same circuit.
 """
@@ -31,7 +31,7 @@ import numpy as np
 from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.ml.training import LOGIT_BOUND, LogisticStep
+from flavum.ml.training import TrainingStep
 from flavum.zk.circuit import COMPILED_FILE, MODEL_FILE, PK_FILE, SETTINGS_FILE, VK_FILE, call_ezkl
 from flavum.zk.execution import FieldElement, compute_poseidon_commitment, felt_to_signed
 from flavum.zk.fixed import build_fixed_circuit
@@ -48,7 +48,7 @@ class StepCircuit:
     """A compiled training-step circuit with its keys on disk."""
 
     directory: Path
-    step: LogisticStep
+    step: TrainingStep
     scale: int
     logrows: int
     srs_path: Path
@@ -110,7 +110,7 @@ class StepPublicValues:
 
 
 def build_step_circuit(
-    step: LogisticStep,
+    step: TrainingStep,
     store: SrsStore,
     *,
     scale: int = DEFAULT_SCALE,
@@ -122,7 +122,7 @@ def build_step_circuit(
     """
     if not 4 <= scale <= 16:
         raise InvalidInput(f"scale must lie in 4..16, not {scale}")
-    bound = int(LOGIT_BOUND * 2**scale)
+    bound = int(step.logit_bound * 2**scale)
 
     def run_args(logrows: int) -> dict[str, Any]:
         return {
@@ -132,7 +132,7 @@ def build_step_circuit(
             "input_scale": scale,
             "param_scale": scale,
             "scale_rebase_multiplier": 1,
-            "lookup_range": (-bound, bound),  # the clipped logits: the sigmoid's only inputs
+            "lookup_range": (-bound, bound),  # the clipped logits: the nonlinearity's only inputs
             "logrows": logrows,
         }
 
@@ -144,7 +144,7 @@ def build_step_circuit(
                                 f"{sorted(scales)}, not all {scale}")
 
     root = Path(cache_dir) if cache_dir is not None else store.directory / "train-steps"
-    fixed = build_fixed_circuit("logistic-step", step.make_graph(), run_args, 2 * bound + 1,
+    fixed = build_fixed_circuit(f"{step.name}-step", step.make_graph(), run_args, 2 * bound + 1,
                                 store, root, {"scale": scale}, check)
     return StepCircuit(fixed.directory, step, int(fixed.meta["scale"]), fixed.logrows,
                        fixed.srs_path, fixed.srs_sha256, fixed.vk_hash)
@@ -157,10 +157,10 @@ def compute_params_commitment(circuit: StepCircuit, params: np.ndarray) -> Field
 
 
 def compute_row_commitment(circuit: StepCircuit, row: np.ndarray) -> FieldElement:
-    """The commitment a step proof shows for one labelled row [x_1 .. x_d, y] (its DATA's)."""
+    """The commitment a step proof shows for one labelled row (its DATA's)."""
     flat = np.asarray(row, dtype=np.float64).reshape(-1)
-    if flat.size != circuit.step.width or not np.all(np.isfinite(flat)):
-        raise InvalidInput(f"a row is {circuit.step.width} finite values")
+    if flat.size != circuit.step.row_width or not np.all(np.isfinite(flat)):
+        raise InvalidInput(f"a row is {circuit.step.row_width} finite values")
     return compute_poseidon_commitment(flat.astype(np.float32), circuit.scale)
 
 

@@ -1,0 +1,208 @@
+"""One SGD step of a binary classifier with one hidden ReLU layer as an ONNX graph, and its float
+reference: the MLP family of training steps (flavum/ml/training.py has the layout).
+
+- params `theta` = [W1 flattened row by row, W1 of shape [h, d + 1] (a hidden unit's weights,
+  then its bias); w2 = [v_1 .. v_h, c] (output weights, then bias)]: h (d + 1) + h + 1 values;
+- a row = [x_1 .. x_d, y], y in {0, 1}: the logistic step's rows, the same DATA objects;
+- one step (backpropagation of the logistic loss):
+  A = [X 1] W1^T, H = relu(A), z = [H 1] w2, e = sigmoid(clip(z, -8, 8)) - y,
+  g2 = [H 1]^T e, g1 = ((e v^T) * [A > 0])^T [X 1], theta' = theta - (lr / B) [g1, g2].
+
+Training cannot start from all-zero params (every hidden unit would stay equal):
+`initial_params` gives the fixed-seed start that the float and the proven runs share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from flavum.ml.errors import InvalidInput
+from flavum.ml.training import (
+    LOGIT_BOUND,
+    NEW_PARAMS_OUTPUT,
+    PARAMS_INPUT,
+    check_finite,
+    check_step_shape,
+    finish_model,
+    get_row_input_name,
+)
+
+MAX_HIDDEN = 32
+
+
+@dataclass(frozen=True)
+class MlpStep:
+    """One SGD step of a d-h-1 ReLU network with a sigmoid output on `batch` rows."""
+
+    features: int
+    hidden: int
+    batch: int
+    learning_rate: float
+
+    name = "mlp"
+    logit_bound = LOGIT_BOUND
+
+    def __post_init__(self) -> None:
+        check_step_shape(self.features, self.batch, self.learning_rate)
+        if not 1 <= self.hidden <= MAX_HIDDEN:
+            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+
+    @property
+    def first_layer_size(self) -> int:
+        return self.hidden * (self.features + 1)
+
+    @property
+    def params_size(self) -> int:
+        return self.first_layer_size + self.hidden + 1
+
+    @property
+    def row_width(self) -> int:
+        return self.features + 1
+
+    @property
+    def step_size(self) -> float:
+        return self.learning_rate / self.batch
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(W1 [h, d + 1], w2 [h + 1]) of flat params."""
+        flat = self.check_params(theta)
+        first = flat[:self.first_layer_size].reshape(self.hidden, self.features + 1)
+        return first, flat[self.first_layer_size:]
+
+    def initial_params(self, seed: int = 0) -> np.ndarray:
+        """A fixed-seed start: W1 ~ N(0, 1/d), biases 0, w2 ~ N(0, 1/h), as multiples of 2^-8
+        (exact at any circuit scale >= 8)."""
+        rng = np.random.default_rng(seed)
+        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
+                      np.zeros(self.hidden)]
+        second = np.r_[rng.normal(scale=self.hidden ** -0.5, size=self.hidden), 0.0]
+        result: np.ndarray = np.round(np.r_[first.reshape(-1), second] * 256) / 256
+        return result
+
+    def make_graph(self) -> bytes:
+        """The ONNX step graph (see the module docstring)."""
+        d, h, n = self.features, self.hidden, self.row_width
+        keep = np.ones((1, n), np.float32)
+        keep[0, d] = 0.0
+        one_last = np.zeros((1, n), np.float32)
+        one_last[0, d] = 1.0
+        label = np.zeros((n, 1), np.float32)
+        label[d, 0] = 1.0
+        # w2 = [v, c] -> v (h values, the column the hidden errors need) by a selector.
+        output_weights = np.zeros((h, h + 1), np.float32)
+        output_weights[:, :h] = np.eye(h)
+        inits = [
+            numpy_helper.from_array(keep, "keep_features"),
+            numpy_helper.from_array(one_last, "bias_column"),
+            numpy_helper.from_array(label, "label_selector"),
+            numpy_helper.from_array(output_weights, "output_weight_selector"),
+            numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
+            numpy_helper.from_array(np.array([self.first_layer_size, h + 1], np.int64),
+                                    "split_sizes"),
+            numpy_helper.from_array(np.array([h, d + 1], np.int64), "first_shape"),
+            numpy_helper.from_array(np.array([h + 1, 1], np.int64), "second_shape"),
+            numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
+                                    "first_flat_shape"),
+            numpy_helper.from_array(np.array([1, h + 1], np.int64), "second_flat_shape"),
+            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
+            numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+            numpy_helper.from_array(np.array(-self.logit_bound, np.float32), "logit_min"),
+            numpy_helper.from_array(np.array(self.logit_bound, np.float32), "logit_max"),
+        ]
+        rows = [get_row_input_name(i) for i in range(self.batch)]
+        nodes = [
+            helper.make_node("Concat", rows, ["rows"], axis=0),
+            helper.make_node("Mul", ["rows", "keep_features"], ["features"]),
+            helper.make_node("Add", ["features", "bias_column"], ["design"]),
+            helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
+            helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
+                             ["first_flat", "second_flat"], axis=1),
+            helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
+            helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
+            # forward
+            helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["design", "first_t"], ["pre_activations"]),
+            helper.make_node("Relu", ["pre_activations"], ["hidden"]),
+            helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
+            helper.make_node("MatMul", ["hidden_design", "second"], ["logits"]),
+            helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
+            helper.make_node("Sigmoid", ["clipped_logits"], ["probabilities"]),
+            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+            # backward
+            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
+            helper.make_node("MatMul", ["output_weight_selector", "second"], ["v"]),
+            helper.make_node("Transpose", ["v"], ["v_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["errors", "v_t"], ["hidden_errors"]),
+            helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
+            helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
+            helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
+            helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
+            helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
+            helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+            helper.make_node("Mul", ["gradient_sum", "step_size"], ["update"]),
+            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
+        ]
+        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT,
+                                                [1, self.params_size])]
+        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, n]) for r in rows]
+        graph = helper.make_graph(
+            nodes, "mlp_sgd_step", inputs,
+            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT,
+                                           [1, self.params_size])],
+            inits,
+        )
+        return finish_model(graph)
+
+    def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
+        """The float reference step (float64); `clip=False` is plain SGD."""
+        first, second = self.split(theta)
+        batch = self.check_rows(rows)
+        design = np.c_[batch[:, :-1], np.ones(self.batch)]
+        pre = design @ first.T
+        hidden_design = np.c_[np.maximum(pre, 0.0), np.ones(self.batch)]
+        logits = hidden_design @ second
+        if clip:
+            logits = np.clip(logits, -self.logit_bound, self.logit_bound)
+        errors = 1.0 / (1.0 + np.exp(-logits)) - batch[:, -1]
+        second_gradient = hidden_design.T @ errors
+        first_gradient = ((np.outer(errors, second[:-1])) * (pre > 0)).T @ design
+        gradient = np.r_[first_gradient.reshape(-1), second_gradient]
+        result: np.ndarray = np.r_[first.reshape(-1), second] - self.step_size * gradient
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        first, second = self.split(theta)
+        x = np.asarray(features, dtype=np.float64)
+        hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
+        predictions: np.ndarray = (hidden @ second[:-1] + second[-1] > 0).astype(np.int64)
+        return predictions
+
+    def check_params(self, theta: np.ndarray) -> np.ndarray:
+        """Params as a flat vector of `params_size` finite values; InvalidInput otherwise."""
+        flat = np.asarray(theta, dtype=np.float64).reshape(-1)
+        if flat.size != self.params_size:
+            raise InvalidInput(f"params have {flat.size} values; the step takes "
+                               f"{self.params_size}")
+        check_finite(flat, "params")
+        return flat
+
+    def check_rows(self, rows: np.ndarray) -> np.ndarray:
+        """One batch as (batch, d + 1) finite values with labels 0 or 1; InvalidInput
+        otherwise."""
+        array = np.asarray(rows, dtype=np.float64)
+        if array.shape != (self.batch, self.row_width):
+            raise InvalidInput(
+                f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
+                f"{self.features} features and a label"
+            )
+        check_finite(array, "rows")
+        if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
+            raise InvalidInput("labels (the last value of each row) must be 0 or 1")
+        return array
