@@ -21,32 +21,27 @@ from onnx import TensorProto, helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.training import (
-    LOGIT_BOUND,
-    NEW_PARAMS_OUTPUT,
     PARAMS_INPUT,
-    check_finite,
-    check_step_shape,
-    finish_model,
-    get_row_input_name,
+    SgdStep,
+    binary_design,
+    check_binary_labels,
+    check_row_batch,
+    sigmoid_errors,
 )
 
 MAX_HIDDEN = 32
 
 
 @dataclass(frozen=True)
-class MlpStep:
+class MlpStep(SgdStep):
     """One SGD step of a d-h-1 ReLU network with a sigmoid output on `batch` rows."""
 
-    features: int
     hidden: int
-    batch: int
-    learning_rate: float
 
     name = "mlp"
-    logit_bound = LOGIT_BOUND
 
     def __post_init__(self) -> None:
-        check_step_shape(self.features, self.batch, self.learning_rate)
+        super().__post_init__()
         if not 1 <= self.hidden <= MAX_HIDDEN:
             raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
 
@@ -61,10 +56,6 @@ class MlpStep:
     @property
     def row_width(self) -> int:
         return self.features + 1
-
-    @property
-    def step_size(self) -> float:
-        return self.learning_rate / self.batch
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(W1 [h, d + 1], w2 [h + 1]) of flat params."""
@@ -84,20 +75,13 @@ class MlpStep:
 
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
-        d, h, n = self.features, self.hidden, self.row_width
-        keep = np.ones((1, n), np.float32)
-        keep[0, d] = 0.0
-        one_last = np.zeros((1, n), np.float32)
-        one_last[0, d] = 1.0
-        label = np.zeros((n, 1), np.float32)
-        label[d, 0] = 1.0
+        d, h = self.features, self.hidden
+        design_inits, design = binary_design(d)
         # w2 = [v, c] -> v (h values, the column the hidden errors need) by a selector.
         output_weights = np.zeros((h, h + 1), np.float32)
         output_weights[:, :h] = np.eye(h)
         inits = [
-            numpy_helper.from_array(keep, "keep_features"),
-            numpy_helper.from_array(one_last, "bias_column"),
-            numpy_helper.from_array(label, "label_selector"),
+            *design_inits,
             numpy_helper.from_array(output_weights, "output_weight_selector"),
             numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
             numpy_helper.from_array(np.array([self.first_layer_size, h + 1], np.int64),
@@ -107,17 +91,10 @@ class MlpStep:
             numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
                                     "first_flat_shape"),
             numpy_helper.from_array(np.array([1, h + 1], np.int64), "second_flat_shape"),
-            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
             numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
-            numpy_helper.from_array(np.array(-self.logit_bound, np.float32), "logit_min"),
-            numpy_helper.from_array(np.array(self.logit_bound, np.float32), "logit_max"),
         ]
-        rows = [get_row_input_name(i) for i in range(self.batch)]
         nodes = [
-            helper.make_node("Concat", rows, ["rows"], axis=0),
-            helper.make_node("Mul", ["rows", "keep_features"], ["features"]),
-            helper.make_node("Add", ["features", "bias_column"], ["design"]),
-            helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
+            *design,
             helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
                              ["first_flat", "second_flat"], axis=1),
             helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
@@ -128,11 +105,8 @@ class MlpStep:
             helper.make_node("Relu", ["pre_activations"], ["hidden"]),
             helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
             helper.make_node("MatMul", ["hidden_design", "second"], ["logits"]),
-            helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
-            helper.make_node("Sigmoid", ["clipped_logits"], ["probabilities"]),
-            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+            *sigmoid_errors(),
             # backward
-            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
             helper.make_node("MatMul", ["output_weight_selector", "second"], ["v"]),
             helper.make_node("Transpose", ["v"], ["v_t"], perm=[1, 0]),
@@ -145,19 +119,8 @@ class MlpStep:
             helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
             helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
             helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
-            helper.make_node("Mul", ["gradient_sum", "step_size"], ["update"]),
-            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
         ]
-        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT,
-                                                [1, self.params_size])]
-        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, n]) for r in rows]
-        graph = helper.make_graph(
-            nodes, "mlp_sgd_step", inputs,
-            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT,
-                                           [1, self.params_size])],
-            inits,
-        )
-        return finish_model(graph)
+        return self.step_graph("mlp_sgd_step", inits, nodes, "gradient_sum")
 
     def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
         """The float reference step (float64); `clip=False` is plain SGD."""
@@ -184,25 +147,10 @@ class MlpStep:
         predictions: np.ndarray = (hidden @ second[:-1] + second[-1] > 0).astype(np.int64)
         return predictions
 
-    def check_params(self, theta: np.ndarray) -> np.ndarray:
-        """Params as a flat vector of `params_size` finite values; InvalidInput otherwise."""
-        flat = np.asarray(theta, dtype=np.float64).reshape(-1)
-        if flat.size != self.params_size:
-            raise InvalidInput(f"params have {flat.size} values; the step takes "
-                               f"{self.params_size}")
-        check_finite(flat, "params")
-        return flat
-
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
         """One batch as (batch, d + 1) finite values with labels 0 or 1; InvalidInput
         otherwise."""
-        array = np.asarray(rows, dtype=np.float64)
-        if array.shape != (self.batch, self.row_width):
-            raise InvalidInput(
-                f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
-                f"{self.features} features and a label"
-            )
-        check_finite(array, "rows")
-        if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
-            raise InvalidInput("labels (the last value of each row) must be 0 or 1")
+        array = check_row_batch(rows, self.batch, self.row_width, f"{self.features} features "
+                                                                 "and a label")
+        check_binary_labels(array)
         return array

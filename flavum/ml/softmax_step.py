@@ -21,16 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.training import (
-    NEW_PARAMS_OUTPUT,
     PARAMS_INPUT,
-    check_finite,
-    check_step_shape,
-    finish_model,
-    get_row_input_name,
+    SgdStep,
+    check_row_batch,
 )
 
 SOFTMAX_LOGIT_BOUND = 4.0
@@ -45,20 +42,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SoftmaxStep:
+class SoftmaxStep(SgdStep):
     """One SGD step of softmax regression with `classes` classes on `batch` rows of `features`
-    values; `learning_rate / batch` multiplies the summed gradient (a power of two is exact)."""
+    values."""
 
-    features: int
     classes: int
-    batch: int
-    learning_rate: float
 
     name = "softmax"
     logit_bound = SOFTMAX_LOGIT_BOUND
 
     def __post_init__(self) -> None:
-        check_step_shape(self.features, self.batch, self.learning_rate)
+        super().__post_init__()
         if not 2 <= self.classes <= MAX_CLASSES:
             raise InvalidInput(f"classes must lie in 2..{MAX_CLASSES}, not {self.classes}")
 
@@ -69,10 +63,6 @@ class SoftmaxStep:
     @property
     def row_width(self) -> int:
         return self.features + self.classes
-
-    @property
-    def step_size(self) -> float:
-        return self.learning_rate / self.batch
 
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
@@ -91,13 +81,8 @@ class SoftmaxStep:
             numpy_helper.from_array(np.array([k, d + 1], np.int64), "weights_shape"),
             numpy_helper.from_array(np.array([1, self.params_size], np.int64), "params_shape"),
             numpy_helper.from_array(np.array([1], np.int64), "class_axis"),
-            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
-            numpy_helper.from_array(np.array(-self.logit_bound, np.float32), "logit_min"),
-            numpy_helper.from_array(np.array(self.logit_bound, np.float32), "logit_max"),
         ]
-        rows = [get_row_input_name(i) for i in range(self.batch)]
         nodes = [
-            helper.make_node("Concat", rows, ["rows"], axis=0),
             helper.make_node("MatMul", ["rows", "feature_selector"], ["features"]),
             helper.make_node("Add", ["features", "bias_column"], ["design"]),
             helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
@@ -113,19 +98,8 @@ class SoftmaxStep:
             helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["errors_t", "design"], ["gradient_sum"]),
             helper.make_node("Reshape", ["gradient_sum", "params_shape"], ["gradient_flat"]),
-            helper.make_node("Mul", ["gradient_flat", "step_size"], ["update"]),
-            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
         ]
-        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT,
-                                                [1, self.params_size])]
-        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, n]) for r in rows]
-        graph = helper.make_graph(
-            nodes, "softmax_sgd_step", inputs,
-            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT,
-                                           [1, self.params_size])],
-            inits,
-        )
-        return finish_model(graph)
+        return self.step_graph("softmax_sgd_step", inits, nodes, "gradient_flat")
 
     def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
         """The float reference step (float64); `clip=False` is plain softmax regression SGD."""
@@ -146,25 +120,11 @@ class SoftmaxStep:
         predictions: np.ndarray = np.argmax(x @ weights[:, :-1].T + weights[:, -1], axis=1)
         return predictions
 
-    def check_params(self, theta: np.ndarray) -> np.ndarray:
-        """Params as a flat vector of `params_size` finite values; InvalidInput otherwise."""
-        flat = np.asarray(theta, dtype=np.float64).reshape(-1)
-        if flat.size != self.params_size:
-            raise InvalidInput(f"params have {flat.size} values; the step takes "
-                               f"{self.params_size}")
-        check_finite(flat, "params")
-        return flat
-
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
         """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
         otherwise."""
-        array = np.asarray(rows, dtype=np.float64)
-        if array.shape != (self.batch, self.row_width):
-            raise InvalidInput(
-                f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
-                f"{self.features} features and a one-hot label of {self.classes}"
-            )
-        check_finite(array, "rows")
+        array = check_row_batch(rows, self.batch, self.row_width, f"{self.features} features "
+                                f"and a one-hot label of {self.classes}")
         labels = array[:, self.features:]
         if not (np.all(np.isin(labels, (0.0, 1.0))) and np.all(labels.sum(axis=1) == 1.0)):
             raise InvalidInput("labels (the last values of each row) must be one-hot")

@@ -93,23 +93,127 @@ def check_finite(array: np.ndarray, what: str) -> None:
         raise InvalidInput(f"{what} hold NaN or infinite values")
 
 
-@dataclass(frozen=True)
-class LogisticStep:
-    """One SGD step of binary logistic regression on `batch` rows of `features` values.
+def binary_design(features: int) -> tuple[list[onnx.TensorProto], list[onnx.NodeProto]]:
+    """Constants and nodes that turn the binary families' `rows` [x, y] into `design` rows
+    [x, 1] (the label column zeroed, then a one added there: the bias input) and the `labels`
+    column."""
+    width = features + 1
+    keep = np.ones((1, width), np.float32)
+    keep[0, features] = 0.0
+    bias_column = np.zeros((1, width), np.float32)
+    bias_column[0, features] = 1.0
+    label = np.zeros((width, 1), np.float32)
+    label[features, 0] = 1.0
+    inits = [numpy_helper.from_array(keep, "keep_features"),
+             numpy_helper.from_array(bias_column, "bias_column"),
+             numpy_helper.from_array(label, "label_selector")]
+    nodes = [helper.make_node("Mul", ["rows", "keep_features"], ["features"]),
+             helper.make_node("Add", ["features", "bias_column"], ["design"]),
+             helper.make_node("MatMul", ["rows", "label_selector"], ["labels"])]
+    return inits, nodes
 
-    `learning_rate / batch` is the constant the graph multiplies the summed gradient by; a power
-    of two keeps it exact in fixed point.
-    """
+
+def sigmoid_errors() -> list[onnx.NodeProto]:
+    """Nodes from `logits` to the binary families' errors: the logits clipped to the sigmoid
+    table's bounds, their sigmoid minus the labels (`errors`, a column) and its transpose
+    (`errors_t`)."""
+    return [
+        helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
+        helper.make_node("Sigmoid", ["clipped_logits"], ["probabilities"]),
+        helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+        helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+    ]
+
+
+def check_params_vector(theta: np.ndarray, size: int) -> np.ndarray:
+    """Params as a flat vector of `size` finite values; InvalidInput otherwise."""
+    flat = np.asarray(theta, dtype=np.float64).reshape(-1)
+    if flat.size != size:
+        raise InvalidInput(f"params have {flat.size} values; the step takes {size}")
+    check_finite(flat, "params")
+    return flat
+
+
+def check_row_batch(rows: np.ndarray, batch: int, width: int, row_text: str) -> np.ndarray:
+    """One batch as (batch, width) finite values; InvalidInput naming what a row holds
+    (`row_text`) otherwise."""
+    array = np.asarray(rows, dtype=np.float64)
+    if array.shape != (batch, width):
+        raise InvalidInput(f"rows have shape {list(array.shape)}; the step takes {batch} rows "
+                           f"of {row_text}")
+    check_finite(array, "rows")
+    return array
+
+
+def check_binary_labels(array: np.ndarray) -> None:
+    if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
+        raise InvalidInput("labels (the last value of each row) must be 0 or 1")
+
+
+@dataclass(frozen=True)
+class SgdStep:
+    """What every family's step shares: `batch` rows of `features` values per step, and
+    `learning_rate / batch` as the constant the graph multiplies the summed gradient by (a power
+    of two keeps it exact in fixed point)."""
 
     features: int
     batch: int
     learning_rate: float
 
-    name = "logistic"
     logit_bound = LOGIT_BOUND
 
     def __post_init__(self) -> None:
         check_step_shape(self.features, self.batch, self.learning_rate)
+
+    @property
+    def params_size(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def step_size(self) -> float:
+        return self.learning_rate / self.batch
+
+    @property
+    def row_width(self) -> int:
+        raise NotImplementedError
+
+    def check_params(self, theta: np.ndarray) -> np.ndarray:
+        return check_params_vector(theta, self.params_size)
+
+    def step_graph(self, name: str, inits: list[onnx.TensorProto], body: list[onnx.NodeProto],
+                   gradient: str) -> bytes:
+        """A family's step graph, serialized: the params and the batch's rows in, the new
+        params out. `body` goes from the rows concatenated (`rows`) to the summed gradient
+        (`gradient`, shaped like the params) and may use the clip bounds (`logit_min`,
+        `logit_max`); this adds the concatenation and the update, params - step * gradient."""
+        rows = [get_row_input_name(i) for i in range(self.batch)]
+        shared = [
+            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
+            numpy_helper.from_array(np.array(-self.logit_bound, np.float32), "logit_min"),
+            numpy_helper.from_array(np.array(self.logit_bound, np.float32), "logit_max"),
+        ]
+        nodes = [
+            helper.make_node("Concat", rows, ["rows"], axis=0),
+            *body,
+            helper.make_node("Mul", [gradient, "step_size"], ["update"]),
+            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
+        ]
+        params = [1, self.params_size]
+        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT, params)]
+        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, self.row_width])
+                   for r in rows]
+        graph = helper.make_graph(
+            nodes, name, inputs,
+            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT, params)],
+            [*inits, *shared])
+        return finish_model(graph)
+
+
+@dataclass(frozen=True)
+class LogisticStep(SgdStep):
+    """One SGD step of binary logistic regression on `batch` rows of `features` values."""
+
+    name = "logistic"
 
     @property
     def width(self) -> int:
@@ -124,52 +228,17 @@ class LogisticStep:
     def row_width(self) -> int:
         return self.width
 
-    @property
-    def step_size(self) -> float:
-        return self.learning_rate / self.batch
-
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
-        d, n = self.features, self.width
-        # [x, y] -> [x, 1]: zero the label column, then add a one there (the bias input).
-        keep = np.ones((1, n), np.float32)
-        keep[0, d] = 0.0
-        one_last = np.zeros((1, n), np.float32)
-        one_last[0, d] = 1.0
-        label = np.zeros((n, 1), np.float32)
-        label[d, 0] = 1.0
-        inits = [
-            numpy_helper.from_array(keep, "keep_features"),
-            numpy_helper.from_array(one_last, "bias_column"),
-            numpy_helper.from_array(label, "label_selector"),
-            numpy_helper.from_array(np.array([self.step_size], np.float32), "step_size"),
-            numpy_helper.from_array(np.array(-LOGIT_BOUND, np.float32), "logit_min"),
-            numpy_helper.from_array(np.array(LOGIT_BOUND, np.float32), "logit_max"),
-        ]
-        rows = [get_row_input_name(i) for i in range(self.batch)]
+        inits, design = binary_design(self.features)
         nodes = [
-            helper.make_node("Concat", rows, ["rows"], axis=0),
-            helper.make_node("Mul", ["rows", "keep_features"], ["features"]),
-            helper.make_node("Add", ["features", "bias_column"], ["design"]),
-            helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
+            *design,
             helper.make_node("Transpose", [PARAMS_INPUT], ["theta_column"], perm=[1, 0]),
             helper.make_node("MatMul", ["design", "theta_column"], ["logits"]),
-            helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
-            helper.make_node("Sigmoid", ["clipped_logits"], ["probabilities"]),
-            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
-            helper.make_node("Transpose", ["errors"], ["errors_row"], perm=[1, 0]),
-            helper.make_node("MatMul", ["errors_row", "design"], ["gradient_sum"]),
-            helper.make_node("Mul", ["gradient_sum", "step_size"], ["update"]),
-            helper.make_node("Sub", [PARAMS_INPUT, "update"], [NEW_PARAMS_OUTPUT]),
+            *sigmoid_errors(),
+            helper.make_node("MatMul", ["errors_t", "design"], ["gradient_sum"]),
         ]
-        inputs = [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT, [1, n])]
-        inputs += [helper.make_tensor_value_info(r, TensorProto.FLOAT, [1, n]) for r in rows]
-        graph = helper.make_graph(
-            nodes, "logistic_sgd_step", inputs,
-            [helper.make_tensor_value_info(NEW_PARAMS_OUTPUT, TensorProto.FLOAT, [1, n])],
-            inits,
-        )
-        return finish_model(graph)
+        return self.step_graph("logistic_sgd_step", inits, nodes, "gradient_sum")
 
     def make_inference_graph(self) -> bytes:
         """The inference graph of every version: params `theta` and one augmented row
@@ -208,25 +277,11 @@ class LogisticStep:
         predictions: np.ndarray = (x @ theta[:-1] + theta[-1] > 0).astype(np.int64)
         return predictions
 
-    def check_params(self, theta: np.ndarray) -> np.ndarray:
-        """Params as a flat vector of `width` finite values; InvalidInput otherwise."""
-        flat = np.asarray(theta, dtype=np.float64).reshape(-1)
-        if flat.size != self.width:
-            raise InvalidInput(f"params have {flat.size} values; the step takes {self.width}")
-        check_finite(flat, "params")
-        return flat
-
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
         """One batch as (batch, width) finite values with labels 0 or 1; InvalidInput otherwise."""
-        array = np.asarray(rows, dtype=np.float64)
-        if array.shape != (self.batch, self.width):
-            raise InvalidInput(
-                f"rows have shape {list(array.shape)}; the step takes {self.batch} rows of "
-                f"{self.features} features and a label"
-            )
-        check_finite(array, "rows")
-        if not np.all(np.isin(array[:, -1], (0.0, 1.0))):
-            raise InvalidInput("labels (the last value of each row) must be 0 or 1")
+        array = check_row_batch(rows, self.batch, self.width, f"{self.features} features and a "
+                                                             "label")
+        check_binary_labels(array)
         return array
 
 

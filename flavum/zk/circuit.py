@@ -192,20 +192,33 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 class _ArtifactFile:
-    """The path of one artifact file in a CircuitArtifacts' directory (a read-only attribute)."""
+    """The path of one artifact file in a circuit's directory (a read-only attribute)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def __get__(self, artifacts: CircuitArtifacts, owner: type | None = None) -> Path:
+    def __get__(self, artifacts: CircuitDirectory, owner: type | None = None) -> Path:
         return artifacts.directory / self.name
 
 
 @dataclass(frozen=True)
-class CircuitArtifacts:
-    """A compiled circuit and its keys on disk, with the facts needed to run and read it."""
+class CircuitDirectory:
+    """Where a circuit's files are: its graph, settings, compiled circuit and keys (compiled
+    models, training steps and trained versions alike)."""
 
     directory: Path
+
+    model_path = _ArtifactFile(MODEL_FILE)
+    settings_path = _ArtifactFile(SETTINGS_FILE)
+    compiled_path = _ArtifactFile(COMPILED_FILE)
+    vk_path = _ArtifactFile(VK_FILE)
+    pk_path = _ArtifactFile(PK_FILE)
+
+
+@dataclass(frozen=True)
+class CircuitArtifacts(CircuitDirectory):
+    """A compiled circuit and its keys on disk, with the facts needed to run and read it."""
+
     key: str  # hex sha256 of (model, config, calibration): the directory's name
     config: CircuitConfig
     logrows: int
@@ -221,12 +234,6 @@ class CircuitArtifacts:
     # Input tensors of the model, each shaped `input_shape`. Above 1, each input is one row
     # (a batched model from flavum.ml.batching) and `batch_size` is this count.
     row_inputs: int = 1
-
-    model_path = _ArtifactFile(MODEL_FILE)
-    settings_path = _ArtifactFile(SETTINGS_FILE)
-    compiled_path = _ArtifactFile(COMPILED_FILE)
-    vk_path = _ArtifactFile(VK_FILE)
-    pk_path = _ArtifactFile(PK_FILE)
 
     @property
     def input_size(self) -> int:

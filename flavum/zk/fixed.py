@@ -91,6 +91,18 @@ def compute_fixed_key(tag: str, graph: bytes, run_args: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
+def hashed_input_run_args(scale: int, output_visibility: str, **extra: Any) -> RunArgs:
+    """Run arguments of a circuit whose inputs are hashed (their Poseidon hashes public) and
+    whose constants are fixed, inputs and constants at one scale."""
+
+    def run_args(logrows: int) -> dict[str, Any]:
+        return {"input_visibility": "hashed", "output_visibility": output_visibility,
+                "param_visibility": "fixed", "input_scale": scale, "param_scale": scale,
+                "scale_rebase_multiplier": 1, **extra, "logrows": logrows}
+
+    return run_args
+
+
 def build_fixed_circuit(
     tag: str,
     graph: bytes,

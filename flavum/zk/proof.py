@@ -24,7 +24,7 @@ from typing import Any
 from flavum.core.errors import InvalidProof
 from flavum.core.field import felt_to_signed, signed_to_felt
 from flavum.ml.errors import InvalidInput
-from flavum.zk.circuit import CircuitArtifacts, call_ezkl
+from flavum.zk.circuit import CircuitArtifacts, CircuitDirectory, call_ezkl
 from flavum.zk.errors import ProvingFailed
 from flavum.zk.execution import CircuitRun, FieldElement, outputs_per_row
 from flavum.zk.polycommit import compute_point_digest, read_proof_points
@@ -69,20 +69,27 @@ class PublicValues:
     outputs: tuple[int, ...]  # signed fixed point, all output tensors flattened
 
 
+def circuit_proof_job(circuit: CircuitDirectory, srs_path: Path, witness_path: Path,
+                      proof_path: Path | str | None, input_visibility: str,
+                      num_input_instances: int) -> ProofJob:
+    """The job that proves `witness_path` with `circuit`'s keys made with the SRS at
+    `srs_path` (the proof beside the witness unless `proof_path` says otherwise)."""
+    return ProofJob(
+        compiled_path=str(circuit.compiled_path),
+        pk_path=str(circuit.pk_path),
+        srs_path=str(srs_path),
+        witness_path=str(witness_path),
+        proof_path=str(proof_path or witness_path.with_name("proof.json")),
+        input_visibility=input_visibility,
+        num_input_instances=num_input_instances,
+    )
+
+
 def make_proof_job(
     artifacts: CircuitArtifacts, execution: CircuitRun, proof_path: Path | str | None = None
 ) -> ProofJob:
-    if proof_path is None:
-        proof_path = execution.witness_path.with_name("proof.json")
-    return ProofJob(
-        compiled_path=str(artifacts.compiled_path),
-        pk_path=str(artifacts.pk_path),
-        srs_path=str(artifacts.srs_path),
-        witness_path=str(execution.witness_path),
-        proof_path=str(proof_path),
-        input_visibility=artifacts.config.input_visibility,
-        num_input_instances=artifacts.num_input_instances,
-    )
+    return circuit_proof_job(artifacts, artifacts.srs_path, execution.witness_path, proof_path,
+                             artifacts.config.input_visibility, artifacts.num_input_instances)
 
 
 def run_proof_job(job: ProofJob) -> None:

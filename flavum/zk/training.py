@@ -32,10 +32,20 @@ from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.training import TrainingStep
-from flavum.zk.circuit import COMPILED_FILE, MODEL_FILE, PK_FILE, SETTINGS_FILE, VK_FILE, call_ezkl
+from flavum.zk.circuit import (
+    CircuitDirectory,
+    call_ezkl,
+)
 from flavum.zk.execution import FieldElement, compute_poseidon_commitment, felt_to_signed
-from flavum.zk.fixed import build_fixed_circuit
-from flavum.zk.proof import Proof, ProofJob, parse_proof, read_job_proof, run_proof_job
+from flavum.zk.fixed import build_fixed_circuit, hashed_input_run_args
+from flavum.zk.proof import (
+    Proof,
+    ProofJob,
+    circuit_proof_job,
+    parse_proof,
+    read_job_proof,
+    run_proof_job,
+)
 from flavum.zk.srs import SrsStore
 
 DEFAULT_SCALE = 10
@@ -44,10 +54,9 @@ breast_cancer ends within a point of float SGD (docs/training.md)."""
 
 
 @dataclass(frozen=True)
-class StepCircuit:
+class StepCircuit(CircuitDirectory):
     """A compiled training-step circuit with its keys on disk."""
 
-    directory: Path
     step: TrainingStep
     scale: int
     logrows: int
@@ -55,25 +64,6 @@ class StepCircuit:
     srs_sha256: str
     vk_hash: Hash32  # keccak256 of the vk: the identity of the step circuit
 
-    @property
-    def model_path(self) -> Path:
-        return self.directory / MODEL_FILE
-
-    @property
-    def settings_path(self) -> Path:
-        return self.directory / SETTINGS_FILE
-
-    @property
-    def compiled_path(self) -> Path:
-        return self.directory / COMPILED_FILE
-
-    @property
-    def vk_path(self) -> Path:
-        return self.directory / VK_FILE
-
-    @property
-    def pk_path(self) -> Path:
-        return self.directory / PK_FILE
 
     @property
     def num_input_instances(self) -> int:
@@ -123,18 +113,8 @@ def build_step_circuit(
     if not 4 <= scale <= 16:
         raise InvalidInput(f"scale must lie in 4..16, not {scale}")
     bound = int(step.logit_bound * 2**scale)
-
-    def run_args(logrows: int) -> dict[str, Any]:
-        return {
-            "input_visibility": "hashed",
-            "output_visibility": "hashed",
-            "param_visibility": "fixed",
-            "input_scale": scale,
-            "param_scale": scale,
-            "scale_rebase_multiplier": 1,
-            "lookup_range": (-bound, bound),  # the clipped logits: the nonlinearity's only inputs
-            "logrows": logrows,
-        }
+    # The clipped logits are the nonlinearity's only inputs: its table spans them.
+    run_args = hashed_input_run_args(scale, "hashed", lookup_range=(-bound, bound))
 
     def check(settings: dict[str, Any]) -> None:
         # Chaining needs the new params at the params' scale (then equal values hash equally).
@@ -201,17 +181,8 @@ def read_step_run(circuit: StepCircuit, witness_path: Path) -> StepRun:
 def make_step_proof_job(circuit: StepCircuit, run: StepRun,
                         proof_path: Path | str | None = None) -> ProofJob:
     """The proof job of a step, for `prove_step` or any ProverPool."""
-    if proof_path is None:
-        proof_path = run.witness_path.with_name("proof.json")
-    return ProofJob(
-        compiled_path=str(circuit.compiled_path),
-        pk_path=str(circuit.pk_path),
-        srs_path=str(circuit.srs_path),
-        witness_path=str(run.witness_path),
-        proof_path=str(proof_path),
-        input_visibility="hashed",
-        num_input_instances=circuit.num_input_instances,
-    )
+    return circuit_proof_job(circuit, circuit.srs_path, run.witness_path, proof_path, "hashed",
+                             circuit.num_input_instances)
 
 
 def prove_step(circuit: StepCircuit, run: StepRun) -> Proof:

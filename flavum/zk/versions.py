@@ -27,10 +27,19 @@ from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.training import LogisticStep
-from flavum.zk.circuit import COMPILED_FILE, PK_FILE, SETTINGS_FILE, VK_FILE, call_ezkl
+from flavum.zk.circuit import (
+    CircuitDirectory,
+    call_ezkl,
+)
 from flavum.zk.execution import FieldElement, felt_to_signed
-from flavum.zk.fixed import build_fixed_circuit
-from flavum.zk.proof import Proof, ProofJob, parse_proof, read_job_proof, run_proof_job
+from flavum.zk.fixed import build_fixed_circuit, hashed_input_run_args
+from flavum.zk.proof import (
+    Proof,
+    circuit_proof_job,
+    parse_proof,
+    read_job_proof,
+    run_proof_job,
+)
 from flavum.zk.srs import SrsStore
 from flavum.zk.training import DEFAULT_SCALE
 
@@ -39,31 +48,15 @@ MIN_ROWS = 2**11  # logrows >= 12: smaller circuits failed to verify now and the
 
 
 @dataclass(frozen=True)
-class VersionKey:
+class VersionKey(CircuitDirectory):
     """The inference circuit and keys of one trainable architecture (every version's)."""
 
-    directory: Path
     step: LogisticStep  # the architecture (only its features matter here)
     scale: int
     logrows: int
     srs_path: Path
     vk_hash: Hash32
 
-    @property
-    def compiled_path(self) -> Path:
-        return self.directory / COMPILED_FILE
-
-    @property
-    def settings_path(self) -> Path:
-        return self.directory / SETTINGS_FILE
-
-    @property
-    def vk_path(self) -> Path:
-        return self.directory / VK_FILE
-
-    @property
-    def pk_path(self) -> Path:
-        return self.directory / PK_FILE
 
 
 @dataclass(frozen=True)
@@ -92,16 +85,8 @@ def build_version_key(
 ) -> VersionKey:
     """Set up the architecture's inference circuit (once; reused when built before)."""
 
-    def run_args(logrows: int) -> dict[str, Any]:
-        return {
-            "input_visibility": "hashed",
-            "output_visibility": "public",
-            "param_visibility": "fixed",
-            "input_scale": scale,  # the step's scale: the same params hash to the same value
-            "param_scale": scale,
-            "scale_rebase_multiplier": 1,
-            "logrows": logrows,
-        }
+    # The step's scale: the same params hash to the same value in both circuits.
+    run_args = hashed_input_run_args(scale, "public")
 
     def check(settings: dict[str, Any]) -> None:
         if settings["model_output_scales"] != [scale]:
@@ -140,15 +125,8 @@ def run_version(key: VersionKey, params: np.ndarray, features: np.ndarray,
 
 def prove_version(key: VersionKey, run: VersionRun) -> Proof:
     """Prove a version's inference with the architecture's proving key."""
-    job = ProofJob(
-        compiled_path=str(key.compiled_path),
-        pk_path=str(key.pk_path),
-        srs_path=str(key.srs_path),
-        witness_path=str(run.witness_path),
-        proof_path=str(run.witness_path.with_name("proof.json")),
-        input_visibility="hashed",
-        num_input_instances=NUM_INPUT_INSTANCES,
-    )
+    job = circuit_proof_job(key, key.srs_path, run.witness_path, None, "hashed",
+                            NUM_INPUT_INSTANCES)
     run_proof_job(job)
     return read_job_proof(job)
 
