@@ -479,6 +479,9 @@ def _find_tail(
             return "sigmoid_l1", inner.input[0]  # one-vs-rest logistic regression
         return "none", score
     node = graph.producer(score)
+    while node is not None and node.op_type == "Identity":
+        # onnxmltools' LightGBM export names its outputs through Identity nodes.
+        node = graph.producer(node.input[0])
     if node is None:
         return "none", score
     if node.op_type == "Softmax":

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from flavum.ml.errors import ModelRejected
-from flavum.ml.examples import ExampleModel, train_sklearn_trees
+from flavum.ml.examples import ExampleModel, train_boosted_trees, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
 from flavum.ml.reference import apply_postprocess, run_float
@@ -75,6 +75,46 @@ def test_rewritten_ensemble_equals_onnxruntime_on_held_out_rows(family: str, dat
         # Trees and forests vote with the class fractions of their leaves: probabilities.
         assert (result.proven_output, result.postprocess) == ("probabilities", "none")
         assert np.allclose(derived.sum(axis=1), 1.0, atol=1e-5) and derived.min() >= 0
+
+
+BOOSTED = [(library, dataset) for library in ("xgboost", "lightgbm")
+           for dataset in ("iris", "breast_cancer", "diabetes")]
+
+
+@pytest.mark.parametrize("library, dataset", BOOSTED)
+def test_xgboost_and_lightgbm_exports_equal_onnxruntime(library: str, dataset: str) -> None:
+    # onnxmltools writes what skl2onnx does not: XGBoost BRANCH_LT with base_values (and no
+    # standard opset at all), LightGBM BRANCH_LEQ with missing-value tracking, its outputs
+    # renamed through Identity nodes, a Cast on the label and a ZipMap.
+    case = train_boosted_trees(library, dataset)
+    original = onnx.load_from_string(case.onnx_bytes)
+    tree = next(n for n in original.graph.node if n.op_type.startswith("TreeEnsemble"))
+    modes = {m.decode() for a in tree.attribute if a.name == "nodes_modes" for m in a.strings}
+    assert modes == {"BRANCH_LT" if library == "xgboost" else "BRANCH_LEQ", "LEAF"}
+    result = normalize(case.onnx_bytes, case.samples)
+    model = onnx.load_from_string(result.model_bytes)
+    assert [o.domain for o in model.opset_import] == [""]
+    for node in model.graph.node:
+        assert node.domain in STANDARD_DOMAINS and node.op_type in SUPPORTED_OPS, node.op_type
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs), result.postprocess)
+    expected = original_scores(case.onnx_bytes, case.test_inputs).reshape(derived.shape)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    assert np.max(np.abs(derived - expected)) <= 1e-5 * scale
+    if dataset == "diabetes":
+        assert (result.proven_output, result.postprocess) == ("values", "none")
+    else:
+        # Boosting's SOFTMAX / LOGISTIC post_transform is cut: the circuit proves the logits.
+        assert result.proven_output == "logits"
+        assert result.postprocess == ("sigmoid" if dataset == "breast_cancer" else "softmax")
+        assert np.mean(derived.argmax(axis=1) == case.test_labels) > 0.9
+
+
+def test_boosted_ensemble_with_an_unsupported_aggregate_is_refused_by_name() -> None:
+    model = onnx.load_from_string(train_boosted_trees("lightgbm", "diabetes").onnx_bytes)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor")
+    tree.attribute.append(helper.make_attribute("aggregate_function", "MAX"))
+    with pytest.raises(ModelRejected, match="aggregate_function MAX is not supported"):
+        normalize(model.SerializeToString(), np.zeros((2, 10), np.float32))
 
 
 def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)) -> bytes:
