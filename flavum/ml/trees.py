@@ -260,8 +260,9 @@ def rewrite_tree_classifier(
     used = {int(c) for c in attrs.get("class_ids", [])}  # type: ignore[attr-defined]
     summary = f"TreeEnsembleClassifier '{node.name}' ({ensemble.trees} trees) -> MatMul/Greater"
     if classes == 2 and used == {0}:
-        # One score column s for two classes; onnxruntime writes [1 - s, s] when every weight
-        # is positive (random forests), else sigmoid([-s, s]) (LOGISTIC) or [-s, s].
+        # One score column s for two classes; onnxruntime writes sigmoid([-s, s]) for LOGISTIC
+        # (XGBoost, LightGBM), else [1 - s, s] when every weight is positive (random forests)
+        # and [-s, s] when not (SOFTMAX included).
         base = base if "base_values" in attrs else base[:1]
         if len(base) > 1:
             raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary with 2 base values")
@@ -269,7 +270,7 @@ def rewrite_tree_classifier(
             raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary {post} unsupported")
         column = ensemble.values[:, :1]
         values = np.concatenate([-column, column], axis=1)
-        if bool(np.all(ensemble.values >= 0)):
+        if post != "LOGISTIC" and bool(np.all(ensemble.values >= 0)):
             bias, post = np.array([1 - base[0], base[0]], np.float32), "NONE"
             # [1 - s, s] are probabilities when s, the votes for class 1, stays within [0, 1].
             most = base[0] + column.reshape(ensemble.trees, -1).max(axis=1).sum()

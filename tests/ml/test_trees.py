@@ -117,6 +117,24 @@ def test_boosted_ensemble_with_an_unsupported_aggregate_is_refused_by_name() -> 
         normalize(model.SerializeToString(), np.zeros((2, 10), np.float32))
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("post", ["LOGISTIC", "NONE", "SOFTMAX"])
+def test_binary_booster_reads_as_onnxruntime_whatever_the_signs(post: str, sign: float) -> None:
+    # One score column s: onnxruntime writes sigmoid([-s, s]) for LOGISTIC whatever the signs
+    # of the weights, else [1 - s, s] when all are non-negative and [-s, s] when not.
+    model = onnx.load_from_string(train_boosted_trees("lightgbm", "breast_cancer").onnx_bytes)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    weights = next(a for a in tree.attribute if a.name == "class_weights")
+    weights.floats[:] = [sign * abs(w) / 10 for w in weights.floats]
+    next(a for a in tree.attribute if a.name == "post_transform").s = post.encode()
+    case = trained("decision_tree", "breast_cancer")
+    result = normalize(model.SerializeToString(), case.samples)
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs), result.postprocess)
+    expected = original_scores(model.SerializeToString(), case.test_inputs)
+    assert np.max(np.abs(derived - expected)) <= 1e-5
+    assert result.postprocess == ("sigmoid" if post == "LOGISTIC" else "none")
+
+
 def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)) -> bytes:
     """x0 `mode` threshold -> class 1 (true) else class 0: a hand-written TreeEnsembleClassifier."""
     node = helper.make_node(
