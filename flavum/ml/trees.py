@@ -154,7 +154,9 @@ def _build_ensemble(
     tree_of = {tree: k for k, tree in enumerate(sorted({t for t, _ in roots}))}
     return _per_tree(
         _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots)),
-        np.array([tree_of[t] for t, _ in internal]), np.array([tree_of[t] for t, _ in leaves]),
+        # dtype: an ensemble of single-leaf trees (LightGBM on few rows) has no internal node.
+        np.array([tree_of[t] for t, _ in internal], int),
+        np.array([tree_of[t] for t, _ in leaves], int),
     )
 
 

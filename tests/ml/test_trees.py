@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from flavum.ml.errors import ModelRejected
-from flavum.ml.examples import ExampleModel, train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import ExampleModel, load_split, train_boosted_trees, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
 from flavum.ml.reference import apply_postprocess, run_float
@@ -107,6 +107,35 @@ def test_xgboost_and_lightgbm_exports_equal_onnxruntime(library: str, dataset: s
         assert result.proven_output == "logits"
         assert result.postprocess == ("sigmoid" if dataset == "breast_cancer" else "softmax")
         assert np.mean(derived.argmax(axis=1) == case.test_labels) > 0.9
+
+
+def _lightgbm_export(rows: int, zipmap: bool) -> bytes:
+    import lightgbm
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    split = load_split("iris")
+    booster = lightgbm.LGBMClassifier(n_estimators=5, max_depth=3, num_leaves=8, verbose=-1)
+    booster.fit(split.x_train[:rows], split.y_train[:rows])
+    types = [("input", FloatTensorType([None, 4]))]
+    return convert_lightgbm(booster, initial_types=types, zipmap=zipmap).SerializeToString()
+
+
+@pytest.mark.parametrize("rows, zipmap", [(112, False), (30, True)])
+def test_lightgbm_without_zipmap_or_splits_is_cut_at_its_logits(rows: int, zipmap: bool) -> None:
+    # zipmap=False ends the graph in Mul(probabilities, 1) instead of ZipMap; on 30 rows
+    # LightGBM (min_child_samples 20) splits nothing: every tree is one leaf, no internal node.
+    exported = _lightgbm_export(rows, zipmap)
+    model = onnx.load_from_string(exported)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    modes = {m for a in tree.attribute if a.name == "nodes_modes" for m in a.strings}
+    assert modes == ({b"LEAF"} if rows == 30 else {b"LEAF", b"BRANCH_LEQ"})
+    assert ("Mul" in {n.op_type for n in model.graph.node}) == (not zipmap)
+    x = load_split("iris").x_test
+    result = normalize(exported, x[:8])
+    assert (result.proven_output, result.postprocess) == ("logits", "softmax")
+    derived = apply_postprocess(run_float(result.model_bytes, x), result.postprocess)
+    assert np.max(np.abs(derived - original_scores(exported, x))) <= 1e-5
 
 
 def test_boosted_ensemble_with_an_unsupported_aggregate_is_refused_by_name() -> None:
