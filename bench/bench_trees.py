@@ -1,10 +1,14 @@
-"""Benchmark: tree ensembles (skl2onnx defaults) proven with ezkl, per family.
+"""Benchmark: tree ensembles (skl2onnx defaults; XGBoost and LightGBM through onnxmltools)
+proven with ezkl, per family.
 
 Each model is normalized (the GEMM formulation of `flavum.ml.trees`), compiled with Flavum's
 default CircuitConfig (hashed input, fixed params), and one test row is proven and verified.
 Printed per family: internal nodes, leaves, the row estimate the intake refuses on, the rows
 and logrows ezkl calibrated, prove seconds, and top-1 agreement of the circuit with
 onnxruntime on the first test rows (for regressors: max abs error).
+
+Sizes default to 5 trees of depth 3 for scikit-learn, 10 rounds of depth 3 for XGBoost and
+LightGBM (a multi-class booster grows one tree per class and round).
 
     python bench/bench_trees.py [--rows 20] [--cases decision_tree:iris,random_forest:wine:20:6]
 """
@@ -20,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from flavum.ml.examples import train_sklearn_trees
+from flavum.ml.examples import BOOSTING_LIBRARIES, train_boosted_trees, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.ml.trees import estimate_rows
@@ -34,7 +38,8 @@ CASES = (
     "random_forest:iris", "random_forest:breast_cancer", "random_forest:diabetes",
     "extra_trees:wine", "gradient_boosting:iris", "gradient_boosting:breast_cancer",
     "gradient_boosting:diabetes", "random_forest:breast_cancer:20:6",
-    "gradient_boosting:breast_cancer:30:4",
+    "gradient_boosting:breast_cancer:30:4", "xgboost:iris", "xgboost:breast_cancer",
+    "xgboost:diabetes", "lightgbm:iris", "lightgbm:breast_cancer", "lightgbm:diabetes",
 )
 
 
@@ -52,8 +57,10 @@ def tree_sizes(model_bytes: bytes) -> tuple[int, int, int, int, int]:
 
 def bench_case(case: str, rows: int, store: SrsStore, root: Path) -> dict:
     family, dataset, *size = case.split(":")  # family:dataset[:n_estimators:max_depth]
-    trees, depth = (int(size[0]), int(size[1])) if size else (5, 3)
-    example = train_sklearn_trees(family, dataset, n_estimators=trees, max_depth=depth)
+    boosted = family in BOOSTING_LIBRARIES
+    trees, depth = (int(size[0]), int(size[1])) if size else (10 if boosted else 5, 3)
+    train = train_boosted_trees if boosted else train_sklearn_trees
+    example = train(family, dataset, n_estimators=trees, max_depth=depth)
     normalized = normalize(example.onnx_bytes, example.samples)
     internal, leaves, features, columns, trees = tree_sizes(normalized.model_bytes)
     samples = example.samples.reshape(len(example.samples), -1)
@@ -89,8 +96,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         store = SrsStore(root / "srs")
-        print("| model (trees:depth, default 5:3) | internal | leaves | estimate | rows | logrows "
-              "| prove s | circuit vs onnxruntime |")
+        print("| model (trees:depth; default 5:3, boosters 10:3) | internal | leaves | estimate "
+              "| rows | logrows | prove s | circuit vs onnxruntime |")
         print("|---|---:|---:|---:|---:|---:|---:|---|")
         for case in args.cases.split(","):
             r = bench_case(case, args.rows, store, root)

@@ -118,6 +118,44 @@ def train_sklearn_trees(
     )
 
 
+BOOSTING_LIBRARIES = ("xgboost", "lightgbm")
+
+
+def train_boosted_trees(
+    library: str, dataset: str, *, n_estimators: int = 10, max_depth: int = 3
+) -> ExampleModel:
+    """A gradient-boosted model of XGBoost or LightGBM (a regressor on diabetes, else a
+    classifier), exported by onnxmltools (`convert_xgboost` / `convert_lightgbm`) as its
+    documentation shows: the input declared as FloatTensorType([None, features])."""
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    if library not in BOOSTING_LIBRARIES:
+        raise ValueError(f"unknown library {library!r}; expected one of {BOOSTING_LIBRARIES}")
+    split = load_split(dataset)
+    regression = dataset == "diabetes"
+    options: dict[str, Any] = {"n_estimators": n_estimators, "max_depth": max_depth,
+                               "random_state": SEED}
+    if library == "xgboost":
+        import xgboost
+
+        model = (xgboost.XGBRegressor if regression else xgboost.XGBClassifier)(**options)
+        convert = onnxmltools.convert_xgboost
+    else:
+        import lightgbm
+
+        # num_leaves bounds LightGBM's leaf-wise trees; 2**max_depth keeps max_depth the limit.
+        options.update(num_leaves=2**max_depth, verbose=-1)
+        model = (lightgbm.LGBMRegressor if regression else lightgbm.LGBMClassifier)(**options)
+        convert = onnxmltools.convert_lightgbm
+    model.fit(split.x_train, split.y_train)
+    features = split.x_train.shape[1]
+    onnx_model = convert(model, initial_types=[("input", FloatTensorType([None, features]))])
+    return ExampleModel(
+        onnx_model.SerializeToString(), split.x_train[:SAMPLE_ROWS], split.x_test, split.y_test
+    )
+
+
 def _fit_torch(network: Any, x: np.ndarray, y: np.ndarray, epochs: int) -> None:
     import torch
 

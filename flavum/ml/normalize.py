@@ -479,6 +479,8 @@ def _find_tail(
             return "sigmoid_l1", inner.input[0]  # one-vs-rest logistic regression
         return "none", score
     node = graph.producer(score)
+    while node is not None and (passed := _passed_on(graph, node)) is not None:
+        node = graph.producer(passed)
     if node is None:
         return "none", score
     if node.op_type == "Softmax":
@@ -504,6 +506,19 @@ def _find_tail(
             logits = graph.add("Concat", [graph.add("Neg", [z]), z], axis=-1)
             return "sigmoid", logits
     return "none", score
+
+
+def _passed_on(graph: _Graph, node: onnx.NodeProto) -> str | None:
+    """The input a node passes on unchanged: onnxmltools' LightGBM export names its outputs
+    through Identity nodes, and without ZipMap multiplies the probabilities by a constant 1."""
+    if node.op_type == "Identity":
+        return node.input[0]
+    if node.op_type == "Mul" and len(node.input) == 2:
+        for kept, other in ((0, 1), (1, 0)):
+            value = graph.constant_value(node.input[other])
+            if value is not None and value.size == 1 and _is_one(value):
+                return node.input[kept]
+    return None
 
 
 def _is_one(value: np.ndarray | None) -> bool:

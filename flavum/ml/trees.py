@@ -154,7 +154,9 @@ def _build_ensemble(
     tree_of = {tree: k for k, tree in enumerate(sorted({t for t, _ in roots}))}
     return _per_tree(
         _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots)),
-        np.array([tree_of[t] for t, _ in internal]), np.array([tree_of[t] for t, _ in leaves]),
+        # dtype: an ensemble of single-leaf trees (LightGBM on few rows) has no internal node.
+        np.array([tree_of[t] for t, _ in internal], int),
+        np.array([tree_of[t] for t, _ in leaves], int),
     )
 
 
@@ -260,8 +262,9 @@ def rewrite_tree_classifier(
     used = {int(c) for c in attrs.get("class_ids", [])}  # type: ignore[attr-defined]
     summary = f"TreeEnsembleClassifier '{node.name}' ({ensemble.trees} trees) -> MatMul/Greater"
     if classes == 2 and used == {0}:
-        # One score column s for two classes; onnxruntime writes [1 - s, s] when every weight
-        # is positive (random forests), else sigmoid([-s, s]) (LOGISTIC) or [-s, s].
+        # One score column s for two classes; onnxruntime writes sigmoid([-s, s]) for LOGISTIC
+        # (XGBoost, LightGBM), else [1 - s, s] when every weight is positive (random forests)
+        # and [-s, s] when not (SOFTMAX included).
         base = base if "base_values" in attrs else base[:1]
         if len(base) > 1:
             raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary with 2 base values")
@@ -269,7 +272,7 @@ def rewrite_tree_classifier(
             raise ModelRejected(f"TreeEnsembleClassifier '{node.name}': binary {post} unsupported")
         column = ensemble.values[:, :1]
         values = np.concatenate([-column, column], axis=1)
-        if bool(np.all(ensemble.values >= 0)):
+        if post != "LOGISTIC" and bool(np.all(ensemble.values >= 0)):
             bias, post = np.array([1 - base[0], base[0]], np.float32), "NONE"
             # [1 - s, s] are probabilities when s, the votes for class 1, stays within [0, 1].
             most = base[0] + column.reshape(ensemble.trees, -1).max(axis=1).sum()

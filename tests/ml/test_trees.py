@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from flavum.ml.errors import ModelRejected
-from flavum.ml.examples import ExampleModel, train_sklearn_trees
+from flavum.ml.examples import ExampleModel, load_split, train_boosted_trees, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
 from flavum.ml.reference import apply_postprocess, run_float
@@ -75,6 +75,93 @@ def test_rewritten_ensemble_equals_onnxruntime_on_held_out_rows(family: str, dat
         # Trees and forests vote with the class fractions of their leaves: probabilities.
         assert (result.proven_output, result.postprocess) == ("probabilities", "none")
         assert np.allclose(derived.sum(axis=1), 1.0, atol=1e-5) and derived.min() >= 0
+
+
+BOOSTED = [(library, dataset) for library in ("xgboost", "lightgbm")
+           for dataset in ("iris", "breast_cancer", "diabetes")]
+
+
+@pytest.mark.parametrize("library, dataset", BOOSTED)
+def test_xgboost_and_lightgbm_exports_equal_onnxruntime(library: str, dataset: str) -> None:
+    # onnxmltools writes what skl2onnx does not: XGBoost BRANCH_LT with base_values (and no
+    # standard opset at all), LightGBM BRANCH_LEQ with missing-value tracking, its outputs
+    # renamed through Identity nodes, a Cast on the label and a ZipMap.
+    case = train_boosted_trees(library, dataset)
+    original = onnx.load_from_string(case.onnx_bytes)
+    tree = next(n for n in original.graph.node if n.op_type.startswith("TreeEnsemble"))
+    modes = {m.decode() for a in tree.attribute if a.name == "nodes_modes" for m in a.strings}
+    assert modes == {"BRANCH_LT" if library == "xgboost" else "BRANCH_LEQ", "LEAF"}
+    result = normalize(case.onnx_bytes, case.samples)
+    model = onnx.load_from_string(result.model_bytes)
+    assert [o.domain for o in model.opset_import] == [""]
+    for node in model.graph.node:
+        assert node.domain in STANDARD_DOMAINS and node.op_type in SUPPORTED_OPS, node.op_type
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs), result.postprocess)
+    expected = original_scores(case.onnx_bytes, case.test_inputs).reshape(derived.shape)
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    assert np.max(np.abs(derived - expected)) <= 1e-5 * scale
+    if dataset == "diabetes":
+        assert (result.proven_output, result.postprocess) == ("values", "none")
+    else:
+        # Boosting's SOFTMAX / LOGISTIC post_transform is cut: the circuit proves the logits.
+        assert result.proven_output == "logits"
+        assert result.postprocess == ("sigmoid" if dataset == "breast_cancer" else "softmax")
+        assert np.mean(derived.argmax(axis=1) == case.test_labels) > 0.9
+
+
+def _lightgbm_export(rows: int, zipmap: bool) -> bytes:
+    import lightgbm
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    split = load_split("iris")
+    booster = lightgbm.LGBMClassifier(n_estimators=5, max_depth=3, num_leaves=8, verbose=-1)
+    booster.fit(split.x_train[:rows], split.y_train[:rows])
+    types = [("input", FloatTensorType([None, 4]))]
+    return convert_lightgbm(booster, initial_types=types, zipmap=zipmap).SerializeToString()
+
+
+@pytest.mark.parametrize("rows, zipmap", [(112, False), (30, True)])
+def test_lightgbm_without_zipmap_or_splits_is_cut_at_its_logits(rows: int, zipmap: bool) -> None:
+    # zipmap=False ends the graph in Mul(probabilities, 1) instead of ZipMap; on 30 rows
+    # LightGBM (min_child_samples 20) splits nothing: every tree is one leaf, no internal node.
+    exported = _lightgbm_export(rows, zipmap)
+    model = onnx.load_from_string(exported)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    modes = {m for a in tree.attribute if a.name == "nodes_modes" for m in a.strings}
+    assert modes == ({b"LEAF"} if rows == 30 else {b"LEAF", b"BRANCH_LEQ"})
+    assert ("Mul" in {n.op_type for n in model.graph.node}) == (not zipmap)
+    x = load_split("iris").x_test
+    result = normalize(exported, x[:8])
+    assert (result.proven_output, result.postprocess) == ("logits", "softmax")
+    derived = apply_postprocess(run_float(result.model_bytes, x), result.postprocess)
+    assert np.max(np.abs(derived - original_scores(exported, x))) <= 1e-5
+
+
+def test_boosted_ensemble_with_an_unsupported_aggregate_is_refused_by_name() -> None:
+    model = onnx.load_from_string(train_boosted_trees("lightgbm", "diabetes").onnx_bytes)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleRegressor")
+    tree.attribute.append(helper.make_attribute("aggregate_function", "MAX"))
+    with pytest.raises(ModelRejected, match="aggregate_function MAX is not supported"):
+        normalize(model.SerializeToString(), np.zeros((2, 10), np.float32))
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("post", ["LOGISTIC", "NONE", "SOFTMAX"])
+def test_binary_booster_reads_as_onnxruntime_whatever_the_signs(post: str, sign: float) -> None:
+    # One score column s: onnxruntime writes sigmoid([-s, s]) for LOGISTIC whatever the signs
+    # of the weights, else [1 - s, s] when all are non-negative and [-s, s] when not.
+    model = onnx.load_from_string(train_boosted_trees("lightgbm", "breast_cancer").onnx_bytes)
+    tree = next(n for n in model.graph.node if n.op_type == "TreeEnsembleClassifier")
+    weights = next(a for a in tree.attribute if a.name == "class_weights")
+    weights.floats[:] = [sign * abs(w) / 10 for w in weights.floats]
+    next(a for a in tree.attribute if a.name == "post_transform").s = post.encode()
+    case = trained("decision_tree", "breast_cancer")
+    result = normalize(model.SerializeToString(), case.samples)
+    derived = apply_postprocess(run_float(result.model_bytes, case.test_inputs), result.postprocess)
+    expected = original_scores(model.SerializeToString(), case.test_inputs)
+    assert np.max(np.abs(derived - expected)) <= 1e-5
+    assert result.postprocess == ("sigmoid" if post == "LOGISTIC" else "none")
 
 
 def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)) -> bytes:

@@ -57,6 +57,9 @@ LABELLED = {
                               "logits", False),
     "random-forest-wine": (lambda: examples.train_sklearn_trees("random_forest", "wine"),
                            "probabilities", "probabilities", True),
+    # onnxmltools' export ends in LOGISTIC: cut, the logits [-s, s] proven, sigmoid shown.
+    "xgboost-breast-cancer": (lambda: examples.train_boosted_trees("xgboost", "breast_cancer"),
+                              "logits", "probabilities", True),
 }
 
 
