@@ -158,8 +158,6 @@ def parse_proof(data: bytes, input_visibility: str, num_input_instances: int) ->
 
 def verify(artifacts: CircuitArtifacts, proof: Proof) -> None:
     """Check `proof` against the circuit's verifying key; InvalidProof with a reason if not."""
-    import ezkl
-
     if len(proof.instances) != artifacts.num_instances:
         raise InvalidProof(
             f"proof has {len(proof.instances)} public values; the circuit has "
@@ -170,16 +168,25 @@ def verify(artifacts: CircuitArtifacts, proof: Proof) -> None:
         artifacts.num_input_instances,
     ):
         raise InvalidProof("proof was read with another circuit's public-value layout")
+    verify_against_key(proof, artifacts, artifacts.srs_path, "the circuit's verifying key")
+
+
+def verify_against_key(proof: Proof, circuit: CircuitDirectory, srs_path: Path,
+                       key_name: str) -> None:
+    """ezkl's verification of `proof` with `circuit`'s settings and verifying key (made with
+    the SRS at `srs_path`); InvalidProof naming the key (`key_name`) if it fails."""
+    import ezkl
+
     with tempfile.TemporaryDirectory(prefix="flavum-verify-") as tmp:
         path = Path(tmp) / "proof.json"
         path.write_bytes(proof.to_json())
         ok = call_ezkl(
             "proof verification", InvalidProof, ezkl.verify,
-            str(path), str(artifacts.settings_path), str(artifacts.vk_path),
-            srs_path=str(artifacts.srs_path), reduced_srs=False,
+            str(path), str(circuit.settings_path), str(circuit.vk_path),
+            srs_path=str(srs_path), reduced_srs=False,
         )
     if ok is not True:
-        raise InvalidProof("proof does not verify against the circuit's verifying key")
+        raise InvalidProof(f"proof does not verify against {key_name}")
 
 
 def public_values(proof: Proof) -> PublicValues:

@@ -20,7 +20,6 @@ that table, so the same step always compiles to the same circuit.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from flavum.zk.proof import (
     parse_proof,
     read_job_proof,
     run_proof_job,
+    verify_against_key,
 )
 from flavum.zk.srs import SrsStore
 
@@ -99,13 +99,8 @@ class StepPublicValues:
     new_params_commitment: FieldElement
 
 
-def build_step_circuit(
-    step: TrainingStep,
-    store: SrsStore,
-    *,
-    scale: int = DEFAULT_SCALE,
-    cache_dir: Path | str | None = None,
-) -> StepCircuit:
+def build_step_circuit(step: TrainingStep, store: SrsStore, *, scale: int = DEFAULT_SCALE,
+                       cache_dir: Path | str | None = None) -> StepCircuit:
     """Compile `step` into a circuit with keys, or reuse an identical earlier build.
 
     Artifacts go to `cache_dir/<key>` (default `<store.directory>/train-steps`).
@@ -207,17 +202,8 @@ def step_public_values(circuit: StepCircuit, proof: Proof) -> StepPublicValues:
 
 def verify_step(circuit: StepCircuit, proof: Proof) -> StepPublicValues:
     """Check `proof` against the step circuit's key; its public values, or InvalidProof."""
-    import ezkl
-
     values = step_public_values(circuit, proof)
-    with tempfile.TemporaryDirectory(prefix="flavum-verify-step-") as tmp:
-        path = Path(tmp) / "proof.json"
-        path.write_bytes(proof.to_json())
-        ok = call_ezkl("step proof verification", InvalidProof, ezkl.verify,
-                       str(path), str(circuit.settings_path), str(circuit.vk_path),
-                       srs_path=str(circuit.srs_path), reduced_srs=False)
-    if ok is not True:
-        raise InvalidProof("step proof does not verify against the step circuit's key")
+    verify_against_key(proof, circuit, circuit.srs_path, "the step circuit's key")
     return values
 
 

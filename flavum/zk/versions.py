@@ -16,7 +16,6 @@ bias's column), so H(row) commits to [x_1 .. x_d, 1].
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from flavum.zk.proof import (
     parse_proof,
     read_job_proof,
     run_proof_job,
+    verify_against_key,
 )
 from flavum.zk.srs import SrsStore
 from flavum.zk.training import DEFAULT_SCALE
@@ -76,13 +76,8 @@ class VersionPublicValues:
     logit: int
 
 
-def build_version_key(
-    step: LogisticStep,
-    store: SrsStore,
-    *,
-    scale: int = DEFAULT_SCALE,
-    cache_dir: Path | str | None = None,
-) -> VersionKey:
+def build_version_key(step: LogisticStep, store: SrsStore, *, scale: int = DEFAULT_SCALE,
+                      cache_dir: Path | str | None = None) -> VersionKey:
     """Set up the architecture's inference circuit (once; reused when built before)."""
 
     # The step's scale: the same params hash to the same value in both circuits.
@@ -138,18 +133,9 @@ def load_version_proof(data: bytes) -> Proof:
 def verify_version(key: VersionKey, proof: Proof) -> VersionPublicValues:
     """Check an inference proof against the architecture's key: its public values (the
     caller compares the params' commitment with the version's), or InvalidProof."""
-    import ezkl
-
     if len(proof.instances) != NUM_INPUT_INSTANCES + 1:
         raise InvalidProof(f"an inference proof of a version has 3 public values, this one "
                            f"{len(proof.instances)}")
-    with tempfile.TemporaryDirectory(prefix="flavum-verify-version-") as tmp:
-        path = Path(tmp) / "proof.json"
-        path.write_bytes(proof.to_json())
-        ok = call_ezkl("inference proof verification", InvalidProof, ezkl.verify,
-                       str(path), str(key.settings_path), str(key.vk_path),
-                       srs_path=str(key.srs_path), reduced_srs=False)
-    if ok is not True:
-        raise InvalidProof("inference proof does not verify against the architecture's key")
+    verify_against_key(proof, key, key.srs_path, "the architecture's key")
     params, row, logit = proof.instances
     return VersionPublicValues(FieldElement(params), FieldElement(row), felt_to_signed(logit))
