@@ -4,28 +4,16 @@ backpropagation's gradient; bad inputs are refused."""
 from __future__ import annotations
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.mlp_step import MlpStep
 from flavum.ml.training import (
-    NEW_PARAMS_OUTPUT,
-    PARAMS_INPUT,
-    get_row_input_name,
     load_standardized,
     make_batches,
     make_labelled_rows,
 )
-
-
-def run_graph(step: MlpStep, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(step.make_graph(), providers=["CPUExecutionProvider"])
-    feeds = {PARAMS_INPUT: theta.reshape(1, -1).astype(np.float32)}
-    for i, row in enumerate(rows):
-        feeds[get_row_input_name(i)] = row.reshape(1, -1).astype(np.float32)
-    (result,) = session.run([NEW_PARAMS_OUTPUT], feeds)
-    return np.asarray(result, dtype=np.float64).reshape(-1)
+from tests.ml.test_training import run_graph
 
 
 def test_graph_step_equals_float_step_along_a_training_run() -> None:

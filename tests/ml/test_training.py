@@ -11,6 +11,7 @@ from flavum.ml.training import (
     NEW_PARAMS_OUTPUT,
     PARAMS_INPUT,
     LogisticStep,
+    SgdStep,
     get_row_input_name,
     load_standardized,
     make_batches,
@@ -18,7 +19,8 @@ from flavum.ml.training import (
 )
 
 
-def run_graph(step: LogisticStep, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def run_graph(step: SgdStep, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """A family's step graph run by onnxruntime on params `theta` and a batch of rows."""
     session = ort.InferenceSession(step.make_graph(), providers=["CPUExecutionProvider"])
     feeds = {PARAMS_INPUT: theta.reshape(1, -1).astype(np.float32)}
     for i, row in enumerate(rows):

@@ -181,18 +181,7 @@ def test_worker_processes_recover_what_the_submitter_would(rig):
     raws = list(cases(config).values()) * 4
     recovery = SignerRecovery(2)
     recovery.start()
-    results: dict[int, object] = {}
-
-    def recover(index):
-        results[index] = outcome(recovery.recover, raws[index])
-
-    threads = [threading.Thread(target=recover, args=(i,)) for i in range(len(raws))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    recovery.close()
-    assert results == {i: outcome(recover_transaction, raw) for i, raw in enumerate(raws)}
+    recovered_at_once_equals_recovered_alone(recovery, raws)
 
 
 def test_a_failing_listener_hands_the_lead_on(rig):
@@ -219,6 +208,12 @@ def test_a_killed_worker_is_replaced_and_its_chunk_recovered(rig):
     os.kill(workers[0], signal.SIGKILL)
     os.waitpid(workers[0], 0)
     raws = list(cases(config).values()) * 3
+    recovered_at_once_equals_recovered_alone(recovery, raws)
+
+
+def recovered_at_once_equals_recovered_alone(recovery: SignerRecovery, raws: list[bytes]) -> None:
+    """Each raw transaction recovered from its own thread, all at once, gives what recovering it
+    alone gives (the signer, or the same error); closes `recovery`."""
     results: dict[int, object] = {}
 
     def recover(index):
