@@ -99,18 +99,24 @@ def test_the_independent_verifier_checks_each_row_of_a_batched_proof(batched):
     assert report.inferences == N
 
 
-def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared_srs):
-    """Batched proofs on L1: interleaved with another model's entries (a pack closes when
-    another model's entry comes, so each proof covers a contiguous run of the trace)."""
+def open_evm_node(tmp_path, shared_srs) -> Node:
+    """A node posting to the embedded EVM; the test seals its batches itself (no timed sealing
+    racing it)."""
     from flavum.node.config import LedgerSpec
 
-    # The test seals its batches itself: no timed sealing racing it.
     config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
                          batch_interval_s=3600.0,
                          ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
     (config.home / "srs").symlink_to(shared_srs)
-    node = Node.open(config, pool=InlineProverPool())
+    return Node.open(config, pool=InlineProverPool())
+
+
+def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared_srs):
+    """Batched proofs on L1: interleaved with another model's entries (a pack closes when
+    another model's entry comes, so each proof covers a contiguous run of the trace)."""
+
+    node = open_evm_node(tmp_path, shared_srs)
     try:
         example = examples.train_sklearn_logreg("iris")
         models = []
@@ -145,17 +151,11 @@ def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(tmp_path, shared_s
     row's KZG point (computed at submission, before any proof); the rollup contract reads each
     row's point from the posted proof and accepts the batch; the independent verifier agrees."""
     from flavum.da.factory import open_store
-    from flavum.node.config import LedgerSpec
     from flavum.verifier import verify_batch
     from flavum.zk.circuit import CircuitConfig
     from flavum.zk.polycommit import compute_data_commitment
 
-    config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
-                         batch_interval_s=3600.0,
-                         ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
-    (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
-    (config.home / "srs").symlink_to(shared_srs)
-    node = Node.open(config, pool=InlineProverPool())
+    node = open_evm_node(tmp_path, shared_srs)
     try:
         example = examples.train_sklearn_logreg("iris")
         record = node.models.compile(example.onnx_bytes, example.samples, DeployOptions(
