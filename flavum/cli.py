@@ -192,7 +192,7 @@ def account_show(who: str = typer.Argument("default", help="Key name or 0x addre
     """Nonce and balances of an account, from the node."""
     client = client_for(home, node)
     data = client.account(resolve_address(home, who))
-    units = Units(client.status(), home)
+    units = Units(client.assets())
     lines = [f"address {data['address']}", f"nonce   {data['nonce']}"]
     lines += [f"balance {units.show(amount, asset)}" for asset, amount in data["balances"].items()]
     emit(data, as_json, "\n".join(lines))
@@ -434,7 +434,7 @@ def model_list(home: Path = HomeOption, node: str | None = NodeOption,
     """The deployed models: id, owner, access and fee."""
     client = client_for(home, node)
     models = client.models()
-    units = Units(client.status(), home) if models else None
+    units = Units(client.assets()) if models else None
     lines = [f"{m['object_id']}  owner {m['owner']}  {m['access'].lower():6}  fee "
              f"{units.show(m['fee'], m['fee_asset']) if units else m['fee']}" for m in models]
     emit(models, as_json, "\n".join(lines) or "no models yet")
@@ -448,7 +448,7 @@ def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOp
     client = client_for(home, node)
     data = client.model(to_hex(parse_id(model_id, "model id")))
     record = data["record"]
-    fee = Units(client.status(), home).show(data["fee"], data["fee_asset"])
+    fee = Units(client.assets()).show(data["fee"], data["fee_asset"])
     emit(data, as_json, "\n".join([
         f"model      {data['object_id']}", f"owner      {data['owner']}",
         f"access     {data['access']}", f"fee        {fee}",

@@ -71,6 +71,9 @@ class Client:
     def object(self, object_id: bytes) -> dict[str, Any]:
         return self._call("GET", f"/v1/objects/{to_hex(object_id)}")  # type: ignore[no-any-return]
 
+    def assets(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/v1/assets")  # type: ignore[no-any-return]
+
     def batches(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/batches")  # type: ignore[no-any-return]
 

@@ -141,9 +141,11 @@ def test_home_goes_before_the_command_or_in_the_environment(home, tmp_path):
 
 def test_amounts_print_in_units_with_the_asset_name():
     evm, ltc = compute_ledger_id("evm"), compute_ledger_id("litecoin")
-    status = {"ledgers": [{"name": "evm", "ledger_id": to_hex(evm)},
-                          {"name": "litecoin", "ledger_id": to_hex(ltc)}]}
-    units = Units(status)
+    units = Units([  # as a node posting to an EVM and to Litecoin lists them
+        {"asset": to_hex(DEV_ASSET), "unit": "dev", "decimals": 18, "ledger": None},
+        {"asset": to_hex(compute_asset_id(evm)), "unit": "ETH", "decimals": 18, "ledger": "evm"},
+        {"asset": to_hex(compute_asset_id(ltc)), "unit": "LTC", "decimals": 8,
+         "ledger": "litecoin"}])
     assert units.show("1001000000000000000000", to_hex(compute_asset_id(evm))) == "1001 ETH (evm)"
     assert units.show(10**15, to_hex(compute_asset_id(evm))) == "0.001 ETH (evm)"
     assert units.show(150_000_000, to_hex(compute_asset_id(ltc))) == "1.5 LTC (litecoin)"
