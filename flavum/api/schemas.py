@@ -244,6 +244,7 @@ class DataCommitment(Schema):
 
 
 class TraceRecord(TraceJson):
+    seq: int = Field(description="the Infer's place in the node's log: a listing's cursor")
     batch: int | None
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
@@ -252,6 +253,14 @@ class TraceRecord(TraceJson):
     result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
                                                        "the model is gone, or this node does "
                                                        "not hold its record)")
+
+
+class TracePage(Schema):
+    """A page of trace entries, most recent first."""
+
+    traces: list[TraceRecord]
+    next_before: int | None = Field(description="pass as `before` for the next, older page; "
+                                                "none: this is the last page")
 
 
 class AssetInfo(Schema):
