@@ -183,21 +183,100 @@ def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)
     return helper.make_model(graph, opset_imports=opsets).SerializeToString()
 
 
-@pytest.mark.parametrize("mode", ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"])
+MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_every_comparison_mode_agrees_at_the_threshold(mode: str) -> None:
     model = _one_tree(mode, 0.5)
-    # Values on, just below and just above the threshold tell the four modes apart.
+    # Values on, just below and just above the threshold tell the six modes apart.
     x = np.array([[0.5, 0], [0.25, 0], [0.75, 0], [0.5, 9], [-3, 0]], np.float32)
     result = normalize(model, x)
     assert np.array_equal(run_float(result.model_bytes, x), original_scores(model, x))
 
 
-def test_equality_modes_are_refused_by_name() -> None:
-    with pytest.raises(ModelRejected, match="BRANCH_EQ is not supported"):
-        normalize(_one_tree("BRANCH_EQ", 0.5), np.zeros((2, 2), np.float32))
+def test_an_unknown_mode_is_refused_naming_the_node() -> None:
+    with pytest.raises(ModelRejected, match="node 0 of tree 0 has mode BRANCH_MEMBER, which is "
+                                            "not supported"):
+        normalize(_one_tree("BRANCH_MEMBER", 0.5), np.zeros((2, 2), np.float32))
 
 
-@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "shared or unreachable"),
+def _lightgbm_categorical(regression: bool = False) -> ExampleModel:
+    """LightGBM on wine with its color intensity binned into 8 categories, their codes
+    shuffled so that no threshold orders them: a real categorical feature, split by category
+    sets (onnxmltools writes each set as a chain of BRANCH_EQ sharing one child)."""
+    import lightgbm
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    split = load_split("wine")
+    feature = 9  # color intensity
+    edges = np.quantile(split.x_train[:, feature], np.linspace(0, 1, 9)[1:-1])
+    codes = np.array([5, 2, 7, 0, 3, 6, 1, 4], np.float32)
+
+    def categorical(x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        x[:, feature] = codes[np.searchsorted(edges, x[:, feature])]
+        return x
+
+    x_train, x_test = categorical(split.x_train), categorical(split.x_test)
+    # Regularized less than by default: on wine's 133 training rows the defaults (cat_l2 10)
+    # make no categorical split at all.
+    options = dict(n_estimators=8, max_depth=3, num_leaves=8, min_child_samples=3,
+                   min_data_per_group=5, cat_smooth=1.0, cat_l2=1.0, verbose=-1, random_state=0)
+    booster = lightgbm.LGBMClassifier(**options)
+    booster.fit(x_train, split.y_train, categorical_feature=[feature])
+    types = [("input", FloatTensorType([None, x_train.shape[1]]))]
+    exported = convert_lightgbm(booster, initial_types=types).SerializeToString()
+    return ExampleModel(exported, x_train[:40], x_test, split.y_test)
+
+
+@functools.cache
+def lightgbm_categorical() -> ExampleModel:
+    return _lightgbm_categorical()
+
+
+def test_lightgbm_categorical_splits_equal_onnxruntime() -> None:
+    case = lightgbm_categorical()
+    tree = next(n for n in onnx.load_from_string(case.onnx_bytes).graph.node
+                if n.op_type == "TreeEnsembleClassifier")
+    modes = [m.decode() for a in tree.attribute if a.name == "nodes_modes" for m in a.strings]
+    assert "BRANCH_EQ" in modes  # the categorical splits
+    result = normalize(case.onnx_bytes, case.samples)
+    assert any("TreeEnsembleClassifier" in r for r in result.rewrites)
+    for node in onnx.load_from_string(result.model_bytes).graph.node:
+        assert node.domain in STANDARD_DOMAINS and node.op_type in SUPPORTED_OPS, node.op_type
+    rows = np.concatenate([case.test_inputs, case.samples])
+    derived = apply_postprocess(run_float(result.model_bytes, rows), result.postprocess)
+    expected = original_scores(case.onnx_bytes, rows)
+    assert np.max(np.abs(derived - expected)) <= 1e-5
+    assert np.mean(derived[:len(case.test_labels)].argmax(axis=1) == case.test_labels) > 0.85
+
+
+@pytest.mark.slow  # ~100 s here: compile, setup, 8 witnesses and a proof
+def test_lightgbm_categorical_model_proves_what_onnxruntime_computes(tmp_path: Path) -> None:
+    from flavum.zk.circuit import CircuitConfig, build_circuit
+    from flavum.zk.execution import run_witness
+    from flavum.zk.proof import prove, verify
+    from flavum.zk.srs import SrsStore
+
+    case = lightgbm_categorical()
+    normalized = normalize(case.onnx_bytes, case.samples)
+    artifacts = build_circuit(normalized.model_bytes, case.samples, CircuitConfig(),
+                              SrsStore(tmp_path / "srs"), cache_dir=tmp_path / "circuits")
+    rows = case.test_inputs[:8]
+    expected = original_scores(case.onnx_bytes, rows)
+    circuit = np.array([run_witness(artifacts, row, workdir=tmp_path / f"w{i}").rescaled_outputs
+                        for i, row in enumerate(rows)]).reshape(len(rows), -1)
+    derived = apply_postprocess(circuit, normalized.postprocess)
+    # The categories are whole numbers: their equalities hold in fixed point as in float.
+    assert np.array_equal(derived.argmax(axis=1), expected.argmax(axis=1))
+    assert np.max(np.abs(derived - expected)) <= 2e-2
+    proof = prove(artifacts, run_witness(artifacts, rows[0], workdir=tmp_path / "proof"))
+    verify(artifacts, proof)
+
+
+@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "unreachable from its root"),
                                                ((2, 0, 0), "exactly one root"),
                                                ((7, 0, 0), "exactly one root")])
 def test_malformed_trees_are_refused(true_ids: tuple[int, ...], message: str) -> None:
