@@ -552,7 +552,9 @@ def describe_result(result: dict[str, Any] | None, outputs: list[int]) -> list[s
 
     kind = result["proven_output"]
     lines = []
-    if result.get("prediction") is not None:
+    if result.get("label") is not None:  # a model trained on string labels: say the label
+        lines.append(f"  class {result['label'][0]} (index {result['prediction'][0]})")
+    elif result.get("prediction") is not None:
         lines.append(f"  class {result['prediction'][0]}")
     lines.append(f"  {kind} {numbers(result['values'])}")
     if result.get("probabilities") is not None and kind != "probabilities":

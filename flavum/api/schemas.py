@@ -90,7 +90,10 @@ class InferenceResult(Schema):
     proven: ProvenOutputs
     probabilities: list[list[float]] | None = Field(
         None, description="only where the model applies softmax/sigmoid")
-    prediction: list[int] | None = Field(None, description="the class, for a classifier")
+    prediction: list[int] | None = Field(None, description="the class index, for a classifier")
+    label: list[str | int] | None = Field(
+        None, description="the class's label, for a classifier trained on labels other than "
+                          "0..K-1 (string labels)")
 
 
 class Receipt(Schema):
@@ -218,6 +221,9 @@ class ModelRecord(Schema):
     verifier_code_hash: str
     vka_digest: str
     reusable_code_hash: str
+    class_labels: list[str | int] | None = Field(
+        None, description="the classes' labels where they are not 0..K-1 (string labels); "
+                          "absent: the class index is the label")
 
 
 class Model(ObjectJson):

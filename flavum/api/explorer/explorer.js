@@ -74,13 +74,16 @@ function numbers(values, most = 8) {
   return `<span class="values">${shown}${flat.length > most ? ", …" : ""}</span>`;
 }
 
-// An inference's result as the node reads it: the class of a classifier, the dequantized
+// An inference's result as the node reads it: the class of a classifier (by its label where
+// the model was trained on string labels), the dequantized
 // values under their name (logits, probabilities, scores or values), probabilities only where
 // the model applies softmax/sigmoid; only the fixed-point integers (`proven`) are proven.
 function result(r, most = 8) {
   if (!r) return '<span class="muted">model gone</span>';
   const lines = [];
-  if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
+  if (r.label) lines.push(`class ${esc(r.label[0])} <span class="muted">(index ` +
+    `${number(r.prediction[0])})</span>`);
+  else if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
   lines.push(`${esc(r.proven_output)} ${numbers(r.values, most)}`);
   if (r.probabilities && r.proven_output !== "probabilities") {
     lines.push(`probabilities ${numbers(r.probabilities, most)} ` +
