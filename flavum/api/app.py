@@ -297,8 +297,8 @@ def create_app(node: Node) -> FastAPI:
                       before: int | None = BEFORE) -> dict[str, Any]:
         """The inferences an object took part in (as their model, data or result), most
         recent first."""
-        object_id_ = ObjectId(parse_hash(object_id, "object_id"))
-        return trace_page_json(query.traces_of_object(object_id_, before, limit))
+        key = ObjectId(parse_hash(object_id, "object_id"))
+        return trace_page_json(query.traces_of_object(key, before, limit))
 
     @app.get("/v1/accounts/{address}/traces", response_model=s.TracePage)
     def account_traces(address: str, limit: int = PAGE_LIMIT,
