@@ -93,7 +93,7 @@ class InferenceResult(Schema):
     prediction: list[int] | None = Field(None, description="the class index, for a classifier")
     label: list[str | int] | None = Field(
         None, description="the class's label, for a classifier trained on labels other than "
-                          "0..K-1 (string labels)")
+                          "0..K-1 (string labels); null: the class index is the label")
 
 
 class Receipt(Schema):

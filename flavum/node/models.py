@@ -380,6 +380,7 @@ def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str
         else:  # one column: a probability above one half, a logit or score above zero
             threshold = 0.5 if kind == "probabilities" else 0.0
             result["prediction"] = [int(v > threshold) for v in rows[:, 0]]
-        if record.class_labels is not None:  # the class as the model was trained to name it
-            result["label"] = [record.class_labels[i] for i in result["prediction"]]
+        # The class as the model was trained to name it; None: its index is its name.
+        labels = record.class_labels
+        result["label"] = None if labels is None else [labels[i] for i in result["prediction"]]
     return result
