@@ -179,16 +179,21 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
 def test_an_older_models_inferences_are_listed_page_by_page(tmp_path):
     """Model A runs once, then model B a hundred times: A's inference is no longer among the
     latest 100 traces the home page shows, yet A's page, its data's page and its caller's
-    page list it (the node lists traces by key); B's page pages through all of its own."""
+    page list it (the node lists traces by key); B's page pages through all of its own.
+    A was trained on the species' names: its inference shows the class by its name."""
     from playwright.sync_api import sync_playwright
+
+    from tests.ml.test_labels import labelled, onnxruntime_labels
 
     config = make_config(tmp_path / "home", prover="inline", batch_interval_s=3600.0)
     node = Node.open(config, pool=InlineProverPool())
-    example = examples.train_sklearn_logreg("iris")
-    _, model_a = deploy(node, example, fee=0, access=Access.COMMON)
-    _, model_b = deploy(node, example, fee=0, access=Access.COMMON)  # the same circuit
-    data_a = submit_data(node, model_a, example.test_inputs[0], access=Access.COMMON)
+    named, _ = labelled("logreg")
+    _, model_a = deploy(node, named, fee=0, access=Access.COMMON)
+    data_a = submit_data(node, model_a, named.test_inputs[0], access=Access.COMMON)
     old = send(node, ALICE_KEY, ALICE, Infer(model_a, data_a, Amount(0))).tx_hash
+    species = onnxruntime_labels(named.onnx_bytes, named.test_inputs[:1])[0]
+    example = examples.train_sklearn_logreg("iris")
+    _, model_b = deploy(node, example, fee=0, access=Access.COMMON)
     data_b = submit_data(node, model_b, example.test_inputs[1], access=Access.COMMON)
     for _ in range(100):
         send(node, BOB_KEY, BOB, Infer(model_b, data_b, Amount(0)))
@@ -206,6 +211,7 @@ def test_an_older_models_inferences_are_listed_page_by_page(tmp_path):
                 page.goto(f"{url}/#/{route}")
                 page.wait_for_selector(old_link)
                 assert page.locator("#traces tbody tr").count() == 1
+                assert f"class {species} (index" in page.inner_text("#traces")
                 assert "older" not in page.inner_text("#pager")
             page.goto(f"{url}/#/model/0x{model_b.hex()}")
             page.wait_for_selector("#pager a")
