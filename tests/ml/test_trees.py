@@ -13,7 +13,13 @@ import pytest
 from onnx import TensorProto, helper
 
 from flavum.ml.errors import ModelRejected
-from flavum.ml.examples import ExampleModel, load_split, train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import (
+    ExampleModel,
+    load_split,
+    train_boosted_trees,
+    train_lightgbm_categorical,
+    train_sklearn_trees,
+)
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
 from flavum.ml.reference import apply_postprocess, run_float
@@ -201,39 +207,9 @@ def test_an_unknown_mode_is_refused_naming_the_node() -> None:
         normalize(_one_tree("BRANCH_MEMBER", 0.5), np.zeros((2, 2), np.float32))
 
 
-def _lightgbm_categorical(regression: bool = False) -> ExampleModel:
-    """LightGBM on wine with its color intensity binned into 8 categories, their codes
-    shuffled so that no threshold orders them: a real categorical feature, split by category
-    sets (onnxmltools writes each set as a chain of BRANCH_EQ sharing one child)."""
-    import lightgbm
-    from onnxmltools import convert_lightgbm
-    from onnxmltools.convert.common.data_types import FloatTensorType
-
-    split = load_split("wine")
-    feature = 9  # color intensity
-    edges = np.quantile(split.x_train[:, feature], np.linspace(0, 1, 9)[1:-1])
-    codes = np.array([5, 2, 7, 0, 3, 6, 1, 4], np.float32)
-
-    def categorical(x: np.ndarray) -> np.ndarray:
-        x = x.copy()
-        x[:, feature] = codes[np.searchsorted(edges, x[:, feature])]
-        return x
-
-    x_train, x_test = categorical(split.x_train), categorical(split.x_test)
-    # Regularized less than by default: on wine's 133 training rows the defaults (cat_l2 10)
-    # make no categorical split at all.
-    options = dict(n_estimators=4, max_depth=3, num_leaves=8, min_child_samples=3,
-                   min_data_per_group=5, cat_smooth=1.0, cat_l2=1.0, verbose=-1, random_state=0)
-    booster = lightgbm.LGBMClassifier(**options)
-    booster.fit(x_train, split.y_train, categorical_feature=[feature])
-    types = [("input", FloatTensorType([None, x_train.shape[1]]))]
-    exported = convert_lightgbm(booster, initial_types=types).SerializeToString()
-    return ExampleModel(exported, x_train[:40], x_test, split.y_test)
-
-
 @functools.cache
 def lightgbm_categorical() -> ExampleModel:
-    return _lightgbm_categorical()
+    return train_lightgbm_categorical()
 
 
 def test_lightgbm_categorical_splits_equal_onnxruntime() -> None:

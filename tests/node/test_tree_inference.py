@@ -7,12 +7,11 @@ import pytest
 
 from flavum.core.transactions import Infer
 from flavum.core.types import Amount
-from flavum.ml.examples import train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import train_boosted_trees, train_lightgbm_categorical, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.node.models import interpret_outputs
 from flavum.zk.execution import run_witness
-from tests.ml.test_trees import lightgbm_categorical
 
 from .conftest import BOB, BOB_KEY
 from .test_inference import deploy, node, send, submit_data, wait_proven
@@ -29,7 +28,7 @@ FAMILIES = [("decision_tree", "breast_cancer"), ("random_forest", "wine"),
 def test_tree_family_end_to_end(node, family, dataset):
     boosted = family in ("xgboost", "lightgbm", "lightgbm_categorical")
     if family == "lightgbm_categorical":
-        example = lightgbm_categorical()
+        example = train_lightgbm_categorical()
     else:
         example = (train_boosted_trees if boosted else train_sklearn_trees)(family, dataset)
     record, model_id = deploy(node, example, fee=0)
