@@ -28,6 +28,7 @@ from flavum.cli_deposits import deposit_app
 from flavum.cli_escape import escape
 from flavum.cli_ledgers import l1_app, verify_batches, withdraw_app
 from flavum.cli_signer import signer_app
+from flavum.cli_traces import trace_app, trace_line
 from flavum.cli_units import Units
 from flavum.client import Client, NodeUnreachable
 from flavum.core.codec import from_hex, to_hex
@@ -83,6 +84,7 @@ app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")
 app.add_typer(signer_app, name="signer")
+app.add_typer(trace_app, name="trace")
 
 
 @app.callback()
@@ -444,17 +446,22 @@ def model_list(home: Path = HomeOption, node: str | None = NodeOption,
 @command
 def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
                as_json: bool = JsonOption) -> None:
-    """A model: owner, fee, circuit and accuracy report."""
+    """A model: owner, fee, circuit, accuracy report and its latest inferences."""
     client = client_for(home, node)
     data = client.model(to_hex(parse_id(model_id, "model id")))
     record = data["record"]
     fee = Units(client.assets()).show(data["fee"], data["fee_asset"])
+    latest = client.traces_of("models", data["object_id"], limit=5)
+    data["latest_inferences"] = latest["traces"]
+    more = "  (more: flavum trace list --model ID)" if latest["next_before"] else ""
     emit(data, as_json, "\n".join([
         f"model      {data['object_id']}", f"owner      {data['owner']}",
         f"access     {data['access']}", f"fee        {fee}",
         f"vk_hash    {record['vk_hash']}", f"logrows    {record['logrows']}",
         f"proves     {record['proven_output']} (then {record['postprocess']} outside)",
         f"accuracy   {json.dumps(record['accuracy'])}",
+        f"inferences {'latest first' + more if latest['traces'] else 'none yet'}",
+        *(f"  {trace_line(t)}" for t in latest["traces"]),
     ]))
 
 
@@ -545,7 +552,9 @@ def describe_result(result: dict[str, Any] | None, outputs: list[int]) -> list[s
 
     kind = result["proven_output"]
     lines = []
-    if result.get("prediction") is not None:
+    if result.get("label") is not None:  # a model trained on string labels: say the label
+        lines.append(f"  class {result['label'][0]} (index {result['prediction'][0]})")
+    elif result.get("prediction") is not None:
         lines.append(f"  class {result['prediction'][0]}")
     lines.append(f"  {kind} {numbers(result['values'])}")
     if result.get("probabilities") is not None and kind != "probabilities":

@@ -47,6 +47,7 @@ from flavum.node.query import (
     ModelOnLedger,
     NodeQuery,
     Status,
+    TracePage,
     WithdrawalProof,
 )
 from flavum.node.sequencer import Receipt
@@ -55,6 +56,9 @@ from flavum.node.store import BatchRecord, LedgerPost, TraceRecord
 T = TypeVar("T")
 EXPLORER = Path(__file__).with_name("explorer")
 LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
+PAGE_LIMIT = Query(50, ge=1, le=500, description="How many on this page, most recent first.")
+BEFORE = Query(None, ge=1, le=2**62, description="A page's cursor: entries before this seq "
+                                                 "(the previous page's `next_before`).")
 BATCH_NUMBER = PathParam(..., ge=0, le=2**62)
 STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     errors.NotFound: 404,
@@ -279,6 +283,32 @@ def create_app(node: Node) -> FastAPI:
         """Trace entries with their proof status."""
         return [trace_json(r) for r in query.traces(limit)]
 
+    # --- trace entries by model, object and account (paginated by seq) ---
+
+    @app.get("/v1/models/{object_id}/traces", response_model=s.TracePage)
+    def model_traces(object_id: str, limit: int = PAGE_LIMIT,
+                     before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences that ran a model, most recent first (also once the model is gone)."""
+        model_id = ObjectId(parse_hash(object_id, "object_id"))
+        return trace_page_json(query.traces_of_model(model_id, before, limit))
+
+    @app.get("/v1/objects/{object_id}/traces", response_model=s.TracePage)
+    def object_traces(object_id: str, limit: int = PAGE_LIMIT,
+                      before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences an object took part in (as their model, data or result), most
+        recent first."""
+        key = ObjectId(parse_hash(object_id, "object_id"))
+        return trace_page_json(query.traces_of_object(key, before, limit))
+
+    @app.get("/v1/accounts/{address}/traces", response_model=s.TracePage)
+    def account_traces(address: str, limit: int = PAGE_LIMIT,
+                       before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences an account sent, most recent first."""
+        return trace_page_json(query.traces_of_account(parse_address(address), before, limit))
+
+    def trace_page_json(page: TracePage) -> dict[str, Any]:
+        return {"traces": [trace_json(r) for r in page.records], "next_before": page.next_before}
+
     @app.get("/v1/withdrawals", response_model=list[s.WithdrawalInBatch])
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """Withdrawal claims and the batch each is sealed in."""
@@ -387,7 +417,7 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
 
 
 def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
-    return {**trace_to_json(record.entry), "batch": record.batch,
+    return {**trace_to_json(record.entry), "seq": record.seq, "batch": record.batch,
             "proof_status": record.proof_status, "reason": record.reason,
             "proof_seconds": record.proof_seconds}
 

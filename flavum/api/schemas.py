@@ -90,7 +90,10 @@ class InferenceResult(Schema):
     proven: ProvenOutputs
     probabilities: list[list[float]] | None = Field(
         None, description="only where the model applies softmax/sigmoid")
-    prediction: list[int] | None = Field(None, description="the class, for a classifier")
+    prediction: list[int] | None = Field(None, description="the class index, for a classifier")
+    label: list[str | int] | None = Field(
+        None, description="the class's label, for a classifier trained on labels other than "
+                          "0..K-1 (string labels); null: the class index is the label")
 
 
 class Receipt(Schema):
@@ -218,6 +221,9 @@ class ModelRecord(Schema):
     verifier_code_hash: str
     vka_digest: str
     reusable_code_hash: str
+    class_labels: list[str | int] | None = Field(
+        None, description="the classes' labels where they are not 0..K-1 (string labels); "
+                          "absent: the class index is the label")
 
 
 class Model(ObjectJson):
@@ -244,6 +250,7 @@ class DataCommitment(Schema):
 
 
 class TraceRecord(TraceJson):
+    seq: int = Field(description="the Infer's place in the node's log: a listing's cursor")
     batch: int | None
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
@@ -252,6 +259,14 @@ class TraceRecord(TraceJson):
     result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
                                                        "the model is gone, or this node does "
                                                        "not hold its record)")
+
+
+class TracePage(Schema):
+    """A page of trace entries, most recent first."""
+
+    traces: list[TraceRecord]
+    next_before: int | None = Field(description="pass as `before` for the next, older page; "
+                                                "none: this is the last page")
 
 
 class AssetInfo(Schema):

@@ -109,6 +109,14 @@ class ModelOnLedger:
 
 
 @dataclass(frozen=True)
+class TracePage:
+    """Trace entries, most recent first, and the cursor of the next (older) page."""
+
+    records: tuple[TraceRecord, ...]
+    next_before: int | None  # pass as `before` for the next page; None: this is the last
+
+
+@dataclass(frozen=True)
 class WithdrawalInfo:
     withdrawal: Withdrawal
     batch: int | None  # None: not sealed in a batch yet
@@ -289,6 +297,27 @@ class NodeQuery:
 
     def traces(self, limit: int) -> list[TraceRecord]:
         return self._store.recent_traces(limit)
+
+    def traces_of_model(self, model_id: ObjectId, before: int | None, limit: int) -> TracePage:
+        """The inferences that ran `model_id`, the model gone or not."""
+        return self._page(("model_id",), model_id, before, limit)
+
+    def traces_of_object(self, object_id: ObjectId, before: int | None, limit: int) -> TracePage:
+        """The inferences an object took part in: as their model, their data or their result."""
+        return self._page(("model_id", "data_id", "result_id"), object_id, before, limit)
+
+    def traces_of_account(self, address: Address, before: int | None, limit: int) -> TracePage:
+        """The inferences an account sent (it owns their results)."""
+        return self._page(("sender",), address, before, limit)
+
+    def _page(self, keys: tuple[str, ...], value: bytes, before: int | None,
+              limit: int) -> TracePage:
+        # One indexed query per key (an id is of one kind: at most one of them matches), and
+        # one entry more than asked: whether an older page exists.
+        found = [r for key in keys for r in self._store.traces_by(key, value, before, limit + 1)]
+        found.sort(key=lambda r: r.seq, reverse=True)
+        records = tuple(found[:limit])
+        return TracePage(records, records[-1].seq if len(found) > limit else None)
 
     def verify_trace(self, entry: TraceEntry, proof: bytes) -> None:
         """Check a trace entry's proof against its model's verifying key (InvalidProof)."""

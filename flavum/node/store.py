@@ -75,7 +75,11 @@ CREATE TABLE IF NOT EXISTS traces (
     proof BLOB,
     reason TEXT,
     proof_row INTEGER NOT NULL DEFAULT 0,
-    proved_at REAL
+    proved_at REAL,
+    model_id BLOB,  -- the entry's ids and the Infer's sender, kept as columns for the
+    data_id BLOB,   -- indexes that list an object's or an account's inferences
+    result_id BLOB,
+    sender BLOB
 );
 CREATE TABLE IF NOT EXISTS withdrawals (
     withdrawal_id BLOB PRIMARY KEY,
@@ -131,6 +135,15 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+# Created after `_migrate_traces` (a store made before them lacks the columns until then).
+_TRACE_INDEXES = """
+CREATE INDEX IF NOT EXISTS traces_model ON traces(model_id, seq);
+CREATE INDEX IF NOT EXISTS traces_data ON traces(data_id, seq);
+CREATE INDEX IF NOT EXISTS traces_result ON traces(result_id, seq);
+CREATE INDEX IF NOT EXISTS traces_sender ON traces(sender, seq);
+"""
+TRACE_KEYS = ("model_id", "data_id", "result_id", "sender")
+"""What trace entries can be listed by (`Store.traces_by`)."""
 # The columns that the row readers at the end of this module (_stored_tx, _block, _batch,
 # _trace) take, in their order.
 _SELECT_TXS = "SELECT seq, hash, raw, execution, block FROM txs"
@@ -140,7 +153,7 @@ _SELECT_BATCHES = (
 )
 # A proof's time: from the Infer's receipt to the proof recorded.
 _SELECT_TRACES = ("SELECT entry, batch, proof_status, proof, reason, proof_row, proved_at - "
-                  "(SELECT received_at FROM txs WHERE txs.hash = traces.tx_hash) FROM traces")
+                  "(SELECT received_at FROM txs WHERE txs.hash = traces.tx_hash), seq FROM traces")
 
 
 @dataclass(frozen=True)
@@ -196,6 +209,7 @@ class TraceRecord:
     reason: str | None  # why proving failed
     row: int = 0  # which inference of a batched proof this entry is
     proof_seconds: float | None = None  # from the receipt to the proof; None: not proven
+    seq: int = 0  # the Infer's place in the log: the cursor of trace listings
 
 
 @dataclass(frozen=True)
@@ -245,6 +259,22 @@ class Store:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(traces)")}
         if "proved_at" not in columns:  # a store made before proof times were kept
             self._conn.execute("ALTER TABLE traces ADD COLUMN proved_at REAL")
+        if "model_id" not in columns:  # a store made before traces were listed by key
+            self._migrate_traces()
+        self._conn.executescript(_TRACE_INDEXES)
+
+    def _migrate_traces(self) -> None:
+        """Add the key columns to an older store's traces and fill them from each entry and
+        its Infer's sender."""
+        with self._atomic():
+            for column in TRACE_KEYS:
+                self._conn.execute(f"ALTER TABLE traces ADD COLUMN {column} BLOB")
+            entries = [trace_from_json(json.loads(row[0]))
+                       for row in self._conn.execute("SELECT entry FROM traces")]
+            self._conn.executemany(
+                "UPDATE traces SET model_id = ?, data_id = ?, result_id = ?, sender = (SELECT"
+                " sender FROM txs WHERE txs.hash = traces.tx_hash) WHERE tx_hash = ?",
+                [(e.model_id, e.data_id, e.result_id, e.tx_hash) for e in entries])
 
     def close(self) -> None:
         with self._lock:
@@ -282,8 +312,10 @@ class Store:
             for t in txs:
                 if t.trace is not None:
                     self._conn.execute(
-                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
-                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace))),
+                        "INSERT INTO traces(tx_hash, seq, entry, model_id, data_id, result_id,"
+                        " sender) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace)),
+                         t.trace.model_id, t.trace.data_id, t.trace.result_id, t.sender),
                     )
                 if t.withdrawal is not None:
                     self._conn.execute(
@@ -527,6 +559,16 @@ class Store:
         rows = self._all(_SELECT_TRACES + " ORDER BY seq DESC LIMIT ?", (limit,))
         return [_trace(r) for r in rows]
 
+    def traces_by(self, key: str, value: bytes, before: int | None,
+                  limit: int) -> list[TraceRecord]:
+        """The trace entries whose `key` (one of TRACE_KEYS) is `value`, most recent first,
+        from seq `before` down (exclusive; None: from the newest)."""
+        if key not in TRACE_KEYS:
+            raise ValueError(f"traces are listed by {TRACE_KEYS}, not {key!r}")
+        rows = self._all(_SELECT_TRACES + f" WHERE {key} = ? AND seq < ? ORDER BY seq DESC"
+                         " LIMIT ?", (value, 2**63 - 1 if before is None else before, limit))
+        return [_trace(r) for r in rows]
+
     def recent_withdrawals(self, limit: int = 100) -> list[tuple[Withdrawal, int | None]]:
         rows = self._all("SELECT entry, batch FROM withdrawals ORDER BY seq DESC LIMIT ?",
                          (limit,))
@@ -579,7 +621,7 @@ def _block(row: Any) -> BlockRecord:
 
 def _trace(row: Any) -> TraceRecord:
     return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4],
-                       int(row[5]), None if row[6] is None else float(row[6]))
+                       int(row[5]), None if row[6] is None else float(row[6]), int(row[7]))
 
 
 def _batch(row: Any) -> BatchRecord:

@@ -74,13 +74,16 @@ function numbers(values, most = 8) {
   return `<span class="values">${shown}${flat.length > most ? ", …" : ""}</span>`;
 }
 
-// An inference's result as the node reads it: the class of a classifier, the dequantized
+// An inference's result as the node reads it: the class of a classifier (by its label where
+// the model was trained on string labels), the dequantized
 // values under their name (logits, probabilities, scores or values), probabilities only where
 // the model applies softmax/sigmoid; only the fixed-point integers (`proven`) are proven.
 function result(r, most = 8) {
   if (!r) return '<span class="muted">model gone</span>';
   const lines = [];
-  if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
+  if (r.label) lines.push(`class ${esc(r.label[0])} <span class="muted">(index ` +
+    `${number(r.prediction[0])})</span>`);
+  else if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
   lines.push(`${esc(r.proven_output)} ${numbers(r.values, most)}`);
   if (r.probabilities && r.proven_output !== "probabilities") {
     lines.push(`probabilities ${numbers(r.probabilities, most)} ` +
@@ -133,6 +136,21 @@ function dataTable(data) {
   return table("data", ["data", "owner", "access", "commitment", "values"], data.map((d) => [
     objectLink(d.object_id), accountLink(d.owner), esc(d.access), short(d.commitment),
     d.values ? numbers(d.values, 6) : '<span class="muted">private</span>']));
+}
+
+// A page of an object's or account's inferences (the node lists them by key, newest first),
+// with links to the older page and back to the newest.
+const PAGE = 25;
+
+async function tracesOf(path, before) {
+  const cursor = /^\d+$/.test(before || "") ? `&before=${before}` : "";
+  return get(`${path}?limit=${PAGE}${cursor}`);
+}
+
+function pagedTraces(route, page, before) {
+  const links = [before ? link(route, "← newest") : "",
+    page.next_before ? link(`${route}/${page.next_before}`, "older inferences →") : ""];
+  return traceTable(page.traces) + `<p id="pager">${links.join(" ")}</p>`;
 }
 
 function traceTable(traces) {
@@ -215,9 +233,10 @@ function finality(post) {
     : `${post.blocks_to_final} blocks left (final at block ${post.final_at_block})`;
 }
 
-async function modelPage(id) {
+async function modelPage(id, before) {
   const [m, verifiers, traces] = await Promise.all([
-    get(`/v1/models/${id}`), get(`/v1/models/${id}/verifiers`), get("/v1/traces")]);
+    get(`/v1/models/${id}`), get(`/v1/models/${id}/verifiers`),
+    tracesOf(`/v1/models/${id}/traces`, before)]);
   const r = m.record, a = r.accuracy;
   const accuracy = Object.entries(a).map(([k, v]) => [esc(k.replaceAll("_", " ")),
     k === "top1_agreement" && v !== null ? agreement(a) : typeof v === "object" && v !== null
@@ -245,7 +264,7 @@ async function modelPage(id) {
           "(batch reverted)</span>") : "—"]))}
     <h2>Versions</h2>${table("versions", ["version", "weights (ONNX hash)", "lineage"],
       [["this model", short(r.model_hash), "deployed (no training lineage)"]])}
-    <h2>Inferences</h2>${traceTable(traces.filter((t) => t.model_id === m.object_id))}`;
+    <h2>Inferences</h2>${pagedTraces(`model/${m.object_id}`, traces, before)}`;
 }
 
 async function tracePage(hash) {
@@ -317,9 +336,10 @@ async function verify(hash) {
   button.disabled = false;
 }
 
-async function accountPage(address) {
-  const [account, models, data] = await Promise.all([
-    get(`/v1/accounts/${address}`), get("/v1/models"), get("/v1/data")]);
+async function accountPage(address, before) {
+  const [account, models, data, traces] = await Promise.all([
+    get(`/v1/accounts/${address}`), get("/v1/models"), get("/v1/data"),
+    tracesOf(`/v1/accounts/${address}/traces`, before)]);
   const balances = Object.entries(account.balances).map(([asset, v]) => [amount(v, asset)]);
   return `<h1>Account ${short(account.address)}</h1>
     ${fields("account-fields", [["address", `<code>${esc(account.address)}</code>`],
@@ -328,21 +348,21 @@ async function accountPage(address) {
     <h2>Models owned</h2>${table("owned-models", ["model", "access", "fee"], models
       .filter((m) => m.owner === account.address)
       .map((m) => [modelLink(m.object_id), esc(m.access), amount(m.fee, m.fee_asset)]))}
-    <h2>Data owned</h2>${dataTable(data.filter((d) => d.owner === account.address))}`;
+    <h2>Data owned</h2>${dataTable(data.filter((d) => d.owner === account.address))}
+    <h2>Inferences sent</h2>${pagedTraces(`account/${account.address}`, traces, before)}`;
 }
 
-async function objectPage(id) {
+async function objectPage(id, before) {
   const o = await get(`/v1/objects/${id}`);
-  if (o.kind === "MODEL") return modelPage(id);
-  const traces = await get("/v1/traces");
-  const uses = traces.filter((t) => t.data_id === id || t.result_id === id);
+  if (o.kind === "MODEL") return modelPage(id, before);
+  const traces = await tracesOf(`/v1/objects/${id}/traces`, before);
   return `<h1>${esc(o.kind)} object ${short(o.object_id)}</h1>
     ${fields("object-fields", [["kind", esc(o.kind)], ["owner", accountLink(o.owner)],
       ["access", esc(o.access)], ["commitment", short(o.commitment)],
       ["metadata hash", short(o.metadata_hash)],
       ["model", o.model_id === ZERO ? "—" : modelLink(o.model_id)],
       ["data", objectLink(o.data_id)]])}
-    <h2>Inferences</h2>${traceTable(uses)}`;
+    <h2>Inferences</h2>${pagedTraces(`object/${o.object_id}`, traces, before)}`;
 }
 
 // --- search: a number is a batch; 20 bytes an account; 32 bytes a trace, object or tx ---
@@ -377,10 +397,11 @@ const ROUTES = {
 async function render() {
   if (rendering) return;
   rendering = true;
-  const [page, arg] = location.hash.replace(/^#\/?/, "").split("/");
+  // #/page/arg, or #/page/arg/cursor for an older page of a listing
+  const [page, arg, cursor] = location.hash.replace(/^#\/?/, "").split("/");
   try {
     assets = assets || await get("/v1/assets");
-    const html = await (ROUTES[page] || ROUTES[""])(arg);
+    const html = await (ROUTES[page] || ROUTES[""])(arg, cursor);
     if (html !== shownHtml) view.innerHTML = shownHtml = html;
     live.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
     live.className = "";
