@@ -150,18 +150,23 @@ class BatchData(BatchRoots):
             raise MalformedBatchData(f"batch data is malformed: {exc!r}") from exc
 
 
-def _compact_proof(proof_json: bytes) -> dict[str, Any]:
+def _compact_proof(proof_json: bytes) -> Any:
     """ezkl's proof.json with its proof bytes once, as hex (ezkl writes them twice: a list of
-    decimal bytes and `hex_proof`), and without its unverified `pretty_public_inputs`."""
+    decimal bytes and `hex_proof`), and without its unverified `pretty_public_inputs`. A
+    training's proof is the list of its step proofs, each compacted."""
     proof = json.loads(proof_json)
+    if isinstance(proof, list):
+        return [_compact_proof(json.dumps(step).encode()) for step in proof]
     proof.pop("hex_proof", None)
     proof.pop("pretty_public_inputs", None)
     proof["proof"] = to_hex(bytes(proof["proof"]))
     return dict(proof)
 
 
-def _expand_proof(proof: dict[str, Any]) -> bytes:
+def _expand_proof(proof: Any) -> bytes:
     """proof.json as ezkl reads it, from `_compact_proof`'s form."""
+    if isinstance(proof, list):
+        return json.dumps([json.loads(_expand_proof(step)) for step in proof]).encode()
     full = dict(proof)
     raw = from_hex(full["proof"], what="proof")
     full["proof"] = list(raw)

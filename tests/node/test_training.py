@@ -1,0 +1,82 @@
+"""Proven training on a node, end to end on the embedded EVM: the step circuit and the
+architecture's inference circuit deployed as MODELs, a trainable logistic model deployed from
+zero params, breast_cancer rows submitted as DATA, a Train of two steps executed by the
+sequencer (the step circuit's witness, step after step), its step proofs made by the prover
+pool, the chain checked, and the batch accepted by the rollup contract, which verified every
+step proof on chain with the step circuit's verifier and rebuilt the training's trace leaf."""
+
+import numpy as np
+import pytest
+
+from flavum.core import errors
+from flavum.core.batch import TrainingTrace
+from flavum.core.transactions import DeployModel, DeployTrainable, GrantAccess, SubmitData, Train
+from flavum.core.types import ZERO_HASH, Access, Amount, ObjectKind
+from flavum.ml.training import load_standardized, make_batches, make_labelled_rows
+
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
+from .test_batched import open_evm_node
+from .test_inference import ETH, send, wait_proven
+
+OPTIONS = {"features": 4, "batch": 4, "learning_rate": 0.5}
+SCALE = 8  # logrows 13: step proofs in seconds
+
+
+def deploy_circuit(node, body: DeployModel):
+    return send(node, ALICE_KEY, ALICE, body).outcome.object_id
+
+
+@pytest.fixture
+def trained_node(tmp_path, shared_srs):
+    node = open_evm_node(tmp_path, shared_srs)
+    yield node
+    node.close()
+
+
+def setup_trainable(node, fee=0):
+    """Alice deploys the architecture's circuits and a trainable model from zero params; Bob
+    submits eight breast_cancer rows. Returns (version 0, the rows' DATA ids, the rows)."""
+    step_record, inference_record = node.training.build_step("logistic", OPTIONS, SCALE)
+    step_model = deploy_circuit(node, step_record.deploy_body(ETH))
+    inference_model = deploy_circuit(node, inference_record.deploy_body(ETH))
+    step_vk = node.sequencer.object(step_model).vk_hash
+    zero = node.training.commit_params(step_vk, np.zeros(OPTIONS["features"] + 1))
+    version0 = send(node, ALICE_KEY, ALICE, DeployTrainable(
+        step_model, inference_model, zero, ZERO_HASH, Access.OWNED, ETH, Amount(fee))
+    ).outcome.object_id
+    x_train, y_train, _, _ = load_standardized("breast_cancer", OPTIONS["features"])
+    rows = np.concatenate(make_batches(make_labelled_rows(x_train, y_train), 4, steps=2))
+    data = [send(node, BOB_KEY, BOB, SubmitData(node.training.commit_row(step_vk, row), ZERO_HASH,
+                                                Access.OWNED)).outcome.object_id
+            for row in rows]
+    return version0, tuple(data), rows
+
+
+def test_train_two_steps_prove_and_post(trained_node):
+    node = trained_node
+    version0, data, _ = setup_trainable(node, fee=7)
+    # Bob trains Alice's owned version only once she grants it.
+    with pytest.raises(errors.NoAccess):
+        send(node, BOB_KEY, BOB, Train(version0, 2, Amount(7), data))
+    send(node, ALICE_KEY, ALICE, GrantAccess(version0, BOB, True))
+    before = node.sequencer.account(ALICE)[1][ETH]
+    receipt = send(node, BOB_KEY, BOB, Train(version0, 2, Amount(7), data))
+    trace = receipt.outcome.trace
+    assert isinstance(trace, TrainingTrace) and trace.steps == 2
+    version = node.sequencer.object(receipt.outcome.object_id)
+    parent = node.sequencer.object(version0)
+    assert version.kind == ObjectKind.MODEL and version.owner == BOB
+    assert version.data_id == version0 and version.model_id == parent.model_id
+    assert version.commitment == trace.params_out != parent.commitment
+    assert node.sequencer.account(ALICE)[1][ETH] == before + 7  # the training fee
+    record = wait_proven(node, receipt.tx_hash)
+    assert record.proof_status == "proven", record.reason
+    batch = node.sequencer.seal_batch()
+    link = node.ledger("evm")
+    link.tick()
+    assert link.last_error is None, link.last_error
+    ledger = link.ledger
+    assert ledger.batch_status(batch.header.number).accepted
+    # The contract verified both step proofs and read the version's params from the last.
+    assert ledger.posted_executions(batch.header.number)[receipt.tx_hash].params_out == \
+        version.commitment
