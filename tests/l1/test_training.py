@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flavum.core.batch import TrainingTrace, compute_rows_hash
+from flavum.core.batch import TrainingTrace, compute_rows_hash, compute_tx_commitment
 from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
-from flavum.core.state import Object
+from flavum.core.state import Object, compute_object_key, get_state_proof
 from flavum.core.stf import TrainingExecution
 from flavum.core.transactions import Train, compute_tx_hash
 from flavum.core.types import Access, Amount, Hash32, ObjectId, ObjectKind
@@ -193,3 +193,54 @@ def test_step_proofs_need_the_step_circuits_verifier(registered, bound, steps, t
     forged = replace(proof, instances=tuple(values))
     assert refused(registered, header, txs, step_proofs(tx_hash, [forged])) == \
         "proof rejected by the verifier"
+
+
+# --- a lying sequencer: training without the right -------------------------------------------
+
+
+def test_training_by_someone_without_the_right_is_challenged(steps, bound):
+    """The sequencer includes Bob's Train of Alice's owned version (she granted him nothing),
+    as if it were valid: the step proofs are real, so the batch is accepted at posting, but
+    the one-step fraud proof re-executes the Train on L1, finds that Bob may not use the
+    version, and reverts the batch; the challenger takes the bond."""
+    from flavum.core.state import compute_state_root, set_grant
+    from flavum.core.stf import compute_object_id, process_transaction
+    from flavum.core.transactions import DeployModel, DeployTrainable, SubmitData
+    from flavum.core.types import Nonce
+
+    from .conftest import ALICE_KEY, BOB, BOB_KEY
+    from .test_challenge import challenge_all, make_rollup, native
+    from .test_challenge import signed as signed_by
+
+    r = make_rollup()
+    rows = steps.rows(0)
+    step_body = DeployModel(h("step onnx"), steps.circuit.vk_hash,
+                            bound.model.metadata_hash, Access.COMMON, native(), Amount(0))
+    inference_body = DeployModel(h("inference onnx"), h("inference vk"), h("inference meta"),
+                                 Access.COMMON, native(), Amount(0))
+    step_id, inference_id = (compute_object_id(ALICE, Nonce(n)) for n in (0, 1))
+    version_id = compute_object_id(ALICE, Nonce(2))
+    zero = steps.runs[0].params_commitment.be_bytes
+    txs = [signed_by(ALICE_KEY, 0, step_body), signed_by(ALICE_KEY, 1, inference_body),
+           signed_by(ALICE_KEY, 2, DeployTrainable(step_id, inference_id, zero, h("meta"),
+                                                   Access.OWNED, native(), Amount(0)))]
+    txs += [signed_by(ALICE_KEY, 3 + i, SubmitData(c, h("meta"), Access.COMMON))
+            for i, c in enumerate(rows)]
+    header, _ = r.post(txs)
+    r.ledger.register_model(header, replace(
+        bound.registration(), model=r.state.objects[step_id],
+        proof=get_state_proof(r.state, compute_object_key(step_id))), BOB_KEY)
+    data_ids = tuple(compute_object_id(ALICE, Nonce(3 + i)) for i in range(len(rows)))
+    train = signed_by(BOB_KEY, 0, Train(version_id, 1, Amount(0), data_ids))
+    params_out = TrainingExecution(steps.runs[0].new_params_commitment.be_bytes)
+    # The lie: the state as if Alice had granted Bob the version.
+    lying_state = r.state.copy()
+    set_grant(lying_state, version_id, ALICE, BOB, True)
+    outcome = process_transaction(lying_state, train, params_out)
+    lie = compute_tx_commitment(outcome.tx_hash, compute_state_root(lying_state),
+                                outcome.trace, None)
+    r.post([train], lie={0: lie}, inferences=[proven_inference(
+        step_id, steps.proofs[0], [(outcome.tx_hash, outcome.object_id)])])
+    assert r.ledger.next_batch_number() == 3  # accepted: its step proof verified on chain
+    reason = challenge_all(r, 2)
+    assert reason.startswith("the rules refuse it") and "may not use" in reason
