@@ -187,7 +187,18 @@ def encode_model_record(record: Mapping[str, Any]) -> bytes:
 def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
     """The binding a model record (the node's JSON of a compiled model) gives its MODEL: the
     record's hash, then the record's own fields for the SRS, the verifiers and the layout.
-    Raises KeyError or ValueError for a record that lacks them."""
+    Raises KeyError or ValueError for a record that lacks them. A record of a trainable
+    architecture's circuit (flavum/node/training.py, `kind` "step" or "inference") has one row
+    per proof; a step's proofs are read with the training-step layout."""
+    if "kind" in record:
+        return ModelBinding(
+            record_hash=keccak256(encode_model_record(record)),
+            srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
+            verifier_code_hash=_hash32(record["verifier_code_hash"]),
+            vka_digest=_hash32(record["vka_digest"]),
+            reusable_code_hash=_hash32(record["reusable_code_hash"]),
+            rows=1, per_row_inputs=False, training_step=record["kind"] == "step",
+        )
     batch_size = int(record["batch_size"])
     return ModelBinding(
         record_hash=keccak256(encode_model_record(record)),

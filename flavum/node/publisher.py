@@ -21,6 +21,7 @@ from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.store import Store
 from flavum.node.training import TrainingService
+from flavum.zk.circuit import CircuitDirectory
 from flavum.zk.srs import compute_file_sha256
 
 
@@ -44,10 +45,15 @@ class BatchPublisher:
         for record in self.store.trace_records_in(*span):
             entry = record.entry
             if isinstance(entry, TrainingTrace):
-                # The step proofs (a JSON list); the step circuit's files come with the node's
-                # training records (docs/training.md).
+                # The step proofs (a JSON list), the step circuit and its record.
                 proofs.append(TraceProof(entry.tx_hash, entry.step_model_id, record.proof_status,
                                          record.proof, record.reason, record.row))
+                step_model = live_state.objects.get(entry.step_model_id)
+                if step_model is not None and self.training is not None:
+                    step = self.training.circuit(step_model.vk_hash)
+                    circuits[step_model.vk_hash] = self._files(step, step.srs_path, step.logrows)
+                    records[step_model.metadata_hash] = encode_model_record(
+                        self.training.record(step_model.vk_hash).to_json())
                 continue
             proofs.append(TraceProof(entry.tx_hash, entry.model_id, record.proof_status,
                                      record.proof, record.reason, record.row))
@@ -71,12 +77,15 @@ class BatchPublisher:
 
     def _circuit(self, vk_hash: Hash32) -> CircuitData:
         artifacts = self.models.artifacts(vk_hash)
+        return self._files(artifacts, artifacts.srs_path, artifacts.logrows)
+
+    def _files(self, circuit: CircuitDirectory, srs_path: Path, logrows: int) -> CircuitData:
         return CircuitData(
-            vk=artifacts.vk_path.read_bytes(),
-            settings=artifacts.settings_path.read_bytes(),
-            srs_cid=self._file_cid(artifacts.srs_path),
-            srs_logrows=artifacts.logrows,
-            model_cid=self._file_cid(artifacts.model_path),
+            vk=circuit.vk_path.read_bytes(),
+            settings=circuit.settings_path.read_bytes(),
+            srs_cid=self._file_cid(srs_path),
+            srs_logrows=logrows,
+            model_cid=self._file_cid(circuit.model_path),
         )
 
     def _file_cid(self, path: Path) -> str:

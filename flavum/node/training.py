@@ -28,11 +28,10 @@ from flavum.core.state import Object
 from flavum.core.stf import TrainingExecution
 from flavum.core.transactions import DeployModel, DeployTrainable
 from flavum.core.types import Hash32
+from flavum.da.batch_data import compute_record_binding
 from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.ml.mlp_step import MlpStep
-from flavum.ml.softmax_step import SoftmaxStep
-from flavum.ml.training import LogisticStep, TrainingStep
+from flavum.ml.training import LogisticStep
 from flavum.node.store import Store
 from flavum.zk.execution import FieldElement
 from flavum.zk.srs import SrsStore, compute_file_sha256
@@ -43,23 +42,10 @@ from flavum.zk.training import (
     build_step_circuit,
     compute_params_commitment,
     compute_row_commitment,
+    make_step,
     run_step,
 )
 from flavum.zk.versions import VersionKey, build_version_key
-
-FAMILIES: dict[str, type[Any]] = {"logistic": LogisticStep, "softmax": SoftmaxStep,
-                                  "mlp": MlpStep}
-"""Step families by name; a record's `options` are the family's constructor arguments."""
-
-
-def make_step(family: str, options: dict[str, Any]) -> TrainingStep:
-    if family not in FAMILIES:
-        raise InvalidInput(f"unknown training family {family!r}; known: {sorted(FAMILIES)}")
-    try:
-        step: TrainingStep = FAMILIES[family](**options)
-    except TypeError as exc:
-        raise InvalidInput(f"options {options} do not fit the {family} family: {exc}") from exc
-    return step
 
 
 @dataclass(frozen=True)
@@ -86,15 +72,8 @@ class StepRecord:
     @property
     def binding(self) -> ModelBinding:
         """One row per proof (a Train, or an inference); a step's read with the training-step
-        layout."""
-        return ModelBinding(
-            record_hash=keccak256(json.dumps(self.to_json(), sort_keys=True).encode()),
-            srs_hash=Hash32(bytes.fromhex(self.srs_sha256)),
-            verifier_code_hash=Hash32(from_hex(self.verifier_code_hash, 32, "verifier code")),
-            vka_digest=Hash32(from_hex(self.vka_digest, 32, "vka digest")),
-            reusable_code_hash=Hash32(from_hex(self.reusable_code_hash, 32, "reusable code")),
-            rows=1, per_row_inputs=False, training_step=self.kind == "step",
-        )
+        layout (compute_record_binding, which a verifier applies to the published record)."""
+        return compute_record_binding(self.to_json())
 
     @property
     def metadata_hash(self) -> Hash32:

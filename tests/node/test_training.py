@@ -5,6 +5,9 @@ sequencer (the step circuit's witness, step after step), its step proofs made by
 pool, the chain checked, and the batch accepted by the rollup contract, which verified every
 step proof on chain with the step circuit's verifier and rebuilt the training's trace leaf."""
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -12,7 +15,10 @@ from flavum.core import errors
 from flavum.core.batch import TrainingTrace
 from flavum.core.transactions import DeployModel, DeployTrainable, GrantAccess, SubmitData, Train
 from flavum.core.types import ZERO_HASH, Access, Amount, ObjectKind
+from flavum.da.factory import open_store
+from flavum.da.interface import digest_from_cid
 from flavum.ml.training import load_standardized, make_batches, make_labelled_rows
+from flavum.verifier import load_batch_data, verify_batch
 
 from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY
 from .test_batched import open_evm_node
@@ -80,3 +86,20 @@ def test_train_two_steps_prove_and_post(trained_node):
     # The contract verified both step proofs and read the version's params from the last.
     assert ledger.posted_executions(batch.header.number)[receipt.tx_hash].params_out == \
         version.commitment
+    check_verifier(node, batch.header)
+
+
+def check_verifier(node, header):
+    """`flavum verify` re-verifies the step proofs and the chain; with the two step proofs
+    swapped (other rows at each step, the chain broken) it refuses the batch."""
+    store = open_store(str(node.config.home / "da"))
+    report = verify_batch(header, store, node.config.domain,
+                          prev_state_root=node.sequencer.genesis_root)
+    assert report.ok, report.describe()
+    data = load_batch_data(store, header.data_pointer)
+    (proof,) = data.proofs
+    swapped = replace(proof, proof=json.dumps(json.loads(proof.proof)[::-1]).encode())
+    pointer = digest_from_cid(store.put(replace(data, proofs=(swapped,)).to_bytes()))
+    report = verify_batch(replace(header, data_pointer=pointer), store, node.config.domain,
+                          prev_state_root=node.sequencer.genesis_root)
+    assert not report.ok and "other rows than the Train's" in report.describe()
