@@ -22,12 +22,12 @@ import numpy as np
 from flavum.core.batch import TrainingTrace, compute_rows_hash
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.encoding import keccak256
-from flavum.core.errors import NotFound
+from flavum.core.errors import InvalidProof, NotFound
 from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import Object
 from flavum.core.stf import TrainingExecution
 from flavum.core.transactions import DeployModel, DeployTrainable
-from flavum.core.types import Hash32
+from flavum.core.types import Access, Amount, AssetId, Hash32
 from flavum.da.batch_data import compute_record_binding
 from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.errors import InvalidInput, ModelRejected
@@ -40,8 +40,10 @@ from flavum.zk.training import (
     StepCircuit,
     StepRun,
     build_step_circuit,
+    check_training_chain,
     compute_params_commitment,
     compute_row_commitment,
+    load_step_proof,
     make_step,
     run_step,
 )
@@ -60,6 +62,7 @@ class StepRecord:
     scale: int
     vk_hash: str
     graph_hash: str  # keccak256 of the step's ONNX graph: the MODEL's model hash
+    circuit_model_sha256: str  # of the graph the circuit proves (published with batches)
     logrows: int
     srs_sha256: str
     verifier_code_hash: str  # of its own ezkl verifier; zero when over the contract size limit
@@ -80,9 +83,7 @@ class StepRecord:
         return compute_model_binding_hash(self.binding)
 
     def deploy_body(self, fee_asset: Hash32, fee: int = 0) -> DeployModel:
-        """The DeployModel that makes this step circuit a (common) MODEL."""
-        from flavum.core.types import Access, Amount, AssetId
-
+        """The DeployModel that makes this circuit a (common) MODEL."""
         return DeployModel(Hash32(from_hex(self.graph_hash, 32, "graph hash")),
                            Hash32(from_hex(self.vk_hash, 32, "vk hash")), self.metadata_hash,
                            Access.COMMON, AssetId(fee_asset), Amount(fee))
@@ -128,6 +129,7 @@ class TrainingService:
         record = StepRecord(
             kind=kind, family=family, options=dict(options), scale=scale,
             vk_hash=to_hex(circuit.vk_hash), graph_hash=to_hex(keccak256(graph)),
+            circuit_model_sha256=compute_file_sha256(circuit.model_path),
             logrows=circuit.logrows, srs_sha256=compute_file_sha256(circuit.srs_path),
             verifier_code_hash=to_hex(verifier.code_hash), vka_digest=to_hex(verifier.vka_digest),
             reusable_code_hash=to_hex(compute_reusable_code_hash()),
@@ -228,6 +230,28 @@ class TrainingService:
                          commitments[i * per_step:(i + 1) * per_step])
                    for i in range(trace.steps)]
         return self.circuit(step_vk), runs, batches
+
+    def verify_training(self, trace: TrainingTrace, proof_json: bytes) -> None:
+        """Check a training's step proofs (a JSON list) and their chain over its rows, from
+        the parent's params to the version's (InvalidProof)."""
+        key = self._run_key(trace.params_in, trace.rows_hash, trace.steps)
+        path = self._runs_path(key)
+        if not path.is_file():
+            raise NotFound(f"this node did not execute training {to_hex(trace.tx_hash)}")
+        saved = json.loads(path.read_text())
+        circuit = self.circuit(Hash32(from_hex(saved["step_vk"], 32, "step vk")))
+        rows = [FieldElement(int.from_bytes(from_hex(c, 32, "row"), "big"))
+                for c in saved["rows"]]
+        per_step = len(rows) // trace.steps
+        try:
+            proofs = [load_step_proof(circuit, json.dumps(p).encode())
+                      for p in json.loads(proof_json)]
+        except (TypeError, ValueError) as exc:
+            raise InvalidProof(f"a training's proof is a list of step proofs: {exc}") from exc
+        check_training_chain(
+            circuit, FieldElement(int.from_bytes(trace.params_in, "big")), proofs,
+            [tuple(rows[i * per_step:(i + 1) * per_step]) for i in range(trace.steps)],
+            FieldElement(int.from_bytes(trace.params_out, "big")))
 
     def _run(self, step_vk: Hash32, params_in: Hash32, rows: list[Hash32],
              steps: int) -> list[StepRun]:

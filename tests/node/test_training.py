@@ -87,6 +87,28 @@ def test_train_two_steps_prove_and_post(trained_node):
     assert ledger.posted_executions(batch.header.number)[receipt.tx_hash].params_out == \
         version.commitment
     check_verifier(node, batch.header)
+    check_api(node, receipt.tx_hash, version)
+
+
+def check_api(node, tx_hash, version):
+    """The API serves the training trace, verifies its step proofs, and the version's lineage
+    back to the first version; the model list shows versions and circuits without a record."""
+    from fastapi.testclient import TestClient
+
+    from flavum.api.app import create_app
+    from flavum.core.codec import to_hex
+
+    client = TestClient(create_app(node))
+    trace = client.get(f"/v1/traces/{to_hex(tx_hash)}").json()
+    assert trace["kind"] == "training" and trace["proof_status"] == "proven"
+    assert client.post(f"/v1/traces/{to_hex(tx_hash)}/verify").json()["verified"]
+    chain = client.get(f"/v1/models/{to_hex(version.object_id)}/lineage").json()
+    assert [c["version"]["object_id"] for c in chain] == [to_hex(version.object_id),
+                                                          to_hex(version.data_id)]
+    assert chain[0]["training"]["params_out"] == to_hex(version.commitment)
+    assert chain[1]["training"] is None  # the first version was deployed, not trained
+    models = client.get("/v1/models").json()
+    assert len(models) == 4 and all(m["record"] is None for m in models)
 
 
 def check_verifier(node, header):
