@@ -88,6 +88,7 @@ def test_train_two_steps_prove_and_post(trained_node):
         version.commitment
     check_verifier(node, batch.header)
     check_api(node, receipt.tx_hash, version)
+    check_cli(node, version, data)
 
 
 def check_api(node, tx_hash, version):
@@ -125,3 +126,44 @@ def check_verifier(node, header):
     report = verify_batch(replace(header, data_pointer=pointer), store, node.config.domain,
                           prev_state_root=node.sequencer.genesis_root)
     assert not report.ok and "other rows than the Train's" in report.describe()
+
+
+def check_cli(node, version, data):
+    """`flavum model train` (Bob trains his version one more step through the API) and
+    `flavum model lineage` (three versions back to the first)."""
+    import threading
+    import time
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from flavum.api.app import create_app
+    from flavum.cli import app
+    from flavum.core.codec import to_hex
+
+    from .conftest import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    home = node.config.home
+    (home / "keys" / "bob.key").write_text(to_hex(BOB_KEY))
+    where = ["--home", str(home), "--node", f"http://127.0.0.1:{port}", "--json"]
+    try:
+        rows = [arg for d in data[:4] for arg in ("--data", to_hex(d))]
+        out = CliRunner().invoke(app, ["model", "train", to_hex(version.object_id), *rows,
+                                       "--steps", "1", "--max-fee", "7", "--from", "bob",
+                                       *where])
+        assert out.exit_code == 0, out.output
+        trained = json.loads(out.output)
+        assert trained["steps"] == 1
+        out = CliRunner().invoke(app, ["model", "lineage", trained["version_id"], *where])
+        assert out.exit_code == 0, out.output
+        chain = json.loads(out.output)
+        assert [c["version"]["object_id"] for c in chain] == [
+            trained["version_id"], to_hex(version.object_id), to_hex(version.data_id)]
+    finally:
+        server.should_exit = True
