@@ -49,13 +49,12 @@ from flavum.core.batch import (
     Trace,
     TrainingTrace,
     compute_batch_hash,
-    compute_rows_hash,
     compute_trace_leaf,
     compute_tx_leaf,
     compute_withdrawal_leaf,
 )
 from flavum.core.encoding import keccak256
-from flavum.core.errors import FlavumError, InvalidProof
+from flavum.core.errors import FlavumError
 from flavum.core.merkle import compute_tree_root
 from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import Domain, Object
@@ -67,7 +66,7 @@ from flavum.core.transactions import (
 )
 from flavum.core.types import Hash32, ObjectKind
 from flavum.core.witness import verify_batch_transition
-from flavum.da.batch_data import BatchData, CircuitData, TraceProof, compute_record_binding
+from flavum.da.batch_data import BatchData, CircuitData, compute_record_binding
 from flavum.da.interface import DataStore, cid_from_digest
 from flavum.l1.interface import Ledger, PostedBatch
 from flavum.ledger_deposits import LedgerDeposits
@@ -472,7 +471,9 @@ def _check_proofs(data: BatchData, traces: list[Trace],
             raise VerificationFailed("proofs", f"{where}: the proof in its place is for tx "
                                                f"{_show(entry.tx_hash)}")
         if isinstance(trace, TrainingTrace):
-            _check_training(data, trace, entry, models, artifacts, where)
+            from flavum.verifier_training import check_training
+
+            check_training(data, trace, entry, models, artifacts, where)
             continue
         if entry.model_id != trace.model_id:
             raise VerificationFailed("proofs", f"{where}: the proof names model "
@@ -501,49 +502,6 @@ def _check_proofs(data: BatchData, traces: list[Trace],
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.cause_code) from exc
         except FlavumError as exc:  # InvalidProof, SrsError, DataUnavailable (the SRS), ...
             raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
-
-
-def _check_training(data: BatchData, trace: TrainingTrace, entry: TraceProof,
-                    models: dict[Hash32, Object], artifacts: ArtifactCache, where: str) -> None:
-    """A training's step proofs: each verifies under the step circuit's published key, and
-    they chain (check_training_chain) from the parent's params to the version's over exactly
-    the rows the Train named (their hash is the trace's) in `steps` steps."""
-    from flavum.zk.execution import FieldElement
-    from flavum.zk.training import StepCircuit, check_training_chain, load_step_proof, make_step
-
-    model = models.get(trace.step_model_id)
-    if model is None or entry.model_id != trace.step_model_id:
-        raise VerificationFailed("proofs", f"{where}: the step model is not the trace's")
-    if entry.status != "proven" or entry.proof is None:
-        raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
-                                           f"{entry.reason})", "invalid_proof")
-    binding = model_binding(data, model, where)
-    circuit = data.circuits.get(model.vk_hash)
-    if circuit is None or keccak256(circuit.vk) != model.vk_hash:
-        raise VerificationFailed("proofs", f"{where}: the batch data has no step circuit for "
-                                           f"vk hash {_show(model.vk_hash)}", "invalid_proof")
-    try:
-        record = json.loads(data.records[model.metadata_hash])
-        files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
-        step = StepCircuit(files.directory, make_step(record["family"], record["options"]),
-                           int(record["scale"]), files.logrows, files.srs_path, "",
-                           model.vk_hash)
-        proofs = [load_step_proof(step, json.dumps(p).encode())
-                  for p in json.loads(entry.proof)]
-        if len(proofs) != trace.steps:
-            raise InvalidProof(f"{len(proofs)} step proofs for a training of {trace.steps}")
-        batches = [tuple(FieldElement(v) for v in p.instances[1:-1]) for p in proofs]
-        rows = [c.be_bytes for batch in batches for c in batch]
-        if compute_rows_hash(rows) != trace.rows_hash:
-            raise InvalidProof("the step proofs were made on other rows than the Train's")
-        check_training_chain(step, FieldElement(int.from_bytes(trace.params_in, "big")),
-                             proofs, batches,
-                             FieldElement(int.from_bytes(trace.params_out, "big")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationFailed("proofs", f"{where}: malformed training proofs: {exc!r}",
-                                 "malformed_batch_data") from exc
-    except FlavumError as exc:
-        raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
 
 
 def model_binding(data: BatchData, model: Object, where: str) -> ModelBinding:
