@@ -38,6 +38,7 @@ from flavum.core.transactions import (
     DeployModel,
     Infer,
     SubmitData,
+    Train,
     Transfer,
     address_of,
 )
@@ -451,6 +452,13 @@ def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOp
     data = client.model(to_hex(parse_id(model_id, "model id")))
     record = data["record"]
     fee = Units(client.assets()).show(data["fee"], data["fee_asset"])
+    if record is None:  # a trainable model's version, or one of its architecture's circuits
+        emit(data, as_json, "\n".join([
+            f"model      {data['object_id']}", f"owner      {data['owner']}",
+            f"access     {data['access']}", f"fee        {fee}",
+            f"weights    {data['commitment']}",
+            "a trainable model's version or circuit: `flavum model lineage` shows its history"]))
+        return
     latest = client.traces_of("models", data["object_id"], limit=5)
     data["latest_inferences"] = latest["traces"]
     more = "  (more: flavum trace list --model ID)" if latest["next_before"] else ""
@@ -463,6 +471,49 @@ def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOp
         f"inferences {'latest first' + more if latest['traces'] else 'none yet'}",
         *(f"  {trace_line(t)}" for t in latest["traces"]),
     ]))
+
+
+@model_app.command("train")
+@command
+def model_train(
+    model_id: str,
+    data_ids: list[str] = typer.Option(..., "--data", help="A training row's DATA id (repeat; "
+                                                           "step i trains on the i-th slice)."),
+    steps: int = typer.Option(1, help="Proven SGD steps."),
+    max_fee: str = typer.Option("0", help="The most you pay (wei, or e.g. 0.01eth)."),
+    sender: str = typer.Option("default", "--from", help="Key name of the trainer."),
+    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
+) -> None:
+    """Train a version of a trainable model: a new version, its steps proven (docs/training.md)."""
+    body = Train(ObjectId(parse_id(model_id, "model id")), steps, parse_amount(max_fee),
+                 tuple(ObjectId(parse_id(d, "data id")) for d in data_ids))
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    receipt = client.send(key, address_of(key), body)
+    trace = receipt["trace"]
+    out = {"trace_id": receipt["tx_hash"], "version_id": receipt["object_id"],
+           "params_out": trace["params_out"], "steps": trace["steps"]}
+    emit(out, as_json, "\n".join([f"trace {receipt['tx_hash']}",
+                                  f"  version {receipt['object_id']}",
+                                  f"  weights {trace['params_out']} after {trace['steps']} steps",
+                                  "  the step proofs follow (`flavum proof show`)"]))
+
+
+@model_app.command("lineage")
+@command
+def model_lineage(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
+                  as_json: bool = JsonOption) -> None:
+    """A trainable model's versions back to the first: who trained each, on what, how long."""
+    chain = client_for(home, node).lineage(to_hex(parse_id(model_id, "model id")))
+    lines = []
+    for step in chain:
+        version, training = step["version"], step["training"]
+        lines.append(f"{version['object_id']}  owner {version['owner']}  weights "
+                     f"{version['commitment']}")
+        if training is not None:
+            lines.append(f"  trained {training['steps']} steps on rows {training['rows_hash']} "
+                         f"(trace {training['tx_hash']})")
+    emit(chain, as_json, "\n".join(lines))
 
 
 @data_app.command("submit")

@@ -117,6 +117,9 @@ class Client:
     def model(self, model_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/{model_id}")  # type: ignore[no-any-return]
 
+    def lineage(self, model_id: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/v1/models/{model_id}/lineage")  # type: ignore[no-any-return]
+
     def models(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/models")  # type: ignore[no-any-return]
 

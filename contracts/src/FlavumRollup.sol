@@ -43,6 +43,7 @@ contract FlavumRollup {
     uint8 internal constant INPUTS_ONE = 0;
     uint8 internal constant INPUTS_PER_ROW = 1;
     uint8 internal constant INPUTS_ROW_POINTS = 2;
+    uint8 internal constant INPUTS_TRAINING_STEP = 3;
     uint256 internal constant POINT_BYTES = 64;
 
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
@@ -57,6 +58,12 @@ contract FlavumRollup {
     /// [64 r, 64 r + 64) (x, y), the commitment to row r's input column that the verifier uses.
     /// A padding row (tx hash and result id both zero: the proof's rows beyond the real ones)
     /// has no leaf.
+    /// INPUTS_TRAINING_STEP (a training-step circuit, one row: (Train tx hash, version id)):
+    /// public values [H(params), H(row_0), ..., H(row_{B-1}), H(new params)]. The consecutive
+    /// proofs of one training (same step model, same tx hash) must chain (each starts at the
+    /// params the one before ended at) and make one leaf: (tx hash, trainingWord(step model,
+    /// first params, step count), the rows' hash in proof order, last new params, the last
+    /// proof's version id).
     struct Inference {
         bytes32 modelId;
         bytes proof;
@@ -804,16 +811,66 @@ contract FlavumRollup {
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
             models[i] = _registered(inferences[i], number, batchHash);
-            total += _leafCount(inferences[i], models[i].inputs != INPUTS_ONE);
+            if (models[i].inputs == INPUTS_TRAINING_STEP) {
+                // One leaf per training: its first proof counts it.
+                if (!_continuesTraining(inferences, i)) total++;
+            } else {
+                total += _leafCount(inferences[i], models[i].inputs != INPUTS_ONE);
+            }
         }
         bytes32[] memory leaves = new bytes32[](total);
         uint256 next = 0;
+        Chain memory chain;
         for (uint256 i = 0; i < inferences.length; i++) {
             Inference calldata inf = inferences[i];
             _verifyProof(inf, models[i]);
-            next = _appendLeaves(inf, models[i].inputs, leaves, next);
+            if (models[i].inputs == INPUTS_TRAINING_STEP) {
+                _chainStep(inf, _continuesTraining(inferences, i), chain);
+                if (i + 1 == inferences.length || !_continuesTraining(inferences, i + 1)) {
+                    leaves[next++] = FlavumHashes.traceLeaf(
+                        inf.txHashes[0], FlavumHashes.trainingWord(inf.modelId, chain.paramsIn, chain.steps),
+                        chain.rowsHash, chain.paramsOut, inf.resultIds[0]
+                    );
+                }
+            } else {
+                next = _appendLeaves(inf, models[i].inputs, leaves, next);
+            }
         }
         return FlavumHashes.computeTreeRoot(leaves);
+    }
+
+    /// A training's chain of step proofs, as far as it is read.
+    struct Chain {
+        bytes32 paramsIn;
+        bytes32 rowsHash;
+        bytes32 paramsOut;
+        uint64 steps;
+    }
+
+    /// Does proof i continue the training of proof i - 1 (same step model, same Train)?
+    function _continuesTraining(Inference[] calldata inferences, uint256 i) private pure returns (bool) {
+        return i > 0 && inferences[i].modelId == inferences[i - 1].modelId
+            && inferences[i].txHashes[0] == inferences[i - 1].txHashes[0];
+    }
+
+    /// Read one step proof into the chain: it starts where the one before ended (a skipped or
+    /// reordered step breaks this), its rows follow the ones before.
+    function _chainStep(Inference calldata inf, bool continues, Chain memory chain) private pure {
+        // The step verifier fixed the count: params, B rows, new params.
+        uint256 n = inf.instances.length;
+        bytes32 paramsIn = bytes32(inf.instances[0]);
+        if (continues) {
+            require(paramsIn == chain.paramsOut, "training steps do not chain");
+        } else {
+            chain.paramsIn = paramsIn;
+            chain.rowsHash = bytes32(0);
+            chain.steps = 0;
+        }
+        for (uint256 r = 1; r + 1 < n; r++) {
+            chain.rowsHash = FlavumHashes.rowsHashNext(chain.rowsHash, bytes32(inf.instances[r]));
+        }
+        chain.paramsOut = bytes32(inf.instances[n - 1]);
+        chain.steps++;
     }
 
     /// The model of an inference in batch `number`, registered from a batch that stands (an

@@ -27,6 +27,7 @@ from flavum.api import schemas as s
 from flavum.api.docs import add_offline_docs
 from flavum.api.guard import GuardSettings, RequestGuard, load_token
 from flavum.core import errors
+from flavum.core.batch import TrainingTrace
 from flavum.core.codec import (
     ADDRESS_SIZE,
     from_hex,
@@ -245,12 +246,22 @@ def create_app(node: Node) -> FastAPI:
         return found(query.model(ObjectId(parse_hash(object_id, name))), f"model {object_id}")
 
     def model_json(model: Object) -> dict[str, Any]:
-        return {**object_to_json(model), "record": query.model_record(model).to_json()}
+        record = query.model_record(model)
+        return {**object_to_json(model), "record": None if record is None else record.to_json()}
 
     @app.get("/v1/models/{object_id}", response_model=s.Model)
     def model(object_id: str) -> dict[str, Any]:
         """A model with its compile record and accuracy report."""
         return model_json(known_model(object_id, "object_id"))
+
+    @app.get("/v1/models/{object_id}/lineage", response_model=list[s.LineageStep])
+    def lineage(object_id: str) -> list[dict[str, Any]]:
+        """A trainable model's versions, from this one back to the first, each with the
+        training (parent's weights, rows, steps, new weights) that made it."""
+        chain = query.lineage(ObjectId(parse_hash(object_id, "object_id")))
+        return [{"version": object_to_json(version),
+                 "training": None if training is None else trace_to_json(training)}
+                for version, training in chain]
 
     @app.get("/v1/models/{object_id}/verifiers", response_model=list[s.ModelVerifier])
     def model_verifiers(object_id: str) -> list[dict[str, Any]]:
@@ -335,9 +346,14 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/traces/{tx_hash}/verify", response_model=s.TraceVerified)
     def verify_trace(tx_hash: str) -> dict[str, Any]:
-        """Verify an inference's proof with its model's vk and bind its public values."""
+        """Verify an inference's proof with its model's vk and bind its public values (a
+        training's: every step proof and their chain)."""
         record, proof_json = proven_trace(tx_hash)
         query.verify_trace(record.entry, proof_json)
+        if isinstance(record.entry, TrainingTrace):
+            return {"tx_hash": tx_hash, "verified": True,
+                    "input_commitment": to_hex(record.entry.params_in),
+                    "outputs": []}
         return {"tx_hash": tx_hash, "verified": True,
                 "input_commitment": to_hex(record.entry.input_commitment),
                 "outputs": list(record.entry.outputs)}

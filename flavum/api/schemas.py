@@ -51,14 +51,22 @@ class ObjectJson(Schema):
 
 
 class TraceJson(Schema):
-    """A trace entry: an inference's proven input commitment and fixed-point outputs."""
+    """A trace entry: an inference's proven input commitment and fixed-point outputs, or a
+    training's chain of step proofs (`kind` "training", docs/training.md)."""
 
+    kind: str = Field("inference", description="inference or training")
     tx_hash: Hash
-    model_id: Hash
-    data_id: Hash
-    input_commitment: Hash
-    outputs: list[int]
-    result_id: Hash
+    model_id: Hash | None = Field(None, description="inference: the model")
+    data_id: Hash | None = Field(None, description="inference: the data object")
+    input_commitment: Hash | None = Field(None, description="inference: the input's")
+    outputs: list[int] | None = Field(None, description="inference: fixed-point outputs")
+    result_id: Hash | None = Field(None, description="inference: the RESULT object")
+    step_model_id: Hash | None = Field(None, description="training: the step circuit's MODEL")
+    params_in: Hash | None = Field(None, description="training: the parent's weights")
+    steps: int | None = Field(None, description="training: proven SGD steps")
+    rows_hash: Hash | None = Field(None, description="training: the rows, in order")
+    params_out: Hash | None = Field(None, description="training: the new version's weights")
+    version_id: Hash | None = Field(None, description="training: the new version")
 
 
 class WithdrawalJson(Schema):
@@ -227,7 +235,15 @@ class ModelRecord(Schema):
 
 
 class Model(ObjectJson):
-    record: ModelRecord
+    record: ModelRecord | None = Field(description="none: a trainable model's version or an "
+                                                   "architecture's circuit (see its lineage)")
+
+
+class LineageStep(Schema):
+    """One version of a trainable model and the training that made it (none for the first)."""
+
+    version: ObjectJson
+    training: TraceJson | None
 
 
 class DataObject(ObjectJson):

@@ -26,6 +26,9 @@ MODEL_BINDING_ABI: Final = (
 INPUTS_ONE: Final = 0  # public value 0: one commitment for the whole proof
 INPUTS_PER_ROW: Final = 1  # public values 0..N-1: one Poseidon commitment per row
 INPUTS_ROW_POINTS: Final = 2  # none public: row r's is keccak256 of the proof's r-th KZG point
+# A training-step circuit: [H(params), H(row_0) .., H(new params)], one proof per step, the
+# proofs of one Train chained into one trace leaf (docs/training.md).
+INPUTS_TRAINING_STEP: Final = 3
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class ModelBinding:
     rows: int  # trace rows per proof (padding rows included)
     per_row_inputs: bool  # one input commitment per row, else one for the whole proof
     row_points: bool = False  # per row, as KZG points in the proof (polycommit), not public
+    training_step: bool = False  # a training-step circuit (INPUTS_TRAINING_STEP)
 
     @property
     def has_own_verifier(self) -> bool:
@@ -48,11 +52,14 @@ class ModelBinding:
     @property
     def inputs(self) -> int:
         """The layout word the chain reads (INPUTS_*)."""
-        return compute_inputs_layout(self.per_row_inputs, self.row_points)
+        return compute_inputs_layout(self.per_row_inputs, self.row_points, self.training_step)
 
 
-def compute_inputs_layout(per_row_inputs: bool, row_points: bool) -> int:
+def compute_inputs_layout(per_row_inputs: bool, row_points: bool,
+                          training_step: bool = False) -> int:
     """INPUTS_* of a layout; row points are per-row inputs by definition."""
+    if training_step:
+        return INPUTS_TRAINING_STEP
     if row_points:
         return INPUTS_ROW_POINTS
     return INPUTS_PER_ROW if per_row_inputs else INPUTS_ONE

@@ -14,7 +14,7 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
-from flavum.core.model_binding import INPUTS_ONE, INPUTS_ROW_POINTS
+from flavum.core.model_binding import INPUTS_ONE, INPUTS_ROW_POINTS, INPUTS_TRAINING_STEP
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
@@ -23,6 +23,13 @@ from flavum.l1.evm_parts import EvmPart
 from flavum.l1.evm_step import proof_arg
 from flavum.l1.interface import ModelLayout, ModelRegistration, RegisteredModel
 from flavum.l1.verifiers import EIP170_LIMIT, VerifierBuild, build_model_verifier
+
+
+def layout_of(rows: int, inputs: int) -> ModelLayout:
+    """The layout a registration pinned (rows per proof, ModelRegistry's INPUTS_* word)."""
+    if inputs == INPUTS_TRAINING_STEP:
+        return ModelLayout(rows, training_step=True)
+    return ModelLayout(rows, inputs != INPUTS_ONE, inputs == INPUTS_ROW_POINTS)
 
 
 class EvmModels(EvmPart):
@@ -37,8 +44,7 @@ class EvmModels(EvmPart):
                                     self.registry.functions.isStanding(model_id).call))
         return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
                                Address(bytes.fromhex(owner[2:])), reusable,
-                               ModelLayout(int(rows), int(inputs) != INPUTS_ONE,
-                                           int(inputs) == INPUTS_ROW_POINTS), Hash32(vka_digest),
+                               layout_of(int(rows), int(inputs)), Hash32(vka_digest),
                                int(batch_number), standing)
 
     def register_model(self, header: BatchHeader, registration: ModelRegistration,

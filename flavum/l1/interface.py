@@ -25,7 +25,7 @@ from flavum.core.merkle import SmtProof
 from flavum.core.model_binding import ModelBinding
 from flavum.core.state import Object
 from flavum.core.step_witness import StepWitness
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution, Execution, TrainingExecution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
 
@@ -84,6 +84,7 @@ class ModelLayout:
     rows: int = 1
     per_row_inputs: bool = False
     row_points: bool = False
+    training_step: bool = False  # one step of a training per proof (FlavumRollup.Inference)
 
 
 @dataclass(frozen=True)
@@ -332,11 +333,15 @@ class ModelRegistration:
 
 
 def proven_executions(inference: ProvenInference, layout: ModelLayout
-                      ) -> list[tuple[Hash32, Execution]]:
+                      ) -> list[tuple[Hash32, AnyExecution]]:
     """What a proof proves of each of its trace rows, read from its public values (and, for
     row points, its bytes) as the rollup contract reads them (see ProvenInference): (the
     Infer's tx hash, its execution), in row order, padding rows left out. Outputs are the field
-    elements read as signed integers."""
+    elements read as signed integers. A training step proves its Train's execution so far:
+    the params commitment it ends at (the last step's is the Train's)."""
+    if layout.training_step:
+        (tx_hash, _), = inference.rows
+        return [(tx_hash, TrainingExecution(Hash32(inference.instances[-1].to_bytes(32, "big"))))]
     rows = len(inference.rows)
     values = inference.instances
     per_row_inputs = layout.per_row_inputs or layout.row_points
@@ -477,7 +482,7 @@ class Ledger(ABC):
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch transactions",
                                 reason="no fraud proofs")
 
-    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+    def posted_executions(self, number: int) -> dict[Hash32, AnyExecution]:
         """The Infer executions the proofs posted with accepted batch `number` prove, by tx
         hash (`proven_executions` of each posted inference)."""
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch proofs",

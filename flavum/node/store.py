@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
+from flavum.core.batch import BatchHeader, Trace, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.codec import (
     execution_from_json,
     execution_to_json,
@@ -30,7 +30,7 @@ from flavum.core.codec import (
     withdrawal_to_json,
 )
 from flavum.core.state import Object
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution
 from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
 
 SCHEMA = """
@@ -170,7 +170,7 @@ class StoredTx:
     seq: int
     hash: Hash32
     raw: bytes
-    execution: Execution | None
+    execution: AnyExecution | None
     block: int | None
 
 
@@ -183,9 +183,9 @@ class AcceptedTx:
     raw: bytes
     sender: Address
     tx_type: str
-    execution: Execution | None
+    execution: AnyExecution | None
     object_id: ObjectId | None
-    trace: TraceEntry | None
+    trace: Trace | None
     withdrawal: Withdrawal | None
     received_at: float
 
@@ -202,7 +202,7 @@ class BlockRecord:
 
 @dataclass(frozen=True)
 class TraceRecord:
-    entry: TraceEntry
+    entry: Trace
     batch: int | None
     proof_status: str  # queued, proving, proven, failed
     proof: bytes | None  # ezkl proof.json
@@ -274,7 +274,7 @@ class Store:
             self._conn.executemany(
                 "UPDATE traces SET model_id = ?, data_id = ?, result_id = ?, sender = (SELECT"
                 " sender FROM txs WHERE txs.hash = traces.tx_hash) WHERE tx_hash = ?",
-                [(e.model_id, e.data_id, e.result_id, e.tx_hash) for e in entries])
+                [(*_trace_keys(e), e.tx_hash) for e in entries])
 
     def close(self) -> None:
         with self._lock:
@@ -315,7 +315,7 @@ class Store:
                         "INSERT INTO traces(tx_hash, seq, entry, model_id, data_id, result_id,"
                         " sender) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace)),
-                         t.trace.model_id, t.trace.data_id, t.trace.result_id, t.sender),
+                         *_trace_keys(t.trace), t.sender),
                     )
                 if t.withdrawal is not None:
                     self._conn.execute(
@@ -431,7 +431,7 @@ class Store:
         row = self._one(_SELECT_BATCHES + " WHERE number = ?", (number,))
         return None if row is None else _batch(row)
 
-    def traces_in(self, first_seq: int, last_seq: int) -> list[TraceEntry]:
+    def traces_in(self, first_seq: int, last_seq: int) -> list[Trace]:
         rows = self._all("SELECT entry FROM traces WHERE seq BETWEEN ? AND ? ORDER BY seq",
                          (first_seq, last_seq))
         return [trace_from_json(json.loads(r[0])) for r in rows]
@@ -602,12 +602,20 @@ class Store:
             self._conn.execute(sql, params)
 
 
-def _dump_execution(execution: Execution | None) -> str | None:
+def _dump_execution(execution: AnyExecution | None) -> str | None:
     return None if execution is None else json.dumps(execution_to_json(execution))
 
 
-def _load_execution(text: str | None) -> Execution | None:
+def _load_execution(text: str | None) -> AnyExecution | None:
     return None if text is None else execution_from_json(json.loads(text))
+
+
+def _trace_keys(trace: Trace) -> tuple[bytes, bytes | None, bytes]:
+    """The ids a trace entry is listed by: its model, data and result; a training's step
+    circuit and the version it made."""
+    if isinstance(trace, TraceEntry):
+        return trace.model_id, trace.data_id, trace.result_id
+    return trace.step_model_id, None, trace.version_id
 
 
 def _stored_tx(row: Any) -> StoredTx:

@@ -28,6 +28,8 @@ CASES = [
     replace(OWN, rows=4, per_row_inputs=True),
     # The same with its commitments as KZG points in the proof (polycommit).
     replace(OWN, rows=12, per_row_inputs=True, row_points=True),
+    # A training-step circuit: its proofs chained per Train (docs/training.md).
+    replace(OWN, training_step=True),
     ModelBinding(ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0, False),
     ModelBinding(word(0xFF), word(0xFE), word(0xFD), word(0xFC), word(0xFB), 2**32 - 1, True),
 ]
@@ -38,7 +40,8 @@ def binding_json(b: ModelBinding) -> dict[str, object]:
             "verifier_code_hash": "0x" + b.verifier_code_hash.hex(),
             "vka_digest": "0x" + b.vka_digest.hex(),
             "reusable_code_hash": "0x" + b.reusable_code_hash.hex(), "rows": b.rows,
-            "per_row_inputs": b.per_row_inputs, "row_points": b.row_points}
+            "per_row_inputs": b.per_row_inputs, "row_points": b.row_points,
+            "training_step": b.training_step}
 
 
 def test_model_binding_vectors():
@@ -62,7 +65,7 @@ def test_any_other_field_is_another_binding():
     """Another verifier's code, VKA, SRS, record or layout: never the same metadata hash."""
     other = {"record_hash": word(9), "srs_hash": word(9), "verifier_code_hash": word(9),
              "vka_digest": word(9), "reusable_code_hash": word(9), "rows": 2,
-             "per_row_inputs": True, "row_points": True}
+             "per_row_inputs": True, "row_points": True, "training_step": True}
     assert set(other) == {f.name for f in fields(ModelBinding)}
     hashes = {compute_model_binding_hash(replace(OWN, **{name: value}))
               for name, value in other.items()}

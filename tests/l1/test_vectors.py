@@ -200,14 +200,16 @@ def test_model_binding_vectors(harness):
         c = case["binding"]
         binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
                                b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
-                               c["per_row_inputs"], c["row_points"])
+                               c["per_row_inputs"], c["row_points"], c["training_step"])
         assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=5, max_size=5),
-       st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
-def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points):
-    binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs, row_points)
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.booleans())
+def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points,
+                                    training_step):
+    binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs, row_points,
+                           training_step)
     assert harness.modelBindingHash(binding_tuple(binding)).call() == (
         compute_model_binding_hash(binding))

@@ -119,8 +119,9 @@ async function home() {
     <h2>Models</h2>${table("models", ["model", "owner", "access", "fee", "proves",
       "top-1 agreement", "max abs error"], models.map((m) => [
         modelLink(m.object_id), accountLink(m.owner), esc(m.access), amount(m.fee, m.fee_asset),
-        esc(m.record.proven_output), agreement(m.record.accuracy),
-        m.record.accuracy.max_abs_error.toExponential(1)]))}
+        ...(m.record === null ? [m.model_id === ZERO ? "a trainable architecture's circuit"
+          : "a trainable model's version", "—", "—"] : [esc(m.record.proven_output),
+          agreement(m.record.accuracy), m.record.accuracy.max_abs_error.toExponential(1)])]))}
     <h2>Data points</h2>${dataTable(data)}
     <h2>Inference traces</h2>${traceTable(traces)}
     <h2>Withdrawals</h2>${table("withdrawals", ["withdrawal", "recipient", "amount", "object",
@@ -155,8 +156,29 @@ function pagedTraces(route, page, before) {
 
 function traceTable(traces) {
   return table("traces", ["trace (tx)", "model", "data", "result", "batch", "proof"],
-    traces.map((t) => [traceLink(t.tx_hash), modelLink(t.model_id), objectLink(t.data_id),
-      result(t.result, 4), batchLink(t.batch), status(t.proof_status)]));
+    traces.map((t) => t.kind === "training"
+      ? [traceLink(t.tx_hash), modelLink(t.step_model_id), `${t.steps} training steps`,
+        `version ${modelLink(t.version_id)}`, batchLink(t.batch), status(t.proof_status)]
+      : [traceLink(t.tx_hash), modelLink(t.model_id), objectLink(t.data_id),
+        result(t.result, 4), batchLink(t.batch), status(t.proof_status)]));
+}
+
+// A trainable model's version (its lineage back to the first) or an architecture's circuit.
+async function trainablePage(m) {
+  const head = `<h1>Model ${short(m.object_id)}</h1>${fields("model-fields", [
+    ["owner", accountLink(m.owner)], ["access", esc(m.access)],
+    ["fee", amount(m.fee, m.fee_asset)], ["weights (commitment)", short(m.commitment)]])}`;
+  if (m.model_id === ZERO) {
+    return head + `<p class="muted">A circuit of a trainable architecture (its training step,
+      or the inference every version shares): docs/training.md.</p>`;
+  }
+  const chain = await get(`/v1/models/${m.object_id}/lineage`);
+  return head + `<h2>Versions</h2><div class="muted">From this version back to the first; each
+    trained version's weights are the last step proof's output.</div>${table("versions",
+    ["version", "owner", "weights", "lineage"], chain.map((c) => [
+      modelLink(c.version.object_id), accountLink(c.version.owner), short(c.version.commitment),
+      c.training === null ? "deployed" : `trained ${c.training.steps} steps by ` +
+        `${traceLink(c.training.tx_hash)} from ${modelLink(c.version.data_id)}`]))}`;
 }
 
 // Bars of transactions per batch, placed by the time each was sealed.
@@ -237,6 +259,7 @@ async function modelPage(id, before) {
   const [m, verifiers, traces] = await Promise.all([
     get(`/v1/models/${id}`), get(`/v1/models/${id}/verifiers`),
     tracesOf(`/v1/models/${id}/traces`, before)]);
+  if (m.record === null) return trainablePage(m);
   const r = m.record, a = r.accuracy;
   const accuracy = Object.entries(a).map(([k, v]) => [esc(k.replaceAll("_", " ")),
     k === "top1_agreement" && v !== null ? agreement(a) : typeof v === "object" && v !== null
@@ -275,13 +298,18 @@ async function tracePage(hash) {
   const checks = Object.fromEntries(ledgers.map((l) => [l.name, l.verifies_proofs]));
   const onChain = batch ? batch.ledgers.filter((p) => checks[p.name] && p.tx_hash) : [];
   const verdict = verdicts[hash];
-  return `<h1>Inference ${short(t.tx_hash)}</h1>
-    ${fields("trace-fields", [
+  const training = t.kind === "training";
+  return `<h1>${training ? "Training" : "Inference"} ${short(t.tx_hash)}</h1>
+    ${fields("trace-fields", [...(training ? [
+      ["step circuit", modelLink(t.step_model_id)], ["new version", modelLink(t.version_id)],
+      ["steps (one proof each)", t.steps], ["parent's weights", short(t.params_in)],
+      ["rows (hash, in order)", short(t.rows_hash)], ["new weights", short(t.params_out)],
+      ["batch", batchLink(t.batch)]] : [
       ["model", modelLink(t.model_id)], ["data", objectLink(t.data_id)],
       ["result object", objectLink(t.result_id)], ["batch", batchLink(t.batch)],
       ["input commitment", short(t.input_commitment)],
       ["outputs (proven, fixed point)", numbers(t.outputs, 16)],
-      ["read as numbers", result(t.result, 16)],
+      ["read as numbers", result(t.result, 16)]]),
       ["proof", status(t.proof_status) + (t.reason ? ` ${esc(t.reason)}` : "")],
       ["verified on chain", onChain.length ? onChain.map((p) =>
         `${esc(p.name)}: ${state(p.state)} in L1 tx ${short(p.tx_hash)}`).join("<br>")
@@ -291,8 +319,9 @@ async function tracePage(hash) {
         `<span id="verdict" class="${verdict ? (verdict.ok ? "ok" : "bad") : ""}">` +
         `${verdict ? esc(verdict.message) : ""}</span>`
       : '<span class="muted">no proof yet</span>'}</p>
-    <h2>Proof's public values</h2>${proof ? publicValues(proof.proof, t) : '<p class="muted">none ' +
-      "yet</p>"}`;
+    <h2>Proof's public values</h2>${!proof ? '<p class="muted">none yet</p>' : training
+      ? proof.proof.map((p, i) => `<h3>step ${i}</h3>${publicValues(p, t)}`).join("")
+      : publicValues(proof.proof, t)}`;
 }
 
 // ezkl's proof.json: `instances` are the public field elements the verifier checks (the input
@@ -312,7 +341,13 @@ const FIELD = 218882428718392752222464057452572750885483644004160343436982041865
 function meaning(element, t) {
   const bytes = element.replace(/^0x/, "").match(/../g) || [];
   const value = BigInt("0x" + (bytes.reverse().join("") || "0"));
-  if ("0x" + value.toString(16).padStart(64, "0") === t.input_commitment) {
+  const hex = "0x" + value.toString(16).padStart(64, "0");
+  if (t.kind === "training") {
+    if (hex === t.params_in) return "the parent's weights (the chain's start)";
+    if (hex === t.params_out) return "the new version's weights (the chain's end)";
+    return "a weight or row commitment";
+  }
+  if (hex === t.input_commitment) {
     return "the input commitment (the DATA object's)";
   }
   const signed = value > FIELD / 2n ? value - FIELD : value;
