@@ -26,6 +26,8 @@ from flavum.ml.training import (
     binary_design,
     check_binary_labels,
     check_row_batch,
+    finish_model,
+    hidden_layer_inference,
     sigmoid_errors,
 )
 
@@ -56,6 +58,10 @@ class MlpStep(SgdStep):
     @property
     def row_width(self) -> int:
         return self.features + 1
+
+    @property
+    def outputs(self) -> int:
+        return 1
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(W1 [h, d + 1], w2 [h + 1]) of flat params."""
@@ -121,6 +127,11 @@ class MlpStep(SgdStep):
             helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
         ]
         return self.step_graph("mlp_sgd_step", inits, nodes, "gradient_sum")
+
+    def make_inference_graph(self) -> bytes:
+        """Every version's inference graph: params and one row [x_1 .. x_d, 1] in, the logit
+        out."""
+        return finish_model(hidden_layer_inference(self, self.hidden, 1, "mlp_logit"))
 
     def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
         """The float reference step (float64); `clip=False` is plain SGD."""
