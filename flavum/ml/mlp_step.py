@@ -150,12 +150,17 @@ class MlpStep(SgdStep):
         result: np.ndarray = np.r_[first.reshape(-1), second] - self.step_size * gradient
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (0 or 1) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, 1] of params `theta` for rows of features."""
         first, second = self.split(theta)
         x = np.asarray(features, dtype=np.float64)
         hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
-        predictions: np.ndarray = (hidden @ second[:-1] + second[-1] > 0).astype(np.int64)
+        result: np.ndarray = (hidden @ second[:-1] + second[-1]).reshape(-1, 1)
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        predictions: np.ndarray = (self.logits(theta, features)[:, 0] > 0).astype(np.int64)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:

@@ -109,11 +109,16 @@ class SoftmaxStep(SgdStep):
         result: np.ndarray = (weights - self.step_size * errors.T @ design).reshape(-1)
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, k] of params `theta` for rows of features."""
         weights = self.check_params(theta).reshape(self.classes, self.features + 1)
         x = np.asarray(features, dtype=np.float64)
-        predictions: np.ndarray = np.argmax(x @ weights[:, :-1].T + weights[:, -1], axis=1)
+        result: np.ndarray = x @ weights[:, :-1].T + weights[:, -1]
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:

@@ -72,7 +72,8 @@ class TrainingStep(Protocol):
 class TrainedModel(Protocol):
     """What the inference circuit of a family's versions (flavum/zk/versions.py) needs: the
     params' size and check, the features of a row, the number of logits, and the graph (params
-    and one row [x_1 .. x_d, 1] as inputs, the logits [1, outputs] as output)."""
+    and one row [x_1 .. x_d, 1] as inputs, the logits [1, outputs] as output); and the float
+    logits and predictions the graph's logits are compared with."""
 
     @property
     def name(self) -> str: ...
@@ -89,6 +90,10 @@ class TrainedModel(Protocol):
     def make_inference_graph(self) -> bytes: ...
 
     def check_params(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray: ...
 
 
 def finish_model(graph: onnx.GraphProto) -> bytes:
@@ -345,11 +350,16 @@ class LogisticStep(SgdStep):
         result: np.ndarray = theta - self.step_size * gradient_sum
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (0 or 1) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, 1] of params `theta` for rows of features."""
         theta = self.check_params(theta).astype(np.float64)
         x = np.asarray(features, dtype=np.float64)
-        predictions: np.ndarray = (x @ theta[:-1] + theta[-1] > 0).astype(np.int64)
+        result: np.ndarray = (x @ theta[:-1] + theta[-1]).reshape(-1, 1)
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        predictions: np.ndarray = (self.logits(theta, features)[:, 0] > 0).astype(np.int64)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
