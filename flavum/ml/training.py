@@ -13,8 +13,10 @@ one scale, and a row's commitment is then the hash of exactly that row):
   theta' = theta - (lr / B) g.
 
 The learning rate and the batch size are fixed per graph (constants of the circuit). Other
-families (flavum/ml/softmax_step.py, flavum/ml/mlp_step.py) follow the `TrainingStep` protocol:
-params one input, each row one input, new params the one output.
+families (flavum/ml/softmax_step.py, flavum/ml/mlp_step.py, flavum/ml/softmax_mlp_step.py)
+follow the `TrainingStep` protocol: params one input, each row one input, new params the one
+output. Every family also has the inference graph of its versions (`TrainedModel`): params and
+one row [x_1 .. x_d, 1] in, the logits out.
 """
 
 from __future__ import annotations
