@@ -4,7 +4,9 @@
 with ezkl: gen_settings -> calibrate_settings -> compile_circuit -> SRS -> setup. The artifacts
 live in a content-addressed directory named by the sha256 of (model bytes, config, calibration),
 so deploying the same model twice reuses them. The verifying key's keccak256 (`vk_hash`) is the
-identity of the circuit: fixed params put the weights into the key.
+identity of the circuit: fixed params put the weights into the key. Settings are written in a
+canonical form (`canonicalize_settings`): ezkl's own order of range checks varies from run to
+run and would give one graph several keys.
 
 Inputs: the calibration array has one row per sample, each row the flattened input of one
 inference. A model takes its rows in one of two ways:
