@@ -10,6 +10,10 @@ Part 2, a sweep: logistic-regression steps at scale 2^-8 for several batch sizes
 counts (rows, logrows, prove seconds, per sample).
 
     PYTHONPATH=. python bench/bench_training.py [--proofs 1] [--cache DIR] [--skip-families]
+        [--full-digits]
+
+`--full-digits` adds the multi-class MLP on all 64 pixels of digits (logrows 17: ~9 min of key
+setup and ~6 GB on the shared machine).
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def make_family(family: str) -> tuple[Any, str, int]:
         return SoftmaxStep(features=4, classes=3, batch=8, learning_rate=0.5), "iris", 28
     if family == "mlp":
         return MlpStep(features=8, hidden=4, batch=8, learning_rate=0.5), "breast_cancer", 60
-    step = SoftmaxMlpStep(features=16, hidden=16, classes=10, batch=8, learning_rate=0.25)
+    features = 64 if family == "softmax-mlp-64" else 16  # all pixels, or 4x4 pooled
+    step = SoftmaxMlpStep(features=features, hidden=16, classes=10, batch=8, learning_rate=0.25)
     return step, "digits", 168
 
 
@@ -51,7 +56,7 @@ def load_rows(family: str, step: Any, dataset: str) -> tuple[np.ndarray, ...]:
     from flavum.ml.softmax_step import make_one_hot_rows
     from flavum.ml.training import load_pooled_digits, load_standardized, make_labelled_rows
 
-    if dataset == "digits":
+    if family == "softmax-mlp":
         x_train, y_train, x_test, y_test = load_pooled_digits()
     else:
         x_train, y_train, x_test, y_test = load_standardized(dataset, step.features)
@@ -155,14 +160,16 @@ def main() -> None:
     parser.add_argument("--proofs", type=int, default=1)
     parser.add_argument("--cache", help="a directory to keep SRS and circuits in")
     parser.add_argument("--skip-families", action="store_true")
+    parser.add_argument("--full-digits", action="store_true")
     args = parser.parse_args()
+    families = FAMILIES + [("softmax-mlp-64", 10)] * args.full_digits
     context = multiprocessing.get_context("spawn")  # a fresh process per case: its own RSS
     if not args.skip_families:
         print("| family | scale | rows | logrows | steps k | prove s/step | per sample s "
               "| float step µs | ratio | verify s | peak RSS MB | float acc | proven acc "
               "| goal |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-        for family, scale in FAMILIES:
+        for family, scale in families:
             with context.Pool(1) as pool:
                 r = pool.apply(measure, (family, scale, args.proofs, args.cache))
             ok = abs(r["proven_acc"] - r["float_acc"]) <= 0.01
