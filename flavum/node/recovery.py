@@ -5,7 +5,9 @@ Processes, not threads: most of a recovery is Python (decoding, hashing, eth_key
 around libsecp256k1) and holds the GIL; two recovery threads were slower than one (BENCHMARKS.md).
 A transaction submitted while no other is being recovered is recovered at once in the submitting
 thread (no hand-off, no waiting); under concurrency submissions queue up, and each worker takes
-a share of what is queued as one chunk. The workers start on first need.
+a share of what is queued as one chunk. A running node starts the workers at boot (runner.py),
+so that its first burst does not wait for them; an in-process sequencer (tests, tools) starts
+them on first need.
 
 A worker returns `recover_transaction(raw)` for each raw transaction it was sent: the bytes,
 what they decode to, the hash and the signer, so what the sequencer executes and stores is what
@@ -96,13 +98,14 @@ class SignerRecovery:
             raise job.result
         return job.result
 
-    def start(self) -> None:
-        """Start the workers now and wait until each answers (else they start on first need)."""
+    def start(self, wait: bool = True) -> None:
+        """Start the workers now (else they start on first need); with `wait`, return once each
+        answers. A transaction queued for a worker still starting waits for it."""
         with self._cond:
             if self._threads:
                 return
             self._start()
-        for _ in range(self.workers):
+        for _ in range(self.workers if wait else 0):
             self._ready.acquire()
 
     def close(self) -> None:
