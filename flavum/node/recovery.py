@@ -85,13 +85,15 @@ class SignerRecovery:
                 self._cond.notify()
                 if not self._threads:
                     self._start()
-        try:
-            if inline:
+        if inline:
+            try:
                 return recover_transaction(raw)
-            job.done.acquire()
-        finally:
-            with self._cond:
-                self._in_flight -= 1
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+        # The feeder counts the job out of `_in_flight` (a chunk at a time): this thread wakes
+        # only once, and takes no contended lock on waking.
+        job.done.acquire()
         if job.taken:
             return None
         if isinstance(job.result, FlavumError):
@@ -146,6 +148,8 @@ class SignerRecovery:
                 if worker is not None:
                     worker.close()
                 worker = _start_worker()
+            with self._cond:
+                self._in_flight -= len(chunk)
             for job, result in zip(chunk, results, strict=True):
                 job.result = result
                 if job.take is not None and isinstance(result, Recovered):
