@@ -23,6 +23,9 @@ def run_node(config: NodeConfig, host: str | None = None, port: int | None = Non
         os.environ[VERBOSE_ENV] = "1"
     quiet_ezkl_logs()
     node = Node.open(config)
+    # The signer-recovery processes start now, in the background, not on the first burst of
+    # transactions (which would wait for them). Only here: in-process nodes (tests) spare them.
+    node.sequencer.recovery.start(wait=False)
     stop = threading.Event()
 
     def tick() -> None:

@@ -5,7 +5,9 @@ Processes, not threads: most of a recovery is Python (decoding, hashing, eth_key
 around libsecp256k1) and holds the GIL; two recovery threads were slower than one (BENCHMARKS.md).
 A transaction submitted while no other is being recovered is recovered at once in the submitting
 thread (no hand-off, no waiting); under concurrency submissions queue up, and each worker takes
-a share of what is queued as one chunk. The workers start on first need.
+a share of what is queued as one chunk. A running node starts the workers at boot (runner.py),
+so that its first burst does not wait for them; an in-process sequencer (tests, tools) starts
+them on first need.
 
 A worker returns `recover_transaction(raw)` for each raw transaction it was sent: the bytes,
 what they decode to, the hash and the signer, so what the sequencer executes and stores is what
@@ -83,26 +85,29 @@ class SignerRecovery:
                 self._cond.notify()
                 if not self._threads:
                     self._start()
-        try:
-            if inline:
+        if inline:
+            try:
                 return recover_transaction(raw)
-            job.done.acquire()
-        finally:
-            with self._cond:
-                self._in_flight -= 1
+            finally:
+                with self._cond:
+                    self._in_flight -= 1
+        # The feeder counts the job out of `_in_flight` (a chunk at a time): this thread wakes
+        # only once, and takes no contended lock on waking.
+        job.done.acquire()
         if job.taken:
             return None
         if isinstance(job.result, FlavumError):
             raise job.result
         return job.result
 
-    def start(self) -> None:
-        """Start the workers now and wait until each answers (else they start on first need)."""
+    def start(self, wait: bool = True) -> None:
+        """Start the workers now (else they start on first need); with `wait`, return once each
+        answers. A transaction queued for a worker still starting waits for it."""
         with self._cond:
             if self._threads:
                 return
             self._start()
-        for _ in range(self.workers):
+        for _ in range(self.workers if wait else 0):
             self._ready.acquire()
 
     def close(self) -> None:
@@ -143,6 +148,8 @@ class SignerRecovery:
                 if worker is not None:
                     worker.close()
                 worker = _start_worker()
+            with self._cond:
+                self._in_flight -= len(chunk)
             for job, result in zip(chunk, results, strict=True):
                 job.result = result
                 if job.take is not None and isinstance(result, Recovered):

@@ -3,6 +3,8 @@
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
@@ -77,6 +79,8 @@ def _cli_against(node) -> None:
 
 def test_kill_restart_keeps_every_accepted_transaction(node):
     client = node.start()
+    # The signer-recovery workers start at boot, before any transaction asks for them.
+    assert wait_for_recovery_workers(node.proc.pid, node.config.recover_workers)
     status = client.status()
     domain = (status["chain_id"], Hash32(bytes.fromhex(status["rollup_id"][2:])))
     accepted = []
@@ -95,6 +99,21 @@ def test_kill_restart_keeps_every_accepted_transaction(node):
     for tx_hash in accepted:
         assert client._call("GET", f"/v1/transactions/{tx_hash}")["tx_hash"] == tx_hash
     assert client.account(ALICE)["nonce"] == 40
+
+
+def wait_for_recovery_workers(pid: int, count: int) -> bool:
+    """Whether the process comes to have `count` recovery workers (it starts them in the
+    background) within 30 s."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        children = [child for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()]
+        workers = [c for c in children
+                   if b"flavum.node.recovery" in Path(f"/proc/{c}/cmdline").read_bytes()]
+        if len(workers) == count:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_model_data_infer_proof_through_the_cli(node, tmp_path):

@@ -184,6 +184,15 @@ def test_worker_processes_recover_what_the_submitter_would(rig):
     recovered_at_once_equals_recovered_alone(recovery, raws)
 
 
+def test_workers_started_without_waiting_answer_before_any_transaction(rig):
+    config, _, _ = rig
+    recovery = SignerRecovery(1)
+    recovery.start(wait=False)
+    recovery._ready.acquire()  # the worker's first answer: up with nothing asked of it yet
+    assert [pid for pid in children() if b"flavum.node.recovery" in cmdline(pid)]
+    recovered_at_once_equals_recovered_alone(recovery, list(cases(config).values()) * 2)
+
+
 def test_a_failing_listener_hands_the_lead_on(rig):
     config, store, sequencer = rig
 
