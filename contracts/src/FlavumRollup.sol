@@ -43,6 +43,7 @@ contract FlavumRollup {
     uint8 internal constant INPUTS_ONE = 0;
     uint8 internal constant INPUTS_PER_ROW = 1;
     uint8 internal constant INPUTS_ROW_POINTS = 2;
+    uint8 internal constant INPUTS_PUBLIC_ROWS = 3; // the row width (values per row) above the mode byte
     uint256 internal constant POINT_BYTES = 64;
 
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
@@ -55,6 +56,9 @@ contract FlavumRollup {
     /// INPUTS_ROW_POINTS (the same with ezkl's polycommit inputs): public values are the
     /// outputs only; c_r is keccak256 of the r-th KZG point of the proof, its bytes
     /// [64 r, 64 r + 64) (x, y), the commitment to row r's input column that the verifier uses.
+    /// INPUTS_PUBLIC_ROWS (common data, rows as public values; the layout word holds the row
+    /// width W above its mode byte): public values [row 0, ..., row N-1, outputs...], W each;
+    /// c_r is FlavumHashes.publicRowCommitment of row r's W values.
     /// A padding row (tx hash and result id both zero: the proof's rows beyond the real ones)
     /// has no leaf.
     struct Inference {
@@ -866,14 +870,14 @@ contract FlavumRollup {
         }
     }
 
-    function _appendLeaves(Inference calldata inf, uint8 inputs, bytes32[] memory leaves, uint256 next)
+    function _appendLeaves(Inference calldata inf, uint32 inputs, bytes32[] memory leaves, uint256 next)
         private
         pure
         returns (uint256)
     {
         uint256 rows = inf.txHashes.length;
         if (inputs != INPUTS_ONE) {
-            return _appendRowLeaves(inf, inputs == INPUTS_ROW_POINTS, leaves, next);
+            return _appendRowLeaves(inf, inputs, leaves, next);
         }
         // instances[0] is the input commitment (hashed input); the rest are outputs.
         require(inf.instances.length > 1, "proof exposes no outputs");
@@ -888,20 +892,18 @@ contract FlavumRollup {
 
     /// The leaves of a proof with one input commitment per row: instances[r] is row r's
     /// commitment, the N * perRow values after the N commitments are the outputs, row-major;
-    /// with `points`, row r's commitment is keccak256 of the proof's r-th point and every
-    /// public value is an output.
-    function _appendRowLeaves(Inference calldata inf, bool points, bytes32[] memory leaves, uint256 next)
+    /// with row points, row r's commitment is keccak256 of the proof's r-th point and every
+    /// public value is an output; with public rows of `width` values, the N rows come first
+    /// and row r's commitment is the publicRowCommitment of its values.
+    function _appendRowLeaves(Inference calldata inf, uint32 inputs, bytes32[] memory leaves, uint256 next)
         private
         pure
         returns (uint256)
     {
+        uint256 heads = _rowHeads(inf, inputs); // public values before the outputs
         uint256 rows = inf.txHashes.length;
-        uint256 heads = points ? 0 : rows; // public values before the outputs
-        require(!points || inf.proof.length >= rows * POINT_BYTES, "proof holds no point per row");
-        require(inf.instances.length > heads, "proof exposes no outputs");
-        uint256 outputCount = inf.instances.length - heads;
-        uint256 perRow = outputCount / rows;
-        require(perRow * rows == outputCount, "outputs do not split into the rows");
+        uint256 perRow = (inf.instances.length - heads) / rows;
+        require(perRow * rows == inf.instances.length - heads, "outputs do not split into the rows");
         uint256 first = next;
         for (uint256 r = 0; r < rows; r++) {
             if (inf.txHashes[r] == bytes32(0)) {
@@ -909,14 +911,43 @@ contract FlavumRollup {
                 require(inf.resultIds[r] == bytes32(0), "a padding row names a result");
                 continue;
             }
-            bytes32 commitment = points
-                ? keccak256(inf.proof[r * POINT_BYTES:(r + 1) * POINT_BYTES])
-                : bytes32(inf.instances[r]);
+            bytes32 commitment = _rowCommitment(inf, r, inputs);
             leaves[next++] = _rowLeaf(inf, r, commitment, heads + r * perRow, perRow);
         }
         // A proof of padding only proves nothing the trace holds.
         require(next > first, "an inference has no real row");
         return next;
+    }
+
+    /// How many public values precede the outputs in a proof with per-row inputs (and the
+    /// checks that the proof holds what its layout says).
+    function _rowHeads(Inference calldata inf, uint32 inputs) private pure returns (uint256 heads) {
+        uint256 rows = inf.txHashes.length;
+        uint8 mode = uint8(inputs);
+        uint256 width = inputs >> 8;
+        require(mode <= INPUTS_PUBLIC_ROWS && (mode == INPUTS_PUBLIC_ROWS) == (width > 0), "not an inputs layout");
+        if (mode == INPUTS_ROW_POINTS) {
+            require(inf.proof.length >= rows * POINT_BYTES, "proof holds no point per row");
+        }
+        heads = mode == INPUTS_ROW_POINTS ? 0 : mode == INPUTS_PUBLIC_ROWS ? rows * width : rows;
+        require(inf.instances.length > heads, "proof exposes no outputs");
+    }
+
+    /// Row r's input commitment, read as the layout says (see Inference).
+    function _rowCommitment(Inference calldata inf, uint256 r, uint32 inputs)
+        private
+        pure
+        returns (bytes32)
+    {
+        uint8 mode = uint8(inputs);
+        uint256 width = inputs >> 8;
+        if (mode == INPUTS_ROW_POINTS) {
+            return keccak256(inf.proof[r * POINT_BYTES:(r + 1) * POINT_BYTES]);
+        }
+        if (mode == INPUTS_PUBLIC_ROWS) {
+            return FlavumHashes.publicRowCommitment(inf.instances[r * width:(r + 1) * width]);
+        }
+        return bytes32(inf.instances[r]);
     }
 
     /// Row r's trace leaf: its outputs are instances[start .. start + count).

@@ -14,7 +14,7 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
-from flavum.core.model_binding import INPUTS_ONE, INPUTS_ROW_POINTS
+from flavum.core.model_binding import INPUTS_ONE, INPUTS_PUBLIC_ROWS, INPUTS_ROW_POINTS
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
@@ -37,8 +37,7 @@ class EvmModels(EvmPart):
                                     self.registry.functions.isStanding(model_id).call))
         return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
                                Address(bytes.fromhex(owner[2:])), reusable,
-                               ModelLayout(int(rows), int(inputs) != INPUTS_ONE,
-                                           int(inputs) == INPUTS_ROW_POINTS), Hash32(vka_digest),
+                               read_inputs_layout(int(rows), int(inputs)), Hash32(vka_digest),
                                int(batch_number), standing)
 
     def register_model(self, header: BatchHeader, registration: ModelRegistration,
@@ -133,3 +132,10 @@ class EvmModels(EvmPart):
             raise LedgerError(f"model {to_hex(model_id)}: its registration call names it not")
         cached[model_id] = [bytes(w) for w in found[-1]["vka"]]
         return cached[model_id]
+
+
+def read_inputs_layout(rows: int, inputs: int) -> ModelLayout:
+    """The ModelLayout of a registration's rows and layout word (mode byte, row width above)."""
+    mode, width = inputs & 0xFF, inputs >> 8
+    return ModelLayout(rows, mode != INPUTS_ONE, mode == INPUTS_ROW_POINTS,
+                       width if mode == INPUTS_PUBLIC_ROWS else 0)

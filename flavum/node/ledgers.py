@@ -48,9 +48,9 @@ from flavum.l1.interface import (
     CircuitFiles,
     ForcedInclusion,
     Ledger,
-    ModelLayout,
     ModelRegistration,
     ProvenInference,
+    compute_layout,
     proven_inference,
 )
 from flavum.node.failpoints import crash_point
@@ -370,12 +370,10 @@ class LedgerLink:
                 continue
             model, proof = load_model_proof(self.store, number, model_id)
             artifacts = self.models.artifacts(model.vk_hash)
+            binding = self.models.record(model.vk_hash).binding
             circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
-                                   artifacts.directory,
-                                   ModelLayout(artifacts.batch_size, artifacts.batch_size > 1,
-                                               artifacts.config.input_visibility == "polycommit"))
-            registrations.append(ModelRegistration(
-                model, self.models.record(model.vk_hash).binding, proof, circuit))
+                                   artifacts.directory, compute_layout(binding))
+            registrations.append(ModelRegistration(model, binding, proof, circuit))
         return registrations
 
     def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:
