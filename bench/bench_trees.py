@@ -24,7 +24,12 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from flavum.ml.examples import BOOSTING_LIBRARIES, train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import (
+    BOOSTING_LIBRARIES,
+    train_boosted_trees,
+    train_lightgbm_categorical,
+    train_sklearn_trees,
+)
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.ml.trees import estimate_rows
@@ -40,6 +45,7 @@ CASES = (
     "gradient_boosting:diabetes", "random_forest:breast_cancer:20:6",
     "gradient_boosting:breast_cancer:30:4", "xgboost:iris", "xgboost:breast_cancer",
     "xgboost:diabetes", "lightgbm:iris", "lightgbm:breast_cancer", "lightgbm:diabetes",
+    "lightgbm_categorical:wine",
 )
 
 
@@ -59,8 +65,11 @@ def bench_case(case: str, rows: int, store: SrsStore, root: Path) -> dict:
     family, dataset, *size = case.split(":")  # family:dataset[:n_estimators:max_depth]
     boosted = family in BOOSTING_LIBRARIES
     trees, depth = (int(size[0]), int(size[1])) if size else (10 if boosted else 5, 3)
-    train = train_boosted_trees if boosted else train_sklearn_trees
-    example = train(family, dataset, n_estimators=trees, max_depth=depth)
+    if family == "lightgbm_categorical":  # wine with a categorical feature, 4 rounds
+        example = train_lightgbm_categorical(*((trees, depth) if size else ()))
+    else:
+        train = train_boosted_trees if boosted else train_sklearn_trees
+        example = train(family, dataset, n_estimators=trees, max_depth=depth)
     normalized = normalize(example.onnx_bytes, example.samples)
     internal, leaves, features, columns, trees = tree_sizes(normalized.model_bytes)
     samples = example.samples.reshape(len(example.samples), -1)

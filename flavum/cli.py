@@ -28,6 +28,7 @@ from flavum.cli_deposits import deposit_app
 from flavum.cli_escape import escape
 from flavum.cli_ledgers import l1_app, verify_batches, withdraw_app
 from flavum.cli_signer import signer_app
+from flavum.cli_traces import trace_app, trace_line
 from flavum.cli_units import Units
 from flavum.client import Client, NodeUnreachable
 from flavum.core.codec import from_hex, to_hex
@@ -37,6 +38,7 @@ from flavum.core.transactions import (
     DeployModel,
     Infer,
     SubmitData,
+    Train,
     Transfer,
     address_of,
 )
@@ -83,6 +85,7 @@ app.add_typer(l1_app, name="l1")
 app.add_typer(deposit_app, name="deposit")
 app.add_typer(withdraw_app, name="withdraw")
 app.add_typer(signer_app, name="signer")
+app.add_typer(trace_app, name="trace")
 
 
 @app.callback()
@@ -454,18 +457,73 @@ def model_list(home: Path = HomeOption, node: str | None = NodeOption,
 @command
 def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
                as_json: bool = JsonOption) -> None:
-    """A model: owner, fee, circuit and accuracy report."""
+    """A model: owner, fee, circuit, accuracy report and its latest inferences."""
     client = client_for(home, node)
     data = client.model(to_hex(parse_id(model_id, "model id")))
     record = data["record"]
     fee = Units(client.assets()).show(data["fee"], data["fee_asset"])
+    if record is None:  # a trainable model's version, or one of its architecture's circuits
+        emit(data, as_json, "\n".join([
+            f"model      {data['object_id']}", f"owner      {data['owner']}",
+            f"access     {data['access']}", f"fee        {fee}",
+            f"weights    {data['commitment']}",
+            "a trainable model's version or circuit: `flavum model lineage` shows its history"]))
+        return
+    latest = client.traces_of("models", data["object_id"], limit=5)
+    data["latest_inferences"] = latest["traces"]
+    more = "  (more: flavum trace list --model ID)" if latest["next_before"] else ""
     emit(data, as_json, "\n".join([
         f"model      {data['object_id']}", f"owner      {data['owner']}",
         f"access     {data['access']}", f"fee        {fee}",
         f"vk_hash    {record['vk_hash']}", f"logrows    {record['logrows']}",
         f"proves     {record['proven_output']} (then {record['postprocess']} outside)",
         f"accuracy   {json.dumps(record['accuracy'])}",
+        f"inferences {'latest first' + more if latest['traces'] else 'none yet'}",
+        *(f"  {trace_line(t)}" for t in latest["traces"]),
     ]))
+
+
+@model_app.command("train")
+@command
+def model_train(
+    model_id: str,
+    data_ids: list[str] = typer.Option(..., "--data", help="A training row's DATA id (repeat; "
+                                                           "step i trains on the i-th slice)."),
+    steps: int = typer.Option(1, help="Proven SGD steps."),
+    max_fee: str = typer.Option("0", help="The most you pay (wei, or e.g. 0.01eth)."),
+    sender: str = typer.Option("default", "--from", help="Key name of the trainer."),
+    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
+) -> None:
+    """Train a version of a trainable model: a new version, its steps proven (docs/training.md)."""
+    body = Train(ObjectId(parse_id(model_id, "model id")), steps, parse_amount(max_fee),
+                 tuple(ObjectId(parse_id(d, "data id")) for d in data_ids))
+    client = client_for(home, node)
+    key = load_key(home, sender)
+    receipt = client.send(key, address_of(key), body)
+    trace = receipt["trace"]
+    out = {"trace_id": receipt["tx_hash"], "version_id": receipt["object_id"],
+           "params_out": trace["params_out"], "steps": trace["steps"]}
+    emit(out, as_json, "\n".join([f"trace {receipt['tx_hash']}",
+                                  f"  version {receipt['object_id']}",
+                                  f"  weights {trace['params_out']} after {trace['steps']} steps",
+                                  "  the step proofs follow (`flavum proof show`)"]))
+
+
+@model_app.command("lineage")
+@command
+def model_lineage(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
+                  as_json: bool = JsonOption) -> None:
+    """A trainable model's versions back to the first: who trained each, on what, how long."""
+    chain = client_for(home, node).lineage(to_hex(parse_id(model_id, "model id")))
+    lines = []
+    for step in chain:
+        version, training = step["version"], step["training"]
+        lines.append(f"{version['object_id']}  owner {version['owner']}  weights "
+                     f"{version['commitment']}")
+        if training is not None:
+            lines.append(f"  trained {training['steps']} steps on rows {training['rows_hash']} "
+                         f"(trace {training['tx_hash']})")
+    emit(chain, as_json, "\n".join(lines))
 
 
 @data_app.command("submit")
@@ -555,7 +613,9 @@ def describe_result(result: dict[str, Any] | None, outputs: list[int]) -> list[s
 
     kind = result["proven_output"]
     lines = []
-    if result.get("prediction") is not None:
+    if result.get("label") is not None:  # a model trained on string labels: say the label
+        lines.append(f"  class {result['label'][0]} (index {result['prediction'][0]})")
+    elif result.get("prediction") is not None:
         lines.append(f"  class {result['prediction'][0]}")
     lines.append(f"  {kind} {numbers(result['values'])}")
     if result.get("probabilities") is not None and kind != "probabilities":

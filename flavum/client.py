@@ -117,6 +117,9 @@ class Client:
     def model(self, model_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/{model_id}")  # type: ignore[no-any-return]
 
+    def lineage(self, model_id: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/v1/models/{model_id}/lineage")  # type: ignore[no-any-return]
+
     def models(self) -> list[dict[str, Any]]:
         return self._call("GET", "/v1/models")  # type: ignore[no-any-return]
 
@@ -129,6 +132,15 @@ class Client:
 
     def trace(self, tx_hash: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/traces/{tx_hash}")  # type: ignore[no-any-return]
+
+    def traces_of(self, kind: str, key: str, limit: int = 50,
+                  before: int | None = None) -> dict[str, Any]:
+        """A page of the trace entries of a model, an object or an account (`kind`: models,
+        objects or accounts), newest first; `before` is the previous page's `next_before`."""
+        params: dict[str, Any] = {"limit": limit}
+        if before is not None:
+            params["before"] = before
+        return self._call("GET", f"/v1/{kind}/{key}/traces", params=params)  # type: ignore[no-any-return]
 
     def proof(self, tx_hash: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/traces/{tx_hash}/proof")  # type: ignore[no-any-return]

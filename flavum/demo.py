@@ -185,6 +185,17 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
             f"  state_root {to_hex(h.state_root)}\n  trace_root {to_hex(h.trace_root)}\n"
             f"  accepted on L1 with its proof verified by the model's verifier: {accepted}")
 
+        with step("train"):
+            from flavum.demo_training import train_and_prove
+
+            trained = train_and_prove(node, send, seal_and_post, _wait_for_proof, eth,
+                                      home / "training-demo")
+        say(f"a trainable logistic model trained one step by bob on four breast_cancer rows: "
+            f"version {to_hex(trained['version_id'])[:18]}…, its step proof verified on L1: "
+            f"{trained['training_step_proven']}; an inference on the version proven with the "
+            f"architecture's key and bound to its weights (logit {trained['logit']:.3f}): "
+            f"{trained['trained_version_inference_proven']}")
+
         with step("withdraw"):
             w_result = send("bob", Withdraw(ledger.ledger_id, users["bob"], eth, Amount(0),
                                             inference.outcome.object_id)).outcome.withdrawal
@@ -266,6 +277,8 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         "bridge_intact": intact,
         "escape_hatch_exit": escaped_exit,
         "restart_same_root": same_root,
+        "training_step_proven": trained["training_step_proven"],
+        "trained_version_inference_proven": trained["trained_version_inference_proven"],
         "steps_s": steps,
     }
     if as_json:

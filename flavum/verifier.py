@@ -46,7 +46,8 @@ from typing import Any, Protocol
 
 from flavum.core.batch import (
     BatchHeader,
-    TraceEntry,
+    Trace,
+    TrainingTrace,
     compute_batch_hash,
     compute_trace_leaf,
     compute_tx_leaf,
@@ -456,7 +457,7 @@ def models_of(data: BatchData) -> dict[Hash32, Object]:
     return models
 
 
-def _check_proofs(data: BatchData, traces: list[TraceEntry],
+def _check_proofs(data: BatchData, traces: list[Trace],
                   artifacts: ArtifactCache) -> None:
     from flavum.zk.proof import verify_inference
 
@@ -469,6 +470,11 @@ def _check_proofs(data: BatchData, traces: list[TraceEntry],
         if entry.tx_hash != trace.tx_hash:
             raise VerificationFailed("proofs", f"{where}: the proof in its place is for tx "
                                                f"{_show(entry.tx_hash)}")
+        if isinstance(trace, TrainingTrace):
+            from flavum.verifier_training import check_training
+
+            check_training(data, trace, entry, models, artifacts, where)
+            continue
         if entry.model_id != trace.model_id:
             raise VerificationFailed("proofs", f"{where}: the proof names model "
                                                f"{_show(entry.model_id)}, the trace "

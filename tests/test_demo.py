@@ -13,7 +13,8 @@ def test_demo_json():
     for flag in ("proof_verified_in_python", "proof_verified_on_l1", "batch_accepted_on_l1",
                  "withdrawal_finalized", "nft_owner_is_depositor", "independent_verify_ok",
                  "genesis_computed_on_l1", "forged_batch_challenged", "bridge_intact",
-                 "escape_hatch_exit", "models_rederived"):
+                 "escape_hatch_exit", "models_rederived", "training_step_proven",
+                 "trained_version_inference_proven"):
         assert summary[flag] is True, flag
     assert summary["nft_owner_on_l1"].startswith("0x")
     assert summary["proof_status"] == "proven"

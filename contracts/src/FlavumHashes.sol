@@ -8,6 +8,9 @@ pragma solidity 0.8.37;
 library FlavumHashes {
     bytes32 internal constant TREE_NODE_TAG = keccak256("flavum.tree.node");
     bytes32 internal constant TRACE_TAG = keccak256("flavum.batch.trace");
+    bytes32 internal constant TRAINING_TAG = keccak256("flavum.batch.training");
+    bytes32 internal constant ROWS_TAG = keccak256("flavum.batch.rows");
+    bytes32 internal constant LINEAGE_TAG = keccak256("flavum.object.lineage");
     bytes32 internal constant WITHDRAWAL_TAG = keccak256("flavum.batch.withdrawal");
     bytes32 internal constant OUTPUTS_TAG = keccak256("flavum.batch.outputs");
     bytes32 internal constant HEADER_TAG = keccak256("flavum.batch.header");
@@ -180,6 +183,16 @@ library FlavumHashes {
             calldatacopy(add(p, 0x20), values.offset, size)
             h := keccak256(p, add(0x20, size))
         }
+    }
+
+    /// The rows of a training one more row on (flavum.core.batch.compute_rows_hash).
+    function rowsHashNext(bytes32 h, bytes32 commitment) internal pure returns (bytes32) {
+        return keccak256(abi.encode(ROWS_TAG, h, commitment));
+    }
+
+    /// A training leaf's model word (flavum.core.batch.compute_training_word).
+    function trainingWord(bytes32 stepModelId, bytes32 paramsIn, uint64 steps) internal pure returns (bytes32) {
+        return keccak256(abi.encode(TRAINING_TAG, stepModelId, paramsIn, steps));
     }
 
     /// keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_,

@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {FlavumHashes} from "./FlavumHashes.sol";
+import {FlavumLeaves, INPUTS_ONE, INPUTS_ROW_POINTS, INPUTS_TRAINING_STEP} from "./FlavumLeaves.sol";
 import {FlavumStep} from "./FlavumStep.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 
@@ -40,14 +41,9 @@ interface IDepositInbox {
 /// than the forced and challenge windows together: a withdrawal asked for (or forced) when the
 /// rotation is proposed is final, and payable, before the new sequencer can post.
 contract FlavumRollup {
-    uint8 internal constant INPUTS_ONE = 0;
-    uint8 internal constant INPUTS_PER_ROW = 1;
-    uint8 internal constant INPUTS_ROW_POINTS = 2;
-    uint8 internal constant INPUTS_PUBLIC_ROWS = 3; // the row width (values per row) above the mode byte
-    uint256 internal constant POINT_BYTES = 64;
-
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
-    /// public values are read are the model's, as the ModelRegistry pinned them:
+    /// public values are read are the model's, as the ModelRegistry pinned them (the layouts'
+    /// INPUTS_* are FlavumLeaves.sol's; FlavumLeaves reads all but the training step's):
     /// INPUTS_ONE: public values [input commitment, outputs...]; the outputs are split
     /// into `rows` equal slices, one trace leaf each, all with the one input commitment.
     /// INPUTS_PER_ROW (a batched model with one input commitment per row): public values
@@ -61,6 +57,12 @@ contract FlavumRollup {
     /// c_r is FlavumHashes.publicRowCommitment of row r's W values.
     /// A padding row (tx hash and result id both zero: the proof's rows beyond the real ones)
     /// has no leaf.
+    /// INPUTS_TRAINING_STEP (a training-step circuit, one row: (Train tx hash, version id)):
+    /// public values [H(params), H(row_0), ..., H(row_{B-1}), H(new params)]. The consecutive
+    /// proofs of one training (same step model, same tx hash) must chain (each starts at the
+    /// params the one before ended at) and make one leaf: (tx hash, trainingWord(step model,
+    /// first params, step count), the rows' hash in proof order, last new params, the last
+    /// proof's version id).
     struct Inference {
         bytes32 modelId;
         bytes proof;
@@ -152,6 +154,7 @@ contract FlavumRollup {
     uint256 public immutable forcedWindow; // blocks
     IDepositInbox public immutable inbox;
     FlavumStep public immutable step;
+    FlavumLeaves public immutable leafReader; // created by the constructor: reads proofs' leaves
     uint256 public immutable challengeWindow; // blocks
     uint256 public immutable minBond; // wei the sequencer must keep bonded to post
     uint256 public immutable escapeDelay; // blocks without an accepted batch before the freeze
@@ -237,6 +240,7 @@ contract FlavumRollup {
         forcedWindow = forcedWindow_;
         inbox = inbox_;
         step = step_;
+        leafReader = new FlavumLeaves();
         challengeWindow = challengeWindow_;
         minBond = msg.value;
         bond = msg.value;
@@ -808,16 +812,73 @@ contract FlavumRollup {
         uint256 total = 0;
         for (uint256 i = 0; i < inferences.length; i++) {
             models[i] = _registered(inferences[i], number, batchHash);
-            total += _leafCount(inferences[i], models[i].inputs != INPUTS_ONE);
+            if (models[i].inputs == INPUTS_TRAINING_STEP) {
+                // One leaf per training: its first proof counts it.
+                if (!_continuesTraining(inferences, i)) total++;
+            } else {
+                total += _leafCount(inferences[i], models[i].inputs != INPUTS_ONE);
+            }
         }
         bytes32[] memory leaves = new bytes32[](total);
         uint256 next = 0;
+        Chain memory chain;
         for (uint256 i = 0; i < inferences.length; i++) {
             Inference calldata inf = inferences[i];
             _verifyProof(inf, models[i]);
-            next = _appendLeaves(inf, models[i].inputs, leaves, next);
+            if (models[i].inputs == INPUTS_TRAINING_STEP) {
+                _chainStep(inf, _continuesTraining(inferences, i), chain);
+                if (i + 1 == inferences.length || !_continuesTraining(inferences, i + 1)) {
+                    leaves[next++] = FlavumHashes.traceLeaf(
+                        inf.txHashes[0], FlavumHashes.trainingWord(inf.modelId, chain.paramsIn, chain.steps),
+                        chain.rowsHash, chain.paramsOut, inf.resultIds[0]
+                    );
+                }
+            } else {
+                uint32 inputs = models[i].inputs;
+                bytes32[] memory own = leafReader.leaves(
+                    inf.modelId, inputs, inf.txHashes, inf.resultIds, inf.instances,
+                    uint8(inputs) == INPUTS_ROW_POINTS ? inf.proof : inf.proof[:0]
+                );
+                for (uint256 j = 0; j < own.length; j++) {
+                    leaves[next++] = own[j];
+                }
+            }
         }
         return FlavumHashes.computeTreeRoot(leaves);
+    }
+
+    /// A training's chain of step proofs, as far as it is read.
+    struct Chain {
+        bytes32 paramsIn;
+        bytes32 rowsHash;
+        bytes32 paramsOut;
+        uint64 steps;
+    }
+
+    /// Does proof i continue the training of proof i - 1 (same step model, same Train)?
+    function _continuesTraining(Inference[] calldata inferences, uint256 i) private pure returns (bool) {
+        return i > 0 && inferences[i].modelId == inferences[i - 1].modelId
+            && inferences[i].txHashes[0] == inferences[i - 1].txHashes[0];
+    }
+
+    /// Read one step proof into the chain: it starts where the one before ended (a skipped or
+    /// reordered step breaks this), its rows follow the ones before.
+    function _chainStep(Inference calldata inf, bool continues, Chain memory chain) private pure {
+        // The step verifier fixed the count: params, B rows, new params.
+        uint256 n = inf.instances.length;
+        bytes32 paramsIn = bytes32(inf.instances[0]);
+        if (continues) {
+            require(paramsIn == chain.paramsOut, "training steps do not chain");
+        } else {
+            chain.paramsIn = paramsIn;
+            chain.rowsHash = bytes32(0);
+            chain.steps = 0;
+        }
+        for (uint256 r = 1; r + 1 < n; r++) {
+            chain.rowsHash = FlavumHashes.rowsHashNext(chain.rowsHash, bytes32(inf.instances[r]));
+        }
+        chain.paramsOut = bytes32(inf.instances[n - 1]);
+        chain.steps++;
     }
 
     /// The model of an inference in batch `number`, registered from a batch that stands (an
@@ -868,95 +929,5 @@ contract FlavumRollup {
                 count++;
             }
         }
-    }
-
-    function _appendLeaves(Inference calldata inf, uint32 inputs, bytes32[] memory leaves, uint256 next)
-        private
-        pure
-        returns (uint256)
-    {
-        uint256 rows = inf.txHashes.length;
-        if (inputs != INPUTS_ONE) {
-            return _appendRowLeaves(inf, inputs, leaves, next);
-        }
-        // instances[0] is the input commitment (hashed input); the rest are outputs.
-        require(inf.instances.length > 1, "proof exposes no outputs");
-        uint256 perRow = (inf.instances.length - 1) / rows;
-        require(perRow * rows == inf.instances.length - 1, "outputs do not split into the rows");
-        bytes32 inputCommitment = bytes32(inf.instances[0]);
-        for (uint256 r = 0; r < rows; r++) {
-            leaves[next++] = _rowLeaf(inf, r, inputCommitment, 1 + r * perRow, perRow);
-        }
-        return next;
-    }
-
-    /// The leaves of a proof with one input commitment per row: instances[r] is row r's
-    /// commitment, the N * perRow values after the N commitments are the outputs, row-major;
-    /// with row points, row r's commitment is keccak256 of the proof's r-th point and every
-    /// public value is an output; with public rows of `width` values, the N rows come first
-    /// and row r's commitment is the publicRowCommitment of its values.
-    function _appendRowLeaves(Inference calldata inf, uint32 inputs, bytes32[] memory leaves, uint256 next)
-        private
-        pure
-        returns (uint256)
-    {
-        uint256 heads = _rowHeads(inf, inputs); // public values before the outputs
-        uint256 rows = inf.txHashes.length;
-        uint256 perRow = (inf.instances.length - heads) / rows;
-        require(perRow * rows == inf.instances.length - heads, "outputs do not split into the rows");
-        uint256 first = next;
-        for (uint256 r = 0; r < rows; r++) {
-            if (inf.txHashes[r] == bytes32(0)) {
-                // Padding (a copy of the last real row, filling the circuit's N rows): no leaf.
-                require(inf.resultIds[r] == bytes32(0), "a padding row names a result");
-                continue;
-            }
-            bytes32 commitment = _rowCommitment(inf, r, inputs);
-            leaves[next++] = _rowLeaf(inf, r, commitment, heads + r * perRow, perRow);
-        }
-        // A proof of padding only proves nothing the trace holds.
-        require(next > first, "an inference has no real row");
-        return next;
-    }
-
-    /// How many public values precede the outputs in a proof with per-row inputs (and the
-    /// checks that the proof holds what its layout says).
-    function _rowHeads(Inference calldata inf, uint32 inputs) private pure returns (uint256 heads) {
-        uint256 rows = inf.txHashes.length;
-        uint8 mode = uint8(inputs);
-        uint256 width = inputs >> 8;
-        require(mode <= INPUTS_PUBLIC_ROWS && (mode == INPUTS_PUBLIC_ROWS) == (width > 0), "not an inputs layout");
-        if (mode == INPUTS_ROW_POINTS) {
-            require(inf.proof.length >= rows * POINT_BYTES, "proof holds no point per row");
-        }
-        heads = mode == INPUTS_ROW_POINTS ? 0 : mode == INPUTS_PUBLIC_ROWS ? rows * width : rows;
-        require(inf.instances.length > heads, "proof exposes no outputs");
-    }
-
-    /// Row r's input commitment, read as the layout says (see Inference).
-    function _rowCommitment(Inference calldata inf, uint256 r, uint32 inputs)
-        private
-        pure
-        returns (bytes32)
-    {
-        uint8 mode = uint8(inputs);
-        uint256 width = inputs >> 8;
-        if (mode == INPUTS_ROW_POINTS) {
-            return keccak256(inf.proof[r * POINT_BYTES:(r + 1) * POINT_BYTES]);
-        }
-        if (mode == INPUTS_PUBLIC_ROWS) {
-            return FlavumHashes.publicRowCommitment(inf.instances[r * width:(r + 1) * width]);
-        }
-        return bytes32(inf.instances[r]);
-    }
-
-    /// Row r's trace leaf: its outputs are instances[start .. start + count).
-    function _rowLeaf(Inference calldata inf, uint256 r, bytes32 inputCommitment, uint256 start, uint256 count)
-        private
-        pure
-        returns (bytes32)
-    {
-        bytes32 outputs = FlavumHashes.outputsHashOfFelts(inf.instances[start:start + count]);
-        return FlavumHashes.traceLeaf(inf.txHashes[r], inf.modelId, inputCommitment, outputs, inf.resultIds[r]);
     }
 }

@@ -13,7 +13,8 @@ import {FlavumSmt} from "./FlavumSmt.sol";
 /// A transaction the rules refuse reverts with `Invalid`: included in a batch, that is fraud.
 /// A witness that does not prove what it claims reverts with `BadWitness`: the challenger's
 /// fault, never the sequencer's. ML execution is not re-run: an inference's outputs are its
-/// proven trace leaf's (checked by its ZK proof at posting).
+/// proven trace leaf's (checked by its ZK proof at posting), and so are a training's new params
+/// (the chained step proofs, checked at posting, rebuild its leaf).
 contract FlavumStep {
     error Invalid(string reason);
     error BadWitness(string reason);
@@ -34,7 +35,8 @@ contract FlavumStep {
         FlavumSmt.Sibling sibling;
     }
 
-    /// The committed trace leaf's fields (an Infer's): what the ZK proof bound at posting.
+    /// The committed trace leaf's fields: what the ZK proofs bound at posting. An Infer's are
+    /// named here; a Train's are (tx hash, training word, rows hash, params out, version id).
     struct TraceClaim {
         bytes32 txHash;
         bytes32 modelId;
@@ -90,6 +92,9 @@ contract FlavumStep {
     uint8 internal constant INFER = 6;
     uint8 internal constant WITHDRAW = 7;
     uint8 internal constant DEPOSIT = 8;
+    uint8 internal constant DEPLOY_TRAINABLE = 9;
+    uint8 internal constant TRAIN = 10;
+    uint256 internal constant MAX_TRAIN_ROWS = 256; // flavum.core.transactions.MAX_TRAIN_ROWS
     uint8 internal constant KIND_MODEL = 1;
     uint8 internal constant KIND_DATA = 2;
     uint8 internal constant KIND_RESULT = 3;
@@ -144,6 +149,8 @@ contract FlavumStep {
         Tx memory t = _decodeEnvelope(raw);
         if (t.txType == INFER) {
             r.traceLeaf = _infer(slots, t, traceLeaf, claim);
+        } else if (t.txType == TRAIN) {
+            r.traceLeaf = _train(slots, t, traceLeaf, claim);
         } else if (t.txType == WITHDRAW) {
             r.withdrawalLeaf = _withdraw(slots, t);
         } else if (t.txType == DEPOSIT) {
@@ -186,6 +193,7 @@ contract FlavumStep {
         try this.decodeSigned(raw) returns (bytes32 h, uint8 txType) {
             if (txType == DEPOSIT) return (false, "a deposit comes from the bridge, not the forced queue", h);
             if (txType == INFER) return (false, "an inference needs the sequencer's prover: it cannot be forced", h);
+            if (txType == TRAIN) return (false, "a training needs the sequencer's prover: it cannot be forced", h);
             return (true, "", h);
         } catch (bytes memory err) {
             // Invalid(reason) from the envelope rules, Error(reason) from a non-canonical encoding.
@@ -259,8 +267,8 @@ contract FlavumStep {
         (t.txHash, t.txType) = FlavumHashes.txHashOf(raw); // reverts unless canonical: never posted
         (, t.chainId, t.rollupId, t.sender, t.nonce, t.body, t.signature) =
             abi.decode(raw, (uint8, uint256, bytes32, address, uint64, bytes, bytes));
-        if (t.txType < TRANSFER || t.txType > DEPOSIT) revert Invalid("unknown transaction type");
-        if (t.body.length != 32 * _bodyWords(t.txType)) revert Invalid("cannot decode the body");
+        if (t.txType < TRANSFER || t.txType > TRAIN) revert Invalid("unknown transaction type");
+        if (t.body.length != 32 * _bodyWords(t.txType, t.body)) revert Invalid("cannot decode the body");
         _checkBody(t.txType, t.body); // before any state is read, as decode_transaction does
         if (t.txType == DEPOSIT && (t.sender != address(0) || t.signature.length != 0 || t.nonce != 0)) {
             revert Invalid("a deposit has no sender, nonce or signature");
@@ -270,12 +278,22 @@ contract FlavumStep {
         if (_recover(t) != t.sender) revert Invalid("bad signature");
     }
 
-    function _bodyWords(uint8 txType) private pure returns (uint256) {
+    function _bodyWords(uint8 txType, bytes memory body) private pure returns (uint256) {
         if (txType == TRANSFER || txType == GRANT_ACCESS || txType == INFER || txType == SUBMIT_DATA) return 3;
         if (txType == TRANSFER_OBJECT) return 2;
         if (txType == WITHDRAW) return 5;
         if (txType == DEPLOY_MODEL) return 6;
-        return 7; // DEPOSIT
+        if (txType == TRAIN) return _trainWords(body);
+        return 7; // DEPOSIT, DEPLOY_TRAINABLE
+    }
+
+    /// A Train body is abi.encode(bytes32, uint64, uint256, bytes32[]): four head words (the
+    /// array's offset 0x80), its length, its items. 0 when the head does not say so.
+    function _trainWords(bytes memory body) private pure returns (uint256) {
+        if (body.length < 5 * 32 || uint256(_word(body, 3)) != 0x80) return 0;
+        uint256 n = uint256(_word(body, 4));
+        if (n > body.length / 32) return 0; // cannot fit: no overflow below
+        return 5 + n;
     }
 
     /// The range of every word that is not a full uint256 or bytes32 (transactions.decode_body).
@@ -291,10 +309,24 @@ contract FlavumStep {
             _access(b, 3);
         } else if (txType == SUBMIT_DATA) {
             _access(b, 2);
+        } else if (txType == DEPLOY_TRAINABLE) {
+            _access(b, 4);
+        } else if (txType == TRAIN) {
+            _checkTrain(b);
         } else if (txType == DEPOSIT) {
             _address(b, 2);
             _address(b, 3);
         }
+    }
+
+    /// transactions.validate_train: at least one step, 1..MAX_TRAIN_ROWS rows, equal batches.
+    function _checkTrain(bytes memory b) private pure {
+        uint256 steps = uint256(_word(b, 1));
+        if (steps >> 64 != 0) revert Invalid("cannot decode the body: uint64 out of range");
+        uint256 n = uint256(_word(b, 4));
+        if (steps == 0) revert Invalid("a training runs at least one step");
+        if (n == 0 || n > MAX_TRAIN_ROWS) revert Invalid("a training names 1 to 256 rows");
+        if (n % steps != 0) revert Invalid("the rows do not split into equal batches");
     }
 
     function _word(bytes memory body, uint256 i) private pure returns (bytes32 w) {
@@ -430,6 +462,8 @@ contract FlavumStep {
                 _objectId(t.sender, t.nonce), KIND_MODEL, t.sender, access, _word(b, 0), _word(b, 2), _word(b, 1),
                 _word(b, 4), uint256(_word(b, 5)), bytes32(0), bytes32(0)
             ));
+        } else if (t.txType == DEPLOY_TRAINABLE) {
+            _deployTrainable(slots, t);
         } else {
             // SUBMIT_DATA
             uint8 access = _access(b, 2);
@@ -473,6 +507,71 @@ contract FlavumStep {
             model.objectId, data.objectId
         ));
         return traceLeaf;
+    }
+
+    /// stf.process_deploy_trainable: the first version, naming its two circuits.
+    function _deployTrainable(Slot[] memory slots, Tx memory t) private pure {
+        bytes memory b = t.body;
+        FlavumHashes.Object memory step = _circuit(slots, _word(b, 0));
+        FlavumHashes.Object memory inference = _circuit(slots, _word(b, 1));
+        _setObject(slots, FlavumHashes.Object(
+            _objectId(t.sender, t.nonce), KIND_MODEL, t.sender, _access(b, 4), _word(b, 2), _word(b, 3),
+            inference.objectId, _word(b, 5), uint256(_word(b, 6)), step.objectId, bytes32(0)
+        ));
+    }
+
+    /// stf.get_circuit_model: a plain MODEL (not a trainable version).
+    function _circuit(Slot[] memory slots, bytes32 id) private pure returns (FlavumHashes.Object memory o) {
+        bool exists;
+        (exists, o) = _object(slots, id);
+        if (!exists) revert Invalid("unknown object");
+        if (o.kind != KIND_MODEL || o.modelId != bytes32(0)) revert Invalid("not a plain MODEL (a circuit)");
+    }
+
+    /// stf.process_train: rights and fee, the rows' commitments, and the new version, whose
+    /// params commitment is the committed trace leaf's (the chained step proofs').
+    function _train(Slot[] memory slots, Tx memory t, bytes32 traceLeaf, TraceClaim calldata claim)
+        private
+        pure
+        returns (bytes32)
+    {
+        _useNonce(slots, t);
+        bytes memory b = t.body;
+        FlavumHashes.Object memory parent = _usable(slots, _word(b, 0), KIND_MODEL, t.sender);
+        if (parent.modelId == bytes32(0)) revert Invalid("the model is not trainable");
+        if (parent.fee > uint256(_word(b, 2))) revert Invalid("the model's fee exceeds the transaction's max fee");
+        bytes32 rowsHash = _rowsHash(slots, b, t.sender);
+        if (traceLeaf == bytes32(0)) revert Invalid("a training needs its execution output");
+        bytes32 claimed = FlavumHashes.traceLeaf(
+            claim.txHash, claim.modelId, claim.inputCommitment, claim.outputsHash, claim.resultId
+        );
+        if (claimed != traceLeaf) revert BadWitness("the trace claim is not the committed trace leaf");
+        uint64 steps = uint64(uint256(_word(b, 1)));
+        bytes32 versionId = _objectId(t.sender, t.nonce);
+        if (
+            claim.txHash != t.txHash || claim.modelId != FlavumHashes.trainingWord(parent.modelId, parent.commitment, steps)
+                || claim.inputCommitment != rowsHash || claim.resultId != versionId
+        ) {
+            revert Invalid("the committed trace entry is not this training's");
+        }
+        if (parent.fee != 0) {
+            _decrease(slots, t.sender, parent.feeAsset, parent.fee);
+            _increase(slots, parent.owner, parent.feeAsset, parent.fee);
+        }
+        bytes32 lineage = keccak256(abi.encode(FlavumHashes.LINEAGE_TAG, parent.objectId, rowsHash, steps, traceLeaf));
+        _setObject(slots, FlavumHashes.Object(
+            versionId, KIND_MODEL, t.sender, 0, claim.outputsHash, lineage, parent.vkHash, parent.feeAsset,
+            parent.fee, parent.modelId, parent.objectId
+        ));
+        return traceLeaf;
+    }
+
+    /// The training rows' commitments folded in order (each DATA usable by the trainer).
+    function _rowsHash(Slot[] memory slots, bytes memory b, address trainer) private pure returns (bytes32 h) {
+        uint256 n = uint256(_word(b, 4));
+        for (uint256 i = 0; i < n; i++) {
+            h = FlavumHashes.rowsHashNext(h, _usable(slots, _word(b, 5 + i), KIND_DATA, trainer).commitment);
+        }
     }
 
     function _withdraw(Slot[] memory slots, Tx memory t) private pure returns (bytes32) {

@@ -27,6 +27,7 @@ from flavum.api import schemas as s
 from flavum.api.docs import add_offline_docs
 from flavum.api.guard import GuardSettings, RequestGuard, load_token
 from flavum.core import errors
+from flavum.core.batch import TrainingTrace
 from flavum.core.codec import (
     ADDRESS_SIZE,
     from_hex,
@@ -47,6 +48,7 @@ from flavum.node.query import (
     ModelOnLedger,
     NodeQuery,
     Status,
+    TracePage,
     WithdrawalProof,
 )
 from flavum.node.sequencer import Receipt
@@ -55,6 +57,9 @@ from flavum.node.store import BatchRecord, LedgerPost, TraceRecord
 T = TypeVar("T")
 EXPLORER = Path(__file__).with_name("explorer")
 LIMIT = Query(100, ge=1, le=1000, description="How many, most recent first.")
+PAGE_LIMIT = Query(50, ge=1, le=500, description="How many on this page, most recent first.")
+BEFORE = Query(None, ge=1, le=2**62, description="A page's cursor: entries before this seq "
+                                                 "(the previous page's `next_before`).")
 BATCH_NUMBER = PathParam(..., ge=0, le=2**62)
 STATUS_BY_ERROR: dict[type[errors.FlavumError], int] = {
     errors.NotFound: 404,
@@ -242,12 +247,22 @@ def create_app(node: Node) -> FastAPI:
         return found(query.model(ObjectId(parse_hash(object_id, name))), f"model {object_id}")
 
     def model_json(model: Object) -> dict[str, Any]:
-        return {**object_to_json(model), "record": query.model_record(model).to_json()}
+        record = query.model_record(model)
+        return {**object_to_json(model), "record": None if record is None else record.to_json()}
 
     @app.get("/v1/models/{object_id}", response_model=s.Model)
     def model(object_id: str) -> dict[str, Any]:
         """A model with its compile record and accuracy report."""
         return model_json(known_model(object_id, "object_id"))
+
+    @app.get("/v1/models/{object_id}/lineage", response_model=list[s.LineageStep])
+    def lineage(object_id: str) -> list[dict[str, Any]]:
+        """A trainable model's versions, from this one back to the first, each with the
+        training (parent's weights, rows, steps, new weights) that made it."""
+        chain = query.lineage(ObjectId(parse_hash(object_id, "object_id")))
+        return [{"version": object_to_json(version),
+                 "training": None if training is None else trace_to_json(training)}
+                for version, training in chain]
 
     @app.get("/v1/models/{object_id}/verifiers", response_model=list[s.ModelVerifier])
     def model_verifiers(object_id: str) -> list[dict[str, Any]]:
@@ -280,6 +295,32 @@ def create_app(node: Node) -> FastAPI:
         """Trace entries with their proof status."""
         return [trace_json(r) for r in query.traces(limit)]
 
+    # --- trace entries by model, object and account (paginated by seq) ---
+
+    @app.get("/v1/models/{object_id}/traces", response_model=s.TracePage)
+    def model_traces(object_id: str, limit: int = PAGE_LIMIT,
+                     before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences that ran a model, most recent first (also once the model is gone)."""
+        model_id = ObjectId(parse_hash(object_id, "object_id"))
+        return trace_page_json(query.traces_of_model(model_id, before, limit))
+
+    @app.get("/v1/objects/{object_id}/traces", response_model=s.TracePage)
+    def object_traces(object_id: str, limit: int = PAGE_LIMIT,
+                      before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences an object took part in (as their model, data or result), most
+        recent first."""
+        key = ObjectId(parse_hash(object_id, "object_id"))
+        return trace_page_json(query.traces_of_object(key, before, limit))
+
+    @app.get("/v1/accounts/{address}/traces", response_model=s.TracePage)
+    def account_traces(address: str, limit: int = PAGE_LIMIT,
+                       before: int | None = BEFORE) -> dict[str, Any]:
+        """The inferences an account sent, most recent first."""
+        return trace_page_json(query.traces_of_account(parse_address(address), before, limit))
+
+    def trace_page_json(page: TracePage) -> dict[str, Any]:
+        return {"traces": [trace_json(r) for r in page.records], "next_before": page.next_before}
+
     @app.get("/v1/withdrawals", response_model=list[s.WithdrawalInBatch])
     def withdrawals_list(limit: int = LIMIT) -> list[dict[str, Any]]:
         """Withdrawal claims and the batch each is sealed in."""
@@ -306,9 +347,14 @@ def create_app(node: Node) -> FastAPI:
 
     @app.post("/v1/traces/{tx_hash}/verify", response_model=s.TraceVerified)
     def verify_trace(tx_hash: str) -> dict[str, Any]:
-        """Verify an inference's proof with its model's vk and bind its public values."""
+        """Verify an inference's proof with its model's vk and bind its public values (a
+        training's: every step proof and their chain)."""
         record, proof_json = proven_trace(tx_hash)
         query.verify_trace(record.entry, proof_json)
+        if isinstance(record.entry, TrainingTrace):
+            return {"tx_hash": tx_hash, "verified": True,
+                    "input_commitment": to_hex(record.entry.params_in),
+                    "outputs": []}
         return {"tx_hash": tx_hash, "verified": True,
                 "input_commitment": to_hex(record.entry.input_commitment),
                 "outputs": list(record.entry.outputs)}
@@ -388,7 +434,7 @@ def batch_to_json(record: BatchRecord) -> dict[str, Any]:
 
 
 def trace_record_to_json(record: TraceRecord) -> dict[str, Any]:
-    return {**trace_to_json(record.entry), "batch": record.batch,
+    return {**trace_to_json(record.entry), "seq": record.seq, "batch": record.batch,
             "proof_status": record.proof_status, "reason": record.reason,
             "proof_seconds": record.proof_seconds}
 

@@ -51,14 +51,22 @@ class ObjectJson(Schema):
 
 
 class TraceJson(Schema):
-    """A trace entry: an inference's proven input commitment and fixed-point outputs."""
+    """A trace entry: an inference's proven input commitment and fixed-point outputs, or a
+    training's chain of step proofs (`kind` "training", docs/training.md)."""
 
+    kind: str = Field("inference", description="inference or training")
     tx_hash: Hash
-    model_id: Hash
-    data_id: Hash
-    input_commitment: Hash
-    outputs: list[int]
-    result_id: Hash
+    model_id: Hash | None = Field(None, description="inference: the model")
+    data_id: Hash | None = Field(None, description="inference: the data object")
+    input_commitment: Hash | None = Field(None, description="inference: the input's")
+    outputs: list[int] | None = Field(None, description="inference: fixed-point outputs")
+    result_id: Hash | None = Field(None, description="inference: the RESULT object")
+    step_model_id: Hash | None = Field(None, description="training: the step circuit's MODEL")
+    params_in: Hash | None = Field(None, description="training: the parent's weights")
+    steps: int | None = Field(None, description="training: proven SGD steps")
+    rows_hash: Hash | None = Field(None, description="training: the rows, in order")
+    params_out: Hash | None = Field(None, description="training: the new version's weights")
+    version_id: Hash | None = Field(None, description="training: the new version")
 
 
 class WithdrawalJson(Schema):
@@ -90,7 +98,10 @@ class InferenceResult(Schema):
     proven: ProvenOutputs
     probabilities: list[list[float]] | None = Field(
         None, description="only where the model applies softmax/sigmoid")
-    prediction: list[int] | None = Field(None, description="the class, for a classifier")
+    prediction: list[int] | None = Field(None, description="the class index, for a classifier")
+    label: list[str | int] | None = Field(
+        None, description="the class's label, for a classifier trained on labels other than "
+                          "0..K-1 (string labels); null: the class index is the label")
 
 
 class Receipt(Schema):
@@ -218,10 +229,21 @@ class ModelRecord(Schema):
     verifier_code_hash: str
     vka_digest: str
     reusable_code_hash: str
+    class_labels: list[str | int] | None = Field(
+        None, description="the classes' labels where they are not 0..K-1 (string labels); "
+                          "absent: the class index is the label")
 
 
 class Model(ObjectJson):
-    record: ModelRecord
+    record: ModelRecord | None = Field(description="none: a trainable model's version or an "
+                                                   "architecture's circuit (see its lineage)")
+
+
+class LineageStep(Schema):
+    """One version of a trainable model and the training that made it (none for the first)."""
+
+    version: ObjectJson
+    training: TraceJson | None
 
 
 class DataObject(ObjectJson):
@@ -244,6 +266,7 @@ class DataCommitment(Schema):
 
 
 class TraceRecord(TraceJson):
+    seq: int = Field(description="the Infer's place in the node's log: a listing's cursor")
     batch: int | None
     proof_status: str = Field(description="queued, proving, proven or failed")
     reason: str | None = Field(description="why proving failed")
@@ -252,6 +275,14 @@ class TraceRecord(TraceJson):
     result: InferenceResult | None = Field(description="the outputs read as numbers (none: "
                                                        "the model is gone, or this node does "
                                                        "not hold its record)")
+
+
+class TracePage(Schema):
+    """A page of trace entries, most recent first."""
+
+    traces: list[TraceRecord]
+    next_before: int | None = Field(description="pass as `before` for the next, older page; "
+                                                "none: this is the last page")
 
 
 class AssetInfo(Schema):

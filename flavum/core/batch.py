@@ -1,7 +1,8 @@
 """Batches: the header posted to ledgers, and the leaves of its tx, trace and withdrawal roots.
 
 A trace entry records one inference: which model ran on which committed input and what it
-output. Its leaf is what the ZK proof's public values must match. A withdrawal leaf is what a
+output; a training trace records one Train (its chain of step proofs). Its leaf is what the ZK
+proofs' public values must match. A withdrawal leaf is what a
 ledger's bridge pays out against, with a Merkle proof to the batch's withdrawal root.
 
 Every transaction of a batch is committed with what it did: its leaf in the tx root is
@@ -25,6 +26,8 @@ WITHDRAWAL_TAG = compute_tag("batch.withdrawal")
 OUTPUTS_TAG = compute_tag("batch.outputs")
 HEADER_TAG = compute_tag("batch.header")
 TX_LEAF_TAG = compute_tag("batch.tx")
+TRAINING_TAG = compute_tag("batch.training")
+ROWS_TAG = compute_tag("batch.rows")
 
 
 def compute_outputs_hash(outputs: Sequence[int]) -> Hash32:
@@ -44,12 +47,57 @@ class TraceEntry:
     result_id: ObjectId
 
 
-def compute_trace_leaf(entry: TraceEntry) -> Hash32:
+@dataclass(frozen=True)
+class TrainingTrace:
+    """One training: `steps` proven SGD steps of step circuit `step_model_id` from the params
+    committed by `params_in` on the rows committed by `rows_hash` (in order, `steps` equal
+    batches) to the params committed by `params_out`, which version `version_id` holds.
+
+    Its leaf has the layout of an inference's (`compute_trace_claim`): the rollup contract
+    rebuilds it from the chained step proofs, the one-step executor from the state."""
+
+    tx_hash: Hash32
+    step_model_id: ObjectId
+    params_in: Hash32
+    steps: int
+    rows_hash: Hash32
+    params_out: Hash32
+    version_id: ObjectId
+
+
+Trace = TraceEntry | TrainingTrace
+
+
+def compute_rows_hash(commitments: Sequence[Hash32]) -> Hash32:
+    """The rows of a training, in order: h = keccak256(abi.encode(ROWS_TAG, h, c)) from h = 0."""
+    h = ZERO_HASH
+    for commitment in commitments:
+        h = hash_tagged(ROWS_TAG, ("bytes32", "bytes32"), (h, commitment))
+    return h
+
+
+def compute_training_word(step_model_id: ObjectId, params_in: Hash32, steps: int) -> Hash32:
+    """A training leaf's model word: the step circuit, where the chain starts, its length."""
+    return hash_tagged(TRAINING_TAG, ("bytes32", "bytes32", "uint64"),
+                       (step_model_id, params_in, steps))
+
+
+def compute_trace_claim(entry: Trace) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """The five words a trace leaf hashes (FlavumStep.TraceClaim): (tx hash, model word,
+    input commitment, outputs hash, result id). A training's are (tx hash, training word,
+    rows hash, params out, version id)."""
+    if isinstance(entry, TrainingTrace):
+        return (entry.tx_hash,
+                compute_training_word(entry.step_model_id, entry.params_in, entry.steps),
+                entry.rows_hash, entry.params_out, entry.version_id)
+    return (entry.tx_hash, entry.model_id, entry.input_commitment,
+            compute_outputs_hash(entry.outputs), entry.result_id)
+
+
+def compute_trace_leaf(entry: Trace) -> Hash32:
     return hash_tagged(
-        TRACE_TAG,
-        ("bytes32", "bytes32", "bytes32", "bytes32", "bytes32"),
-        (entry.tx_hash, entry.model_id, entry.input_commitment,
-         compute_outputs_hash(entry.outputs), entry.result_id),
+        TRACE_TAG, ("bytes32", "bytes32", "bytes32", "bytes32", "bytes32"),
+        compute_trace_claim(entry),
     )
 
 
@@ -125,7 +173,7 @@ def compute_tx_leaf(c: TxCommitment) -> Hash32:
 
 
 def compute_tx_commitment(tx_hash: Hash32, post_state_root: Hash32,
-                          trace: TraceEntry | None, withdrawal: Withdrawal | None) -> TxCommitment:
+                          trace: Trace | None, withdrawal: Withdrawal | None) -> TxCommitment:
     """The commitment of a transaction that emitted `trace` and/or `withdrawal` (or neither)."""
     return TxCommitment(
         tx_hash, post_state_root,

@@ -12,10 +12,10 @@ strings (they exceed JSON's safe integers), enums by name.
 
 from typing import Any
 
-from flavum.core.batch import BatchHeader, TraceEntry, Withdrawal
+from flavum.core.batch import BatchHeader, Trace, TraceEntry, TrainingTrace, Withdrawal
 from flavum.core.errors import MalformedHex
 from flavum.core.state import Object
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution, Execution, TrainingExecution
 from flavum.core.types import (
     Access,
     Address,
@@ -94,7 +94,14 @@ def object_from_json(data: dict[str, Any]) -> Object:
     )
 
 
-def trace_to_json(t: TraceEntry) -> dict[str, Any]:
+def trace_to_json(t: Trace) -> dict[str, Any]:
+    if isinstance(t, TrainingTrace):
+        return {
+            "kind": "training", "tx_hash": to_hex(t.tx_hash),
+            "step_model_id": to_hex(t.step_model_id), "params_in": to_hex(t.params_in),
+            "steps": t.steps, "rows_hash": to_hex(t.rows_hash),
+            "params_out": to_hex(t.params_out), "version_id": to_hex(t.version_id),
+        }
     return {
         "tx_hash": to_hex(t.tx_hash), "model_id": to_hex(t.model_id),
         "data_id": to_hex(t.data_id), "input_commitment": to_hex(t.input_commitment),
@@ -102,7 +109,14 @@ def trace_to_json(t: TraceEntry) -> dict[str, Any]:
     }
 
 
-def trace_from_json(data: dict[str, Any]) -> TraceEntry:
+def trace_from_json(data: dict[str, Any]) -> Trace:
+    if data.get("kind") == "training":
+        return TrainingTrace(
+            tx_hash=_hash(data, "tx_hash"), step_model_id=ObjectId(_hash(data, "step_model_id")),
+            params_in=_hash(data, "params_in"), steps=int(data["steps"]),
+            rows_hash=_hash(data, "rows_hash"), params_out=_hash(data, "params_out"),
+            version_id=ObjectId(_hash(data, "version_id")),
+        )
     return TraceEntry(
         tx_hash=_hash(data, "tx_hash"), model_id=ObjectId(_hash(data, "model_id")),
         data_id=ObjectId(_hash(data, "data_id")), input_commitment=_hash(data, "input_commitment"),
@@ -148,12 +162,16 @@ def header_from_json(data: dict[str, Any]) -> BatchHeader:
     )
 
 
-def execution_to_json(execution: Execution) -> dict[str, Any]:
+def execution_to_json(execution: AnyExecution) -> dict[str, Any]:
+    if isinstance(execution, TrainingExecution):
+        return {"params_out": to_hex(execution.params_out)}
     return {"input_commitment": to_hex(execution.input_commitment),
             "outputs": list(execution.outputs)}
 
 
-def execution_from_json(data: dict[str, Any]) -> Execution:
+def execution_from_json(data: dict[str, Any]) -> AnyExecution:
+    if "params_out" in data:
+        return TrainingExecution(_hash(data, "params_out"))
     return Execution(_hash(data, "input_commitment"), tuple(int(x) for x in data["outputs"]))
 
 

@@ -117,7 +117,7 @@ def _decode_word(abi_type: str, word: bytes) -> Any:
 
 
 def encode_abi(types: Sequence[str], values: Sequence[Any]) -> bytes:
-    """abi.encode(values) for static word types, `bytes` and `int256[]`."""
+    """abi.encode(values) for static word types, `bytes`, `int256[]` and `bytes32[]`."""
     if len(types) != len(values):
         raise ValueError("as many values as types are needed")
     head: list[bytes] = []
@@ -127,8 +127,9 @@ def encode_abi(types: Sequence[str], values: Sequence[Any]) -> bytes:
         if abi_type == "bytes":
             padding = b"\x00" * (-len(value) % WORD)
             dynamic = encode_uint(len(value)) + bytes(value) + padding
-        elif abi_type == "int256[]":
-            dynamic = encode_uint(len(value)) + b"".join(_encode_word("int256", v) for v in value)
+        elif abi_type in ("int256[]", "bytes32[]"):
+            item = abi_type[:-2]
+            dynamic = encode_uint(len(value)) + b"".join(_encode_word(item, v) for v in value)
         else:
             head.append(_encode_word(abi_type, value))
             continue
@@ -146,7 +147,7 @@ def decode_abi(types: Sequence[str], data: bytes) -> list[Any]:
     values: list[Any] = []
     for i, abi_type in enumerate(types):
         word = data[WORD * i: WORD * (i + 1)]
-        if abi_type not in ("bytes", "int256[]"):
+        if abi_type not in ("bytes", "int256[]", "bytes32[]"):
             values.append(_decode_word(abi_type, word))
             continue
         offset = int.from_bytes(word, "big")
@@ -161,7 +162,8 @@ def decode_abi(types: Sequence[str], data: bytes) -> list[Any]:
         else:
             if start + WORD * length > len(data):
                 raise ValueError("array runs past the end")
-            values.append([_decode_word("int256", data[start + WORD * j: start + WORD * (j + 1)])
+            item = abi_type[:-2]
+            values.append([_decode_word(item, data[start + WORD * j: start + WORD * (j + 1)])
                            for j in range(length)])
     if encode_abi(types, values) != data:
         raise ValueError("not the canonical encoding")

@@ -74,6 +74,19 @@ class InferenceMismatch(InvalidTransaction):
     code = "inference_mismatch"
 
 
+class NotTrainable(InvalidTransaction):
+    """A Train names a MODEL that is no trainable version, or a DeployTrainable names a circuit
+    that is no plain MODEL."""
+
+    code = "not_trainable"
+
+
+class TrainingMismatch(InvalidTransaction):
+    """The training execution handed to the state transition does not fit the transaction."""
+
+    code = "training_mismatch"
+
+
 class DuplicateTransaction(InvalidTransaction):
     """The very same signed transaction was already accepted (a replay)."""
 

@@ -29,7 +29,10 @@ MODEL_BINDING_ABI: Final = (
 INPUTS_ONE: Final = 0  # public value 0: one commitment for the whole proof
 INPUTS_PER_ROW: Final = 1  # public values 0..N-1: one Poseidon commitment per row
 INPUTS_ROW_POINTS: Final = 2  # none public: row r's is keccak256 of the proof's r-th KZG point
-INPUTS_PUBLIC_ROWS: Final = 3  # the rows themselves: row r's is compute_public_row_commitment
+# A training-step circuit: [H(params), H(row_0) .., H(new params)], one proof per step, the
+# proofs of one Train chained into one trace leaf (docs/training.md).
+INPUTS_TRAINING_STEP: Final = 3
+INPUTS_PUBLIC_ROWS: Final = 4  # the rows themselves: row r's is compute_public_row_commitment
 MAX_ROW_WIDTH: Final = 2**24 - 1  # what the layout word holds above its mode byte
 PUBLIC_ROW_TAG: Final = compute_tag("data.public_row")
 
@@ -47,6 +50,7 @@ class ModelBinding:
     per_row_inputs: bool  # one input commitment per row, else one for the whole proof
     row_points: bool = False  # per row, as KZG points in the proof (polycommit), not public
     row_width: int = 0  # > 0: public rows (common data), this many input values per row
+    training_step: bool = False  # a training-step circuit (INPUTS_TRAINING_STEP)
 
     @property
     def has_own_verifier(self) -> bool:
@@ -55,16 +59,20 @@ class ModelBinding:
     @property
     def inputs(self) -> int:
         """The layout word the chain reads (INPUTS_*)."""
-        return compute_inputs_layout(self.per_row_inputs, self.row_points, self.row_width)
+        return compute_inputs_layout(self.per_row_inputs, self.row_points, self.row_width,
+                                     self.training_step)
 
 
-def compute_inputs_layout(per_row_inputs: bool, row_points: bool, row_width: int = 0) -> int:
+def compute_inputs_layout(per_row_inputs: bool, row_points: bool, row_width: int = 0,
+                          training_step: bool = False) -> int:
     """The layout word of a layout: INPUTS_* in its low byte, and for public rows the row
     width above it. Row points and public rows are per-row inputs by definition."""
     if row_width:
-        if not 0 < row_width <= MAX_ROW_WIDTH or row_points:
+        if not 0 < row_width <= MAX_ROW_WIDTH or row_points or training_step:
             raise ConfigError(f"public rows of {row_width} values are no layout")
         return INPUTS_PUBLIC_ROWS | row_width << 8
+    if training_step:
+        return INPUTS_TRAINING_STEP
     if row_points:
         return INPUTS_ROW_POINTS
     return INPUTS_PER_ROW if per_row_inputs else INPUTS_ONE

@@ -7,15 +7,36 @@ exactly as it was. `state_transition` applies a block and checks the claimed sta
 ML execution is not re-run here: an Infer transaction is applied together with its `Execution`
 (the input commitment and outputs that the circuit's witness generation produced). The ZK proof
 of the trace entry is what shows that those outputs are right; this module checks that the
-execution fits the transaction (the input commitment is the DATA object's).
+execution fits the transaction (the input commitment is the DATA object's). A Train is applied
+with its `TrainingExecution` (the params commitment its last step ended at): the chained step
+proofs show it, from the parent version's commitment on the DATA objects' rows.
+
+A trainable model is a chain of MODEL objects, its versions (docs/training.md). A version's
+`commitment` is its weight commitment, `model_id` the architecture's step-circuit MODEL,
+`vk_hash` its inference-circuit MODEL, `data_id` the parent version (zero for the first), and
+`metadata_hash` its lineage (`compute_lineage_hash`) or, for the first, the deployer's record.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from flavum.core.assets import compute_asset_id
-from flavum.core.batch import TraceEntry, Withdrawal, compute_outputs_hash
-from flavum.core.encoding import compute_tag, encode_address, encode_uint, keccak256
+from flavum.core.batch import (
+    Trace,
+    TraceEntry,
+    TrainingTrace,
+    Withdrawal,
+    compute_outputs_hash,
+    compute_rows_hash,
+    compute_trace_leaf,
+)
+from flavum.core.encoding import (
+    compute_tag,
+    encode_address,
+    encode_uint,
+    hash_tagged,
+    keccak256,
+)
 from flavum.core.errors import (
     BadSignature,
     DepositAlreadyApplied,
@@ -25,7 +46,9 @@ from flavum.core.errors import (
     NoAccess,
     NonceMismatch,
     NotOwner,
+    NotTrainable,
     StateRootMismatch,
+    TrainingMismatch,
     UnknownObject,
     WrongDomain,
     WrongObjectKind,
@@ -48,11 +71,13 @@ from flavum.core.state import (
 )
 from flavum.core.transactions import (
     DeployModel,
+    DeployTrainable,
     Deposit,
     GrantAccess,
     Infer,
     Recovered,
     SubmitData,
+    Train,
     Transaction,
     Transfer,
     TransferObject,
@@ -75,6 +100,7 @@ from flavum.core.types import (
 
 OBJECT_ID_TAG = compute_tag("object.id")
 DEPOSIT_OBJECT_ID_TAG = compute_tag("object.deposit_id")
+LINEAGE_TAG = compute_tag("object.lineage")
 
 
 @dataclass(frozen=True)
@@ -86,12 +112,22 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class TrainingExecution:
+    """The canonical execution of a Train: the params commitment its last step ended at."""
+
+    params_out: Hash32
+
+
+AnyExecution = Execution | TrainingExecution
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a transaction did, besides changing the state."""
 
     tx_hash: Hash32
     object_id: ObjectId | None = None  # the object it created, if any
-    trace: TraceEntry | None = None
+    trace: Trace | None = None
     withdrawal: Withdrawal | None = None
 
 
@@ -106,14 +142,14 @@ def compute_deposit_object_id(event_id: Hash32) -> ObjectId:
 
 
 def process_transaction(
-    state: State, tx: Transaction, execution: Execution | None = None
+    state: State, tx: Transaction, execution: AnyExecution | None = None
 ) -> Outcome:
     """Check and apply `tx`; on any error the state is unchanged and the error propagates."""
     return _process(state, tx, None, None, execution)
 
 
 def process_recovered(
-    state: State, recovered: Recovered, execution: Execution | None = None
+    state: State, recovered: Recovered, execution: AnyExecution | None = None
 ) -> Outcome:
     """`process_transaction` of `recovered.tx`, with the signer and hash recovered beforehand
     from its bytes (`recover_transaction`): the same checks in the same order, the same result."""
@@ -121,7 +157,7 @@ def process_recovered(
 
 
 def _process(state: State, tx: Transaction, signer: Address | None, tx_hash: Hash32 | None,
-             execution: Execution | None) -> Outcome:
+             execution: AnyExecution | None) -> Outcome:
     validate_transaction(tx)
     check_domain(state, tx)
     if not tx.is_system:
@@ -161,7 +197,7 @@ def check_nonce(state: State, tx: Transaction) -> None:
 
 
 def process_body(
-    state: State, tx: Transaction, tx_hash: Hash32, execution: Execution | None
+    state: State, tx: Transaction, tx_hash: Hash32, execution: AnyExecution | None
 ) -> Outcome:
     body = tx.body
     if isinstance(body, Deposit):
@@ -179,6 +215,10 @@ def process_body(
         return process_submit_data(state, tx, body, tx_hash)
     if isinstance(body, Infer):
         return process_infer(state, tx, body, tx_hash, execution)
+    if isinstance(body, DeployTrainable):
+        return process_deploy_trainable(state, tx, body, tx_hash)
+    if isinstance(body, Train):
+        return process_train(state, tx, body, tx_hash, execution)
     return process_withdraw(state, tx.sender, body, tx_hash)
 
 
@@ -223,14 +263,14 @@ def process_submit_data(
 
 
 def process_infer(
-    state: State, tx: Transaction, body: Infer, tx_hash: Hash32, execution: Execution | None
+    state: State, tx: Transaction, body: Infer, tx_hash: Hash32, execution: AnyExecution | None
 ) -> Outcome:
     sender = tx.sender
     model = get_usable_object(state, body.model_id, ObjectKind.MODEL, sender)
     data = get_usable_object(state, body.data_id, ObjectKind.DATA, sender)
     if model.fee > body.max_fee:
         raise FeeTooLow(f"the model's fee is {model.fee}, the transaction allows {body.max_fee}")
-    if execution is None:
+    if not isinstance(execution, Execution):
         raise InferenceMismatch("an inference needs its execution output")
     # The proof binds the output to this commitment; it must be the DATA object's.
     if execution.input_commitment != data.commitment:
@@ -250,6 +290,79 @@ def process_infer(
         result_id=result.object_id,
     )
     return add_object(state, tx_hash, result, trace)
+
+
+def is_trainable(obj: Object) -> bool:
+    """A version of a trainable model: a MODEL naming its step circuit."""
+    return obj.kind == ObjectKind.MODEL and obj.model_id != NO_OBJECT
+
+
+def get_circuit_model(state: State, object_id: ObjectId) -> Object:
+    """A plain MODEL object that a trainable model names as one of its circuits."""
+    obj = get_object(state, object_id)
+    if obj is None:
+        raise UnknownObject(f"no MODEL object 0x{object_id.hex()}")
+    if obj.kind != ObjectKind.MODEL or is_trainable(obj):
+        raise NotTrainable(f"object 0x{object_id.hex()} is no plain MODEL (a circuit)")
+    return obj
+
+
+def process_deploy_trainable(
+    state: State, tx: Transaction, body: DeployTrainable, tx_hash: Hash32
+) -> Outcome:
+    step = get_circuit_model(state, body.step_model_id)
+    inference = get_circuit_model(state, body.inference_model_id)
+    model = compute_new_object(tx, ObjectKind.MODEL, body.access, body.weight_commitment,
+                               body.metadata_hash)
+    return add_object(state, tx_hash, replace(
+        model, vk_hash=Hash32(inference.object_id), fee_asset=body.fee_asset, fee=body.fee,
+        model_id=step.object_id))
+
+
+def compute_lineage_hash(parent_id: ObjectId, rows_hash: Hash32, steps: int,
+                         trace_leaf: Hash32) -> Hash32:
+    """A trained version's metadata hash: its parent, the rows it was trained on, how many
+    steps, and the trace leaf the step proofs rebuild."""
+    return hash_tagged(LINEAGE_TAG, ("bytes32", "bytes32", "uint64", "bytes32"),
+                       (parent_id, rows_hash, steps, trace_leaf))
+
+
+def process_train(
+    state: State, tx: Transaction, body: Train, tx_hash: Hash32,
+    execution: AnyExecution | None,
+) -> Outcome:
+    sender = tx.sender
+    parent = get_usable_object(state, body.model_id, ObjectKind.MODEL, sender)
+    if not is_trainable(parent):
+        raise NotTrainable(f"MODEL 0x{parent.object_id.hex()} is not trainable")
+    if parent.fee > body.max_fee:
+        raise FeeTooLow(f"the model's fee is {parent.fee}, the transaction allows {body.max_fee}")
+    rows = [get_usable_object(state, data_id, ObjectKind.DATA, sender).commitment
+            for data_id in body.data_ids]
+    if not isinstance(execution, TrainingExecution):
+        raise TrainingMismatch("a training needs its execution output")
+    if parent.fee:
+        decrease_balance(state, sender, parent.fee_asset, parent.fee)
+        increase_balance(state, parent.owner, parent.fee_asset, parent.fee)
+    version_id = compute_object_id(sender, tx.nonce)
+    trace = TrainingTrace(
+        tx_hash=tx_hash,
+        step_model_id=parent.model_id,
+        params_in=parent.commitment,
+        steps=body.steps,
+        rows_hash=compute_rows_hash(rows),
+        params_out=execution.params_out,
+        version_id=version_id,
+    )
+    lineage = compute_lineage_hash(parent.object_id, trace.rows_hash, body.steps,
+                                   compute_trace_leaf(trace))
+    version = Object(
+        object_id=version_id, kind=ObjectKind.MODEL, owner=sender, access=Access.OWNED,
+        commitment=execution.params_out, metadata_hash=lineage, vk_hash=parent.vk_hash,
+        fee_asset=parent.fee_asset, fee=parent.fee, model_id=parent.model_id,
+        data_id=parent.object_id,
+    )
+    return add_object(state, tx_hash, version, trace)
 
 
 def process_withdraw(state: State, sender: Address, body: Withdraw, tx_hash: Hash32) -> Outcome:
@@ -310,7 +423,7 @@ def compute_new_object(
 
 
 def add_object(
-    state: State, tx_hash: Hash32, obj: Object, trace: TraceEntry | None = None
+    state: State, tx_hash: Hash32, obj: Object, trace: Trace | None = None
 ) -> Outcome:
     """Store the object a transaction created; its outcome names the object."""
     set_object(state, obj)
@@ -342,7 +455,7 @@ def get_usable_object(
 def apply_block(
     state: State,
     txs: Sequence[Transaction],
-    executions: Sequence[Execution | None],
+    executions: Sequence[AnyExecution | None],
 ) -> list[Outcome]:
     """Apply transactions in order (a refused one aborts: a block holds only valid ones)."""
     return [process_transaction(state, tx, ex) for tx, ex in zip(txs, executions, strict=True)]
@@ -351,7 +464,7 @@ def apply_block(
 def state_transition(
     state: State,
     txs: Sequence[Transaction],
-    executions: Sequence[Execution | None],
+    executions: Sequence[AnyExecution | None],
     claimed_root: Hash32,
 ) -> list[Outcome]:
     """Apply a block, then check that the resulting state root is the claimed one."""

@@ -52,6 +52,12 @@ class TxType(IntEnum):
     INFER = 6
     WITHDRAW = 7
     DEPOSIT = 8  # system transaction
+    DEPLOY_TRAINABLE = 9
+    TRAIN = 10
+
+
+MAX_TRAIN_ROWS = 256
+"""The most DATA objects one Train may name: its one-step fraud proof reads every one of them."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,39 @@ class Infer:
 
 
 @dataclass(frozen=True)
+class DeployTrainable:
+    """Create the first version of a trainable model: its weight commitment, the MODEL objects
+    of its architecture's step circuit and inference circuit (docs/training.md), a fee per
+    inference or training."""
+
+    TYPE: ClassVar[TxType] = TxType.DEPLOY_TRAINABLE
+    ABI: ClassVar[tuple[str, ...]] = (
+        "bytes32", "bytes32", "bytes32", "bytes32", "uint8", "bytes32", "uint256"
+    )
+    step_model_id: ObjectId
+    inference_model_id: ObjectId
+    weight_commitment: Hash32
+    metadata_hash: Hash32
+    access: Access
+    fee_asset: AssetId
+    fee: Amount
+
+
+@dataclass(frozen=True)
+class Train:
+    """Run `steps` proven SGD steps from version `model_id` on the rows `data_ids` (step i on
+    the i-th equal slice), paying at most `max_fee` to the version's owner; creates the new
+    version."""
+
+    TYPE: ClassVar[TxType] = TxType.TRAIN
+    ABI: ClassVar[tuple[str, ...]] = ("bytes32", "uint64", "uint256", "bytes32[]")
+    model_id: ObjectId
+    steps: int
+    max_fee: Amount
+    data_ids: tuple[ObjectId, ...]
+
+
+@dataclass(frozen=True)
 class Withdraw:
     """Burn a balance (`object_id` zero) or an object, payable on `ledger` to `recipient`."""
 
@@ -163,11 +202,13 @@ class Deposit:
 
 Body = (
     Transfer | TransferObject | GrantAccess | DeployModel | SubmitData | Infer | Withdraw | Deposit
+    | DeployTrainable | Train
 )
 BODY_CLASSES: dict[TxType, type[Any]] = {
     cls.TYPE: cls
     for cls in (
-        Transfer, TransferObject, GrantAccess, DeployModel, SubmitData, Infer, Withdraw, Deposit
+        Transfer, TransferObject, GrantAccess, DeployModel, SubmitData, Infer, Withdraw, Deposit,
+        DeployTrainable, Train,
     )
 }
 ENVELOPE_ABI = ("uint8", "uint256", "bytes32", "address", "uint64", "bytes", "bytes")
@@ -329,10 +370,25 @@ def validate_transaction(tx: Transaction) -> None:
             raise MalformedTransaction("a deposit has no sender, nonce or signature")
         return
     body = tx.body
-    if isinstance(body, DeployModel | SubmitData) and body.access not in tuple(Access):
+    if isinstance(body, DeployModel | SubmitData | DeployTrainable) and (
+            body.access not in tuple(Access)):
         raise MalformedTransaction(f"unknown access mode {body.access}")
+    if isinstance(body, Train):
+        validate_train(body)
     if isinstance(body, Withdraw) and (body.object_id == NO_OBJECT) == (body.amount == 0):
         raise MalformedTransaction("a withdrawal moves either an amount or an object, not both")
+
+
+def validate_train(body: Train) -> None:
+    """A Train names at least one step, at most MAX_TRAIN_ROWS rows, as many rows per step."""
+    if body.steps < 1:
+        raise MalformedTransaction("a training runs at least one step")
+    if not 1 <= len(body.data_ids) <= MAX_TRAIN_ROWS:
+        raise MalformedTransaction(f"a training names 1 to {MAX_TRAIN_ROWS} rows, "
+                                   f"not {len(body.data_ids)}")
+    if len(body.data_ids) % body.steps:
+        raise MalformedTransaction(f"{len(body.data_ids)} rows do not split into "
+                                   f"{body.steps} equal batches")
 
 
 def _from_abi(abi_type: str, name: str, value: Any) -> Any:
@@ -340,4 +396,6 @@ def _from_abi(abi_type: str, name: str, value: Any) -> Any:
         if value not in (Access.OWNED, Access.COMMON):
             raise MalformedTransaction(f"unknown access mode {value}")
         return Access(value)
+    if abi_type == "bytes32[]":
+        return tuple(value)
     return value

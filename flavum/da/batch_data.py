@@ -151,18 +151,23 @@ class BatchData(BatchRoots):
             raise MalformedBatchData(f"batch data is malformed: {exc!r}") from exc
 
 
-def _compact_proof(proof_json: bytes) -> dict[str, Any]:
+def _compact_proof(proof_json: bytes) -> Any:
     """ezkl's proof.json with its proof bytes once, as hex (ezkl writes them twice: a list of
-    decimal bytes and `hex_proof`), and without its unverified `pretty_public_inputs`."""
+    decimal bytes and `hex_proof`), and without its unverified `pretty_public_inputs`. A
+    training's proof is the list of its step proofs, each compacted."""
     proof = json.loads(proof_json)
+    if isinstance(proof, list):
+        return [_compact_proof(json.dumps(step).encode()) for step in proof]
     proof.pop("hex_proof", None)
     proof.pop("pretty_public_inputs", None)
     proof["proof"] = to_hex(bytes(proof["proof"]))
     return dict(proof)
 
 
-def _expand_proof(proof: dict[str, Any]) -> bytes:
+def _expand_proof(proof: Any) -> bytes:
     """proof.json as ezkl reads it, from `_compact_proof`'s form."""
+    if isinstance(proof, list):
+        return json.dumps([json.loads(_expand_proof(step)) for step in proof]).encode()
     full = dict(proof)
     raw = from_hex(full["proof"], what="proof")
     full["proof"] = list(raw)
@@ -183,7 +188,18 @@ def encode_model_record(record: Mapping[str, Any]) -> bytes:
 def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
     """The binding a model record (the node's JSON of a compiled model) gives its MODEL: the
     record's hash, then the record's own fields for the SRS, the verifiers and the layout.
-    Raises KeyError or ValueError for a record that lacks them."""
+    Raises KeyError or ValueError for a record that lacks them. A record of a trainable
+    architecture's circuit (flavum/node/training.py, `kind` "step" or "inference") has one row
+    per proof; a step's proofs are read with the training-step layout."""
+    if "kind" in record:
+        return ModelBinding(
+            record_hash=keccak256(encode_model_record(record)),
+            srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
+            verifier_code_hash=_hash32(record["verifier_code_hash"]),
+            vka_digest=_hash32(record["vka_digest"]),
+            reusable_code_hash=_hash32(record["reusable_code_hash"]),
+            rows=1, per_row_inputs=False, training_step=record["kind"] == "step",
+        )
     batch_size = int(record["batch_size"])
     visibility = record.get("visibility", {}).get("input")
     return ModelBinding(

@@ -26,7 +26,7 @@ from flavum.core.batch import (
 from flavum.core.codec import to_hex
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.step_witness import StepWitness
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution
 from flavum.core.types import Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import BondShort, ChainReset, LedgerError
 from flavum.l1.evm_abi import header_from_abi, header_tuple, leaf_before, withdrawal_tuple
@@ -196,12 +196,12 @@ class EvmLedger(EvmModels, EvmEscapeHatch, EvmRoles, Ledger):
             raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
         return decode_posted_txs(bytes(self._posting_params(number, status.tx_hash)["txs"]))
 
-    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+    def posted_executions(self, number: int) -> dict[Hash32, AnyExecution]:
         """Read back from the proofs in the calldata that posted batch `number`."""
         status = self.batch_status(number)
         if not status.accepted:
             raise LedgerError(f"batch {number} is not accepted", reason="batch not accepted")
-        executions: dict[Hash32, Execution] = {}
+        executions: dict[Hash32, AnyExecution] = {}
         for posted in self._posting_params(number, status.tx_hash)["inferences"]:
             model_id = ObjectId(bytes(posted["modelId"]))
             model = self.model(model_id)

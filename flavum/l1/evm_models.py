@@ -14,7 +14,12 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
-from flavum.core.model_binding import INPUTS_ONE, INPUTS_PUBLIC_ROWS, INPUTS_ROW_POINTS
+from flavum.core.model_binding import (
+    INPUTS_ONE,
+    INPUTS_PUBLIC_ROWS,
+    INPUTS_ROW_POINTS,
+    INPUTS_TRAINING_STEP,
+)
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
@@ -136,6 +141,8 @@ class EvmModels(EvmPart):
 
 def read_inputs_layout(rows: int, inputs: int) -> ModelLayout:
     """The ModelLayout of a registration's rows and layout word (mode byte, row width above)."""
+    if inputs == INPUTS_TRAINING_STEP:
+        return ModelLayout(rows, training_step=True)
     mode, width = inputs & 0xFF, inputs >> 8
     return ModelLayout(rows, mode != INPUTS_ONE, mode == INPUTS_ROW_POINTS,
                        width if mode == INPUTS_PUBLIC_ROWS else 0)

@@ -4,7 +4,7 @@ verdict read back (a result, a refusal of the transaction, or a refusal of the w
 from dataclasses import dataclass
 from typing import Any
 
-from flavum.core.batch import TraceEntry, compute_outputs_hash, compute_trace_leaf
+from flavum.core.batch import Trace, compute_trace_claim, compute_trace_leaf
 from flavum.core.merkle import SmtProof, SmtSibling
 from flavum.core.step_witness import StepWitness
 from flavum.core.types import ZERO_HASH, Hash32
@@ -35,17 +35,14 @@ def sibling_arg(sibling: SmtSibling | None) -> tuple[Any, ...]:
     return (0, ZERO_HASH, ZERO_HASH) if sibling is None else (sibling.kind, sibling.a, sibling.b)
 
 
-def trace_claim(trace: TraceEntry | None) -> tuple[Hash32, tuple[Hash32, ...]]:
+def trace_claim(trace: Trace | None) -> tuple[Hash32, tuple[bytes, ...]]:
     """The committed trace leaf and its fields (zero: the transaction committed none)."""
     if trace is None:
         return ZERO_HASH, NO_CLAIM
-    return compute_trace_leaf(trace), (
-        trace.tx_hash, trace.model_id, trace.input_commitment,
-        compute_outputs_hash(trace.outputs), trace.result_id,
-    )
+    return compute_trace_leaf(trace), compute_trace_claim(trace)
 
 
-def execute_args(witness: StepWitness, raw: bytes, trace: TraceEntry | None) -> tuple[Any, ...]:
+def execute_args(witness: StepWitness, raw: bytes, trace: Trace | None) -> tuple[Any, ...]:
     leaf, claim = trace_claim(trace)
     return (
         witness.pre_root, raw,

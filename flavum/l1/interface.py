@@ -25,7 +25,7 @@ from flavum.core.merkle import SmtProof
 from flavum.core.model_binding import ModelBinding, compute_public_row_commitment
 from flavum.core.state import Object
 from flavum.core.step_witness import StepWitness
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution, Execution, TrainingExecution
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 from flavum.l1.errors import LedgerUnsupported
 
@@ -88,11 +88,13 @@ class ModelLayout:
     per_row_inputs: bool = False
     row_points: bool = False
     row_width: int = 0  # > 0: public rows, this many input values per row (before the outputs)
+    training_step: bool = False  # one step of a training per proof (FlavumRollup.Inference)
 
 
 def compute_layout(binding: ModelBinding) -> ModelLayout:
     """The layout a model's binding pins (what its registration stores)."""
-    return ModelLayout(binding.rows, binding.per_row_inputs, binding.row_points, binding.row_width)
+    return ModelLayout(binding.rows, binding.per_row_inputs, binding.row_points, binding.row_width,
+                       binding.training_step)
 
 
 @dataclass(frozen=True)
@@ -341,11 +343,16 @@ class ModelRegistration:
 
 
 def proven_executions(inference: ProvenInference, layout: ModelLayout
-                      ) -> list[tuple[Hash32, Execution]]:
+                      ) -> list[tuple[Hash32, AnyExecution]]:
     """What a proof proves of each of its trace rows, read from its public values (and, for
     row points, its bytes; for public rows, the rows' values hashed) as the rollup contract
     reads them (see ProvenInference): (the Infer's tx hash, its execution), in row order,
-    padding rows left out. Outputs are the field elements read as signed integers."""
+    padding rows left out. Outputs are the field elements read as signed integers. A training
+    step proves its Train's execution so far: the params commitment it ends at (the last
+    step's is the Train's)."""
+    if layout.training_step:
+        (tx_hash, _), = inference.rows
+        return [(tx_hash, TrainingExecution(Hash32(inference.instances[-1].to_bytes(32, "big"))))]
     rows = len(inference.rows)
     values = inference.instances
     width = layout.row_width
@@ -490,7 +497,7 @@ class Ledger(ABC):
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch transactions",
                                 reason="no fraud proofs")
 
-    def posted_executions(self, number: int) -> dict[Hash32, Execution]:
+    def posted_executions(self, number: int) -> dict[Hash32, AnyExecution]:
         """The Infer executions the proofs posted with accepted batch `number` prove, by tx
         hash (`proven_executions` of each posted inference)."""
         raise LedgerUnsupported(f"ledger {self.name} does not hold batch proofs",

@@ -26,6 +26,8 @@ from flavum.ml.training import (
     binary_design,
     check_binary_labels,
     check_row_batch,
+    finish_model,
+    hidden_layer_inference,
     sigmoid_errors,
 )
 
@@ -56,6 +58,10 @@ class MlpStep(SgdStep):
     @property
     def row_width(self) -> int:
         return self.features + 1
+
+    @property
+    def outputs(self) -> int:
+        return 1
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(W1 [h, d + 1], w2 [h + 1]) of flat params."""
@@ -122,6 +128,11 @@ class MlpStep(SgdStep):
         ]
         return self.step_graph("mlp_sgd_step", inits, nodes, "gradient_sum")
 
+    def make_inference_graph(self) -> bytes:
+        """Every version's inference graph: params and one row [x_1 .. x_d, 1] in, the logit
+        out."""
+        return finish_model(hidden_layer_inference(self, self.hidden, 1, "mlp_logit"))
+
     def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
         """The float reference step (float64); `clip=False` is plain SGD."""
         first, second = self.split(theta)
@@ -139,12 +150,17 @@ class MlpStep(SgdStep):
         result: np.ndarray = np.r_[first.reshape(-1), second] - self.step_size * gradient
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (0 or 1) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, 1] of params `theta` for rows of features."""
         first, second = self.split(theta)
         x = np.asarray(features, dtype=np.float64)
         hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
-        predictions: np.ndarray = (hidden @ second[:-1] + second[-1] > 0).astype(np.int64)
+        result: np.ndarray = (hidden @ second[:-1] + second[-1]).reshape(-1, 1)
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        predictions: np.ndarray = (self.logits(theta, features)[:, 0] > 0).astype(np.int64)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:

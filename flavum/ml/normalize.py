@@ -26,6 +26,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper, version_converter
 
 from flavum.ml.errors import ModelRejected, UnsupportedOperator
+from flavum.ml.labels import Label, find_class_labels
 from flavum.ml.onnx_check import (
     DEFAULT_MAX_MODEL_BYTES,
     STANDARD_DOMAINS,
@@ -66,7 +67,8 @@ class NormalizedModel:
     ensemble's votes sum to one), "scores" for other class scores (LinearSVC's decision
     function), "values" for a regression. `postprocess` turns logits into probabilities:
     "softmax", "sigmoid", "sigmoid_l1", or "none" (no probabilities follow). Shapes exclude the
-    leading batch dimension.
+    leading batch dimension. `class_labels` names a classifier's classes where the export
+    does and they are not 0..K-1 (string labels): the class index reads as its label.
     """
 
     model_bytes: bytes
@@ -76,6 +78,7 @@ class NormalizedModel:
     output_shape: tuple[int, ...]
     postprocess: str
     max_abs_diff: float = field(default=0.0)
+    class_labels: tuple[Label, ...] | None = None
 
 
 class _Graph:
@@ -246,6 +249,7 @@ def normalize(
     # re-run the checks on the rewritten graph
     load_model(chosen_bytes, max_bytes=max(max_bytes, len(chosen_bytes)), limits=limits)
     output_shape = tuple(d.dim_value for d in chosen.graph.output[0].type.tensor_type.shape.dim[1:])
+    labels = None if proven == "values" else find_class_labels(model, math.prod(output_shape))
     return NormalizedModel(
         model_bytes=chosen_bytes,
         rewrites=rewrites,
@@ -254,6 +258,7 @@ def normalize(
         output_shape=output_shape,
         postprocess=postprocess,
         max_abs_diff=diff,
+        class_labels=labels,
     )
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import onnx
 from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
@@ -28,6 +29,8 @@ from flavum.ml.training import (
     PARAMS_INPUT,
     SgdStep,
     check_row_batch,
+    finish_model,
+    linear_inference,
 )
 
 SOFTMAX_LOGIT_BOUND = 4.0
@@ -64,42 +67,35 @@ class SoftmaxStep(SgdStep):
     def row_width(self) -> int:
         return self.features + self.classes
 
+    @property
+    def outputs(self) -> int:
+        return self.classes
+
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
-        d, k, n = self.features, self.classes, self.row_width
-        # [x, e_y] -> [x, 0] (d + 1 columns), then a one in the last column: the design row.
-        feature_selector = np.zeros((n, d + 1), np.float32)
-        feature_selector[:d, :d] = np.eye(d)
-        bias_column = np.zeros((1, d + 1), np.float32)
-        bias_column[0, d] = 1.0
-        label_selector = np.zeros((n, k), np.float32)
-        label_selector[d:, :] = np.eye(k)
+        d, k = self.features, self.classes
+        design_inits, design = one_hot_design(d, k)
         inits = [
-            numpy_helper.from_array(feature_selector, "feature_selector"),
-            numpy_helper.from_array(bias_column, "bias_column"),
-            numpy_helper.from_array(label_selector, "label_selector"),
+            *design_inits,
             numpy_helper.from_array(np.array([k, d + 1], np.int64), "weights_shape"),
             numpy_helper.from_array(np.array([1, self.params_size], np.int64), "params_shape"),
             numpy_helper.from_array(np.array([1], np.int64), "class_axis"),
         ]
         nodes = [
-            helper.make_node("MatMul", ["rows", "feature_selector"], ["features"]),
-            helper.make_node("Add", ["features", "bias_column"], ["design"]),
-            helper.make_node("MatMul", ["rows", "label_selector"], ["labels"]),
+            *design,
             helper.make_node("Reshape", [PARAMS_INPUT, "weights_shape"], ["weights"]),
             helper.make_node("Transpose", ["weights"], ["weights_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["design", "weights_t"], ["logits"]),
-            helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
-            # softmax spelled out: ezkl's own Softmax failed its constraints at scale 2^-10
-            helper.make_node("Exp", ["clipped_logits"], ["exps"]),
-            helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),
-            helper.make_node("Div", ["exps", "exp_sums"], ["probabilities"]),
-            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
-            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+            *softmax_errors(),
             helper.make_node("MatMul", ["errors_t", "design"], ["gradient_sum"]),
             helper.make_node("Reshape", ["gradient_sum", "params_shape"], ["gradient_flat"]),
         ]
         return self.step_graph("softmax_sgd_step", inits, nodes, "gradient_flat")
+
+    def make_inference_graph(self) -> bytes:
+        """Every version's inference graph: params and one row [x_1 .. x_d, 1] in, the k
+        logits out."""
+        return finish_model(linear_inference(self, self.classes, "softmax_logits"))
 
     def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
         """The float reference step (float64); `clip=False` is plain softmax regression SGD."""
@@ -113,22 +109,68 @@ class SoftmaxStep(SgdStep):
         result: np.ndarray = (weights - self.step_size * errors.T @ design).reshape(-1)
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, k] of params `theta` for rows of features."""
         weights = self.check_params(theta).reshape(self.classes, self.features + 1)
         x = np.asarray(features, dtype=np.float64)
-        predictions: np.ndarray = np.argmax(x @ weights[:, :-1].T + weights[:, -1], axis=1)
+        result: np.ndarray = x @ weights[:, :-1].T + weights[:, -1]
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
         """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
         otherwise."""
-        array = check_row_batch(rows, self.batch, self.row_width, f"{self.features} features "
-                                f"and a one-hot label of {self.classes}")
-        labels = array[:, self.features:]
-        if not (np.all(np.isin(labels, (0.0, 1.0))) and np.all(labels.sum(axis=1) == 1.0)):
-            raise InvalidInput("labels (the last values of each row) must be one-hot")
-        return array
+        return check_one_hot_rows(rows, self.batch, self.features, self.classes)
+
+
+def one_hot_design(features: int, classes: int) -> tuple[list[onnx.TensorProto],
+                                                         list[onnx.NodeProto]]:
+    """Constants and nodes that turn the one-hot families' `rows` [x, e_y] into `design` rows
+    [x, 1] and the `labels` [e_y] (matrix products with constant 0/1 selectors)."""
+    d, k = features, classes
+    # [x, e_y] -> [x, 0] (d + 1 columns), then a one in the last column: the design row.
+    feature_selector = np.zeros((d + k, d + 1), np.float32)
+    feature_selector[:d, :d] = np.eye(d)
+    bias_column = np.zeros((1, d + 1), np.float32)
+    bias_column[0, d] = 1.0
+    label_selector = np.zeros((d + k, k), np.float32)
+    label_selector[d:, :] = np.eye(k)
+    inits = [numpy_helper.from_array(feature_selector, "feature_selector"),
+             numpy_helper.from_array(bias_column, "bias_column"),
+             numpy_helper.from_array(label_selector, "label_selector")]
+    nodes = [helper.make_node("MatMul", ["rows", "feature_selector"], ["features"]),
+             helper.make_node("Add", ["features", "bias_column"], ["design"]),
+             helper.make_node("MatMul", ["rows", "label_selector"], ["labels"])]
+    return inits, nodes
+
+
+def softmax_errors() -> list[onnx.NodeProto]:
+    """Nodes from `logits` to the one-hot families' `errors` softmax(clip(logits)) - labels and
+    their transpose `errors_t` (needs the constant `class_axis` = [1])."""
+    return [
+        helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
+        # softmax spelled out: ezkl's own Softmax failed its constraints at scale 2^-10
+        helper.make_node("Exp", ["clipped_logits"], ["exps"]),
+        helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),
+        helper.make_node("Div", ["exps", "exp_sums"], ["probabilities"]),
+        helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+        helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+    ]
+
+
+def check_one_hot_rows(rows: np.ndarray, batch: int, features: int, classes: int) -> np.ndarray:
+    """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
+    otherwise."""
+    array = check_row_batch(rows, batch, features + classes,
+                            f"{features} features and a one-hot label of {classes}")
+    labels = array[:, features:]
+    if not (np.all(np.isin(labels, (0.0, 1.0))) and np.all(labels.sum(axis=1) == 1.0)):
+        raise InvalidInput("labels (the last values of each row) must be one-hot")
+    return array
 
 
 def make_one_hot_rows(features: np.ndarray, labels: np.ndarray, classes: int) -> np.ndarray:

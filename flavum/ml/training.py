@@ -13,8 +13,10 @@ one scale, and a row's commitment is then the hash of exactly that row):
   theta' = theta - (lr / B) g.
 
 The learning rate and the batch size are fixed per graph (constants of the circuit). Other
-families (flavum/ml/softmax_step.py, flavum/ml/mlp_step.py) follow the `TrainingStep` protocol:
-params one input, each row one input, new params the one output.
+families (flavum/ml/softmax_step.py, flavum/ml/mlp_step.py, flavum/ml/softmax_mlp_step.py)
+follow the `TrainingStep` protocol: params one input, each row one input, new params the one
+output. Every family also has the inference graph of its versions (`TrainedModel`): params and
+one row [x_1 .. x_d, 1] in, the logits out.
 """
 
 from __future__ import annotations
@@ -69,6 +71,33 @@ class TrainingStep(Protocol):
     def check_rows(self, rows: np.ndarray) -> np.ndarray: ...
 
 
+class TrainedModel(Protocol):
+    """What the inference circuit of a family's versions (flavum/zk/versions.py) needs: the
+    params' size and check, the features of a row, the number of logits, and the graph (params
+    and one row [x_1 .. x_d, 1] as inputs, the logits [1, outputs] as output); and the float
+    logits and predictions the graph's logits are compared with."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def features(self) -> int: ...
+
+    @property
+    def params_size(self) -> int: ...
+
+    @property
+    def outputs(self) -> int: ...
+
+    def make_inference_graph(self) -> bytes: ...
+
+    def check_params(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray: ...
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray: ...
+
+
 def finish_model(graph: onnx.GraphProto) -> bytes:
     """A checked ONNX model (opset 17, IR 8) of `graph`, serialized."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
@@ -76,6 +105,55 @@ def finish_model(graph: onnx.GraphProto) -> bytes:
     onnx.checker.check_model(model)
     graph_bytes: bytes = model.SerializeToString()
     return graph_bytes
+
+
+def inference_inputs(features: int, params_size: int) -> list[onnx.ValueInfoProto]:
+    """The inputs of every version's inference graph: params `theta` and an augmented row `x`
+    = [x_1 .. x_d, 1] (the 1 multiplies the biases)."""
+    return [helper.make_tensor_value_info(PARAMS_INPUT, TensorProto.FLOAT, [1, params_size]),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, features + 1])]
+
+
+def linear_inference(step: SgdStep, outputs: int, name: str) -> onnx.GraphProto:
+    """The inference graph of a linear family whose params are W [outputs, d + 1] flattened:
+    logits = x W^T."""
+    shape = numpy_helper.from_array(np.array([outputs, step.features + 1], np.int64),
+                                    "weights_shape")
+    return helper.make_graph(
+        [helper.make_node("Reshape", [PARAMS_INPUT, "weights_shape"], ["weights"]),
+         helper.make_node("Transpose", ["weights"], ["weights_t"], perm=[1, 0]),
+         helper.make_node("MatMul", ["x", "weights_t"], ["logits"])],
+        name, inference_inputs(step.features, step.params_size),
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, outputs])], [shape])
+
+
+def hidden_layer_inference(step: SgdStep, hidden: int, outputs: int,
+                           name: str) -> onnx.GraphProto:
+    """The inference graph of a one-hidden-layer family whose params are [W1 [h, d + 1], W2
+    [outputs, h + 1]] flattened: logits = [relu(x W1^T) 1] W2^T."""
+    first_size = hidden * (step.features + 1)
+    inits = [
+        numpy_helper.from_array(np.array([first_size, step.params_size - first_size], np.int64),
+                                "split_sizes"),
+        numpy_helper.from_array(np.array([hidden, step.features + 1], np.int64), "first_shape"),
+        numpy_helper.from_array(np.array([outputs, hidden + 1], np.int64), "second_shape"),
+        numpy_helper.from_array(np.ones((1, 1), np.float32), "one"),
+    ]
+    nodes = [
+        helper.make_node("Split", [PARAMS_INPUT, "split_sizes"], ["first_flat", "second_flat"],
+                         axis=1),
+        helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
+        helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
+        helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
+        helper.make_node("MatMul", ["x", "first_t"], ["pre_activations"]),
+        helper.make_node("Relu", ["pre_activations"], ["hidden"]),
+        helper.make_node("Concat", ["hidden", "one"], ["hidden_design"], axis=1),
+        helper.make_node("Transpose", ["second"], ["second_t"], perm=[1, 0]),
+        helper.make_node("MatMul", ["hidden_design", "second_t"], ["logits"]),
+    ]
+    return helper.make_graph(
+        nodes, name, inference_inputs(step.features, step.params_size),
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, outputs])], inits)
 
 
 def check_step_shape(features: int, batch: int, learning_rate: float) -> None:
@@ -228,6 +306,10 @@ class LogisticStep(SgdStep):
     def row_width(self) -> int:
         return self.width
 
+    @property
+    def outputs(self) -> int:
+        return 1
+
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
         inits, design = binary_design(self.features)
@@ -270,11 +352,16 @@ class LogisticStep(SgdStep):
         result: np.ndarray = theta - self.step_size * gradient_sum
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (0 or 1) of params `theta` for rows of features."""
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits [n, 1] of params `theta` for rows of features."""
         theta = self.check_params(theta).astype(np.float64)
         x = np.asarray(features, dtype=np.float64)
-        predictions: np.ndarray = (x @ theta[:-1] + theta[-1] > 0).astype(np.int64)
+        result: np.ndarray = (x @ theta[:-1] + theta[-1]).reshape(-1, 1)
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (0 or 1) of params `theta` for rows of features."""
+        predictions: np.ndarray = (self.logits(theta, features)[:, 0] > 0).astype(np.int64)
         return predictions
 
     def check_rows(self, rows: np.ndarray) -> np.ndarray:
@@ -300,11 +387,31 @@ def load_standardized(dataset: str, features: int) -> tuple[np.ndarray, ...]:
     from flavum.ml.examples import load_split  # scikit-learn: only for example data
 
     split = load_split(dataset)
-    mean = split.x_train.mean(axis=0)
-    deviation = np.where(split.x_train.std(axis=0) > 0, split.x_train.std(axis=0), 1.0)
-    x_train = ((split.x_train - mean) / deviation)[:, :features]
-    x_test = ((split.x_test - mean) / deviation)[:, :features]
+    x_train, x_test = standardize(split.x_train, split.x_test)
+    return x_train[:, :features], split.y_train, x_test[:, :features], split.y_test
+
+
+def load_pooled_digits() -> tuple[np.ndarray, ...]:
+    """The examples' fixed split of digits with every 2x2 block of pixels averaged (8x8 images
+    to 4x4: 16 features), standardized as `load_standardized` does."""
+    from flavum.ml.examples import load_split  # scikit-learn: only for example data
+
+    split = load_split("digits")
+
+    def pool(x: np.ndarray) -> np.ndarray:
+        blocks: np.ndarray = x.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
+        return blocks
+
+    x_train, x_test = standardize(pool(split.x_train), pool(split.x_test))
     return x_train, split.y_train, x_test, split.y_test
+
+
+def standardize(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both parts scaled with the training part's mean and deviation (a constant column is
+    only centred)."""
+    mean = x_train.mean(axis=0)
+    deviation = np.where(x_train.std(axis=0) > 0, x_train.std(axis=0), 1.0)
+    return (x_train - mean) / deviation, (x_test - mean) / deviation
 
 
 def make_batches(rows: np.ndarray, batch: int, steps: int, seed: int = 0) -> list[np.ndarray]:

@@ -3,11 +3,16 @@ rewritten into standard operators the prover takes (the GEMM formulation of tree
 
 All trees of the ensemble become one block of matrices, I internal nodes, L leaves, F features:
 - A [F, I] picks each node's feature, b [I] its threshold (signed so that one `Greater` decides
-  every node whatever its mode): g = Greater(x @ A, b), one 0/1 per node;
+  every node whatever its mode): g = Greater(x @ A, b), one 0/1 per node; an equality node
+  (BRANCH_EQ / BRANCH_NEQ: LightGBM's categorical splits) takes two columns, x > v and
+  -x > -v: x == v iff neither holds, exactly so in fixed point;
 - C [I, L] holds, per leaf, +1 for an ancestor whose g must be 1 on the way to the leaf, -1 for
-  one whose g must be 0; the leaf is reached iff g @ C reaches its count of +1 entries, so
+  one whose g must be 0 (for "not equal", +1 on both columns of the pair, of which at most one
+  holds, counted once); the leaf is reached iff g @ C reaches its count D of required 1s, so
   leaf = Cast(Greater(g @ C, D - 0.5)), exactly one leaf per tree; this product runs tree by
-  tree (`_per_tree`: C [T, I_t, L_t]), as one block it would cost T times the rows;
+  tree (`_per_tree`: C [T, I_t, L_t]), as one block it would cost T times the rows. A node with
+  several parents (a category set written as a chain of BRANCH_EQ sharing one child) gives
+  one leaf column per path through it;
 - V [L, K] holds the leaf weights per class/target: scores = leaf @ V + base_values, then the
   post_transform as the operator defines it (onnxruntime's reading of the binary cases).
 
@@ -38,6 +43,8 @@ _MODES = {
     "BRANCH_LT": (-1.0, False),
     "BRANCH_GTE": (-1.0, True),
 }
+# (In)equality: two comparison columns, x > v and -x > -v (LightGBM's categorical splits).
+_EQUALITIES = ("BRANCH_EQ", "BRANCH_NEQ")
 
 
 class EnsembleTooLarge(ModelTooLarge):
@@ -77,7 +84,8 @@ def _attrs(node: onnx.NodeProto) -> dict[str, object]:
 
 
 def _build_ensemble(
-    node: onnx.NodeProto, attrs: dict[str, object], prefix: str, columns: int, features: int
+    node: onnx.NodeProto, attrs: dict[str, object], prefix: str, columns: int, features: int,
+    max_rows: int,
 ) -> _Ensemble:
     def ints(name: str) -> list[int]:
         return [int(v) for v in attrs.get(name, [])]  # type: ignore[attr-defined]
@@ -90,74 +98,119 @@ def _build_ensemble(
     modes = [str(m) for m in attrs["nodes_modes"]]  # type: ignore[attr-defined]
     values = [float(v) for v in attrs["nodes_values"]]  # type: ignore[attr-defined]
     index = {(t, n): i for i, (t, n) in enumerate(zip(tree_ids, node_ids, strict=True))}
-    internal: dict[tuple[int, int], int] = {}
-    leaves: dict[tuple[int, int], int] = {}
+    # Each internal node's comparison columns: one, or two for an (in)equality.
+    internal: dict[tuple[int, int], list[int]] = {}
+    column_trees: list[int] = []
+    signs: list[float] = []
+    thresholds: list[float] = []
+    column_features: list[int] = []
     for i, key in enumerate(zip(tree_ids, node_ids, strict=True)):
         if modes[i] == "LEAF":
-            leaves[key] = len(leaves)
-        elif modes[i] in _MODES:
-            internal[key] = len(internal)
-        else:
+            continue
+        if modes[i] not in _MODES and modes[i] not in _EQUALITIES:
             raise ModelRejected(
-                f"{node.op_type} '{node.name}': node mode {modes[i]} is not supported "
-                f"(supported: {', '.join(sorted(_MODES))}, LEAF)"
+                f"{node.op_type} '{node.name}': node {key[1]} of tree {key[0]} has mode "
+                f"{modes[i]}, which is not supported (supported: "
+                f"{', '.join(sorted([*_MODES, *_EQUALITIES]))}, LEAF)"
             )
-    select = np.zeros((features, len(internal)), np.float32)
-    thresholds = np.zeros(len(internal), np.float32)
-    flipped = np.zeros(len(internal), bool)
-    for key, column in internal.items():
-        i = index[key]
-        sign, flipped[column] = _MODES[modes[i]]
         if not 0 <= feature_ids[i] < features:
             raise ModelRejected(
                 f"{node.op_type} '{node.name}': feature {feature_ids[i]} is out of range"
             )
-        select[feature_ids[i], column] = sign
-        thresholds[column] = sign * values[i]
-    # Walk each tree from its root (the node no other node points to), recording per leaf the
-    # direction taken at each ancestor.
-    paths = np.zeros((len(internal), len(leaves)), np.float32)
-    children = {(t, c) for t, a, b, n in zip(tree_ids, true_ids, false_ids, node_ids, strict=True)
-                for c in (a, b) if (t, n) in internal}
-    roots = [key for key in index if key not in children]
-    if sorted(t for t, _ in roots) != sorted(set(tree_ids)):
-        raise ModelRejected(f"{node.op_type} '{node.name}': every tree needs exactly one root")
-    stack: list[tuple[tuple[int, int], list[tuple[int, float]]]] = [(r, []) for r in roots]
-    seen = 0
-    while stack:
-        key, path = stack.pop()
-        seen += 1
-        if seen > len(index):
-            raise ModelRejected(f"{node.op_type} '{node.name}': the trees hold a cycle")
-        if key in leaves:
-            for column, direction in path:
-                paths[column, leaves[key]] = direction
-            continue
-        if key not in internal:
-            raise ModelRejected(f"{node.op_type} '{node.name}': node {key} does not exist")
-        i, column = index[key], internal[key]
-        true_value, false_value = (-1.0, 1.0) if flipped[column] else (1.0, -1.0)
-        stack.append(((key[0], true_ids[i]), [*path, (column, true_value)]))
-        stack.append(((key[0], false_ids[i]), [*path, (column, false_value)]))
-    if seen != len(index):
-        raise ModelRejected(f"{node.op_type} '{node.name}': a node is shared or unreachable")
-    counts = (paths > 0).sum(axis=0).astype(np.float32)
-    leaf_values = np.zeros((len(leaves), columns), np.float32)
+        # x == v iff neither x > v nor -x > -v: two comparisons, exact in fixed point.
+        for sign in ([_MODES[modes[i]][0]] if modes[i] in _MODES else [1.0, -1.0]):
+            internal.setdefault(key, []).append(len(signs))
+            column_trees.append(key[0])
+            signs.append(sign)
+            thresholds.append(sign * values[i])
+            column_features.append(feature_ids[i])
+    select = np.zeros((features, len(signs)), np.float32)
+    select[column_features, np.arange(len(signs))] = signs
+    roots, paths = _walk(node, index, internal, modes, true_ids, false_ids, max_rows)
+    leaf_keys = [leaf for leaf, _, _ in paths]
+    path_matrix = np.zeros((len(signs), len(paths)), np.float32)
+    for column, (_, conditions, _) in enumerate(paths):
+        for row, direction in conditions:
+            path_matrix[row, column] = direction
+    counts = np.array([count for _, _, count in paths], np.float32)
+    leaf_values = np.zeros((len(paths), columns), np.float32)
     weight_ids = ints(f"{prefix}_ids")
     weights = [float(w) for w in attrs.get(f"{prefix}_weights", [])]  # type: ignore[attr-defined]
     targets = zip(ints(f"{prefix}_treeids"), ints(f"{prefix}_nodeids"), weight_ids, weights,
                   strict=True)
+    reached: dict[tuple[int, int], list[int]] = {}
+    for path_column, leaf_key in enumerate(leaf_keys):
+        reached.setdefault(leaf_key, []).append(path_column)
     for tree, leaf, column, weight in targets:
-        if (tree, leaf) not in leaves or not 0 <= column < columns:
+        if (tree, leaf) not in reached or not 0 <= column < columns:
             raise ModelRejected(f"{node.op_type} '{node.name}': weight for unknown leaf or class")
-        leaf_values[leaves[(tree, leaf)], column] += weight
+        leaf_values[reached[(tree, leaf)], column] += weight
     tree_of = {tree: k for k, tree in enumerate(sorted({t for t, _ in roots}))}
     return _per_tree(
-        _Ensemble(select, thresholds, paths, counts, leaf_values, len(roots)),
+        _Ensemble(select, np.array(thresholds, np.float32), path_matrix, counts, leaf_values,
+                  len(roots)),
         # dtype: an ensemble of single-leaf trees (LightGBM on few rows) has no internal node.
-        np.array([tree_of[t] for t, _ in internal], int),
-        np.array([tree_of[t] for t, _ in leaves], int),
+        np.array([tree_of[t] for t in column_trees], int),
+        np.array([tree_of[t] for t, _ in leaf_keys], int),
     )
+
+
+_Path = tuple[tuple[int, int], list[tuple[int, float]], int]
+"""A way from a root to a leaf: the leaf, each comparison column's required value (+1: must
+hold, -1: must not), and how many +1 the leaf's column of C sums to when every one holds."""
+
+
+def _walk(
+    node: onnx.NodeProto, index: dict[tuple[int, int], int],
+    internal: dict[tuple[int, int], list[int]], modes: list[str], true_ids: list[int],
+    false_ids: list[int], max_rows: int,
+) -> tuple[list[tuple[int, int]], list[_Path]]:
+    """The trees' roots and every root-to-leaf path. A node may have several parents
+    (onnxmltools writes a LightGBM category set as a chain of BRANCH_EQ nodes sharing one
+    child): each path through it is its own leaf column, with the leaf's weights."""
+    children = {(t, c) for (t, n), i in index.items() if (t, n) in internal
+                for c in (true_ids[i], false_ids[i])}
+    roots = [key for key in index if key not in children]
+    if sorted(t for t, _ in roots) != sorted({t for t, _ in index}):
+        raise ModelRejected(f"{node.op_type} '{node.name}': every tree needs exactly one root")
+    stack: list[tuple[tuple[int, int], list[tuple[int, float]], int, frozenset[tuple[int, int]]]]
+    stack = [(r, [], 0, frozenset()) for r in roots]
+    paths: list[_Path] = []
+    visited: set[tuple[int, int]] = set()
+    while stack:
+        key, path, count, above = stack.pop()
+        if key in above:
+            raise ModelRejected(f"{node.op_type} '{node.name}': the trees hold a cycle")
+        if key not in index:
+            raise ModelRejected(f"{node.op_type} '{node.name}': node {key} does not exist")
+        visited.add(key)
+        if key not in internal:
+            paths.append((key, path, count))
+            # Every path costs circuit rows: stop enumerating long before the estimate would.
+            if len(paths) > max_rows // 24:
+                raise EnsembleTooLarge(
+                    f"{node.op_type} '{node.name}': its trees have over {max_rows // 24:,} "
+                    "root-to-leaf paths (category sets share subtrees): too large a circuit; "
+                    "train fewer or shallower trees, or fewer categories"
+                )
+            continue
+        i, above = index[key], above | {key}
+        mode, columns = modes[i], internal[key]
+        if mode in _MODES:
+            holds, no = (-1.0, 1.0) if _MODES[mode][1] else (1.0, -1.0)
+            true_way = (path + [(columns[0], holds)], count + (holds > 0))
+            false_way = (path + [(columns[0], no)], count + (no > 0))
+        else:
+            # equal: neither comparison holds; not equal: one of them (never both), so the
+            # pair adds its sum and counts once.
+            equal = (path + [(c, -1.0) for c in columns], count)
+            unequal = (path + [(c, 1.0) for c in columns], count + 1)
+            true_way, false_way = (equal, unequal) if mode == "BRANCH_EQ" else (unequal, equal)
+        stack.append(((key[0], true_ids[i]), *true_way, above))
+        stack.append(((key[0], false_ids[i]), *false_way, above))
+    if visited != set(index):
+        raise ModelRejected(f"{node.op_type} '{node.name}': a node is unreachable from its root")
+    return roots, paths
 
 
 def _per_tree(flat: _Ensemble, node_trees: np.ndarray, leaf_trees: np.ndarray) -> _Ensemble:
@@ -255,7 +308,7 @@ def rewrite_tree_classifier(
     labels = attrs.get("classlabels_int64s") or attrs.get("classlabels_strings") or []
     classes = len(labels)  # type: ignore[arg-type]
     features = _features(graph, node)
-    ensemble = _build_ensemble(node, attrs, "class", classes, features)
+    ensemble = _build_ensemble(node, attrs, "class", classes, features, graph.max_rows)
     _check_size(graph, node, ensemble)
     post = str(attrs.get("post_transform", "NONE"))
     base = np.asarray(attrs.get("base_values") or [0.0] * classes, np.float32)
@@ -302,7 +355,7 @@ def rewrite_tree_regressor(
     attrs = _attrs(node)
     targets = int(attrs.get("n_targets", 1))  # type: ignore[call-overload]
     features = _features(graph, node)
-    ensemble = _build_ensemble(node, attrs, "target", targets, features)
+    ensemble = _build_ensemble(node, attrs, "target", targets, features, graph.max_rows)
     _check_size(graph, node, ensemble)
     aggregate = str(attrs.get("aggregate_function", "SUM"))
     values = ensemble.values

@@ -21,13 +21,14 @@ posts nothing and says so ("replaced"); it posts again once its key is the seque
 proposed key activating itself when its delay is over.
 """
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flavum.core.batch import compute_withdrawal_leaf
+from flavum.core.batch import Trace, TrainingTrace, compute_withdrawal_leaf
 from flavum.core.codec import to_hex
 from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
@@ -58,6 +59,7 @@ from flavum.node.models import ModelService
 from flavum.node.publisher import load_model_proof
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import BatchRecord, Store, TraceRecord
+from flavum.node.training import TrainingService
 from flavum.node.watcher import LedgerWatcher
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class LedgerLink:
     models: ModelService
     workdir: Path
     confirmations: int = 0
+    training: TrainingService | None = None  # the node's step circuits, if it trains
     last_error: str | None = field(default=None, init=False)
     # The first fraud proof that reverted one of this node's own batches: posting stops.
     reverted: BatchRevert | None = field(default=None, init=False)
@@ -364,11 +367,18 @@ class LedgerLink:
         if not self.ledger.capabilities.registers_models:
             return []
         registrations = []
-        for model_id in dict.fromkeys(r.entry.model_id for r in records):
+        for model_id in dict.fromkeys(_proven_model(r.entry) for r in records):
             registered = self.ledger.model(model_id)
             if registered is not None and registered.standing:
                 continue
             model, proof = load_model_proof(self.store, number, model_id)
+            if self.training is not None and self.training.is_step(model.vk_hash):
+                step = self.training.circuit(model.vk_hash)
+                binding = self.training.record(model.vk_hash).binding  # the training-step layout
+                registrations.append(ModelRegistration(model, binding, proof, CircuitFiles(
+                    step.vk_path, step.settings_path, step.srs_path, step.directory,
+                    compute_layout(binding))))
+                continue
             artifacts = self.models.artifacts(model.vk_hash)
             binding = self.models.record(model.vk_hash).binding
             circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
@@ -385,6 +395,9 @@ class LedgerLink:
         seen: set[bytes] = set()
         for record in records:
             proof_json = record.proof or b""
+            if isinstance(record.entry, TrainingTrace):
+                inferences += self._step_proofs(record.entry, proof_json)
+                continue
             if proof_json in seen:
                 continue
             seen.add(proof_json)
@@ -405,8 +418,27 @@ class LedgerLink:
             inferences.append(proven_inference(model.object_id, proof, rows))
         return inferences
 
+    def _step_proofs(self, trace: TrainingTrace, proof_json: bytes) -> list[ProvenInference]:
+        """A training's step proofs, in order, each one verifier call of the step model."""
+        from flavum.zk.training import load_step_proof
+
+        step_model = self.sequencer.object(trace.step_model_id)
+        if step_model is None or self.training is None:
+            raise LedgerError(f"step model {to_hex(trace.step_model_id)} is unknown here: "
+                              "cannot read its proofs")
+        circuit = self.training.circuit(step_model.vk_hash)
+        return [proven_inference(trace.step_model_id,
+                                 load_step_proof(circuit, json.dumps(step).encode()),
+                                 [(trace.tx_hash, trace.version_id)])
+                for step in json.loads(proof_json)]
+
     def _record(self, batch: int, state: str, tx_hash: bytes | None, detail: str | None) -> None:
         self.store.set_ledger_post(self.name, batch, state, tx_hash, detail, time.time())
+
+
+def _proven_model(entry: Trace) -> ObjectId:
+    """The MODEL whose verifier checks a trace entry's proofs."""
+    return entry.step_model_id if isinstance(entry, TrainingTrace) else entry.model_id
 
 
 def _revert_detail(number: int, cause: BatchRevert) -> str:

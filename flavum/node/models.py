@@ -83,9 +83,15 @@ class ModelRecord:
     verifier_code_hash: str  # of its own ezkl verifier; zero when over the contract size limit
     vka_digest: str  # of its verifying-key artifact, for the reusable verifier
     reusable_code_hash: str  # of the reusable verifier that reads the VKA
+    # a classifier's class labels where they are not 0..K-1 (string labels); None: the class
+    # index is the label
+    class_labels: list[str | int] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.class_labels is None:  # absent, as in records made before labels were kept:
+            del data["class_labels"]  # their JSON (and metadata hash) stays what it was
+        return data
 
     @property
     def binding(self) -> ModelBinding:
@@ -221,7 +227,10 @@ class ModelService:
 
     def check_data(self, body: SubmitData) -> None:
         vk_hash, _ = self.data_values(body.commitment)
-        self._check_public_rows(vk_hash, body.access)
+        # Rows kept for a training step's circuit (flavum/node/training.py) have no model
+        # record here: only a model compiled here takes public rows.
+        if self.store.get_model_record(vk_hash) is not None:
+            self._check_public_rows(vk_hash, body.access)
 
     def _check_public_rows(self, vk_hash: Hash32, access: Access) -> None:
         """A public-row model shows its rows in its proofs: it takes common data only."""
@@ -323,6 +332,7 @@ the sandbox's child process (everything it takes and gives back is plain data)."
         verifier_code_hash=to_hex(verifier.code_hash),
         vka_digest=to_hex(verifier.vka_digest),
         reusable_code_hash=to_hex(compute_reusable_code_hash()),
+        class_labels=None if normalized.class_labels is None else list(normalized.class_labels),
     )
     return record, str(artifacts.directory)
 
@@ -384,4 +394,7 @@ def interpret_outputs(record: ModelRecord, outputs: tuple[int, ...]) -> dict[str
         else:  # one column: a probability above one half, a logit or score above zero
             threshold = 0.5 if kind == "probabilities" else 0.0
             result["prediction"] = [int(v > threshold) for v in rows[:, 0]]
+        # The class as the model was trained to name it; None: its index is its name.
+        labels = record.class_labels
+        result["label"] = None if labels is None else [labels[i] for i in result["prediction"]]
     return result

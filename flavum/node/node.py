@@ -18,6 +18,7 @@ from flavum.node.publisher import BatchPublisher
 from flavum.node.sandbox import ResourceLimits
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
+from flavum.node.training import TrainingService
 from flavum.zk.circuit import CircuitConfig
 from flavum.zk.factory import open_pool
 from flavum.zk.interface import ProverPool
@@ -32,6 +33,7 @@ class Node:
     models: ModelService
     prover: ProofManager
     pool: ProverPool
+    training: TrainingService
     ledgers: list[LedgerLink] = field(default_factory=list)
 
     @classmethod
@@ -50,13 +52,15 @@ class Node:
         calldata = config.data_store.startswith("evm-calldata")
         data_store = open_store(str(local_da) if calldata or not config.data_store
                                 else config.data_store)
-        publisher = BatchPublisher(store, models, data_store)
+        training = TrainingService(config.home, store, srs)
+        publisher = BatchPublisher(store, models, data_store, training)
         sequencer = Sequencer(config, store, models, publisher=publisher)
+        sequencer.trainer = training
         pool = pool or open_pool(config)
         prover = ProofManager(store, sequencer, models, pool, config.home / "proofs",
-                              pack_wait_s=config.prover_pack_wait_s)
+                              pack_wait_s=config.prover_pack_wait_s, training=training)
         sequencer.ready_to_seal = prover.all_done
-        node = cls(config, store, sequencer, models, prover, pool)
+        node = cls(config, store, sequencer, models, prover, pool, training)
         try:
             node.ledgers = [node._link(spec) for spec in config.ledgers]
             if calldata:  # batch data rides in the EVM ledger's batch transactions
@@ -87,7 +91,8 @@ class Node:
                                 cursor, confirmations=spec.confirmations,
                                 start_block=opened.start_block)
         link = LedgerLink(spec.name, opened.ledger, watcher, self.store, self.sequencer,
-                          self.models, home, confirmations=spec.confirmations)
+                          self.models, home, confirmations=spec.confirmations,
+                          training=self.training)
         if opened.ephemeral:
             link.forget_chain()
         return link

@@ -14,13 +14,14 @@ outputs must equal each entry's receipt (rows do not influence each other), else
 fails with the reason.
 """
 
+import json
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flavum.core.batch import TraceEntry
+from flavum.core.batch import Trace, TraceEntry, TrainingTrace
 from flavum.core.codec import to_hex
 from flavum.core.errors import FlavumError
 from flavum.core.types import Hash32, ObjectId
@@ -28,10 +29,18 @@ from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store
+from flavum.node.training import TrainingService
 from flavum.zk.circuit import CircuitArtifacts
-from flavum.zk.execution import CircuitRun, outputs_per_row, pad_rows, run_witness
+from flavum.zk.execution import (
+    CircuitRun,
+    FieldElement,
+    outputs_per_row,
+    pad_rows,
+    run_witness,
+)
 from flavum.zk.interface import JobState, ProverPool
 from flavum.zk.proof import make_proof_job
+from flavum.zk.training import StepCircuit, check_training_chain, make_step_proof_job
 
 
 @dataclass(eq=False)
@@ -44,11 +53,15 @@ class ProofManager:
     pool: ProverPool
     proofs_dir: Path
     pack_wait_s: float = 2.0
-    _incoming: deque[TraceEntry] = field(default_factory=deque, init=False)
+    training: TrainingService | None = None
+    _incoming: deque[Trace] = field(default_factory=deque, init=False)
     _packing: dict[Hash32, list[tuple[TraceEntry, float]]] = field(  # by vk hash
         default_factory=dict, init=False)
     _jobs: dict[str, tuple[Hash32, list[tuple[Hash32, int]]]] = field(  # id -> vk, rows
         default_factory=dict, init=False)
+    _trainings: dict[Hash32, tuple[TrainingTrace, StepCircuit, list[str],
+                                   list[tuple[FieldElement, ...]]]] = field(
+        default_factory=dict, init=False)  # tx hash -> the trace, its circuit, step jobs, rows
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -72,13 +85,18 @@ class ProofManager:
                     del self._packing[vk_hash]
             for job_id, (vk_hash, rows) in list(self._jobs.items()):
                 self._collect(job_id, vk_hash, rows)
+            for tx_hash in list(self._trainings):
+                self._collect_training(tx_hash)
 
     def all_done(self, first_seq: int, last_seq: int) -> bool:
         """Every trace entry of these transactions is proven or has failed for good."""
         records = self.store.trace_records_in(first_seq, last_seq)
         return all(r.proof_status in ("proven", "failed") for r in records)
 
-    def _route(self, trace: TraceEntry) -> None:
+    def _route(self, trace: Trace) -> None:
+        if isinstance(trace, TrainingTrace):
+            self._submit_training(trace)
+            return
         try:
             vk_hash = self._vk_hash(trace.model_id)
             batch = self.models.artifacts(vk_hash).batch_size
@@ -157,7 +175,7 @@ class ProofManager:
         for tx_hash, row in rows:
             record = self.store.get_trace(tx_hash)
             try:
-                if record is None:
+                if record is None or not isinstance(record.entry, TraceEntry):
                     raise FlavumError(f"trace {to_hex(tx_hash)} vanished from the store")
                 self.models.verify_trace(record.entry, vk_hash, proof_json, row)
             except FlavumError as exc:
@@ -165,6 +183,45 @@ class ProofManager:
                 continue
             crash_point("proven")
             self.store.set_proof(tx_hash, proof_json, row)
+
+    def _submit_training(self, trace: TrainingTrace) -> None:
+        """One proof job per step of a training."""
+        try:
+            if self.training is None:
+                raise FlavumError("this node does not train models")
+            circuit, runs, batches = self.training.step_runs(trace)
+            jobs = [self.pool.submit(make_step_proof_job(
+                circuit, run, self.proofs_dir / f"{to_hex(trace.tx_hash)}-step{i}.json"))
+                for i, run in enumerate(runs)]
+        except FlavumError as exc:
+            self.store.set_proof_status(trace.tx_hash, "failed", str(exc))
+            return
+        self.store.set_proof_status(trace.tx_hash, "queued")
+        self._trainings[trace.tx_hash] = (trace, circuit, jobs, batches)
+
+    def _collect_training(self, tx_hash: Hash32) -> None:
+        trace, circuit, jobs, batches = self._trainings[tx_hash]
+        states = [self.pool.status(job).state for job in jobs]
+        failed = [self.pool.status(job).reason for job in jobs
+                  if self.pool.status(job).state == JobState.FAILED]
+        if not failed and any(state != JobState.PROVEN for state in states):
+            if JobState.PROVING in states:
+                self.store.set_proof_status(tx_hash, "proving")
+            return
+        del self._trainings[tx_hash]
+        if failed:
+            self.store.set_proof_status(tx_hash, "failed", f"a step failed: {failed[0]}")
+            return
+        try:
+            proofs = [self.pool.result(job, timeout=0) for job in jobs]
+            check_training_chain(circuit, FieldElement(int.from_bytes(trace.params_in, "big")),
+                                 proofs, batches,
+                                 FieldElement(int.from_bytes(trace.params_out, "big")))
+        except FlavumError as exc:
+            self.store.set_proof_status(tx_hash, "failed", f"proof rejected: {exc}")
+            return
+        steps = [json.loads(proof.to_json()) for proof in proofs]
+        self.store.set_proof(tx_hash, json.dumps(steps).encode())
 
     def _vk_hash(self, model_id: ObjectId) -> Hash32:
         model = self.sequencer.object(model_id)

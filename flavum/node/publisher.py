@@ -7,12 +7,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from flavum.core.batch import BatchHeader
+from flavum.core.batch import BatchHeader, TrainingTrace
 from flavum.core.codec import from_hex, object_from_json, object_to_json, to_hex
 from flavum.core.merkle import SmtProof
 from flavum.core.state import Object, State, compute_object_key, get_object, get_state_proof
-from flavum.core.stf import Execution
-from flavum.core.transactions import Infer, Transaction, encode_transaction
+from flavum.core.stf import AnyExecution
+from flavum.core.transactions import Infer, Train, Transaction, encode_transaction
 from flavum.core.types import Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData, CircuitData, TraceProof, encode_model_record
@@ -20,17 +20,21 @@ from flavum.da.interface import DataStore, digest_from_cid
 from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.store import Store
+from flavum.node.training import TrainingService
+from flavum.zk.circuit import CircuitDirectory
 from flavum.zk.srs import compute_file_sha256
 
 
 class BatchPublisher:
-    def __init__(self, store: Store, models: ModelService, data_store: DataStore) -> None:
+    def __init__(self, store: Store, models: ModelService, data_store: DataStore,
+                 training: TrainingService | None = None) -> None:
         self.store = store
         self.models = models
         self.data_store = data_store
+        self.training = training
 
     def publish(self, header: BatchHeader, pre_state: State, live_state: State,
-                txs: Sequence[Transaction], executions: Sequence[Execution | None],
+                txs: Sequence[Transaction], executions: Sequence[AnyExecution | None],
                 span: tuple[int, int]) -> Hash32:
         """Store the batch's data and return its pointer. `pre_state` is the state before the
         batch (for the witness); `live_state` knows every model its proofs need."""
@@ -40,6 +44,17 @@ class BatchPublisher:
         records: dict[Hash32, bytes] = {}
         for record in self.store.trace_records_in(*span):
             entry = record.entry
+            if isinstance(entry, TrainingTrace):
+                # The step proofs (a JSON list), the step circuit and its record.
+                proofs.append(TraceProof(entry.tx_hash, entry.step_model_id, record.proof_status,
+                                         record.proof, record.reason, record.row))
+                step_model = live_state.objects.get(entry.step_model_id)
+                if step_model is not None and self.training is not None:
+                    step = self.training.circuit(step_model.vk_hash)
+                    circuits[step_model.vk_hash] = self._files(step, step.srs_path, step.logrows)
+                    records[step_model.metadata_hash] = encode_model_record(
+                        self.training.record(step_model.vk_hash).to_json())
+                continue
             proofs.append(TraceProof(entry.tx_hash, entry.model_id, record.proof_status,
                                      record.proof, record.reason, record.row))
             model = live_state.objects.get(entry.model_id)
@@ -62,12 +77,15 @@ class BatchPublisher:
 
     def _circuit(self, vk_hash: Hash32) -> CircuitData:
         artifacts = self.models.artifacts(vk_hash)
+        return self._files(artifacts, artifacts.srs_path, artifacts.logrows)
+
+    def _files(self, circuit: CircuitDirectory, srs_path: Path, logrows: int) -> CircuitData:
         return CircuitData(
-            vk=artifacts.vk_path.read_bytes(),
-            settings=artifacts.settings_path.read_bytes(),
-            srs_cid=self._file_cid(artifacts.srs_path),
-            srs_logrows=artifacts.logrows,
-            model_cid=self._file_cid(artifacts.model_path),
+            vk=circuit.vk_path.read_bytes(),
+            settings=circuit.settings_path.read_bytes(),
+            srs_cid=self._file_cid(srs_path),
+            srs_logrows=logrows,
+            model_cid=self._file_cid(circuit.model_path),
         )
 
     def _file_cid(self, path: Path) -> str:
@@ -83,8 +101,14 @@ class BatchPublisher:
     def keep_model_proofs(self, number: int, post_state: State,
                           txs: Sequence[Transaction]) -> None:
         """Keep the proof, in batch `number`'s state root (`post_state`'s), of every model
-        its Infers run."""
+        its Infers run and of every step circuit its Trains run."""
         used = dict.fromkeys(tx.body.model_id for tx in txs if isinstance(tx.body, Infer))
+        for tx in txs:
+            # A Train's proofs are checked by its step circuit's MODEL (the version names it).
+            version = get_object(post_state, tx.body.model_id) if isinstance(
+                tx.body, Train) else None
+            if version is not None:
+                used[version.model_id] = None
         for model_id in used:
             model = get_object(post_state, model_id)
             if model is None:

@@ -10,11 +10,22 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flavum.core.batch import TraceEntry, Withdrawal
+from flavum.core.batch import Trace, TrainingTrace, Withdrawal
+from flavum.core.codec import to_hex
 from flavum.core.errors import FlavumError, NotFound
 from flavum.core.genesis import DEV_ASSET
 from flavum.core.state import Object
-from flavum.core.types import Access, Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
+from flavum.core.types import (
+    NO_OBJECT,
+    Access,
+    Address,
+    Amount,
+    AssetId,
+    Hash32,
+    Nonce,
+    ObjectId,
+    ObjectKind,
+)
 from flavum.l1.interface import RegisteredModel
 from flavum.ml.errors import ModelRejected
 from flavum.node.config import COIN_UNITS, DEV_UNIT, native_asset
@@ -85,7 +96,7 @@ class BatchDetail:
     # post there is as last seen
     ledger_faults: dict[str, tuple[str, str | None]]
     tx_hashes: tuple[Hash32, ...]
-    traces: tuple[TraceEntry, ...]
+    traces: tuple[Trace, ...]
     withdrawals: tuple[Withdrawal, ...]
 
 
@@ -106,6 +117,14 @@ class ModelOnLedger:
     ledger: str
     registration: RegisteredModel | None  # None: not registered there (yet), or unknown
     known: bool  # False: the ledger could not be asked now (a fault)
+
+
+@dataclass(frozen=True)
+class TracePage:
+    """Trace entries, most recent first, and the cursor of the next (older) page."""
+
+    records: tuple[TraceRecord, ...]
+    next_before: int | None  # pass as `before` for the next page; None: this is the last
 
 
 @dataclass(frozen=True)
@@ -145,9 +164,11 @@ class NodeQuery:
     def object(self, object_id: ObjectId) -> Object | None:
         return self._sequencer.object(object_id)
 
-    def result(self, trace: TraceEntry) -> dict[str, Any] | None:
-        """An inference's outputs read as numbers, probabilities and class (None: its model
-        is gone, or this node does not hold its record)."""
+    def result(self, trace: Trace) -> dict[str, Any] | None:
+        """An inference's outputs read as numbers, probabilities and class (None: a training,
+        its model is gone, or this node does not hold its record)."""
+        if isinstance(trace, TrainingTrace):
+            return None
         model = self._sequencer.object(trace.model_id)
         if model is None:
             return None
@@ -251,8 +272,11 @@ class NodeQuery:
         obj = self._sequencer.object(object_id)
         return obj if obj is not None and obj.kind == ObjectKind.MODEL else None
 
-    def model_record(self, model: Object) -> ModelRecord:
-        """What this node knows of a MODEL's compiled circuit."""
+    def model_record(self, model: Object) -> ModelRecord | None:
+        """What this node knows of a MODEL's compiled circuit (None: a trainable model's
+        version, or the circuit of a trainable architecture: docs/training.md)."""
+        if model.model_id != NO_OBJECT or self._node.training.is_step(model.vk_hash):
+            return None
         return self._models.record(model.vk_hash)
 
     def model_registrations(self, model_id: ObjectId) -> list[ModelOnLedger]:
@@ -290,8 +314,48 @@ class NodeQuery:
     def traces(self, limit: int) -> list[TraceRecord]:
         return self._store.recent_traces(limit)
 
-    def verify_trace(self, entry: TraceEntry, proof: bytes) -> None:
-        """Check a trace entry's proof against its model's verifying key (InvalidProof)."""
+    def traces_of_model(self, model_id: ObjectId, before: int | None, limit: int) -> TracePage:
+        """The inferences that ran `model_id`, the model gone or not."""
+        return self._page(("model_id",), model_id, before, limit)
+
+    def traces_of_object(self, object_id: ObjectId, before: int | None, limit: int) -> TracePage:
+        """The inferences an object took part in: as their model, their data or their result."""
+        return self._page(("model_id", "data_id", "result_id"), object_id, before, limit)
+
+    def traces_of_account(self, address: Address, before: int | None, limit: int) -> TracePage:
+        """The inferences an account sent (it owns their results)."""
+        return self._page(("sender",), address, before, limit)
+
+    def _page(self, keys: tuple[str, ...], value: bytes, before: int | None,
+              limit: int) -> TracePage:
+        # One indexed query per key (an id is of one kind: at most one of them matches), and
+        # one entry more than asked: whether an older page exists.
+        found = [r for key in keys for r in self._store.traces_by(key, value, before, limit + 1)]
+        found.sort(key=lambda r: r.seq, reverse=True)
+        records = tuple(found[:limit])
+        return TracePage(records, records[-1].seq if len(found) > limit else None)
+
+    def lineage(self, version_id: ObjectId) -> list[tuple[Object, TrainingTrace | None]]:
+        """A trainable model's versions from `version_id` back to the first, each with the
+        training that made it (None for the first, or one this node did not record)."""
+        chain = []
+        current = self._sequencer.object(version_id)
+        if current is None or current.kind != ObjectKind.MODEL or current.model_id == NO_OBJECT:
+            raise NotFound(f"no trainable version {to_hex(version_id)}")
+        while current is not None:
+            made = [t.entry for t in self._store.traces_by("result_id", current.object_id, None, 1)
+                    if isinstance(t.entry, TrainingTrace)]
+            chain.append((current, made[0] if made else None))
+            parent = current.data_id
+            current = None if parent == NO_OBJECT else self._sequencer.object(parent)
+        return chain
+
+    def verify_trace(self, entry: Trace, proof: bytes) -> None:
+        """Check a trace entry's proof against its model's verifying key (InvalidProof); a
+        training's step proofs and their chain."""
+        if isinstance(entry, TrainingTrace):
+            self._node.training.verify_training(entry, proof)
+            return
         model = self._sequencer.object(entry.model_id)
         if model is None:
             raise NotFound("the trace's model no longer exists on this rollup")

@@ -52,18 +52,29 @@ from flavum.core.state import (
     get_nonce,
     get_object,
 )
-from flavum.core.stf import Execution, Outcome, apply_block, process_recovered, process_transaction
+from flavum.core.stf import (
+    AnyExecution,
+    Execution,
+    Outcome,
+    TrainingExecution,
+    apply_block,
+    process_recovered,
+    process_transaction,
+)
 from flavum.core.transactions import (
     DeployModel,
+    DeployTrainable,
     Infer,
     Recovered,
     SubmitData,
+    Train,
     Transaction,
     decode_transaction,
     encode_transaction,
     recover_transaction,
 )
 from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, Nonce, ObjectId
+from flavum.ml.errors import InvalidInput
 from flavum.node.config import NodeConfig
 from flavum.node.failpoints import crash_point
 from flavum.node.recovery import SignerRecovery
@@ -76,7 +87,7 @@ class Publisher(Protocol):
     """Stores a batch's data and returns its pointer (see publisher.py)."""
 
     def publish(self, header: BatchHeader, pre_state: State, live_state: State,
-                txs: Sequence[Transaction], executions: Sequence[Execution | None],
+                txs: Sequence[Transaction], executions: Sequence[AnyExecution | None],
                 span: tuple[int, int]) -> Hash32: ...
 
     def keep_model_proofs(self, number: int, post_state: State,
@@ -94,6 +105,20 @@ class InferenceExecutor(Protocol):
     def execute(self, model: Object, data: Object) -> Execution: ...
 
 
+class TrainingExecutor(Protocol):
+    """The node's training side (flavum/node/training.py): step circuits, the values behind a
+    trainable model's commitments, and a Train's canonical execution."""
+
+    def is_step(self, vk_hash: Hash32) -> bool: ...
+
+    def check_deploy(self, body: DeployModel) -> None: ...
+
+    def check_trainable(self, body: DeployTrainable) -> None: ...
+
+    def execute(self, parent: Object, step_model: Object, rows: list[Object],
+                steps: int) -> TrainingExecution: ...
+
+
 @dataclass(frozen=True)
 class Receipt:
     """The soft confirmation of an accepted transaction."""
@@ -101,7 +126,7 @@ class Receipt:
     tx_hash: Hash32
     seq: int
     outcome: Outcome
-    execution: Execution | None
+    execution: AnyExecution | None
 
 
 class _Submission:
@@ -110,7 +135,7 @@ class _Submission:
     __slots__ = ("done", "execution", "finished", "forced", "result", "recovered", "refused_at")
 
     def __init__(self, recovered: Recovered | InvalidTransaction | None,
-                 execution: Execution | None, forced: bool) -> None:
+                 execution: AnyExecution | None, forced: bool) -> None:
         # Or why its bytes were refused before any state was read; None until recovered.
         self.recovered = recovered
         self.execution = execution
@@ -184,6 +209,7 @@ class Sequencer:
         self.listeners: list[Callable[[Receipt], None]] = []  # told of every accepted tx
         self.store = store
         self.executor = executor
+        self.trainer: TrainingExecutor | None = None  # set by the node when it trains
         self.clock = clock
         self.recovery = SignerRecovery(config.recover_workers)
         self._lock = threading.RLock()  # the live state, blocks and batches
@@ -414,16 +440,22 @@ class Sequencer:
         return accepted
 
     def _needs_executor(self, tx: Transaction) -> bool:
-        return self.executor is not None and isinstance(tx.body, DeployModel | SubmitData | Infer)
+        return self.executor is not None and isinstance(
+            tx.body, DeployModel | SubmitData | Infer | DeployTrainable | Train)
 
-    def _execute(self, tx: Transaction) -> Execution | None:
-        """Run an inference outside the lock; the state transition re-checks everything.
+    def _execute(self, tx: Transaction) -> AnyExecution | None:
+        """Run an inference or a training outside the lock; the state transition re-checks
+        everything.
 
         A model or data object is only created if this node can later execute it."""
         body = tx.body
         if self.executor is None:
             return None
-        if isinstance(body, DeployModel):
+        if isinstance(body, DeployTrainable | Train):
+            return self._execute_training(body)
+        if isinstance(body, DeployModel) and self.trainer and self.trainer.is_step(body.vk_hash):
+            self.trainer.check_deploy(body)
+        elif isinstance(body, DeployModel):
             self.executor.check_deploy(body)
         if isinstance(body, SubmitData):
             self.executor.check_data(body)
@@ -437,6 +469,21 @@ class Sequencer:
         if data.kind != types.ObjectKind.DATA:
             return None
         return self.executor.execute(model, data)
+
+    def _execute_training(self, body: DeployTrainable | Train) -> TrainingExecution | None:
+        if self.trainer is None:
+            raise InvalidInput("this node does not train models")
+        if isinstance(body, DeployTrainable):
+            self.trainer.check_trainable(body)
+            return None
+        with self._lock:
+            parent = get_object(self.state, body.model_id)
+            step_model = None if parent is None else get_object(self.state, parent.model_id)
+            rows = [get_object(self.state, data_id) for data_id in body.data_ids]
+        if parent is None or step_model is None or any(
+                r is None or r.kind != types.ObjectKind.DATA for r in rows):
+            return None  # process_transaction raises the precise error
+        return self.trainer.execute(parent, step_model, [r for r in rows if r], body.steps)
 
     # --- blocks and batches ---
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
+from flavum.core.batch import BatchHeader, Trace, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.codec import (
     execution_from_json,
     execution_to_json,
@@ -30,7 +30,7 @@ from flavum.core.codec import (
     withdrawal_to_json,
 )
 from flavum.core.state import Object
-from flavum.core.stf import Execution
+from flavum.core.stf import AnyExecution
 from flavum.core.types import Address, Amount, AssetId, Hash32, Nonce, ObjectId, ObjectKind
 
 SCHEMA = """
@@ -75,7 +75,11 @@ CREATE TABLE IF NOT EXISTS traces (
     proof BLOB,
     reason TEXT,
     proof_row INTEGER NOT NULL DEFAULT 0,
-    proved_at REAL
+    proved_at REAL,
+    model_id BLOB,  -- the entry's ids and the Infer's sender, kept as columns for the
+    data_id BLOB,   -- indexes that list an object's or an account's inferences
+    result_id BLOB,
+    sender BLOB
 );
 CREATE TABLE IF NOT EXISTS withdrawals (
     withdrawal_id BLOB PRIMARY KEY,
@@ -131,6 +135,15 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 """
+# Created after `_migrate_traces` (a store made before them lacks the columns until then).
+_TRACE_INDEXES = """
+CREATE INDEX IF NOT EXISTS traces_model ON traces(model_id, seq);
+CREATE INDEX IF NOT EXISTS traces_data ON traces(data_id, seq);
+CREATE INDEX IF NOT EXISTS traces_result ON traces(result_id, seq);
+CREATE INDEX IF NOT EXISTS traces_sender ON traces(sender, seq);
+"""
+TRACE_KEYS = ("model_id", "data_id", "result_id", "sender")
+"""What trace entries can be listed by (`Store.traces_by`)."""
 # The columns that the row readers at the end of this module (_stored_tx, _block, _batch,
 # _trace) take, in their order.
 _SELECT_TXS = "SELECT seq, hash, raw, execution, block FROM txs"
@@ -140,7 +153,7 @@ _SELECT_BATCHES = (
 )
 # A proof's time: from the Infer's receipt to the proof recorded.
 _SELECT_TRACES = ("SELECT entry, batch, proof_status, proof, reason, proof_row, proved_at - "
-                  "(SELECT received_at FROM txs WHERE txs.hash = traces.tx_hash) FROM traces")
+                  "(SELECT received_at FROM txs WHERE txs.hash = traces.tx_hash), seq FROM traces")
 
 
 @dataclass(frozen=True)
@@ -157,7 +170,7 @@ class StoredTx:
     seq: int
     hash: Hash32
     raw: bytes
-    execution: Execution | None
+    execution: AnyExecution | None
     block: int | None
 
 
@@ -170,9 +183,9 @@ class AcceptedTx:
     raw: bytes
     sender: Address
     tx_type: str
-    execution: Execution | None
+    execution: AnyExecution | None
     object_id: ObjectId | None
-    trace: TraceEntry | None
+    trace: Trace | None
     withdrawal: Withdrawal | None
     received_at: float
 
@@ -189,13 +202,14 @@ class BlockRecord:
 
 @dataclass(frozen=True)
 class TraceRecord:
-    entry: TraceEntry
+    entry: Trace
     batch: int | None
     proof_status: str  # queued, proving, proven, failed
     proof: bytes | None  # ezkl proof.json
     reason: str | None  # why proving failed
     row: int = 0  # which inference of a batched proof this entry is
     proof_seconds: float | None = None  # from the receipt to the proof; None: not proven
+    seq: int = 0  # the Infer's place in the log: the cursor of trace listings
 
 
 @dataclass(frozen=True)
@@ -245,6 +259,22 @@ class Store:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(traces)")}
         if "proved_at" not in columns:  # a store made before proof times were kept
             self._conn.execute("ALTER TABLE traces ADD COLUMN proved_at REAL")
+        if "model_id" not in columns:  # a store made before traces were listed by key
+            self._migrate_traces()
+        self._conn.executescript(_TRACE_INDEXES)
+
+    def _migrate_traces(self) -> None:
+        """Add the key columns to an older store's traces and fill them from each entry and
+        its Infer's sender."""
+        with self._atomic():
+            for column in TRACE_KEYS:
+                self._conn.execute(f"ALTER TABLE traces ADD COLUMN {column} BLOB")
+            entries = [trace_from_json(json.loads(row[0]))
+                       for row in self._conn.execute("SELECT entry FROM traces")]
+            self._conn.executemany(
+                "UPDATE traces SET model_id = ?, data_id = ?, result_id = ?, sender = (SELECT"
+                " sender FROM txs WHERE txs.hash = traces.tx_hash) WHERE tx_hash = ?",
+                [(*_trace_keys(e), e.tx_hash) for e in entries])
 
     def close(self) -> None:
         with self._lock:
@@ -282,8 +312,10 @@ class Store:
             for t in txs:
                 if t.trace is not None:
                     self._conn.execute(
-                        "INSERT INTO traces(tx_hash, seq, entry) VALUES (?, ?, ?)",
-                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace))),
+                        "INSERT INTO traces(tx_hash, seq, entry, model_id, data_id, result_id,"
+                        " sender) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (t.commitment.tx_hash, t.seq, json.dumps(trace_to_json(t.trace)),
+                         *_trace_keys(t.trace), t.sender),
                     )
                 if t.withdrawal is not None:
                     self._conn.execute(
@@ -399,7 +431,7 @@ class Store:
         row = self._one(_SELECT_BATCHES + " WHERE number = ?", (number,))
         return None if row is None else _batch(row)
 
-    def traces_in(self, first_seq: int, last_seq: int) -> list[TraceEntry]:
+    def traces_in(self, first_seq: int, last_seq: int) -> list[Trace]:
         rows = self._all("SELECT entry FROM traces WHERE seq BETWEEN ? AND ? ORDER BY seq",
                          (first_seq, last_seq))
         return [trace_from_json(json.loads(r[0])) for r in rows]
@@ -527,6 +559,16 @@ class Store:
         rows = self._all(_SELECT_TRACES + " ORDER BY seq DESC LIMIT ?", (limit,))
         return [_trace(r) for r in rows]
 
+    def traces_by(self, key: str, value: bytes, before: int | None,
+                  limit: int) -> list[TraceRecord]:
+        """The trace entries whose `key` (one of TRACE_KEYS) is `value`, most recent first,
+        from seq `before` down (exclusive; None: from the newest)."""
+        if key not in TRACE_KEYS:
+            raise ValueError(f"traces are listed by {TRACE_KEYS}, not {key!r}")
+        rows = self._all(_SELECT_TRACES + f" WHERE {key} = ? AND seq < ? ORDER BY seq DESC"
+                         " LIMIT ?", (value, 2**63 - 1 if before is None else before, limit))
+        return [_trace(r) for r in rows]
+
     def recent_withdrawals(self, limit: int = 100) -> list[tuple[Withdrawal, int | None]]:
         rows = self._all("SELECT entry, batch FROM withdrawals ORDER BY seq DESC LIMIT ?",
                          (limit,))
@@ -560,12 +602,20 @@ class Store:
             self._conn.execute(sql, params)
 
 
-def _dump_execution(execution: Execution | None) -> str | None:
+def _dump_execution(execution: AnyExecution | None) -> str | None:
     return None if execution is None else json.dumps(execution_to_json(execution))
 
 
-def _load_execution(text: str | None) -> Execution | None:
+def _load_execution(text: str | None) -> AnyExecution | None:
     return None if text is None else execution_from_json(json.loads(text))
+
+
+def _trace_keys(trace: Trace) -> tuple[bytes, bytes | None, bytes]:
+    """The ids a trace entry is listed by: its model, data and result; a training's step
+    circuit and the version it made."""
+    if isinstance(trace, TraceEntry):
+        return trace.model_id, trace.data_id, trace.result_id
+    return trace.step_model_id, None, trace.version_id
 
 
 def _stored_tx(row: Any) -> StoredTx:
@@ -579,7 +629,7 @@ def _block(row: Any) -> BlockRecord:
 
 def _trace(row: Any) -> TraceRecord:
     return TraceRecord(trace_from_json(json.loads(row[0])), row[1], str(row[2]), row[3], row[4],
-                       int(row[5]), None if row[6] is None else float(row[6]))
+                       int(row[5]), None if row[6] is None else float(row[6]), int(row[7]))
 
 
 def _batch(row: Any) -> BatchRecord:

@@ -4,7 +4,9 @@
 with ezkl: gen_settings -> calibrate_settings -> compile_circuit -> SRS -> setup. The artifacts
 live in a content-addressed directory named by the sha256 of (model bytes, config, calibration),
 so deploying the same model twice reuses them. The verifying key's keccak256 (`vk_hash`) is the
-identity of the circuit: fixed params put the weights into the key.
+identity of the circuit: fixed params put the weights into the key. Settings are written in a
+canonical form (`canonicalize_settings`): ezkl's own order of range checks varies from run to
+run and would give one graph several keys.
 
 Inputs: the calibration array has one row per sample, each row the flattened input of one
 inference. A model takes its rows in one of two ways:
@@ -150,9 +152,24 @@ def _choose(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+def canonicalize_settings(settings_path: Path) -> dict[str, Any]:
+    """Rewrite ezkl settings in a canonical form; the settings.
+
+    ezkl lists the range checks and lookups in hash-set order, which changes from run to run
+    (even within one process), and that order lays out the circuit's columns: one graph gave
+    two verifying keys. Sorted (and without gen_settings' timestamp), the same graph and run
+    arguments always give the same settings file and the same key."""
+    data: dict[str, Any] = json.loads(settings_path.read_text())
+    for name in ("required_range_checks", "required_lookups"):
+        data[name] = sorted(data[name], key=json.dumps)
+    data.pop("timestamp", None)
+    settings_path.write_text(json.dumps(data, sort_keys=True))
+    return data
+
+
 def _gen_settings(model_path: Path, settings_path: Path,
                   run_args: dict[str, Any]) -> dict[str, Any]:
-    """ezkl gen_settings with these run arguments: the settings."""
+    """ezkl gen_settings with these run arguments: the settings (canonical)."""
     import ezkl
 
     args = ezkl.PyRunArgs()
@@ -162,13 +179,13 @@ def _gen_settings(model_path: Path, settings_path: Path,
         "gen_settings", ModelRejected, ezkl.gen_settings,
         str(model_path), str(settings_path), py_run_args=args,
     )
-    settings: dict[str, Any] = json.loads(settings_path.read_text())
-    return settings
+    return canonicalize_settings(settings_path)
 
 
 def _calibrate(model_path: Path, settings_path: Path, calibration_path: Path,
                config: CircuitConfig, run_args: dict[str, Any]) -> dict[str, Any]:
-    """gen_settings, then ezkl's calibration (scales, logrows) on the calibration inputs."""
+    """gen_settings, then ezkl's calibration (scales, logrows) on the calibration inputs: the
+    settings (canonical)."""
     import ezkl
 
     _gen_settings(model_path, settings_path, run_args)
@@ -182,8 +199,7 @@ def _calibrate(model_path: Path, settings_path: Path, calibration_path: Path,
         scale_rebase_multiplier=[config.scale_rebase_multiplier],
         **calibrate_kw,
     )
-    settings: dict[str, Any] = json.loads(settings_path.read_text())
-    return settings
+    return canonicalize_settings(settings_path)
 
 
 def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -30,6 +30,7 @@ from flavum.zk.circuit import (
     VK_FILE,
     _setup_keys,
     call_ezkl,
+    canonicalize_settings,
     compute_vk_hash,
 )
 from flavum.zk.errors import CircuitTooLarge
@@ -64,14 +65,8 @@ def write_settings(model: Path, settings: Path, run_args: dict[str, Any]) -> dic
         setattr(args, name, value)  # ezkl's stubs lack these attributes
     call_ezkl("gen_settings", ModelRejected, ezkl.gen_settings,
               str(model), str(settings), py_run_args=args)
-    data: dict[str, Any] = json.loads(settings.read_text())
-    # ezkl lists the range checks in hash-set order, which changes from run to run, and the
-    # order lays out the columns: sorted, the same graph always gets the same verifying key.
-    for name in ("required_range_checks", "required_lookups"):
-        data[name] = sorted(data[name], key=json.dumps)
-    data.pop("timestamp", None)
-    settings.write_text(json.dumps(data))
-    return data
+    # ezkl's hash-set order of range checks would give one graph several keys.
+    return canonicalize_settings(settings)
 
 
 def compute_logrows(num_rows: int, table_rows: int = 0) -> int:

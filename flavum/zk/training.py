@@ -30,7 +30,9 @@ import numpy as np
 from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.ml.training import TrainingStep
+from flavum.ml.mlp_step import MlpStep
+from flavum.ml.softmax_step import SoftmaxStep
+from flavum.ml.training import LogisticStep, TrainingStep
 from flavum.zk.circuit import (
     CircuitDirectory,
     call_ezkl,
@@ -51,6 +53,22 @@ from flavum.zk.srs import SrsStore
 DEFAULT_SCALE = 10
 """Fixed point 2**-10: the sigmoid table spans +-8 * 2**10 (logrows 15) and training on
 breast_cancer ends within a point of float SGD (docs/training.md)."""
+
+
+STEP_FAMILIES: dict[str, type[Any]] = {"logistic": LogisticStep, "softmax": SoftmaxStep,
+                                       "mlp": MlpStep}
+"""Step families by name; a step circuit's record keeps the family's constructor arguments."""
+
+
+def make_step(family: str, options: dict[str, Any]) -> TrainingStep:
+    """The step of `family` with `options` (its shape and learning rate)."""
+    if family not in STEP_FAMILIES:
+        raise InvalidInput(f"unknown training family {family!r}; known: {sorted(STEP_FAMILIES)}")
+    try:
+        step: TrainingStep = STEP_FAMILIES[family](**options)
+    except TypeError as exc:
+        raise InvalidInput(f"options {options} do not fit the {family} family: {exc}") from exc
+    return step
 
 
 @dataclass(frozen=True)

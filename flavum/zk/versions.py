@@ -1,11 +1,12 @@
 """Inference on the versions of a trainable model: one circuit and key per architecture, the
 version's params a hashed input.
 
-The inference graph (`LogisticStep.make_inference_graph`) takes the params and one row as
-inputs, so nothing of a version is in the circuit: one key serves every version, set up once.
+Every family (logistic and softmax regression, the binary and the multi-class MLP: any
+`TrainedModel` of flavum.ml.training) has an inference graph that takes the params and one row
+as inputs, so nothing of a version is in the circuit: one key serves every version, set up once.
 An inference proof's public values are
 
-    [H(params), H(row), logit]
+    [H(params), H(row), logit_1, ..., logit_k]
 
 where H(params) is the same commitment the last training step's proof shows for its output
 (same Poseidon over the same values at the step's scale): the proof binds the inference to the
@@ -25,7 +26,7 @@ import numpy as np
 from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.ml.training import LogisticStep
+from flavum.ml.training import TrainedModel
 from flavum.zk.circuit import (
     CircuitDirectory,
     call_ezkl,
@@ -51,32 +52,47 @@ MIN_ROWS = 2**11  # logrows >= 12: smaller circuits failed to verify now and the
 class VersionKey(CircuitDirectory):
     """The inference circuit and keys of one trainable architecture (every version's)."""
 
-    step: LogisticStep  # the architecture (only its features matter here)
+    step: TrainedModel  # the architecture (a family's step: its inference graph and sizes)
     scale: int
     logrows: int
     srs_path: Path
     vk_hash: Hash32
 
+    @property
+    def num_instances(self) -> int:
+        return NUM_INPUT_INSTANCES + self.step.outputs
+
+
+class SingleLogit:
+    """`logit`: the one logit of a binary family's inference."""
+
+    logits: tuple[int, ...]
+
+    @property
+    def logit(self) -> int:
+        if len(self.logits) != 1:
+            raise InvalidInput(f"the inference has {len(self.logits)} logits, not one")
+        return self.logits[0]
 
 
 @dataclass(frozen=True)
-class VersionRun:
-    """One canonical inference of a version: the commitments it shows and its logit."""
+class VersionRun(SingleLogit):
+    """One canonical inference of a version: the commitments it shows and its logits."""
 
     params_commitment: FieldElement
     row_commitment: FieldElement
-    logit: int  # value = integer / 2**scale
+    logits: tuple[int, ...]  # value = integer / 2**scale
     witness_path: Path
 
 
 @dataclass(frozen=True)
-class VersionPublicValues:
+class VersionPublicValues(SingleLogit):
     params_commitment: FieldElement
     row_commitment: FieldElement
-    logit: int
+    logits: tuple[int, ...]
 
 
-def build_version_key(step: LogisticStep, store: SrsStore, *, scale: int = DEFAULT_SCALE,
+def build_version_key(step: TrainedModel, store: SrsStore, *, scale: int = DEFAULT_SCALE,
                       cache_dir: Path | str | None = None) -> VersionKey:
     """Set up the architecture's inference circuit (once; reused when built before)."""
 
@@ -85,10 +101,10 @@ def build_version_key(step: LogisticStep, store: SrsStore, *, scale: int = DEFAU
 
     def check(settings: dict[str, Any]) -> None:
         if settings["model_output_scales"] != [scale]:
-            raise ModelRejected(f"the logit has scale {settings['model_output_scales']}")
+            raise ModelRejected(f"the logits have scale {settings['model_output_scales']}")
 
     root = Path(cache_dir) if cache_dir is not None else store.directory / "train-versions"
-    fixed = build_fixed_circuit("logistic-version", step.make_inference_graph(), run_args,
+    fixed = build_fixed_circuit(f"{step.name}-version", step.make_inference_graph(), run_args,
                                 MIN_ROWS, store, root, {"scale": scale}, check)
     return VersionKey(fixed.directory, step, scale, fixed.logrows, fixed.srs_path,
                       fixed.vk_hash)
@@ -96,7 +112,8 @@ def build_version_key(step: LogisticStep, store: SrsStore, *, scale: int = DEFAU
 
 def run_version(key: VersionKey, params: np.ndarray, features: np.ndarray,
                 workdir: Path | str) -> VersionRun:
-    """The canonical inference of the version `params` on one row of features."""
+    """The canonical inference of the version `params` on one row of features (InvalidInput
+    when they do not fit the architecture)."""
     import ezkl
 
     theta = key.step.check_params(params).astype(np.float32)
@@ -113,9 +130,9 @@ def run_version(key: VersionKey, params: np.ndarray, features: np.ndarray,
     pretty = json.loads(witness_path.read_text())["pretty_elements"]
     params_hash, row_hash = (FieldElement.from_hex(h) for t in pretty["processed_inputs"]
                              for h in t)
-    (logit,) = [felt_to_signed(FieldElement.from_hex(h).value) for t in pretty["outputs"]
-                for h in t]
-    return VersionRun(params_hash, row_hash, logit, witness_path)
+    logits = tuple(felt_to_signed(FieldElement.from_hex(h).value) for t in pretty["outputs"]
+                   for h in t)
+    return VersionRun(params_hash, row_hash, logits, witness_path)
 
 
 def prove_version(key: VersionKey, run: VersionRun) -> Proof:
@@ -133,9 +150,10 @@ def load_version_proof(data: bytes) -> Proof:
 def verify_version(key: VersionKey, proof: Proof) -> VersionPublicValues:
     """Check an inference proof against the architecture's key: its public values (the
     caller compares the params' commitment with the version's), or InvalidProof."""
-    if len(proof.instances) != NUM_INPUT_INSTANCES + 1:
-        raise InvalidProof(f"an inference proof of a version has 3 public values, this one "
-                           f"{len(proof.instances)}")
+    if len(proof.instances) != key.num_instances:
+        raise InvalidProof(f"an inference proof of a version has {key.num_instances} public "
+                           f"values, this one {len(proof.instances)}")
     verify_against_key(proof, key, key.srs_path, "the architecture's key")
-    params, row, logit = proof.instances
-    return VersionPublicValues(FieldElement(params), FieldElement(row), felt_to_signed(logit))
+    params, row, *logits = proof.instances
+    return VersionPublicValues(FieldElement(params), FieldElement(row),
+                               tuple(felt_to_signed(v) for v in logits))

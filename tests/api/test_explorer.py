@@ -7,6 +7,8 @@ import shutil
 import threading
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,14 @@ def served_node(tmp_path):
     link.tick()
     assert link.last_error is None, link.last_error
     assert link.ledger.batch_status(batch.header.number).accepted
+    with serve(node) as url:
+        yield node, url, model_id, data_id, receipt.tx_hash
+    node.close()
+
+
+@contextmanager
+def serve(node: Node) -> Iterator[str]:
+    """The node's API served over HTTP on a free port: its URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(node), host="127.0.0.1", port=port,
                                            log_level="warning"))
@@ -54,10 +64,11 @@ def served_node(tmp_path):
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield node, f"http://127.0.0.1:{port}", model_id, data_id, receipt.tx_hash
-    server.should_exit = True
-    thread.join()
-    node.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join()
 
 
 def png_variety(png: bytes) -> int:
@@ -163,3 +174,61 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
         page.press("#search input", "Enter")
         page.wait_for_selector("text=Nothing found")
         browser.close()
+
+
+def test_an_older_models_inferences_are_listed_page_by_page(tmp_path):
+    """Model A runs once, then model B a hundred times: A's inference is no longer among the
+    latest 100 traces the home page shows, yet A's page, its data's page and its caller's
+    page list it (the node lists traces by key); B's page pages through all of its own.
+    A was trained on the species' names: its inference shows the class by its name."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ml.test_labels import labelled, onnxruntime_labels
+
+    config = make_config(tmp_path / "home", prover="inline", batch_interval_s=3600.0)
+    node = Node.open(config, pool=InlineProverPool())
+    named, _ = labelled("logreg")
+    _, model_a = deploy(node, named, fee=0, access=Access.COMMON)
+    data_a = submit_data(node, model_a, named.test_inputs[0], access=Access.COMMON)
+    old = send(node, ALICE_KEY, ALICE, Infer(model_a, data_a, Amount(0))).tx_hash
+    species = onnxruntime_labels(named.onnx_bytes, named.test_inputs[:1])[0]
+    example = examples.train_sklearn_logreg("iris")
+    _, model_b = deploy(node, example, fee=0, access=Access.COMMON)
+    data_b = submit_data(node, model_b, example.test_inputs[1], access=Access.COMMON)
+    for _ in range(100):
+        send(node, BOB_KEY, BOB, Infer(model_b, data_b, Amount(0)))
+    old_link = f"#traces a[href='#/trace/0x{old.hex()}']"
+    try:
+        with serve(node) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url)
+            page.wait_for_selector("#traces a")
+            assert page.locator("#traces tbody tr").count() == 100
+            assert page.locator(old_link).count() == 0  # past the latest 100
+            for route in (f"model/0x{model_a.hex()}", f"object/0x{data_a.hex()}",
+                          f"account/0x{ALICE.hex()}"):
+                page.goto(f"{url}/#/{route}")
+                page.wait_for_selector(old_link)
+                assert page.locator("#traces tbody tr").count() == 1
+                assert f"class {species} (index" in page.inner_text("#traces")
+                assert "older" not in page.inner_text("#pager")
+            page.goto(f"{url}/#/model/0x{model_b.hex()}")
+            page.wait_for_selector("#pager a")
+            seen = set()
+            for _ in range(4):  # 100 inferences, 25 a page
+                rows = page.locator("#traces tbody tr a[href^='#/trace/']")
+                seen.update(rows.nth(i).get_attribute("href") for i in range(rows.count()))
+                older = page.locator("#pager a", has_text="older")
+                if older.count() == 0:
+                    break
+                first = rows.first.get_attribute("href")
+                older.click()
+                page.wait_for_function(
+                    "first => document.querySelector('#traces tbody a[href^=\"#/trace/\"]')"
+                    ".getAttribute('href') !== first", arg=first)
+                assert "newest" in page.inner_text("#pager")
+            assert len(seen) == 100 and f"#/trace/0x{old.hex()}" not in seen
+            browser.close()
+    finally:
+        node.close()

@@ -40,7 +40,7 @@ from flavum.core.state import (
     set_nonce,
     set_object,
 )
-from flavum.core.stf import Execution, compute_deposit_object_id, compute_object_id
+from flavum.core.stf import AnyExecution, Execution, compute_deposit_object_id, compute_object_id
 from flavum.core.transactions import (
     ENVELOPE_ABI,
     Body,
@@ -224,7 +224,7 @@ def patch_word(raw: bytes, index: int, word: bytes) -> bytes:
 @dataclass(frozen=True)
 class Step:
     tx: Transaction | bytes  # bytes: a wire transaction that may not decode
-    execution: Execution | None = None
+    execution: AnyExecution | None = None
     refusal: type[InvalidTransaction] | None = None  # None: the step is accepted
 
 
@@ -236,12 +236,12 @@ class StfCase:
     pre: Callable[[], State] = base_state
 
 
-def ok(tx: Transaction, execution: Execution | None = None) -> Step:
+def ok(tx: Transaction, execution: AnyExecution | None = None) -> Step:
     return Step(tx, execution)
 
 
 def no(refusal: type[InvalidTransaction], tx: Transaction | bytes,
-       execution: Execution | None = None) -> Step:
+       execution: AnyExecution | None = None) -> Step:
     return Step(tx, execution, refusal)
 
 
@@ -546,8 +546,8 @@ def malformed_cases() -> list[StfCase]:
              no(errors.MalformedTransaction, raw[:-32])),
         case("malformed_raw_trailing_bytes", "a valid transaction and one more word",
              no(errors.MalformedTransaction, raw + bytes(32))),
-        case("malformed_raw_unknown_type", "transaction type 9",
-             no(errors.MalformedTransaction, envelope(VALID, 9, encode_body(VALID.body)))),
+        case("malformed_raw_unknown_type", "transaction type 11",
+             no(errors.MalformedTransaction, envelope(VALID, 11, encode_body(VALID.body)))),
         case("malformed_raw_type_zero", "transaction type 0",
              no(errors.MalformedTransaction, envelope(VALID, 0, encode_body(VALID.body)))),
         case("malformed_raw_address_padding", "the sender word has a non-zero padding byte",
@@ -568,6 +568,8 @@ def malformed_cases() -> list[StfCase]:
 def all_cases() -> list[StfCase]:
     cases = accepted_cases() + sequence_cases() + signature_and_domain_cases()
     cases += state_refusal_cases() + malformed_cases()
+    from tests.core.stf_training_cases import training_cases  # it builds on this module
+    cases += training_cases()
     names = [c.name for c in cases]
     if len(set(names)) != len(names):
         raise ValueError("two cases share a name")

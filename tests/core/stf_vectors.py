@@ -51,7 +51,7 @@ from flavum.core.state import (
     set_nonce,
     set_object,
 )
-from flavum.core.stf import Execution, Outcome, process_transaction, state_transition
+from flavum.core.stf import AnyExecution, Outcome, process_transaction, state_transition
 from flavum.core.transactions import (
     Transaction,
     compute_signing_hash,
@@ -122,6 +122,8 @@ def _field_to_json(abi_type: str, value: Any) -> Any:
         return to_hex(value)
     if abi_type == "bool":
         return bool(value)
+    if abi_type == "bytes32[]":
+        return [to_hex(v) for v in value]
     if abi_type == "uint8":  # the only uint8 of a body is its access mode
         return Access(value).name
     return str(value)
@@ -152,7 +154,7 @@ def tx_entry_to_json(raw: bytes, tx: Transaction | None) -> dict[str, Any]:
     }
 
 
-def executions_to_json(executions: list[Execution | None]) -> dict[str, Any]:
+def executions_to_json(executions: list[AnyExecution | None]) -> dict[str, Any]:
     return {"executions": [None if e is None else execution_to_json(e) for e in executions]}
 
 
@@ -266,7 +268,7 @@ def read_raws(case: Case) -> list[bytes]:
     return [from_hex(entry["raw"]) for entry in case["transactions"]["transactions"]]
 
 
-def read_executions(case: Case) -> list[Execution | None]:
+def read_executions(case: Case) -> list[AnyExecution | None]:
     return [None if e is None else execution_from_json(e)
             for e in case["executions"]["executions"]]
 
@@ -316,7 +318,7 @@ def check_pre_state(pre: dict[str, Any]) -> State:
     return state
 
 
-def apply_step(state: State, entry: dict[str, Any], execution: Execution | None) -> Any:
+def apply_step(state: State, entry: dict[str, Any], execution: AnyExecution | None) -> Any:
     """Decode and apply one listed transaction: its Outcome, or the InvalidTransaction raised
     (the state then unchanged, which is checked)."""
     before = _tables(state)
@@ -358,7 +360,7 @@ def check_case(case: Case) -> None:
     expected = case["expected"]
     steps = expected["steps"]
     assert len(entries) == len(executions) == len(steps) > 0, "one step per transaction"
-    accepted: list[tuple[Transaction, Execution | None]] = []
+    accepted: list[tuple[Transaction, AnyExecution | None]] = []
     for index, (entry, execution, step) in enumerate(zip(entries, executions, steps,
                                                          strict=True)):
         result = apply_step(state, entry, execution)

@@ -38,6 +38,8 @@ CASES = [
     # Public rows (common data) of 64 values, batched by 13 and alone.
     replace(OWN, rows=13, per_row_inputs=True, row_width=64),
     replace(OWN, row_width=4),
+    # A training-step circuit: its proofs chained per Train (docs/training.md).
+    replace(OWN, training_step=True),
     ModelBinding(ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0, False),
     ModelBinding(word(0xFF), word(0xFE), word(0xFD), word(0xFC), word(0xFB), 2**32 - 1, True),
 ]
@@ -49,7 +51,7 @@ def binding_json(b: ModelBinding) -> dict[str, object]:
             "vka_digest": "0x" + b.vka_digest.hex(),
             "reusable_code_hash": "0x" + b.reusable_code_hash.hex(), "rows": b.rows,
             "per_row_inputs": b.per_row_inputs, "row_points": b.row_points,
-            "row_width": b.row_width}
+            "row_width": b.row_width, "training_step": b.training_step}
 
 
 def test_model_binding_vectors():
@@ -73,7 +75,8 @@ def test_any_other_field_is_another_binding():
     """Another verifier's code, VKA, SRS, record or layout: never the same metadata hash."""
     other = {"record_hash": word(9), "srs_hash": word(9), "verifier_code_hash": word(9),
              "vka_digest": word(9), "reusable_code_hash": word(9), "rows": 2,
-             "per_row_inputs": True, "row_points": True, "row_width": 3}
+             "per_row_inputs": True, "row_points": True, "row_width": 3,
+             "training_step": True}
     assert set(other) == {f.name for f in fields(ModelBinding)}
     hashes = {compute_model_binding_hash(replace(OWN, **{name: value}))
               for name, value in other.items()}

@@ -10,14 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flavum.core.assets import compute_asset_id, compute_ledger_id
-from flavum.core.batch import TraceEntry, compute_trace_leaf, compute_withdrawal_leaf
+from flavum.core.batch import (
+    Trace,
+    TraceEntry,
+    TrainingTrace,
+    compute_rows_hash,
+    compute_trace_leaf,
+    compute_withdrawal_leaf,
+)
 from flavum.core.codec import from_hex
 from flavum.core.errors import InvalidTransaction
 from flavum.core.genesis import DEV_ASSET, create_genesis
 from flavum.core.state import Domain, State, compute_state_root, get_nonce, get_object
 from flavum.core.step_witness import compute_step_witness
 from flavum.core.stf import (
+    AnyExecution,
     Execution,
+    TrainingExecution,
     compute_deposit_object_id,
     compute_object_id,
     process_transaction,
@@ -28,6 +37,7 @@ from flavum.core.transactions import (
     GrantAccess,
     Infer,
     SubmitData,
+    Train,
     Transaction,
     Transfer,
     TransferObject,
@@ -109,14 +119,14 @@ class Expected:
     trace_leaf: Hash32
 
 
-def run_step(contract: Any, pre: State, raw: bytes, execution: Execution | None
+def run_step(contract: Any, pre: State, raw: bytes, execution: AnyExecution | None
              ) -> tuple[StepVerdict, int]:
     """Executor verdict and gas for `raw` on `pre`, with the witness the challenger builds."""
     try:
         tx = decode_transaction(raw)
     except InvalidTransaction:
         tx = None
-    trace = None if tx is None else claimed_trace(tx, execution)
+    trace = None if tx is None else claimed_trace(pre, tx, execution)
     if tx is None:
         from flavum.core.step_witness import StepWitness
         witness = StepWitness(compute_state_root(pre), (), (), None)
@@ -127,17 +137,32 @@ def run_step(contract: Any, pre: State, raw: bytes, execution: Execution | None
     return verdict, (fn.estimate_gas() if verdict.post_state_root else 0)
 
 
-def claimed_trace(tx: Transaction, execution: Execution | None) -> TraceEntry | None:
+def claimed_trace(pre: State, tx: Transaction, execution: AnyExecution | None) -> Trace | None:
     """The trace leaf an honest sequencer commits for `tx` (as if the rules accepted it)."""
     body = tx.body
-    if not isinstance(body, Infer) or execution is None:
+    if isinstance(body, Train) and isinstance(execution, TrainingExecution):
+        return claimed_training(pre, tx, body, execution)
+    if not isinstance(body, Infer) or not isinstance(execution, Execution):
         return None
     return TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
                       execution.input_commitment, execution.outputs,
                       compute_object_id(tx.sender, tx.nonce))
 
 
-def python_step(state: State, raw: bytes, execution: Execution | None) -> Expected:
+def claimed_training(pre: State, tx: Transaction, body: Train, execution: TrainingExecution
+                     ) -> TrainingTrace | None:
+    """The training trace an honest sequencer commits, read from the pre-state (None: an
+    object is missing, so the rules refuse the transaction anyway)."""
+    parent = get_object(pre, body.model_id)
+    rows = [get_object(pre, data_id) for data_id in body.data_ids]
+    if parent is None or any(row is None for row in rows):
+        return None
+    return TrainingTrace(compute_tx_hash(tx), parent.model_id, parent.commitment, body.steps,
+                         compute_rows_hash([row.commitment for row in rows if row]),
+                         execution.params_out, compute_object_id(tx.sender, tx.nonce))
+
+
+def python_step(state: State, raw: bytes, execution: AnyExecution | None) -> Expected:
     try:
         tx = decode_transaction(raw)
         outcome = process_transaction(state, tx, execution)
@@ -150,7 +175,7 @@ def python_step(state: State, raw: bytes, execution: Execution | None) -> Expect
     )
 
 
-def check_agree(contract: Any, state: State, raw: bytes, execution: Execution | None,
+def check_agree(contract: Any, state: State, raw: bytes, execution: AnyExecution | None,
                 where: str, postable: Any) -> int:
     """Apply `raw` to `state` with Python and with the executor; fail where they disagree."""
     pre = state.copy()
@@ -195,7 +220,7 @@ def test_every_transaction_type_is_under_a_million_gas():
     if not GAS:
         pytest.skip("run with the vector cases")  # pragma: no cover
     print("one-step gas by type:", GAS)
-    assert len(GAS) == 8, f"types measured: {sorted(GAS)}"
+    assert len(GAS) == 10, f"types measured: {sorted(GAS)}"
     assert max(GAS.values()) < 1_000_000
 
 
@@ -238,7 +263,8 @@ def random_genesis() -> State:
 
 
 @st.composite
-def random_transaction(draw, state: State, known: list[ObjectId]) -> tuple[bytes, Execution | None]:
+def random_transaction(draw, state: State, known: list[ObjectId]
+                       ) -> tuple[bytes, AnyExecution | None]:
     """One signed (or system) transaction, valid or not, on `state`; `known` lists object ids
     created so far (and some that never exist)."""
     key = draw(st.sampled_from(USERS))

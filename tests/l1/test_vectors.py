@@ -204,17 +204,21 @@ def test_model_binding_vectors(harness):
         c = case["binding"]
         binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
                                b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
-                               c["per_row_inputs"], c["row_points"], c["row_width"])
+                               c["per_row_inputs"], c["row_points"], row_width=c["row_width"],
+                               training_step=c["training_step"])
         assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=5, max_size=5),
-       st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.integers(0, 2**24 - 1))
-def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points, width):
-    row_width = 0 if row_points else width
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.integers(0, 2**24 - 1),
+       st.booleans())
+def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points, width,
+                                    training_step):
+    # Public rows are neither row points nor a training step (that binding is no layout).
+    row_width = 0 if row_points or training_step else width
     binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs, row_points,
-                           row_width)
+                           row_width=row_width, training_step=training_step)
     assert harness.modelBindingHash(binding_tuple(binding)).call() == (
         compute_model_binding_hash(binding))
 

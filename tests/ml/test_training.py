@@ -7,11 +7,15 @@ import onnxruntime as ort
 import pytest
 
 from flavum.ml.errors import InvalidInput
+from flavum.ml.mlp_step import MlpStep
+from flavum.ml.softmax_mlp_step import SoftmaxMlpStep
+from flavum.ml.softmax_step import SoftmaxStep
 from flavum.ml.training import (
     NEW_PARAMS_OUTPUT,
     PARAMS_INPUT,
     LogisticStep,
     SgdStep,
+    TrainedModel,
     get_row_input_name,
     load_standardized,
     make_batches,
@@ -104,3 +108,32 @@ def test_batches_cover_the_rows_in_a_fixed_order() -> None:
     first_pass = np.concatenate(batches)[:10, 0]
     assert sorted(first_pass.tolist()) == rows[:, 0].tolist()  # one pass sees every row once
     np.testing.assert_array_equal(np.concatenate(make_batches(rows, 4, 5)), np.concatenate(batches))
+
+
+def run_inference_graph(step: TrainedModel, theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(step.make_inference_graph(),
+                                   providers=["CPUExecutionProvider"])
+    feeds = {PARAMS_INPUT: theta.reshape(1, -1).astype(np.float32),
+             "x": np.append(x, 1.0).reshape(1, -1).astype(np.float32)}
+    (logits,) = session.run(None, feeds)
+    return np.asarray(logits, dtype=np.float64).reshape(-1)
+
+
+@pytest.mark.parametrize("step", [
+    LogisticStep(features=3, batch=2, learning_rate=0.5),
+    SoftmaxStep(features=3, classes=4, batch=2, learning_rate=0.5),
+    MlpStep(features=3, hidden=5, batch=2, learning_rate=0.5),
+    SoftmaxMlpStep(features=3, hidden=5, classes=4, batch=2, learning_rate=0.5),
+], ids=lambda step: step.name)
+def test_inference_graph_gives_the_families_logits(step: TrainedModel) -> None:
+    """Every family's inference graph (params and [x, 1] in) computes the logits its predict
+    takes the argmax or sign of."""
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=step.params_size)
+    x = rng.normal(size=(6, 3))
+    logits = np.array([run_inference_graph(step, theta, row) for row in x])
+    assert logits.shape == (6, step.outputs)
+    np.testing.assert_allclose(logits, step.logits(theta, x), atol=1e-5)
+    expected = (np.argmax(logits, axis=1) if step.outputs > 1
+                else (logits[:, 0] > 0).astype(np.int64))
+    np.testing.assert_array_equal(step.predict(theta, x), expected)

@@ -13,7 +13,13 @@ import pytest
 from onnx import TensorProto, helper
 
 from flavum.ml.errors import ModelRejected
-from flavum.ml.examples import ExampleModel, load_split, train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import (
+    ExampleModel,
+    load_split,
+    train_boosted_trees,
+    train_lightgbm_categorical,
+    train_sklearn_trees,
+)
 from flavum.ml.normalize import normalize
 from flavum.ml.onnx_check import STANDARD_DOMAINS, SUPPORTED_OPS, IntakeLimits
 from flavum.ml.reference import apply_postprocess, run_float
@@ -183,21 +189,47 @@ def _one_tree(mode: str, threshold: float, true_ids: tuple[int, ...] = (1, 0, 0)
     return helper.make_model(graph, opset_imports=opsets).SerializeToString()
 
 
-@pytest.mark.parametrize("mode", ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT"])
+MODES = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"]
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_every_comparison_mode_agrees_at_the_threshold(mode: str) -> None:
     model = _one_tree(mode, 0.5)
-    # Values on, just below and just above the threshold tell the four modes apart.
+    # Values on, just below and just above the threshold tell the six modes apart.
     x = np.array([[0.5, 0], [0.25, 0], [0.75, 0], [0.5, 9], [-3, 0]], np.float32)
     result = normalize(model, x)
     assert np.array_equal(run_float(result.model_bytes, x), original_scores(model, x))
 
 
-def test_equality_modes_are_refused_by_name() -> None:
-    with pytest.raises(ModelRejected, match="BRANCH_EQ is not supported"):
-        normalize(_one_tree("BRANCH_EQ", 0.5), np.zeros((2, 2), np.float32))
+def test_an_unknown_mode_is_refused_naming_the_node() -> None:
+    with pytest.raises(ModelRejected, match="node 0 of tree 0 has mode BRANCH_MEMBER, which is "
+                                            "not supported"):
+        normalize(_one_tree("BRANCH_MEMBER", 0.5), np.zeros((2, 2), np.float32))
 
 
-@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "shared or unreachable"),
+@functools.cache
+def lightgbm_categorical() -> ExampleModel:
+    return train_lightgbm_categorical()
+
+
+def test_lightgbm_categorical_splits_equal_onnxruntime() -> None:
+    case = lightgbm_categorical()
+    tree = next(n for n in onnx.load_from_string(case.onnx_bytes).graph.node
+                if n.op_type == "TreeEnsembleClassifier")
+    modes = [m.decode() for a in tree.attribute if a.name == "nodes_modes" for m in a.strings]
+    assert "BRANCH_EQ" in modes  # the categorical splits
+    result = normalize(case.onnx_bytes, case.samples)
+    assert any("TreeEnsembleClassifier" in r for r in result.rewrites)
+    for node in onnx.load_from_string(result.model_bytes).graph.node:
+        assert node.domain in STANDARD_DOMAINS and node.op_type in SUPPORTED_OPS, node.op_type
+    rows = np.concatenate([case.test_inputs, case.samples])
+    derived = apply_postprocess(run_float(result.model_bytes, rows), result.postprocess)
+    expected = original_scores(case.onnx_bytes, rows)
+    assert np.max(np.abs(derived - expected)) <= 1e-5
+    assert np.mean(derived[:len(case.test_labels)].argmax(axis=1) == case.test_labels) > 0.85
+
+
+@pytest.mark.parametrize("true_ids, message", [((0, 0, 0), "unreachable from its root"),
                                                ((2, 0, 0), "exactly one root"),
                                                ((7, 0, 0), "exactly one root")])
 def test_malformed_trees_are_refused(true_ids: tuple[int, ...], message: str) -> None:

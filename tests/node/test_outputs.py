@@ -69,6 +69,8 @@ def test_outputs_are_dequantized_and_named(node, name):
     example = make()
     record, model_id = deploy(node, example, fee=0)
     assert record.proven_output == kind
+    # Classes 0..K-1 need no labels: the record's JSON (its metadata hash) is as before them.
+    assert record.class_labels is None and "class_labels" not in record.to_json()
     row = example.test_inputs[0]
     data_id = submit_data(node, model_id, row)
     trace = send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0))).outcome.trace
@@ -136,3 +138,57 @@ def test_an_operator_the_prover_refuses_is_named_with_its_node(node):
     with pytest.raises(UnsupportedOperator, match=r"^operator Gelu \(node 'act1'\) cannot be "
                                                   r"proven: .*Unimplemented\(Gelu\)"):
         node.models.compile(model.SerializeToString(), samples)
+
+
+def test_a_model_trained_on_string_labels_answers_with_them(tmp_path, shared_srs):
+    """scikit-learn's iris classifier fitted on the species' names, deployed with the CLI to a
+    node process: the infer, the proven trace (API and CLI) and the model's record name the
+    class by its label, the one onnxruntime answers with on the export."""
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.ml.test_labels import labelled, onnxruntime_labels
+
+    from .conftest import NodeProcess, make_config
+
+    example, classes = labelled("logreg")
+    row = example.test_inputs[-1]
+    expected = onnxruntime_labels(example.onnx_bytes, row[None])[0]
+    (tmp_path / "model.onnx").write_bytes(example.onnx_bytes)
+    (tmp_path / "calibration.json").write_text(json.dumps(example.samples.tolist()))
+    (tmp_path / "row.json").write_text(json.dumps(row.tolist()))
+    config = make_config(tmp_path / "home", batch_interval_s=3600.0)
+    (config.home / "srs").symlink_to(shared_srs)
+    process = NodeProcess(config)
+    process.start()
+
+    def flavum(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "flavum", *args, "--home",
+                               str(config.home)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    try:
+        model = json.loads(flavum("model", "deploy", str(tmp_path / "model.onnx"),
+                                  "--calibration", str(tmp_path / "calibration.json"),
+                                  "--common", "--from", "alice", "--json"))
+        assert model["record"]["class_labels"] == classes
+        data = json.loads(flavum("data", "submit", str(tmp_path / "row.json"), "--model",
+                                 model["model_id"], "--from", "bob", "--json"))
+        index = classes.index(expected)
+        text = flavum("infer", model["model_id"], data["data_id"], "--wait", "--from", "bob")
+        assert f"  class {expected} (index {index})\n" in text and "proof proven" in text
+        trace_id = text.split()[1]
+        trace = httpx.get(f"{config.api_url}/v1/traces/{trace_id}").json()
+        assert trace["proof_status"] == "proven"
+        assert (trace["result"]["label"], trace["result"]["prediction"]) == ([expected], [index])
+        shown = flavum("proof", "show", trace_id)
+        assert f"class {expected} (index {index})" in shown
+        assert f"class {expected}" in flavum("trace", "list", "--model", model["model_id"])
+        on_node = httpx.get(f"{config.api_url}/v1/models/{model['model_id']}").json()
+        assert on_node["record"]["class_labels"] == classes
+    finally:
+        process.stop()

@@ -1,13 +1,13 @@
 """Tree ensembles on a node, end to end: deploy (skl2onnx defaults; XGBoost and LightGBM through
-onnxmltools) -> data -> infer -> prove -> verify, with the circuit's top-1 agreement with
-onnxruntime on the test split."""
+onnxmltools, LightGBM also with a categorical feature) -> data -> infer -> prove -> verify, with
+the circuit's top-1 agreement with onnxruntime on the test split."""
 
 import numpy as np
 import pytest
 
 from flavum.core.transactions import Infer
 from flavum.core.types import Amount
-from flavum.ml.examples import train_boosted_trees, train_sklearn_trees
+from flavum.ml.examples import train_boosted_trees, train_lightgbm_categorical, train_sklearn_trees
 from flavum.ml.normalize import normalize
 from flavum.ml.reference import run_float
 from flavum.node.models import interpret_outputs
@@ -20,13 +20,17 @@ __all__ = ["node"]  # the fixture, shared with test_inference
 
 FAMILIES = [("decision_tree", "breast_cancer"), ("random_forest", "wine"),
             ("gradient_boosting", "iris"), ("xgboost", "breast_cancer"),
-            ("lightgbm", "wine")]  # ~20 s each
+            ("lightgbm", "wine"),  # ~20 s each
+            ("lightgbm_categorical", "wine")]  # category sets: chains of BRANCH_EQ
 
 
 @pytest.mark.parametrize("family, dataset", FAMILIES)
 def test_tree_family_end_to_end(node, family, dataset):
-    boosted = family in ("xgboost", "lightgbm")
-    example = (train_boosted_trees if boosted else train_sklearn_trees)(family, dataset)
+    boosted = family in ("xgboost", "lightgbm", "lightgbm_categorical")
+    if family == "lightgbm_categorical":
+        example = train_lightgbm_categorical()
+    else:
+        example = (train_boosted_trees if boosted else train_sklearn_trees)(family, dataset)
     record, model_id = deploy(node, example, fee=0)
     assert any("TreeEnsembleClassifier" in r for r in record.rewrites)
     assert record.accuracy["top1_agreement"] >= 0.9  # on the calibration rows

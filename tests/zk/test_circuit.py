@@ -15,7 +15,9 @@ from flavum.zk.circuit import (
     CircuitArtifacts,
     CircuitConfig,
     build_circuit,
+    canonicalize_settings,
     compute_circuit_key,
+    rederive_vk_hash,
 )
 from flavum.zk.errors import CircuitTooLarge
 from flavum.zk.srs import SrsStore
@@ -162,3 +164,32 @@ def test_changed_srs_redoes_keys_only(
     assert again.srs_path == other
     assert again.vk_hash != first.vk_hash
     assert again.vk_hash == keccak256(again.vk_path.read_bytes())
+
+
+def test_one_graph_gets_one_key_whatever_ezkl_orders_its_range_checks(
+    tiny_artifacts: CircuitArtifacts, tiny_model: bytes, tiny_calibration: np.ndarray,
+    srs_store: SrsStore, tmp_path: Path,
+) -> None:
+    """ezkl writes the required range checks in hash-set order, which differs from run to run:
+    the order lays out the columns, so one graph could get two verifying keys. build_circuit
+    writes the settings sorted, so a rebuild gives the same key."""
+    settings = json.loads(tiny_artifacts.settings_path.read_text())
+    checks = settings["required_range_checks"]
+    assert len(checks) >= 2 and checks == sorted(checks, key=json.dumps)
+    assert "timestamp" not in settings
+    # The problem: the same graph and settings with the range checks in the other order (as
+    # another ezkl run may write them) give another key.
+    reordered = tmp_path / "reordered"
+    reordered.mkdir()
+    swapped = tmp_path / "settings.json"
+    swapped.write_text(json.dumps(dict(settings, required_range_checks=checks[::-1])))
+    other_vk = rederive_vk_hash(tiny_artifacts.model_path, swapped, tiny_artifacts.srs_path,
+                                reordered)
+    assert other_vk != tiny_artifacts.vk_hash
+    # The fix: canonical settings map any order to the same file.
+    assert canonicalize_settings(swapped) == settings
+    # And a fresh build (a new ezkl run, its own hash-set order) gives the same key.
+    again = build_circuit(tiny_model, tiny_calibration, CircuitConfig(), srs_store,
+                          cache_dir=tmp_path / "again")
+    assert again.vk_hash == tiny_artifacts.vk_hash
+    assert again.settings_path.read_bytes() == tiny_artifacts.settings_path.read_bytes()

@@ -74,13 +74,16 @@ function numbers(values, most = 8) {
   return `<span class="values">${shown}${flat.length > most ? ", …" : ""}</span>`;
 }
 
-// An inference's result as the node reads it: the class of a classifier, the dequantized
+// An inference's result as the node reads it: the class of a classifier (by its label where
+// the model was trained on string labels), the dequantized
 // values under their name (logits, probabilities, scores or values), probabilities only where
 // the model applies softmax/sigmoid; only the fixed-point integers (`proven`) are proven.
 function result(r, most = 8) {
   if (!r) return '<span class="muted">model gone</span>';
   const lines = [];
-  if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
+  if (r.label) lines.push(`class ${esc(r.label[0])} <span class="muted">(index ` +
+    `${number(r.prediction[0])})</span>`);
+  else if (r.prediction) lines.push(`class ${number(r.prediction[0])}`);
   lines.push(`${esc(r.proven_output)} ${numbers(r.values, most)}`);
   if (r.probabilities && r.proven_output !== "probabilities") {
     lines.push(`probabilities ${numbers(r.probabilities, most)} ` +
@@ -116,8 +119,9 @@ async function home() {
     <h2>Models</h2>${table("models", ["model", "owner", "access", "fee", "proves",
       "top-1 agreement", "max abs error"], models.map((m) => [
         modelLink(m.object_id), accountLink(m.owner), esc(m.access), amount(m.fee, m.fee_asset),
-        esc(m.record.proven_output), agreement(m.record.accuracy),
-        m.record.accuracy.max_abs_error.toExponential(1)]))}
+        ...(m.record === null ? [m.model_id === ZERO ? "a trainable architecture's circuit"
+          : "a trainable model's version", "—", "—"] : [esc(m.record.proven_output),
+          agreement(m.record.accuracy), m.record.accuracy.max_abs_error.toExponential(1)])]))}
     <h2>Data points</h2>${dataTable(data)}
     <h2>Inference traces</h2>${traceTable(traces)}
     <h2>Withdrawals</h2>${table("withdrawals", ["withdrawal", "recipient", "amount", "object",
@@ -135,10 +139,46 @@ function dataTable(data) {
     d.values ? numbers(d.values, 6) : '<span class="muted">private</span>']));
 }
 
+// A page of an object's or account's inferences (the node lists them by key, newest first),
+// with links to the older page and back to the newest.
+const PAGE = 25;
+
+async function tracesOf(path, before) {
+  const cursor = /^\d+$/.test(before || "") ? `&before=${before}` : "";
+  return get(`${path}?limit=${PAGE}${cursor}`);
+}
+
+function pagedTraces(route, page, before) {
+  const links = [before ? link(route, "← newest") : "",
+    page.next_before ? link(`${route}/${page.next_before}`, "older inferences →") : ""];
+  return traceTable(page.traces) + `<p id="pager">${links.join(" ")}</p>`;
+}
+
 function traceTable(traces) {
   return table("traces", ["trace (tx)", "model", "data", "result", "batch", "proof"],
-    traces.map((t) => [traceLink(t.tx_hash), modelLink(t.model_id), objectLink(t.data_id),
-      result(t.result, 4), batchLink(t.batch), status(t.proof_status)]));
+    traces.map((t) => t.kind === "training"
+      ? [traceLink(t.tx_hash), modelLink(t.step_model_id), `${t.steps} training steps`,
+        `version ${modelLink(t.version_id)}`, batchLink(t.batch), status(t.proof_status)]
+      : [traceLink(t.tx_hash), modelLink(t.model_id), objectLink(t.data_id),
+        result(t.result, 4), batchLink(t.batch), status(t.proof_status)]));
+}
+
+// A trainable model's version (its lineage back to the first) or an architecture's circuit.
+async function trainablePage(m) {
+  const head = `<h1>Model ${short(m.object_id)}</h1>${fields("model-fields", [
+    ["owner", accountLink(m.owner)], ["access", esc(m.access)],
+    ["fee", amount(m.fee, m.fee_asset)], ["weights (commitment)", short(m.commitment)]])}`;
+  if (m.model_id === ZERO) {
+    return head + `<p class="muted">A circuit of a trainable architecture (its training step,
+      or the inference every version shares): docs/training.md.</p>`;
+  }
+  const chain = await get(`/v1/models/${m.object_id}/lineage`);
+  return head + `<h2>Versions</h2><div class="muted">From this version back to the first; each
+    trained version's weights are the last step proof's output.</div>${table("versions",
+    ["version", "owner", "weights", "lineage"], chain.map((c) => [
+      modelLink(c.version.object_id), accountLink(c.version.owner), short(c.version.commitment),
+      c.training === null ? "deployed" : `trained ${c.training.steps} steps by ` +
+        `${traceLink(c.training.tx_hash)} from ${modelLink(c.version.data_id)}`]))}`;
 }
 
 // Bars of transactions per batch, placed by the time each was sealed.
@@ -215,9 +255,11 @@ function finality(post) {
     : `${post.blocks_to_final} blocks left (final at block ${post.final_at_block})`;
 }
 
-async function modelPage(id) {
+async function modelPage(id, before) {
   const [m, verifiers, traces] = await Promise.all([
-    get(`/v1/models/${id}`), get(`/v1/models/${id}/verifiers`), get("/v1/traces")]);
+    get(`/v1/models/${id}`), get(`/v1/models/${id}/verifiers`),
+    tracesOf(`/v1/models/${id}/traces`, before)]);
+  if (m.record === null) return trainablePage(m);
   const r = m.record, a = r.accuracy;
   const accuracy = Object.entries(a).map(([k, v]) => [esc(k.replaceAll("_", " ")),
     k === "top1_agreement" && v !== null ? agreement(a) : typeof v === "object" && v !== null
@@ -245,7 +287,7 @@ async function modelPage(id) {
           "(batch reverted)</span>") : "—"]))}
     <h2>Versions</h2>${table("versions", ["version", "weights (ONNX hash)", "lineage"],
       [["this model", short(r.model_hash), "deployed (no training lineage)"]])}
-    <h2>Inferences</h2>${traceTable(traces.filter((t) => t.model_id === m.object_id))}`;
+    <h2>Inferences</h2>${pagedTraces(`model/${m.object_id}`, traces, before)}`;
 }
 
 async function tracePage(hash) {
@@ -256,13 +298,18 @@ async function tracePage(hash) {
   const checks = Object.fromEntries(ledgers.map((l) => [l.name, l.verifies_proofs]));
   const onChain = batch ? batch.ledgers.filter((p) => checks[p.name] && p.tx_hash) : [];
   const verdict = verdicts[hash];
-  return `<h1>Inference ${short(t.tx_hash)}</h1>
-    ${fields("trace-fields", [
+  const training = t.kind === "training";
+  return `<h1>${training ? "Training" : "Inference"} ${short(t.tx_hash)}</h1>
+    ${fields("trace-fields", [...(training ? [
+      ["step circuit", modelLink(t.step_model_id)], ["new version", modelLink(t.version_id)],
+      ["steps (one proof each)", t.steps], ["parent's weights", short(t.params_in)],
+      ["rows (hash, in order)", short(t.rows_hash)], ["new weights", short(t.params_out)],
+      ["batch", batchLink(t.batch)]] : [
       ["model", modelLink(t.model_id)], ["data", objectLink(t.data_id)],
       ["result object", objectLink(t.result_id)], ["batch", batchLink(t.batch)],
       ["input commitment", short(t.input_commitment)],
       ["outputs (proven, fixed point)", numbers(t.outputs, 16)],
-      ["read as numbers", result(t.result, 16)],
+      ["read as numbers", result(t.result, 16)]]),
       ["proof", status(t.proof_status) + (t.reason ? ` ${esc(t.reason)}` : "")],
       ["verified on chain", onChain.length ? onChain.map((p) =>
         `${esc(p.name)}: ${state(p.state)} in L1 tx ${short(p.tx_hash)}`).join("<br>")
@@ -272,8 +319,9 @@ async function tracePage(hash) {
         `<span id="verdict" class="${verdict ? (verdict.ok ? "ok" : "bad") : ""}">` +
         `${verdict ? esc(verdict.message) : ""}</span>`
       : '<span class="muted">no proof yet</span>'}</p>
-    <h2>Proof's public values</h2>${proof ? publicValues(proof.proof, t) : '<p class="muted">none ' +
-      "yet</p>"}`;
+    <h2>Proof's public values</h2>${!proof ? '<p class="muted">none yet</p>' : training
+      ? proof.proof.map((p, i) => `<h3>step ${i}</h3>${publicValues(p, t)}`).join("")
+      : publicValues(proof.proof, t)}`;
 }
 
 // ezkl's proof.json: `instances` are the public field elements the verifier checks (the input
@@ -293,7 +341,13 @@ const FIELD = 218882428718392752222464057452572750885483644004160343436982041865
 function meaning(element, t) {
   const bytes = element.replace(/^0x/, "").match(/../g) || [];
   const value = BigInt("0x" + (bytes.reverse().join("") || "0"));
-  if ("0x" + value.toString(16).padStart(64, "0") === t.input_commitment) {
+  const hex = "0x" + value.toString(16).padStart(64, "0");
+  if (t.kind === "training") {
+    if (hex === t.params_in) return "the parent's weights (the chain's start)";
+    if (hex === t.params_out) return "the new version's weights (the chain's end)";
+    return "a weight or row commitment";
+  }
+  if (hex === t.input_commitment) {
     return "the input commitment (the DATA object's)";
   }
   const signed = value > FIELD / 2n ? value - FIELD : value;
@@ -317,9 +371,10 @@ async function verify(hash) {
   button.disabled = false;
 }
 
-async function accountPage(address) {
-  const [account, models, data] = await Promise.all([
-    get(`/v1/accounts/${address}`), get("/v1/models"), get("/v1/data")]);
+async function accountPage(address, before) {
+  const [account, models, data, traces] = await Promise.all([
+    get(`/v1/accounts/${address}`), get("/v1/models"), get("/v1/data"),
+    tracesOf(`/v1/accounts/${address}/traces`, before)]);
   const balances = Object.entries(account.balances).map(([asset, v]) => [amount(v, asset)]);
   return `<h1>Account ${short(account.address)}</h1>
     ${fields("account-fields", [["address", `<code>${esc(account.address)}</code>`],
@@ -328,21 +383,21 @@ async function accountPage(address) {
     <h2>Models owned</h2>${table("owned-models", ["model", "access", "fee"], models
       .filter((m) => m.owner === account.address)
       .map((m) => [modelLink(m.object_id), esc(m.access), amount(m.fee, m.fee_asset)]))}
-    <h2>Data owned</h2>${dataTable(data.filter((d) => d.owner === account.address))}`;
+    <h2>Data owned</h2>${dataTable(data.filter((d) => d.owner === account.address))}
+    <h2>Inferences sent</h2>${pagedTraces(`account/${account.address}`, traces, before)}`;
 }
 
-async function objectPage(id) {
+async function objectPage(id, before) {
   const o = await get(`/v1/objects/${id}`);
-  if (o.kind === "MODEL") return modelPage(id);
-  const traces = await get("/v1/traces");
-  const uses = traces.filter((t) => t.data_id === id || t.result_id === id);
+  if (o.kind === "MODEL") return modelPage(id, before);
+  const traces = await tracesOf(`/v1/objects/${id}/traces`, before);
   return `<h1>${esc(o.kind)} object ${short(o.object_id)}</h1>
     ${fields("object-fields", [["kind", esc(o.kind)], ["owner", accountLink(o.owner)],
       ["access", esc(o.access)], ["commitment", short(o.commitment)],
       ["metadata hash", short(o.metadata_hash)],
       ["model", o.model_id === ZERO ? "—" : modelLink(o.model_id)],
       ["data", objectLink(o.data_id)]])}
-    <h2>Inferences</h2>${traceTable(uses)}`;
+    <h2>Inferences</h2>${pagedTraces(`object/${o.object_id}`, traces, before)}`;
 }
 
 // --- search: a number is a batch; 20 bytes an account; 32 bytes a trace, object or tx ---
@@ -377,10 +432,11 @@ const ROUTES = {
 async function render() {
   if (rendering) return;
   rendering = true;
-  const [page, arg] = location.hash.replace(/^#\/?/, "").split("/");
+  // #/page/arg, or #/page/arg/cursor for an older page of a listing
+  const [page, arg, cursor] = location.hash.replace(/^#\/?/, "").split("/");
   try {
     assets = assets || await get("/v1/assets");
-    const html = await (ROUTES[page] || ROUTES[""])(arg);
+    const html = await (ROUTES[page] || ROUTES[""])(arg, cursor);
     if (html !== shownHtml) view.innerHTML = shownHtml = html;
     live.textContent = `live · updated ${new Date().toLocaleTimeString()}`;
     live.className = "";

@@ -1,0 +1,194 @@
+"""One SGD step of a multi-class network with one hidden ReLU layer and a softmax output, as an
+ONNX graph, and its float reference: the family for digits (flavum/ml/training.py has the
+layout).
+
+- params `theta` = [W1 flattened, W1 of shape [h, d + 1] (a hidden unit's weights, then its
+  bias); W2 flattened, W2 of shape [k, h + 1] (a class's weights on the hidden units, then its
+  bias)]: h (d + 1) + k (h + 1) values;
+- a row = [x_1 .. x_d, e_y], the one-hot label: the softmax step's rows, the same DATA objects;
+- one step (backpropagation of the cross-entropy):
+  A = [X 1] W1^T, H = relu(A), Z = [H 1] W2^T, S = clip(Z - max_c Z, -8, 0) per row,
+  E = softmax(S) - Y,
+  G2 = E^T [H 1], G1 = ((E V) * [A > 0])^T [X 1] with V = W2 without its bias column,
+  theta' = theta - (lr / B) [G1, G2].
+
+The softmax is spelled out (Exp, ReduceSum, Div: flavum/ml/softmax_step.py says why) after the
+log-sum-exp shift: softmax(Z) = softmax(Z - max Z), so clipping the shifted logits at -8 only
+rounds probabilities below e^-8 (3.4e-4), and the exp table spans [-8, 0] whatever the
+logits. The softmax step's plain clip at +-4 instead stalls training on digits: the true class's
+probability cannot pass softmax(4, -4, ..) and its weights grow without bound (docs/training.md).
+Training starts from `initial_params`, a fixed-seed start shared by the float and the proven
+runs (all-zero params would keep every hidden unit equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+from flavum.ml.errors import InvalidInput
+from flavum.ml.mlp_step import MAX_HIDDEN
+from flavum.ml.softmax_step import MAX_CLASSES, check_one_hot_rows, one_hot_design, softmax
+from flavum.ml.training import PARAMS_INPUT, SgdStep, finish_model, hidden_layer_inference
+
+SHIFTED_LOGIT_BOUND = 8.0
+"""The shifted logits are clipped to [-8, 0]: the exp table's range."""
+
+
+def shifted_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of the logits shifted by their maximum and clipped to [-8, 0], as the
+    step graph computes it."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return softmax(np.clip(shifted, -SHIFTED_LOGIT_BOUND, 0.0))
+
+
+@dataclass(frozen=True)
+class SoftmaxMlpStep(SgdStep):
+    """One SGD step of a d-h-k ReLU network with a softmax output on `batch` rows."""
+
+    hidden: int
+    classes: int
+
+    name = "softmax-mlp"
+    logit_bound = SHIFTED_LOGIT_BOUND
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.hidden <= MAX_HIDDEN:
+            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+        if not 2 <= self.classes <= MAX_CLASSES:
+            raise InvalidInput(f"classes must lie in 2..{MAX_CLASSES}, not {self.classes}")
+
+    @property
+    def first_layer_size(self) -> int:
+        return self.hidden * (self.features + 1)
+
+    @property
+    def params_size(self) -> int:
+        return self.first_layer_size + self.classes * (self.hidden + 1)
+
+    @property
+    def row_width(self) -> int:
+        return self.features + self.classes
+
+    @property
+    def outputs(self) -> int:
+        return self.classes
+
+    def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(W1 [h, d + 1], W2 [k, h + 1]) of flat params."""
+        flat = self.check_params(theta)
+        first = flat[:self.first_layer_size].reshape(self.hidden, self.features + 1)
+        return first, flat[self.first_layer_size:].reshape(self.classes, self.hidden + 1)
+
+    def initial_params(self, seed: int = 0) -> np.ndarray:
+        """A fixed-seed start: W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), biases 0, as multiples of 2^-8
+        (exact at any circuit scale >= 8)."""
+        rng = np.random.default_rng(seed)
+        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
+                      np.zeros(self.hidden)]
+        second = np.c_[rng.normal(scale=self.hidden ** -0.5, size=(self.classes, self.hidden)),
+                       np.zeros(self.classes)]
+        result: np.ndarray = np.round(np.r_[first.reshape(-1), second.reshape(-1)] * 256) / 256
+        return result
+
+    def make_graph(self) -> bytes:
+        """The ONNX step graph (see the module docstring)."""
+        d, h, k = self.features, self.hidden, self.classes
+        design_inits, design = one_hot_design(d, k)
+        output_weights = np.zeros((h + 1, h), np.float32)  # W2 -> V (its bias column dropped)
+        output_weights[:h, :] = np.eye(h)
+        inits = [
+            *design_inits,
+            numpy_helper.from_array(output_weights, "output_weight_selector"),
+            numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
+            numpy_helper.from_array(np.array([self.first_layer_size, k * (h + 1)], np.int64),
+                                    "split_sizes"),
+            numpy_helper.from_array(np.array([h, d + 1], np.int64), "first_shape"),
+            numpy_helper.from_array(np.array([k, h + 1], np.int64), "second_shape"),
+            numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
+                                    "first_flat_shape"),
+            numpy_helper.from_array(np.array([1, k * (h + 1)], np.int64), "second_flat_shape"),
+            numpy_helper.from_array(np.array([1], np.int64), "class_axis"),
+            numpy_helper.from_array(np.array(0.0, np.float32), "zero"),
+        ]
+        nodes = [
+            *design,
+            helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
+                             ["first_flat", "second_flat"], axis=1),
+            helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
+            helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
+            # forward
+            helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["design", "first_t"], ["pre_activations"]),
+            helper.make_node("Relu", ["pre_activations"], ["hidden"]),
+            helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
+            helper.make_node("Transpose", ["second"], ["second_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["hidden_design", "second_t"], ["logits"]),
+            # softmax of the shifted, clipped logits (spelled out, see the module docstring)
+            helper.make_node("ReduceMax", ["logits"], ["logit_maxima"], axes=[1], keepdims=1),
+            helper.make_node("Sub", ["logits", "logit_maxima"], ["shifted_logits"]),
+            helper.make_node("Clip", ["shifted_logits", "logit_min", "zero"], ["clipped_logits"]),
+            helper.make_node("Exp", ["clipped_logits"], ["exps"]),
+            helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),
+            helper.make_node("Div", ["exps", "exp_sums"], ["probabilities"]),
+            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
+            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+            # backward
+            helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
+            helper.make_node("MatMul", ["second", "output_weight_selector"], ["v"]),
+            helper.make_node("MatMul", ["errors", "v"], ["hidden_errors"]),
+            helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
+            helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
+            helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
+            helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
+            helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
+            helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
+            helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+        ]
+        return self.step_graph("softmax_mlp_sgd_step", inits, nodes, "gradient_sum")
+
+    def make_inference_graph(self) -> bytes:
+        """Every version's inference graph: params and one row [x_1 .. x_d, 1] in, the k
+        logits out."""
+        graph = hidden_layer_inference(self, self.hidden, self.classes, "softmax_mlp_logits")
+        return finish_model(graph)
+
+    def step(self, theta: np.ndarray, rows: np.ndarray, clip: bool = True) -> np.ndarray:
+        """The float reference step (float64); `clip=False` is plain SGD (softmax without the
+        clip)."""
+        first, second = self.split(theta)
+        batch = self.check_rows(rows)
+        design = np.c_[batch[:, :self.features], np.ones(self.batch)]
+        pre = design @ first.T
+        hidden_design = np.c_[np.maximum(pre, 0.0), np.ones(self.batch)]
+        logits = hidden_design @ second.T
+        probabilities = shifted_softmax(logits) if clip else softmax(logits)
+        errors = probabilities - batch[:, self.features:]
+        second_gradient = errors.T @ hidden_design
+        first_gradient = ((errors @ second[:, :-1]) * (pre > 0)).T @ design
+        gradient = np.r_[first_gradient.reshape(-1), second_gradient.reshape(-1)]
+        params = np.r_[first.reshape(-1), second.reshape(-1)]
+        result: np.ndarray = params - self.step_size * gradient
+        return result
+
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The float logits of params `theta` for rows of features."""
+        first, second = self.split(theta)
+        x = np.asarray(features, dtype=np.float64)
+        hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
+        result: np.ndarray = np.c_[hidden, np.ones(len(x))] @ second.T
+        return result
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
+        return predictions
+
+    def check_rows(self, rows: np.ndarray) -> np.ndarray:
+        """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
+        otherwise."""
+        return check_one_hot_rows(rows, self.batch, self.features, self.classes)
