@@ -13,9 +13,18 @@ from dataclasses import replace
 import pytest
 
 from flavum.core.batch import TraceEntry, compute_trace_leaf
+from flavum.core.encoding import keccak256
+from flavum.core.field import FIELD_MODULUS
 from flavum.core.merkle import compute_tree_root
+from flavum.core.model_binding import (
+    INPUTS_PUBLIC_ROWS,
+    INPUTS_TRAINING_STEP,
+    compute_inputs_layout,
+    compute_public_row_commitment,
+)
 from flavum.core.types import ZERO_HASH, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
+from flavum.l1.evm_client import call_mapped, load_artifact
 from flavum.l1.interface import ModelLayout, ProvenInference, proven_executions, proven_inference
 from flavum.zk.execution import CircuitRun, outputs_per_row
 from flavum.zk.polycommit import compute_data_commitment
@@ -130,3 +139,27 @@ def test_another_layout_does_not_read_a_public_rows_proof(registered, bound, per
             registered.post_batch(*after(bound, traces=traces, state_root=other.root),
                                   [inference], registrations=[other.registration()])
         assert err.value.reason == "trace root mismatch"
+
+
+def test_the_rollups_leaf_reader_reads_public_rows_and_no_other_word(ledger):
+    """FlavumLeaves, the contract the rollup creates to read proofs' leaves, is the built code;
+    it rebuilds a public row's leaf from its values, and refuses every word that is no
+    inference layout: the training step's (3, chained by the rollup itself) included."""
+    artifact = load_artifact("FlavumLeaves")
+    address = ledger.rollup.functions.leafReader().call()
+    assert keccak256(bytes(ledger.w3.eth.get_code(address))) == bytes.fromhex(
+        artifact["codeHash"][2:])
+    reader = ledger.w3.eth.contract(address=address, abi=artifact["abi"])
+    tx, result, row = h("tx"), h("result"), [3, FIELD_MODULUS - 2]
+    entry = TraceEntry(tx, MODEL, ObjectId(h("data")), compute_public_row_commitment(row), (5,),
+                       ObjectId(result))
+    word = compute_inputs_layout(True, False, row_width=2)
+    assert word == INPUTS_PUBLIC_ROWS | 2 << 8
+    assert reader.functions.leaves(MODEL, word, [tx], [result], [*row, 5], b"").call() == [
+        compute_trace_leaf(entry)]
+    for other in (INPUTS_TRAINING_STEP, INPUTS_TRAINING_STEP | 2 << 8, INPUTS_PUBLIC_ROWS,
+                  INPUTS_PUBLIC_ROWS + 1 | 2 << 8, 2 << 8):
+        with pytest.raises(LedgerError) as err:
+            call_mapped("leaves", reader.functions.leaves(MODEL, other, [tx], [result],
+                                                          [*row, 5], b"").call)
+        assert err.value.reason == "not an inputs layout"
