@@ -10,9 +10,12 @@ prove time of one proof (median of --reps rounds, each in a fresh pool worker pr
 that worker, and the per-inference prove time relative to N=1 of the same setting and to the
 baseline: batch 1 with ezkl's default settings (the goal: best N <= 0.1 of it). The batched
 circuits take the input scale of the N=1 circuit, so a row's commitment is the same in every
-circuit of one setting. Each proof is verified.
+circuit of one setting. Each proof is verified. `--cpu` proves in this process and also
+reports CPU seconds (all threads), steadier than wall time on a shared machine; `--gas` also
+measures each proof's `verifyProof` gas with the circuit's own EVM verifier.
 
     python bench/bench_batching.py [--sizes 1,8,12,16,24,32] [--settings default] [--reps 1]
+                                   [--cpu] [--gas]
 
 All circuits are built first; then each round proves every point once (the baseline too), so
 that on a shared machine a change of load falls on all of them alike.
@@ -44,7 +47,13 @@ from flavum.zk.polycommit import (  # noqa: E402
     read_proof_points,
 )
 from flavum.zk.pool_local import LocalProverPool  # noqa: E402
-from flavum.zk.proof import make_proof_job, public_values, read_job_proof, verify  # noqa: E402
+from flavum.zk.proof import (  # noqa: E402
+    make_proof_job,
+    public_values,
+    read_job_proof,
+    run_proof_job,
+    verify,
+)
 from flavum.zk.srs import SrsStore  # noqa: E402
 
 SETTINGS = {
@@ -107,6 +116,7 @@ class Point:
     work: Path
     seconds: list = dataclasses.field(default_factory=list)
     peaks: list = dataclasses.field(default_factory=list)
+    cpu: list = dataclasses.field(default_factory=list)
 
 
 def build_points(name: str, config: CircuitConfig, model: bytes, x: np.ndarray,
@@ -137,10 +147,19 @@ def build_points(name: str, config: CircuitConfig, model: bytes, x: np.ndarray,
     return points
 
 
-def prove_once(point: Point, rep: int) -> None:
-    """One proof of the point in a fresh worker process: its seconds and peak RSS."""
+def prove_once(point: Point, rep: int, cpu: bool) -> None:
+    """One proof of the point in a fresh worker process: its seconds and peak RSS. With `cpu`,
+    in this process instead: its seconds and the CPU seconds of all its threads (ezkl's
+    prover threads included), which a shared machine's load changes far less than wall time."""
     execution = run_witness(point.artifacts, point.rows, workdir=point.work)
     job = make_proof_job(point.artifacts, execution, point.work / f"proof{rep}.json")
+    if cpu:
+        wall, start = time.perf_counter(), time.process_time()
+        run_proof_job(job)
+        point.cpu.append(time.process_time() - start)
+        point.seconds.append(time.perf_counter() - wall)
+        point.peaks.append(0)
+        return
     with LocalProverPool(workers=1, max_retries=0, timeout_s=1800) as pool:
         pool.wait_ready(120)
         job_id = pool.submit(job)
@@ -150,7 +169,31 @@ def prove_once(point: Point, rep: int) -> None:
     point.peaks.append(status.peak_rss_bytes or 0)
 
 
-def check_proof(point: Point) -> None:
+def measure_verify_gas(point: Point, proof) -> None:
+    """Gas of one `verifyProof` transaction with the proof to the circuit's own ezkl verifier
+    on the embedded EVM (py-evm, Prague rules; receipt gasUsed, base and calldata included),
+    and the verifier's deployed size (over 24,576 bytes: only the reusable verifier takes it)."""
+    from flavum.l1.evm_client import embedded_web3
+    from flavum.l1.verifiers import compile_verifier, generate_verifier_source
+
+    artifacts = point.artifacts
+    contract = compile_verifier(generate_verifier_source(
+        artifacts.vk_path, artifacts.settings_path, artifacts.srs_path, point.work / "v.sol"))
+    w3 = embedded_web3()
+    sender = w3.eth.accounts[0]
+    deployed = w3.eth.get_transaction_receipt(w3.eth.send_transaction(
+        {"from": sender, "data": "0x" + contract.bytecode.hex(), "gas": 29_000_000}))
+    verifier = w3.eth.contract(address=deployed["contractAddress"], abi=contract.abi)
+    call = verifier.functions.verifyProof(proof.proof_bytes, list(proof.instances))
+    receipt = w3.eth.get_transaction_receipt(call.transact({"from": sender, "gas": 20_000_000}))
+    if receipt["status"] != 1:
+        raise SystemExit("the verifier refused the proof")
+    point.result["verify_gas"] = int(receipt["gasUsed"])
+    point.result["verifier_bytes"] = contract.deployed_size
+    point.result["public_values"] = len(proof.instances)
+
+
+def check_proof(point: Point, gas: bool) -> None:
     """The last proof verifies and binds the rows: outputs, and each row's commitment."""
     artifacts, rows = point.artifacts, point.rows
     execution = run_witness(artifacts, rows, workdir=point.work)
@@ -168,24 +211,31 @@ def check_proof(point: Point) -> None:
         points = tuple(compute_row_point(artifacts, row) for row in rows)
         if read_proof_points(proof.proof_bytes, len(rows)) != points:
             raise SystemExit("the proof's points are not the rows' KZG commitments")
+    if gas:
+        measure_verify_gas(point, proof)
 
 
-def measure(points: list[Point], reps: int) -> None:
+def measure(points: list[Point], reps: int, cpu: bool, gas: bool) -> None:
     """Prove every point once per round, `reps` rounds: on a shared machine a change of load
     then falls on every setting alike, and each point's time is its median."""
     for rep in range(reps):
         for point in points:
-            prove_once(point, rep)
+            prove_once(point, rep, cpu)
             r = point.result
-            print(f"  round {rep + 1}: {r['setting']} N={r['n']}: {point.seconds[-1]:.2f} s",
-                  flush=True)
+            used = f", {point.cpu[-1]:.2f} CPU s" if cpu else ""
+            print(f"  round {rep + 1}: {r['setting']} N={r['n']}: {point.seconds[-1]:.2f} s"
+                  f"{used}", flush=True)
     for point in points:
-        check_proof(point)
+        check_proof(point, gas)
         r = point.result
         r["prove_s"] = statistics.median(point.seconds)
         r["prove_all_s"] = point.seconds
         r["per_inference_s"] = r["prove_s"] / r["n"]
         r["peak_rss_mb"] = max(point.peaks) / 1e6
+        if cpu:
+            r["cpu_s"] = statistics.median(point.cpu)
+            r["cpu_all_s"] = point.cpu
+            r["cpu_per_inference_s"] = r["cpu_s"] / r["n"]
 
 
 def print_table(results: list[dict], baseline: dict) -> None:
@@ -197,6 +247,20 @@ def print_table(results: list[dict], baseline: dict) -> None:
               f"{r['hash_rows']:,} | {r['pk_mb']:.0f} | {r['build_s']:.1f} | {r['prove_s']:.2f} | "
               f"{r['per_inference_s']:.2f} | {r['ratio']:.2f} | "
               f"{r['per_inference_s'] / baseline['prove_s']:.3f} | {r['peak_rss_mb']:.0f} |")
+    if "cpu_s" in baseline:
+        print("\n| setting | N | CPU s | CPU s/inference | CPU vs baseline |")
+        print("|---|---:|---:|---:|---:|")
+        for r in [baseline, *results]:
+            print(f"| {r['setting']} | {r['n']} | {r['cpu_s']:.2f} | "
+                  f"{r['cpu_per_inference_s']:.2f} | "
+                  f"{r['cpu_per_inference_s'] / baseline['cpu_s']:.3f} |")
+    if "verify_gas" in baseline:
+        print("\n| setting | N | public values | verifier bytes | verify gas | per inference |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for r in [baseline, *results]:
+            print(f"| {r['setting']} | {r['n']} | {r['public_values']} | "
+                  f"{r['verifier_bytes']:,} | {r['verify_gas']:,} | "
+                  f"{r['verify_gas'] // r['n']:,} |")
     print()
     for name in dict.fromkeys(r["setting"] for r in results):
         best = min((r for r in results if r["setting"] == name), key=lambda r: r["ratio"])
@@ -213,6 +277,10 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=1)
     parser.add_argument("--max-logrows", type=int, default=18)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--gas", action="store_true",
+                        help="also measure each proof's verifyProof gas on the embedded EVM")
+    parser.add_argument("--cpu", action="store_true",
+                        help="prove in this process and report CPU seconds too (no peak RSS)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     if sizes[0] != 1:
@@ -228,7 +296,7 @@ def main() -> None:
             config = dataclasses.replace(SETTINGS[name], max_logrows=args.max_logrows)
             print(f"setting {name}: {config}", flush=True)
             points += build_points(name, config, model, x, sizes, store, root)
-        measure(points, args.reps)
+        measure(points, args.reps, args.cpu, args.gas)
     baseline, results = points[0].result, [p.result for p in points[1:]]
     for r in results:
         first = next(o for o in results if o["setting"] == r["setting"])

@@ -21,6 +21,7 @@ BUILD = HERE / "build"
 DEPLOYABLE = (
     "FlavumRollup", "ModelRegistry", "FlavumBridge", "FlavumObjects", "TestToken",
     "FlavumHashesHarness", "FlavumSmtHarness", "FlavumStep",
+    "FlavumLeaves",  # created by FlavumRollup's constructor; its ABI and code hash for checks
 )
 EIP170_LIMIT = 24_576
 

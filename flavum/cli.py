@@ -360,6 +360,13 @@ def _why_not_sealed(status: dict[str, Any]) -> str:
 # --- models, data, inference, proofs ---
 
 
+def _input_visibility(kzg_inputs: bool, public_rows: bool) -> str:
+    """The circuit's input visibility the deploy flags ask for."""
+    if kzg_inputs and public_rows:
+        raise InvalidInput("--kzg-inputs and --public-rows exclude each other")
+    return "polycommit" if kzg_inputs else "public" if public_rows else "hashed"
+
+
 def compile_with_progress(client: Client, onnx_bytes: bytes, rows: list[list[float]],
                           proven_output: str | None, min_agreement: float | None,
                           batch_size: int, show: bool, input_visibility: str = "hashed"
@@ -407,6 +414,9 @@ def model_deploy(
     kzg_inputs: bool = typer.Option(False, "--kzg-inputs", help="Commit each row with a KZG "
                                     "point in the proof (polycommit) instead of a Poseidon "
                                     "hash: cheaper proofs per inference."),
+    public_rows: bool = typer.Option(False, "--public-rows", help="Rows are public values of "
+                                     "the proof, bound on chain by keccak (common data only): "
+                                     "the cheapest proofs; gas grows with the row's width."),
     sender: str = typer.Option("default", "--from", help="Key name of the owner."),
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
@@ -415,7 +425,7 @@ def model_deploy(
     key = load_key(home, sender)
     job = compile_with_progress(client, onnx_file.read_bytes(), read_rows(calibration),
                                 proven_output, min_agreement, batch, show=not as_json,
-                                input_visibility="polycommit" if kzg_inputs else "hashed")
+                                input_visibility=_input_visibility(kzg_inputs, public_rows))
     record = job["record"]
     body = DeployModel(Hash32(from_hex(record["model_hash"])), Hash32(from_hex(record["vk_hash"])),
                        Hash32(from_hex(job["metadata_hash"])),

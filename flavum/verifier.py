@@ -250,8 +250,8 @@ def circuit_artifacts(directory: Path, vk_hash: Hash32, circuit: CircuitData, sr
         logrows=logrows, srs_path=srs, srs_sha256="", vk_hash=vk_hash, input_shape=input_shape,
         input_scale=input_scales[0] if input_scales else 0, output_shapes=output_shapes,
         output_scales=output_scales, num_input_instances=num_inputs, model_sha256="",
-        row_inputs=(len(input_scales) if visibility in ("hashed", "polycommit") and input_scales
-                    else 1),
+        row_inputs=(len(input_scales)
+                    if visibility in ("hashed", "polycommit", "public") and input_scales else 1),
     )
 
 

@@ -24,6 +24,7 @@ library FlavumHashes {
     bytes32 internal constant OBJECT_TAG = keccak256("flavum.value.object");
     bytes32 internal constant ROLLUP_ID_TAG = keccak256("flavum.rollup.id");
     bytes32 internal constant MODEL_BINDING_TAG = keccak256("flavum.model.binding");
+    bytes32 internal constant PUBLIC_ROW_TAG = keccak256("flavum.data.public_row");
 
     /// The BN254 scalar field: ezkl's public values are elements of it.
     uint256 internal constant FIELD_MODULUS =
@@ -78,7 +79,7 @@ library FlavumHashes {
         bytes32 vkaDigest;
         bytes32 reusableCodeHash;
         uint32 rows;
-        uint8 inputs; // INPUTS_ONE, INPUTS_PER_ROW or INPUTS_ROW_POINTS (FlavumRollup.Inference)
+        uint32 inputs; // FlavumRollup.INPUTS_* in the low byte; public rows: the row width above
     }
 
     /// keccak256(abi.encode(TREE_NODE_TAG, left, right)), hashed in scratch memory past the
@@ -167,6 +168,20 @@ library FlavumHashes {
             mstore(add(p, 0x20), 0x40)
             mstore(add(p, 0x40), felts.length)
             h := keccak256(p, add(0x60, mul(0x20, felts.length)))
+        }
+    }
+
+    /// flavum.core.model_binding.compute_public_row_commitment: the DATA commitment of a row
+    /// proven as public values, keccak256(PUBLIC_ROW_TAG || values as 32-byte words), hashed
+    /// in scratch memory past the free memory pointer (one calldatacopy, no allocation).
+    function publicRowCommitment(uint256[] calldata values) internal pure returns (bytes32 h) {
+        bytes32 tag = PUBLIC_ROW_TAG;
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, tag)
+            let size := mul(0x20, values.length)
+            calldatacopy(add(p, 0x20), values.offset, size)
+            h := keccak256(p, add(0x20, size))
         }
     }
 

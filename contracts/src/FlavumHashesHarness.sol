@@ -81,6 +81,10 @@ contract FlavumHashesHarness {
         return FlavumHashes.rollupIdOf(chainId, rollup);
     }
 
+    function publicRowCommitment(uint256[] calldata values) external pure returns (bytes32) {
+        return FlavumHashes.publicRowCommitment(values);
+    }
+
     function modelBindingHash(FlavumHashes.ModelBinding calldata b) external pure returns (bytes32) {
         return FlavumHashes.modelBindingHash(b);
     }

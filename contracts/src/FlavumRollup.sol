@@ -2,6 +2,7 @@
 pragma solidity 0.8.37;
 
 import {FlavumHashes} from "./FlavumHashes.sol";
+import {FlavumLeaves, INPUTS_ONE, INPUTS_ROW_POINTS, INPUTS_TRAINING_STEP} from "./FlavumLeaves.sol";
 import {FlavumStep} from "./FlavumStep.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 
@@ -40,14 +41,9 @@ interface IDepositInbox {
 /// than the forced and challenge windows together: a withdrawal asked for (or forced) when the
 /// rotation is proposed is final, and payable, before the new sequencer can post.
 contract FlavumRollup {
-    uint8 internal constant INPUTS_ONE = 0;
-    uint8 internal constant INPUTS_PER_ROW = 1;
-    uint8 internal constant INPUTS_ROW_POINTS = 2;
-    uint8 internal constant INPUTS_TRAINING_STEP = 3;
-    uint256 internal constant POINT_BYTES = 64;
-
     /// One verifier call, covering the rows (txHashes[r], resultIds[r]). Their count and how the
-    /// public values are read are the model's, as the ModelRegistry pinned them:
+    /// public values are read are the model's, as the ModelRegistry pinned them (the layouts'
+    /// INPUTS_* are FlavumLeaves.sol's; FlavumLeaves reads all but the training step's):
     /// INPUTS_ONE: public values [input commitment, outputs...]; the outputs are split
     /// into `rows` equal slices, one trace leaf each, all with the one input commitment.
     /// INPUTS_PER_ROW (a batched model with one input commitment per row): public values
@@ -56,6 +52,9 @@ contract FlavumRollup {
     /// INPUTS_ROW_POINTS (the same with ezkl's polycommit inputs): public values are the
     /// outputs only; c_r is keccak256 of the r-th KZG point of the proof, its bytes
     /// [64 r, 64 r + 64) (x, y), the commitment to row r's input column that the verifier uses.
+    /// INPUTS_PUBLIC_ROWS (common data, rows as public values; the layout word holds the row
+    /// width W above its mode byte): public values [row 0, ..., row N-1, outputs...], W each;
+    /// c_r is FlavumHashes.publicRowCommitment of row r's W values.
     /// A padding row (tx hash and result id both zero: the proof's rows beyond the real ones)
     /// has no leaf.
     /// INPUTS_TRAINING_STEP (a training-step circuit, one row: (Train tx hash, version id)):
@@ -155,6 +154,7 @@ contract FlavumRollup {
     uint256 public immutable forcedWindow; // blocks
     IDepositInbox public immutable inbox;
     FlavumStep public immutable step;
+    FlavumLeaves public immutable leafReader; // created by the constructor: reads proofs' leaves
     uint256 public immutable challengeWindow; // blocks
     uint256 public immutable minBond; // wei the sequencer must keep bonded to post
     uint256 public immutable escapeDelay; // blocks without an accepted batch before the freeze
@@ -240,6 +240,7 @@ contract FlavumRollup {
         forcedWindow = forcedWindow_;
         inbox = inbox_;
         step = step_;
+        leafReader = new FlavumLeaves();
         challengeWindow = challengeWindow_;
         minBond = msg.value;
         bond = msg.value;
@@ -833,7 +834,14 @@ contract FlavumRollup {
                     );
                 }
             } else {
-                next = _appendLeaves(inf, models[i].inputs, leaves, next);
+                uint32 inputs = models[i].inputs;
+                bytes32[] memory own = leafReader.leaves(
+                    inf.modelId, inputs, inf.txHashes, inf.resultIds, inf.instances,
+                    uint8(inputs) == INPUTS_ROW_POINTS ? inf.proof : inf.proof[:0]
+                );
+                for (uint256 j = 0; j < own.length; j++) {
+                    leaves[next++] = own[j];
+                }
             }
         }
         return FlavumHashes.computeTreeRoot(leaves);
@@ -921,68 +929,5 @@ contract FlavumRollup {
                 count++;
             }
         }
-    }
-
-    function _appendLeaves(Inference calldata inf, uint8 inputs, bytes32[] memory leaves, uint256 next)
-        private
-        pure
-        returns (uint256)
-    {
-        uint256 rows = inf.txHashes.length;
-        if (inputs != INPUTS_ONE) {
-            return _appendRowLeaves(inf, inputs == INPUTS_ROW_POINTS, leaves, next);
-        }
-        // instances[0] is the input commitment (hashed input); the rest are outputs.
-        require(inf.instances.length > 1, "proof exposes no outputs");
-        uint256 perRow = (inf.instances.length - 1) / rows;
-        require(perRow * rows == inf.instances.length - 1, "outputs do not split into the rows");
-        bytes32 inputCommitment = bytes32(inf.instances[0]);
-        for (uint256 r = 0; r < rows; r++) {
-            leaves[next++] = _rowLeaf(inf, r, inputCommitment, 1 + r * perRow, perRow);
-        }
-        return next;
-    }
-
-    /// The leaves of a proof with one input commitment per row: instances[r] is row r's
-    /// commitment, the N * perRow values after the N commitments are the outputs, row-major;
-    /// with `points`, row r's commitment is keccak256 of the proof's r-th point and every
-    /// public value is an output.
-    function _appendRowLeaves(Inference calldata inf, bool points, bytes32[] memory leaves, uint256 next)
-        private
-        pure
-        returns (uint256)
-    {
-        uint256 rows = inf.txHashes.length;
-        uint256 heads = points ? 0 : rows; // public values before the outputs
-        require(!points || inf.proof.length >= rows * POINT_BYTES, "proof holds no point per row");
-        require(inf.instances.length > heads, "proof exposes no outputs");
-        uint256 outputCount = inf.instances.length - heads;
-        uint256 perRow = outputCount / rows;
-        require(perRow * rows == outputCount, "outputs do not split into the rows");
-        uint256 first = next;
-        for (uint256 r = 0; r < rows; r++) {
-            if (inf.txHashes[r] == bytes32(0)) {
-                // Padding (a copy of the last real row, filling the circuit's N rows): no leaf.
-                require(inf.resultIds[r] == bytes32(0), "a padding row names a result");
-                continue;
-            }
-            bytes32 commitment = points
-                ? keccak256(inf.proof[r * POINT_BYTES:(r + 1) * POINT_BYTES])
-                : bytes32(inf.instances[r]);
-            leaves[next++] = _rowLeaf(inf, r, commitment, heads + r * perRow, perRow);
-        }
-        // A proof of padding only proves nothing the trace holds.
-        require(next > first, "an inference has no real row");
-        return next;
-    }
-
-    /// Row r's trace leaf: its outputs are instances[start .. start + count).
-    function _rowLeaf(Inference calldata inf, uint256 r, bytes32 inputCommitment, uint256 start, uint256 count)
-        private
-        pure
-        returns (bytes32)
-    {
-        bytes32 outputs = FlavumHashes.outputsHashOfFelts(inf.instances[start:start + count]);
-        return FlavumHashes.traceLeaf(inf.txHashes[r], inf.modelId, inputCommitment, outputs, inf.resultIds[r]);
     }
 }

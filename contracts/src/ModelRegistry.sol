@@ -38,7 +38,7 @@ contract ModelRegistry {
         address verifier;
         bool reusable;
         uint32 rows; // trace rows per proof (padding rows included)
-        uint8 inputs; // how its input commitments are read: FlavumRollup.INPUTS_*
+        uint32 inputs; // how its input commitments are read: FlavumRollup.INPUTS_* (+ row width)
         uint64 batchNumber; // the batch whose state root showed the model
         address owner;
         bytes32 vkHash;
@@ -67,7 +67,7 @@ contract ModelRegistry {
         bytes32 vkaDigest,
         uint64 batchNumber,
         uint32 rows,
-        uint8 inputs
+        uint32 inputs
     );
 
     /// `rollup_` is deployed after this contract (its address is known in advance: CREATE).

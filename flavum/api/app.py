@@ -83,8 +83,9 @@ class CompileRequest(BaseModel):
     proven_output: str | None = None  # logits (default for classifiers) or probabilities
     min_agreement: float | None = None
     batch_size: int = 1  # N > 1: one proof covers N inferences
-    # How a row is committed: hashed (Poseidon, a public value) or polycommit (a KZG point in
-    # the proof: faster to prove per inference; see flavum.zk.polycommit).
+    # How a row is committed: hashed (Poseidon, a public value), polycommit (a KZG point in
+    # the proof: faster to prove per inference; see flavum.zk.polycommit) or public (the row's
+    # values are public values, for common data only; see flavum.zk.public_rows).
     input_visibility: str = "hashed"
 
 
@@ -225,8 +226,8 @@ def create_app(node: Node) -> FastAPI:
             raise InvalidInput("proven_output is logits or probabilities")
         if not 1 <= body.batch_size <= 64:
             raise InvalidInput("batch_size is between 1 and 64")
-        if body.input_visibility not in ("hashed", "polycommit"):
-            raise InvalidInput("input_visibility is hashed or polycommit")
+        if body.input_visibility not in ("hashed", "polycommit", "public"):
+            raise InvalidInput("input_visibility is hashed, polycommit or public")
         options = DeployOptions(
             batch_size=body.batch_size,
             proven_output=body.proven_output,

@@ -11,24 +11,30 @@ verifier of its choosing to someone else's model. Whether the committed verifier
 ezkl's for the model's ONNX is checked off chain by recompiling it (`flavum verify --models`).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from flavum.core.encoding import compute_tag, hash_tagged
+from flavum.core.encoding import compute_tag, hash_tagged, keccak256
+from flavum.core.errors import ConfigError
 from flavum.core.types import ZERO_HASH, Hash32
 
 MODEL_BINDING_TAG: Final = compute_tag("model.binding")
 MODEL_BINDING_ABI: Final = (
-    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint8",
+    "bytes32", "bytes32", "bytes32", "bytes32", "bytes32", "uint32", "uint32",
 )
 # How the rollup reads a proof's input commitments (the binding's last word; 0 and 1 encode
-# exactly as the bool this word was before, so older bindings keep their hashes).
+# exactly as the bool this word was before, so older bindings keep their hashes). The low byte
+# is the mode; for public rows the bits above it hold the row width (values per row).
 INPUTS_ONE: Final = 0  # public value 0: one commitment for the whole proof
 INPUTS_PER_ROW: Final = 1  # public values 0..N-1: one Poseidon commitment per row
 INPUTS_ROW_POINTS: Final = 2  # none public: row r's is keccak256 of the proof's r-th KZG point
 # A training-step circuit: [H(params), H(row_0) .., H(new params)], one proof per step, the
 # proofs of one Train chained into one trace leaf (docs/training.md).
 INPUTS_TRAINING_STEP: Final = 3
+INPUTS_PUBLIC_ROWS: Final = 4  # the rows themselves: row r's is compute_public_row_commitment
+MAX_ROW_WIDTH: Final = 2**24 - 1  # what the layout word holds above its mode byte
+PUBLIC_ROW_TAG: Final = compute_tag("data.public_row")
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,7 @@ class ModelBinding:
     rows: int  # trace rows per proof (padding rows included)
     per_row_inputs: bool  # one input commitment per row, else one for the whole proof
     row_points: bool = False  # per row, as KZG points in the proof (polycommit), not public
+    row_width: int = 0  # > 0: public rows (common data), this many input values per row
     training_step: bool = False  # a training-step circuit (INPUTS_TRAINING_STEP)
 
     @property
@@ -52,17 +59,31 @@ class ModelBinding:
     @property
     def inputs(self) -> int:
         """The layout word the chain reads (INPUTS_*)."""
-        return compute_inputs_layout(self.per_row_inputs, self.row_points, self.training_step)
+        return compute_inputs_layout(self.per_row_inputs, self.row_points, self.row_width,
+                                     self.training_step)
 
 
-def compute_inputs_layout(per_row_inputs: bool, row_points: bool,
+def compute_inputs_layout(per_row_inputs: bool, row_points: bool, row_width: int = 0,
                           training_step: bool = False) -> int:
-    """INPUTS_* of a layout; row points are per-row inputs by definition."""
+    """The layout word of a layout: INPUTS_* in its low byte, and for public rows the row
+    width above it. Row points and public rows are per-row inputs by definition."""
+    if row_width:
+        if not 0 < row_width <= MAX_ROW_WIDTH or row_points or training_step:
+            raise ConfigError(f"public rows of {row_width} values are no layout")
+        return INPUTS_PUBLIC_ROWS | row_width << 8
     if training_step:
         return INPUTS_TRAINING_STEP
     if row_points:
         return INPUTS_ROW_POINTS
     return INPUTS_PER_ROW if per_row_inputs else INPUTS_ONE
+
+
+def compute_public_row_commitment(values: Sequence[int]) -> Hash32:
+    """The DATA commitment of a row proven as public values (common data): keccak256 of the
+    tag and the row's field elements as 32-byte big-endian words, as the rollup contract hashes
+    the proof's public values (FlavumHashes.publicRowCommitment). The tag keeps it apart from
+    a KZG point's digest of the same bytes."""
+    return keccak256(PUBLIC_ROW_TAG + b"".join(v.to_bytes(32, "big") for v in values))
 
 
 def compute_model_binding_hash(binding: ModelBinding) -> Hash32:

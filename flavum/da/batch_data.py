@@ -21,6 +21,7 @@ The encoding is canonical JSON (sorted keys, no spaces), so one batch has one bl
 
 import base64
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -200,6 +201,7 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
             rows=1, per_row_inputs=False, training_step=record["kind"] == "step",
         )
     batch_size = int(record["batch_size"])
+    visibility = record.get("visibility", {}).get("input")
     return ModelBinding(
         record_hash=keccak256(encode_model_record(record)),
         srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
@@ -209,7 +211,9 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
         rows=batch_size,
         per_row_inputs=batch_size > 1,  # a batched model commits to each row
         # KZG points in the proof rather than public values (polycommit).
-        row_points=record.get("visibility", {}).get("input") == "polycommit",
+        row_points=visibility == "polycommit",
+        # The rows themselves as public values (common data): their width.
+        row_width=math.prod(record["input_shape"]) if visibility == "public" else 0,
     )
 
 

@@ -14,7 +14,12 @@ from typing import Any
 
 from flavum.core.batch import BatchHeader
 from flavum.core.codec import to_hex
-from flavum.core.model_binding import INPUTS_ONE, INPUTS_ROW_POINTS, INPUTS_TRAINING_STEP
+from flavum.core.model_binding import (
+    INPUTS_ONE,
+    INPUTS_PUBLIC_ROWS,
+    INPUTS_ROW_POINTS,
+    INPUTS_TRAINING_STEP,
+)
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
 from flavum.l1.evm_abi import header_tuple
@@ -23,13 +28,6 @@ from flavum.l1.evm_parts import EvmPart
 from flavum.l1.evm_step import proof_arg
 from flavum.l1.interface import ModelLayout, ModelRegistration, RegisteredModel
 from flavum.l1.verifiers import EIP170_LIMIT, VerifierBuild, build_model_verifier
-
-
-def layout_of(rows: int, inputs: int) -> ModelLayout:
-    """The layout a registration pinned (rows per proof, ModelRegistry's INPUTS_* word)."""
-    if inputs == INPUTS_TRAINING_STEP:
-        return ModelLayout(rows, training_step=True)
-    return ModelLayout(rows, inputs != INPUTS_ONE, inputs == INPUTS_ROW_POINTS)
 
 
 class EvmModels(EvmPart):
@@ -44,7 +42,7 @@ class EvmModels(EvmPart):
                                     self.registry.functions.isStanding(model_id).call))
         return RegisteredModel(model_id, Address(bytes.fromhex(verifier[2:])), Hash32(vk_hash),
                                Address(bytes.fromhex(owner[2:])), reusable,
-                               layout_of(int(rows), int(inputs)), Hash32(vka_digest),
+                               read_inputs_layout(int(rows), int(inputs)), Hash32(vka_digest),
                                int(batch_number), standing)
 
     def register_model(self, header: BatchHeader, registration: ModelRegistration,
@@ -139,3 +137,12 @@ class EvmModels(EvmPart):
             raise LedgerError(f"model {to_hex(model_id)}: its registration call names it not")
         cached[model_id] = [bytes(w) for w in found[-1]["vka"]]
         return cached[model_id]
+
+
+def read_inputs_layout(rows: int, inputs: int) -> ModelLayout:
+    """The ModelLayout of a registration's rows and layout word (mode byte, row width above)."""
+    if inputs == INPUTS_TRAINING_STEP:
+        return ModelLayout(rows, training_step=True)
+    mode, width = inputs & 0xFF, inputs >> 8
+    return ModelLayout(rows, mode != INPUTS_ONE, mode == INPUTS_ROW_POINTS,
+                       width if mode == INPUTS_PUBLIC_ROWS else 0)

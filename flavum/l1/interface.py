@@ -22,7 +22,7 @@ from flavum.core.batch import BatchHeader, TraceEntry, TxCommitment, Withdrawal
 from flavum.core.encoding import keccak256
 from flavum.core.field import POINT_BYTES, felt_to_signed
 from flavum.core.merkle import SmtProof
-from flavum.core.model_binding import ModelBinding
+from flavum.core.model_binding import ModelBinding, compute_public_row_commitment
 from flavum.core.state import Object
 from flavum.core.step_witness import StepWitness
 from flavum.core.stf import AnyExecution, Execution, TrainingExecution
@@ -66,7 +66,10 @@ class ProvenInference:
     outputs of row N-1] and `rows` has exactly N entries, in the proof's row order: row i's
     leaf has commitment c_i and the i-th of N equal slices of the outputs. A padding row
     (filling the proof's N rows when fewer requests were packed) is (ZERO_HASH, ZERO_HASH)
-    and yields no trace leaf.
+    and yields no trace leaf. With row points (polycommit) no commitment is public: c_i is
+    keccak256 of the proof's i-th KZG point. With public rows (common data) the public values
+    are [row 0, ..., row N-1, outputs...], each row `row_width` values, and c_i is
+    compute_public_row_commitment of row i.
     """
 
     model_id: ObjectId
@@ -84,7 +87,14 @@ class ModelLayout:
     rows: int = 1
     per_row_inputs: bool = False
     row_points: bool = False
+    row_width: int = 0  # > 0: public rows, this many input values per row (before the outputs)
     training_step: bool = False  # one step of a training per proof (FlavumRollup.Inference)
+
+
+def compute_layout(binding: ModelBinding) -> ModelLayout:
+    """The layout a model's binding pins (what its registration stores)."""
+    return ModelLayout(binding.rows, binding.per_row_inputs, binding.row_points, binding.row_width,
+                       binding.training_step)
 
 
 @dataclass(frozen=True)
@@ -335,18 +345,21 @@ class ModelRegistration:
 def proven_executions(inference: ProvenInference, layout: ModelLayout
                       ) -> list[tuple[Hash32, AnyExecution]]:
     """What a proof proves of each of its trace rows, read from its public values (and, for
-    row points, its bytes) as the rollup contract reads them (see ProvenInference): (the
-    Infer's tx hash, its execution), in row order, padding rows left out. Outputs are the field
-    elements read as signed integers. A training step proves its Train's execution so far:
-    the params commitment it ends at (the last step's is the Train's)."""
+    row points, its bytes; for public rows, the rows' values hashed) as the rollup contract
+    reads them (see ProvenInference): (the Infer's tx hash, its execution), in row order,
+    padding rows left out. Outputs are the field elements read as signed integers. A training
+    step proves its Train's execution so far: the params commitment it ends at (the last
+    step's is the Train's)."""
     if layout.training_step:
         (tx_hash, _), = inference.rows
         return [(tx_hash, TrainingExecution(Hash32(inference.instances[-1].to_bytes(32, "big"))))]
     rows = len(inference.rows)
     values = inference.instances
-    per_row_inputs = layout.per_row_inputs or layout.row_points
-    # Input commitments before the outputs: none public for row points.
-    heads = 0 if layout.row_points else rows if per_row_inputs else 1
+    width = layout.row_width
+    per_row_inputs = layout.per_row_inputs or layout.row_points or width > 0
+    # Public values before the outputs: none for row points, the rows themselves for public
+    # rows, else the commitments.
+    heads = 0 if layout.row_points else rows * width if width else rows if per_row_inputs else 1
     per_row = (len(values) - heads) // rows if rows else 0
     if rows == 0 or per_row == 0 or heads + per_row * rows != len(values):
         raise ValueError(f"{len(values)} public values do not split into {rows} rows")
@@ -358,6 +371,8 @@ def proven_executions(inference: ProvenInference, layout: ModelLayout
             continue  # a padding row
         if layout.row_points:
             commitment = keccak256(inference.proof[POINT_BYTES * r: POINT_BYTES * (r + 1)])
+        elif width:
+            commitment = compute_public_row_commitment(values[r * width: (r + 1) * width])
         else:
             commitment = Hash32((values[r] if per_row_inputs else values[0]).to_bytes(32, "big"))
         outputs = values[heads + r * per_row: heads + (r + 1) * per_row]

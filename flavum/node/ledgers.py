@@ -49,9 +49,9 @@ from flavum.l1.interface import (
     CircuitFiles,
     ForcedInclusion,
     Ledger,
-    ModelLayout,
     ModelRegistration,
     ProvenInference,
+    compute_layout,
     proven_inference,
 )
 from flavum.node.failpoints import crash_point
@@ -374,18 +374,16 @@ class LedgerLink:
             model, proof = load_model_proof(self.store, number, model_id)
             if self.training is not None and self.training.is_step(model.vk_hash):
                 step = self.training.circuit(model.vk_hash)
-                registrations.append(ModelRegistration(
-                    model, self.training.record(model.vk_hash).binding, proof,
-                    CircuitFiles(step.vk_path, step.settings_path, step.srs_path,
-                                 step.directory, ModelLayout(1, training_step=True))))
+                binding = self.training.record(model.vk_hash).binding  # the training-step layout
+                registrations.append(ModelRegistration(model, binding, proof, CircuitFiles(
+                    step.vk_path, step.settings_path, step.srs_path, step.directory,
+                    compute_layout(binding))))
                 continue
             artifacts = self.models.artifacts(model.vk_hash)
+            binding = self.models.record(model.vk_hash).binding
             circuit = CircuitFiles(artifacts.vk_path, artifacts.settings_path, artifacts.srs_path,
-                                   artifacts.directory,
-                                   ModelLayout(artifacts.batch_size, artifacts.batch_size > 1,
-                                               artifacts.config.input_visibility == "polycommit"))
-            registrations.append(ModelRegistration(
-                model, self.models.record(model.vk_hash).binding, proof, circuit))
+                                   artifacts.directory, compute_layout(binding))
+            registrations.append(ModelRegistration(model, binding, proof, circuit))
         return registrations
 
     def _proven_inferences(self, records: list[TraceRecord]) -> list[ProvenInference]:

@@ -32,7 +32,7 @@ from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
 from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.transactions import DeployModel, SubmitData
-from flavum.core.types import Hash32
+from flavum.core.types import Access, Hash32
 from flavum.da.batch_data import compute_record_binding
 from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.batching import make_batched
@@ -226,7 +226,20 @@ class ModelService:
             raise ModelRejected("the model hash is not the one this circuit was compiled from")
 
     def check_data(self, body: SubmitData) -> None:
-        self.data_values(body.commitment)
+        vk_hash, _ = self.data_values(body.commitment)
+        # Rows kept for a training step's circuit (flavum/node/training.py) have no model
+        # record here: only a model compiled here takes public rows.
+        if self.store.get_model_record(vk_hash) is not None:
+            self._check_public_rows(vk_hash, body.access)
+
+    def _check_public_rows(self, vk_hash: Hash32, access: Access) -> None:
+        """A public-row model shows its rows in its proofs: it takes common data only."""
+        if self.artifacts(vk_hash).config.input_visibility == "public" and (
+                access != Access.COMMON):
+            raise InvalidInput(
+                "this model takes its rows as public values of its proofs (public rows): "
+                "its data must be common (submit it with --common), or use a model with "
+                "hashed or KZG-committed inputs for owned data")
 
     def execute(self, model: Object, data: Object) -> Execution:
         """The canonical outputs of `model` on `data`. A batched model runs the row padded with
@@ -234,6 +247,7 @@ class ModelService:
         gets in the batch proven later (the proof manager checks it)."""
         artifacts = self.artifacts(model.vk_hash)
         _, values = self.data_values(data.commitment)
+        self._check_public_rows(model.vk_hash, data.access)
         if len(values) != artifacts.row_size:
             raise InvalidInput(
                 f"the data point has {len(values)} values; this model takes "

@@ -266,9 +266,9 @@ class CircuitArtifacts(CircuitDirectory):
 
     @property
     def commits_rows(self) -> bool:
-        """True when the input gives one commitment per row (one Poseidon hash, or one KZG
-        point with polycommit, per inference)."""
-        return (self.config.input_visibility in ("hashed", "polycommit")
+        """True when the input gives one commitment per row (one Poseidon hash, one KZG
+        point with polycommit, or the row's own public values, per inference)."""
+        return (self.config.input_visibility in ("hashed", "polycommit", "public")
                 and self.batch_size == self.row_inputs)
 
     @property

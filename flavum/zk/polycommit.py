@@ -12,7 +12,8 @@ points), so a row has one point per circuit size, not one for every circuit.
 
 A point is 64 bytes; what a DATA object and the chain compare is its keccak256
 (`compute_point_digest`): one word, cheap to hash on an EVM. `compute_data_commitment` gives a
-row's DATA commitment for any circuit: this digest, or the Poseidon hash of a hashed input.
+row's DATA commitment for any circuit: this digest, the keccak of a public row's values, or
+the Poseidon hash of a hashed input.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, call_ezkl
 from flavum.zk.execution import compute_input_commitment, prepare_row
+from flavum.zk.public_rows import compute_public_row_data_commitment
 
 
 def compute_row_point(artifacts: CircuitArtifacts, row: Any) -> bytes:
@@ -72,7 +74,10 @@ def read_proof_points(proof_bytes: bytes, count: int) -> tuple[bytes, ...]:
 
 def compute_data_commitment(artifacts: CircuitArtifacts, row: Any) -> Hash32:
     """The DATA commitment of `row` for the circuit: keccak256 of its KZG point (polycommit),
-    else the Poseidon hash the circuit exposes (32 bytes big-endian)."""
+    the keccak256 of its public values (public rows, flavum.zk.public_rows), else the Poseidon
+    hash the circuit exposes (32 bytes big-endian)."""
     if artifacts.config.input_visibility == "polycommit":
         return compute_point_digest(compute_row_point(artifacts, row))
+    if artifacts.config.input_visibility == "public":
+        return compute_public_row_data_commitment(artifacts, row)
     return compute_input_commitment(artifacts, row).be_bytes

@@ -23,6 +23,7 @@ from typing import Any
 
 from flavum.core.errors import InvalidProof
 from flavum.core.field import felt_to_signed, signed_to_felt
+from flavum.core.model_binding import compute_public_row_commitment
 from flavum.ml.errors import InvalidInput
 from flavum.zk.circuit import CircuitArtifacts, CircuitDirectory, call_ezkl
 from flavum.zk.errors import ProvingFailed
@@ -266,10 +267,15 @@ def _row_commitment(artifacts: CircuitArtifacts, proof: Proof, values: PublicVal
                     row: int) -> FieldElement:
     """Row `row`'s input commitment as a 32-byte word: its Poseidon hash (a public value), or
     for a polycommit circuit the keccak256 of its KZG point in the proof bytes (a hash, not a
-    field element: held in a FieldElement only to compare words)."""
+    field element: held in a FieldElement only to compare words); for public rows the keccak256
+    of the row's public values (flavum.zk.public_rows)."""
     if artifacts.config.input_visibility == "polycommit":
         point = read_proof_points(proof.proof_bytes, artifacts.batch_size)[row]
         return FieldElement(int.from_bytes(compute_point_digest(point), "big"))
+    if artifacts.config.input_visibility == "public":
+        width = artifacts.row_size
+        head = proof.instances[row * width: (row + 1) * width]
+        return FieldElement(int.from_bytes(compute_public_row_commitment(head), "big"))
     return values.input_commitments[row]
 
 

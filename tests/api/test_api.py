@@ -102,9 +102,9 @@ def test_lists_start_empty(api):
      "model_rejected"),
     ("POST", "/v1/models/compile", {"onnx": "AAAA", "calibration": [[1.0]],
                                     "proven_output": "argmax"}, 422, "invalid_input"),
-    # Rows are committed by hash or KZG point: public rows are not a commitment the rollup reads.
+    # Rows are hashed, KZG points or public (common data): private rows bind no DATA object.
     ("POST", "/v1/models/compile", {"onnx": "AAAA", "calibration": [[1.0]],
-                                    "input_visibility": "public"}, 422, "invalid_input"),
+                                    "input_visibility": "private"}, 422, "invalid_input"),
     ("POST", "/v1/models/compile", {"calibration": [[1.0]]}, 400, "bad_request"),
     ("GET", "/v1/models/compile/nope", None, 404, "not_found"),
     ("GET", "/v1/models/0x" + "ab" * 32, None, 404, "not_found"),

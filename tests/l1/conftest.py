@@ -237,5 +237,13 @@ def per_row_points(tmp_path_factory: pytest.TempPathFactory) -> PerRowModel:
                               config=CircuitConfig(input_visibility="polycommit"))
 
 
+@pytest.fixture(scope="session")
+def per_row_public(tmp_path_factory: pytest.TempPathFactory) -> PerRowModel:
+    """The same with public rows (common data): instances are the 4 rows of 4 values, then the
+    4 x 3 outputs."""
+    return make_per_row_model(tmp_path_factory.mktemp("l1zk-public"), n=4,
+                              config=CircuitConfig(input_visibility="public"))
+
+
 def address(value: Address) -> str:
     return "0x" + value.hex()

@@ -199,6 +199,8 @@ def model_binding(model: ProvenModel | PerRowModel, layout: ModelLayout = ModelL
         rows=layout.rows,
         per_row_inputs=layout.per_row_inputs,
         row_points=layout.row_points,
+        row_width=layout.row_width,
+        training_step=layout.training_step,
     )
 
 

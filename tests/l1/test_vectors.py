@@ -23,7 +23,11 @@ from flavum.core.batch import (
 from flavum.core.encoding import TREE_NODE_TAG, compute_tag, keccak256
 from flavum.core.field import FIELD_MODULUS, felt_to_signed
 from flavum.core.merkle import compute_tree_proof, compute_tree_root
-from flavum.core.model_binding import ModelBinding, compute_model_binding_hash
+from flavum.core.model_binding import (
+    ModelBinding,
+    compute_model_binding_hash,
+    compute_public_row_commitment,
+)
 from flavum.core.state import (
     AMOUNT_TAG,
     Object,
@@ -200,16 +204,35 @@ def test_model_binding_vectors(harness):
         c = case["binding"]
         binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
                                b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
-                               c["per_row_inputs"], c["row_points"], c["training_step"])
+                               c["per_row_inputs"], c["row_points"], row_width=c["row_width"],
+                               training_step=c["training_step"])
         assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.binary(min_size=32, max_size=32), min_size=5, max_size=5),
-       st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.booleans())
-def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points,
+       st.integers(0, 2**32 - 1), st.booleans(), st.booleans(), st.integers(0, 2**24 - 1),
+       st.booleans())
+def test_model_binding_hash_matches(harness, words, rows, per_row_inputs, row_points, width,
                                     training_step):
+    # Public rows are neither row points nor a training step (that binding is no layout).
+    row_width = 0 if row_points or training_step else width
     binding = ModelBinding(*(Hash32(w) for w in words), rows, per_row_inputs, row_points,
-                           training_step)
+                           row_width=row_width, training_step=training_step)
     assert harness.modelBindingHash(binding_tuple(binding)).call() == (
         compute_model_binding_hash(binding))
+
+
+def test_public_row_commitment_vectors(harness):
+    """A public row's DATA commitment: the rollup recomputes it from a proof's public values."""
+    data = vectors("core/public_row.json")
+    assert b(data["tag"]) == keccak256(b"flavum.data.public_row")
+    for case in data["cases"]:
+        values = [int(v, 16) for v in case["values"]]
+        assert harness.publicRowCommitment(values).call() == b(case["commitment"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(0, FIELD_MODULUS - 1), max_size=70))
+def test_public_row_commitment_matches(harness, values):
+    assert harness.publicRowCommitment(values).call() == compute_public_row_commitment(values)

@@ -183,3 +183,50 @@ def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(tmp_path, shared_s
         assert report.inferences == N
     finally:
         node.close()
+
+
+def test_public_rows_take_common_data_to_an_accepted_batch(tmp_path, shared_srs):
+    """Common data with a public-row model, end to end: each DATA commitment is the keccak of
+    the row's quantized values (computed at submission); the rollup contract hashes each row's
+    public values in the posted proof and accepts the batch; the independent verifier agrees.
+    Owned data is refused for such a model: its rows would be public."""
+    from flavum.da.factory import open_store
+    from flavum.ml.errors import InvalidInput
+    from flavum.verifier import verify_batch
+    from flavum.zk.circuit import CircuitConfig
+    from flavum.zk.public_rows import compute_public_row_data_commitment
+
+    node = open_evm_node(tmp_path, shared_srs)
+    try:
+        example = examples.train_sklearn_logreg("iris")
+        record = node.models.compile(example.onnx_bytes, example.samples, DeployOptions(
+            batch_size=N, circuit=CircuitConfig(input_visibility="public")))
+        assert record.binding.row_width == 4 and record.binding.rows == N
+        body = DeployModel(Hash32(from_hex(record.model_hash)), Hash32(from_hex(record.vk_hash)),
+                           record.metadata_hash, Access.COMMON, ETH, Amount(0))
+        model_id = send(node, ALICE_KEY, ALICE, body).outcome.object_id
+        with pytest.raises(InvalidInput, match="common"):
+            submit_data(node, model_id, example.test_inputs[0])  # owned
+        receipts = []
+        for i in range(N):
+            data_id = submit_data(node, model_id, example.test_inputs[i], access=Access.COMMON)
+            receipts.append(send(node, BOB_KEY, BOB, Infer(model_id, data_id, Amount(0))))
+        artifacts = node.models.artifacts(Hash32(from_hex(record.vk_hash)))
+        for i, receipt in enumerate(receipts):
+            assert receipt.outcome.trace.input_commitment == compute_public_row_data_commitment(
+                artifacts, example.test_inputs[i])
+        records = [wait_proven(node, r.tx_hash) for r in receipts]
+        assert all(r.proof_status == "proven" for r in records), [r.reason for r in records]
+        assert len({r.proof for r in records}) == 1
+        batch = node.sequencer.seal_batch()
+        link = node.ledger("evm")
+        link.tick()
+        assert link.last_error is None, link.last_error
+        assert link.ledger.batch_status(batch.header.number).accepted
+        assert link.ledger.model(model_id).layout.row_width == 4
+        report = verify_batch(batch.header, open_store(str(node.config.home / "da")),
+                              node.config.domain, prev_state_root=node.sequencer.genesis_root)
+        assert report.ok, report.describe()
+        assert report.inferences == N
+    finally:
+        node.close()
