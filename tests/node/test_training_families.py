@@ -10,8 +10,10 @@ from flavum.core.batch import TrainingTrace
 from flavum.core.transactions import DeployTrainable, SubmitData, Train
 from flavum.core.types import ZERO_HASH, Access, Amount
 from flavum.da.factory import open_store
+from flavum.ml.errors import InvalidInput
 from flavum.ml.softmax_step import make_one_hot_rows
 from flavum.ml.training import load_standardized, make_batches, make_labelled_rows
+from flavum.node.training import initial_params, make_training_row
 from flavum.verifier import verify_batch
 from flavum.zk.training import make_step
 
@@ -88,3 +90,27 @@ def test_family_trains_in_the_rollup(family, trained_node):
     report = verify_batch(batch.header, open_store(str(node.config.home / "da")),
                           node.config.domain, prev_state_root=node.sequencer.genesis_root)
     assert report.ok, report.describe()
+
+
+def test_examples_become_the_rows_of_their_family():
+    """The node turns (features, label) into the row a family's step takes; the first
+    version's weights are zero for linear families and the fixed-seed start for hidden
+    layers (a seed for a linear family is refused)."""
+    softmax = make_step("softmax", FAMILIES["softmax"][0])
+    mlp = make_step("mlp", FAMILIES["mlp"][0])
+    np.testing.assert_array_equal(make_training_row(softmax, [1, 2, 3, 4], 2),
+                                  [1, 2, 3, 4, 0, 0, 1])
+    np.testing.assert_array_equal(make_training_row(mlp, [1, 2, 3, 4], 1), [1, 2, 3, 4, 1])
+    for step, features, label, message in [
+            (softmax, [1, 2, 3, 4], 3, "class indices in 0..2"),
+            (softmax, [1, 2, 3, 4], 0.5, "class indices"),
+            (mlp, [1, 2, 3, 4], 2, "a label is 0 or 1"),
+            (mlp, [1, 2, 3], 1, "4 finite features"),
+            (mlp, [1, 2, 3, float("nan")], 1, "4 finite features")]:
+        with pytest.raises(InvalidInput, match=message):
+            make_training_row(step, features, label)
+    np.testing.assert_array_equal(initial_params(softmax, None), np.zeros(15))
+    np.testing.assert_array_equal(initial_params(mlp, None), mlp.initial_params(0))
+    assert not np.array_equal(initial_params(mlp, 1), initial_params(mlp, 0))
+    with pytest.raises(InvalidInput, match="give no seed"):
+        initial_params(softmax, 1)
