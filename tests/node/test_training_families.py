@@ -1,7 +1,8 @@
 """Every training family in the rollup, end to end on the embedded EVM: softmax regression on
-iris (one-hot rows) and the one-hidden-layer network on breast_cancer (from its fixed-seed
-start) deploy as trainable models, train two proven steps, their step proofs are verified on
-chain and `flavum verify` accepts the batch (logistic regression: test_training.py)."""
+iris (one-hot rows), the one-hidden-layer network on breast_cancer and its multi-class form on
+pooled digits (both from their fixed-seed start) deploy as trainable models, train two proven
+steps, their step proofs are verified on chain and `flavum verify` accepts the batch (logistic
+regression: test_training.py)."""
 
 import numpy as np
 import pytest
@@ -12,7 +13,12 @@ from flavum.core.types import ZERO_HASH, Access, Amount
 from flavum.da.factory import open_store
 from flavum.ml.errors import InvalidInput
 from flavum.ml.softmax_step import make_one_hot_rows
-from flavum.ml.training import load_standardized, make_batches, make_labelled_rows
+from flavum.ml.training import (
+    load_pooled_digits,
+    load_standardized,
+    make_batches,
+    make_labelled_rows,
+)
 from flavum.node.training import initial_params, make_training_row
 from flavum.verifier import verify_batch
 from flavum.zk.training import make_step
@@ -27,12 +33,15 @@ SCALE = 8  # small lookup tables: step proofs in seconds
 FAMILIES = {
     "softmax": ({"features": 4, "classes": 3, "batch": 4, "learning_rate": 0.5}, "iris"),
     "mlp": ({"features": 4, "hidden": 3, "batch": 4, "learning_rate": 0.5}, "breast_cancer"),
+    "softmax-mlp": ({"features": 16, "hidden": 4, "classes": 10, "batch": 2,
+                     "learning_rate": 0.5}, "digits"),  # pooled to 4x4
 }
 
 
 def training_rows(family: str, options: dict, dataset: str) -> np.ndarray:
     """Two batches of the family's rows: [x, e_y] one-hot for softmax, [x, y] otherwise."""
-    x_train, y_train, _, _ = load_standardized(dataset, options["features"])
+    x_train, y_train, _, _ = (load_pooled_digits() if dataset == "digits"
+                              else load_standardized(dataset, options["features"]))
     if "classes" in options:
         rows = make_one_hot_rows(x_train, y_train, options["classes"])
     else:
@@ -47,8 +56,9 @@ def trained_node(tmp_path, shared_srs):
     node.close()
 
 
-@pytest.mark.parametrize("family", [  # the MLP's circuits take longer: slow
-    "softmax", pytest.param("mlp", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("family", [  # the MLPs' circuits take longer: slow
+    "softmax", pytest.param("mlp", marks=pytest.mark.slow),
+    pytest.param("softmax-mlp", marks=pytest.mark.slow)])
 def test_family_trains_in_the_rollup(family, trained_node):
     node = trained_node
     options, dataset = FAMILIES[family]
@@ -57,8 +67,7 @@ def test_family_trains_in_the_rollup(family, trained_node):
     step_model = deploy_circuit(node, step_record.deploy_body(ETH))
     inference_model = deploy_circuit(node, inference_record.deploy_body(ETH))
     step_vk = node.sequencer.object(step_model).vk_hash
-    start = (np.zeros(step.params_size) if family == "softmax"
-             else step.initial_params())  # type: ignore[attr-defined]
+    start = initial_params(step, None)
     version0 = send(node, ALICE_KEY, ALICE, DeployTrainable(
         step_model, inference_model, node.training.commit_params(step_vk, start), ZERO_HASH,
         Access.COMMON, ETH, Amount(0))).outcome.object_id
