@@ -4,8 +4,14 @@ trainable softmax model (the node builds its circuits), submits iris examples as
 lineage; the step proofs are made by the node's prover."""
 
 import json
+import re
 import time
+from pathlib import Path
 
+import pytest
+
+from flavum.cli_training import read_examples
+from flavum.ml.errors import InvalidInput
 from flavum.ml.training import load_standardized
 
 from .conftest import NodeProcess, make_config
@@ -72,3 +78,16 @@ def test_deploy_trainable_rows_train_lineage_through_the_cli(tmp_path):
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     finally:
         node.stop()
+
+
+def test_the_documented_training_rows_read_as_documented(tmp_path):
+    """docs/cli.md's training-rows example is two (features, label) examples; a file without
+    labels is refused with the layout named."""
+    docs = (Path(__file__).parents[2] / "docs" / "cli.md").read_text()
+    (block,) = re.findall(r"^```json training-rows\n(.*?)^```", docs, re.S | re.M)
+    (tmp_path / "rows.json").write_text(block)
+    assert read_examples(tmp_path / "rows.json") == [([-0.9, 1.0, -1.3, -1.3], 0.0),
+                                                     ([1.2, 0.3, 1.0, 1.4], 2.0)]
+    (tmp_path / "bad.json").write_text("[[5.1, 3.4, 1.5, 0.2]]")
+    with pytest.raises(InvalidInput, match='each example is {"features"'):
+        read_examples(tmp_path / "bad.json")
