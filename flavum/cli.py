@@ -14,6 +14,7 @@ from flavum.cli_common import (
     JsonOption,
     NodeOption,
     amount_unit,
+    asset_of_amount,
     client_for,
     command,
     emit,
@@ -29,16 +30,15 @@ from flavum.cli_escape import escape
 from flavum.cli_ledgers import l1_app, verify_batches, withdraw_app
 from flavum.cli_signer import signer_app
 from flavum.cli_traces import trace_app, trace_line
+from flavum.cli_training import add_training_commands
 from flavum.cli_units import Units
 from flavum.client import Client, NodeUnreachable
 from flavum.core.codec import from_hex, to_hex
 from flavum.core.errors import ConfigError
-from flavum.core.genesis import DEV_ASSET
 from flavum.core.transactions import (
     DeployModel,
     Infer,
     SubmitData,
-    Train,
     Transfer,
     address_of,
 )
@@ -223,13 +223,6 @@ def transfer(to: str = typer.Argument(..., help="Recipient: key name or 0x addre
     body = Transfer(recipient, given_asset or asset_of_amount(client, amount), value)
     receipt = client.send(key, address_of(key), body)
     emit(receipt, as_json, f"accepted {receipt['tx_hash']} (seq {receipt['seq']})")
-
-
-def asset_of_amount(client: Any, amount: str) -> AssetId:
-    """The asset an amount names by its unit: the dev asset for `dev`, else the native coin."""
-    if amount_unit(amount) == "dev":
-        return DEV_ASSET
-    return AssetId(from_hex(client.status()["native_asset"]))
 
 
 # --- node ---
@@ -483,49 +476,6 @@ def model_show(model_id: str, home: Path = HomeOption, node: str | None = NodeOp
     ]))
 
 
-@model_app.command("train")
-@command
-def model_train(
-    model_id: str,
-    data_ids: list[str] = typer.Option(..., "--data", help="A training row's DATA id (repeat; "
-                                                           "step i trains on the i-th slice)."),
-    steps: int = typer.Option(1, help="Proven SGD steps."),
-    max_fee: str = typer.Option("0", help="The most you pay (wei, or e.g. 0.01eth)."),
-    sender: str = typer.Option("default", "--from", help="Key name of the trainer."),
-    home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
-) -> None:
-    """Train a version of a trainable model: a new version, its steps proven (docs/training.md)."""
-    body = Train(ObjectId(parse_id(model_id, "model id")), steps, parse_amount(max_fee),
-                 tuple(ObjectId(parse_id(d, "data id")) for d in data_ids))
-    client = client_for(home, node)
-    key = load_key(home, sender)
-    receipt = client.send(key, address_of(key), body)
-    trace = receipt["trace"]
-    out = {"trace_id": receipt["tx_hash"], "version_id": receipt["object_id"],
-           "params_out": trace["params_out"], "steps": trace["steps"]}
-    emit(out, as_json, "\n".join([f"trace {receipt['tx_hash']}",
-                                  f"  version {receipt['object_id']}",
-                                  f"  weights {trace['params_out']} after {trace['steps']} steps",
-                                  "  the step proofs follow (`flavum proof show`)"]))
-
-
-@model_app.command("lineage")
-@command
-def model_lineage(model_id: str, home: Path = HomeOption, node: str | None = NodeOption,
-                  as_json: bool = JsonOption) -> None:
-    """A trainable model's versions back to the first: who trained each, on what, how long."""
-    chain = client_for(home, node).lineage(to_hex(parse_id(model_id, "model id")))
-    lines = []
-    for step in chain:
-        version, training = step["version"], step["training"]
-        lines.append(f"{version['object_id']}  owner {version['owner']}  weights "
-                     f"{version['commitment']}")
-        if training is not None:
-            lines.append(f"  trained {training['steps']} steps on rows {training['rows_hash']} "
-                         f"(trace {training['tx_hash']})")
-    emit(chain, as_json, "\n".join(lines))
-
-
 @data_app.command("submit")
 @command
 def data_submit(
@@ -645,6 +595,7 @@ def proof_verify(trace_id: str, home: Path = HomeOption, node: str | None = Node
     emit(data, as_json, f"proof of {trace_id} verified: input commitment and outputs match")
 
 
+add_training_commands(model_app, data_app)
 app.command("verify")(verify_batches)
 app.command("escape")(escape)
 

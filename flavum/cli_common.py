@@ -18,7 +18,8 @@ from flavum.api.guard import TOKEN_FILE
 from flavum.client import Client
 from flavum.core.codec import from_hex, parse_address
 from flavum.core.errors import ConfigError, FlavumError, MalformedHex
-from flavum.core.types import Address, Amount
+from flavum.core.genesis import DEV_ASSET
+from flavum.core.types import Address, Amount, AssetId
 from flavum.ml.errors import InvalidInput
 from flavum.node.config import (
     DEFAULT_HOME,
@@ -227,3 +228,10 @@ def ledger_spec(home: Path, name: str) -> LedgerSpec:
         if spec.name == name:
             return spec
     raise ConfigError(f"no ledger named {name!r} in {home / 'config.toml'}")
+
+
+def asset_of_amount(client: Any, amount: str) -> AssetId:
+    """The asset an amount names by its unit: the dev asset for `dev`, else the native coin."""
+    if amount_unit(amount) == "dev":
+        return DEV_ASSET
+    return AssetId(from_hex(client.status()["native_asset"]))

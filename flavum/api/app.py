@@ -38,7 +38,7 @@ from flavum.core.codec import (
     withdrawal_to_json,
 )
 from flavum.core.state import Object
-from flavum.core.types import Address, Hash32, ObjectId, ObjectKind
+from flavum.core.types import NO_OBJECT, Address, Hash32, ObjectId, ObjectKind
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.node.models import CompileJob, DeployOptions
 from flavum.node.node import Node
@@ -53,6 +53,8 @@ from flavum.node.query import (
 )
 from flavum.node.sequencer import Receipt
 from flavum.node.store import BatchRecord, LedgerPost, TraceRecord
+from flavum.node.training import StepRecord, TrainableJob
+from flavum.zk.training import DEFAULT_SCALE
 
 T = TypeVar("T")
 EXPLORER = Path(__file__).with_name("explorer")
@@ -87,6 +89,23 @@ class CompileRequest(BaseModel):
     # the proof: faster to prove per inference; see flavum.zk.polycommit) or public (the row's
     # values are public values, for common data only; see flavum.zk.public_rows).
     input_visibility: str = "hashed"
+
+
+class TrainableRequest(BaseModel):
+    family: str  # logistic, softmax, mlp or softmax-mlp
+    features: int
+    classes: int | None = None  # the softmax families
+    hidden: int | None = None  # the hidden-layer families
+    batch: int  # rows a step
+    learning_rate: float
+    scale: int = DEFAULT_SCALE  # fixed point 2**-scale
+    seed: int | None = None  # the hidden-layer families' start (default 0); others start at 0
+
+
+class RowRequest(BaseModel):
+    model_id: str  # a trainable model's version, or its step circuit
+    features: list[float]
+    label: float  # 0 or 1 for the binary families, a class index for the softmax ones
 
 
 class DataRequest(BaseModel):
@@ -243,6 +262,22 @@ def create_app(node: Node) -> FastAPI:
         """A compile job's stage, progress, and record or error."""
         return job_to_json(models.job(job_id))
 
+    @app.post("/v1/models/trainable", response_model=s.TrainableJob)
+    def build_trainable(body: TrainableRequest) -> dict[str, Any]:
+        """Start building a trainable architecture's step and inference circuits and its first
+        weights (docs/training.md); returns the job."""
+        options: dict[str, Any] = {"features": body.features, "batch": body.batch,
+                                   "learning_rate": body.learning_rate}
+        options.update({k: v for k, v in (("classes", body.classes), ("hidden", body.hidden))
+                        if v is not None})
+        return trainable_job_to_json(node.training.start_build(body.family, options,
+                                                               body.scale, body.seed))
+
+    @app.get("/v1/models/trainable/{job_id}", response_model=s.TrainableJob)
+    def trainable_status(job_id: str) -> dict[str, Any]:
+        """A trainable build's stage, and its circuits' records and first weights or error."""
+        return trainable_job_to_json(node.training.job(job_id))
+
     def known_model(object_id: str, name: str) -> Object:
         return found(query.model(ObjectId(parse_hash(object_id, name))), f"model {object_id}")
 
@@ -277,6 +312,18 @@ def create_app(node: Node) -> FastAPI:
         model = known_model(body.model_id, "model_id")
         commitment = models.commit_data(model.vk_hash, body.values)
         return {"commitment": to_hex(commitment), "model_id": body.model_id}
+
+    @app.post("/v1/data/commit-row", response_model=s.TrainingRow)
+    def commit_row(body: RowRequest) -> dict[str, Any]:
+        """Keep a training example (features and label) as a row of a trainable model's
+        family (one-hot label for the softmax families); returns its commitment."""
+        model = known_model(body.model_id, "model_id")
+        step = query.model(model.model_id) if model.model_id != NO_OBJECT else model
+        if step is None or not node.training.is_step(step.vk_hash):
+            raise InvalidInput(f"model {body.model_id} is not trainable")
+        commitment, row = node.training.commit_example(step.vk_hash, body.features, body.label)
+        return {"commitment": to_hex(commitment), "model_id": body.model_id,
+                "row": [float(v) for v in row]}
 
     @app.get("/v1/models", response_model=list[s.Model])
     def models_list(limit: int = LIMIT) -> list[dict[str, Any]]:
@@ -459,6 +506,19 @@ def job_to_json(job: CompileJob) -> dict[str, Any]:
         "job_id": job.job_id, "stage": job.stage, "fraction": job.fraction, "done": job.done,
         "record": job.record.to_json() if job.record else None,
         "metadata_hash": to_hex(job.record.metadata_hash) if job.record else None,
+        "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
+    }
+
+
+def trainable_job_to_json(job: TrainableJob) -> dict[str, Any]:
+    def record(r: StepRecord | None) -> dict[str, Any] | None:
+        return None if r is None else {**r.to_json(), "metadata_hash": to_hex(r.metadata_hash)}
+
+    return {
+        "job_id": job.job_id, "stage": job.stage, "done": job.done,
+        "step": record(job.step), "inference": record(job.inference),
+        "weight_commitment": None if job.params_commitment is None
+        else to_hex(job.params_commitment),
         "error": {"error": job.error[0], "message": job.error[1]} if job.error else None,
     }
 

@@ -49,10 +49,12 @@ class Rate:
     per_s: float
 
 
-# Expensive endpoints: compiling a model, committing data, verifying a proof, submitting.
+# Expensive endpoints: compiling a model or a trainable architecture, committing data (and
+# training rows: /v1/data/commit-row), verifying a proof, submitting.
 RATES = (
     ("POST", re.compile(r"/v1/models/compile"), Rate(8, 0.2)),
-    ("POST", re.compile(r"/v1/data/commit"), Rate(60, 20)),
+    ("POST", re.compile(r"/v1/models/trainable"), Rate(8, 0.2)),
+    ("POST", re.compile(r"/v1/data/commit(-row)?"), Rate(60, 20)),
     ("POST", re.compile(r"/v1/traces/[^/]+/verify"), Rate(20, 5)),
     ("POST", re.compile(r"/v1/transactions"), Rate(2000, 1000)),
 )

@@ -265,6 +265,44 @@ class DataCommitment(Schema):
     model_id: str
 
 
+class CircuitRecord(Schema):
+    """A circuit of a trainable architecture (its step or its inference circuit): deploy it
+    with `DeployModel(graph_hash, vk_hash, metadata_hash)`."""
+
+    kind: str = Field(description="step or inference")
+    family: str
+    options: dict[str, Any] = Field(description="the family's shape and learning rate")
+    scale: int
+    vk_hash: str
+    graph_hash: str
+    circuit_model_sha256: str
+    logrows: int
+    srs_sha256: str
+    verifier_code_hash: str
+    vka_digest: str
+    reusable_code_hash: str
+    metadata_hash: Hash
+
+
+class TrainableJob(Schema):
+    """The build of a trainable architecture's circuits and its first weights."""
+
+    job_id: str
+    stage: str = Field(description="queued, building, step, inference, verifier, done, failed")
+    done: bool
+    step: CircuitRecord | None
+    inference: CircuitRecord | None
+    weight_commitment: Hash | None = Field(description="the first version's weights (kept by "
+                                                       "the node): DeployTrainable names it")
+    error: ErrorBody | None
+
+
+class TrainingRow(Schema):
+    commitment: Hash = Field(description="the row's: SubmitData names it")
+    model_id: str
+    row: list[float] = Field(description="the row as the step circuit takes it")
+
+
 class TraceRecord(TraceJson):
     seq: int = Field(description="the Infer's place in the node's log: a listing's cursor")
     batch: int | None

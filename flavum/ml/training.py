@@ -98,6 +98,10 @@ class TrainedModel(Protocol):
     def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray: ...
 
 
+class TrainableFamily(TrainingStep, TrainedModel, Protocol):
+    """A family trainable in the rollup: its step circuit and its versions' inference circuit."""
+
+
 def finish_model(graph: onnx.GraphProto) -> bytes:
     """A checked ONNX model (opset 17, IR 8) of `graph`, serialized."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])

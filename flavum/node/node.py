@@ -52,7 +52,7 @@ class Node:
         calldata = config.data_store.startswith("evm-calldata")
         data_store = open_store(str(local_da) if calldata or not config.data_store
                                 else config.data_store)
-        training = TrainingService(config.home, store, srs)
+        training = TrainingService(config.home, store, srs, models.resources)
         publisher = BatchPublisher(store, models, data_store, training)
         sequencer = Sequencer(config, store, models, publisher=publisher)
         sequencer.trainer = training

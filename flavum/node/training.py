@@ -13,6 +13,8 @@ manager asks for the same runs again (`step_runs`) to prove them: the runs are d
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,11 @@ from flavum.core.types import Access, Amount, AssetId, Hash32
 from flavum.da.batch_data import compute_record_binding
 from flavum.l1.verifiers import build_model_verifier, compute_reusable_code_hash
 from flavum.ml.errors import InvalidInput, ModelRejected
-from flavum.ml.training import LogisticStep
+from flavum.ml.mlp_step import MlpStep
+from flavum.ml.softmax_mlp_step import SoftmaxMlpStep
+from flavum.ml.softmax_step import SoftmaxStep, make_one_hot_rows
+from flavum.ml.training import LogisticStep, TrainableFamily, TrainingStep, make_labelled_rows
+from flavum.node.sandbox import Progress, ResourceLimits, run_limited
 from flavum.node.store import Store
 from flavum.zk.execution import FieldElement
 from flavum.zk.srs import SrsStore, compute_file_sha256
@@ -89,6 +95,93 @@ class StepRecord:
                            Access.COMMON, AssetId(fee_asset), Amount(fee))
 
 
+def build_architecture(family: str, options: dict[str, Any], scale: int, srs: SrsStore,
+                       directory: Path, progress: Progress | None = None
+                       ) -> tuple[StepRecord, StepRecord]:
+    """Build (or reuse) an architecture's step circuit and inference circuit with their
+    verifiers, and write their records under `directory`. Any family of flavum/zk/training.py
+    (`make_step`). Runs in the sandbox's child process for the API (plain data in and out)."""
+    step = make_step(family, options)
+    if progress is not None:
+        progress("step", None)
+    circuit = build_step_circuit(step, srs, scale=scale, cache_dir=directory / "steps")
+    if progress is not None:
+        progress("inference", None)
+    key = build_version_key(step, srs, scale=scale, cache_dir=directory / "versions")
+    if progress is not None:
+        progress("verifier", None)
+    return (_write_record(directory, "step", family, options, scale, circuit, step.make_graph()),
+            _write_record(directory, "inference", family, options, scale, key,
+                          step.make_inference_graph()))
+
+
+def _write_record(directory: Path, kind: str, family: str, options: dict[str, Any], scale: int,
+                  circuit: StepCircuit | VersionKey, graph: bytes) -> StepRecord:
+    verifier = build_model_verifier(circuit.vk_path, circuit.settings_path,
+                                    circuit.srs_path, circuit.directory / "evm")
+    record = StepRecord(
+        kind=kind, family=family, options=dict(options), scale=scale,
+        vk_hash=to_hex(circuit.vk_hash), graph_hash=to_hex(keccak256(graph)),
+        circuit_model_sha256=compute_file_sha256(circuit.model_path),
+        logrows=circuit.logrows, srs_sha256=compute_file_sha256(circuit.srs_path),
+        verifier_code_hash=to_hex(verifier.code_hash), vka_digest=to_hex(verifier.vka_digest),
+        reusable_code_hash=to_hex(compute_reusable_code_hash()),
+    )
+    path = _record_path(directory, circuit.vk_hash)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record.to_json()))
+    return record
+
+
+def _record_path(directory: Path, vk_hash: Hash32) -> Path:
+    return directory / "records" / f"{to_hex(vk_hash)}.json"
+
+
+def initial_params(step: TrainableFamily, seed: int | None) -> np.ndarray:
+    """A first version's params: zeros for the linear families; the hidden-layer families'
+    fixed-seed start (seed 0 unless given), since all-zero weights would keep every hidden
+    unit equal."""
+    if isinstance(step, MlpStep | SoftmaxMlpStep):
+        return step.initial_params(0 if seed is None else seed)
+    if seed is not None:
+        raise InvalidInput(f"the {step.name} family starts from zero weights: give no seed")
+    return np.zeros(step.params_size)
+
+
+def make_training_row(step: TrainingStep, features: Any, label: float) -> np.ndarray:
+    """One example as a row of `step`'s family: [x, e_y] (the one-hot label) for the softmax
+    families, [x, y] (y 0 or 1) for the binary ones."""
+    x = np.asarray(features, dtype=np.float64)
+    if not isinstance(step, LogisticStep | MlpStep | SoftmaxStep | SoftmaxMlpStep):
+        raise InvalidInput(f"rows of the {step.name} family are not made here")
+    if x.ndim != 1 or x.size != step.features or not np.all(np.isfinite(x)):
+        raise InvalidInput(f"a row of this model has {step.features} finite features")
+    if isinstance(step, SoftmaxStep | SoftmaxMlpStep):
+        rows = make_one_hot_rows(x[None, :], np.array([label]), step.classes)
+    elif label in (0, 1):
+        rows = make_labelled_rows(x[None, :], np.array([label]))
+    else:
+        raise InvalidInput(f"the {step.name} family is binary: a label is 0 or 1, not {label}")
+    row: np.ndarray = rows[0]
+    return row
+
+
+@dataclass
+class TrainableJob:
+    """The build of a trainable architecture and its first params (the API's view of it)."""
+
+    job_id: str
+    stage: str = "queued"
+    step: StepRecord | None = None
+    inference: StepRecord | None = None
+    params_commitment: Hash32 | None = None
+    error: tuple[str, str] | None = None  # (code, message)
+
+    @property
+    def done(self) -> bool:
+        return self.params_commitment is not None or self.error is not None
+
+
 @dataclass
 class TrainingService:
     """Step circuits, the values behind rows and params, and Train executions."""
@@ -96,7 +189,11 @@ class TrainingService:
     home: Path
     store: Store
     srs: SrsStore
+    resources: ResourceLimits = field(default_factory=ResourceLimits)  # of a build's process
     _circuits: dict[Hash32, StepCircuit] = field(default_factory=dict, init=False)
+    _jobs: dict[str, TrainableJob] = field(default_factory=dict, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     @property
     def directory(self) -> Path:
@@ -106,41 +203,50 @@ class TrainingService:
 
     def build_step(self, family: str, options: dict[str, Any],
                    scale: int = DEFAULT_SCALE) -> tuple[StepRecord, StepRecord]:
-        """Build (or reuse) the architecture's step circuit and inference circuit with their
-        verifiers; keep their records. Inference on versions exists for the logistic family
-        only (flavum/zk/versions.py)."""
-        step = make_step(family, options)
-        if not isinstance(step, LogisticStep):
-            raise InvalidInput(f"inference on trained versions of the {family} family is not "
-                               "available yet: only logistic models are trainable here")
-        circuit = build_step_circuit(step, self.srs, scale=scale,
-                                     cache_dir=self.directory / "steps")
-        self._circuits[circuit.vk_hash] = circuit
-        key = build_version_key(step, self.srs, scale=scale,
-                                cache_dir=self.directory / "versions")
-        return (self._keep_record("step", family, options, scale, circuit, step.make_graph()),
-                self._keep_record("inference", family, options, scale, key,
-                                  step.make_inference_graph()))
+        """Build (or reuse) the architecture's circuits in this process; their records."""
+        with self._build_lock:
+            return build_architecture(family, options, scale, self.srs, self.directory)
 
-    def _keep_record(self, kind: str, family: str, options: dict[str, Any], scale: int,
-                     circuit: StepCircuit | VersionKey, graph: bytes) -> StepRecord:
-        verifier = build_model_verifier(circuit.vk_path, circuit.settings_path,
-                                        circuit.srs_path, circuit.directory / "evm")
-        record = StepRecord(
-            kind=kind, family=family, options=dict(options), scale=scale,
-            vk_hash=to_hex(circuit.vk_hash), graph_hash=to_hex(keccak256(graph)),
-            circuit_model_sha256=compute_file_sha256(circuit.model_path),
-            logrows=circuit.logrows, srs_sha256=compute_file_sha256(circuit.srs_path),
-            verifier_code_hash=to_hex(verifier.code_hash), vka_digest=to_hex(verifier.vka_digest),
-            reusable_code_hash=to_hex(compute_reusable_code_hash()),
-        )
-        path = self._record_path(circuit.vk_hash)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(record.to_json()))
-        return record
+    def start_build(self, family: str, options: dict[str, Any], scale: int = DEFAULT_SCALE,
+                    seed: int | None = None) -> TrainableJob:
+        """Build the architecture's circuits in a child process under the resource limits
+        (one build at a time: they share the cache), then keep the first version's params
+        (`initial_params`); poll `job(job_id)`. Bad options are refused at once."""
+        initial_params(make_step(family, options), seed)
+        job = TrainableJob(job_id=uuid.uuid4().hex)
+        with self._lock:
+            self._jobs[job.job_id] = job
+
+        def progress(stage: str, _: float | None) -> None:
+            job.stage = stage
+
+        def run() -> None:
+            try:
+                with self._build_lock:
+                    job.stage = "building"
+                    job.step, job.inference = run_limited(
+                        build_architecture, (family, options, scale, self.srs, self.directory),
+                        self.resources, progress)
+                step_vk = Hash32(from_hex(job.step.vk_hash, 32, "vk hash"))
+                job.params_commitment = self.commit_params(
+                    step_vk, initial_params(make_step(family, options), seed))
+                job.stage = "done"
+            except Exception as exc:  # reported to the client through the job
+                job.error = (getattr(exc, "code", "model_rejected"), str(exc))
+                job.stage = "failed"
+
+        threading.Thread(target=run, name=f"trainable-{job.job_id[:8]}", daemon=True).start()
+        return job
+
+    def job(self, job_id: str) -> TrainableJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no trainable build job {job_id}")
+        return job
 
     def _record_path(self, vk_hash: Hash32) -> Path:
-        return self.directory / "records" / f"{to_hex(vk_hash)}.json"
+        return _record_path(self.directory, vk_hash)
 
     def is_step(self, vk_hash: Hash32) -> bool:
         """Is this a circuit of a trainable architecture (step or inference) this node built?"""
@@ -180,6 +286,13 @@ class TrainingService:
         commitment = compute_row_commitment(self.circuit(step_vk), np.asarray(row))
         self._keep(commitment, step_vk, row)
         return commitment.be_bytes
+
+    def commit_example(self, step_vk: Hash32, features: Any, label: float
+                       ) -> tuple[Hash32, np.ndarray]:
+        """Keep one example (features and label) as a row of the step circuit's family
+        (`make_training_row`); its commitment and the row."""
+        row = make_training_row(self.circuit(step_vk).step, features, label)
+        return self.commit_row(step_vk, row), row
 
     def commit_params(self, step_vk: Hash32, params: Any) -> Hash32:
         """Keep a version's params; their commitment (the version's weight commitment)."""

@@ -31,8 +31,9 @@ from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
 from flavum.ml.mlp_step import MlpStep
+from flavum.ml.softmax_mlp_step import SoftmaxMlpStep
 from flavum.ml.softmax_step import SoftmaxStep
-from flavum.ml.training import LogisticStep, TrainingStep
+from flavum.ml.training import LogisticStep, TrainableFamily, TrainingStep
 from flavum.zk.circuit import (
     CircuitDirectory,
     call_ezkl,
@@ -56,16 +57,16 @@ breast_cancer ends within a point of float SGD (docs/training.md)."""
 
 
 STEP_FAMILIES: dict[str, type[Any]] = {"logistic": LogisticStep, "softmax": SoftmaxStep,
-                                       "mlp": MlpStep}
+                                       "mlp": MlpStep, "softmax-mlp": SoftmaxMlpStep}
 """Step families by name; a step circuit's record keeps the family's constructor arguments."""
 
 
-def make_step(family: str, options: dict[str, Any]) -> TrainingStep:
+def make_step(family: str, options: dict[str, Any]) -> TrainableFamily:
     """The step of `family` with `options` (its shape and learning rate)."""
     if family not in STEP_FAMILIES:
         raise InvalidInput(f"unknown training family {family!r}; known: {sorted(STEP_FAMILIES)}")
     try:
-        step: TrainingStep = STEP_FAMILIES[family](**options)
+        step: TrainableFamily = STEP_FAMILIES[family](**options)
     except TypeError as exc:
         raise InvalidInput(f"options {options} do not fit the {family} family: {exc}") from exc
     return step

@@ -97,6 +97,10 @@ def test_lists_start_empty(api):
     assert "Flavum explorer" in client.get("/").text
 
 
+TRAINABLE = {"family": "softmax", "features": 4, "classes": 3, "batch": 4,
+             "learning_rate": 0.5}
+
+
 @pytest.mark.parametrize("method,path,body,status,code", [
     ("POST", "/v1/models/compile", {"onnx": "%%%", "calibration": [[1.0]]}, 422,
      "model_rejected"),
@@ -113,6 +117,15 @@ def test_lists_start_empty(api):
     ("POST", "/v1/data/commit", {"model_id": "0x12", "values": [1.0]}, 422, "invalid_input"),
     ("POST", "/v1/data/commit", {"model_id": "0x" + "ab" * 32, "values": "x"}, 400,
      "bad_request"),
+    # A trainable architecture: refused before any build starts.
+    ("POST", "/v1/models/trainable", {**TRAINABLE, "family": "tree"}, 422, "invalid_input"),
+    ("POST", "/v1/models/trainable", {**TRAINABLE, "classes": None}, 422, "invalid_input"),
+    ("POST", "/v1/models/trainable", {**TRAINABLE, "batch": 65}, 422, "invalid_input"),
+    ("POST", "/v1/models/trainable", {**TRAINABLE, "seed": 1}, 422, "invalid_input"),
+    ("POST", "/v1/models/trainable", {"family": "softmax"}, 400, "bad_request"),
+    ("GET", "/v1/models/trainable/nope", None, 404, "not_found"),
+    ("POST", "/v1/data/commit-row", {"model_id": "0x" + "ab" * 32, "features": [1.0],
+                                     "label": 0}, 404, "not_found"),
     ("GET", "/v1/traces/0x" + "ab" * 32, None, 404, "not_found"),
     ("GET", "/v1/traces/0x" + "ab" * 32 + "/proof", None, 404, "not_found"),
     ("POST", "/v1/traces/0x" + "ab" * 32 + "/verify", None, 404, "not_found"),

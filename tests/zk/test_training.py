@@ -23,6 +23,7 @@ from flavum.zk.training import (
     compute_params_commitment,
     compute_row_commitment,
     load_step_proof,
+    make_step,
     prove_step,
     run_step,
     verify_step,
@@ -252,3 +253,17 @@ def plain_logistic_step(step: LogisticStep, theta: np.ndarray, rows: np.ndarray)
     errors = 1.0 / (1.0 + np.exp(-(design @ theta))) - rows[:, -1]
     result: np.ndarray = theta - step.step_size * design.T @ errors
     return result
+
+
+def test_make_step_knows_every_family_by_its_name() -> None:
+    """A step record keeps the family's name: each name builds that family's step, unknown
+    names and options that do not fit are refused."""
+    options = {"logistic": {}, "softmax": {"classes": 3}, "mlp": {"hidden": 2},
+               "softmax-mlp": {"hidden": 2, "classes": 3}}
+    for family, extra in options.items():
+        step = make_step(family, {"features": 4, "batch": 2, "learning_rate": 0.5, **extra})
+        assert step.name == family
+    with pytest.raises(InvalidInput, match="unknown training family"):
+        make_step("tree", {})
+    with pytest.raises(InvalidInput, match="do not fit"):
+        make_step("softmax", {"features": 4, "batch": 2, "learning_rate": 0.5})
