@@ -10,9 +10,11 @@ mainnet does.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -111,6 +113,16 @@ class LitecoinNode:
     def call(self, method: str, *params: Any, wallet: str | None = None) -> Any:
         return self.rpc.call(method, *params, wallet=wallet)
 
+    def start_bootstrapped(self) -> None:
+        """Start on a copy of a bootstrapped chain (a miner wallet with mature coins, MWEB
+        active at height 432): the chain is mined once per test process into a template
+        datadir, cleanly stopped, and each node starts from its own copy of it (0.01 s instead
+        of ~2 s of mining), as independent of the others as a freshly mined one."""
+        template, miner_address = _bootstrapped_template()
+        shutil.copytree(template / "regtest", self.datadir / "regtest")
+        self.miner_address = miner_address
+        self.start()
+
     def bootstrap(self) -> None:
         """A miner wallet with mature coins, MWEB active (height 432)."""
         self.call("createwallet", MINER_WALLET)
@@ -141,6 +153,25 @@ class LitecoinNode:
             self.send(address, funded_litoshis)
             self.mine(1)
         return address
+
+
+_template: tuple[Path, str] | None = None
+
+
+def _bootstrapped_template() -> tuple[Path, str]:
+    """A datadir holding a bootstrapped regtest chain and its miner's address, made once."""
+    global _template
+    if _template is None:
+        root = Path(tempfile.mkdtemp(prefix="flavum-litecoin-template-"))
+        atexit.register(shutil.rmtree, root, True)
+        node = LitecoinNode(root)
+        node.start()
+        try:
+            node.bootstrap()
+        finally:
+            node.stop()  # a clean stop: chain state and wallet flushed to disk
+        _template = (root, node.miner_address)
+    return _template
 
 
 def make_ledger(node: LitecoinNode, *, keys: Sequence[bytes] = FEDERATION_KEYS,
