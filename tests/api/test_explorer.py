@@ -31,8 +31,6 @@ from tests.node.conftest import (
     make_config,
     share_artifacts,
 )
-from tests.node.conftest import shared_circuits as shared_circuits  # the fixtures
-from tests.node.conftest import shared_srs as shared_srs
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

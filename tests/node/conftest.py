@@ -42,22 +42,6 @@ def make_config(home: Path, **overrides: object) -> NodeConfig:
     return config
 
 
-@pytest.fixture(scope="session")
-def shared_srs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SRS directory for the whole run: generating an SRS takes seconds per size."""
-    return tmp_path_factory.mktemp("srs")
-
-
-@pytest.fixture(scope="session")
-def shared_circuits(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One circuits directory for the in-process nodes that deploy the same example models
-    (iris above all): a node caches a build by model, calibration and circuit config, so the
-    first deployment compiles and sets up keys and later ones, on other homes, reuse them as a
-    redeployment does. Opt in per test (home/circuits linked here): a test about compiling
-    itself (limits, progress, refusals) keeps its own."""
-    return tmp_path_factory.mktemp("circuits")
-
-
 def share_artifacts(home: Path, srs: Path, circuits: Path) -> None:
     """Link a node home's SRS and circuits directories to the session's shared ones."""
     (home / "srs").symlink_to(srs)

@@ -22,10 +22,8 @@ from flavum.ml import examples
 from flavum.node.config import LedgerSpec
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
-from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, shared_srs
+from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
-
-__all__ = ["shared_srs"]
 
 ETH = DEV_ASSET  # the genesis funds the users hold
 DEPOSIT = 12_345  # wei Bob deposits on the EVM bridge in batch 0
@@ -116,8 +114,10 @@ def build_honest_chain(node: Node) -> Chain:
                  node.config.domain, model_id, traces)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chain(tmp_path_factory: pytest.TempPathFactory, shared_srs: Path) -> Iterator[Chain]:
+    """One honest chain for every verifier test (three modules use it): tests only read it and
+    tamper with copies (`copy_store`), so building it once is as good as once per module."""
     node = open_node(tmp_path_factory.mktemp("verifier") / "home", shared_srs)
     try:
         yield build_honest_chain(node)
