@@ -1,5 +1,6 @@
 """Suite-wide rule: in CI (FLAVUM_NO_SKIP=1, set by .ci/run) a skipped test is a failure, so a
-missing tool (litecoind, anvil, chromium, the IPFS node) can never pass unnoticed."""
+missing tool (litecoind, anvil, chromium, the IPFS node) can never pass unnoticed. Suite-wide
+fixtures: one SRS and one circuits directory for the whole run."""
 
 import os
 from pathlib import Path

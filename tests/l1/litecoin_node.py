@@ -93,9 +93,10 @@ class LitecoinNode:
 
     def kill(self, flush_chain: bool = False) -> None:
         """A crash: SIGKILL, the mempool is lost. Regtest flushes its chain state lazily, so a
-        crash rolls it back to the last flush (height 0 in a short test); `flush_chain` first
-        forces a flush (gettxoutsetinfo), as a node that crashes hours after the blocks came
-        would have done (on a real network, peers would also give the blocks back)."""
+        crash rolls it back to the last flush (the bootstrapped height 432 in a short test);
+        `flush_chain` first forces a flush (gettxoutsetinfo), as a node that crashes hours after
+        the blocks came would have done (on a real network, peers would also give the blocks
+        back)."""
         if self.proc is None:
             return
         if flush_chain:
