@@ -22,7 +22,15 @@ from flavum.ml import examples
 from flavum.node.config import LedgerSpec
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
-from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, free_port, make_config
+from tests.node.conftest import (
+    ALICE,
+    ALICE_KEY,
+    BOB,
+    BOB_KEY,
+    free_port,
+    make_config,
+    share_artifacts,
+)
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -32,11 +40,12 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run",
 
 
 @pytest.fixture
-def served_node(tmp_path):
+def served_node(tmp_path, shared_srs, shared_circuits):
     """A node with a model, a common data point and a proven inference, its batch posted to the
     embedded EVM (which registered the model's verifier and checked the proof), served."""
     config = make_config(tmp_path / "home", prover="inline", batch_interval_s=3600.0,
                          ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
+    share_artifacts(config.home, shared_srs, shared_circuits)
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
     node = Node.open(config, pool=InlineProverPool())
     example = examples.train_sklearn_logreg("iris")
@@ -176,7 +185,8 @@ def test_explorer_pages_links_search_and_live_updates(served_node, tmp_path):
         browser.close()
 
 
-def test_an_older_models_inferences_are_listed_page_by_page(tmp_path):
+def test_an_older_models_inferences_are_listed_page_by_page(tmp_path, shared_srs,
+                                                           shared_circuits):
     """Model A runs once, then model B a hundred times: A's inference is no longer among the
     latest 100 traces the home page shows, yet A's page, its data's page and its caller's
     page list it (the node lists traces by key); B's page pages through all of its own.
@@ -186,6 +196,7 @@ def test_an_older_models_inferences_are_listed_page_by_page(tmp_path):
     from tests.ml.test_labels import labelled, onnxruntime_labels
 
     config = make_config(tmp_path / "home", prover="inline", batch_interval_s=3600.0)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     node = Node.open(config, pool=InlineProverPool())
     named, _ = labelled("logreg")
     _, model_a = deploy(node, named, fee=0, access=Access.COMMON)

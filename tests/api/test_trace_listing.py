@@ -15,8 +15,15 @@ from flavum.core.transactions import DeployModel, Infer, SubmitData
 from flavum.core.types import Access, Amount, Hash32, ObjectId
 from flavum.ml import examples
 from flavum.node.store import Store
-from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, NodeProcess, make_config
-from tests.node.conftest import shared_srs as shared_srs  # the fixture
+from tests.node.conftest import (
+    ALICE,
+    ALICE_KEY,
+    BOB,
+    BOB_KEY,
+    NodeProcess,
+    make_config,
+    share_artifacts,
+)
 
 ZERO = Hash32(b"\x00" * 32)
 PAGED = ("/v1/models/{}/traces", "/v1/objects/{}/traces", "/v1/accounts/{}/traces")
@@ -27,12 +34,12 @@ def _id(hex_text: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, shared_srs):
+def served(tmp_path_factory, shared_srs, shared_circuits):
     """A node process with two models (one circuit deployed twice), a data point of Alice's and
     one of Bob's, and six inferences: Bob runs model A on both, Alice runs model B on hers,
     then Bob model A, model B, model A again."""
     config = make_config(tmp_path_factory.mktemp("listing") / "home", batch_interval_s=3600.0)
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     process = NodeProcess(config)
     client = process.start()
     try:

@@ -10,9 +10,11 @@ mainnet does.
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,9 +93,10 @@ class LitecoinNode:
 
     def kill(self, flush_chain: bool = False) -> None:
         """A crash: SIGKILL, the mempool is lost. Regtest flushes its chain state lazily, so a
-        crash rolls it back to the last flush (height 0 in a short test); `flush_chain` first
-        forces a flush (gettxoutsetinfo), as a node that crashes hours after the blocks came
-        would have done (on a real network, peers would also give the blocks back)."""
+        crash rolls it back to the last flush (the bootstrapped height 432 in a short test);
+        `flush_chain` first forces a flush (gettxoutsetinfo), as a node that crashes hours after
+        the blocks came would have done (on a real network, peers would also give the blocks
+        back)."""
         if self.proc is None:
             return
         if flush_chain:
@@ -110,6 +113,16 @@ class LitecoinNode:
 
     def call(self, method: str, *params: Any, wallet: str | None = None) -> Any:
         return self.rpc.call(method, *params, wallet=wallet)
+
+    def start_bootstrapped(self) -> None:
+        """Start on a copy of a bootstrapped chain (a miner wallet with mature coins, MWEB
+        active at height 432): the chain is mined once per test process into a template
+        datadir, cleanly stopped, and each node starts from its own copy of it (0.01 s instead
+        of ~2 s of mining), as independent of the others as a freshly mined one."""
+        template, miner_address = _bootstrapped_template()
+        shutil.copytree(template / "regtest", self.datadir / "regtest")
+        self.miner_address = miner_address
+        self.start()
 
     def bootstrap(self) -> None:
         """A miner wallet with mature coins, MWEB active (height 432)."""
@@ -141,6 +154,25 @@ class LitecoinNode:
             self.send(address, funded_litoshis)
             self.mine(1)
         return address
+
+
+_template: tuple[Path, str] | None = None
+
+
+def _bootstrapped_template() -> tuple[Path, str]:
+    """A datadir holding a bootstrapped regtest chain and its miner's address, made once."""
+    global _template
+    if _template is None:
+        root = Path(tempfile.mkdtemp(prefix="flavum-litecoin-template-"))
+        atexit.register(shutil.rmtree, root, True)
+        node = LitecoinNode(root)
+        node.start()
+        try:
+            node.bootstrap()
+        finally:
+            node.stop()  # a clean stop: chain state and wallet flushed to disk
+        _template = (root, node.miner_address)
+    return _template
 
 
 def make_ledger(node: LitecoinNode, *, keys: Sequence[bytes] = FEDERATION_KEYS,

@@ -85,9 +85,8 @@ class Rollup:
 def node(tmp_path) -> Iterator[LitecoinNode]:
     """A fresh regtest litecoind at height 432 (MWEB active), about 1.7 s."""
     litecoin = LitecoinNode(tmp_path / "litecoin")
-    litecoin.start()
+    litecoin.start_bootstrapped()
     try:
-        litecoin.bootstrap()
         yield litecoin
     finally:
         litecoin.stop()

@@ -76,9 +76,8 @@ pytestmark = pytest.mark.skipif(LITECOIND is None,
 @pytest.fixture
 def litecoind(tmp_path) -> Iterator[LitecoinNode]:
     node = LitecoinNode(tmp_path / "litecoin")
-    node.start()
+    node.start_bootstrapped()
     try:
-        node.bootstrap()
         yield node
     finally:
         node.stop()

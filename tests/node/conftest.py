@@ -42,10 +42,10 @@ def make_config(home: Path, **overrides: object) -> NodeConfig:
     return config
 
 
-@pytest.fixture(scope="session")
-def shared_srs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SRS directory for the whole run: generating an SRS takes seconds per size."""
-    return tmp_path_factory.mktemp("srs")
+def share_artifacts(home: Path, srs: Path, circuits: Path) -> None:
+    """Link a node home's SRS and circuits directories to the session's shared ones."""
+    (home / "srs").symlink_to(srs)
+    (home / "circuits").symlink_to(circuits)
 
 
 @pytest.fixture

@@ -33,15 +33,15 @@ from flavum.node.node import Node
 from flavum.zk.errors import ProvingFailed
 from flavum.zk.pool_inline import InlineProverPool
 
-from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, share_artifacts
 
 ETH = DEV_ASSET  # genesis funds pay the fees
 
 
 @pytest.fixture
-def node(tmp_path, shared_srs):
+def node(tmp_path, shared_srs, shared_circuits):
     config = make_config(tmp_path / "home", prover="inline")
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     node = Node.open(config, pool=InlineProverPool())
     yield node
     node.close()
@@ -230,7 +230,8 @@ def test_accuracy_below_the_threshold_is_refused(node):
         node.models.compile(example.onnx_bytes, example.samples, strict)
 
 
-def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_path, shared_srs):
+def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(
+        tmp_path, shared_srs, shared_circuits):
     attempts = []
 
     def flaky(job):
@@ -238,7 +239,7 @@ def test_a_failing_prover_marks_the_trace_failed_and_never_wedges_the_node(tmp_p
         raise ProvingFailed("prover crashed")
 
     config = make_config(tmp_path / "home", prover="inline")
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     node = Node.open(config, pool=InlineProverPool(max_retries=2, runner=flaky))
     try:
         example = examples.train_sklearn_logreg("iris")

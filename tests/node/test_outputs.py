@@ -140,7 +140,8 @@ def test_an_operator_the_prover_refuses_is_named_with_its_node(node):
         node.models.compile(model.SerializeToString(), samples)
 
 
-def test_a_model_trained_on_string_labels_answers_with_them(tmp_path, shared_srs):
+def test_a_model_trained_on_string_labels_answers_with_them(tmp_path, shared_srs,
+                                                           shared_circuits):
     """scikit-learn's iris classifier fitted on the species' names, deployed with the CLI to a
     node process: the infer, the proven trace (API and CLI) and the model's record name the
     class by its label, the one onnxruntime answers with on the export."""
@@ -152,7 +153,7 @@ def test_a_model_trained_on_string_labels_answers_with_them(tmp_path, shared_srs
 
     from tests.ml.test_labels import labelled, onnxruntime_labels
 
-    from .conftest import NodeProcess, make_config
+    from .conftest import NodeProcess, make_config, share_artifacts
 
     example, classes = labelled("logreg")
     row = example.test_inputs[-1]
@@ -161,7 +162,7 @@ def test_a_model_trained_on_string_labels_answers_with_them(tmp_path, shared_srs
     (tmp_path / "calibration.json").write_text(json.dumps(example.samples.tolist()))
     (tmp_path / "row.json").write_text(json.dumps(row.tolist()))
     config = make_config(tmp_path / "home", batch_interval_s=3600.0)
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     process = NodeProcess(config)
     process.start()
 

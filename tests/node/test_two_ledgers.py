@@ -33,8 +33,7 @@ pytestmark = pytest.mark.skipif(LITECOIND is None,
 @pytest.fixture
 def litecoind(tmp_path):
     node = LitecoinNode(tmp_path / "litecoin")
-    node.start()
-    node.bootstrap()
+    node.start_bootstrapped()
     yield node
     node.stop()
 

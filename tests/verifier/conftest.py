@@ -22,21 +22,20 @@ from flavum.ml import examples
 from flavum.node.config import LedgerSpec
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
-from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, shared_srs
+from tests.node.conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, share_artifacts
 from tests.node.test_inference import deploy, send, submit_data, wait_proven
-
-__all__ = ["shared_srs"]
 
 ETH = DEV_ASSET  # the genesis funds the users hold
 DEPOSIT = 12_345  # wei Bob deposits on the EVM bridge in batch 0
 SEQUENCER_KEY = b"\x05" * 32
 
 
-def open_node(home: Path, srs: Path, **overrides: object) -> Node:
+def open_node(home: Path, srs: Path, circuits: Path, **overrides: object) -> Node:
+    """A node posting to the embedded EVM, on the run's shared SRS and circuits."""
     embedded = LedgerSpec(name="evm", kind="evm", confirmations=0)
     config = make_config(home, prover="inline", ledgers=(embedded,), **overrides)
     (config.home / "keys" / "sequencer.key").write_text("0x" + SEQUENCER_KEY.hex())
-    (config.home / "srs").symlink_to(srs)
+    share_artifacts(config.home, srs, circuits)
     return Node.open(config, pool=InlineProverPool())
 
 
@@ -116,9 +115,12 @@ def build_honest_chain(node: Node) -> Chain:
                  node.config.domain, model_id, traces)
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory, shared_srs: Path) -> Iterator[Chain]:
-    node = open_node(tmp_path_factory.mktemp("verifier") / "home", shared_srs)
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory, shared_srs: Path,
+          shared_circuits: Path) -> Iterator[Chain]:
+    """One honest chain for every verifier test (three modules use it): tests only read it and
+    tamper with copies (`copy_store`), so building it once is as good as once per module."""
+    node = open_node(tmp_path_factory.mktemp("verifier") / "home", shared_srs, shared_circuits)
     try:
         yield build_honest_chain(node)
     finally:

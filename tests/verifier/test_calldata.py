@@ -22,9 +22,9 @@ from .conftest import ALICE, ALICE_KEY, BOB, ETH, infer, open_node, seal_and_pos
 
 
 @pytest.fixture
-def node(tmp_path, shared_srs):
+def node(tmp_path, shared_srs, shared_circuits):
     # As configured: `data_store = "evm-calldata"` (the node's data directory is the outbox).
-    node = open_node(tmp_path / "home", shared_srs, data_store="evm-calldata")
+    node = open_node(tmp_path / "home", shared_srs, shared_circuits, data_store="evm-calldata")
     assert isinstance(node.sequencer.publisher.data_store, EvmCalldataStore)
     assert isinstance(node.sequencer.publisher.data_store.side, LocalStore)
     yield node

@@ -43,9 +43,8 @@ pytestmark = pytest.mark.skipif(LITECOIND is None,
 
 def test_verify_from_litecoin_anchors(chain, tmp_path):
     node = LitecoinNode(tmp_path / "litecoin")
-    node.start()
+    node.start_bootstrapped()
     try:
-        node.bootstrap()
         ledger = make_ledger(node)
         node.send(ledger.anchor_address, LTC)
         node.mine(1)
@@ -82,9 +81,8 @@ def test_verify_refuses_a_batch_crediting_a_deposit_nobody_made(tmp_path):
     nothing wrong; the verifier finds no such deposit on Litecoin. Batch 0, crediting a real
     deposit as it was made, verifies."""
     litecoind = LitecoinNode(tmp_path / "litecoin")
-    litecoind.start()
+    litecoind.start_bootstrapped()
     try:
-        litecoind.bootstrap()
         config, _, _ = federation(tmp_path, litecoind, [0, 1])  # no signer runs: none is paid
         start = config.ledgers[0].options["start_height"]
         domain = config.domain

@@ -14,8 +14,8 @@ from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, ETH, infer, open_node, sea
 BATCHES = 30
 
 
-def test_verifier_agrees_with_the_node_on_a_long_run(tmp_path, shared_srs):
-    node = open_node(tmp_path / "home", shared_srs)
+def test_verifier_agrees_with_the_node_on_a_long_run(tmp_path, shared_srs, shared_circuits):
+    node = open_node(tmp_path / "home", shared_srs, shared_circuits)
     try:
         rng = random.Random(7)
         keys = {ALICE: ALICE_KEY, BOB: BOB_KEY}
