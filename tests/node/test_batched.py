@@ -14,18 +14,18 @@ from flavum.node.models import DeployOptions
 from flavum.node.node import Node
 from flavum.zk.pool_inline import InlineProverPool
 
-from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config
+from .conftest import ALICE, ALICE_KEY, BOB, BOB_KEY, make_config, share_artifacts
 from .test_inference import ETH, send, submit_data, wait_proven
 
 N = 4
 
 
 @pytest.fixture
-def batched(tmp_path, shared_srs):
+def batched(tmp_path, shared_srs, shared_circuits):
     # The tests seal their batches themselves: no timed sealing racing a slow proof.
     config = make_config(tmp_path / "home", prover="inline", prover_pack_wait_s=0.2,
                          batch_interval_s=3600.0)
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     node = Node.open(config, pool=InlineProverPool())
     example = examples.train_sklearn_logreg("iris")
     record = node.models.compile(example.onnx_bytes, example.samples,
@@ -99,7 +99,7 @@ def test_the_independent_verifier_checks_each_row_of_a_batched_proof(batched):
     assert report.inferences == N
 
 
-def open_evm_node(tmp_path, shared_srs) -> Node:
+def open_evm_node(tmp_path, shared_srs, shared_circuits) -> Node:
     """A node posting to the embedded EVM; the test seals its batches itself (no timed sealing
     racing it)."""
     from flavum.node.config import LedgerSpec
@@ -108,15 +108,16 @@ def open_evm_node(tmp_path, shared_srs) -> Node:
                          batch_interval_s=3600.0,
                          ledgers=(LedgerSpec(name="evm", kind="evm", confirmations=0),))
     (config.home / "keys" / "sequencer.key").write_text("0x" + (b"\x05" * 32).hex())
-    (config.home / "srs").symlink_to(shared_srs)
+    share_artifacts(config.home, shared_srs, shared_circuits)
     return Node.open(config, pool=InlineProverPool())
 
 
-def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared_srs):
+def test_packed_proofs_are_posted_to_the_evm_and_verified_there(
+        tmp_path, shared_srs, shared_circuits):
     """Batched proofs on L1: interleaved with another model's entries (a pack closes when
     another model's entry comes, so each proof covers a contiguous run of the trace)."""
 
-    node = open_evm_node(tmp_path, shared_srs)
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     try:
         example = examples.train_sklearn_logreg("iris")
         models = []
@@ -146,7 +147,8 @@ def test_packed_proofs_are_posted_to_the_evm_and_verified_there(tmp_path, shared
         node.close()
 
 
-def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(tmp_path, shared_srs):
+def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(
+        tmp_path, shared_srs, shared_circuits):
     """Owned data with polycommit inputs, end to end: each DATA commitment is keccak256 of its
     row's KZG point (computed at submission, before any proof); the rollup contract reads each
     row's point from the posted proof and accepts the batch; the independent verifier agrees."""
@@ -155,7 +157,7 @@ def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(tmp_path, shared_s
     from flavum.zk.circuit import CircuitConfig
     from flavum.zk.polycommit import compute_data_commitment
 
-    node = open_evm_node(tmp_path, shared_srs)
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     try:
         example = examples.train_sklearn_logreg("iris")
         record = node.models.compile(example.onnx_bytes, example.samples, DeployOptions(
@@ -185,7 +187,8 @@ def test_kzg_committed_rows_go_from_data_to_an_accepted_batch(tmp_path, shared_s
         node.close()
 
 
-def test_public_rows_take_common_data_to_an_accepted_batch(tmp_path, shared_srs):
+def test_public_rows_take_common_data_to_an_accepted_batch(
+        tmp_path, shared_srs, shared_circuits):
     """Common data with a public-row model, end to end: each DATA commitment is the keccak of
     the row's quantized values (computed at submission); the rollup contract hashes each row's
     public values in the posted proof and accepts the batch; the independent verifier agrees.
@@ -196,7 +199,7 @@ def test_public_rows_take_common_data_to_an_accepted_batch(tmp_path, shared_srs)
     from flavum.zk.circuit import CircuitConfig
     from flavum.zk.public_rows import compute_public_row_data_commitment
 
-    node = open_evm_node(tmp_path, shared_srs)
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     try:
         example = examples.train_sklearn_logreg("iris")
         record = node.models.compile(example.onnx_bytes, example.samples, DeployOptions(
