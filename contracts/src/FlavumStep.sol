@@ -495,7 +495,11 @@ contract FlavumStep {
             revert Invalid("the execution's input commitment is not the data object's");
         }
         bytes32 resultId = _objectId(t.sender, t.nonce);
-        if (claim.txHash != t.txHash || claim.modelId != model.objectId || claim.resultId != resultId) {
+        // A trainable version's inference is proven by its inference circuit (vkHash), its
+        // weights (the version's commitment) an input: the leaf's model word binds both.
+        bytes32 modelWord = model.modelId == bytes32(0)
+            ? model.objectId : FlavumHashes.versionWord(model.vkHash, model.commitment);
+        if (claim.txHash != t.txHash || claim.modelId != modelWord || claim.resultId != resultId) {
             revert Invalid("the committed trace entry is not this inference's");
         }
         if (model.fee != 0) {

@@ -289,6 +289,10 @@ def process_infer(
         outputs=execution.outputs,
         result_id=result.object_id,
     )
+    if is_trainable(model):
+        # The architecture's inference circuit proves it, its weights an input: the leaf
+        # binds them (H(θ), the version's commitment), and the circuit, not the version.
+        trace = replace(trace, circuit_id=ObjectId(model.vk_hash), weights=model.commitment)
     return add_object(state, tx_hash, result, trace)
 
 

@@ -2,7 +2,7 @@
 every tests/vectors/stf case, transaction by transaction, and random sequences. For each
 transaction both must agree: refused, or the same post-state root and emitted leaves."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -144,9 +144,14 @@ def claimed_trace(pre: State, tx: Transaction, execution: AnyExecution | None) -
         return claimed_training(pre, tx, body, execution)
     if not isinstance(body, Infer) or not isinstance(execution, Execution):
         return None
-    return TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
-                      execution.input_commitment, execution.outputs,
-                      compute_object_id(tx.sender, tx.nonce))
+    entry = TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
+                       execution.input_commitment, execution.outputs,
+                       compute_object_id(tx.sender, tx.nonce))
+    model = get_object(pre, body.model_id)
+    if model is not None and model.model_id != NO_OBJECT:
+        # A trainable version: its inference circuit proves it, on its weights.
+        entry = replace(entry, circuit_id=ObjectId(model.vk_hash), weights=model.commitment)
+    return entry
 
 
 def claimed_training(pre: State, tx: Transaction, body: Train, execution: TrainingExecution
