@@ -483,6 +483,8 @@ contract FlavumStep {
         bytes memory b = t.body;
         FlavumHashes.Object memory model = _usable(slots, _word(b, 0), KIND_MODEL, t.sender);
         FlavumHashes.Object memory data = _usable(slots, _word(b, 1), KIND_DATA, t.sender);
+        // A trainable version runs on its inference circuit (vkHash), which must still be there.
+        if (model.modelId != bytes32(0)) _circuit(slots, model.vkHash);
         if (model.fee > uint256(_word(b, 2))) revert Invalid("the model's fee exceeds the transaction's max fee");
         // No committed trace leaf: no proven execution for this inference.
         if (traceLeaf == bytes32(0)) revert Invalid("an inference needs its execution output");

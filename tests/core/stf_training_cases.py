@@ -6,6 +6,7 @@ VERSION_OWNED (Alice's, owned, fee 5 ETH, Carol granted) and VERSION_COMMON (Ali
 free); Carol holds 100 ETH.
 """
 
+from dataclasses import replace
 from typing import Any
 
 from flavum.core import errors
@@ -50,6 +51,13 @@ def training_state() -> State:
     set_object(state, _version(VERSION_COMMON, Access.COMMON, 0))
     set_grant(state, VERSION_OWNED, ALICE.address, CAROL.address, True)
     set_balance(state, CAROL.address, ETH, Amount(100))
+    return state
+
+
+def orphan_version_state() -> State:
+    """VERSION_COMMON's inference circuit withdrawn (gone from the state)."""
+    state = training_state()
+    set_object(state, replace(_version(VERSION_COMMON, Access.COMMON, 0), vk_hash=UNKNOWN))
     return state
 
 
@@ -117,6 +125,9 @@ def training_cases() -> list[StfCase]:
         case("inference_mismatch_version_wrong_commitment", "a version's inference on other data",
              no(errors.InferenceMismatch, infer(BOB, 1, VERSION_COMMON, DATA_BOB, 0), EXEC_ALICE),
              pre=t),
+        case("unknown_object_version_circuit", "a version whose inference circuit is gone",
+             no(errors.UnknownObject, infer(BOB, 1, VERSION_COMMON, DATA_BOB, 0), EXEC_BOB),
+             pre=orphan_version_state),
         case("malformed_train_zero_steps", "a training of zero steps",
              no(errors.MalformedTransaction, train(BOB, 1, VERSION_COMMON, (DATA_BOB,), 0, 0))),
         case("malformed_train_uneven_batches", "three rows in two steps",
