@@ -5,8 +5,9 @@ The version's weights are an input of that circuit: its proof shows [H(θ), H(ro
 and the Infer's trace leaf binds H(θ) through its model word (core: `compute_version_word`).
 The DATA object of such an Infer is an **inference row**: the features with the bias
 column's 1 appended, [x_1 .. x_d, 1], committed by `commit_row` (Poseidon at the step's
-scale, as the circuit hashes it). A training row (features and label) is another vector:
-submit the features again as an inference row to run a version on them.
+scale, as the circuit hashes it). A logistic training row [x, y] holds the label in the 1's
+place: one labelled 0 is another vector (submit its features as an inference row), one
+labelled 1 the same.
 """
 
 from __future__ import annotations
