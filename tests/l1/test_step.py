@@ -251,6 +251,27 @@ def test_a_forged_witness_is_refused_not_taken_for_fraud(executors):
     assert verdict.bad_witness == "a changed entry has no write proof"
 
 
+def test_a_versions_inference_committed_with_other_weights_is_fraud(executors):
+    """A lying sequencer commits an Infer on a trained version with a leaf that names other
+    weights (or the version itself, as a plain model's leaf would): the one-step executor
+    re-executes it and finds the committed entry is not this inference's."""
+    case = load_case("infer_version_paying_fee")
+    state = check_pre_state(case["pre_state"])
+    contract = executors(state.domain.chain_id, state.domain.rollup_id)
+    raw = from_hex(case["transactions"]["transactions"][0]["raw"])
+    (execution,) = read_executions(case)
+    tx = decode_transaction(raw)
+    honest = claimed_trace(state, tx, execution)
+    assert isinstance(honest, TraceEntry) and honest.circuit_id != NO_OBJECT
+    witness = compute_step_witness(state, tx, execution)
+    for lie in (replace(honest, weights=Hash32(b"\x07" * 32)),
+                replace(honest, circuit_id=NO_OBJECT)):
+        verdict = read_verdict(contract.functions.judge(*execute_args(witness, raw, lie)).call())
+        assert verdict.invalid == "the committed trace entry is not this inference's"
+    verdict = read_verdict(contract.functions.judge(*execute_args(witness, raw, honest)).call())
+    assert verdict.invalid is None and verdict.trace_leaf == compute_trace_leaf(honest)
+
+
 # --- random sequences ---------------------------------------------------------------------
 # Hypothesis draws sequences of valid and invalid transactions of every type from three users
 # (wrong nonces, amounts past the balance, objects of others or none, revoked grants, fees,
