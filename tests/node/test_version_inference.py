@@ -69,10 +69,25 @@ def test_infer_on_a_trained_version_is_proven_on_chain(node):
     assert posted.outputs == trace.outputs
     result = node.sequencer.object(receipt.outcome.object_id)
     assert result.model_id == version.object_id
+    check_api(node, receipt.tx_hash)
     store = open_store(str(node.config.home / "da"))
     report = verify_batch(batch.header, store, node.config.domain,
                           prev_state_root=node.sequencer.genesis_root)
     assert report.ok, report.describe()
+
+
+def check_api(node, tx_hash):
+    """The API serves the trace entry (the version, its circuit and weights) and verifies
+    its proof with the inference circuit's key."""
+    from fastapi.testclient import TestClient
+
+    from flavum.api.app import create_app
+    from flavum.core.codec import to_hex
+
+    client = TestClient(create_app(node))
+    trace = client.get(f"/v1/traces/{to_hex(tx_hash)}").json()
+    assert trace["proof_status"] == "proven"
+    assert client.post(f"/v1/traces/{to_hex(tx_hash)}/verify").json()["verified"]
 
 
 def test_a_proof_with_another_versions_weights_is_refused_on_chain(node):
