@@ -188,12 +188,12 @@ def run_demo(as_json: bool = False) -> dict[str, Any]:
         with step("train"):
             from flavum.demo_training import train_and_prove
 
-            trained = train_and_prove(node, send, seal_and_post, _wait_for_proof, eth,
-                                      home / "training-demo")
+            trained = train_and_prove(node, send, seal_and_post, _wait_for_proof, eth)
         say(f"a trainable logistic model trained one step by bob on four breast_cancer rows: "
             f"version {to_hex(trained['version_id'])[:18]}…, its step proof verified on L1: "
-            f"{trained['training_step_proven']}; an inference on the version proven with the "
-            f"architecture's key and bound to its weights (logit {trained['logit']:.3f}): "
+            f"{trained['training_step_proven']}; an Infer on the version proven by the "
+            f"architecture's inference circuit, bound to its weights and verified on L1 "
+            f"(logit {trained['logit']:.3f}): "
             f"{trained['trained_version_inference_proven']}")
 
         with step("withdraw"):

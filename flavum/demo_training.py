@@ -1,14 +1,15 @@
 """The demo's training part: a trainable logistic model on breast_cancer, trained by a `Train`
-whose step proof the rollup contract verifies, and an inference on the trained version proven
-with the architecture's inference key (docs/training.md)."""
+whose step proof the rollup contract verifies, then an ordinary `Infer` on the trained version,
+proven by the architecture's inference circuit and verified on chain (docs/training.md)."""
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from flavum.core.transactions import Body, DeployTrainable, SubmitData, Train
+from flavum.core.batch import TraceEntry
+from flavum.core.stf import Execution
+from flavum.core.transactions import Body, DeployTrainable, Infer, SubmitData, Train
 from flavum.core.types import ZERO_HASH, Access, Amount, AssetId, ObjectId
 from flavum.node.node import Node
 from flavum.node.sequencer import Receipt
@@ -19,12 +20,12 @@ SCALE = 8  # logrows 13: the step proof takes seconds
 
 def train_and_prove(node: Node, send: Callable[[str, Body], Receipt],
                     seal_and_post: Callable[[], Any], wait: Callable[[Node, Any], Any],
-                    eth: AssetId, workdir: Path) -> dict[str, Any]:
+                    eth: AssetId) -> dict[str, Any]:
     """Alice deploys the architecture and a trainable model from zero weights, Bob trains it
     one proven step on four of his rows; the batch goes to L1, which verifies the step proof;
-    then an inference on the new version is proven and bound to its weight commitment."""
+    then Bob runs the new version on an inference row with an Infer, whose proof (bound to the
+    version's weight commitment) L1 verifies in the next batch."""
     from flavum.ml.training import load_standardized, make_batches, make_labelled_rows
-    from flavum.zk.versions import build_version_key, prove_version, run_version, verify_version
 
     training = node.training
     step_record, inference_record = training.build_step("logistic", OPTIONS, SCALE)
@@ -45,19 +46,29 @@ def train_and_prove(node: Node, send: Callable[[str, Body], Receipt],
     version = node.sequencer.object(ObjectId(receipt.outcome.object_id or ZERO_HASH))
     if version is None:
         raise RuntimeError("the Train created no version")
-    # Inference on the version, with the architecture's key: its proof shows the version's
-    # weight commitment (the last step proof's output).
-    key = build_version_key(training.circuit(step_vk).step,  # type: ignore[arg-type]
-                            training.srs, scale=SCALE,
-                            cache_dir=training.directory / "versions")
-    run = run_version(key, training.values(version.commitment), x_test[0], workdir / "infer")
-    values = verify_version(key, prove_version(key, run))
+    # An Infer on the version: the inference circuit's proof shows the version's weight
+    # commitment (the last step proof's output), which the trace leaf binds on L1.
+    versions = node.prover.versions
+    if versions is None:
+        raise RuntimeError("the node runs no trained versions")
+    row = versions.commit_row(_vk(node, inference_model), x_test[0])
+    row_data = send("bob", SubmitData(row, ZERO_HASH, Access.OWNED)).outcome.object_id
+    inferred = send("bob", Infer(version.object_id, ObjectId(row_data or ZERO_HASH), Amount(0)))
+    inference = wait(node, inferred.tx_hash)
+    infer_batch = seal_and_post()
+    trace = inferred.outcome.trace
+    if not isinstance(trace, TraceEntry):
+        raise RuntimeError("the Infer emitted no inference trace")
+    posted = node.ledgers[0].ledger.posted_executions(infer_batch.header.number).get(
+        inferred.tx_hash)
     return {
         "version_id": version.object_id,
         "training_step_proven": record.proof_status == "proven" and accepted,
-        "trained_version_inference_proven": values.params_commitment.be_bytes ==
-        version.commitment,
-        "logit": values.logit / 2**SCALE,
+        "trained_version_inference_proven": inference.proof_status == "proven"
+        and node.ledgers[0].ledger.batch_status(infer_batch.header.number).accepted
+        and trace.weights == version.commitment
+        and isinstance(posted, Execution) and posted.outputs == trace.outputs,
+        "logit": trace.outputs[0] / 2**SCALE,
     }
 
 

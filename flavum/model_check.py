@@ -20,7 +20,7 @@ from typing import Any
 
 from flavum.core.errors import FlavumError
 from flavum.core.state import Domain, Object
-from flavum.core.types import Hash32, ObjectId
+from flavum.core.types import NO_OBJECT, Hash32, ObjectId
 from flavum.da.batch_data import BatchData
 from flavum.da.interface import DataStore
 from flavum.l1.interface import Ledger
@@ -81,6 +81,9 @@ def check_models(headers: HeaderSource, store: DataStore, domain: Domain, workdi
         models = models_of(data)
         for entry in data.proofs:
             model = models.get(entry.model_id)
+            if model is not None and model.model_id != NO_OBJECT:
+                # An Infer on a trainable version: its proof is the inference circuit's.
+                model = models.get(ObjectId(model.vk_hash))
             if model is None or model.object_id in reports:
                 continue
             report = _check(data, model, number, store, artifacts,

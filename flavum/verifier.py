@@ -64,7 +64,7 @@ from flavum.core.transactions import (
     Transaction,
     decode_transaction,
 )
-from flavum.core.types import Hash32, ObjectKind
+from flavum.core.types import NO_OBJECT, Hash32, ObjectKind
 from flavum.core.witness import verify_batch_transition
 from flavum.da.batch_data import BatchData, CircuitData, compute_record_binding
 from flavum.da.interface import DataStore, cid_from_digest
@@ -474,6 +474,11 @@ def _check_proofs(data: BatchData, traces: list[Trace],
             from flavum.verifier_training import check_training
 
             check_training(data, trace, entry, models, artifacts, where)
+            continue
+        if trace.circuit_id != NO_OBJECT:  # an inference on a trainable version
+            from flavum.verifier_training import check_version_inference
+
+            check_version_inference(data, trace, entry, models, artifacts, where)
             continue
         if entry.model_id != trace.model_id:
             raise VerificationFailed("proofs", f"{where}: the proof names model "

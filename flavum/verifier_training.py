@@ -1,12 +1,12 @@
-"""The independent verifier's check of a training trace entry: its step proofs against the
-step circuit published with the batch, and their chain over the Train's rows
-(docs/training.md)."""
+"""The independent verifier's checks of trainable models' trace entries: a training's step
+proofs against the step circuit published with the batch and their chain over the Train's rows,
+and an inference on a version against its architecture's inference circuit (docs/training.md)."""
 
 from __future__ import annotations
 
 import json
 
-from flavum.core.batch import TrainingTrace, compute_rows_hash
+from flavum.core.batch import TraceEntry, TrainingTrace, compute_rows_hash
 from flavum.core.encoding import keccak256
 from flavum.core.errors import FlavumError, InvalidProof
 from flavum.core.state import Object
@@ -53,6 +53,45 @@ def check_training(data: BatchData, trace: TrainingTrace, entry: TraceProof,
                              FieldElement(int.from_bytes(trace.params_out, "big")))
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("proofs", f"{where}: malformed training proofs: {exc!r}",
+                                 "malformed_batch_data") from exc
+    except FlavumError as exc:
+        raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+
+
+def check_version_inference(data: BatchData, trace: TraceEntry, entry: TraceProof,
+                            models: dict[Hash32, Object], artifacts: ArtifactCache,
+                            where: str) -> None:
+    """An Infer on a trainable version: its proof verifies under the inference circuit's
+    published key, was made with the version's weights (the trace's H(θ)) on the Infer's row,
+    and shows the receipt's logits."""
+    from flavum.zk.training import make_step
+    from flavum.zk.versions import VersionKey, load_version_proof, verify_version
+
+    model = models.get(trace.circuit_id)
+    if model is None or entry.model_id != trace.model_id:
+        raise VerificationFailed("proofs", f"{where}: the inference circuit is not the trace's")
+    if entry.status != "proven" or entry.proof is None:
+        raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
+                                           f"{entry.reason})", "invalid_proof")
+    binding = model_binding(data, model, where)
+    circuit = data.circuits.get(model.vk_hash)
+    if circuit is None or keccak256(circuit.vk) != model.vk_hash:
+        raise VerificationFailed("proofs", f"{where}: the batch data has no inference circuit "
+                                           f"for vk hash {_show(model.vk_hash)}", "invalid_proof")
+    try:
+        record = json.loads(data.records[model.metadata_hash])
+        files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
+        key = VersionKey(files.directory, make_step(record["family"], record["options"]),
+                         int(record["scale"]), files.logrows, files.srs_path, model.vk_hash)
+        shown = verify_version(key, load_version_proof(entry.proof))
+        if shown.params_commitment.be_bytes != trace.weights:
+            raise InvalidProof("the proof was made with other weights than the version's")
+        if shown.row_commitment.be_bytes != trace.input_commitment:
+            raise InvalidProof("the proof's row is not the inference's data")
+        if shown.logits != trace.outputs:
+            raise InvalidProof("the proof's logits are not the trace's outputs")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationFailed("proofs", f"{where}: malformed inference proof: {exc!r}",
                                  "malformed_batch_data") from exc
     except FlavumError as exc:
         raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc

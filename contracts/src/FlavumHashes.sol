@@ -10,6 +10,7 @@ library FlavumHashes {
     bytes32 internal constant TRACE_TAG = keccak256("flavum.batch.trace");
     bytes32 internal constant TRAINING_TAG = keccak256("flavum.batch.training");
     bytes32 internal constant ROWS_TAG = keccak256("flavum.batch.rows");
+    bytes32 internal constant VERSION_TAG = keccak256("flavum.batch.version");
     bytes32 internal constant LINEAGE_TAG = keccak256("flavum.object.lineage");
     bytes32 internal constant WITHDRAWAL_TAG = keccak256("flavum.batch.withdrawal");
     bytes32 internal constant OUTPUTS_TAG = keccak256("flavum.batch.outputs");
@@ -193,6 +194,12 @@ library FlavumHashes {
     /// A training leaf's model word (flavum.core.batch.compute_training_word).
     function trainingWord(bytes32 stepModelId, bytes32 paramsIn, uint64 steps) internal pure returns (bytes32) {
         return keccak256(abi.encode(TRAINING_TAG, stepModelId, paramsIn, steps));
+    }
+
+    /// An inference on a trainable version's model word: its inference circuit's MODEL and its
+    /// weights H(θ) (batch.compute_version_word).
+    function versionWord(bytes32 circuitId, bytes32 weights) internal pure returns (bytes32) {
+        return keccak256(abi.encode(VERSION_TAG, circuitId, weights));
     }
 
     /// keccak256(abi.encode(TRACE_TAG, txHash, modelId, inputCommitment, outputsHash_,

@@ -10,6 +10,7 @@ uint8 constant INPUTS_PER_ROW = 1;
 uint8 constant INPUTS_ROW_POINTS = 2;
 uint8 constant INPUTS_TRAINING_STEP = 3;
 uint8 constant INPUTS_PUBLIC_ROWS = 4; // the row width (values per row) above the mode byte
+uint8 constant INPUTS_VERSION = 5; // a trainable architecture's inference circuit: [H(θ), H(row), outputs]
 uint256 constant POINT_BYTES = 64;
 
 /// @title FlavumLeaves: the trace leaves of one inference proof, read from the public values
@@ -42,8 +43,29 @@ contract FlavumLeaves {
             }
             return out;
         }
+        if (inputs == INPUTS_VERSION) {
+            return _versionLeaf(modelId, txHashes, resultIds, instances);
+        }
         (bytes32[] memory commitments, uint256 heads) = _commitments(inputs, txHashes, instances, points);
         return _rowLeaves(modelId, txHashes, resultIds, instances, commitments, heads);
+    }
+
+    /// The leaf of an inference on a trainable version, proven by its architecture's inference
+    /// circuit `circuitId` (one row): public values [H(θ), H(row), outputs...]. The model word
+    /// binds the weights the proof took (FlavumHashes.versionWord), so a proof made with another
+    /// version's weights gives another leaf, which the trace root does not hold.
+    function _versionLeaf(
+        bytes32 circuitId,
+        bytes32[] calldata txHashes,
+        bytes32[] calldata resultIds,
+        uint256[] calldata instances
+    ) private pure returns (bytes32[] memory out) {
+        require(txHashes.length == 1, "a version's inference proves one row");
+        require(txHashes[0] != bytes32(0), "an inference has no real row");
+        require(instances.length > 2, "proof exposes no outputs");
+        out = new bytes32[](1);
+        out[0] = _leaf(FlavumHashes.versionWord(circuitId, bytes32(instances[0])), txHashes[0], resultIds[0],
+            bytes32(instances[1]), instances[2:]);
     }
 
     /// The leaves of a proof with one input commitment per row: instances[r] is row r's

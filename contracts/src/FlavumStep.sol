@@ -483,6 +483,8 @@ contract FlavumStep {
         bytes memory b = t.body;
         FlavumHashes.Object memory model = _usable(slots, _word(b, 0), KIND_MODEL, t.sender);
         FlavumHashes.Object memory data = _usable(slots, _word(b, 1), KIND_DATA, t.sender);
+        // A trainable version runs on its inference circuit (vkHash), which must still be there.
+        if (model.modelId != bytes32(0)) _circuit(slots, model.vkHash);
         if (model.fee > uint256(_word(b, 2))) revert Invalid("the model's fee exceeds the transaction's max fee");
         // No committed trace leaf: no proven execution for this inference.
         if (traceLeaf == bytes32(0)) revert Invalid("an inference needs its execution output");
@@ -495,7 +497,11 @@ contract FlavumStep {
             revert Invalid("the execution's input commitment is not the data object's");
         }
         bytes32 resultId = _objectId(t.sender, t.nonce);
-        if (claim.txHash != t.txHash || claim.modelId != model.objectId || claim.resultId != resultId) {
+        // A trainable version's inference is proven by its inference circuit (vkHash), its
+        // weights (the version's commitment) an input: the leaf's model word binds both.
+        bytes32 modelWord = model.modelId == bytes32(0)
+            ? model.objectId : FlavumHashes.versionWord(model.vkHash, model.commitment);
+        if (claim.txHash != t.txHash || claim.modelId != modelWord || claim.resultId != resultId) {
             revert Invalid("the committed trace entry is not this inference's");
         }
         if (model.fee != 0) {

@@ -61,6 +61,10 @@ class TraceJson(Schema):
     input_commitment: Hash | None = Field(None, description="inference: the input's")
     outputs: list[int] | None = Field(None, description="inference: fixed-point outputs")
     result_id: Hash | None = Field(None, description="inference: the RESULT object")
+    circuit_id: Hash | None = Field(None, description="inference on a trained version: its "
+                                    "architecture's inference circuit (MODEL)")
+    weights: Hash | None = Field(None, description="inference on a trained version: its "
+                                 "weight commitment H(θ), which the proof took")
     step_model_id: Hash | None = Field(None, description="training: the step circuit's MODEL")
     params_in: Hash | None = Field(None, description="training: the parent's weights")
     steps: int | None = Field(None, description="training: proven SGD steps")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from flavum.core.encoding import compute_tag, encode_abi, hash_tagged, keccak256
 from flavum.core.merkle import compute_tree_root
-from flavum.core.types import ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Address, Amount, AssetId, Hash32, ObjectId
 
 TRACE_TAG = compute_tag("batch.trace")
 WITHDRAWAL_TAG = compute_tag("batch.withdrawal")
@@ -28,6 +28,7 @@ HEADER_TAG = compute_tag("batch.header")
 TX_LEAF_TAG = compute_tag("batch.tx")
 TRAINING_TAG = compute_tag("batch.training")
 ROWS_TAG = compute_tag("batch.rows")
+VERSION_TAG = compute_tag("batch.version")
 
 
 def compute_outputs_hash(outputs: Sequence[int]) -> Hash32:
@@ -45,6 +46,10 @@ class TraceEntry:
     input_commitment: Hash32
     outputs: tuple[int, ...]  # fixed-point, at the circuit's output scale
     result_id: ObjectId
+    # An inference on a trainable version: the inference circuit's MODEL and the version's
+    # weight commitment H(θ), which its leaf's model word binds (compute_version_word).
+    circuit_id: ObjectId = NO_OBJECT
+    weights: Hash32 = ZERO_HASH
 
 
 @dataclass(frozen=True)
@@ -82,15 +87,24 @@ def compute_training_word(step_model_id: ObjectId, params_in: Hash32, steps: int
                        (step_model_id, params_in, steps))
 
 
+def compute_version_word(circuit_id: ObjectId, weights: Hash32) -> Hash32:
+    """The model word of an inference on a version: the architecture's inference circuit and
+    the weights H(θ) its proof took as an input (public value 0)."""
+    return hash_tagged(VERSION_TAG, ("bytes32", "bytes32"), (circuit_id, weights))
+
+
 def compute_trace_claim(entry: Trace) -> tuple[bytes, bytes, bytes, bytes, bytes]:
     """The five words a trace leaf hashes (FlavumStep.TraceClaim): (tx hash, model word,
     input commitment, outputs hash, result id). A training's are (tx hash, training word,
-    rows hash, params out, version id)."""
+    rows hash, params out, version id). An inference on a version's model word is its version
+    word: the rollup reads it from the proof, whose verifier is the inference circuit's."""
     if isinstance(entry, TrainingTrace):
         return (entry.tx_hash,
                 compute_training_word(entry.step_model_id, entry.params_in, entry.steps),
                 entry.rows_hash, entry.params_out, entry.version_id)
-    return (entry.tx_hash, entry.model_id, entry.input_commitment,
+    model_word = (entry.model_id if entry.circuit_id == NO_OBJECT
+                  else compute_version_word(entry.circuit_id, entry.weights))
+    return (entry.tx_hash, model_word, entry.input_commitment,
             compute_outputs_hash(entry.outputs), entry.result_id)
 
 

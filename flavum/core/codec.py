@@ -17,6 +17,8 @@ from flavum.core.errors import MalformedHex
 from flavum.core.state import Object
 from flavum.core.stf import AnyExecution, Execution, TrainingExecution
 from flavum.core.types import (
+    NO_OBJECT,
+    ZERO_HASH,
     Access,
     Address,
     Amount,
@@ -102,11 +104,14 @@ def trace_to_json(t: Trace) -> dict[str, Any]:
             "steps": t.steps, "rows_hash": to_hex(t.rows_hash),
             "params_out": to_hex(t.params_out), "version_id": to_hex(t.version_id),
         }
-    return {
+    entry = {
         "tx_hash": to_hex(t.tx_hash), "model_id": to_hex(t.model_id),
         "data_id": to_hex(t.data_id), "input_commitment": to_hex(t.input_commitment),
         "outputs": list(t.outputs), "result_id": to_hex(t.result_id),
     }
+    if t.circuit_id != NO_OBJECT:  # an inference on a trainable version
+        entry |= {"circuit_id": to_hex(t.circuit_id), "weights": to_hex(t.weights)}
+    return entry
 
 
 def trace_from_json(data: dict[str, Any]) -> Trace:
@@ -122,6 +127,8 @@ def trace_from_json(data: dict[str, Any]) -> Trace:
         data_id=ObjectId(_hash(data, "data_id")), input_commitment=_hash(data, "input_commitment"),
         outputs=tuple(int(x) for x in data["outputs"]),
         result_id=ObjectId(_hash(data, "result_id")),
+        circuit_id=ObjectId(_hash(data, "circuit_id")) if "circuit_id" in data else NO_OBJECT,
+        weights=_hash(data, "weights") if "weights" in data else ZERO_HASH,
     )
 
 

@@ -33,6 +33,9 @@ INPUTS_ROW_POINTS: Final = 2  # none public: row r's is keccak256 of the proof's
 # proofs of one Train chained into one trace leaf (docs/training.md).
 INPUTS_TRAINING_STEP: Final = 3
 INPUTS_PUBLIC_ROWS: Final = 4  # the rows themselves: row r's is compute_public_row_commitment
+# A trainable architecture's inference circuit, one row: [H(params), H(row), outputs]; the
+# leaf's model word is compute_version_word(circuit, H(params)) (docs/training.md).
+INPUTS_VERSION: Final = 5
 MAX_ROW_WIDTH: Final = 2**24 - 1  # what the layout word holds above its mode byte
 PUBLIC_ROW_TAG: Final = compute_tag("data.public_row")
 
@@ -51,6 +54,7 @@ class ModelBinding:
     row_points: bool = False  # per row, as KZG points in the proof (polycommit), not public
     row_width: int = 0  # > 0: public rows (common data), this many input values per row
     training_step: bool = False  # a training-step circuit (INPUTS_TRAINING_STEP)
+    version_inference: bool = False  # a trainable architecture's inference circuit (INPUTS_VERSION)
 
     @property
     def has_own_verifier(self) -> bool:
@@ -60,17 +64,22 @@ class ModelBinding:
     def inputs(self) -> int:
         """The layout word the chain reads (INPUTS_*)."""
         return compute_inputs_layout(self.per_row_inputs, self.row_points, self.row_width,
-                                     self.training_step)
+                                     self.training_step, self.version_inference)
 
 
 def compute_inputs_layout(per_row_inputs: bool, row_points: bool, row_width: int = 0,
-                          training_step: bool = False) -> int:
+                          training_step: bool = False, version_inference: bool = False) -> int:
     """The layout word of a layout: INPUTS_* in its low byte, and for public rows the row
     width above it. Row points and public rows are per-row inputs by definition."""
     if row_width:
-        if not 0 < row_width <= MAX_ROW_WIDTH or row_points or training_step:
+        if (not 0 < row_width <= MAX_ROW_WIDTH or row_points or training_step
+                or version_inference):
             raise ConfigError(f"public rows of {row_width} values are no layout")
         return INPUTS_PUBLIC_ROWS | row_width << 8
+    if version_inference:
+        if row_points or training_step:
+            raise ConfigError("a version's inference circuit reads its inputs as public values")
+        return INPUTS_VERSION
     if training_step:
         return INPUTS_TRAINING_STEP
     if row_points:

@@ -268,6 +268,9 @@ def process_infer(
     sender = tx.sender
     model = get_usable_object(state, body.model_id, ObjectKind.MODEL, sender)
     data = get_usable_object(state, body.data_id, ObjectKind.DATA, sender)
+    # A trainable version runs on its architecture's inference circuit, which must still be
+    # there (a verifier reads its key from it).
+    circuit = get_circuit_model(state, ObjectId(model.vk_hash)) if is_trainable(model) else None
     if model.fee > body.max_fee:
         raise FeeTooLow(f"the model's fee is {model.fee}, the transaction allows {body.max_fee}")
     if not isinstance(execution, Execution):
@@ -289,6 +292,10 @@ def process_infer(
         outputs=execution.outputs,
         result_id=result.object_id,
     )
+    if circuit is not None:
+        # The architecture's inference circuit proves it, its weights an input: the leaf
+        # binds them (H(θ), the version's commitment), and the circuit, not the version.
+        trace = replace(trace, circuit_id=circuit.object_id, weights=model.commitment)
     return add_object(state, tx_hash, result, trace)
 
 

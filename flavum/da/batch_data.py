@@ -190,7 +190,8 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
     record's hash, then the record's own fields for the SRS, the verifiers and the layout.
     Raises KeyError or ValueError for a record that lacks them. A record of a trainable
     architecture's circuit (flavum/node/training.py, `kind` "step" or "inference") has one row
-    per proof; a step's proofs are read with the training-step layout."""
+    per proof; a step's proofs are read with the training-step layout, an inference circuit's
+    with the version layout (the weights' commitment first, then the row's)."""
     if "kind" in record:
         return ModelBinding(
             record_hash=keccak256(encode_model_record(record)),
@@ -199,6 +200,7 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
             vka_digest=_hash32(record["vka_digest"]),
             reusable_code_hash=_hash32(record["reusable_code_hash"]),
             rows=1, per_row_inputs=False, training_step=record["kind"] == "step",
+            version_inference=record["kind"] == "inference",
         )
     batch_size = int(record["batch_size"])
     visibility = record.get("visibility", {}).get("input")

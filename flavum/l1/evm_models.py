@@ -19,6 +19,7 @@ from flavum.core.model_binding import (
     INPUTS_PUBLIC_ROWS,
     INPUTS_ROW_POINTS,
     INPUTS_TRAINING_STEP,
+    INPUTS_VERSION,
 )
 from flavum.core.types import Address, Hash32, ObjectId
 from flavum.l1.errors import LedgerError
@@ -143,6 +144,8 @@ def read_inputs_layout(rows: int, inputs: int) -> ModelLayout:
     """The ModelLayout of a registration's rows and layout word (mode byte, row width above)."""
     if inputs == INPUTS_TRAINING_STEP:
         return ModelLayout(rows, training_step=True)
+    if inputs == INPUTS_VERSION:
+        return ModelLayout(rows, version_inference=True)
     mode, width = inputs & 0xFF, inputs >> 8
     return ModelLayout(rows, mode != INPUTS_ONE, mode == INPUTS_ROW_POINTS,
                        width if mode == INPUTS_PUBLIC_ROWS else 0)

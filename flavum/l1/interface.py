@@ -89,12 +89,13 @@ class ModelLayout:
     row_points: bool = False
     row_width: int = 0  # > 0: public rows, this many input values per row (before the outputs)
     training_step: bool = False  # one step of a training per proof (FlavumRollup.Inference)
+    version_inference: bool = False  # [H(params), H(row), outputs]: an inference on a version
 
 
 def compute_layout(binding: ModelBinding) -> ModelLayout:
     """The layout a model's binding pins (what its registration stores)."""
     return ModelLayout(binding.rows, binding.per_row_inputs, binding.row_points, binding.row_width,
-                       binding.training_step)
+                       binding.training_step, binding.version_inference)
 
 
 @dataclass(frozen=True)
@@ -349,10 +350,20 @@ def proven_executions(inference: ProvenInference, layout: ModelLayout
     reads them (see ProvenInference): (the Infer's tx hash, its execution), in row order,
     padding rows left out. Outputs are the field elements read as signed integers. A training
     step proves its Train's execution so far: the params commitment it ends at (the last
-    step's is the Train's)."""
+    step's is the Train's). An inference on a version proves its row's commitment and outputs;
+    the weights it took are public value 0, which its trace leaf binds."""
     if layout.training_step:
         (tx_hash, _), = inference.rows
         return [(tx_hash, TrainingExecution(Hash32(inference.instances[-1].to_bytes(32, "big"))))]
+    if layout.version_inference:
+        # [H(params), H(row), outputs]: the weights are the version's, which the node checks
+        # (the trace leaf binds them) before it relies on this execution.
+        (tx_hash, _), = inference.rows
+        values = inference.instances
+        if len(values) < 3:
+            raise ValueError(f"{len(values)} public values hold no version inference")
+        return [(tx_hash, Execution(Hash32(values[1].to_bytes(32, "big")),
+                                    tuple(felt_to_signed(v) for v in values[2:])))]
     rows = len(inference.rows)
     values = inference.instances
     width = layout.row_width

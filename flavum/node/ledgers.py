@@ -28,12 +28,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from flavum.core.batch import Trace, TrainingTrace, compute_withdrawal_leaf
+from flavum.core.batch import Trace, TraceEntry, TrainingTrace, compute_withdrawal_leaf
 from flavum.core.codec import to_hex
 from flavum.core.errors import DuplicateTransaction, FlavumError
 from flavum.core.merkle import compute_tree_proof
 from flavum.core.transactions import compute_tx_hash, decode_transaction
-from flavum.core.types import ZERO_HASH, Hash32, ObjectId
+from flavum.core.types import NO_OBJECT, ZERO_HASH, Hash32, ObjectId
 from flavum.l1.errors import (
     BondShort,
     ChainReset,
@@ -60,6 +60,7 @@ from flavum.node.publisher import load_model_proof
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import BatchRecord, Store, TraceRecord
 from flavum.node.training import TrainingService
+from flavum.node.version_inference import VersionInference
 from flavum.node.watcher import LedgerWatcher
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,7 @@ class LedgerLink:
     workdir: Path
     confirmations: int = 0
     training: TrainingService | None = None  # the node's step circuits, if it trains
+    versions: VersionInference | None = None  # the node's inference circuits of versions
     last_error: str | None = field(default=None, init=False)
     # The first fraud proof that reverted one of this node's own batches: posting stops.
     reverted: BatchRevert | None = field(default=None, init=False)
@@ -372,6 +374,11 @@ class LedgerLink:
             if registered is not None and registered.standing:
                 continue
             model, proof = load_model_proof(self.store, number, model_id)
+            if self.versions is not None and self.versions.is_inference_circuit(model.vk_hash):
+                circuit = self.versions.circuit_files(model.vk_hash)  # the version layout
+                binding = self.versions.training.record(model.vk_hash).binding
+                registrations.append(ModelRegistration(model, binding, proof, circuit))
+                continue
             if self.training is not None and self.training.is_step(model.vk_hash):
                 step = self.training.circuit(model.vk_hash)
                 binding = self.training.record(model.vk_hash).binding  # the training-step layout
@@ -401,6 +408,9 @@ class LedgerLink:
             if proof_json in seen:
                 continue
             seen.add(proof_json)
+            if record.entry.circuit_id != NO_OBJECT:
+                inferences.append(self._version_proof(record.entry, proof_json))
+                continue
             model = self.sequencer.object(record.entry.model_id)
             if model is None:
                 raise LedgerError(f"model {to_hex(record.entry.model_id)} is gone: cannot read its "
@@ -417,6 +427,14 @@ class LedgerLink:
                     for i in range(artifacts.batch_size)]
             inferences.append(proven_inference(model.object_id, proof, rows))
         return inferences
+
+    def _version_proof(self, entry: TraceEntry, proof_json: bytes) -> ProvenInference:
+        """An Infer on a trainable version: one call of its inference circuit's verifier."""
+        if self.versions is None:
+            raise LedgerError("this node runs no trained versions: cannot read the proof of "
+                              f"{to_hex(entry.tx_hash)}")
+        return proven_inference(entry.circuit_id, self.versions.load_proof(proof_json),
+                                [(entry.tx_hash, entry.result_id)])
 
     def _step_proofs(self, trace: TrainingTrace, proof_json: bytes) -> list[ProvenInference]:
         """A training's step proofs, in order, each one verifier call of the step model."""
@@ -438,7 +456,10 @@ class LedgerLink:
 
 def _proven_model(entry: Trace) -> ObjectId:
     """The MODEL whose verifier checks a trace entry's proofs."""
-    return entry.step_model_id if isinstance(entry, TrainingTrace) else entry.model_id
+    if isinstance(entry, TrainingTrace):
+        return entry.step_model_id
+    # An inference on a trainable version is proven by its inference circuit.
+    return entry.model_id if entry.circuit_id == NO_OBJECT else entry.circuit_id
 
 
 def _revert_detail(number: int, cause: BatchRevert) -> str:

@@ -19,6 +19,7 @@ from flavum.node.sandbox import ResourceLimits
 from flavum.node.sequencer import Sequencer
 from flavum.node.store import Store
 from flavum.node.training import TrainingService
+from flavum.node.version_inference import VersionInference
 from flavum.zk.circuit import CircuitConfig
 from flavum.zk.factory import open_pool
 from flavum.zk.interface import ProverPool
@@ -56,9 +57,12 @@ class Node:
         publisher = BatchPublisher(store, models, data_store, training)
         sequencer = Sequencer(config, store, models, publisher=publisher)
         sequencer.trainer = training
+        versions = VersionInference(training)
+        sequencer.versions = publisher.versions = versions
         pool = pool or open_pool(config)
         prover = ProofManager(store, sequencer, models, pool, config.home / "proofs",
-                              pack_wait_s=config.prover_pack_wait_s, training=training)
+                              pack_wait_s=config.prover_pack_wait_s, training=training,
+                              versions=versions)
         sequencer.ready_to_seal = prover.all_done
         node = cls(config, store, sequencer, models, prover, pool, training)
         try:
@@ -92,7 +96,7 @@ class Node:
                                 start_block=opened.start_block)
         link = LedgerLink(spec.name, opened.ledger, watcher, self.store, self.sequencer,
                           self.models, home, confirmations=spec.confirmations,
-                          training=self.training)
+                          training=self.training, versions=self.prover.versions)
         if opened.ephemeral:
             link.forget_chain()
         return link

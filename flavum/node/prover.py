@@ -24,12 +24,14 @@ from pathlib import Path
 from flavum.core.batch import Trace, TraceEntry, TrainingTrace
 from flavum.core.codec import to_hex
 from flavum.core.errors import FlavumError
-from flavum.core.types import Hash32, ObjectId
+from flavum.core.state import Object
+from flavum.core.types import NO_OBJECT, Hash32, ObjectId
 from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.sequencer import Receipt, Sequencer
 from flavum.node.store import Store
 from flavum.node.training import TrainingService
+from flavum.node.version_inference import VersionInference
 from flavum.zk.circuit import CircuitArtifacts
 from flavum.zk.execution import (
     CircuitRun,
@@ -54,6 +56,7 @@ class ProofManager:
     proofs_dir: Path
     pack_wait_s: float = 2.0
     training: TrainingService | None = None
+    versions: VersionInference | None = None  # inference on trainable versions
     _incoming: deque[Trace] = field(default_factory=deque, init=False)
     _packing: dict[Hash32, list[tuple[TraceEntry, float]]] = field(  # by vk hash
         default_factory=dict, init=False)
@@ -62,6 +65,7 @@ class ProofManager:
     _trainings: dict[Hash32, tuple[TrainingTrace, StepCircuit, list[str],
                                    list[tuple[FieldElement, ...]]]] = field(
         default_factory=dict, init=False)  # tx hash -> the trace, its circuit, step jobs, rows
+    _version_jobs: dict[str, TraceEntry] = field(default_factory=dict, init=False)  # id -> entry
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     def __post_init__(self) -> None:
@@ -87,6 +91,8 @@ class ProofManager:
                 self._collect(job_id, vk_hash, rows)
             for tx_hash in list(self._trainings):
                 self._collect_training(tx_hash)
+            for job_id in list(self._version_jobs):
+                self._collect_version(job_id)
 
     def all_done(self, first_seq: int, last_seq: int) -> bool:
         """Every trace entry of these transactions is proven or has failed for good."""
@@ -96,6 +102,9 @@ class ProofManager:
     def _route(self, trace: Trace) -> None:
         if isinstance(trace, TrainingTrace):
             self._submit_training(trace)
+            return
+        if trace.circuit_id != NO_OBJECT:
+            self._submit_version(trace)
             return
         try:
             vk_hash = self._vk_hash(trace.model_id)
@@ -222,6 +231,48 @@ class ProofManager:
             return
         steps = [json.loads(proof.to_json()) for proof in proofs]
         self.store.set_proof(tx_hash, json.dumps(steps).encode())
+
+    def _submit_version(self, trace: TraceEntry) -> None:
+        """One proof job for an Infer on a trainable version (its inference circuit)."""
+        try:
+            if self.versions is None:
+                raise FlavumError("this node does not run trained versions")
+            job = self.versions.proof_job(self._circuit(trace), trace,
+                                          self.proofs_dir / f"{to_hex(trace.tx_hash)}.json")
+            job_id = self.pool.submit(job)
+        except FlavumError as exc:
+            self.store.set_proof_status(trace.tx_hash, "failed", str(exc))
+            return
+        self.store.set_proof_status(trace.tx_hash, "queued")
+        self._version_jobs[job_id] = trace
+
+    def _collect_version(self, job_id: str) -> None:
+        trace = self._version_jobs[job_id]
+        status = self.pool.status(job_id)
+        if status.state in (JobState.QUEUED, JobState.PROVING):
+            if status.state == JobState.PROVING:
+                self.store.set_proof_status(trace.tx_hash, "proving")
+            return
+        del self._version_jobs[job_id]
+        if status.state == JobState.FAILED:
+            self.store.set_proof_status(trace.tx_hash, "failed", status.reason)
+            return
+        try:
+            proof_json = self.pool.result(job_id, timeout=0).to_json()
+            if self.versions is None:
+                raise FlavumError("this node does not run trained versions")
+            self.versions.verify_trace(self._circuit(trace), trace, proof_json)
+        except FlavumError as exc:
+            self.store.set_proof_status(trace.tx_hash, "failed", f"proof rejected: {exc}")
+            return
+        crash_point("proven")
+        self.store.set_proof(trace.tx_hash, proof_json, 0)
+
+    def _circuit(self, trace: TraceEntry) -> Object:
+        circuit = self.sequencer.object(trace.circuit_id)
+        if circuit is None:
+            raise FlavumError(f"circuit {to_hex(trace.circuit_id)} no longer exists on this rollup")
+        return circuit
 
     def _vk_hash(self, model_id: ObjectId) -> Hash32:
         model = self.sequencer.object(model_id)

@@ -13,7 +13,7 @@ from flavum.core.merkle import SmtProof
 from flavum.core.state import Object, State, compute_object_key, get_object, get_state_proof
 from flavum.core.stf import AnyExecution
 from flavum.core.transactions import Infer, Train, Transaction, encode_transaction
-from flavum.core.types import Hash32, ObjectId
+from flavum.core.types import NO_OBJECT, Hash32, ObjectId
 from flavum.core.witness_build import compute_batch_witness
 from flavum.da.batch_data import BatchData, CircuitData, TraceProof, encode_model_record
 from flavum.da.interface import DataStore, digest_from_cid
@@ -21,6 +21,7 @@ from flavum.node.failpoints import crash_point
 from flavum.node.models import ModelService
 from flavum.node.store import Store
 from flavum.node.training import TrainingService
+from flavum.node.version_inference import VersionInference
 from flavum.zk.circuit import CircuitDirectory
 from flavum.zk.srs import compute_file_sha256
 
@@ -32,6 +33,7 @@ class BatchPublisher:
         self.models = models
         self.data_store = data_store
         self.training = training
+        self.versions: VersionInference | None = None  # set by the node: inference on versions
 
     def publish(self, header: BatchHeader, pre_state: State, live_state: State,
                 txs: Sequence[Transaction], executions: Sequence[AnyExecution | None],
@@ -57,6 +59,10 @@ class BatchPublisher:
                 continue
             proofs.append(TraceProof(entry.tx_hash, entry.model_id, record.proof_status,
                                      record.proof, record.reason, record.row))
+            if entry.circuit_id != NO_OBJECT:  # an inference on a trainable version
+                self._publish_version_circuit(live_state.objects.get(entry.circuit_id),
+                                              circuits, records)
+                continue
             model = live_state.objects.get(entry.model_id)
             if model is not None and model.vk_hash not in circuits:
                 circuits[model.vk_hash] = self._circuit(model.vk_hash)
@@ -74,6 +80,17 @@ class BatchPublisher:
         pointer = digest_from_cid(self.data_store.put(data.to_bytes()))
         crash_point("published")
         return pointer
+
+    def _publish_version_circuit(self, circuit: Object | None,
+                                 circuits: dict[Hash32, CircuitData],
+                                 records: dict[Hash32, bytes]) -> None:
+        """The inference circuit of a trainable architecture and its record."""
+        if circuit is None or self.versions is None or circuit.vk_hash in circuits:
+            return
+        key = self.versions.key(circuit.vk_hash)
+        circuits[circuit.vk_hash] = self._files(key, key.srs_path, key.logrows)
+        records[circuit.metadata_hash] = encode_model_record(
+            self.versions.training.record(circuit.vk_hash).to_json())
 
     def _circuit(self, vk_hash: Hash32) -> CircuitData:
         artifacts = self.models.artifacts(vk_hash)
@@ -103,6 +120,11 @@ class BatchPublisher:
         """Keep the proof, in batch `number`'s state root (`post_state`'s), of every model
         its Infers run and of every step circuit its Trains run."""
         used = dict.fromkeys(tx.body.model_id for tx in txs if isinstance(tx.body, Infer))
+        for model_id in list(used):
+            # An Infer on a trainable version is proven by its inference circuit's MODEL.
+            model = get_object(post_state, model_id)
+            if model is not None and model.model_id != NO_OBJECT:
+                used[ObjectId(model.vk_hash)] = None
         for tx in txs:
             # A Train's proofs are checked by its step circuit's MODEL (the version names it).
             version = get_object(post_state, tx.body.model_id) if isinstance(

@@ -356,6 +356,13 @@ class NodeQuery:
         if isinstance(entry, TrainingTrace):
             self._node.training.verify_training(entry, proof)
             return
+        versions = self._node.prover.versions
+        if entry.circuit_id != NO_OBJECT and versions is not None:  # an Infer on a version
+            circuit = self._sequencer.object(entry.circuit_id)
+            if circuit is None:
+                raise NotFound("the trace's inference circuit no longer exists on this rollup")
+            versions.verify_trace(circuit, entry, proof)
+            return
         model = self._sequencer.object(entry.model_id)
         if model is None:
             raise NotFound("the trace's model no longer exists on this rollup")

@@ -119,6 +119,12 @@ class TrainingExecutor(Protocol):
                 steps: int) -> TrainingExecution: ...
 
 
+class VersionExecutor(Protocol):
+    """Inference on trainable versions (flavum/node/version_inference.py)."""
+
+    def execute(self, version: Object, circuit: Object, data: Object) -> Execution: ...
+
+
 @dataclass(frozen=True)
 class Receipt:
     """The soft confirmation of an accepted transaction."""
@@ -210,6 +216,7 @@ class Sequencer:
         self.store = store
         self.executor = executor
         self.trainer: TrainingExecutor | None = None  # set by the node when it trains
+        self.versions: VersionExecutor | None = None  # set by the node: inference on versions
         self.clock = clock
         self.recovery = SignerRecovery(config.recover_workers)
         self._lock = threading.RLock()  # the live state, blocks and batches
@@ -468,7 +475,20 @@ class Sequencer:
             return None  # process_transaction raises the precise error
         if data.kind != types.ObjectKind.DATA:
             return None
+        if model.model_id != types.NO_OBJECT:
+            return self._execute_on_version(model, data)
         return self.executor.execute(model, data)
+
+    def _execute_on_version(self, version: Object, data: Object) -> Execution | None:
+        """An Infer on a trainable version: its architecture's inference circuit, on the
+        version's weights."""
+        if self.versions is None:
+            raise InvalidInput("this node does not run trained versions")
+        with self._lock:
+            circuit = get_object(self.state, types.ObjectId(version.vk_hash))
+        if circuit is None:
+            return None  # process_transaction raises the precise error
+        return self.versions.execute(version, circuit, data)
 
     def _execute_training(self, body: DeployTrainable | Train) -> TrainingExecution | None:
         if self.trainer is None:

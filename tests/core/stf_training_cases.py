@@ -6,6 +6,7 @@ VERSION_OWNED (Alice's, owned, fee 5 ETH, Carol granted) and VERSION_COMMON (Ali
 free); Carol holds 100 ETH.
 """
 
+from dataclasses import replace
 from typing import Any
 
 from flavum.core import errors
@@ -17,6 +18,7 @@ from tests.core.conftest import ALICE, BOB, CAROL, ETH, User, sign
 from tests.core.stf_cases import (
     DATA_ALICE,
     DATA_BOB,
+    EXEC_ALICE,
     EXEC_BOB,
     MODEL_FEE,
     MODEL_PRIVATE,
@@ -49,6 +51,13 @@ def training_state() -> State:
     set_object(state, _version(VERSION_COMMON, Access.COMMON, 0))
     set_grant(state, VERSION_OWNED, ALICE.address, CAROL.address, True)
     set_balance(state, CAROL.address, ETH, Amount(100))
+    return state
+
+
+def orphan_version_state() -> State:
+    """VERSION_COMMON's inference circuit withdrawn (gone from the state)."""
+    state = training_state()
+    set_object(state, replace(_version(VERSION_COMMON, Access.COMMON, 0), vk_hash=UNKNOWN))
     return state
 
 
@@ -105,6 +114,20 @@ def training_cases() -> list[StfCase]:
         case("inference_mismatch_training_execution", "an inference handed a training's",
              no(errors.InferenceMismatch, infer(BOB, 1, MODEL_FEE, DATA_BOB, 5), TRAINED),
              pre=t),
+        case("infer_version_paying_fee", "Carol, granted, runs Alice's version on Alice's data",
+             ok(infer(CAROL, 1, VERSION_OWNED, DATA_ALICE, 5), EXEC_ALICE), pre=t),
+        case("seq_train_then_infer_version", "Bob trains a common version, then runs his own",
+             ok(train(BOB, 1, VERSION_COMMON, (DATA_BOB,), 1, 0), TRAINED),
+             ok(infer(BOB, 2, compute_object_id(BOB.address, Nonce(1)), DATA_BOB, 0), EXEC_BOB),
+             pre=t),
+        case("no_access_infer_owned_version", "Bob runs Alice's owned version",
+             no(errors.NoAccess, infer(BOB, 1, VERSION_OWNED, DATA_BOB, 5), EXEC_BOB), pre=t),
+        case("inference_mismatch_version_wrong_commitment", "a version's inference on other data",
+             no(errors.InferenceMismatch, infer(BOB, 1, VERSION_COMMON, DATA_BOB, 0), EXEC_ALICE),
+             pre=t),
+        case("unknown_object_version_circuit", "a version whose inference circuit is gone",
+             no(errors.UnknownObject, infer(BOB, 1, VERSION_COMMON, DATA_BOB, 0), EXEC_BOB),
+             pre=orphan_version_state),
         case("malformed_train_zero_steps", "a training of zero steps",
              no(errors.MalformedTransaction, train(BOB, 1, VERSION_COMMON, (DATA_BOB,), 0, 0))),
         case("malformed_train_uneven_batches", "three rows in two steps",

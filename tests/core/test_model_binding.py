@@ -40,6 +40,8 @@ CASES = [
     replace(OWN, row_width=4),
     # A training-step circuit: its proofs chained per Train (docs/training.md).
     replace(OWN, training_step=True),
+    # A trainable architecture's inference circuit: [H(params), H(row), outputs].
+    replace(OWN, version_inference=True),
     ModelBinding(ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0, False),
     ModelBinding(word(0xFF), word(0xFE), word(0xFD), word(0xFC), word(0xFB), 2**32 - 1, True),
 ]
@@ -51,7 +53,8 @@ def binding_json(b: ModelBinding) -> dict[str, object]:
             "vka_digest": "0x" + b.vka_digest.hex(),
             "reusable_code_hash": "0x" + b.reusable_code_hash.hex(), "rows": b.rows,
             "per_row_inputs": b.per_row_inputs, "row_points": b.row_points,
-            "row_width": b.row_width, "training_step": b.training_step}
+            "row_width": b.row_width, "training_step": b.training_step,
+            "version_inference": b.version_inference}
 
 
 def test_model_binding_vectors():
@@ -76,7 +79,7 @@ def test_any_other_field_is_another_binding():
     other = {"record_hash": word(9), "srs_hash": word(9), "verifier_code_hash": word(9),
              "vka_digest": word(9), "reusable_code_hash": word(9), "rows": 2,
              "per_row_inputs": True, "row_points": True, "row_width": 3,
-             "training_step": True}
+             "training_step": True, "version_inference": True}
     assert set(other) == {f.name for f in fields(ModelBinding)}
     hashes = {compute_model_binding_hash(replace(OWN, **{name: value}))
               for name, value in other.items()}

@@ -2,7 +2,7 @@
 every tests/vectors/stf case, transaction by transaction, and random sequences. For each
 transaction both must agree: refused, or the same post-state root and emitted leaves."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -144,9 +144,14 @@ def claimed_trace(pre: State, tx: Transaction, execution: AnyExecution | None) -
         return claimed_training(pre, tx, body, execution)
     if not isinstance(body, Infer) or not isinstance(execution, Execution):
         return None
-    return TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
-                      execution.input_commitment, execution.outputs,
-                      compute_object_id(tx.sender, tx.nonce))
+    entry = TraceEntry(compute_tx_hash(tx), body.model_id, body.data_id,
+                       execution.input_commitment, execution.outputs,
+                       compute_object_id(tx.sender, tx.nonce))
+    model = get_object(pre, body.model_id)
+    if model is not None and model.model_id != NO_OBJECT:
+        # A trainable version: its inference circuit proves it, on its weights.
+        entry = replace(entry, circuit_id=ObjectId(model.vk_hash), weights=model.commitment)
+    return entry
 
 
 def claimed_training(pre: State, tx: Transaction, body: Train, execution: TrainingExecution
@@ -244,6 +249,27 @@ def test_a_forged_witness_is_refused_not_taken_for_fraud(executors):
     no_writes = replace(witness, writes=())
     verdict = read_verdict(contract.functions.judge(*execute_args(no_writes, raw, None)).call())
     assert verdict.bad_witness == "a changed entry has no write proof"
+
+
+def test_a_versions_inference_committed_with_other_weights_is_fraud(executors):
+    """A lying sequencer commits an Infer on a trained version with a leaf that names other
+    weights (or the version itself, as a plain model's leaf would): the one-step executor
+    re-executes it and finds the committed entry is not this inference's."""
+    case = load_case("infer_version_paying_fee")
+    state = check_pre_state(case["pre_state"])
+    contract = executors(state.domain.chain_id, state.domain.rollup_id)
+    raw = from_hex(case["transactions"]["transactions"][0]["raw"])
+    (execution,) = read_executions(case)
+    tx = decode_transaction(raw)
+    honest = claimed_trace(state, tx, execution)
+    assert isinstance(honest, TraceEntry) and honest.circuit_id != NO_OBJECT
+    witness = compute_step_witness(state, tx, execution)
+    for lie in (replace(honest, weights=Hash32(b"\x07" * 32)),
+                replace(honest, circuit_id=NO_OBJECT)):
+        verdict = read_verdict(contract.functions.judge(*execute_args(witness, raw, lie)).call())
+        assert verdict.invalid == "the committed trace entry is not this inference's"
+    verdict = read_verdict(contract.functions.judge(*execute_args(witness, raw, honest)).call())
+    assert verdict.invalid is None and verdict.trace_leaf == compute_trace_leaf(honest)
 
 
 # --- random sequences ---------------------------------------------------------------------

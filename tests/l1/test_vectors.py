@@ -205,7 +205,8 @@ def test_model_binding_vectors(harness):
         binding = ModelBinding(b(c["record_hash"]), b(c["srs_hash"]), b(c["verifier_code_hash"]),
                                b(c["vka_digest"]), b(c["reusable_code_hash"]), c["rows"],
                                c["per_row_inputs"], c["row_points"], row_width=c["row_width"],
-                               training_step=c["training_step"])
+                               training_step=c["training_step"],
+                               version_inference=c["version_inference"])
         assert harness.modelBindingHash(binding_tuple(binding)).call() == b(case["hash"])
 
 

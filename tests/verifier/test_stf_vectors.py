@@ -70,7 +70,7 @@ def _everything(state: State, txs: list[Transaction]) -> BatchAccess:
     words = set(state.objects) | {s for _, s in state.balances} | set(state.deposits)
     for obj in state.objects.values():
         addresses.add(obj.owner)
-        words.add(obj.fee_asset)
+        words.update((obj.fee_asset, obj.vk_hash))  # a version names its inference circuit
     for tx in txs:
         addresses.add(tx.sender)
         words.add(compute_object_id(tx.sender, tx.nonce))
