@@ -33,8 +33,8 @@ def deploy_circuit(node, body: DeployModel):
 
 
 @pytest.fixture
-def trained_node(tmp_path, shared_srs):
-    node = open_evm_node(tmp_path, shared_srs)
+def trained_node(tmp_path, shared_srs, shared_circuits):
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     yield node
     node.close()
 

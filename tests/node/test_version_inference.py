@@ -25,8 +25,8 @@ from .test_training import OPTIONS, setup_trainable
 
 
 @pytest.fixture
-def node(tmp_path, shared_srs):
-    node = open_evm_node(tmp_path, shared_srs)
+def node(tmp_path, shared_srs, shared_circuits):
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     yield node
     node.close()
 
