@@ -27,7 +27,6 @@ from flavum.core.stf import Execution
 from flavum.core.types import Hash32
 from flavum.l1.interface import CircuitFiles, compute_layout
 from flavum.ml.errors import InvalidInput
-from flavum.ml.training import LogisticStep
 from flavum.node.training import TrainingService
 from flavum.zk.execution import compute_poseidon_commitment
 from flavum.zk.proof import Proof, ProofJob, circuit_proof_job
@@ -60,11 +59,8 @@ class VersionInference:
             record = self.training.record(vk_hash)
             if record.kind != "inference":
                 raise InvalidInput(f"circuit {to_hex(vk_hash)} is no inference circuit")
-            step = make_step(record.family, record.options)
-            if not isinstance(step, LogisticStep):  # as TrainingService.build_step
-                raise InvalidInput(f"no inference on versions of the {record.family} family")
             self._keys[vk_hash] = build_version_key(
-                step, self.training.srs,
+                make_step(record.family, record.options), self.training.srs,
                 scale=record.scale, cache_dir=self.training.directory / "versions")
         return self._keys[vk_hash]
 

@@ -1,15 +1,16 @@
 """Every training family in the rollup, end to end on the embedded EVM: softmax regression on
 iris (one-hot rows), the one-hidden-layer network on breast_cancer and its multi-class form on
 pooled digits (both from their fixed-seed start) deploy as trainable models, train two proven
-steps, their step proofs are verified on chain and `flavum verify` accepts the batch (logistic
-regression: test_training.py)."""
+steps, their step proofs are verified on chain, an Infer on the trained version is proven with
+the architecture's inference circuit and checked on chain, and `flavum verify` accepts the
+batch (logistic regression: test_training.py, test_version_inference.py)."""
 
 import numpy as np
 import pytest
 
 from flavum.core.batch import TrainingTrace
-from flavum.core.transactions import DeployTrainable, SubmitData, Train
-from flavum.core.types import ZERO_HASH, Access, Amount
+from flavum.core.transactions import DeployTrainable, Infer, SubmitData, Train
+from flavum.core.types import ZERO_HASH, Access, Amount, ObjectId
 from flavum.da.factory import open_store
 from flavum.ml.errors import InvalidInput
 from flavum.ml.softmax_step import make_one_hot_rows
@@ -50,8 +51,8 @@ def training_rows(family: str, options: dict, dataset: str) -> np.ndarray:
 
 
 @pytest.fixture
-def trained_node(tmp_path, shared_srs):
-    node = open_evm_node(tmp_path, shared_srs)
+def trained_node(tmp_path, shared_srs, shared_circuits):
+    node = open_evm_node(tmp_path, shared_srs, shared_circuits)
     yield node
     node.close()
 
@@ -86,16 +87,29 @@ def test_family_trains_in_the_rollup(family, trained_node):
         expected = step.step(expected, batch)  # type: ignore[attr-defined]
     np.testing.assert_allclose(node.training.values(version.commitment), expected, atol=0.05)
 
-    record = wait_proven(node, receipt.tx_hash)
-    assert record.proof_status == "proven", record.reason
+    # An Infer on the trained version: the architecture's inference circuit on its weights.
+    circuit = node.sequencer.object(ObjectId(version.vk_hash))
+    x = rows[0][:options["features"]]
+    row = node.prover.versions.commit_row(circuit.vk_hash, x)
+    data_id = send(node, BOB_KEY, BOB, SubmitData(row, ZERO_HASH, Access.OWNED)
+                   ).outcome.object_id
+    inferred = send(node, BOB_KEY, BOB, Infer(version.object_id, data_id, Amount(0)))
+    logits = inferred.outcome.trace.outputs
+    assert len(logits) == options.get("classes", 1)
+
+    for tx_hash in (receipt.tx_hash, inferred.tx_hash):
+        record = wait_proven(node, tx_hash)
+        assert record.proof_status == "proven", record.reason
     batch = node.sequencer.seal_batch()
     link = node.ledger("evm")
     link.tick()
     assert link.last_error is None, link.last_error
     assert link.ledger.batch_status(batch.header.number).accepted
     # The contract verified both step proofs and read the version's params from the last.
-    assert link.ledger.posted_executions(batch.header.number)[receipt.tx_hash].params_out == \
-        version.commitment
+    posted = link.ledger.posted_executions(batch.header.number)
+    assert posted[receipt.tx_hash].params_out == version.commitment
+    # ... and the inference proof's logits, bound to the version's weights.
+    assert posted[inferred.tx_hash].outputs == logits
     report = verify_batch(batch.header, open_store(str(node.config.home / "da")),
                           node.config.domain, prev_state_root=node.sequencer.genesis_root)
     assert report.ok, report.describe()
