@@ -97,7 +97,8 @@ def deploy_trainable(
 
 def submit_rows(
     rows_file: Path = typer.Argument(..., help='JSON: a list of {"features": [...], "label": '
-                                               'n} examples (docs/cli.md#training-rows).'),
+                                               'n} examples, or of {"features": [...]} rows to '
+                                               'run the version on (docs/cli.md#training-rows).'),
     model_id: str = typer.Option(..., "--model", help="The trainable model (a version) the "
                                                       "rows are for."),
     common: bool = typer.Option(False, "--common", help="Anyone may use them (default: owned)."),
@@ -105,7 +106,8 @@ def submit_rows(
     home: Path = HomeOption, node: str | None = NodeOption, as_json: bool = JsonOption,
 ) -> None:
     """Register training rows as data points: the node makes each example the row its
-    family's step takes (one-hot label for the softmax families) and keeps it."""
+    family's step takes (one-hot label for the softmax families) and keeps it; an example
+    without a label is an inference row, for `flavum infer VERSION DATA`."""
     examples = read_examples(rows_file)
     model_hex = to_hex(parse_id(model_id, "model id"))
     client = client_for(home, node)
@@ -120,8 +122,9 @@ def submit_rows(
     emit(submitted, as_json, "\n".join(f"data {d['data_id']}" for d in submitted))
 
 
-def read_examples(path: Path) -> list[tuple[list[float], float]]:
-    """(features, label) of each example in a JSON list of {"features", "label"} objects."""
+def read_examples(path: Path) -> list[tuple[list[float], float | None]]:
+    """(features, label) of each example in a JSON list of {"features", "label"} objects (the
+    label None where it is left out: an inference row)."""
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
@@ -131,10 +134,12 @@ def read_examples(path: Path) -> list[tuple[list[float], float]]:
     if not isinstance(data, list) or not data:
         raise InvalidInput(f"{path.name} holds no examples")
     try:
-        return [([float(v) for v in e["features"]], float(e["label"])) for e in data]
-    except (KeyError, TypeError, ValueError) as exc:
+        return [([float(v) for v in e["features"]],
+                 None if e.get("label") is None else float(e["label"])) for e in data]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f'{path.name}: each example is {{"features": [numbers], "label": '
-                           f'number}} ({exc!r})') from exc
+                           f'number}}, the label left out for an inference row ({exc!r})'
+                           ) from exc
 
 
 def train(

@@ -120,7 +120,8 @@ class Client:
     def trainable_status(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/v1/models/trainable/{job_id}")  # type: ignore[no-any-return]
 
-    def commit_row(self, model_id: str, features: list[float], label: float) -> dict[str, Any]:
+    def commit_row(self, model_id: str, features: list[float],
+                   label: float | None) -> dict[str, Any]:
         body = {"model_id": model_id, "features": features, "label": label}
         return self._call("POST", "/v1/data/commit-row", json=body)  # type: ignore[no-any-return]
 

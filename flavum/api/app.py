@@ -105,7 +105,9 @@ class TrainableRequest(BaseModel):
 class RowRequest(BaseModel):
     model_id: str  # a trainable model's version, or its step circuit
     features: list[float]
-    label: float  # 0 or 1 for the binary families, a class index for the softmax ones
+    # 0 or 1 for the binary families, a class index for the softmax ones; none: an inference
+    # row [x, 1] for the version's inference circuit
+    label: float | None = None
 
 
 class DataRequest(BaseModel):
@@ -316,11 +318,20 @@ def create_app(node: Node) -> FastAPI:
     @app.post("/v1/data/commit-row", response_model=s.TrainingRow)
     def commit_row(body: RowRequest) -> dict[str, Any]:
         """Keep a training example (features and label) as a row of a trainable model's
-        family (one-hot label for the softmax families); returns its commitment."""
+        family (one-hot label for the softmax families), or features without a label as an
+        inference row [x, 1] of a version (to run it with an Infer); returns its commitment."""
         model = known_model(body.model_id, "model_id")
         step = query.model(model.model_id) if model.model_id != NO_OBJECT else model
         if step is None or not node.training.is_step(step.vk_hash):
             raise InvalidInput(f"model {body.model_id} is not trainable")
+        if body.label is None:
+            circuit = query.model(ObjectId(model.vk_hash))
+            if model.model_id == NO_OBJECT or circuit is None:
+                raise InvalidInput("an inference row (no label) is for a trained model's "
+                                   "version, not its step circuit")
+            commitment = node.prover.versions.commit_row(circuit.vk_hash, body.features)
+            return {"commitment": to_hex(commitment), "model_id": body.model_id,
+                    "row": [*body.features, 1.0]}
         commitment, row = node.training.commit_example(step.vk_hash, body.features, body.label)
         return {"commitment": to_hex(commitment), "model_id": body.model_id,
                 "row": [float(v) for v in row]}

@@ -1,7 +1,8 @@
 """Proven training with the CLI only, over HTTP against a real node process: a user deploys a
 trainable softmax model (the node builds its circuits), submits iris examples as training rows
 (features and a class: the node makes the one-hot row), trains two steps and reads the
-lineage; the step proofs are made by the node's prover."""
+lineage; the step proofs are made by the node's prover. Then it runs the trained version on an
+inference row (features, no label) with `flavum infer`, proven and verified."""
 
 import json
 import re
@@ -62,6 +63,21 @@ def test_deploy_trainable_rows_train_lineage_through_the_cli(tmp_path):
             time.sleep(0.5)
         assert client.trace(training["trace_id"])["proof_status"] == "proven"
         assert client.verify_trace(training["trace_id"])["verified"]
+
+        # The trained version runs on an inference row (features, no label) with `infer`.
+        (tmp_path / "x.json").write_text(json.dumps([{"features": x_train[0].tolist()}]))
+        row = flavum("data", "submit-rows", str(tmp_path / "x.json"), "--model",
+                     training["version_id"], "--from", "bob", "--json", home=home)
+        assert row.returncode == 0, row.stderr
+        (row_data,) = [d["data_id"] for d in json.loads(row.stdout)]
+        inferred = flavum("infer", training["version_id"], row_data, "--max-fee", "2dev",
+                          "--from", "bob", "--wait", "--json", home=home)
+        assert inferred.returncode == 0, inferred.stderr
+        receipt = json.loads(inferred.stdout)
+        trace = client.trace(receipt["trace_id"])
+        assert trace["proof_status"] == "proven", trace
+        assert trace["weights"] == training["params_out"] and len(trace["outputs"]) == 3
+        assert client.verify_trace(receipt["trace_id"])["verified"]
 
         # Refused with one clear line: a class the model does not have, a seed for a linear
         # family, a row for a model that is not trainable.
