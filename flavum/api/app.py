@@ -399,7 +399,7 @@ def create_app(node: Node) -> FastAPI:
 
     @app.get("/v1/traces/{tx_hash}/proof", response_model=s.TraceProof)
     def proof(tx_hash: str) -> dict[str, Any]:
-        """An inference's ezkl proof."""
+        """An inference's ezkl proof (a training's: its step proofs, in order)."""
         _, proof_json = proven_trace(tx_hash)
         return {"tx_hash": tx_hash, "proof": json.loads(proof_json)}
 

@@ -351,7 +351,8 @@ class ModelVerifier(Schema):
 
 class TraceProof(Schema):
     tx_hash: str
-    proof: dict[str, Any] = Field(description="ezkl's proof.json")
+    proof: dict[str, Any] | list[dict[str, Any]] = Field(
+        description="ezkl's proof.json; a training's: one per step, in order")
 
 
 class TraceVerified(Schema):

@@ -2,7 +2,8 @@
 trainable softmax model (the node builds its circuits), submits iris examples as training rows
 (features and a class: the node makes the one-hot row), trains two steps and reads the
 lineage; the step proofs are made by the node's prover. Then it runs the trained version on an
-inference row (features, no label) with `flavum infer`, proven and verified."""
+inference row (features, no label) with `flavum infer`, proven and verified, and looks at the
+version's lineage and the training in the explorer (headless Chromium)."""
 
 import json
 import re
@@ -78,6 +79,7 @@ def test_deploy_trainable_rows_train_lineage_through_the_cli(tmp_path):
         assert trace["proof_status"] == "proven", trace
         assert trace["weights"] == training["params_out"] and len(trace["outputs"]) == 3
         assert client.verify_trace(receipt["trace_id"])["verified"]
+        check_explorer(node.config.api_url, version0, training)
 
         # Refused with one clear line: a class the model does not have, a seed for a linear
         # family, a row for a model that is not trainable.
@@ -94,6 +96,31 @@ def test_deploy_trainable_rows_train_lineage_through_the_cli(tmp_path):
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     finally:
         node.stop()
+
+
+def check_explorer(url: str, version0: str, training: dict) -> None:
+    """The explorer, in headless Chromium: the trained version's page lists its lineage back to
+    the first version, and the training's page its steps, new weights and proven steps."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.api.test_explorer import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(f"{url}/#/model/{training['version_id']}")
+        page.wait_for_selector("#versions tbody tr")
+        rows = page.locator("#versions tbody tr")
+        assert rows.count() == 2
+        assert "trained 2 steps by" in rows.nth(0).inner_text()
+        assert "deployed" in rows.nth(1).inner_text()
+        assert page.locator(f"#versions a[href='#/model/{version0}']").count() >= 1
+        page.click(f"#versions a[href='#/trace/{training['trace_id']}']")
+        page.wait_for_selector("#trace-fields")
+        fields = page.inner_text("#trace-fields")
+        assert "Training" in page.inner_text("h1") and "steps (one proof each)" in fields
+        assert page.locator("h3", has_text="step 1").count() == 1  # both step proofs shown
+        browser.close()
 
 
 def test_the_documented_training_rows_read_as_documented(tmp_path):
