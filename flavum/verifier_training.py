@@ -65,7 +65,7 @@ def check_version_inference(data: BatchData, trace: TraceEntry, entry: TraceProo
     published key, was made with the version's weights (the trace's H(θ)) on the Infer's row,
     and shows the receipt's logits."""
     from flavum.zk.training import make_step
-    from flavum.zk.versions import VersionKey, load_version_proof, verify_version
+    from flavum.zk.versions import VersionKey, verify_version_trace
 
     model = models.get(trace.circuit_id)
     if model is None or entry.model_id != trace.model_id:
@@ -83,13 +83,7 @@ def check_version_inference(data: BatchData, trace: TraceEntry, entry: TraceProo
         files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
         key = VersionKey(files.directory, make_step(record["family"], record["options"]),
                          int(record["scale"]), files.logrows, files.srs_path, model.vk_hash)
-        shown = verify_version(key, load_version_proof(entry.proof))
-        if shown.params_commitment.be_bytes != trace.weights:
-            raise InvalidProof("the proof was made with other weights than the version's")
-        if shown.row_commitment.be_bytes != trace.input_commitment:
-            raise InvalidProof("the proof's row is not the inference's data")
-        if shown.logits != trace.outputs:
-            raise InvalidProof("the proof's logits are not the trace's outputs")
+        verify_version_trace(key, entry.proof, trace)
     except (KeyError, TypeError, ValueError) as exc:
         raise VerificationFailed("proofs", f"{where}: malformed inference proof: {exc!r}",
                                  "malformed_batch_data") from exc
