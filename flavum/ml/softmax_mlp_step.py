@@ -26,12 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.mlp_step import MAX_HIDDEN
 from flavum.ml.softmax_step import MAX_CLASSES, check_one_hot_rows, one_hot_design, softmax
-from flavum.ml.training import PARAMS_INPUT, SgdStep, finish_model, hidden_layer_inference
+from flavum.ml.training import (
+    SgdStep,
+    finish_model,
+    hidden_layer_forward,
+    hidden_layer_gradient,
+    hidden_layer_inference,
+    hidden_layer_shapes,
+)
 
 SHIFTED_LOGIT_BOUND = 8.0
 """The shifted logits are clipped to [-8, 0]: the exp table's range."""
@@ -104,10 +111,7 @@ class SoftmaxMlpStep(SgdStep):
             *design_inits,
             numpy_helper.from_array(output_weights, "output_weight_selector"),
             numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
-            numpy_helper.from_array(np.array([self.first_layer_size, k * (h + 1)], np.int64),
-                                    "split_sizes"),
-            numpy_helper.from_array(np.array([h, d + 1], np.int64), "first_shape"),
-            numpy_helper.from_array(np.array([k, h + 1], np.int64), "second_shape"),
+            *hidden_layer_shapes(self, h, (k, h + 1)),
             numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
                                     "first_flat_shape"),
             numpy_helper.from_array(np.array([1, k * (h + 1)], np.int64), "second_flat_shape"),
@@ -116,15 +120,7 @@ class SoftmaxMlpStep(SgdStep):
         ]
         nodes = [
             *design,
-            helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
-                             ["first_flat", "second_flat"], axis=1),
-            helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
-            helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
-            # forward
-            helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["design", "first_t"], ["pre_activations"]),
-            helper.make_node("Relu", ["pre_activations"], ["hidden"]),
-            helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
+            *hidden_layer_forward("design", "ones_column"),
             helper.make_node("Transpose", ["second"], ["second_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["hidden_design", "second_t"], ["logits"]),
             # softmax of the shifted, clipped logits (spelled out, see the module docstring)
@@ -140,14 +136,7 @@ class SoftmaxMlpStep(SgdStep):
             helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
             helper.make_node("MatMul", ["second", "output_weight_selector"], ["v"]),
             helper.make_node("MatMul", ["errors", "v"], ["hidden_errors"]),
-            helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
-            helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
-            helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
-            helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
-            helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
-            helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+            *hidden_layer_gradient(),
         ]
         return self.step_graph("softmax_mlp_sgd_step", inits, nodes, "gradient_sum")
 
