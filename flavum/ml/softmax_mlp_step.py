@@ -30,7 +30,13 @@ from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.mlp_step import MAX_HIDDEN
-from flavum.ml.softmax_step import MAX_CLASSES, check_one_hot_rows, one_hot_design, softmax
+from flavum.ml.softmax_step import (
+    MAX_CLASSES,
+    OneHotFamily,
+    clipped_softmax_errors,
+    one_hot_design,
+    softmax,
+)
 from flavum.ml.training import (
     SgdStep,
     finish_model,
@@ -52,7 +58,7 @@ def shifted_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SoftmaxMlpStep(SgdStep):
+class SoftmaxMlpStep(OneHotFamily, SgdStep):
     """One SGD step of a d-h-k ReLU network with a softmax output on `batch` rows."""
 
     hidden: int
@@ -75,14 +81,6 @@ class SoftmaxMlpStep(SgdStep):
     @property
     def params_size(self) -> int:
         return self.first_layer_size + self.classes * (self.hidden + 1)
-
-    @property
-    def row_width(self) -> int:
-        return self.features + self.classes
-
-    @property
-    def outputs(self) -> int:
-        return self.classes
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(W1 [h, d + 1], W2 [k, h + 1]) of flat params."""
@@ -127,11 +125,7 @@ class SoftmaxMlpStep(SgdStep):
             helper.make_node("ReduceMax", ["logits"], ["logit_maxima"], axes=[1], keepdims=1),
             helper.make_node("Sub", ["logits", "logit_maxima"], ["shifted_logits"]),
             helper.make_node("Clip", ["shifted_logits", "logit_min", "zero"], ["clipped_logits"]),
-            helper.make_node("Exp", ["clipped_logits"], ["exps"]),
-            helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),
-            helper.make_node("Div", ["exps", "exp_sums"], ["probabilities"]),
-            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
-            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+            *clipped_softmax_errors(),
             # backward
             helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
             helper.make_node("MatMul", ["second", "output_weight_selector"], ["v"]),
@@ -171,13 +165,3 @@ class SoftmaxMlpStep(SgdStep):
         hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
         result: np.ndarray = np.c_[hidden, np.ones(len(x))] @ second.T
         return result
-
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
-        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
-        return predictions
-
-    def check_rows(self, rows: np.ndarray) -> np.ndarray:
-        """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
-        otherwise."""
-        return check_one_hot_rows(rows, self.batch, self.features, self.classes)
