@@ -36,8 +36,31 @@ from flavum.ml.training import (
 MAX_HIDDEN = 32
 
 
+class HiddenLayerFamily:
+    """What the one-hidden-layer families share: `hidden` ReLU units, their weights W1
+    [h, d + 1] first in the params."""
+
+    features: int
+    hidden: int
+
+    def check_hidden(self) -> None:
+        if not 1 <= self.hidden <= MAX_HIDDEN:
+            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+
+    @property
+    def first_layer_size(self) -> int:
+        return self.hidden * (self.features + 1)
+
+    def initial_first_layer(self, rng: np.random.Generator) -> np.ndarray:
+        """W1's fixed-seed start (before rounding): weights ~ N(0, 1/d), biases 0."""
+        first: np.ndarray = np.c_[
+            rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
+            np.zeros(self.hidden)]
+        return first
+
+
 @dataclass(frozen=True)
-class MlpStep(SgdStep):
+class MlpStep(HiddenLayerFamily, SgdStep):
     """One SGD step of a d-h-1 ReLU network with a sigmoid output on `batch` rows."""
 
     hidden: int
@@ -46,12 +69,7 @@ class MlpStep(SgdStep):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 1 <= self.hidden <= MAX_HIDDEN:
-            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
-
-    @property
-    def first_layer_size(self) -> int:
-        return self.hidden * (self.features + 1)
+        self.check_hidden()
 
     @property
     def params_size(self) -> int:
@@ -75,8 +93,7 @@ class MlpStep(SgdStep):
         """A fixed-seed start: W1 ~ N(0, 1/d), biases 0, w2 ~ N(0, 1/h), as multiples of 2^-8
         (exact at any circuit scale >= 8)."""
         rng = np.random.default_rng(seed)
-        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
-                      np.zeros(self.hidden)]
+        first = self.initial_first_layer(rng)
         second = np.r_[rng.normal(scale=self.hidden ** -0.5, size=self.hidden), 0.0]
         result: np.ndarray = np.round(np.r_[first.reshape(-1), second] * 256) / 256
         return result

@@ -29,7 +29,7 @@ import numpy as np
 from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
-from flavum.ml.mlp_step import MAX_HIDDEN
+from flavum.ml.mlp_step import HiddenLayerFamily
 from flavum.ml.softmax_step import (
     MAX_CLASSES,
     OneHotFamily,
@@ -58,7 +58,7 @@ def shifted_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SoftmaxMlpStep(OneHotFamily, SgdStep):
+class SoftmaxMlpStep(HiddenLayerFamily, OneHotFamily, SgdStep):
     """One SGD step of a d-h-k ReLU network with a softmax output on `batch` rows."""
 
     hidden: int
@@ -69,14 +69,9 @@ class SoftmaxMlpStep(OneHotFamily, SgdStep):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 1 <= self.hidden <= MAX_HIDDEN:
-            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+        self.check_hidden()
         if not 2 <= self.classes <= MAX_CLASSES:
             raise InvalidInput(f"classes must lie in 2..{MAX_CLASSES}, not {self.classes}")
-
-    @property
-    def first_layer_size(self) -> int:
-        return self.hidden * (self.features + 1)
 
     @property
     def params_size(self) -> int:
@@ -92,8 +87,7 @@ class SoftmaxMlpStep(OneHotFamily, SgdStep):
         """A fixed-seed start: W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), biases 0, as multiples of 2^-8
         (exact at any circuit scale >= 8)."""
         rng = np.random.default_rng(seed)
-        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
-                      np.zeros(self.hidden)]
+        first = self.initial_first_layer(rng)
         second = np.c_[rng.normal(scale=self.hidden ** -0.5, size=(self.classes, self.hidden)),
                        np.zeros(self.classes)]
         result: np.ndarray = np.round(np.r_[first.reshape(-1), second.reshape(-1)] * 256) / 256
