@@ -5,14 +5,69 @@ and an inference on a version against its architecture's inference circuit (docs
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flavum.core.batch import TraceEntry, TrainingTrace, compute_rows_hash
 from flavum.core.encoding import keccak256
 from flavum.core.errors import FlavumError, InvalidProof
 from flavum.core.state import Object
-from flavum.core.types import Hash32
+from flavum.core.types import Hash32, ObjectId
 from flavum.da.batch_data import BatchData, TraceProof
 from flavum.verifier import ArtifactCache, VerificationFailed, _show, model_binding
+
+if TYPE_CHECKING:
+    from flavum.zk.training import TrainableFamily
+
+
+class PublishedCircuit(NamedTuple):
+    """A trainable architecture's circuit as the batch data publishes it (its MODEL, its
+    fetched artifacts, the family's step and the fixed-point scale) and the entry's proof."""
+
+    model: Object
+    files: Any
+    step: TrainableFamily
+    scale: int
+    proof: bytes
+
+
+@contextmanager
+def _as_failure(where: str, malformed: str) -> Iterator[None]:
+    """Turn what checking a proof raises into the verifier's failure: malformed data, or the
+    FlavumError's own code."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise VerificationFailed("proofs", f"{where}: malformed {malformed}: {exc!r}",
+                                 "malformed_batch_data") from exc
+    except FlavumError as exc:
+        raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+
+
+def _published_circuit(data: BatchData, models: dict[Hash32, Object], circuit_id: ObjectId,
+                       entry: TraceProof, entry_model_id: ObjectId, artifacts: ArtifactCache,
+                       where: str, what: str, malformed: str) -> PublishedCircuit:
+    """The circuit (`what`, MODEL `circuit_id`) a proven entry for `entry_model_id` is checked
+    against: its binding and verifying key as published, its artifacts fetched."""
+    from flavum.zk.training import make_step
+
+    model = models.get(circuit_id)
+    if model is None or entry.model_id != entry_model_id:
+        raise VerificationFailed("proofs", f"{where}: the {what} is not the trace's")
+    if entry.status != "proven" or entry.proof is None:
+        raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
+                                           f"{entry.reason})", "invalid_proof")
+    binding = model_binding(data, model, where)
+    circuit = data.circuits.get(model.vk_hash)
+    if circuit is None or keccak256(circuit.vk) != model.vk_hash:
+        raise VerificationFailed("proofs", f"{where}: the batch data has no {what} for vk hash "
+                                           f"{_show(model.vk_hash)}", "invalid_proof")
+    with _as_failure(where, malformed):
+        record = json.loads(data.records[model.metadata_hash])
+        files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
+        return PublishedCircuit(model, files, make_step(record["family"], record["options"]),
+                                int(record["scale"]), entry.proof)
 
 
 def check_training(data: BatchData, trace: TrainingTrace, entry: TraceProof,
@@ -21,27 +76,17 @@ def check_training(data: BatchData, trace: TrainingTrace, entry: TraceProof,
     they chain (check_training_chain) from the parent's params to the version's over exactly
     the rows the Train named (their hash is the trace's) in `steps` steps."""
     from flavum.zk.execution import FieldElement
-    from flavum.zk.training import StepCircuit, check_training_chain, load_step_proof, make_step
+    from flavum.zk.training import StepCircuit, check_training_chain, load_step_proof
 
-    model = models.get(trace.step_model_id)
-    if model is None or entry.model_id != trace.step_model_id:
-        raise VerificationFailed("proofs", f"{where}: the step model is not the trace's")
-    if entry.status != "proven" or entry.proof is None:
-        raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
-                                           f"{entry.reason})", "invalid_proof")
-    binding = model_binding(data, model, where)
-    circuit = data.circuits.get(model.vk_hash)
-    if circuit is None or keccak256(circuit.vk) != model.vk_hash:
-        raise VerificationFailed("proofs", f"{where}: the batch data has no step circuit for "
-                                           f"vk hash {_show(model.vk_hash)}", "invalid_proof")
-    try:
-        record = json.loads(data.records[model.metadata_hash])
-        files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
-        step = StepCircuit(files.directory, make_step(record["family"], record["options"]),
-                           int(record["scale"]), files.logrows, files.srs_path, "",
-                           model.vk_hash)
+    published = _published_circuit(data, models, trace.step_model_id, entry,
+                                   trace.step_model_id, artifacts, where, "step circuit",
+                                   "training proofs")
+    files = published.files
+    with _as_failure(where, "training proofs"):
+        step = StepCircuit(files.directory, published.step, published.scale, files.logrows,
+                           files.srs_path, "", published.model.vk_hash)
         proofs = [load_step_proof(step, json.dumps(p).encode())
-                  for p in json.loads(entry.proof)]
+                  for p in json.loads(published.proof)]
         if len(proofs) != trace.steps:
             raise InvalidProof(f"{len(proofs)} step proofs for a training of {trace.steps}")
         batches = [tuple(FieldElement(v) for v in p.instances[1:-1]) for p in proofs]
@@ -51,11 +96,6 @@ def check_training(data: BatchData, trace: TrainingTrace, entry: TraceProof,
         check_training_chain(step, FieldElement(int.from_bytes(trace.params_in, "big")),
                              proofs, batches,
                              FieldElement(int.from_bytes(trace.params_out, "big")))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationFailed("proofs", f"{where}: malformed training proofs: {exc!r}",
-                                 "malformed_batch_data") from exc
-    except FlavumError as exc:
-        raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
 
 
 def check_version_inference(data: BatchData, trace: TraceEntry, entry: TraceProof,
@@ -64,34 +104,12 @@ def check_version_inference(data: BatchData, trace: TraceEntry, entry: TraceProo
     """An Infer on a trainable version: its proof verifies under the inference circuit's
     published key, was made with the version's weights (the trace's H(θ)) on the Infer's row,
     and shows the receipt's logits."""
-    from flavum.zk.training import make_step
-    from flavum.zk.versions import VersionKey, load_version_proof, verify_version
+    from flavum.zk.versions import VersionKey, verify_version_trace
 
-    model = models.get(trace.circuit_id)
-    if model is None or entry.model_id != trace.model_id:
-        raise VerificationFailed("proofs", f"{where}: the inference circuit is not the trace's")
-    if entry.status != "proven" or entry.proof is None:
-        raise VerificationFailed("proofs", f"{where}: no proof ({entry.status}: "
-                                           f"{entry.reason})", "invalid_proof")
-    binding = model_binding(data, model, where)
-    circuit = data.circuits.get(model.vk_hash)
-    if circuit is None or keccak256(circuit.vk) != model.vk_hash:
-        raise VerificationFailed("proofs", f"{where}: the batch data has no inference circuit "
-                                           f"for vk hash {_show(model.vk_hash)}", "invalid_proof")
-    try:
-        record = json.loads(data.records[model.metadata_hash])
-        files = artifacts.artifacts(model.vk_hash, circuit, binding.srs_hash)
-        key = VersionKey(files.directory, make_step(record["family"], record["options"]),
-                         int(record["scale"]), files.logrows, files.srs_path, model.vk_hash)
-        shown = verify_version(key, load_version_proof(entry.proof))
-        if shown.params_commitment.be_bytes != trace.weights:
-            raise InvalidProof("the proof was made with other weights than the version's")
-        if shown.row_commitment.be_bytes != trace.input_commitment:
-            raise InvalidProof("the proof's row is not the inference's data")
-        if shown.logits != trace.outputs:
-            raise InvalidProof("the proof's logits are not the trace's outputs")
-    except (KeyError, TypeError, ValueError) as exc:
-        raise VerificationFailed("proofs", f"{where}: malformed inference proof: {exc!r}",
-                                 "malformed_batch_data") from exc
-    except FlavumError as exc:
-        raise VerificationFailed("proofs", f"{where}: {exc}", exc.code) from exc
+    published = _published_circuit(data, models, trace.circuit_id, entry, trace.model_id,
+                                   artifacts, where, "inference circuit", "inference proof")
+    files = published.files
+    with _as_failure(where, "inference proof"):
+        key = VersionKey(files.directory, published.step, published.scale, files.logrows,
+                         files.srs_path, published.model.vk_hash)
+        verify_version_trace(key, published.proof, trace)

@@ -23,7 +23,7 @@ import base64
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flavum.core.batch import BatchRoots
@@ -192,24 +192,21 @@ def compute_record_binding(record: Mapping[str, Any]) -> ModelBinding:
     architecture's circuit (flavum/node/training.py, `kind` "step" or "inference") has one row
     per proof; a step's proofs are read with the training-step layout, an inference circuit's
     with the version layout (the weights' commitment first, then the row's)."""
-    if "kind" in record:
-        return ModelBinding(
-            record_hash=keccak256(encode_model_record(record)),
-            srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
-            verifier_code_hash=_hash32(record["verifier_code_hash"]),
-            vka_digest=_hash32(record["vka_digest"]),
-            reusable_code_hash=_hash32(record["reusable_code_hash"]),
-            rows=1, per_row_inputs=False, training_step=record["kind"] == "step",
-            version_inference=record["kind"] == "inference",
-        )
-    batch_size = int(record["batch_size"])
-    visibility = record.get("visibility", {}).get("input")
-    return ModelBinding(
+    binding = ModelBinding(
         record_hash=keccak256(encode_model_record(record)),
         srs_hash=Hash32(bytes.fromhex(str(record["srs_sha256"]))),
         verifier_code_hash=_hash32(record["verifier_code_hash"]),
         vka_digest=_hash32(record["vka_digest"]),
         reusable_code_hash=_hash32(record["reusable_code_hash"]),
+        rows=1, per_row_inputs=False,
+    )
+    if "kind" in record:
+        return replace(binding, training_step=record["kind"] == "step",
+                       version_inference=record["kind"] == "inference")
+    batch_size = int(record["batch_size"])
+    visibility = record.get("visibility", {}).get("input")
+    return replace(
+        binding,
         rows=batch_size,
         per_row_inputs=batch_size > 1,  # a batched model commits to each row
         # KZG points in the proof rather than public values (polycommit).

@@ -17,25 +17,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
 from flavum.ml.training import (
-    PARAMS_INPUT,
     SgdStep,
     binary_design,
     check_binary_labels,
     check_row_batch,
     finish_model,
+    hidden_layer_forward,
+    hidden_layer_gradient,
     hidden_layer_inference,
+    hidden_layer_shapes,
     sigmoid_errors,
 )
 
 MAX_HIDDEN = 32
 
 
+class HiddenLayerFamily:
+    """What the one-hidden-layer families share: `hidden` ReLU units, their weights W1
+    [h, d + 1] first in the params."""
+
+    features: int
+    hidden: int
+
+    def check_hidden(self) -> None:
+        if not 1 <= self.hidden <= MAX_HIDDEN:
+            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+
+    @property
+    def first_layer_size(self) -> int:
+        return self.hidden * (self.features + 1)
+
+    def initial_first_layer(self, rng: np.random.Generator) -> np.ndarray:
+        """W1's fixed-seed start (before rounding): weights ~ N(0, 1/d), biases 0."""
+        first: np.ndarray = np.c_[
+            rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
+            np.zeros(self.hidden)]
+        return first
+
+
 @dataclass(frozen=True)
-class MlpStep(SgdStep):
+class MlpStep(HiddenLayerFamily, SgdStep):
     """One SGD step of a d-h-1 ReLU network with a sigmoid output on `batch` rows."""
 
     hidden: int
@@ -44,12 +69,7 @@ class MlpStep(SgdStep):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 1 <= self.hidden <= MAX_HIDDEN:
-            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
-
-    @property
-    def first_layer_size(self) -> int:
-        return self.hidden * (self.features + 1)
+        self.check_hidden()
 
     @property
     def params_size(self) -> int:
@@ -73,8 +93,7 @@ class MlpStep(SgdStep):
         """A fixed-seed start: W1 ~ N(0, 1/d), biases 0, w2 ~ N(0, 1/h), as multiples of 2^-8
         (exact at any circuit scale >= 8)."""
         rng = np.random.default_rng(seed)
-        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
-                      np.zeros(self.hidden)]
+        first = self.initial_first_layer(rng)
         second = np.r_[rng.normal(scale=self.hidden ** -0.5, size=self.hidden), 0.0]
         result: np.ndarray = np.round(np.r_[first.reshape(-1), second] * 256) / 256
         return result
@@ -90,10 +109,7 @@ class MlpStep(SgdStep):
             *design_inits,
             numpy_helper.from_array(output_weights, "output_weight_selector"),
             numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
-            numpy_helper.from_array(np.array([self.first_layer_size, h + 1], np.int64),
-                                    "split_sizes"),
-            numpy_helper.from_array(np.array([h, d + 1], np.int64), "first_shape"),
-            numpy_helper.from_array(np.array([h + 1, 1], np.int64), "second_shape"),
+            *hidden_layer_shapes(self, h, (h + 1, 1)),
             numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
                                     "first_flat_shape"),
             numpy_helper.from_array(np.array([1, h + 1], np.int64), "second_flat_shape"),
@@ -101,15 +117,7 @@ class MlpStep(SgdStep):
         ]
         nodes = [
             *design,
-            helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
-                             ["first_flat", "second_flat"], axis=1),
-            helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
-            helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
-            # forward
-            helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["design", "first_t"], ["pre_activations"]),
-            helper.make_node("Relu", ["pre_activations"], ["hidden"]),
-            helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
+            *hidden_layer_forward("design", "ones_column"),
             helper.make_node("MatMul", ["hidden_design", "second"], ["logits"]),
             *sigmoid_errors(),
             # backward
@@ -117,14 +125,7 @@ class MlpStep(SgdStep):
             helper.make_node("MatMul", ["output_weight_selector", "second"], ["v"]),
             helper.make_node("Transpose", ["v"], ["v_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["errors", "v_t"], ["hidden_errors"]),
-            helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
-            helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
-            helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
-            helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
-            helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
-            helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+            *hidden_layer_gradient(),
         ]
         return self.step_graph("mlp_sgd_step", inits, nodes, "gradient_sum")
 

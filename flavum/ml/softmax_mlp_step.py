@@ -26,12 +26,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from flavum.ml.errors import InvalidInput
-from flavum.ml.mlp_step import MAX_HIDDEN
-from flavum.ml.softmax_step import MAX_CLASSES, check_one_hot_rows, one_hot_design, softmax
-from flavum.ml.training import PARAMS_INPUT, SgdStep, finish_model, hidden_layer_inference
+from flavum.ml.mlp_step import HiddenLayerFamily
+from flavum.ml.softmax_step import (
+    MAX_CLASSES,
+    OneHotFamily,
+    clipped_softmax_errors,
+    one_hot_design,
+    softmax,
+)
+from flavum.ml.training import (
+    SgdStep,
+    finish_model,
+    hidden_layer_forward,
+    hidden_layer_gradient,
+    hidden_layer_inference,
+    hidden_layer_shapes,
+)
 
 SHIFTED_LOGIT_BOUND = 8.0
 """The shifted logits are clipped to [-8, 0]: the exp table's range."""
@@ -45,7 +58,7 @@ def shifted_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class SoftmaxMlpStep(SgdStep):
+class SoftmaxMlpStep(HiddenLayerFamily, OneHotFamily, SgdStep):
     """One SGD step of a d-h-k ReLU network with a softmax output on `batch` rows."""
 
     hidden: int
@@ -56,26 +69,13 @@ class SoftmaxMlpStep(SgdStep):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 1 <= self.hidden <= MAX_HIDDEN:
-            raise InvalidInput(f"hidden units must lie in 1..{MAX_HIDDEN}, not {self.hidden}")
+        self.check_hidden()
         if not 2 <= self.classes <= MAX_CLASSES:
             raise InvalidInput(f"classes must lie in 2..{MAX_CLASSES}, not {self.classes}")
 
     @property
-    def first_layer_size(self) -> int:
-        return self.hidden * (self.features + 1)
-
-    @property
     def params_size(self) -> int:
         return self.first_layer_size + self.classes * (self.hidden + 1)
-
-    @property
-    def row_width(self) -> int:
-        return self.features + self.classes
-
-    @property
-    def outputs(self) -> int:
-        return self.classes
 
     def split(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(W1 [h, d + 1], W2 [k, h + 1]) of flat params."""
@@ -87,8 +87,7 @@ class SoftmaxMlpStep(SgdStep):
         """A fixed-seed start: W1 ~ N(0, 1/d), W2 ~ N(0, 1/h), biases 0, as multiples of 2^-8
         (exact at any circuit scale >= 8)."""
         rng = np.random.default_rng(seed)
-        first = np.c_[rng.normal(scale=self.features ** -0.5, size=(self.hidden, self.features)),
-                      np.zeros(self.hidden)]
+        first = self.initial_first_layer(rng)
         second = np.c_[rng.normal(scale=self.hidden ** -0.5, size=(self.classes, self.hidden)),
                        np.zeros(self.classes)]
         result: np.ndarray = np.round(np.r_[first.reshape(-1), second.reshape(-1)] * 256) / 256
@@ -104,10 +103,7 @@ class SoftmaxMlpStep(SgdStep):
             *design_inits,
             numpy_helper.from_array(output_weights, "output_weight_selector"),
             numpy_helper.from_array(np.ones((self.batch, 1), np.float32), "ones_column"),
-            numpy_helper.from_array(np.array([self.first_layer_size, k * (h + 1)], np.int64),
-                                    "split_sizes"),
-            numpy_helper.from_array(np.array([h, d + 1], np.int64), "first_shape"),
-            numpy_helper.from_array(np.array([k, h + 1], np.int64), "second_shape"),
+            *hidden_layer_shapes(self, h, (k, h + 1)),
             numpy_helper.from_array(np.array([1, self.first_layer_size], np.int64),
                                     "first_flat_shape"),
             numpy_helper.from_array(np.array([1, k * (h + 1)], np.int64), "second_flat_shape"),
@@ -116,38 +112,19 @@ class SoftmaxMlpStep(SgdStep):
         ]
         nodes = [
             *design,
-            helper.make_node("Split", [PARAMS_INPUT, "split_sizes"],
-                             ["first_flat", "second_flat"], axis=1),
-            helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
-            helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
-            # forward
-            helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["design", "first_t"], ["pre_activations"]),
-            helper.make_node("Relu", ["pre_activations"], ["hidden"]),
-            helper.make_node("Concat", ["hidden", "ones_column"], ["hidden_design"], axis=1),
+            *hidden_layer_forward("design", "ones_column"),
             helper.make_node("Transpose", ["second"], ["second_t"], perm=[1, 0]),
             helper.make_node("MatMul", ["hidden_design", "second_t"], ["logits"]),
             # softmax of the shifted, clipped logits (spelled out, see the module docstring)
             helper.make_node("ReduceMax", ["logits"], ["logit_maxima"], axes=[1], keepdims=1),
             helper.make_node("Sub", ["logits", "logit_maxima"], ["shifted_logits"]),
             helper.make_node("Clip", ["shifted_logits", "logit_min", "zero"], ["clipped_logits"]),
-            helper.make_node("Exp", ["clipped_logits"], ["exps"]),
-            helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),
-            helper.make_node("Div", ["exps", "exp_sums"], ["probabilities"]),
-            helper.make_node("Sub", ["probabilities", "labels"], ["errors"]),
-            helper.make_node("Transpose", ["errors"], ["errors_t"], perm=[1, 0]),
+            *clipped_softmax_errors(),
             # backward
             helper.make_node("MatMul", ["errors_t", "hidden_design"], ["second_gradient"]),
             helper.make_node("MatMul", ["second", "output_weight_selector"], ["v"]),
             helper.make_node("MatMul", ["errors", "v"], ["hidden_errors"]),
-            helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
-            helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
-            helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
-            helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
-            helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
-            helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
-            helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+            *hidden_layer_gradient(),
         ]
         return self.step_graph("softmax_mlp_sgd_step", inits, nodes, "gradient_sum")
 
@@ -182,13 +159,3 @@ class SoftmaxMlpStep(SgdStep):
         hidden = np.maximum(np.c_[x, np.ones(len(x))] @ first.T, 0.0)
         result: np.ndarray = np.c_[hidden, np.ones(len(x))] @ second.T
         return result
-
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
-        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
-        return predictions
-
-    def check_rows(self, rows: np.ndarray) -> np.ndarray:
-        """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
-        otherwise."""
-        return check_one_hot_rows(rows, self.batch, self.features, self.classes)

@@ -44,8 +44,38 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return result
 
 
+class OneHotFamily:
+    """What the multi-class families share: rows [x_1 .. x_d, e_y] with a one-hot label of
+    `classes`, one logit per class, the prediction their argmax."""
+
+    features: int
+    batch: int
+    classes: int
+
+    @property
+    def row_width(self) -> int:
+        return self.features + self.classes
+
+    @property
+    def outputs(self) -> int:
+        return self.classes
+
+    def logits(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
+        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
+        return predictions
+
+    def check_rows(self, rows: np.ndarray) -> np.ndarray:
+        """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
+        otherwise."""
+        return check_one_hot_rows(rows, self.batch, self.features, self.classes)
+
+
 @dataclass(frozen=True)
-class SoftmaxStep(SgdStep):
+class SoftmaxStep(OneHotFamily, SgdStep):
     """One SGD step of softmax regression with `classes` classes on `batch` rows of `features`
     values."""
 
@@ -62,14 +92,6 @@ class SoftmaxStep(SgdStep):
     @property
     def params_size(self) -> int:
         return self.classes * (self.features + 1)
-
-    @property
-    def row_width(self) -> int:
-        return self.features + self.classes
-
-    @property
-    def outputs(self) -> int:
-        return self.classes
 
     def make_graph(self) -> bytes:
         """The ONNX step graph (see the module docstring)."""
@@ -116,16 +138,6 @@ class SoftmaxStep(SgdStep):
         result: np.ndarray = x @ weights[:, :-1].T + weights[:, -1]
         return result
 
-    def predict(self, theta: np.ndarray, features: np.ndarray) -> np.ndarray:
-        """Class predictions (argmax of the logits) of params `theta` for rows of features."""
-        predictions: np.ndarray = np.argmax(self.logits(theta, features), axis=1)
-        return predictions
-
-    def check_rows(self, rows: np.ndarray) -> np.ndarray:
-        """One batch as (batch, d + k) finite values whose last k are one-hot; InvalidInput
-        otherwise."""
-        return check_one_hot_rows(rows, self.batch, self.features, self.classes)
-
 
 def one_hot_design(features: int, classes: int) -> tuple[list[onnx.TensorProto],
                                                          list[onnx.NodeProto]]:
@@ -153,6 +165,14 @@ def softmax_errors() -> list[onnx.NodeProto]:
     their transpose `errors_t` (needs the constant `class_axis` = [1])."""
     return [
         helper.make_node("Clip", ["logits", "logit_min", "logit_max"], ["clipped_logits"]),
+        *clipped_softmax_errors(),
+    ]
+
+
+def clipped_softmax_errors() -> list[onnx.NodeProto]:
+    """Nodes from `clipped_logits` to the errors softmax(clipped_logits) - labels and their
+    transpose `errors_t` (needs the constant `class_axis` = [1])."""
+    return [
         # softmax spelled out: ezkl's own Softmax failed its constraints at scale 2^-10
         helper.make_node("Exp", ["clipped_logits"], ["exps"]),
         helper.make_node("ReduceSum", ["exps", "class_axis"], ["exp_sums"], keepdims=1),

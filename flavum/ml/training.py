@@ -135,29 +135,64 @@ def hidden_layer_inference(step: SgdStep, hidden: int, outputs: int,
                            name: str) -> onnx.GraphProto:
     """The inference graph of a one-hidden-layer family whose params are [W1 [h, d + 1], W2
     [outputs, h + 1]] flattened: logits = [relu(x W1^T) 1] W2^T."""
-    first_size = hidden * (step.features + 1)
     inits = [
-        numpy_helper.from_array(np.array([first_size, step.params_size - first_size], np.int64),
-                                "split_sizes"),
-        numpy_helper.from_array(np.array([hidden, step.features + 1], np.int64), "first_shape"),
-        numpy_helper.from_array(np.array([outputs, hidden + 1], np.int64), "second_shape"),
+        *hidden_layer_shapes(step, hidden, (outputs, hidden + 1)),
         numpy_helper.from_array(np.ones((1, 1), np.float32), "one"),
     ]
     nodes = [
-        helper.make_node("Split", [PARAMS_INPUT, "split_sizes"], ["first_flat", "second_flat"],
-                         axis=1),
-        helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
-        helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
-        helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
-        helper.make_node("MatMul", ["x", "first_t"], ["pre_activations"]),
-        helper.make_node("Relu", ["pre_activations"], ["hidden"]),
-        helper.make_node("Concat", ["hidden", "one"], ["hidden_design"], axis=1),
+        *hidden_layer_forward("x", "one"),
         helper.make_node("Transpose", ["second"], ["second_t"], perm=[1, 0]),
         helper.make_node("MatMul", ["hidden_design", "second_t"], ["logits"]),
     ]
     return helper.make_graph(
         nodes, name, inference_inputs(step.features, step.params_size),
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, outputs])], inits)
+
+
+def hidden_layer_shapes(step: SgdStep, hidden: int,
+                        second_shape: tuple[int, int]) -> list[onnx.TensorProto]:
+    """The constants that split a one-hidden-layer family's params into W1 [h, d + 1] and the
+    output layer's `second_shape`: `split_sizes`, `first_shape`, `second_shape`."""
+    first_size = hidden * (step.features + 1)
+    return [
+        numpy_helper.from_array(np.array([first_size, step.params_size - first_size], np.int64),
+                                "split_sizes"),
+        numpy_helper.from_array(np.array([hidden, step.features + 1], np.int64), "first_shape"),
+        numpy_helper.from_array(np.array(second_shape, np.int64), "second_shape"),
+    ]
+
+
+def hidden_layer_forward(design: str, ones: str) -> list[onnx.NodeProto]:
+    """Nodes that split the params into `first` (W1) and `second` and run the hidden layer on
+    the rows `design` ([X 1]): `pre_activations` A = [X 1] W1^T and `hidden_design` [relu(A) 1]
+    (`ones` a column of ones)."""
+    return [
+        helper.make_node("Split", [PARAMS_INPUT, "split_sizes"], ["first_flat", "second_flat"],
+                         axis=1),
+        helper.make_node("Reshape", ["first_flat", "first_shape"], ["first"]),
+        helper.make_node("Reshape", ["second_flat", "second_shape"], ["second"]),
+        helper.make_node("Transpose", ["first"], ["first_t"], perm=[1, 0]),
+        helper.make_node("MatMul", [design, "first_t"], ["pre_activations"]),
+        helper.make_node("Relu", ["pre_activations"], ["hidden"]),
+        helper.make_node("Concat", ["hidden", ones], ["hidden_design"], axis=1),
+    ]
+
+
+def hidden_layer_gradient() -> list[onnx.NodeProto]:
+    """Nodes from the errors at the hidden units (`hidden_errors`) and the output layer's
+    gradient (`second_gradient`) to the flat gradient `gradient_sum` [G1, G2], G1 = (
+    hidden_errors * [A > 0])^T [X 1] (needs the constants `zero`, `first_flat_shape` and
+    `second_flat_shape`)."""
+    return [
+        helper.make_node("Greater", ["pre_activations", "zero"], ["active_bool"]),
+        helper.make_node("Cast", ["active_bool"], ["active"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["hidden_errors", "active"], ["pre_errors"]),
+        helper.make_node("Transpose", ["pre_errors"], ["pre_errors_t"], perm=[1, 0]),
+        helper.make_node("MatMul", ["pre_errors_t", "design"], ["first_gradient"]),
+        helper.make_node("Reshape", ["first_gradient", "first_flat_shape"], ["g1"]),
+        helper.make_node("Reshape", ["second_gradient", "second_flat_shape"], ["g2"]),
+        helper.make_node("Concat", ["g1", "g2"], ["gradient_sum"], axis=1),
+    ]
 
 
 def check_step_shape(features: int, batch: int, learning_rate: float) -> None:

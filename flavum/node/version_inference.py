@@ -21,7 +21,6 @@ import numpy as np
 from flavum.core.batch import TraceEntry
 from flavum.core.codec import to_hex
 from flavum.core.encoding import keccak256
-from flavum.core.errors import InvalidProof
 from flavum.core.state import Object
 from flavum.core.stf import Execution
 from flavum.core.types import Hash32
@@ -38,7 +37,7 @@ from flavum.zk.versions import (
     build_version_key,
     load_version_proof,
     run_version,
-    verify_version,
+    verify_version_trace,
 )
 
 
@@ -113,13 +112,7 @@ class VersionInference:
     def verify_trace(self, circuit: Object, trace: TraceEntry, proof_json: bytes) -> None:
         """Check the proof of an Infer on a version against the inference circuit's key and
         bind it to the trace entry: the version's weights, the row, the logits (InvalidProof)."""
-        shown = verify_version(self.key(circuit.vk_hash), load_version_proof(proof_json))
-        if shown.params_commitment.be_bytes != trace.weights:
-            raise InvalidProof("the proof was made with other weights than the version's")
-        if shown.row_commitment.be_bytes != trace.input_commitment:
-            raise InvalidProof("the proof's row is not the inference's data")
-        if shown.logits != trace.outputs:
-            raise InvalidProof("the proof's logits are not the receipt's")
+        verify_version_trace(self.key(circuit.vk_hash), proof_json, trace)
 
     def _workdir(self, weights: Hash32, row: Hash32) -> Path:
         return self.training.directory / "infer" / keccak256(weights + row).hex()

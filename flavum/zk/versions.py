@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from flavum.core.batch import TraceEntry
 from flavum.core.errors import InvalidProof
 from flavum.core.types import Hash32
 from flavum.ml.errors import InvalidInput, ModelRejected
@@ -157,3 +158,15 @@ def verify_version(key: VersionKey, proof: Proof) -> VersionPublicValues:
     params, row, *logits = proof.instances
     return VersionPublicValues(FieldElement(params), FieldElement(row),
                                tuple(felt_to_signed(v) for v in logits))
+
+
+def verify_version_trace(key: VersionKey, proof_json: bytes, trace: TraceEntry) -> None:
+    """Check the proof of an Infer on a version against the architecture's key and bind it to
+    the trace entry: the version's weights (H(θ)), the row (H(row)), the logits (InvalidProof)."""
+    shown = verify_version(key, load_version_proof(proof_json))
+    if shown.params_commitment.be_bytes != trace.weights:
+        raise InvalidProof("the proof was made with other weights than the version's")
+    if shown.row_commitment.be_bytes != trace.input_commitment:
+        raise InvalidProof("the proof's row is not the inference's data")
+    if shown.logits != trace.outputs:
+        raise InvalidProof("the proof's logits are not the trace's outputs")
