@@ -76,7 +76,8 @@ def test_a_users_own_srs_file_serves_where_it_is_the_pinned_one(chain, tmp_path)
     with Verifier(LedgerHeaders(chain.ledger), store, chain.domain, srs_file=own) as verifier:
         assert all(r.ok for r in verifier.run(0)), [r.describe() for r in verifier.run(0)]
     other = tmp_path / "other.srs"
-    other.write_bytes(own.read_bytes()[:-1] + b"\x00")  # not the pinned one: not used
+    pinned = own.read_bytes()  # one bit flipped: not the pinned one, so not used
+    other.write_bytes(pinned[:-1] + bytes([pinned[-1] ^ 1]))
     with Verifier(LedgerHeaders(chain.ledger), store, chain.domain, srs_file=other) as verifier:
         report = verifier.verify(1)
     assert (report.ok, report.code) == (False, "data_unavailable")
